@@ -1,0 +1,465 @@
+"""Syntax tree of a rule file: what the user wrote, with a span on every node.
+
+Spans are excluded from equality so that ``parse(fmt(x)) == parse(x)`` compares
+meaning, not layout.  Numbers keep their spelling so ``fmt`` never turns a hex
+stream ID into decimal.
+"""
+
+from __future__ import annotations
+
+from .diagnostics import NO_SPAN, Span
+from .node import Node, node_field
+
+
+class Ident(Node):
+    text: str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Num(Node):
+    value: int
+    text: str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Str(Node):
+    """A string literal; ``value`` is unescaped, ``text`` is as written."""
+
+    value: str
+    text: str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Version(Node):
+    parts: tuple[int, ...]
+    text: str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+# ------------------------------------------------------------------ platform
+class Arch(Node):
+    value: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Kernel(Node):
+    version: Version
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Ram(Node):
+    base: Num
+    size: Num | None
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Cmdline(Node):
+    text: Str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Config(Node):
+    symbol: Ident
+    value: Ident | None
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+PlatformProp = Arch | Kernel | Ram | Cmdline | Config
+
+
+class Platform(Node):
+    props: tuple[PlatformProp, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+# ------------------------------------------------------------------ iommu
+class ContextRange(Node):
+    first: Num
+    last: Num | None
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Contexts(Node):
+    count: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Domains(Node):
+    types: tuple[Ident, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Reserved(Node):
+    contexts: tuple[ContextRange, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Secure(Node):
+    contexts: tuple[ContextRange, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Cells(Node):
+    count: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class StreamBits(Node):
+    bits: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class IommuMap(Node):
+    rid: Num
+    sid: Num
+    length: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class MapMask(Node):
+    mask: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SocGroup(Node):
+    name: Ident
+    members: tuple[Ident | Num, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Quirk(Node):
+    name: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Disabled(Node):
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+IommuProp = (
+    Contexts
+    | Domains
+    | Reserved
+    | Secure
+    | Cells
+    | StreamBits
+    | IommuMap
+    | MapMask
+    | SocGroup
+    | Quirk
+    | Disabled
+)
+
+
+class Iommu(Node):
+    name: Ident
+    kind: Ident
+    props: tuple[IommuProp, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+# ------------------------------------------------------------------ device
+class StreamSid(Node):
+    sid: Num
+    mask: Num | None
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class StreamSwgroup(Node):
+    swgroup: Ident | Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class StreamContext(Node):
+    index: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+Stream = StreamSid | StreamSwgroup | StreamContext
+
+
+class Tags(Node):
+    names: tuple[Ident, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class AttachIommu(Node):
+    iommu: Ident
+    streams: tuple[Stream, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Pci(Node):
+    address: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Upstream(Node):
+    bridge: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class DmaMask(Node):
+    bits: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Coherent(Node):
+    coherent: bool
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Untrusted(Node):
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Driver(Node):
+    flags: tuple[Ident, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Alias(Node):
+    address: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Acs(Node):
+    enabled: bool
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class ProbeOrder(Node):
+    order: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+DeviceProp = (
+    Tags
+    | AttachIommu
+    | Pci
+    | Upstream
+    | DmaMask
+    | Coherent
+    | Untrusted
+    | Driver
+    | Alias
+    | Acs
+    | ProbeOrder
+    | Disabled
+)
+
+
+class Device(Node):
+    name: Ident
+    compatibles: tuple[Str, ...]
+    props: tuple[DeviceProp, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+BridgeProp = Pci | Upstream | Acs
+
+
+class Bridge(Node):
+    name: Ident
+    kind: Ident
+    props: tuple[BridgeProp, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Domain(Node):
+    name: Ident
+    type: Ident
+    iommu: Ident
+    attach: tuple[Ident, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+# ------------------------------------------------------------------ selectors
+class SelName(Node):
+    """A device name or a tag; which one is decided by the model."""
+
+    name: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelCompatible(Node):
+    pattern: Str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelOn(Node):
+    iommu: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelKind(Node):
+    kind: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelPci(Node):
+    pattern: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelUntrusted(Node):
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelAll(Node):
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelNot(Node):
+    operand: Selector
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelAnd(Node):
+    operands: tuple[Selector, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class SelOr(Node):
+    operands: tuple[Selector, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+Selector = (
+    SelName
+    | SelCompatible
+    | SelOn
+    | SelKind
+    | SelPci
+    | SelUntrusted
+    | SelAll
+    | SelNot
+    | SelAnd
+    | SelOr
+)
+
+
+# ------------------------------------------------------------------ rules
+class Verb(Node):
+    """``kind`` is the verb as written (``requires``, ``excludes implicit``, ...)."""
+
+    kind: str
+    domain_type: Ident | None = node_field(default=None)
+    contexts: tuple[ContextRange, ...] = node_field(default=())
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Reserve(Node):
+    iommu: Ident
+    index: Num
+    selector: Selector
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Rule(Node):
+    name: Str | None
+    selector: Selector | None
+    verb: Verb | Reserve
+    because: Str | None
+    source: Str | None
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+# ------------------------------------------------------------------ conditions
+class CondKernel(Node):
+    op: str
+    version: Version
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class CondArch(Node):
+    op: str
+    arch: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class CondCmdline(Node):
+    token: Str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class CondConfig(Node):
+    symbol: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class CondNot(Node):
+    operand: Condition
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class CondAnd(Node):
+    operands: tuple[Condition, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class CondOr(Node):
+    operands: tuple[Condition, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+Condition = CondKernel | CondArch | CondCmdline | CondConfig | CondNot | CondAnd | CondOr
+
+
+# ------------------------------------------------------------------ expect
+class Query(Node):
+    subject: Ident
+    attribute: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Word(Node):
+    """A bare value such as ``dma-direct+swiotlb``."""
+
+    text: str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class ValueList(Node):
+    items: tuple[Value, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+Value = Word | Num | Str | Version | ValueList
+
+
+class Expect(Node):
+    query: Query
+    op: str
+    value: Value
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+# ------------------------------------------------------------------ file
+class Include(Node):
+    path: Str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class When(Node):
+    condition: Condition
+    items: tuple[Item, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+Item = Include | Platform | Iommu | Device | Bridge | Domain | Rule | When | Expect
+
+
+class Comment(Node):
+    text: str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class File(Node):
+    path: str
+    items: tuple[Item, ...]
+    comments: tuple[Comment, ...] = node_field(default=(), compare=False)
+    span: Span = node_field(default=NO_SPAN, compare=False)

@@ -1,0 +1,230 @@
+"""The ``iommu-rules`` command: a thin client of the library.
+
+Exit codes (also in ``--help`` and the README):
+  0  no problems
+  1  rule or expectation failures (the model resolved, but a check failed),
+     or ``fmt --check`` found files to reformat
+  2  usage error (bad flags)
+  3  input errors (syntax, unknown names, unreadable files)
+  4  internal error: a bug in iommu-rules, reported with a short message
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from . import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+EXIT_CODES = """exit codes:
+  0  no problems
+  1  a rule or expectation failed, or fmt --check found files to reformat
+  2  usage error
+  3  input error: syntax, unknown name, unreadable file
+  4  internal error (a bug: please report it with the input that caused it)"""
+
+BUG_HINT = (
+    "this is a bug in iommu-rules; please report it with the input that caused it "
+    "and the output of 'iommu-rules --version'"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _color_enabled(choice: str, stream: TextIO) -> bool:
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if choice == "always":
+        return True
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _style(args: argparse.Namespace, stream: TextIO):  # type: ignore[no-untyped-def]
+    from .diagnostics import Style
+
+    return Style(enabled=_color_enabled(args.color, stream))
+
+
+def _read_stdin() -> str:
+    data = sys.stdin.buffer.read()
+    from .loader import decode
+
+    text, _ = decode(data, "<stdin>")
+    return text if text is not None else data.decode("utf-8", "replace")
+
+
+def _load(paths: Sequence[str]):  # type: ignore[no-untyped-def]
+    from .loader import load_paths
+    from .model import build_model
+
+    stdin = _read_stdin() if "-" in paths else None
+    loaded = load_paths(list(paths), stdin)
+    return loaded, build_model(loaded)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .diagnostics import render_all, summary, to_json
+
+    loaded, model = _load(args.files)
+    diags = list(loaded.diagnostics) + (list(model.diagnostics) if model else [])
+    if args.format == "json":
+        print(to_json(diags))
+    else:
+        if diags:
+            print(render_all(diags, loaded.sources, _style(args, sys.stderr)), file=sys.stderr)
+        files = len(loaded.sources)
+        print(
+            f"{summary(diags)} in {files} file{'s' if files != 1 else ''}",
+            file=sys.stderr if diags else sys.stdout,
+        )
+    if any(d.is_error for d in diags):
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    import difflib
+
+    from .diagnostics import DiagnosticError, SourceMap, render_all
+    from .fmt import format_text
+    from .loader import read_source
+    from .pathio import write_atomic
+
+    status = EXIT_OK
+    style = _style(args, sys.stderr)
+    if args.write and "-" in args.files:
+        print("iommu-rules fmt: --write cannot be used with '-' (stdin)", file=sys.stderr)
+        return EXIT_USAGE
+    for path in args.files:
+        from pathlib import Path
+
+        if path == "-":
+            text, display = _read_stdin(), "<stdin>"
+        else:
+            display = path
+            read, diag = read_source(Path(path), path, None)
+            if diag is not None:
+                sources = SourceMap()
+                print(render_all([diag], sources, style), file=sys.stderr)
+                status = max(status, EXIT_INPUT)
+                continue
+            assert read is not None
+            text = read
+        try:
+            formatted = format_text(text, display)
+        except DiagnosticError as exc:
+            sources = SourceMap()
+            from .parse import normalize_text
+
+            sources.add(display, normalize_text(text))
+            print(render_all(exc.diagnostics, sources, style), file=sys.stderr)
+            status = max(status, EXIT_INPUT)
+            continue
+        changed = formatted != text
+        if args.check:
+            if changed:
+                print(f"would reformat {display}", file=sys.stderr)
+                status = max(status, EXIT_FAIL)
+        elif args.diff:
+            if changed:
+                sys.stdout.writelines(
+                    difflib.unified_diff(
+                        text.splitlines(keepends=True),
+                        formatted.splitlines(keepends=True),
+                        f"{display} (original)",
+                        f"{display} (formatted)",
+                    )
+                )
+                status = max(status, EXIT_FAIL)
+        elif args.write:
+            if changed:
+                write_atomic(Path(path), formatted)
+                print(f"reformatted {display}", file=sys.stderr)
+        else:
+            sys.stdout.write(formatted)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour diagnostics (default: auto = on a terminal, never with NO_COLOR)",
+    )
+    parser = _Parser(
+        prog="iommu-rules",
+        description="Which IOMMU group, domain, context and DMA ops does each device get, "
+        "and why? Check, resolve and explore *.iommu rule files.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"iommu-rules {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="parse and validate rule files; report every problem",
+        description="Parse and validate rule files and everything they include; report every "
+        "problem as file:line:col with the offending line.",
+        epilog="example:\n  iommu-rules check examples/tegra30.iommu\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)")
+    p.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "fmt",
+        parents=[common],
+        help="format rule files canonically",
+        description="Lay out rule files canonically, keeping every comment. Without an option "
+        "the formatted text goes to stdout.",
+        epilog="examples:\n  iommu-rules fmt board.iommu\n  iommu-rules fmt --check *.iommu\n"
+        "  iommu-rules fmt --write board.iommu\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if any file would change")
+    mode.add_argument("--diff", action="store_true", help="print a unified diff of the changes")
+    mode.add_argument("--write", action="store_true", help="rewrite the files in place")
+    p.set_defaults(func=cmd_fmt)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # Output went to a closed pipe (e.g. `| head`): not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
+    except Exception as exc:  # the top-level guard: no traceback reaches a user
+        if os.environ.get("IOMMU_RULES_DEBUG"):
+            raise
+        print(f"iommu-rules: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"iommu-rules: {BUG_HINT} (set IOMMU_RULES_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL

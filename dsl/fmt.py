@@ -1,0 +1,359 @@
+"""The canonical layout of a rule file: the generator half of parse.
+
+Every comment is kept, in place: a comment on its own line stays before the
+statement that follows it, a comment after a statement stays on its line.
+Blank lines between statements are kept (at most one).  Small blocks go on one
+line, ``{ a; b }``, when they fit and hold no comment; ``platform``, ``iommu``
+and ``when`` blocks are always one property per line.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from . import ast
+from .parse import normalize_text, parse
+
+INDENT = "    "
+WIDTH = 100
+
+
+# ---------------------------------------------------------------- expressions
+def num(n: ast.Num) -> str:
+    return n.text
+
+
+def ctx_set(ranges: tuple[ast.ContextRange, ...]) -> str:
+    return ", ".join(
+        num(r.first) + (f"..{num(r.last)}" if r.last is not None else "") for r in ranges
+    )
+
+
+def selector(s: ast.Selector, parent: str = "") -> str:
+    if isinstance(s, ast.SelName):
+        return s.name.text
+    if isinstance(s, ast.SelCompatible):
+        return f"compatible {s.pattern.text}"
+    if isinstance(s, ast.SelOn):
+        return f"on {s.iommu.text}"
+    if isinstance(s, ast.SelKind):
+        return f"kind {s.kind.text}"
+    if isinstance(s, ast.SelPci):
+        return f"pci {s.pattern.text}"
+    if isinstance(s, ast.SelUntrusted):
+        return "untrusted"
+    if isinstance(s, ast.SelAll):
+        return "all"
+    if isinstance(s, ast.SelNot):
+        return "not " + selector(s.operand, "not")
+    op = "and" if isinstance(s, ast.SelAnd) else "or"
+    text = f" {op} ".join(selector(o, op) for o in s.operands)
+    return f"({text})" if parent else text
+
+
+def condition(c: ast.Condition, parent: str = "", wrap: str = "") -> str:
+    """A condition; with ``wrap``, the top-level and/or operands go on their own lines."""
+    if isinstance(c, ast.CondKernel):
+        return f"kernel {c.op} {c.version.text}"
+    if isinstance(c, ast.CondArch):
+        return f"arch {c.op} {c.arch.text}"
+    if isinstance(c, ast.CondCmdline):
+        return f"cmdline has {c.token.text}"
+    if isinstance(c, ast.CondConfig):
+        return f"config {c.symbol.text}"
+    if isinstance(c, ast.CondNot):
+        return "not " + condition(c.operand, "not")
+    op = "and" if isinstance(c, ast.CondAnd) else "or"
+    joiner = f"{wrap}{op} " if wrap else f" {op} "
+    text = joiner.join(condition(o, op) for o in c.operands)
+    return f"({text})" if parent else text
+
+
+def value(v: ast.Value) -> str:
+    if isinstance(v, ast.Word):
+        return v.text
+    if isinstance(v, ast.Num):
+        return v.text
+    if isinstance(v, ast.Str | ast.Version):
+        return v.text
+    return "[" + ", ".join(value(i) for i in v.items) + "]"
+
+
+def verb(v: ast.Verb) -> str:
+    if v.kind == "allows contexts":
+        return f"allows contexts {ctx_set(v.contexts)}"
+    if v.domain_type is not None:
+        return f"{v.kind} {v.domain_type.text}"
+    return v.kind
+
+
+def rule_text(r: ast.Rule, wrap: str = " ") -> str:
+    """A rule on one line, or with ``wrap`` before its because/source clauses."""
+    head = "rule " + (f"{r.name.text}: " if r.name else "")
+    if isinstance(r.verb, ast.Reserve):
+        body = f"context {r.verb.iommu.text}.{num(r.verb.index)} reserved for " + selector(
+            r.verb.selector
+        )
+    else:
+        assert r.selector is not None
+        body = f"{selector(r.selector)} {verb(r.verb)}"
+    tail = ""
+    if r.because:
+        tail += f"{wrap}because {r.because.text}"
+    if r.source:
+        tail += f"{wrap}source {r.source.text}"
+    return head + body + tail
+
+
+def stream(s: ast.Stream) -> str:
+    if isinstance(s, ast.StreamSid):
+        return f"sid {num(s.sid)}" + (f" mask {num(s.mask)}" if s.mask else "")
+    if isinstance(s, ast.StreamSwgroup):
+        sw = s.swgroup
+        return f"swgroup {sw.text}"
+    return f"context {num(s.index)}"
+
+
+def prop(p: Any) -> str:
+    """One property of a platform, iommu, device or bridge block."""
+    if isinstance(p, ast.Arch):
+        return f"arch {p.value.text}"
+    if isinstance(p, ast.Kernel):
+        return f"kernel {p.version.text}"
+    if isinstance(p, ast.Ram):
+        if p.base.value == 0 and p.base.text == "0" and p.size is not None:
+            return f"ram {num(p.size)}"
+        return f"ram {num(p.base)}" + (f" size {num(p.size)}" if p.size else "")
+    if isinstance(p, ast.Cmdline):
+        return f"cmdline {p.text.text}"
+    if isinstance(p, ast.Config):
+        return f"config {p.symbol.text}" + (f" = {p.value.text}" if p.value else "")
+    if isinstance(p, ast.Contexts):
+        return f"contexts {num(p.count)}"
+    if isinstance(p, ast.Domains):
+        return "domains " + ", ".join(t.text for t in p.types)
+    if isinstance(p, ast.Reserved):
+        return f"reserved {ctx_set(p.contexts)}"
+    if isinstance(p, ast.Secure):
+        return f"secure {ctx_set(p.contexts)}"
+    if isinstance(p, ast.Cells):
+        return f"cells {num(p.count)}"
+    if isinstance(p, ast.StreamBits):
+        return f"stream-bits {num(p.bits)}"
+    if isinstance(p, ast.IommuMap):
+        return f"map rid {num(p.rid)} sid {num(p.sid)} length {num(p.length)}"
+    if isinstance(p, ast.MapMask):
+        return f"map-mask {num(p.mask)}"
+    if isinstance(p, ast.SocGroup):
+        members = ", ".join(m.text for m in p.members)
+        return f"group {p.name.text}: {members}"
+    if isinstance(p, ast.Quirk):
+        return f"quirk {p.name.text}"
+    if isinstance(p, ast.Disabled):
+        return "disabled"
+    if isinstance(p, ast.Tags):
+        return "tags " + ", ".join(t.text for t in p.names)
+    if isinstance(p, ast.AttachIommu):
+        streams = ", ".join(stream(s) for s in p.streams)
+        return f"iommu {p.iommu.text}" + (f" {streams}" if streams else "")
+    if isinstance(p, ast.Pci):
+        return f"pci {p.address.text}"
+    if isinstance(p, ast.Upstream):
+        return f"upstream {p.bridge.text}"
+    if isinstance(p, ast.DmaMask):
+        return f"dma-mask {num(p.bits)}"
+    if isinstance(p, ast.Coherent):
+        return "coherent" if p.coherent else "non-coherent"
+    if isinstance(p, ast.Untrusted):
+        return "untrusted"
+    if isinstance(p, ast.Driver):
+        return "driver " + ", ".join(f.text for f in p.flags)
+    if isinstance(p, ast.Alias):
+        return f"alias {p.address.text}"
+    if isinstance(p, ast.Acs):
+        return "acs yes" if p.enabled else "acs no"
+    if isinstance(p, ast.ProbeOrder):
+        return f"probe-order {num(p.order)}"
+    raise TypeError(f"no layout for {type(p).__name__}")
+
+
+def header(item: ast.Item) -> str:
+    if isinstance(item, ast.Platform):
+        return "platform"
+    if isinstance(item, ast.Iommu):
+        return f"iommu {item.name.text}: {item.kind.text}"
+    if isinstance(item, ast.Device):
+        compat = ", ".join(c.text for c in item.compatibles)
+        return f"device {item.name.text}: {compat}"
+    if isinstance(item, ast.Bridge):
+        return f"bridge {item.name.text}: {item.kind.text}"
+    if isinstance(item, ast.Domain):
+        return f"domain {item.name.text}: {item.type.text} on {item.iommu.text}"
+    if isinstance(item, ast.When):
+        return f"when {condition(item.condition)}"
+    raise TypeError(type(item).__name__)
+
+
+class _Attach:
+    """The 'attach a, b' line of a domain block, as a property."""
+
+    def __init__(self, names: tuple[ast.Ident, ...]):
+        self.names = names
+        spans = [n.span for n in names]
+        self.span = spans[0].__class__(
+            spans[0].file, spans[0].line, spans[0].col, spans[-1].end_line, spans[-1].end_col
+        )
+
+
+def _props(item: ast.Item) -> list[Any]:
+    if isinstance(item, ast.Domain):
+        return [_Attach(item.attach)] if item.attach else []
+    return list(getattr(item, "props", ()))
+
+
+def _prop_text(p: Any) -> str:
+    if isinstance(p, _Attach):
+        return "attach " + ", ".join(n.text for n in p.names)
+    return prop(p)
+
+
+class _Writer:
+    def __init__(self, file: ast.File, text: str):
+        self.out: list[str] = []
+        self.comments = deque(sorted(file.comments, key=lambda c: (c.span.line, c.span.col)))
+        lines = text.split("\n")
+        self.blank = {i + 1 for i, line in enumerate(lines) if not line.strip()}
+        self.last_line = 0
+
+    def emit(self, depth: int, text: str) -> None:
+        self.out.append(INDENT * depth + text if text else "")
+
+    def separate(self, upto: int) -> None:
+        """One blank line if the source had one between the last line written and ``upto``."""
+        if not self.out or not self.out[-1] or self.out[-1].endswith("{"):
+            return
+        if any(line in self.blank for line in range(self.last_line + 1, upto)):
+            self.out.append("")
+
+    def leading(self, depth: int, line: int) -> None:
+        while self.comments and self.comments[0].span.line < line:
+            comment = self.comments.popleft()
+            self.separate(comment.span.line)
+            self.emit(depth, comment.text)
+            self.last_line = comment.span.line
+
+    def trailing(self, line: int, after_col: int = 0) -> str:
+        if (
+            self.comments
+            and self.comments[0].span.line == line
+            and self.comments[0].span.col >= after_col
+        ):
+            return "  " + self.comments.popleft().text
+        return ""
+
+    def comments_within(self, first: int, last: int, end_col: int) -> bool:
+        for c in self.comments:
+            if c.span.line > last:
+                return False
+            if first <= c.span.line < last or (c.span.line == last and c.span.col < end_col):
+                return True
+        return False
+
+    def items(self, items: tuple[ast.Item, ...], depth: int) -> None:
+        prev_kind = None
+        for item in items:
+            start = item.span.line
+            kind = type(item)
+            if (
+                depth == 0
+                and prev_kind is not None
+                and _is_block(item)
+                and prev_kind is not kind
+                and self.out
+                and self.out[-1]
+            ):
+                self.emit(0, "")
+            self.leading(depth, start)
+            self.separate(start)
+            self.item(item, depth)
+            self.last_line = item.span.end_line
+            prev_kind = kind
+
+    def item(self, item: ast.Item, depth: int) -> None:
+        span = item.span
+        if isinstance(item, ast.Include):
+            self.emit(depth, f"include {item.path.text}" + self.trailing(span.end_line))
+            return
+        if isinstance(item, ast.Rule):
+            text = rule_text(item)
+            if len(INDENT * depth + text) > WIDTH:
+                text = rule_text(item, "\n" + INDENT * (depth + 1))
+            self.emit(depth, text + self.trailing(span.end_line, span.end_col))
+            return
+        if isinstance(item, ast.Expect):
+            text = f"expect {item.query.subject.text}.{item.query.attribute.text} {item.op} "
+            self.emit(depth, text + value(item.value) + self.trailing(span.end_line, span.end_col))
+            return
+        if isinstance(item, ast.When):
+            head = header(item) + " {"
+            if len(INDENT * depth + head) > WIDTH:
+                head = "when " + condition(item.condition, "", "\n" + INDENT * (depth + 2)) + " {"
+            first_line = item.items[0].span.line if item.items else span.end_line
+            tail = self.trailing(span.line) if first_line > span.line else ""
+            self.emit(depth, head + tail)
+            self.last_line = span.line
+            self.items(item.items, depth + 1)
+            self.leading(depth + 1, span.end_line)
+            self.emit(depth, "}" + self.trailing(span.end_line, span.end_col - 1))
+            return
+        props = _props(item)
+        head = header(item)
+        always_multi = isinstance(item, ast.Platform | ast.Iommu)
+        if not props and not always_multi:
+            self.emit(depth, head + self.trailing(span.end_line))
+            return
+        inline = (
+            f"{head} {{ " + "; ".join(_prop_text(p) for p in props) + " }"
+            if props
+            else f"{head} {{ }}"
+        )
+        if (
+            not always_multi
+            and len(INDENT * depth + inline) <= WIDTH
+            and not self.comments_within(span.line, span.end_line, span.end_col)
+        ):
+            self.emit(depth, inline + self.trailing(span.end_line, span.end_col))
+            return
+        first_line = props[0].span.line if props else span.end_line
+        tail = self.trailing(span.line) if first_line > span.line else ""
+        self.emit(depth, head + " {" + tail)
+        self.last_line = span.line
+        for p in props:
+            self.leading(depth + 1, p.span.line)
+            self.separate(p.span.line)
+            self.emit(depth + 1, _prop_text(p) + self.trailing(p.span.end_line, p.span.end_col))
+            self.last_line = p.span.end_line
+        self.leading(depth + 1, span.end_line)
+        self.emit(depth, "}" + self.trailing(span.end_line, span.end_col - 1))
+
+
+def _is_block(item: ast.Item) -> bool:
+    return isinstance(item, ast.Platform | ast.Iommu | ast.When)
+
+
+def format_file(file: ast.File, text: str) -> str:
+    """Lay out a parsed file (parsed with comments kept) canonically."""
+    writer = _Writer(file, normalize_text(text))
+    writer.items(file.items, 0)
+    writer.leading(0, 1 << 30)
+    lines = writer.out
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines).rstrip() + "\n" if lines else ""
+
+
+def format_text(text: str, path: str = "<input>") -> str:
+    """Parse and format; raises DiagnosticError on a syntax error."""
+    file = parse(text, path, keep_comments=True)
+    return format_file(file, text)

@@ -1,0 +1,277 @@
+"""Reading rule files and resolving includes.
+
+Includes are relative to the including file, or ``std/...`` from the stdlib
+shipped in the wheel; ``.iommu`` may be left off.  A file reached twice (by
+any path) is loaded once; a cycle is an error that shows the chain.  The walk
+is iterative, so a deep include chain cannot exhaust Python's stack.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from . import ast
+from .diagnostics import Diagnostic, Label, SourceMap, Span, did_you_mean, error
+from .parse import parse_text
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+STD_PREFIX = "std/"
+
+
+@dataclass
+class Loaded:
+    """Every file reached from the roots, in first-reached order."""
+
+    roots: list[str] = field(default_factory=list)
+    files: dict[str, ast.File] = field(default_factory=dict)
+    # display name -> the include targets, in order, as display names
+    includes: dict[str, list[tuple[ast.Include, str]]] = field(default_factory=dict)
+    sources: SourceMap = field(default_factory=SourceMap)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Some file did not parse completely: names it defines may be missing.
+    partial: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def is_std(self, name: str) -> bool:
+        return name.startswith(STD_PREFIX)
+
+    def ordered_items(self) -> list[tuple[str, ast.Item]]:
+        """All items with includes expanded in place, each file once."""
+        out: list[tuple[str, ast.Item]] = []
+        seen: set[str] = set()
+        for root in self.roots:
+            stack: list[tuple[str, int]] = [(root, 0)]
+            if root in seen or root not in self.files:
+                continue
+            seen.add(root)
+            while stack:
+                name, index = stack.pop()
+                items = self.files[name].items
+                targets = dict((id(inc), t) for inc, t in self.includes.get(name, []))
+                while index < len(items):
+                    item = items[index]
+                    index += 1
+                    if isinstance(item, ast.Include):
+                        target = targets.get(id(item))
+                        if target and target not in seen and target in self.files:
+                            seen.add(target)
+                            stack.append((name, index))
+                            stack.append((target, 0))
+                            break
+                        continue
+                    out.append((name, item))
+        return out
+
+
+def std_root() -> Path:
+    return Path(str(resources.files("iommu_rules.stdlib")))
+
+
+def std_packs() -> list[str]:
+    """Every shipped pack as the name an include uses, e.g. 'std/linux'."""
+    root = std_root()
+    return sorted(
+        str(p.relative_to(root).with_suffix("")).replace(os.sep, "/") for p in root.rglob("*.iommu")
+    )
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("../../") else str(path)
+
+
+def read_source(
+    path: Path, display: str, span: Span | None
+) -> tuple[str | None, Diagnostic | None]:
+    """Read a file as UTF-8 text, or say precisely why not."""
+    where = span or Span(display, 0, 0, 0, 0)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None, error("E121", f"no such file '{display}'", where)
+    except OSError as exc:
+        return None, error("E123", f"cannot read '{display}': {exc.strerror}", where)
+    if stat.S_ISDIR(st.st_mode):
+        return None, error("E123", f"'{display}' is a directory, not a rule file", where)
+    if not stat.S_ISREG(st.st_mode):
+        return None, error("E123", f"'{display}' is not a regular file", where)
+    if st.st_size > MAX_FILE_BYTES:
+        return None, error(
+            "E125",
+            f"'{display}' is too large ({st.st_size / 1e6:.1f} MB; the limit is "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB)",
+            where,
+            help="split it into several files joined with 'include'",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, error("E123", f"cannot read '{display}': {exc.strerror}", where)
+    return decode(data, display)
+
+
+def decode(data: bytes, display: str) -> tuple[str | None, Diagnostic | None]:
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        return None, error(
+            "E124",
+            f"'{display}' is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            Span(display, line, col, line, col + 1),
+            help="rule files are UTF-8 text",
+        )
+
+
+class Loader:
+    def __init__(self) -> None:
+        self.result = Loaded()
+        self._real: dict[str, str] = {}  # real path -> display name
+
+    def _resolve_include(self, inc: ast.Include, from_path: Path | None) -> tuple[Path, str]:
+        target = inc.path.value
+        if not target.endswith(".iommu"):
+            target += ".iommu"
+        if target.startswith(STD_PREFIX):
+            return std_root() / target, target
+        base = from_path.parent if from_path is not None else Path.cwd()
+        full = (base / target) if not os.path.isabs(target) else Path(target)
+        return full, _display(full)
+
+    def _missing_help(self, inc: ast.Include, full: Path) -> str:
+        target = inc.path.value.removesuffix(".iommu")
+        if target.startswith(STD_PREFIX):
+            return did_you_mean(target, std_packs()) or "'iommu-rules packs' lists the stdlib"
+        try:
+            names = [p.stem for p in full.parent.glob("*.iommu")]
+        except OSError:
+            names = []
+        hint = did_you_mean(Path(target).name, names)
+        return hint
+
+    def add_text(self, text: str, display: str, path: Path | None) -> None:
+        self._load(text, display, path)
+
+    def add_path(self, path: Path, display: str | None = None) -> None:
+        display = display or _display(path)
+        text, diag = read_source(path, display, None)
+        if diag is not None:
+            self.result.diagnostics.append(diag)
+            self.result.partial = True
+            if diag.code == "E124":  # quote the line, as well as we can
+                self.result.sources.add(display, path.read_bytes().decode("utf-8", "replace"))
+            return
+        assert text is not None
+        self._load(text, display, path)
+
+    def _load(self, text: str, display: str, path: Path | None) -> None:
+        if path is not None:
+            real = os.path.realpath(path)
+            if real in self._real:
+                return
+            self._real[real] = display
+        self.result.roots.append(display)
+        # Iterative depth-first walk: (display, path, chain of includes that led here)
+        pending: list[tuple[str, str, Path | None, tuple[tuple[str, ast.Include], ...]]] = [
+            (display, text, path, ())
+        ]
+        while pending:
+            name, src, fpath, chain = pending.pop()
+            self.result.sources.add(name, src)
+            parsed = parse_text(src, name)
+            self.result.diagnostics.extend(parsed.diagnostics)
+            self.result.partial |= parsed.partial or parsed.file is None
+            if parsed.file is None:
+                continue
+            self.result.files[name] = parsed.file
+            found: list[tuple[ast.Include, str]] = []
+            children = []
+            for inc in _includes(parsed.file):
+                full, shown = self._resolve_include(inc, fpath)
+                real = os.path.realpath(full)
+                if real in self._real:
+                    target = self._real[real]
+                    cycle = [n for n, _ in chain] + [name]
+                    if target in cycle:
+                        self.result.diagnostics.append(_cycle(inc, target, name, chain))
+                        continue
+                    found.append((inc, target))
+                    continue
+                text2, diag = read_source(full, shown, inc.path.span)
+                if diag is not None:
+                    if diag.code == "E121":
+                        diag = error(
+                            "E121",
+                            f"included file '{inc.path.value}' not found",
+                            inc.path.span,
+                            label=f"looked for {shown}",
+                            help=self._missing_help(inc, full),
+                        )
+                    self.result.diagnostics.append(diag)
+                    self.result.partial = True
+                    continue
+                assert text2 is not None
+                self._real[real] = shown
+                found.append((inc, shown))
+                children.append((shown, text2, full, (*chain, (name, inc))))
+            self.result.includes[name] = found
+            pending.extend(reversed(children))
+
+
+def _includes(file: ast.File) -> list[ast.Include]:
+    """Include statements, top-level only: includes inside 'when' are rejected by the model."""
+    return [i for i in file.items if isinstance(i, ast.Include)]
+
+
+def _cycle(
+    inc: ast.Include, target: str, name: str, chain: tuple[tuple[str, ast.Include], ...]
+) -> Diagnostic:
+    # The chain from the target back to this include, each step labelled.
+    steps = [*list(chain), (name, inc)]
+    start = (
+        next(i for i, (n, _) in enumerate(steps) if n == target)
+        if any(n == target for n, _ in steps)
+        else 0
+    )
+    loop = steps[start:]
+    secondary = tuple(
+        Label(step.path.span, f"'{n}' includes '{step.path.value}'") for n, step in loop[:-1]
+    )
+    path_text = " -> ".join([n for n, _ in loop] + [target])
+    return error(
+        "E122",
+        f"include cycle: {path_text}",
+        inc.path.span,
+        label=f"'{name}' includes '{target}' again",
+        secondary=secondary,
+        help="remove one of these includes; each file is loaded once anyway",
+    )
+
+
+def load_paths(paths: list[str], stdin_text: str | None = None) -> Loaded:
+    """Load the given files ('-' is standard input) and everything they include."""
+    loader = Loader()
+    for p in paths:
+        if p == "-":
+            loader.add_text(stdin_text or "", "<stdin>", None)
+        else:
+            loader.add_path(Path(p))
+    return loader.result
+
+
+def load_text(text: str, display: str = "<input>", base: Path | None = None) -> Loaded:
+    loader = Loader()
+    loader.add_text(text, display, base)
+    return loader.result

@@ -1,0 +1,1079 @@
+"""The validated, typed model of a board: what the resolver works on.
+
+``build_model`` walks the loaded files in include order, resolves every name
+and checks what the kernel would refuse (a stream ID that does not fit
+``#iommu-cells``, a context index past the IOMMU's count, ...).  It reports all
+independent problems at once; the model is built even when there are errors,
+so that tools can still show what is there.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator
+
+from . import ast
+from .diagnostics import Diagnostic, Label, Span, did_you_mean, error, warning
+from .grammar import domain_types
+from .loader import Loaded
+from .node import Node, node_field
+
+
+# How each IOMMU driver reads a device's `iommus` cells: which stream forms it
+# takes and its usual `#iommu-cells`.  (Mechanism: the drivers' of_xlate.)
+#   arm-smmu: drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_of_xlate (SID, optional SMR mask)
+#   arm-smmu-v3: drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c: arm_smmu_of_xlate (one StreamID)
+#   tegra-smmu: drivers/iommu/tegra-smmu.c: tegra_smmu_of_xlate (the SWGROUP)
+#   qcom-iommu: drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate (context index)
+#   tegra-gart: drivers/iommu/tegra-gart.c: gart_iommu_of_xlate ignores its arguments
+#   x86 (intel-vtd, amd-vi): claim PCI devices from DMAR/IVRS, no DT cells
+class KindInfo(Node):
+    streams: frozenset[str]  # "sid", "swgroup", "context", "none"
+    cells: int
+    pci: bool  # claims PCI devices
+    max_contexts: int | None = node_field(default=None)
+
+
+KINDS: dict[str, KindInfo] = {
+    "arm-smmu": KindInfo(frozenset({"sid"}), 1, True, 128),
+    "qcom-smmu": KindInfo(frozenset({"sid"}), 1, True, 128),
+    "adreno-smmu": KindInfo(frozenset({"sid"}), 1, False, 128),
+    "arm-smmu-v3": KindInfo(frozenset({"sid"}), 1, True, None),
+    "qcom-iommu": KindInfo(frozenset({"context"}), 1, False, None),
+    "tegra-smmu": KindInfo(frozenset({"swgroup"}), 1, True, 128),
+    "tegra-gart": KindInfo(frozenset({"none"}), 0, False, 1),
+    "intel-vtd": KindInfo(frozenset({"none"}), 0, True, None),
+    "amd-vi": KindInfo(frozenset({"none"}), 0, True, None),
+    "rockchip": KindInfo(frozenset({"none"}), 0, False, None),
+    "exynos-sysmmu": KindInfo(frozenset({"none"}), 0, False, None),
+    "mtk-iommu": KindInfo(frozenset({"sid"}), 1, False, None),
+    "apple-dart": KindInfo(frozenset({"sid"}), 1, True, None),
+    "ipmmu-vmsa": KindInfo(frozenset({"sid"}), 1, False, 8),
+    "virtio": KindInfo(frozenset({"sid", "none"}), 1, True, None),
+}
+
+# What `expect` may ask about, per subject; the resolver computes each.
+ATTRIBUTES: dict[str, dict[str, str]] = {
+    "device": {
+        "dma_ops": "DMA ops the driver gets: iommu-dma, dma-direct, dma-direct+swiotlb, "
+        "arm_iommu or none",
+        "group": "IOMMU group number, or none",
+        "group_members": "devices in the same IOMMU group",
+        "domain_type": "type of the domain the device ends up in",
+        "default_domain": "type of the group's default domain",
+        "domain": "name of the domain the device ends up in",
+        "context": "context (bank/ASID) of that domain, or none",
+        "iommu": "the IOMMU the device is behind, or none",
+    },
+    "iommu": {
+        "contexts_used": "contexts in use",
+        "contexts_free": "contexts left",
+        "groups": "number of IOMMU groups",
+        "domains": "names of domains with a context on this IOMMU",
+    },
+    "domain": {
+        "context": "context (bank/ASID) of the domain, or none",
+        "members": "devices attached to the domain",
+        "type": "domain type",
+    },
+    "system": {
+        "default_domain": "global default domain type (Kconfig, then command line)",
+        "diagnostics": "codes of every diagnostic the resolution raised",
+    },
+}
+
+DMA_OPS = ("iommu-dma", "dma-direct", "dma-direct+swiotlb", "arm_iommu", "none")
+
+
+class PciAddress(Node):
+    domain: int
+    bus: int
+    device: int
+    function: int
+
+    def __str__(self) -> str:
+        return f"{self.domain:04x}:{self.bus:02x}:{self.device:02x}.{self.function}"
+
+    @property
+    def slot(self) -> tuple[int, int, int]:
+        return (self.domain, self.bus, self.device)
+
+
+_PCI_RE = re.compile(r"^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$")
+
+
+def parse_pci(text: str) -> PciAddress | None:
+    m = _PCI_RE.match(text)
+    if not m:
+        return None
+    dom, bus, dev, fn = m.groups()
+    return PciAddress(int(dom or "0", 16), int(bus, 16), int(dev, 16), int(fn))
+
+
+class Stream(Node):
+    """One `iommus` entry: a SID (with SMR mask), a swgroup or a context index."""
+
+    form: str  # "sid", "swgroup", "context", "none"
+    value: int | str
+    mask: int | None
+    span: Span
+
+
+class IommuLink(Node):
+    iommu: str
+    streams: tuple[Stream, ...]
+    span: Span
+
+
+class SocGroup(Node):
+    name: str
+    members: tuple[int | str, ...]
+    span: Span
+
+
+class IommuMapEntry(Node):
+    rid: int
+    sid: int
+    length: int
+    span: Span
+
+
+class Iommu(Node):
+    name: str
+    kind: str
+    contexts: int | None
+    domains: frozenset[str] | None
+    reserved: frozenset[int]
+    secure: frozenset[int]
+    cells: int
+    stream_bits: int | None
+    maps: tuple[IommuMapEntry, ...]
+    map_mask: int | None
+    soc_groups: tuple[SocGroup, ...]
+    quirks: frozenset[str]
+    disabled: bool
+    span: Span
+    file: str
+
+
+class Device(Node):
+    name: str
+    compatibles: tuple[str, ...]
+    tags: frozenset[str]
+    iommus: tuple[IommuLink, ...]
+    pci: PciAddress | None
+    pci_span: Span
+    upstream: str | None
+    dma_mask: int | None
+    coherent: bool | None
+    untrusted: bool
+    driver: frozenset[str]
+    aliases: tuple[PciAddress, ...]
+    acs: bool | None
+    probe_order: int
+    disabled: bool
+    span: Span
+    file: str
+
+
+class Bridge(Node):
+    name: str
+    kind: str
+    pci: PciAddress | None
+    pci_span: Span
+    upstream: str | None
+    acs: bool
+    span: Span
+    file: str
+
+
+class Domain(Node):
+    name: str
+    type: str
+    iommu: str
+    attach: tuple[str, ...]
+    span: Span
+    file: str
+
+
+class Rule(Node):
+    """A rule and the `when` conditions it sits under (all must hold)."""
+
+    name: str
+    explicit_name: bool
+    selector: ast.Selector | None
+    verb: ast.Verb | ast.Reserve
+    because: str | None
+    source: str | None
+    conditions: tuple[ast.Condition, ...]
+    span: Span
+    file: str
+    std: bool
+
+
+class Expectation(Node):
+    query: ast.Query
+    op: str
+    value: ast.Value
+    conditions: tuple[ast.Condition, ...]
+    span: Span
+    file: str
+
+
+class Fact(Node):
+    """A platform fact with where it was stated."""
+
+    value: object
+    span: Span
+
+
+class Platform(Node):
+    arch: Fact | None
+    kernel: Fact | None  # value: tuple[int, ...]
+    ram: tuple[tuple[int, int, Span], ...]  # (base, size, span)
+    cmdline: Fact | None  # value: str
+    config: tuple[tuple[str, str, Span], ...]  # (symbol, y/n/m, span)
+
+    @property
+    def kernel_version(self) -> tuple[int, ...] | None:
+        return self.kernel.value if self.kernel else None  # type: ignore[return-value]
+
+    @property
+    def arch_name(self) -> str | None:
+        return str(self.arch.value) if self.arch else None
+
+    def config_value(self, symbol: str) -> str | None:
+        found = None
+        for sym, val, _ in self.config:
+            if sym == symbol:
+                found = val
+        return found
+
+    @property
+    def ram_top(self) -> int:
+        return max((base + size for base, size, _ in self.ram), default=0)
+
+
+class Model(Node):
+    platform: Platform
+    iommus: dict[str, Iommu]
+    devices: dict[str, Device]
+    bridges: dict[str, Bridge]
+    domains: dict[str, Domain]
+    rules: tuple[Rule, ...]
+    expectations: tuple[Expectation, ...]
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...] = node_field(default=(), compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return frozenset(t for d in self.devices.values() for t in d.tags)
+
+    def names(self) -> set[str]:
+        return set(self.devices) | set(self.iommus) | set(self.bridges) | set(self.domains)
+
+
+# ---------------------------------------------------------------- building
+def _conditions(
+    items: Iterable[tuple[str, ast.Item]],
+) -> Iterator[tuple[str, ast.Item, tuple[ast.Condition, ...]]]:
+    """Flatten `when` blocks, giving each item its enclosing conditions."""
+    stack: list[tuple[str, Iterator[ast.Item], tuple[ast.Condition, ...]]] = []
+    for name, item in items:
+        stack.append((name, iter([item]), ()))
+        while stack:
+            fname, it, conds = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                continue
+            if isinstance(nxt, ast.When):
+                stack.append((fname, iter(nxt.items), (*conds, nxt.condition)))
+                continue
+            yield fname, nxt, conds
+
+
+class _Builder:
+    def __init__(self, loaded: Loaded):
+        self.loaded = loaded
+        self.diags: list[Diagnostic] = []
+        self.defined: dict[str, tuple[str, Span]] = {}  # name -> (what, span)
+
+    def err(self, code: str, message: str, span: Span, **kw: object) -> None:
+        self.diags.append(error(code, message, span, **kw))
+
+    def warn(self, code: str, message: str, span: Span, **kw: object) -> None:
+        self.diags.append(warning(code, message, span, **kw))
+
+    def define(self, what: str, name: ast.Ident) -> bool:
+        prev = self.defined.get(name.text)
+        if prev is not None:
+            pwhat, pspan = prev
+            self.err(
+                "E101",
+                f"duplicate name '{name.text}'"
+                + (f" ({what} and {pwhat})" if pwhat != what else f": {what} defined twice"),
+                name.span,
+                label="defined again here",
+                secondary=(Label(pspan, f"first defined here as a {pwhat}"),),
+                help="devices, IOMMUs, bridges and domains share one namespace; rename one",
+            )
+            return False
+        self.defined[name.text] = (what, name.span)
+        return True
+
+    def number(self, n: ast.Num, lo: int, hi: int, what: str) -> int | None:
+        if not lo <= n.value <= hi:
+            self.err(
+                "E114",
+                f"{what} {n.text} is out of range",
+                n.span,
+                label=f"expected {lo}..{hi}",
+            )
+            return None
+        return n.value
+
+    def build(self) -> Model:
+        items = list(_conditions(self.loaded.ordered_items()))
+        platform_nodes: list[tuple[str, ast.Platform]] = []
+        iommu_nodes: list[tuple[str, ast.Iommu]] = []
+        device_nodes: list[tuple[str, ast.Device]] = []
+        bridge_nodes: list[tuple[str, ast.Bridge]] = []
+        domain_nodes: list[tuple[str, ast.Domain]] = []
+        rule_nodes: list[tuple[str, ast.Rule, tuple[ast.Condition, ...]]] = []
+        expect_nodes: list[tuple[str, ast.Expect, tuple[ast.Condition, ...]]] = []
+        for fname, item, conds in items:
+            if conds and not isinstance(item, ast.Rule | ast.Expect):
+                self.err(
+                    "E115",
+                    f"{_what(item)} cannot be inside a 'when' block",
+                    item.span,
+                    label="only rules and expectations can depend on a condition",
+                    help="hardware facts hold on every kernel; move it out of the block",
+                )
+                continue
+            if isinstance(item, ast.Platform):
+                platform_nodes.append((fname, item))
+            elif isinstance(item, ast.Iommu):
+                iommu_nodes.append((fname, item))
+            elif isinstance(item, ast.Device):
+                device_nodes.append((fname, item))
+            elif isinstance(item, ast.Bridge):
+                bridge_nodes.append((fname, item))
+            elif isinstance(item, ast.Domain):
+                domain_nodes.append((fname, item))
+            elif isinstance(item, ast.Rule):
+                rule_nodes.append((fname, item, conds))
+            elif isinstance(item, ast.Expect):
+                expect_nodes.append((fname, item, conds))
+
+        platform = self.platform(platform_nodes)
+        iommus = {}
+        for fname, node in iommu_nodes:
+            if self.define("iommu", node.name):
+                iommus[node.name.text] = self.iommu(node, fname)
+        bridges = {}
+        for fname, bnode in bridge_nodes:
+            if self.define("bridge", bnode.name):
+                bridges[bnode.name.text] = self.bridge(bnode, fname)
+        devices = {}
+        for order, (fname, dnode) in enumerate(device_nodes):
+            if self.define("device", dnode.name):
+                devices[dnode.name.text] = self.device(dnode, fname, order, iommus)
+        domains = {}
+        for fname, mnode in domain_nodes:
+            if self.define("domain", mnode.name):
+                domains[mnode.name.text] = self.domain(mnode, fname, iommus, devices)
+        self.check_bridges(bridges, devices)
+        self.check_pci(devices, bridges)
+        tags = frozenset(t for d in devices.values() for t in d.tags)
+        for tag in sorted(tags & set(self.defined)):
+            what, span = self.defined[tag]
+            dev_with = next(d for d in devices.values() if tag in d.tags)
+            self.err(
+                "E107",
+                f"'{tag}' is both a tag and a {what} name",
+                span,
+                label=f"{what} defined here",
+                secondary=(Label(dev_with.span, f"'{dev_with.name}' has the tag '{tag}'"),),
+                help="selectors could not tell them apart; rename the tag or the " + what,
+            )
+        rules = []
+        rule_names: dict[str, Span] = {}
+        for fname, rnode, conds in rule_nodes:
+            rule = self.rule(rnode, fname, conds, iommus, devices, tags, domains)
+            if rule.explicit_name and rnode.name is not None:
+                prev = rule_names.get(rule.name)
+                if prev is not None:
+                    self.err(
+                        "E101",
+                        f"duplicate rule name '{rule.name}'",
+                        rnode.name.span,
+                        label="named again here",
+                        secondary=(Label(prev, "first named here"),),
+                        help="rule names are how what-if drops a rule; make them unique",
+                    )
+                else:
+                    rule_names[rule.name] = rnode.name.span
+            rules.append(rule)
+        expectations = [
+            self.expect(enode, fname, conds, iommus, devices, domains)
+            for fname, enode, conds in expect_nodes
+        ]
+        return Model(
+            platform=platform,
+            iommus=iommus,
+            devices=devices,
+            bridges=bridges,
+            domains=domains,
+            rules=tuple(rules),
+            expectations=tuple(e for e in expectations if e is not None),
+            files=tuple(self.loaded.files),
+            diagnostics=tuple(self.diags),
+        )
+
+    # -- platform ------------------------------------------------------------
+    def platform(self, nodes: list[tuple[str, ast.Platform]]) -> Platform:
+        arch = kernel = cmdline = None
+        ram: list[tuple[int, int, Span]] = []
+        config: list[tuple[str, str, Span]] = []
+        single: dict[str, Span] = {}
+
+        def once(key: str, span: Span) -> bool:
+            if key in single:
+                self.err(
+                    "E102",
+                    f"platform '{key}' given twice",
+                    span,
+                    label="given again here",
+                    secondary=(Label(single[key], "first given here"),),
+                    help=f"a board has one {key}; keep one of them",
+                )
+                return False
+            single[key] = span
+            return True
+
+        for _fname, node in nodes:
+            for prop in node.props:
+                if isinstance(prop, ast.Arch):
+                    if once("arch", prop.span):
+                        arch = Fact(prop.value.text, prop.span)
+                elif isinstance(prop, ast.Kernel):
+                    v = prop.version
+                    if once("kernel", prop.span):
+                        if len(v.parts) < 2:
+                            self.err(
+                                "E113",
+                                f"kernel version '{v.text}' needs a minor number",
+                                v.span,
+                                help=f"write for example '{v.text}.0'",
+                            )
+                        elif not 2 <= v.parts[0] <= 9:
+                            self.err(
+                                "E113",
+                                f"kernel version '{v.text}' is not a Linux version",
+                                v.span,
+                                label="expected 2.6 .. 9.x",
+                            )
+                        kernel = Fact(v.parts, prop.span)
+                elif isinstance(prop, ast.Ram):
+                    size = prop.size.value if prop.size else 0
+                    if size <= 0:
+                        self.err("E114", "RAM size must be positive", prop.span)
+                        continue
+                    for base, osize, ospan in ram:
+                        if prop.base.value < base + osize and base < prop.base.value + size:
+                            self.err(
+                                "E116",
+                                "RAM ranges overlap",
+                                prop.span,
+                                secondary=(Label(ospan, "overlaps this range"),),
+                            )
+                    ram.append((prop.base.value, size, prop.span))
+                elif isinstance(prop, ast.Cmdline):
+                    if once("cmdline", prop.span):
+                        cmdline = Fact(prop.text.value, prop.span)
+                elif isinstance(prop, ast.Config):
+                    config.append(
+                        (prop.symbol.text, prop.value.text if prop.value else "y", prop.span)
+                    )
+        return Platform(arch, kernel, tuple(ram), cmdline, tuple(config))
+
+    # -- iommu ---------------------------------------------------------------
+    def iommu(self, node: ast.Iommu, fname: str) -> Iommu:
+        kind = node.kind.text
+        info = KINDS.get(kind, KindInfo(frozenset({"sid"}), 1, False))
+        contexts = None
+        dtypes: frozenset[str] | None = None
+        reserved: set[int] = set()
+        secure: set[int] = set()
+        cells = info.cells
+        bits = None
+        maps = []
+        map_mask = None
+        groups: list[SocGroup] = []
+        quirks: set[str] = set()
+        disabled = False
+        ranges: list[tuple[str, ast.ContextRange]] = []
+        seen_group_members: dict[int | str, Span] = {}
+        for prop in node.props:
+            if isinstance(prop, ast.Contexts):
+                hi = info.max_contexts or 1 << 16
+                contexts = self.number(prop.count, 1, hi, f"{kind} context count")
+            elif isinstance(prop, ast.Domains):
+                dtypes = frozenset(t.text for t in prop.types)
+            elif isinstance(prop, ast.Reserved | ast.Secure):
+                target = reserved if isinstance(prop, ast.Reserved) else secure
+                label = "reserved" if isinstance(prop, ast.Reserved) else "secure"
+                for r in prop.contexts:
+                    ranges.append((label, r))
+                    target.update(_expand(r))
+            elif isinstance(prop, ast.Cells):
+                c = self.number(prop.count, 0, 4, "#iommu-cells")
+                if c is not None:
+                    cells = c
+            elif isinstance(prop, ast.StreamBits):
+                bits = self.number(prop.bits, 1, 32, "stream-bits")
+            elif isinstance(prop, ast.IommuMap):
+                maps.append(
+                    IommuMapEntry(prop.rid.value, prop.sid.value, prop.length.value, prop.span)
+                )
+            elif isinstance(prop, ast.MapMask):
+                map_mask = prop.mask.value
+            elif isinstance(prop, ast.SocGroup):
+                members = []
+                for m in prop.members:
+                    key = m.text if isinstance(m, ast.Ident) else m.value
+                    if key in seen_group_members:
+                        self.err(
+                            "E117",
+                            f"'{_sid_text(key)}' is in two SoC groups",
+                            m.span,
+                            secondary=(Label(seen_group_members[key], "already listed here"),),
+                            help="the kernel takes the first group that lists it "
+                            "(tegra_smmu_find_group); list it once",
+                        )
+                    seen_group_members[key] = m.span
+                    members.append(key)
+                groups.append(SocGroup(prop.name.text, tuple(members), prop.span))
+            elif isinstance(prop, ast.Quirk):
+                quirks.add(prop.name.text)
+            elif isinstance(prop, ast.Disabled):
+                disabled = True
+        for label, r in ranges:
+            for idx in (r.first, r.last):
+                if idx is None:
+                    continue
+                if contexts is not None and idx.value >= contexts:
+                    self.err(
+                        "E112",
+                        f"{label} context {idx.value} is past the last context of "
+                        f"'{node.name.text}'",
+                        idx.span,
+                        label=f"'{node.name.text}' has contexts 0..{contexts - 1}",
+                    )
+            if r.last is not None and r.last.value < r.first.value:
+                self.err("E112", "context range runs backwards", r.span)
+        return Iommu(
+            name=node.name.text,
+            kind=kind,
+            contexts=contexts,
+            domains=dtypes,
+            reserved=frozenset(reserved),
+            secure=frozenset(secure),
+            cells=cells,
+            stream_bits=bits,
+            maps=tuple(maps),
+            map_mask=map_mask,
+            soc_groups=tuple(groups),
+            quirks=frozenset(quirks),
+            disabled=disabled,
+            span=node.span,
+            file=fname,
+        )
+
+    # -- bridges and devices -------------------------------------------------------
+    def pci(self, addr: ast.Ident) -> PciAddress | None:
+        pci = parse_pci(addr.text)
+        if pci is None:
+            self.err("E110", f"bad PCI address '{addr.text}'", addr.span)
+            return None
+        if pci.device > 0x1F:
+            self.err(
+                "E110",
+                f"bad PCI address '{addr.text}': device {pci.device:#04x} is past 0x1f",
+                addr.span,
+                label="a PCI bus has 32 devices (00..1f)",
+                help="the form is dddd:bb:dd.f with device 00..1f and function 0..7",
+            )
+            return None
+        return pci
+
+    def bridge(self, node: ast.Bridge, fname: str) -> Bridge:
+        pci = upstream = None
+        pci_span = node.span
+        acs = False
+        for prop in node.props:
+            if isinstance(prop, ast.Pci):
+                pci = self.pci(prop.address)
+                pci_span = prop.address.span
+            elif isinstance(prop, ast.Upstream):
+                upstream = prop.bridge.text
+            elif isinstance(prop, ast.Acs):
+                acs = prop.enabled
+        return Bridge(
+            node.name.text, node.kind.text, pci, pci_span, upstream, acs, node.span, fname
+        )
+
+    def device(self, node: ast.Device, fname: str, order: int, iommus: dict[str, Iommu]) -> Device:
+        tags: set[str] = set()
+        links: list[IommuLink] = []
+        pci = upstream = dma_mask = coherent = acs = None
+        pci_span = node.span
+        untrusted = disabled = False
+        driver: set[str] = set()
+        aliases: list[PciAddress] = []
+        probe = order
+        for prop in node.props:
+            if isinstance(prop, ast.Tags):
+                tags.update(t.text for t in prop.names)
+            elif isinstance(prop, ast.AttachIommu):
+                links.append(self.link(node, prop, iommus))
+            elif isinstance(prop, ast.Pci):
+                pci = self.pci(prop.address)
+                pci_span = prop.address.span
+            elif isinstance(prop, ast.Upstream):
+                upstream = prop.bridge.text
+            elif isinstance(prop, ast.DmaMask):
+                dma_mask = self.number(prop.bits, 12, 64, "DMA mask width")
+            elif isinstance(prop, ast.Coherent):
+                coherent = prop.coherent
+            elif isinstance(prop, ast.Untrusted):
+                untrusted = True
+            elif isinstance(prop, ast.Driver):
+                driver.update(f.text for f in prop.flags)
+            elif isinstance(prop, ast.Alias):
+                a = self.pci(prop.address)
+                if a is not None:
+                    aliases.append(a)
+            elif isinstance(prop, ast.Acs):
+                acs = prop.enabled
+            elif isinstance(prop, ast.ProbeOrder):
+                probe = prop.order.value
+            elif isinstance(prop, ast.Disabled):
+                disabled = True
+        if untrusted and pci is None:
+            self.err(
+                "E118",
+                f"'{node.name.text}' is untrusted but not a PCI device",
+                node.name.span,
+                help="the kernel marks PCI devices below an external-facing port as untrusted "
+                "(drivers/pci/probe.c: set_pcie_untrusted); give it a 'pci' address",
+            )
+        return Device(
+            name=node.name.text,
+            compatibles=tuple(c.value for c in node.compatibles),
+            tags=frozenset(tags),
+            iommus=tuple(links),
+            pci=pci,
+            pci_span=pci_span,
+            upstream=upstream,
+            dma_mask=dma_mask,
+            coherent=coherent,
+            untrusted=untrusted,
+            driver=frozenset(driver),
+            aliases=tuple(aliases),
+            acs=acs,
+            probe_order=probe,
+            disabled=disabled,
+            span=node.span,
+            file=fname,
+        )
+
+    def unknown(self, code: str, what: str, name: ast.Ident, pool: Iterable[str]) -> None:
+        if self.loaded.partial:
+            return  # its definition may be in a statement that did not parse
+        self.err(
+            code,
+            f"unknown {what} '{name.text}'",
+            name.span,
+            label=f"no {what} named '{name.text}'",
+            help=did_you_mean(name.text, pool),
+        )
+
+    def link(self, dev: ast.Device, prop: ast.AttachIommu, iommus: dict[str, Iommu]) -> IommuLink:
+        iommu = iommus.get(prop.iommu.text)
+        streams: list[Stream] = []
+        if iommu is None:
+            self.unknown("E104", "iommu", prop.iommu, iommus)
+        for s in prop.streams:
+            if isinstance(s, ast.StreamSid):
+                streams.append(Stream("sid", s.sid.value, s.mask.value if s.mask else None, s.span))
+            elif isinstance(s, ast.StreamSwgroup):
+                val = s.swgroup.text if isinstance(s.swgroup, ast.Ident) else s.swgroup.value
+                streams.append(Stream("swgroup", val, None, s.span))
+            else:
+                streams.append(Stream("context", s.index.value, None, s.span))
+        if iommu is not None:
+            self.check_streams(iommu, prop, streams)
+        return IommuLink(prop.iommu.text, tuple(streams), prop.span)
+
+    def check_streams(self, iommu: Iommu, prop: ast.AttachIommu, streams: list[Stream]) -> None:
+        info = KINDS.get(iommu.kind)
+        if info is None:
+            return
+        forms = sorted(info.streams - {"none"})
+        if not streams and "none" not in info.streams:
+            self.err(
+                "E108",
+                f"'{iommu.name}' ({iommu.kind}) needs a stream for this device",
+                prop.span,
+                label=f"expected {' or '.join(forms)} after '{iommu.name}'",
+                help=_stream_example(iommu.kind),
+            )
+        for s in streams:
+            if s.form not in info.streams:
+                takes = " or ".join(forms) if forms else "no stream arguments (#iommu-cells = 0)"
+                self.err(
+                    "E108",
+                    f"{iommu.kind} '{iommu.name}' does not take a {s.form}",
+                    s.span,
+                    label=f"{iommu.kind} takes {takes}",
+                    help=_stream_example(iommu.kind),
+                )
+                continue
+            used = 1 + (1 if s.mask is not None else 0)
+            if used > iommu.cells:
+                self.err(
+                    "E109",
+                    f"stream has {used} cells but '{iommu.name}' has #iommu-cells = {iommu.cells}",
+                    s.span,
+                    label="the SMR mask needs a second cell" if s.mask is not None else "",
+                    secondary=(Label(iommu.span, f"'{iommu.name}' defined here"),),
+                    help=f"add 'cells 2' to '{iommu.name}', or drop the mask "
+                    "(arm-smmu then uses the node's stream-match-mask)",
+                )
+            for what, val in (("stream ID", s.value), ("SMR mask", s.mask)):
+                if not isinstance(val, int):
+                    continue
+                limit = (1 << iommu.stream_bits) if iommu.stream_bits else 1 << 32
+                if val >= limit:
+                    # drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_probe_device
+                    self.err(
+                        "E109",
+                        f"{what} {val:#x} out of range for '{iommu.name}' ({limit - 1:#x})",
+                        s.span,
+                        label=f"wider than {iommu.stream_bits or 32} bits",
+                        help='kernel: "stream ID 0x%x out of range for SMMU (0x%x)"',
+                    )
+            if s.form == "context" and iommu.contexts is not None:
+                assert isinstance(s.value, int)
+                if not 1 <= s.value <= iommu.contexts:
+                    self.err(
+                        "E112",
+                        f"context {s.value} is not a context of '{iommu.name}'",
+                        s.span,
+                        label=f"qcom-iommu contexts are 1..{iommu.contexts} "
+                        "(qcom_iommu_of_xlate counts from 1)",
+                    )
+
+    def check_bridges(self, bridges: dict[str, Bridge], devices: dict[str, Device]) -> None:
+        for b in bridges.values():
+            if b.upstream is not None and b.upstream not in bridges:
+                self.unknown_ref(b.span, b.upstream, "bridge", bridges, "upstream")
+            # upstream cycles
+            seen = {b.name}
+            cur = b.upstream
+            while cur is not None and cur in bridges:
+                if cur in seen:
+                    self.err(
+                        "E119",
+                        f"bridge '{b.name}' is its own upstream",
+                        b.span,
+                        help="the 'upstream' chain must end at a root port",
+                    )
+                    break
+                seen.add(cur)
+                cur = bridges[cur].upstream
+        for d in devices.values():
+            if d.upstream is not None and d.upstream not in bridges:
+                self.unknown_ref(d.span, d.upstream, "bridge", bridges, "upstream")
+
+    def unknown_ref(self, span: Span, name: str, what: str, pool: Iterable[str], prop: str) -> None:
+        if self.loaded.partial:
+            return
+        self.err(
+            "E105",
+            f"unknown {what} '{name}'",
+            self._find_ref(span, prop, name),
+            label=f"no {what} named '{name}'",
+            help=did_you_mean(name, pool),
+        )
+
+    def _find_ref(self, owner: Span, prop: str, name: str) -> Span:
+        text = self.loaded.sources.line(owner.file, owner.line)
+        for lineno in range(owner.line, owner.end_line + 1):
+            text = self.loaded.sources.line(owner.file, lineno)
+            if text is None:
+                break
+            m = re.search(rf"\b{re.escape(prop)}\s+({re.escape(name)})\b", text)
+            if m:
+                return Span(owner.file, lineno, m.start(1) + 1, lineno, m.end(1) + 1)
+        return owner
+
+    def check_pci(self, devices: dict[str, Device], bridges: dict[str, Bridge]) -> None:
+        seen: dict[PciAddress, Span] = {}
+        for owner in list(bridges.values()) + list(devices.values()):
+            if owner.pci is None:
+                continue
+            if owner.pci in seen:
+                self.err(
+                    "E111",
+                    f"PCI address {owner.pci} used twice",
+                    owner.pci_span,
+                    label=f"'{owner.name}' is at {owner.pci}",
+                    secondary=(Label(seen[owner.pci], "already used here"),),
+                    help="each PCI function has its own address; is one of them a typo?",
+                )
+            else:
+                seen[owner.pci] = owner.pci_span
+
+    def domain(
+        self,
+        node: ast.Domain,
+        fname: str,
+        iommus: dict[str, Iommu],
+        devices: dict[str, Device],
+    ) -> Domain:
+        iommu = iommus.get(node.iommu.text)
+        if iommu is None:
+            self.unknown("E104", "iommu", node.iommu, iommus)
+        if node.type.text not in ("unmanaged", "blocked"):
+            self.err(
+                "E120",
+                f"a driver-built domain is 'unmanaged' or 'blocked', not '{node.type.text}'",
+                node.type.span,
+                help="default domains (identity, dma, dma-fq) are chosen by the kernel; "
+                "steer them with rules such as 'requires identity'",
+            )
+        for name in node.attach:
+            dev = devices.get(name.text)
+            if dev is None:
+                self.unknown("E103", "device", name, devices)
+            elif iommu is not None and all(link.iommu != iommu.name for link in dev.iommus):
+                self.err(
+                    "E120",
+                    f"'{name.text}' is not behind '{iommu.name}'",
+                    name.span,
+                    label=f"a domain on '{iommu.name}' can only hold its clients",
+                    secondary=(Label(dev.span, f"'{name.text}' defined here"),),
+                    help=f"add 'iommu {iommu.name} ...' to '{name.text}'",
+                )
+        return Domain(
+            node.name.text,
+            node.type.text,
+            node.iommu.text,
+            tuple(n.text for n in node.attach),
+            node.span,
+            fname,
+        )
+
+    # -- rules and expectations ------------------------------------------------------
+    def rule(
+        self,
+        node: ast.Rule,
+        fname: str,
+        conds: tuple[ast.Condition, ...],
+        iommus: dict[str, Iommu],
+        devices: dict[str, Device],
+        tags: frozenset[str],
+        domains: dict[str, Domain],
+    ) -> Rule:
+        std = self.loaded.is_std(fname)
+        selector = node.selector
+        if isinstance(node.verb, ast.Reserve):
+            selector = node.verb.selector
+            iommu = iommus.get(node.verb.iommu.text)
+            if iommu is None:
+                if not std:
+                    self.unknown("E104", "iommu", node.verb.iommu, iommus)
+            elif iommu.contexts is not None and node.verb.index.value >= iommu.contexts:
+                self.err(
+                    "E112",
+                    f"context {node.verb.index.value} is past the last context of '{iommu.name}'",
+                    node.verb.index.span,
+                    label=f"'{iommu.name}' has contexts 0..{iommu.contexts - 1}",
+                )
+        if selector is not None and not std:
+            self.check_selector(selector, iommus, devices, tags)
+        if isinstance(node.verb, ast.Verb) and node.verb.contexts:
+            for r in node.verb.contexts:
+                if r.last is not None and r.last.value < r.first.value:
+                    self.err("E112", "context range runs backwards", r.span)
+        name = node.name.value if node.name else f"{node.span.file}:{node.span.line}"
+        return Rule(
+            name=name,
+            explicit_name=node.name is not None,
+            selector=selector,
+            verb=node.verb,
+            because=node.because.value if node.because else None,
+            source=node.source.value if node.source else None,
+            conditions=conds,
+            span=node.span,
+            file=fname,
+            std=std,
+        )
+
+    def check_selector(
+        self,
+        sel: ast.Selector,
+        iommus: dict[str, Iommu],
+        devices: dict[str, Device],
+        tags: frozenset[str],
+    ) -> None:
+        stack = [sel]
+        while stack:
+            s = stack.pop()
+            if isinstance(s, ast.SelName):
+                if self.loaded.partial:
+                    continue
+                if s.name.text not in devices and s.name.text not in tags:
+                    self.err(
+                        "E106",
+                        f"unknown device or tag '{s.name.text}'",
+                        s.name.span,
+                        label="no device has this name or tag",
+                        help=did_you_mean(s.name.text, list(devices) + list(tags)),
+                    )
+            elif isinstance(s, ast.SelOn):
+                if s.iommu.text not in iommus:
+                    self.unknown("E104", "iommu", s.iommu, iommus)
+            elif isinstance(s, ast.SelPci):
+                if not re.fullmatch(
+                    r"([0-9a-fA-F*]{4}:)?[0-9a-fA-F*]{2}:[0-9a-fA-F*]{2}\.[0-7*]", s.pattern.text
+                ):
+                    self.err("E110", f"bad PCI pattern '{s.pattern.text}'", s.pattern.span)
+            elif isinstance(s, ast.SelNot):
+                stack.append(s.operand)
+            elif isinstance(s, ast.SelAnd | ast.SelOr):
+                stack.extend(s.operands)
+
+    def expect(
+        self,
+        node: ast.Expect,
+        fname: str,
+        conds: tuple[ast.Condition, ...],
+        iommus: dict[str, Iommu],
+        devices: dict[str, Device],
+        domains: dict[str, Domain],
+    ) -> Expectation | None:
+        q = node.query
+        subject = q.subject.text
+        if subject == "system":
+            kind = "system"
+        elif subject in devices:
+            kind = "device"
+        elif subject in iommus:
+            kind = "iommu"
+        elif subject in domains:
+            kind = "domain"
+        elif self.loaded.partial:
+            return None
+        else:
+            self.err(
+                "E103",
+                f"unknown name '{subject}' in expectation",
+                q.subject.span,
+                label="not a device, IOMMU or domain",
+                help=did_you_mean(subject, [*devices, *iommus, *domains, "system"]),
+            )
+            return None
+        attrs = ATTRIBUTES[kind]
+        if q.attribute.text not in attrs:
+            self.err(
+                "E116",
+                f"{kind} '{subject}' has no attribute '{q.attribute.text}'",
+                q.attribute.span,
+                label=f"{kind} attributes: {', '.join(sorted(attrs))}",
+                help=did_you_mean(q.attribute.text, attrs),
+            )
+            return None
+        attr = q.attribute.text
+        if (
+            attr == "dma_ops"
+            and isinstance(node.value, ast.Word)
+            and node.value.text not in DMA_OPS
+        ):
+            self.err(
+                "E116",
+                f"'{node.value.text}' is not a kind of DMA ops",
+                node.value.span,
+                label=f"expected one of: {', '.join(DMA_OPS)}",
+                help=did_you_mean(node.value.text, DMA_OPS),
+            )
+        if attr in ("domain_type", "default_domain", "type") and isinstance(node.value, ast.Word):
+            allowed = (*domain_types(), "none")
+            if node.value.text not in allowed:
+                self.err(
+                    "E116",
+                    f"'{node.value.text}' is not a domain type",
+                    node.value.span,
+                    label=f"expected one of: {', '.join(allowed)}",
+                    help=did_you_mean(node.value.text, allowed),
+                )
+        if node.op in ("<", "<=", ">", ">=") and not isinstance(node.value, ast.Num):
+            self.err(
+                "E116",
+                f"'{node.op}' compares numbers",
+                node.value.span,
+                label="expected a number",
+            )
+        return Expectation(q, node.op, node.value, conds, node.span, fname)
+
+
+def _expand(r: ast.ContextRange) -> range:
+    last = r.last.value if r.last is not None else r.first.value
+    return range(r.first.value, last + 1)
+
+
+def _sid_text(key: int | str) -> str:
+    return key if isinstance(key, str) else f"{key:#x}"
+
+
+def _stream_example(kind: str) -> str:
+    examples = {
+        "sid": "for example 'iommu smmu sid 0x5000 mask 0x400'",
+        "swgroup": "for example 'iommu mc swgroup dc'",
+        "context": "for example 'iommu apps_iommu context 1'",
+    }
+    info = KINDS.get(kind)
+    if info is None:
+        return ""
+    if info.streams == {"none"}:
+        return f"write just 'iommu NAME' for a {kind}"
+    return "; ".join(examples[f] for f in sorted(info.streams - {"none"}))
+
+
+def _what(item: ast.Item) -> str:
+    return {
+        ast.Include: "an include",
+        ast.Platform: "a platform block",
+        ast.Iommu: "an iommu",
+        ast.Device: "a device",
+        ast.Bridge: "a bridge",
+        ast.Domain: "a domain",
+    }.get(type(item), "this statement")
+
+
+def build_model(loaded: Loaded) -> Model:
+    """Validate the loaded files into a model; problems go into model.diagnostics."""
+    return _Builder(loaded).build()
+
+
+def matches_glob(pattern: str, text: str) -> bool:
+    return fnmatch.fnmatchcase(text, pattern)

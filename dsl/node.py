@@ -1,0 +1,79 @@
+"""A light frozen-record base for the syntax tree.
+
+``dataclasses`` costs about a millisecond per class at import time, and the
+AST has sixty of them; ``iommu-rules check`` must start fast.  ``Node`` builds
+``__init__``, ``__eq__`` and ``__hash__`` with one ``exec`` per class, and
+``dataclass_transform`` tells type checkers that subclasses behave like frozen
+dataclasses.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, dataclass_transform
+
+_MISSING: Any = object()
+
+
+class _Field:
+    __slots__ = ("compare", "default")
+
+    def __init__(self, default: Any, compare: bool):
+        self.default = default
+        self.compare = compare
+
+
+def node_field(*, default: Any = _MISSING, compare: bool = True) -> Any:
+    """Declare a field with a default, or one left out of equality (spans)."""
+    return _Field(default, compare)
+
+
+@dataclass_transform(eq_default=True, frozen_default=True, field_specifiers=(node_field,))
+class Node:
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _compared: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        names: list[str] = []
+        compared: list[str] = []
+        defaults: dict[str, Any] = {}
+        for name in inspect.get_annotations(cls):
+            if name.startswith("_"):
+                continue
+            raw = cls.__dict__.get(name, _MISSING)
+            spec = raw if isinstance(raw, _Field) else _Field(raw, True)
+            names.append(name)
+            if spec.compare:
+                compared.append(name)
+            if spec.default is not _MISSING:
+                defaults[name] = spec.default
+            if isinstance(raw, _Field):
+                delattr(cls, name)
+        params = ", ".join(f"{n}=_d_{n}" if n in defaults else n for n in names)
+        sets = "".join(f"    _set(self, {n!r}, {n})\n" for n in names) or "    pass\n"
+        key = "".join(f"self.{n}, " for n in compared)
+        okey = "".join(f"other.{n}, " for n in compared)
+        src = (
+            f"def __init__(self, {params}):\n{sets}"
+            "def __eq__(self, other):\n"
+            f"    return other.__class__ is self.__class__ and ({key}) == ({okey})\n"
+            "def __hash__(self):\n"
+            f"    return hash((self.__class__.__name__, {key}))\n"
+        )
+        env: dict[str, Any] = {"_set": object.__setattr__}
+        env.update({f"_d_{n}": v for n, v in defaults.items()})
+        exec(src, env)
+        cls.__init__ = env["__init__"]  # type: ignore[misc,method-assign]
+        cls.__eq__ = env["__eq__"]  # type: ignore[method-assign]
+        cls.__hash__ = env["__hash__"]  # type: ignore[method-assign]
+        cls._fields = tuple(names)
+        cls._compared = tuple(compared)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._compared)
+        return f"{type(self).__name__}({args})"

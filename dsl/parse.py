@@ -1,0 +1,743 @@
+"""Text -> AST, with diagnostics that speak the user's words.
+
+lark parses; :class:`_Builder` turns its tree into :mod:`ast` nodes.  Syntax
+errors are rewritten from lark's terminal names into what a user types, and
+common mistakes get their own message.  After the first error the file is
+re-parsed statement by statement so that independent errors are all reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from . import ast
+from .diagnostics import Diagnostic, DiagnosticError, Label, Span, did_you_mean, error
+from .grammar import CHOICE_RULES, describe_terminal, keyword_terminals, parser, rule_choices
+
+TOP_LEVEL = ("include", "platform", "iommu", "device", "bridge", "domain", "rule", "when", "expect")
+MAX_NESTING = 200
+
+
+class ParseResult:
+    """A parsed file and its problems.
+
+    After a syntax error ``file`` holds the statements that did parse and
+    ``partial`` is set, so later stages can still check them.
+    """
+
+    def __init__(self, file: ast.File | None, diagnostics: list[Diagnostic], partial: bool = False):
+        self.file = file
+        self.diagnostics = diagnostics
+        self.partial = partial
+
+    @property
+    def ok(self) -> bool:
+        return self.file is not None and not self.partial and not self.diagnostics
+
+
+def _unescape(text: str) -> str:
+    body = text[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+def _int(text: str) -> int:
+    text = text.strip()
+    if text[:2].lower() == "0x":
+        return int(text, 16)
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    if text[-1] in scale:
+        return int(text[:-1]) * scale[text[-1]]
+    return int(text)
+
+
+class _Builder:
+    """Builds AST nodes from lark's tree; one method per grammar rule."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.errors: list[Diagnostic] = []
+
+    # -- helpers ---------------------------------------------------------
+    def span_tok(self, tok: Any) -> Span:
+        return Span(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def span_meta(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.path, 0, 0, 0, 0)
+        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def ident(self, tok: Any) -> ast.Ident:
+        return ast.Ident(str(tok), self.span_tok(tok))
+
+    def num(self, tok: Any) -> ast.Num:
+        return ast.Num(_int(str(tok)), str(tok), self.span_tok(tok))
+
+    def string(self, tok: Any) -> ast.Str:
+        return ast.Str(_unescape(str(tok)), str(tok), self.span_tok(tok))
+
+    def version(self, tree: Any) -> ast.Version:
+        tok = tree.children[0] if hasattr(tree, "children") else tree
+        parts = tuple(int(p) for p in str(tok).split("."))
+        return ast.Version(parts, str(tok), self.span_tok(tok))
+
+    def kw(self, tree: Any) -> ast.Ident:
+        """A keyword-choice rule such as domain_type: the chosen word."""
+        tok = tree.children[0]
+        ident = ast.Ident(str(tok), self.span_tok(tok))
+        if tok.type == "NAME":
+            choices = rule_choices()[str(tree.data)]
+            self.errors.append(
+                error(
+                    "E005",
+                    f"unknown {CHOICE_RULES[str(tree.data)]} '{tok}'",
+                    ident.span,
+                    label=f"expected one of: {', '.join(choices)}",
+                    help=did_you_mean(str(tok), choices),
+                )
+            )
+        return ident
+
+    def build(self, tree: Any) -> Any:
+        from lark import Token
+
+        if isinstance(tree, Token):
+            return tree
+        method = getattr(self, "r_" + str(tree.data), None)
+        if method is None:
+            raise AssertionError(f"no builder for {tree.data}")
+        return method(tree, self.span_meta(tree.meta))
+
+    def items(self, children: list[Any]) -> tuple[Any, ...]:
+        from lark import Token
+
+        return tuple(self.build(c) for c in children if c is not None and not isinstance(c, Token))
+
+    # -- file ------------------------------------------------------------
+    def r_start(self, t: Any, span: Span) -> ast.File:
+        return ast.File(self.path, self.items(t.children), span=span)
+
+    def r_include(self, t: Any, span: Span) -> ast.Include:
+        return ast.Include(self.string(t.children[0]), span)
+
+    # -- platform ----------------------------------------------------------
+    def r_platform(self, t: Any, span: Span) -> ast.Platform:
+        return ast.Platform(self.items(t.children), span)
+
+    def r_arch(self, t: Any, span: Span) -> ast.Arch:
+        return ast.Arch(self.kw(t.children[0]), span)
+
+    def r_kernel(self, t: Any, span: Span) -> ast.Kernel:
+        return ast.Kernel(self.version(t.children[0]), span)
+
+    def r_ram(self, t: Any, span: Span) -> ast.Ram:
+        base, size = t.children
+        if size is None:
+            return ast.Ram(ast.Num(0, "0", span), self.num(base), span)
+        return ast.Ram(self.num(base), self.num(size), span)
+
+    def r_cmdline(self, t: Any, span: Span) -> ast.Cmdline:
+        return ast.Cmdline(self.string(t.children[0]), span)
+
+    def r_config(self, t: Any, span: Span) -> ast.Config:
+        sym, val = t.children
+        return ast.Config(self.ident(sym), self.ident(val) if val is not None else None, span)
+
+    # -- iommu -------------------------------------------------------------
+    def r_iommu(self, t: Any, span: Span) -> ast.Iommu:
+        name, kind, *props = t.children
+        return ast.Iommu(self.ident(name), self.kw(kind), self.items(props), span)
+
+    def r_contexts(self, t: Any, span: Span) -> ast.Contexts:
+        return ast.Contexts(self.num(t.children[0]), span)
+
+    def r_domains(self, t: Any, span: Span) -> ast.Domains:
+        return ast.Domains(tuple(self.kw(c) for c in t.children), span)
+
+    def context_set(self, t: Any) -> tuple[ast.ContextRange, ...]:
+        out = []
+        for item in t.children:
+            first, last = item.children
+            out.append(
+                ast.ContextRange(
+                    self.num(first),
+                    self.num(last) if last is not None else None,
+                    self.span_meta(item.meta),
+                )
+            )
+        return tuple(out)
+
+    def r_reserved(self, t: Any, span: Span) -> ast.Reserved:
+        return ast.Reserved(self.context_set(t.children[0]), span)
+
+    def r_secure(self, t: Any, span: Span) -> ast.Secure:
+        return ast.Secure(self.context_set(t.children[0]), span)
+
+    def r_cells(self, t: Any, span: Span) -> ast.Cells:
+        return ast.Cells(self.num(t.children[0]), span)
+
+    def r_stream_bits(self, t: Any, span: Span) -> ast.StreamBits:
+        return ast.StreamBits(self.num(t.children[0]), span)
+
+    def r_iommu_map(self, t: Any, span: Span) -> ast.IommuMap:
+        rid, sid, length = (self.num(c) for c in t.children)
+        return ast.IommuMap(rid, sid, length, span)
+
+    def r_map_mask(self, t: Any, span: Span) -> ast.MapMask:
+        return ast.MapMask(self.num(t.children[0]), span)
+
+    def stream_id(self, t: Any) -> ast.Ident | ast.Num:
+        tok = t.children[0]
+        return self.ident(tok) if tok.type == "NAME" else self.num(tok)
+
+    def r_soc_group(self, t: Any, span: Span) -> ast.SocGroup:
+        name, *members = t.children
+        return ast.SocGroup(self.ident(name), tuple(self.stream_id(m) for m in members), span)
+
+    def r_quirk(self, t: Any, span: Span) -> ast.Quirk:
+        return ast.Quirk(self.kw(t.children[0]), span)
+
+    def r_disabled(self, t: Any, span: Span) -> ast.Disabled:
+        return ast.Disabled(span)
+
+    # -- device ------------------------------------------------------------
+    def r_device(self, t: Any, span: Span) -> ast.Device:
+        from lark import Token
+
+        name = t.children[0]
+        compat = tuple(
+            self.string(c) for c in t.children[1:] if isinstance(c, Token) and c.type == "STRING"
+        )
+        props = [c for c in t.children[1:] if not isinstance(c, Token)]
+        return ast.Device(self.ident(name), compat, self.items(props), span)
+
+    def r_tags(self, t: Any, span: Span) -> ast.Tags:
+        return ast.Tags(tuple(self.ident(c) for c in t.children), span)
+
+    def r_attach_iommu(self, t: Any, span: Span) -> ast.AttachIommu:
+        name, *streams = t.children
+        return ast.AttachIommu(self.ident(name), self.items(streams), span)
+
+    def r_stream_sid(self, t: Any, span: Span) -> ast.StreamSid:
+        sid, mask = t.children
+        return ast.StreamSid(self.num(sid), self.num(mask) if mask is not None else None, span)
+
+    def r_stream_swgroup(self, t: Any, span: Span) -> ast.StreamSwgroup:
+        return ast.StreamSwgroup(self.stream_id(t.children[0]), span)
+
+    def r_stream_context(self, t: Any, span: Span) -> ast.StreamContext:
+        return ast.StreamContext(self.num(t.children[0]), span)
+
+    def r_pci(self, t: Any, span: Span) -> ast.Pci:
+        return ast.Pci(self.ident(t.children[0]), span)
+
+    def r_upstream(self, t: Any, span: Span) -> ast.Upstream:
+        return ast.Upstream(self.ident(t.children[0]), span)
+
+    def r_dma_mask(self, t: Any, span: Span) -> ast.DmaMask:
+        return ast.DmaMask(self.num(t.children[0]), span)
+
+    def r_coherent(self, t: Any, span: Span) -> ast.Coherent:
+        return ast.Coherent(str(t.children[0]) == "coherent", span)
+
+    def r_untrusted(self, t: Any, span: Span) -> ast.Untrusted:
+        return ast.Untrusted(span)
+
+    def r_driver(self, t: Any, span: Span) -> ast.Driver:
+        return ast.Driver(tuple(self.kw(c) for c in t.children), span)
+
+    def r_alias(self, t: Any, span: Span) -> ast.Alias:
+        return ast.Alias(self.ident(t.children[0]), span)
+
+    def r_acs(self, t: Any, span: Span) -> ast.Acs:
+        return ast.Acs(self.kw(t.children[0]).text == "yes", span)
+
+    def r_probe_order(self, t: Any, span: Span) -> ast.ProbeOrder:
+        return ast.ProbeOrder(self.num(t.children[0]), span)
+
+    # -- bridge, domain ------------------------------------------------------
+    def r_bridge(self, t: Any, span: Span) -> ast.Bridge:
+        name, kind, *props = t.children
+        return ast.Bridge(self.ident(name), self.kw(kind), self.items(props), span)
+
+    def r_domain(self, t: Any, span: Span) -> ast.Domain:
+        name, dtype, iommu, *props = t.children
+        attach: list[ast.Ident] = []
+        for p in props:
+            if p is not None:
+                attach.extend(self.ident(c) for c in p.children)
+        return ast.Domain(self.ident(name), self.kw(dtype), self.ident(iommu), tuple(attach), span)
+
+    # -- rules -------------------------------------------------------------
+    def r_rule(self, t: Any, span: Span) -> ast.Rule:
+        from lark import Token, Tree
+
+        kids = list(t.children)
+        name = self.string(kids.pop(0)) if kids and kids[0] is not None else None
+        if kids and kids[0] is None:
+            kids.pop(0)
+        because = source = None
+        selector = None
+        verb: ast.Verb | ast.Reserve | None = None
+        for kid in kids:
+            if isinstance(kid, Token):
+                continue
+            assert isinstance(kid, Tree)
+            if kid.data == "because":
+                because = self.string(kid.children[0])
+            elif kid.data == "source":
+                source = self.string(kid.children[0])
+            elif kid.data == "reserve":
+                verb = self.reserve(kid)
+            elif kid.data in _VERBS:
+                verb = self.verb(kid)
+            else:
+                selector = self.selector(kid)
+        assert verb is not None
+        return ast.Rule(name, selector, verb, because, source, span)
+
+    def reserve(self, t: Any) -> ast.Reserve:
+        iommu, index, sel = t.children
+        return ast.Reserve(
+            self.ident(iommu), self.num(index), self.selector(sel), self.span_meta(t.meta)
+        )
+
+    def verb(self, t: Any) -> ast.Verb:
+        span = self.span_meta(t.meta)
+        kind = _VERBS[str(t.data)]
+        if t.data == "allows_contexts":
+            return ast.Verb(kind, contexts=self.context_set(t.children[0]), span=span)
+        if t.children:
+            return ast.Verb(kind, domain_type=self.kw(t.children[0]), span=span)
+        return ast.Verb(kind, span=span)
+
+    def selector(self, t: Any, depth: int = 0) -> ast.Selector:
+        if depth > MAX_NESTING:
+            raise _TooDeep(self.span_meta(t.meta))
+        span = self.span_meta(t.meta)
+        data = str(t.data)
+        if data == "sel_name":
+            return ast.SelName(self.ident(t.children[0]), span)
+        if data == "sel_compatible":
+            return ast.SelCompatible(self.string(t.children[0]), span)
+        if data == "sel_on":
+            return ast.SelOn(self.ident(t.children[0]), span)
+        if data == "sel_kind":
+            return ast.SelKind(self.kw(t.children[0]), span)
+        if data == "sel_pci":
+            return ast.SelPci(self.ident(t.children[0]), span)
+        if data == "sel_untrusted":
+            return ast.SelUntrusted(span)
+        if data == "sel_all":
+            return ast.SelAll(span)
+        if data == "sel_not":
+            return ast.SelNot(self.selector(t.children[0], depth + 1), span)
+        ops = tuple(self.selector(c, depth + 1) for c in t.children)
+        if data == "sel_and":
+            return ast.SelAnd(ops, span)
+        if data == "sel_or":
+            return ast.SelOr(ops, span)
+        raise AssertionError(data)
+
+    # -- when --------------------------------------------------------------
+    def r_when(self, t: Any, span: Span) -> ast.When:
+        cond, *items = t.children
+        return ast.When(self.condition(cond), self.items(items), span)
+
+    def condition(self, t: Any, depth: int = 0) -> ast.Condition:
+        if depth > MAX_NESTING:
+            raise _TooDeep(self.span_meta(t.meta))
+        span = self.span_meta(t.meta)
+        data = str(t.data)
+        if data == "cond_kernel":
+            op, ver = t.children
+            return ast.CondKernel(str(op), self.version(ver), span)
+        if data == "cond_arch":
+            op, arch = t.children
+            return ast.CondArch(str(op), self.kw(arch), span)
+        if data == "cond_cmdline":
+            return ast.CondCmdline(self.string(t.children[0]), span)
+        if data == "cond_config":
+            return ast.CondConfig(self.ident(t.children[0]), span)
+        if data == "cond_not":
+            return ast.CondNot(self.condition(t.children[0], depth + 1), span)
+        ops = tuple(self.condition(c, depth + 1) for c in t.children)
+        if data == "cond_and":
+            return ast.CondAnd(ops, span)
+        if data == "cond_or":
+            return ast.CondOr(ops, span)
+        raise AssertionError(data)
+
+    # -- expect ------------------------------------------------------------
+    def r_expect(self, t: Any, span: Span) -> ast.Expect:
+        query, op, value = t.children
+        subject, attr = query.children
+        q = ast.Query(self.ident(subject), self.ident(attr), self.span_meta(query.meta))
+        return ast.Expect(q, str(op), self.value(value), span)
+
+    def value(self, t: Any, depth: int = 0) -> ast.Value:
+        from lark import Token
+
+        if depth > MAX_NESTING:
+            raise _TooDeep(self.span_meta(t.meta))
+        span = self.span_meta(t.meta)
+        first = t.children[0]
+        if isinstance(first, Token):
+            if first.type == "STRING":
+                return self.string(first)
+            if first.type == "VERSION":
+                return self.version(first)
+            if first.type == "LSQB":
+                items = tuple(
+                    self.value(c, depth + 1) for c in t.children if not isinstance(c, Token)
+                )
+                return ast.ValueList(items, span)
+            return self.num(first)
+        # value_word
+        return ast.Word("+".join(str(c) for c in first.children), span)
+
+
+_VERBS = {
+    "excludes_implicit": "excludes implicit",
+    "excludes_iommu": "excludes iommu",
+    "requires": "requires",
+    "prefers": "prefers",
+    "excludes": "excludes",
+    "allows_contexts": "allows contexts",
+    "def_domain_type": "def-domain-type",
+    "default_domain": "default-domain",
+}
+
+
+class _TooDeep(Exception):
+    def __init__(self, span: Span):
+        self.span = span
+
+
+# ---------------------------------------------------------------- errors
+def _kind_of_word(expected: set[str]) -> tuple[str, tuple[str, ...]] | None:
+    """If the expected keywords are one closed choice, name that choice."""
+    words = {keyword_terminals().get(e) for e in expected}
+    for rule, choices in rule_choices().items():
+        if words and words <= set(choices) | {None} and len(words & set(choices)) >= 2:
+            return CHOICE_RULES[rule], choices
+    return None
+
+
+def _expected_text(expected: set[str]) -> str:
+    # '$END' alone is rarely what a user needs to read; keep it out unless it is all.
+    shown = {e for e in expected if e not in ("$END", "SEMICOLON")} or expected
+    names = sorted({describe_terminal(e) for e in shown})
+    if len(names) > 8:
+        return ", ".join(names[:8]) + f" or one of {len(names) - 8} more"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _token_text(tok: Any) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    return f"'{tok}'"
+
+
+def _unclosed_brace(text: str, path: str) -> Span | None:
+    """The last '{' with no matching '}', ignoring strings and comments."""
+    stack: list[tuple[int, int]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        in_str = False
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if in_str:
+                if ch == "\\":
+                    i += 1
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "#":
+                break
+            elif ch == "{":
+                stack.append((lineno, i + 1))
+            elif ch == "}" and stack:
+                stack.pop()
+            i += 1
+    if not stack:
+        return None
+    brace_line, brace_col = stack[-1]
+    return Span(path, brace_line, brace_col, brace_line, brace_col + 1)
+
+
+def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> Diagnostic:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+    def at(line: int, col: int, length: int = 1) -> Span:
+        return Span(path, line + line_offset, col, line + line_offset, col + max(length, 1))
+
+    if isinstance(exc, UnexpectedCharacters):
+        line = text.splitlines()[exc.line - 1] if exc.line - 1 < len(text.splitlines()) else ""
+        ch = exc.char
+        if ch == '"':
+            rest = len(line) - (exc.column - 1)
+            return error(
+                "E003",
+                "unterminated string",
+                at(exc.line, exc.column, rest),
+                label="this string is not closed on its line",
+                help="strings end on the line they start; add the closing '\"'",
+            )
+        expected = set(exc.allowed or ())
+        return error(
+            "E002",
+            f"unexpected character {ch!r}",
+            at(exc.line, exc.column),
+            label=f"expected {_expected_text(expected)}" if expected else "",
+        )
+    if isinstance(exc, UnexpectedToken | UnexpectedEOF):
+        tok = exc.token
+        expected = set(exc.expected)
+        if tok.type == "$END" or isinstance(exc, UnexpectedEOF):
+            lines = text.splitlines() or [""]
+            last = len(lines)
+            end = at(last, len(lines[-1]) + 1)
+            if "RBRACE" in expected:
+                brace = _unclosed_brace(text, path)
+                sec: tuple[Label, ...] = ()
+                if brace is not None:
+                    brace = Span(
+                        path,
+                        brace.line + line_offset,
+                        brace.col,
+                        brace.end_line + line_offset,
+                        brace.end_col,
+                    )
+                    sec = (Label(brace, "this '{' is never closed"),)
+                return error(
+                    "E004",
+                    "missing '}' at end of file",
+                    end,
+                    label="expected '}'",
+                    secondary=sec,
+                    help="close the block with '}'",
+                )
+            return error(
+                "E004",
+                "unexpected end of file",
+                end,
+                label=f"expected {_expected_text(expected)}",
+            )
+        tline: int = tok.line or 1
+        tcol: int = tok.column or 1
+        length = len(str(tok)) if tok.end_column is None else tok.end_column - tcol
+        span = at(tline, tcol, length)
+        word = str(tok)
+        if "RBRACE" in expected and word in TOP_LEVEL and tok.column == 1:
+            brace = _unclosed_brace(text[: tok.start_pos or 0], path)
+            return error(
+                "E004",
+                f"missing '}}' before '{word}'",
+                span,
+                label="a new statement starts here",
+                secondary=(Label(brace, "this '{' is never closed"),) if brace else (),
+                help="close the block with '}'",
+            )
+        if tok.type == "STRING" and "STRING" not in expected:
+            inner = word[1:-1]
+            bare = re.fullmatch(r"[\w.\-+:]+", inner) is not None
+            return error(
+                "E001",
+                f"expected {_expected_text(expected)}, found a string",
+                span,
+                label="this is a string",
+                help=f"write it without quotes: {inner}" if bare else "",
+            )
+        choice = _kind_of_word(expected)
+        if choice is not None and re.fullmatch(r"[A-Za-z_][\w\-]*", word):
+            label, choices = choice
+            return error(
+                "E005",
+                f"unknown {label} '{word}'",
+                span,
+                label=f"expected one of: {', '.join(choices)}",
+                help=did_you_mean(word, choices),
+            )
+        keywords = [keyword_terminals()[e] for e in expected if e in keyword_terminals()]
+        keywords = [k for k in keywords if re.fullmatch(r"[a-z][\w\-]*", k)]
+        if tok.type in ("NAME", "CONFIG_SYMBOL") and keywords and "NAME" not in expected:
+            hint = did_you_mean(word, keywords)
+            what = "statement" if set(keywords) & set(TOP_LEVEL) and "platform" in keywords else ""
+            message = f"unknown {what or 'keyword'} '{word}'"
+            return error(
+                "E001",
+                message,
+                span,
+                label=f"expected {_expected_text(expected)}",
+                help=hint,
+            )
+        if tok.type == "RBRACE" and "RBRACE" not in expected and "INCLUDE" in expected:
+            return error(
+                "E001",
+                "unexpected '}'",
+                span,
+                label=f"expected {_expected_text(expected)}",
+                help="is there a '}' too many, or is the statement before it unfinished?",
+            )
+        if "COLON" in expected and len(expected) <= 2 and tok.type != "COLON":
+            return error(
+                "E001",
+                f"expected ':' before {_token_text(tok)}",
+                span,
+                label="expected ':'",
+                help="write 'NAME: KIND', for example 'iommu smmu: arm-smmu'",
+            )
+        return error(
+            "E001",
+            f"unexpected {_token_text(tok)}",
+            span,
+            label=f"expected {_expected_text(expected)}",
+        )
+    raise exc
+
+
+def _chunks(text: str) -> Iterator[tuple[int, str]]:
+    """Split at lines that start (in column 1) with a top-level keyword."""
+    starts = re.compile(r"^(?:{})\b".format("|".join(TOP_LEVEL)))
+    lines = text.split("\n")
+    begin = 0
+    for i, line in enumerate(lines):
+        if i > begin and starts.match(line):
+            yield begin, "\n".join(lines[begin:i])
+            begin = i
+    yield begin, "\n".join(lines[begin:])
+
+
+def _check_text(text: str, path: str) -> list[Diagnostic]:
+    """Problems with the raw text that the grammar cannot name well."""
+    out = []
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        out.append(
+            error(
+                "E006",
+                "NUL byte in input",
+                Span(path, line, col, line, col + 1),
+                help="is this a binary file?",
+            )
+        )
+    return out
+
+
+def scan_comments(text: str, path: str) -> tuple[ast.Comment, ...]:
+    """Every '#' comment outside a string, with its span."""
+    out = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if "#" not in line:
+            continue
+        in_str = False
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if in_str:
+                if ch == "\\":
+                    i += 1
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "#":
+                body = line[i:].rstrip()
+                out.append(ast.Comment(body, Span(path, lineno, i + 1, lineno, i + 1 + len(body))))
+                break
+            i += 1
+    return tuple(out)
+
+
+def normalize_text(text: str) -> str:
+    """Drop a BOM and turn CRLF/CR into LF, so columns count what the user sees."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _build(tree: Any, path: str) -> tuple[ast.File | None, list[Diagnostic]]:
+    builder = _Builder(path)
+    try:
+        file: ast.File = builder.build(tree)
+    except _TooDeep as deep:
+        return None, [
+            error(
+                "E007",
+                f"nesting deeper than {MAX_NESTING} levels",
+                deep.span,
+                help="split the selector or condition into simpler rules",
+            )
+        ]
+    return file, builder.errors
+
+
+def _recover(text: str, path: str, first: Diagnostic) -> ParseResult:
+    """Re-parse statement by statement: report each broken one, keep the rest."""
+    from lark.exceptions import UnexpectedInput
+
+    found: list[Diagnostic] = []
+    items: list[ast.Item] = []
+    chunks = list(_chunks(text))
+    for index, (offset, chunk) in enumerate(chunks):
+        padded = "\n" * offset + chunk
+        try:
+            tree = parser().parse(padded)
+        except UnexpectedInput as exc:
+            diag = _syntax_diagnostic(exc, padded, path)
+            if diag.code == "E004" and index + 1 < len(chunks):
+                # The chunk ended early: say so at the statement that follows.
+                joined = padded + "\n" + chunks[index + 1][1]
+                try:
+                    parser().parse(joined)
+                except UnexpectedInput as exc2:
+                    diag = _syntax_diagnostic(exc2, joined, path)
+            if all(d.span != diag.span for d in found):
+                found.append(diag)
+            continue
+        except RecursionError:
+            found.append(error("E007", "input nested too deeply", Span(path, offset + 1, 1, 1, 2)))
+            continue
+        file, errors = _build(tree, path)
+        found.extend(errors)
+        if file is not None:
+            items.extend(file.items)
+    if all(d.span != first.span for d in found):
+        found.insert(0, first)
+    return ParseResult(ast.File(path, tuple(items)), found, partial=True)
+
+
+def parse_text(text: str, path: str = "<input>", keep_comments: bool = False) -> ParseResult:
+    """Parse one file's text.  Never raises for bad input."""
+    from lark.exceptions import UnexpectedInput
+
+    text = normalize_text(text)
+    diags = _check_text(text, path)
+    if diags:
+        return ParseResult(None, diags)
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput as exc:
+        return _recover(text, path, _syntax_diagnostic(exc, text, path))
+    except RecursionError:
+        return ParseResult(None, [error("E007", "input nested too deeply", Span(path, 1, 1, 1, 2))])
+    file, errors = _build(tree, path)
+    if file is not None and keep_comments:
+        file = ast.File(file.path, file.items, scan_comments(text, path), file.span)
+    return ParseResult(file, errors)
+
+
+def parse(text: str, path: str = "<input>", keep_comments: bool = False) -> ast.File:
+    """Parse or raise :class:`DiagnosticError`."""
+    result = parse_text(text, path, keep_comments)
+    if not result.ok:
+        raise DiagnosticError(result.diagnostics)
+    assert result.file is not None
+    return result.file

@@ -1,0 +1,1 @@
+"""The language grammar, shipped as package data."""

@@ -1,0 +1,1 @@
+"""The REPL: a prompt_toolkit front end over the library."""

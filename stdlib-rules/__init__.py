@@ -1,0 +1,1 @@
+"""The stdlib rule packs, shipped as package data."""
