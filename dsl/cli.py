@@ -16,9 +16,13 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .loader import Loaded
+    from .model import Model
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -63,26 +67,34 @@ def _read_stdin() -> str:
     return text if text is not None else data.decode("utf-8", "replace")
 
 
-def _load(paths: Sequence[str]):  # type: ignore[no-untyped-def]
+def _load_each(paths: Sequence[str]) -> list[tuple[Loaded, Model]]:
+    """Each FILE argument is one board: loaded, with its includes, into its own model."""
     from .loader import load_paths
     from .model import build_model
 
     stdin = _read_stdin() if "-" in paths else None
-    loaded = load_paths(list(paths), stdin)
-    return loaded, build_model(loaded)
+    out = []
+    for path in paths:
+        loaded = load_paths([path], stdin)
+        out.append((loaded, build_model(loaded)))
+    return out
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .diagnostics import render_all, summary, to_json
+    from .diagnostics import SourceMap, render_all, summary, to_json
 
-    loaded, model = _load(args.files)
-    diags = list(loaded.diagnostics) + (list(model.diagnostics) if model else [])
+    diags = []
+    sources = SourceMap()
+    files = 0
+    for loaded, model in _load_each(args.files):
+        diags += [*loaded.diagnostics, *model.diagnostics]
+        sources.update(loaded.sources)
+        files += len(loaded.sources)
     if args.format == "json":
         print(to_json(diags))
     else:
         if diags:
-            print(render_all(diags, loaded.sources, _style(args, sys.stderr)), file=sys.stderr)
-        files = len(loaded.sources)
+            print(render_all(diags, sources, _style(args, sys.stderr)), file=sys.stderr)
         print(
             f"{summary(diags)} in {files} file{'s' if files != 1 else ''}",
             file=sys.stderr if diags else sys.stdout,

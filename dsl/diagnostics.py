@@ -123,6 +123,9 @@ class SourceMap:
     def add(self, name: str, text: str) -> None:
         self._lines[name] = text.splitlines()
 
+    def update(self, other: SourceMap) -> None:
+        self._lines.update(other._lines)
+
     def __len__(self) -> int:
         return len(self._lines)
 

@@ -310,7 +310,7 @@ class _Writer:
         props = _props(item)
         head = header(item)
         always_multi = isinstance(item, ast.Platform | ast.Iommu)
-        if not props and not always_multi:
+        if not props and not isinstance(item, ast.Platform):
             self.emit(depth, head + self.trailing(span.end_line))
             return
         inline = (

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lark import Lark
 
+    from .lalr import Parser
+
 _lock = threading.Lock()
 
 
@@ -24,21 +26,26 @@ def grammar_text() -> str:
 
 
 @cache
-def parser() -> Lark:
-    """The LALR parser; lark caches the compiled tables between runs."""
+def lark_grammar() -> Lark:
+    """lark's compiled grammar and LALR tables (cached by lark between runs)."""
     from lark import Lark
-
-    from .lexer import SoftKeywordLexer
 
     with _lock:
         return Lark(
             grammar_text(),
             parser="lalr",
-            lexer=SoftKeywordLexer,
-            propagate_positions=True,
+            lexer="basic",
             maybe_placeholders=True,
             cache=True,
         )
+
+
+@cache
+def parser() -> Parser:
+    """The parser: lark's tables run by our lean driver (see lalr.py)."""
+    from .lalr import Parser
+
+    return Parser(lark_grammar())
 
 
 # What a user types, for every named terminal.  Keyword terminals render as
@@ -67,7 +74,7 @@ def keyword_terminals() -> dict[str, str]:
     from lark.lexer import PatternStr
 
     out: dict[str, str] = {}
-    for term in parser().terminals:
+    for term in lark_grammar().terminals:
         if isinstance(term.pattern, PatternStr):
             out[term.name] = term.pattern.value
     return out
@@ -77,7 +84,7 @@ def keyword_terminals() -> dict[str, str]:
 def keywords() -> frozenset[str]:
     """Every word-like keyword of the language (punctuation excluded)."""
     words = {v for v in keyword_terminals().values() if re.fullmatch(r"[a-z][a-z0-9_\-]*", v)}
-    for term in parser().terminals:
+    for term in lark_grammar().terminals:
         if term.name == "CONFIG_VALUE":
             words.update(re.findall(r"[a-z0-9_]+", term.pattern.value))
     words.add("has")
@@ -108,7 +115,7 @@ CHOICE_RULES = {
 @cache
 def rule_choices() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
-    for rule in parser().rules:
+    for rule in lark_grammar().rules:
         origin = rule.origin.name
         if origin not in CHOICE_RULES:
             continue

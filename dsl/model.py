@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from . import ast
 from .diagnostics import Diagnostic, Label, Span, did_you_mean, error, warning
 from .grammar import domain_types
+from .lalr import no_gc
 from .loader import Loaded
 from .node import Node, node_field
 
@@ -397,7 +398,9 @@ class _Builder:
             dev_with = next(d for d in devices.values() if tag in d.tags)
             self.err(
                 "E107",
-                f"'{tag}' is both a tag and a {what} name",
+                f"'{tag}' is both a tag and the name of an {what}"
+                if what[0] in "aeiou"
+                else f"'{tag}' is both a tag and the name of a {what}",
                 span,
                 label=f"{what} defined here",
                 secondary=(Label(dev_with.span, f"'{dev_with.name}' has the tag '{tag}'"),),
@@ -489,7 +492,7 @@ class _Builder:
                     for base, osize, ospan in ram:
                         if prop.base.value < base + osize and base < prop.base.value + size:
                             self.err(
-                                "E116",
+                                "E126",
                                 "RAM ranges overlap",
                                 prop.span,
                                 secondary=(Label(ospan, "overlaps this range"),),
@@ -1072,7 +1075,8 @@ def _what(item: ast.Item) -> str:
 
 def build_model(loaded: Loaded) -> Model:
     """Validate the loaded files into a model; problems go into model.diagnostics."""
-    return _Builder(loaded).build()
+    with no_gc():
+        return _Builder(loaded).build()
 
 
 def matches_glob(pattern: str, text: str) -> bool:

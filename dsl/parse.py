@@ -15,6 +15,7 @@ from typing import Any
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticError, Label, Span, did_you_mean, error
 from .grammar import CHOICE_RULES, describe_terminal, keyword_terminals, parser, rule_choices
+from .lalr import Tok, no_gc
 
 TOP_LEVEL = ("include", "platform", "iommu", "device", "bridge", "domain", "rule", "when", "expect")
 MAX_NESTING = 200
@@ -100,9 +101,7 @@ class _Builder:
         return ident
 
     def build(self, tree: Any) -> Any:
-        from lark import Token
-
-        if isinstance(tree, Token):
+        if isinstance(tree, Tok):
             return tree
         method = getattr(self, "r_" + str(tree.data), None)
         if method is None:
@@ -110,9 +109,7 @@ class _Builder:
         return method(tree, self.span_meta(tree.meta))
 
     def items(self, children: list[Any]) -> tuple[Any, ...]:
-        from lark import Token
-
-        return tuple(self.build(c) for c in children if c is not None and not isinstance(c, Token))
+        return tuple(self.build(c) for c in children if c is not None and not isinstance(c, Tok))
 
     # -- file ------------------------------------------------------------
     def r_start(self, t: Any, span: Span) -> ast.File:
@@ -203,13 +200,11 @@ class _Builder:
 
     # -- device ------------------------------------------------------------
     def r_device(self, t: Any, span: Span) -> ast.Device:
-        from lark import Token
-
         name = t.children[0]
         compat = tuple(
-            self.string(c) for c in t.children[1:] if isinstance(c, Token) and c.type == "STRING"
+            self.string(c) for c in t.children[1:] if isinstance(c, Tok) and c.type == "STRING"
         )
-        props = [c for c in t.children[1:] if not isinstance(c, Token)]
+        props = [c for c in t.children[1:] if not isinstance(c, Tok)]
         return ast.Device(self.ident(name), compat, self.items(props), span)
 
     def r_tags(self, t: Any, span: Span) -> ast.Tags:
@@ -271,8 +266,6 @@ class _Builder:
 
     # -- rules -------------------------------------------------------------
     def r_rule(self, t: Any, span: Span) -> ast.Rule:
-        from lark import Token, Tree
-
         kids = list(t.children)
         name = self.string(kids.pop(0)) if kids and kids[0] is not None else None
         if kids and kids[0] is None:
@@ -281,9 +274,8 @@ class _Builder:
         selector = None
         verb: ast.Verb | ast.Reserve | None = None
         for kid in kids:
-            if isinstance(kid, Token):
+            if isinstance(kid, Tok):
                 continue
-            assert isinstance(kid, Tree)
             if kid.data == "because":
                 because = self.string(kid.children[0])
             elif kid.data == "source":
@@ -377,20 +369,20 @@ class _Builder:
         return ast.Expect(q, str(op), self.value(value), span)
 
     def value(self, t: Any, depth: int = 0) -> ast.Value:
-        from lark import Token
-
         if depth > MAX_NESTING:
             raise _TooDeep(self.span_meta(t.meta))
         span = self.span_meta(t.meta)
         first = t.children[0]
-        if isinstance(first, Token):
+        if isinstance(first, Tok):
             if first.type == "STRING":
                 return self.string(first)
             if first.type == "VERSION":
                 return self.version(first)
             if first.type == "LSQB":
                 items = tuple(
-                    self.value(c, depth + 1) for c in t.children if not isinstance(c, Token)
+                    self.value(c, depth + 1)
+                    for c in t.children
+                    if c is not None and not isinstance(c, Tok)
                 )
                 return ast.ValueList(items, span)
             return self.num(first)
@@ -716,6 +708,11 @@ def _recover(text: str, path: str, first: Diagnostic) -> ParseResult:
 
 def parse_text(text: str, path: str = "<input>", keep_comments: bool = False) -> ParseResult:
     """Parse one file's text.  Never raises for bad input."""
+    with no_gc():
+        return _parse_text(text, path, keep_comments)
+
+
+def _parse_text(text: str, path: str, keep_comments: bool) -> ParseResult:
     from lark.exceptions import UnexpectedInput
 
     text = normalize_text(text)

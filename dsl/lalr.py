@@ -1,0 +1,272 @@
+"""A lean LALR driver over lark's tables, with a soft-keyword lexer built in.
+
+lark compiles the grammar and the LALR(1) tables; this module runs them.  It
+exists for speed: lark's generic runtime (interactive parser state, tree-builder
+wrapper chain, position propagation) costs several times more than the tables
+themselves, and parsing a 10k-device board must take well under a second.
+The trees it builds mirror lark's (same rule names, filtered anonymous
+tokens, ``_rule`` inlining, ``?rule`` expansion, ``[x]`` placeholders), with
+positions taken from every token, keywords and braces included.
+
+Lexing asks the current parser state which terminals it accepts, so a keyword
+is a plain name wherever the grammar expects a name (``device dma: ...``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark.lexer import PatternStr
+
+_SCAN = re.compile(
+    r"""
+    (?P<WS>[ \t\f\r\n]+)
+  | (?P<COMMENT>\#[^\n]*)
+  | (?P<STRING>"(?:[^"\\\n]|\\.)*")
+  | (?P<PCI>(?:[0-9a-fA-F*]{4}:)?[0-9a-fA-F*]{2}:[0-9a-fA-F*]{2}\.[0-7*])
+  | (?P<NUMBER>0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+(?:\.[0-9]+)?|[KMGT])?)
+  | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)
+  | (?P<OP>\.\.|==|!=|>=|<=|[{}()\[\]:;,.+=<>])
+    """,
+    re.VERBOSE,
+)
+
+
+class Tok(str):
+    """A token: its text plus where it is (the attributes lark's Token has)."""
+
+    __slots__ = ("column", "end_column", "end_line", "end_pos", "line", "start_pos", "type")
+    type: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    start_pos: int
+    end_pos: int
+
+    def __new__(cls, type_: str, value: str, pos: int, line: int, col: int) -> Tok:
+        self = str.__new__(cls, value)
+        self.type = type_
+        self.start_pos = pos
+        self.end_pos = pos + len(value)
+        self.line = self.end_line = line
+        self.column = col
+        self.end_column = col + len(value)
+        return self
+
+
+class Raw:
+    """A parse-tree node shaped like lark's Tree, and its own ``meta``."""
+
+    __slots__ = ("children", "column", "data", "end_column", "end_line", "line")
+    empty = False
+
+    def __init__(self, data: str, children: list[Any], first: Any, last: Any):
+        self.data = data
+        self.children = children
+        if first is None:
+            self.line = self.column = self.end_line = self.end_column = 0
+        else:
+            self.line = first.line
+            self.column = first.column
+            self.end_line = last.end_line
+            self.end_column = last.end_column
+
+    @property
+    def meta(self) -> Raw:
+        return self
+
+    def __repr__(self) -> str:
+        return f"Raw({self.data!r}, {self.children!r})"
+
+
+def _reducer(rule: Any, maybe_placeholders: bool) -> Callable[[list[Any]], Any]:
+    """What lark's tree builder would do for ``rule``, as one closure."""
+    expansion = rule.expansion
+    opts = rule.options
+    name = rule.alias or opts.template_source or rule.origin.name
+    empty = opts.empty_indices if maybe_placeholders else None
+    if empty:
+        s = "".join(str(int(b)) for b in empty)
+        nones = [len(ones) for ones in s.split("0")]
+    else:
+        nones = [0] * (len(expansion) + 1)
+    plan: list[tuple[int, bool, int]] = []
+    pending = 0
+    for i, sym in enumerate(expansion):
+        pending += nones[i]
+        if opts.keep_all_tokens or not (sym.is_term and sym.filter_out):
+            plan.append((i, (not sym.is_term) and sym.name.startswith("_"), pending))
+            pending = 0
+    append_none = pending + nones[len(expansion)]
+    expand1 = bool(opts.expand1) and not rule.alias
+    simple = not append_none and all(not e and not a for _, e, a in plan)
+    indices = [i for i, _, _ in plan]
+
+    def reduce(children: list[Any]) -> Any:
+        # Every stack value is a Tok or a Raw; only empty Raws have no position.
+        first = last = None
+        if children:
+            first = children[0]
+            if not first.line:
+                first = next((c for c in children if c.line), None)
+            if first is not None:
+                last = children[-1]
+                if not last.line:
+                    last = next(c for c in reversed(children) if c.line)
+        if simple:
+            filtered = [children[i] for i in indices]
+        else:
+            filtered = []
+            for i, expand, add_none in plan:
+                if add_none:
+                    filtered += [None] * add_none
+                if expand:
+                    filtered += children[i].children
+                else:
+                    filtered.append(children[i])
+            if append_none:
+                filtered += [None] * append_none
+        if expand1 and len(filtered) == 1:
+            return filtered[0]
+        return Raw(name, filtered, first, last)
+
+    return reduce
+
+
+class Parser:
+    """Runs lark's LALR tables for the grammar's ``start`` rule."""
+
+    def __init__(self, lark: Any):
+        table = lark.parser.parser.parser.parse_table
+        self.states: dict[int, dict[str, tuple[Any, Any]]] = table.states
+        self.start_state: int = table.start_states["start"]
+        self.end_state: int = table.end_states["start"]
+        self.terminals = list(lark.terminals)
+        self.literals: dict[str, str] = {}
+        self.patterns: list[tuple[str, re.Pattern[str]]] = []
+        ignore = set(lark.lexer_conf.ignore)
+        for t in sorted(self.terminals, key=lambda t: -t.priority):
+            if isinstance(t.pattern, PatternStr):
+                self.literals[t.pattern.value] = t.name
+            elif t.name not in ignore:
+                self.patterns.append((t.name, re.compile(t.pattern.to_regexp())))
+        self._memo: dict[str, tuple[str, ...]] = {}
+        maybe = bool(lark.options.maybe_placeholders)
+        self.reducers = {rule: _reducer(rule, maybe) for rule in lark.rules}
+
+    def candidates(self, text: str) -> tuple[str, ...]:
+        """Terminals that could produce ``text``: the keyword first, then regexes."""
+        found = self._memo.get(text)
+        if found is None:
+            names = [self.literals[text]] if text in self.literals else []
+            names += [name for name, rx in self.patterns if rx.fullmatch(text)]
+            found = tuple(names)
+            if len(self._memo) < 50_000:
+                self._memo[text] = found
+        return found
+
+    def accepts(self, state: int) -> set[str]:
+        return {k for k in self.states[state] if k.isupper() or k.startswith("$")}
+
+    def parse(self, text: str) -> Any:
+        from lark.parsers.lalr_analysis import Shift
+
+        states = self.states
+        reducers = self.reducers
+        candidates = self.candidates
+        state_stack = [self.start_state]
+        value_stack: list[Any] = []
+        end_state = self.end_state
+        scan = _SCAN.match
+        pos, line, col, n = 0, 1, 1, len(text)
+        while True:
+            # -- next token
+            while pos < n:
+                m = scan(text, pos)
+                if m is None:
+                    raise _unexpected_char(text, pos, line, col, self.accepts(state_stack[-1]))
+                kind = m.lastgroup
+                if kind == "WS" or kind == "COMMENT":
+                    value = m.group()
+                    newlines = value.count("\n")
+                    if newlines:
+                        line += newlines
+                        col = len(value) - value.rfind("\n")
+                    else:
+                        col += len(value)
+                    pos = m.end()
+                    continue
+                break
+            if pos >= n:
+                tok = Tok("$END", "", pos, line, col)
+            else:
+                value = m.group()  # type: ignore[union-attr]
+                actions = states[state_stack[-1]]
+                names = candidates(value)
+                ttype = None
+                for cand in names:
+                    if cand in actions:
+                        ttype = cand
+                        break
+                if ttype is None:
+                    if not names:
+                        raise _unexpected_char(text, pos, line, col, self.accepts(state_stack[-1]))
+                    ttype = names[0]
+                tok = Tok(ttype, value, pos, line, col)
+                pos += len(value)
+                col += len(value)
+            # -- feed it
+            ttype = tok.type
+            while True:
+                actions = states[state_stack[-1]]
+                step = actions.get(ttype)
+                if step is None:
+                    raise UnexpectedToken(  # type: ignore[no-untyped-call]
+                        tok, self.accepts(state_stack[-1]), state=None, token_history=None
+                    )
+                action, arg = step
+                if action is Shift:
+                    state_stack.append(arg)
+                    value_stack.append(tok)
+                    break
+                size = len(arg.expansion)
+                if size:
+                    children = value_stack[-size:]
+                    del value_stack[-size:]
+                    del state_stack[-size:]
+                else:
+                    children = []
+                value_stack.append(reducers[arg](children))
+                state_stack.append(states[state_stack[-1]][arg.origin.name][1])
+                if ttype == "$END" and state_stack[-1] == end_state:
+                    return value_stack[-1]
+
+
+def _unexpected_char(text: str, pos: int, line: int, col: int, allowed: set[str]) -> Exception:
+    exc: Exception = UnexpectedCharacters(text, pos, line, col, allowed=allowed)  # type: ignore[no-untyped-call]
+    return exc
+
+
+class no_gc:
+    """Pause the cyclic garbage collector while building large trees.
+
+    Parsing allocates hundreds of thousands of small objects and no cycles;
+    with the collector on, its repeated full scans make a 10k-device board
+    parse twice as slowly.
+    """
+
+    def __enter__(self) -> None:
+        import gc
+
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        if self.was_enabled:
+            gc.enable()

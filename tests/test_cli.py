@@ -1,0 +1,142 @@
+"""The command line as a user and a CI job use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+
+GOOD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smmu sid 0x0 }\n'
+BAD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smu sid 0x0 }\n'
+
+
+def test_version_and_help(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("--version").stdout.startswith("iommu-rules ")
+    out = cli("--help").stdout
+    assert "check" in out and "fmt" in out and "exit codes" in out
+    for sub in ("check", "fmt"):
+        text = cli(sub, "--help").stdout
+        assert "example" in text and "exit codes" in text
+
+
+def test_no_command_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli().returncode == 2
+    proc = cli("chek", "x")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_check_ok_and_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.iommu"
+    good.write_text(GOOD)
+    proc = cli("check", str(good))
+    assert proc.returncode == 0 and "no problems in 1 file" in proc.stdout
+    bad = tmp_path / "bad.iommu"
+    bad.write_text(BAD)
+    proc = cli("check", "bad.iommu", cwd=tmp_path)
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("bad.iommu:2:35: error[E104]: unknown iommu 'smu'\n")
+    assert "help: did you mean 'smmu'?" in proc.stderr
+
+
+def test_check_examples(cli) -> None:  # type: ignore[no-untyped-def]
+    paths = sorted(str(p) for p in EXAMPLES.glob("*.iommu"))
+    assert paths
+    proc = cli("check", *paths)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_check_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "bad.iommu").write_text(BAD)
+    proc = cli("check", "--format", "json", "bad.iommu", cwd=tmp_path)
+    assert proc.returncode == 3
+    data = json.loads(proc.stdout)
+    assert data["version"] == 1
+    (diag,) = data["diagnostics"]
+    assert diag["code"] == "E104" and diag["severity"] == "error"
+    assert diag["span"] == {"file": "bad.iommu", "line": 2, "col": 35, "end_line": 2, "end_col": 38}
+    assert diag["help"] == "did you mean 'smmu'?"
+
+
+def test_stdin(cli) -> None:  # type: ignore[no-untyped-def]
+    proc = cli("check", "-", stdin=BAD)
+    assert proc.returncode == 3 and proc.stderr.startswith("<stdin>:2:35:")
+    proc = cli("fmt", "-", stdin="device   a:\"x\"{tags gpu}")
+    assert proc.returncode == 0 and proc.stdout == 'device a: "x" { tags gpu }\n'
+
+
+def test_colour_only_when_asked_and_never_with_no_color(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "bad.iommu").write_text(BAD)
+    assert "\x1b[" not in cli("check", "bad.iommu", cwd=tmp_path).stderr  # not a tty
+    assert "\x1b[" in cli("check", "--color", "always", "bad.iommu", cwd=tmp_path).stderr
+    proc = cli("check", "--color", "always", "bad.iommu", cwd=tmp_path, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in proc.stderr
+
+
+def test_missing_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = cli("check", "nope.iommu", cwd=tmp_path)
+    assert proc.returncode == 3 and "no such file 'nope.iommu'" in proc.stderr
+
+
+def test_fmt_modes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "b.iommu"
+    path.write_text("device a:\"x\"{tags gpu}  # keep me\n")
+    proc = cli("fmt", "--check", str(path))
+    assert proc.returncode == 1 and "would reformat" in proc.stderr
+    proc = cli("fmt", "--diff", str(path))
+    assert proc.returncode == 1 and '+device a: "x" { tags gpu }  # keep me' in proc.stdout
+    path.chmod(0o640)
+    proc = cli("fmt", "--write", str(path))
+    assert proc.returncode == 0
+    assert path.read_text() == 'device a: "x" { tags gpu }  # keep me\n'
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert cli("fmt", "--check", str(path)).returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["b.iommu"]  # no temp file left
+
+
+def test_fmt_refuses_broken_input_and_keeps_the_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "b.iommu"
+    path.write_text("device a: {\n")
+    proc = cli("fmt", "--write", str(path))
+    assert proc.returncode == 3 and "error[E001]" in proc.stderr
+    assert path.read_text() == "device a: {\n"
+
+
+def test_internal_error_is_reported_without_traceback(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from iommu_rules import cli as cli_module
+
+    def boom(args):  # type: ignore[no-untyped-def]
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(cli_module, "cmd_check", boom)
+    monkeypatch.delenv("IOMMU_RULES_DEBUG", raising=False)
+    assert cli_module.main(["check", "x"]) == 4
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: kaboom" in err and "Traceback" not in err
+    assert "report" in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rule " + "not " * 5000 + "x requires dma",
+        "rule " + "(a and " * 3000 + "x" + ")" * 3000 + " requires dma",
+        "when " + "not " * 3000 + "config X { }",
+    ],
+)
+def test_deep_nesting_is_a_diagnostic(cli, text: str) -> None:  # type: ignore[no-untyped-def]
+    proc = cli("check", "-", stdin=text)
+    assert proc.returncode == 3
+    assert "error[E007]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("iommu-rules", path=str(Path(sys.executable).parent))
+    assert exe, "console script not installed next to this Python"
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("iommu-rules ")

@@ -1,0 +1,197 @@
+"""Every statement family parses into the model a user would expect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iommu_rules import ast
+from iommu_rules.loader import load_text
+from iommu_rules.model import Model, PciAddress, build_model
+
+
+def model_of(text: str) -> Model:
+    loaded = load_text(text, "board.iommu")
+    assert loaded.ok, [d.message for d in loaded.diagnostics]
+    model = build_model(loaded)
+    assert model.ok, [d.message for d in model.diagnostics]
+    return model
+
+
+def test_platform() -> None:
+    m = model_of(
+        """platform {
+            arch arm64; kernel 6.8.2
+            ram 0x80000000 size 2G
+            ram 0x880000000 size 0x80000000
+            cmdline "iommu.passthrough=1 console=ttyS0"
+            config IOMMU_DEFAULT_DMA_LAZY
+            config ARM_DMA_USE_IOMMU = n
+        }"""
+    )
+    p = m.platform
+    assert p.arch_name == "arm64"
+    assert p.kernel_version == (6, 8, 2)
+    assert [(b, s) for b, s, _ in p.ram] == [(0x80000000, 2 << 30), (0x880000000, 0x80000000)]
+    assert p.ram_top == 0x900000000
+    assert p.cmdline is not None and p.cmdline.value == "iommu.passthrough=1 console=ttyS0"
+    assert p.config_value("IOMMU_DEFAULT_DMA_LAZY") == "y"
+    assert p.config_value("ARM_DMA_USE_IOMMU") == "n"
+    assert p.config_value("IOMMU_DEFAULT_PASSTHROUGH") is None
+
+
+def test_iommu_properties() -> None:
+    m = model_of(
+        """iommu smmu: qcom-smmu {
+            contexts 16; domains identity, dma, unmanaged
+            reserved 15; secure 12..14; cells 2; stream-bits 15
+            map rid 0x0 sid 0x10000 length 0x10000; map-mask 0x0
+            quirk bypass-last-context
+        }
+        iommu mc: tegra-smmu { contexts 4; group drm: dc, dcb, g2 }
+        iommu off: arm-smmu-v3 { disabled }"""
+    )
+    smmu = m.iommus["smmu"]
+    assert smmu.kind == "qcom-smmu"
+    assert smmu.contexts == 16
+    assert smmu.domains == {"identity", "dma", "unmanaged"}
+    assert smmu.reserved == {15}
+    assert smmu.secure == {12, 13, 14}
+    assert smmu.cells == 2 and smmu.stream_bits == 15
+    assert [(e.rid, e.sid, e.length) for e in smmu.maps] == [(0, 0x10000, 0x10000)]
+    assert smmu.map_mask == 0
+    assert smmu.quirks == {"bypass-last-context"}
+    mc = m.iommus["mc"]
+    assert [(g.name, g.members) for g in mc.soc_groups] == [("drm", ("dc", "dcb", "g2"))]
+    assert m.iommus["off"].disabled
+
+
+def test_device_properties() -> None:
+    m = model_of(
+        """iommu smmu: arm-smmu { contexts 8; cells 2 }
+        bridge rp0: root-port { pci 0000:00:1c.0; acs no }
+        device gpu0: "qcom,adreno-630.2", "qcom,adreno" {
+            tags gpu, display
+            iommu smmu sid 0x5000 mask 0x400, sid 0x5002
+            dma-mask 40; coherent; driver own-domain, detaches-implicit; probe-order 3
+        }
+        device tb: "pci8086,15ef" {
+            pci 03:00.0; upstream rp0; untrusted; acs yes; alias 0000:03:00.1
+            driver managed-dma; non-coherent
+        }"""
+    )
+    gpu = m.devices["gpu0"]
+    assert gpu.compatibles == ("qcom,adreno-630.2", "qcom,adreno")
+    assert gpu.tags == {"gpu", "display"}
+    (link,) = gpu.iommus
+    assert link.iommu == "smmu"
+    assert [(s.form, s.value, s.mask) for s in link.streams] == [
+        ("sid", 0x5000, 0x400),
+        ("sid", 0x5002, None),
+    ]
+    assert gpu.dma_mask == 40 and gpu.coherent is True
+    assert gpu.driver == {"own-domain", "detaches-implicit"}
+    assert gpu.probe_order == 3
+    tb = m.devices["tb"]
+    assert tb.pci == PciAddress(0, 3, 0, 0)
+    assert tb.upstream == "rp0" and tb.untrusted and tb.acs is True
+    assert tb.aliases == (PciAddress(0, 3, 0, 1),)
+    assert tb.coherent is False and tb.driver == {"managed-dma"}
+    assert m.bridges["rp0"].acs is False and str(m.bridges["rp0"].pci) == "0000:00:1c.0"
+
+
+def test_streams_per_kind() -> None:
+    m = model_of(
+        """iommu mc: tegra-smmu { contexts 4 }
+        iommu apps: qcom-iommu { contexts 4 }
+        iommu gart: tegra-gart
+        device dc: "nvidia,tegra30-dc" { iommu mc swgroup dc }
+        device venus: "qcom,msm8916-venus" { iommu apps context 1 }
+        device gr2d: "nvidia,tegra20-gr2d" { iommu gart }"""
+    )
+    assert m.devices["dc"].iommus[0].streams[0].value == "dc"
+    assert m.devices["venus"].iommus[0].streams[0].form == "context"
+    assert m.devices["gr2d"].iommus[0].streams == ()
+
+
+def test_domain_rules_when_expect() -> None:
+    m = model_of(
+        """iommu mc: tegra-smmu { contexts 4 }
+        device gr3d: "nvidia,tegra30-gr3d" { tags gpu; iommu mc swgroup nv }
+        domain drm: unmanaged on mc { attach gr3d }
+        rule "gpu owns": gpu excludes implicit because "drm attaches its own domain"
+        rule gpu and not compatible "*-dc" or pci 0000:03:00.* prefers identity
+        rule context mc.0 reserved for gpu
+        rule on mc allows contexts 0..1, 3 source "seed thread: valid context mask"
+        when kernel >= 6.7 and (arch == arm or not config IOMMU_DMA) {
+            rule kind tegra-smmu def-domain-type identity
+            expect gr3d.dma_ops == dma-direct
+        }
+        expect gr3d.group_members == [gr3d]
+        expect mc.contexts_used <= 4"""
+    )
+    assert m.domains["drm"].attach == ("gr3d",)
+    rules = m.rules
+    assert rules[0].name == "gpu owns" and rules[0].because == "drm attaches its own domain"
+    assert isinstance(rules[0].verb, ast.Verb) and rules[0].verb.kind == "excludes implicit"
+    # 'not' binds tighter than 'and', which binds tighter than 'or'
+    sel = rules[1].selector
+    assert isinstance(sel, ast.SelOr)
+    assert isinstance(sel.operands[0], ast.SelAnd)
+    assert isinstance(sel.operands[0].operands[1], ast.SelNot)
+    assert rules[1].name == "board.iommu:5"
+    assert isinstance(rules[2].verb, ast.Reserve) and rules[2].verb.index.value == 0
+    assert isinstance(rules[3].verb, ast.Verb)
+    assert [(r.first.value, r.last.value if r.last else None) for r in rules[3].verb.contexts] == [
+        (0, 1),
+        (3, None),
+    ]
+    assert rules[4].conditions and isinstance(rules[4].conditions[0], ast.CondAnd)
+    assert [e.query.attribute.text for e in m.expectations] == [
+        "dma_ops",
+        "group_members",
+        "contexts_used",
+    ]
+    assert m.expectations[0].conditions
+
+
+def test_soft_keywords_are_names_where_names_are_expected() -> None:
+    m = model_of(
+        """iommu iommu: arm-smmu { contexts 2 }
+        device dma: "arm,pl330" { tags identity, pci; iommu iommu sid 0x1 }
+        device device: "x"
+        rule identity requires dma
+        rule dma excludes implicit"""
+    )
+    assert set(m.devices) == {"dma", "device"}
+    assert m.devices["dma"].tags == {"identity", "pci"}
+
+
+def test_numbers_sizes_versions() -> None:
+    m = model_of("platform { kernel 5.10; ram 0 size 512M; ram 0x100000000 size 16G }")
+    assert m.platform.kernel_version == (5, 10)
+    assert m.platform.ram_top == 0x100000000 + (16 << 30)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# only a comment\n",
+        ";;;",
+        "platform { }",
+    ],
+)
+def test_trivial_files(text: str) -> None:
+    model_of(text)
+
+
+def test_crlf_and_bom_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "w.iommu"
+    path.write_bytes(b'\xef\xbb\xbfdevice a: "x" {\r\n  tags gpu\r\n}\r\n')
+    from iommu_rules.loader import load_paths
+
+    loaded = load_paths([str(path)])
+    assert loaded.ok
+    assert build_model(loaded).devices["a"].tags == {"gpu"}
