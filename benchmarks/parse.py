@@ -1,6 +1,6 @@
 """Parse + validate speed on synthetic boards (figures, not a timed test).
 
-    python benchmarks/parse.py [N ...]
+python benchmarks/parse.py [N ...]
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth import board  # noqa: E402
+from iommu_rules.loader import load_text
+from iommu_rules.model import build_model
 
-from iommu_rules.loader import load_text  # noqa: E402
-from iommu_rules.model import build_model  # noqa: E402
+from synth import board
 
 
 def best_of(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -34,7 +34,7 @@ def main() -> None:
         text = board(n)
         mb = len(text.encode()) / 1e6
 
-        def run() -> None:
+        def run(text: str = text) -> None:
             loaded = load_text(text, "synth.iommu")
             model = build_model(loaded)
             assert loaded.ok and model.ok, (loaded.diagnostics[:3], model.diagnostics[:3])

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from conftest import EXAMPLES
 
 GOOD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smmu sid 0x0 }\n'
@@ -62,7 +63,7 @@ def test_check_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def
 def test_stdin(cli) -> None:  # type: ignore[no-untyped-def]
     proc = cli("check", "-", stdin=BAD)
     assert proc.returncode == 3 and proc.stderr.startswith("<stdin>:2:35:")
-    proc = cli("fmt", "-", stdin="device   a:\"x\"{tags gpu}")
+    proc = cli("fmt", "-", stdin='device   a:"x"{tags gpu}')
     assert proc.returncode == 0 and proc.stdout == 'device a: "x" { tags gpu }\n'
 
 
@@ -81,7 +82,7 @@ def test_missing_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
 
 def test_fmt_modes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "b.iommu"
-    path.write_text("device a:\"x\"{tags gpu}  # keep me\n")
+    path.write_text('device a:"x"{tags gpu}  # keep me\n')
     proc = cli("fmt", "--check", str(path))
     assert proc.returncode == 1 and "would reformat" in proc.stderr
     proc = cli("fmt", "--diff", str(path))

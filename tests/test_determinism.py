@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import EXAMPLES, GOLDEN, run_cli
 
 SEEDS = ["0", "1", "42", "1234", "random"]

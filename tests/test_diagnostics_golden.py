@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from conftest import GOLDEN, run_cli
 
 CASES = sorted((GOLDEN / "diagnostics").glob("*.iommu"))

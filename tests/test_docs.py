@@ -15,8 +15,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import iommu_rules
 import pytest
+
+import iommu_rules
 from iommu_rules import grammar
 from iommu_rules.loader import load_text
 from iommu_rules.model import build_model

@@ -18,6 +18,16 @@ from iommu_rules.grammar import keywords
 from iommu_rules.parse import parse, scan_comments
 
 RESERVED = keywords()
+
+
+def commas(items: list[str]) -> list[str]:
+    """['a', 'b'] -> ['a', ',', 'b']"""
+    out: list[str] = []
+    for item in items:
+        out += [item, ","]
+    return out[:-1]
+
+
 names = st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True).filter(lambda n: n not in RESERVED)
 hexnum = st.integers(0, 0xFFFF).map(hex)
 smallnum = st.integers(0, 9).map(str)
@@ -80,9 +90,7 @@ platform_props = st.one_of(
 )
 iommu_props = st.one_of(
     smallnum.map(lambda n: ["contexts", n]),
-    st.lists(dtypes, min_size=1, max_size=3).map(
-        lambda ts: ["domains", *sum(([t, ","] for t in ts), [])[:-1]]
-    ),
+    st.lists(dtypes, min_size=1, max_size=3).map(lambda ts: ["domains", *commas(ts)]),
     st.just(["reserved", "0", ",", "2", "..", "3"]),
     st.just(["secure", "1"]),
     st.just(["cells", "2"]),
@@ -90,9 +98,7 @@ iommu_props = st.one_of(
     st.just(["quirk", "no-identity"]),
 )
 device_props = st.one_of(
-    st.lists(names, min_size=1, max_size=3).map(
-        lambda ns: ["tags", *sum(([n, ","] for n in ns), [])[:-1]]
-    ),
+    st.lists(names, min_size=1, max_size=3).map(lambda ns: ["tags", *commas(ns)]),
     st.tuples(names, hexnum).map(lambda t: ["iommu", t[0], "sid", t[1], "mask", "0x3"]),
     st.tuples(names, names).map(lambda t: ["iommu", t[0], "swgroup", t[1]]),
     st.just(["pci", "0000:01:00.1"]),
@@ -134,7 +140,7 @@ def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
         return draw(block(["iommu", draw(names), ":", draw(kinds)], iommu_props))
     if choice == 6:
         compat = draw(st.lists(strings, min_size=1, max_size=2))
-        head = ["device", draw(names), ":", *sum(([c, ","] for c in compat), [])[:-1]]
+        head = ["device", draw(names), ":", *commas(compat)]
         return draw(st.one_of(st.just(head), block(head, device_props)))
     if choice == 7:
         kind = draw(st.sampled_from(["root-port", "switch-port", "pci-bridge"]))
@@ -151,7 +157,9 @@ def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
     return ["when", *draw(condition()), "{", *[t for s in inner for t in s], "}"]
 
 
-separators = st.sampled_from([" ", " ", " ", "\n", "\n\n", "\t", "  \n    ", " # note\n", "\n# own line\n"])
+separators = st.sampled_from(
+    [" ", " ", " ", "\n", "\n\n", "\t", "  \n    ", " # note\n", "\n# own line\n"]
+)
 
 
 @st.composite
@@ -189,7 +197,9 @@ device   a :"x"{tags gpu;iommu mc swgroup dc}   # trailing
 rule "r":gpu   excludes   implicit
 when kernel>=6.7{rule gpu requires identity}
 """
-    assert format_text(text) == """# header
+    assert (
+        format_text(text)
+        == """# header
 include "std/linux"
 
 platform {
@@ -209,12 +219,13 @@ when kernel >= 6.7 {
     rule gpu requires identity
 }
 """
+    )
 
 
 def test_examples_and_stdlib_are_formatted() -> None:
-    from conftest import EXAMPLES
-
     from iommu_rules.loader import std_root
+
+    from conftest import EXAMPLES
 
     paths = sorted(EXAMPLES.glob("*.iommu")) + sorted(std_root().rglob("*.iommu"))
     assert paths

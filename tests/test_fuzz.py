@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iommu_rules.loader import decode, load_text
 from iommu_rules.model import build_model
+
+from conftest import EXAMPLES
 
 SEEDS = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.iommu"))]
 CI_EXAMPLES = 2000
@@ -42,7 +43,9 @@ def mutated(draw: st.DrawFn) -> bytes:
             del base[pos : pos + draw(st.integers(1, 20))]
         elif op == 1:
             base[pos:pos] = draw(
-                st.sampled_from([b"{", b"}", b'"', b"\x00", b"\xff", b"\r\n", b"\xef\xbb\xbf", b"#"])
+                st.sampled_from(
+                    [b"{", b"}", b'"', b"\x00", b"\xff", b"\r\n", b"\xef\xbb\xbf", b"#"]
+                )
             )
         elif op == 2:
             base[pos:pos] = draw(st.binary(min_size=1, max_size=6))
@@ -68,7 +71,13 @@ def test_nightly_fuzz(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"\xff\xfe\x00", b"device", b"{" * 5000, b"(" * 5000, b'rule a and ' * 3000 + b"x requires dma"],
+    [
+        b"\xff\xfe\x00",
+        b"device",
+        b"{" * 5000,
+        b"(" * 5000,
+        b"rule a and " * 3000 + b"x requires dma",
+    ],
 )
 def test_cli_never_shows_a_traceback(cli, data: bytes) -> None:  # type: ignore[no-untyped-def]
     proc = cli("check", "-", stdin=data)

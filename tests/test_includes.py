@@ -15,7 +15,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_relative_and_std_includes(tmp_path: Path) -> None:
-    write(tmp_path / "soc" / "chip.iommu", 'iommu mc: tegra-smmu { contexts 4 }\n')
+    write(tmp_path / "soc" / "chip.iommu", "iommu mc: tegra-smmu { contexts 4 }\n")
     board = write(
         tmp_path / "board.iommu",
         'include "std/linux"\ninclude "soc/chip"\ndevice dc: "x" { iommu mc swgroup dc }\n',
@@ -29,7 +29,7 @@ def test_relative_and_std_includes(tmp_path: Path) -> None:
 
 
 def test_file_reached_twice_is_loaded_once(tmp_path: Path) -> None:
-    write(tmp_path / "common.iommu", 'iommu mc: tegra-smmu { contexts 4 }\n')
+    write(tmp_path / "common.iommu", "iommu mc: tegra-smmu { contexts 4 }\n")
     write(tmp_path / "a.iommu", 'include "common"\n')
     write(tmp_path / "sub" / "b.iommu", 'include "../common.iommu"\n')
     board = write(tmp_path / "board.iommu", 'include "a"\ninclude "sub/b"\n')
