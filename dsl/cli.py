@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, TextIO
 from . import __version__
 
 if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
     from .loader import Loaded
     from .model import Model
+    from .resolution import Resolution
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -80,14 +82,52 @@ def _load_each(paths: Sequence[str]) -> list[tuple[Loaded, Model]]:
     return out
 
 
+def _resolve_each(args: argparse.Namespace, paths: Sequence[str]) -> tuple[list[Board], int]:
+    """Load and resolve each board; print input errors (code 3) as they are found."""
+    from .diagnostics import render_all
+    from .resolve import resolve
+
+    boards: list[Board] = []
+    status = EXIT_OK
+    for loaded, model in _load_each(paths):
+        input_diags = [*loaded.diagnostics, *model.diagnostics]
+        if any(d.is_error for d in input_diags):
+            print(
+                render_all(input_diags, loaded.sources, _style(args, sys.stderr)), file=sys.stderr
+            )
+            status = EXIT_INPUT
+            continue
+        boards.append(Board(loaded, model, resolve(model), input_diags))
+    return boards, status
+
+
+class Board:
+    """One FILE argument: what was loaded, the model and its resolution."""
+
+    def __init__(
+        self, loaded: Loaded, model: Model, res: Resolution, input_diags: list[Diagnostic]
+    ):
+        self.loaded = loaded
+        self.model = model
+        self.res = res
+        self.diagnostics = [*input_diags, *res.diagnostics]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .diagnostics import SourceMap, render_all, summary, to_json
+    from .resolve import resolve
 
     diags = []
     sources = SourceMap()
     files = 0
+    input_error = False
     for loaded, model in _load_each(args.files):
-        diags += [*loaded.diagnostics, *model.diagnostics]
+        found = [*loaded.diagnostics, *model.diagnostics]
+        if any(d.is_error for d in found):
+            input_error = True
+        else:
+            found += resolve(model).diagnostics
+        diags += found
         sources.update(loaded.sources)
         files += len(loaded.sources)
     if args.format == "json":
@@ -99,9 +139,88 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{summary(diags)} in {files} file{'s' if files != 1 else ''}",
             file=sys.stderr if diags else sys.stdout,
         )
-    if any(d.is_error for d in diags):
+    if input_error:
         return EXIT_INPUT
+    if any(d.is_error for d in diags):
+        return EXIT_FAIL
     return EXIT_OK
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from .diagnostics import render_all
+    from .report import text, to_json
+
+    boards, status = _resolve_each(args, args.files)
+    for board in boards:
+        if args.json:
+            print(to_json(board.res))
+        else:
+            if len(args.files) > 1:
+                print(f"== {board.loaded.roots[0]}")
+            sys.stdout.write(text(board.res))
+            if board.diagnostics:
+                print(
+                    render_all(board.diagnostics, board.loaded.sources, _style(args, sys.stderr)),
+                    file=sys.stderr,
+                )
+        if any(d.is_error for d in board.diagnostics):
+            status = max(status, EXIT_FAIL)
+    return status
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    import json
+
+    from .explain import QueryError, explain
+
+    boards, status = _resolve_each(args, [args.file])
+    if not boards:
+        return status
+    res = boards[0].res
+    query = " ".join(args.query)
+    not_value = None
+    if args.query and args.query[0] == "not":
+        if len(args.query) != 3:
+            print(
+                "iommu-rules why: 'why not' takes a query and a value, e.g. "
+                "'why FILE not gr3d.dma_ops iommu-dma'",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        query, not_value = args.query[1], args.query[2]
+    try:
+        ex = explain(res, query, not_value)
+    except QueryError as exc:
+        print(f"iommu-rules why: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        json.dumps(ex.to_json(), indent=2, sort_keys=True, default=str) if args.json else ex.text()
+    )
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from .testing import run_tests
+
+    paths = _expand_dirs(args.files)
+    boards, status = _resolve_each(args, paths)
+    failed = run_tests(boards, args.format, _style(args, sys.stdout))
+    if failed:
+        status = max(status, EXIT_FAIL)
+    return status
+
+
+def _expand_dirs(paths: Sequence[str]) -> list[str]:
+    from pathlib import Path
+
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if p != "-" and path.is_dir():
+            out += sorted(str(f) for f in path.rglob("*.iommu"))
+        else:
+            out.append(p)
+    return out
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
@@ -199,6 +318,61 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="output format (default text)"
     )
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "resolve",
+        parents=[common],
+        help="resolve boards: groups, default domains, contexts, DMA ops, kernel log",
+        description="Resolve each board the way the kernel would at boot: IOMMU groups, "
+        "default domains, contexts and DMA ops per device, and the kernel log lines.",
+        epilog="examples:\n  iommu-rules resolve examples/tegra30.iommu\n"
+        "  iommu-rules resolve --json examples/sdm845.iommu\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON output (schema iommu-rules/resolution, version 1; docs/json.md)",
+    )
+    p.set_defaults(func=cmd_resolve)
+
+    p = sub.add_parser(
+        "why",
+        parents=[common],
+        help="explain a derived value: the rules and facts behind it",
+        description="Explain a derived value: each rule and fact that produced it with its "
+        "file:line, and the kernel source it mirrors. QUERY is NAME.ATTRIBUTE "
+        "(gr3d.dma_ops, mc.contexts_used), 'group-of NAME', or 'not NAME.ATTRIBUTE VALUE' "
+        "to see what blocks a value.",
+        epilog="examples:\n  iommu-rules why examples/tegra30.iommu gr3d.dma_ops\n"
+        "  iommu-rules why examples/tegra30.iommu group-of dc0\n"
+        "  iommu-rules why examples/tegra30.iommu not host1x.dma_ops dma-direct\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", help="rule file ('-' reads stdin)")
+    p.add_argument("query", nargs="+", metavar="QUERY", help="what to explain")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_why)
+
+    p = sub.add_parser(
+        "test",
+        parents=[common],
+        help="check every 'expect' of the given boards (directories are searched)",
+        description="Run the expectations of each board. A failure shows the expected and "
+        "actual values and why the actual value is what it is.",
+        epilog="examples:\n  iommu-rules test examples/\n"
+        "  iommu-rules test --format junit board.iommu > report.xml\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="rule files or directories")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "junit"),
+        default="text",
+        help="output format (default text)",
+    )
+    p.set_defaults(func=cmd_test)
 
     p = sub.add_parser(
         "fmt",

@@ -195,6 +195,63 @@ def header(item: ast.Item) -> str:
     raise TypeError(type(item).__name__)
 
 
+def _words(text: str) -> list[str]:
+    """Split at spaces outside string literals."""
+    words: list[str] = []
+    cur = ""
+    in_str = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_str and ch == "\\":
+            cur += text[i : i + 2]
+            i += 2
+            continue
+        if ch == '"':
+            in_str = not in_str
+        if ch == " " and not in_str:
+            if cur:
+                words.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    if cur:
+        words.append(cur)
+    return words
+
+
+def fill(text: str, depth: int) -> str:
+    """Break a too-long line, before 'and'/'or' where it can, else between tokens;
+    continuation lines get two more indents."""
+    if len(INDENT * depth + text) <= WIDTH:
+        return text
+    # Phrases start at 'and'/'or'; a phrase too long for a line is split into words.
+    phrases: list[str] = []
+    for word in _words(text):
+        if word in ("and", "or") or not phrases:
+            phrases.append(word)
+        else:
+            phrases[-1] += " " + word
+    width = WIDTH - len(INDENT * depth)
+    pieces: list[str] = []
+    for phrase in phrases:
+        if len(phrase) + len(INDENT * 2) <= width:
+            pieces.append(phrase)
+        else:
+            pieces.extend(_words(phrase))
+    lines: list[str] = []
+    cur = ""
+    for piece in pieces:
+        if cur and len(cur) + 1 + len(piece) > width:
+            lines.append(cur)
+            cur = INDENT * 2 + piece
+        else:
+            cur = f"{cur} {piece}" if cur else piece
+    lines.append(cur)
+    return ("\n" + INDENT * depth).join(lines)
+
+
 class _Attach:
     """The 'attach a, b' line of a domain block, as a property."""
 
@@ -288,7 +345,11 @@ class _Writer:
         if isinstance(item, ast.Rule):
             text = rule_text(item)
             if len(INDENT * depth + text) > WIDTH:
-                text = rule_text(item, "\n" + INDENT * (depth + 1))
+                head, *clauses = rule_text(item, "\n").split("\n")
+                text = "\n".join(
+                    [fill(head, depth)]
+                    + [INDENT * (depth + 1) + fill(c, depth + 1) for c in clauses]
+                )
             self.emit(depth, text + self.trailing(span.end_line, span.end_col))
             return
         if isinstance(item, ast.Expect):
@@ -297,8 +358,7 @@ class _Writer:
             return
         if isinstance(item, ast.When):
             head = header(item) + " {"
-            if len(INDENT * depth + head) > WIDTH:
-                head = "when " + condition(item.condition, "", "\n" + INDENT * (depth + 2)) + " {"
+            head = fill(head, depth)
             first_line = item.items[0].span.line if item.items else span.end_line
             tail = self.trailing(span.line) if first_line > span.line else ""
             self.emit(depth, head + tail)

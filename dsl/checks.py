@@ -1,0 +1,197 @@
+"""Stage 6: expectations and lints."""
+
+from __future__ import annotations
+
+from . import ast
+from .diagnostics import Label, error, warning
+from .provenance import Reason
+from .resolution import Resolution
+from .rules import ActiveRule
+
+
+def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
+    """The value of SUBJECT.ATTRIBUTE and why; raises KeyError for an unknown one."""
+    model = res.model
+    if subject == "system":
+        if attr == "default_domain":
+            return res.global_default, res.global_reason
+        if attr == "diagnostics":
+            codes = sorted({d.code for d in res.diagnostics})
+            return codes, Reason(f"{len(codes)} diagnostic codes raised")
+    if subject in res.devices:
+        dres = res.devices[subject]
+        return dres.values[attr], dres.reasons[attr]
+    if subject in model.iommus:
+        iommu = model.iommus[subject]
+        used = sorted(res.contexts_used(subject), key=lambda d: d.context or 0)
+        if attr == "contexts_used":
+            return len(used), Reason(
+                f"{len(used)} contexts in use on '{subject}'",
+                iommu.span,
+                None,
+                tuple(
+                    Reason(
+                        f"context {d.context}: {d.name}",
+                        None,
+                        None,
+                        (d.context_reason,) if d.context_reason else (),
+                    )
+                    for d in used
+                ),
+            )
+        if attr == "contexts_free":
+            if iommu.contexts is None:
+                return "unlimited", Reason(f"'{subject}' has no context limit", iommu.span)
+            free = iommu.contexts - len(used) - len(iommu.reserved | iommu.secure)
+            return free, Reason(f"{iommu.contexts} contexts, {len(used)} in use", iommu.span)
+        if attr == "groups":
+            groups = [g for g in res.groups if g.iommu == subject]
+            return len(groups), Reason(f"{len(groups)} groups on '{subject}'", iommu.span)
+        if attr == "domains":
+            return [d.name for d in used], Reason(f"domains with a context on '{subject}'")
+    if subject in res.domains:
+        dom = res.domains[subject]
+        if attr == "context":
+            return (dom.context if dom.context is not None else "none"), (
+                dom.context_reason or Reason("no context")
+            )
+        if attr == "members":
+            return list(dom.devices), dom.reason
+        if attr == "type":
+            return dom.type, dom.reason
+    raise KeyError(f"{subject}.{attr}")
+
+
+def _literal(value: ast.Value) -> object:
+    if isinstance(value, ast.Word):
+        return value.text
+    if isinstance(value, ast.Num):
+        return value.value
+    if isinstance(value, ast.Str):
+        return value.value
+    if isinstance(value, ast.Version):
+        return value.text
+    return [_literal(v) for v in value.items]
+
+
+def render_value(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(render_value(v) for v in value) + "]"
+    return str(value)
+
+
+def compare(actual: object, op: str, expected: object) -> bool:
+    if op == "has":
+        return isinstance(actual, list) and (
+            all(e in actual for e in expected) if isinstance(expected, list) else expected in actual
+        )
+    if isinstance(actual, list) and isinstance(expected, list):
+        a, e = sorted(map(str, actual)), sorted(map(str, expected))
+        return (a == e) == (op == "==")
+    if op in ("==", "!="):
+        same = str(actual) == str(expected)
+        return same == (op == "==")
+    if not isinstance(actual, int) or not isinstance(expected, int):
+        return False
+    return {
+        "<": actual < expected,
+        "<=": actual <= expected,
+        ">": actual > expected,
+        ">=": actual >= expected,
+    }[op]
+
+
+def check(res: Resolution, rules: list[ActiveRule]) -> None:
+    model = res.model
+    # expectations
+    for exp in model.expectations:
+        holds = all(res.platform.holds(c)[0] for c in exp.conditions)
+        if not holds:
+            continue
+        q = exp.query
+        try:
+            actual, why = query(res, q.subject.text, q.attribute.text)
+        except KeyError:
+            continue
+        expected = _literal(exp.value)
+        ok = compare(actual, exp.op, expected)
+        res.expectations.append((exp, ok, render_value(actual), why))
+        if not ok:
+            res.diagnostics.append(
+                error(
+                    "E401",
+                    f"expectation failed: {q.subject.text}.{q.attribute.text} is "
+                    f"{render_value(actual)}, expected {exp.op} {render_value(expected)}",
+                    exp.span,
+                    label=f"actual: {render_value(actual)}",
+                    help=f"why: {why.text}"
+                    + (f" ({why.source})" if why.source else "")
+                    + f"; 'iommu-rules why FILE {q.subject.text}.{q.attribute.text}' explains",
+                )
+            )
+    # lints
+    for index, rule in enumerate(model.rules):
+        if rule.std or index not in res.rule_hits or res.rule_hits[index]:
+            continue
+        if rule.selector is None:
+            continue
+        res.diagnostics.append(
+            warning(
+                "W201",
+                f"rule '{rule.name}' matches no device"
+                if rule.explicit_name
+                else "this rule matches no device",
+                rule.span,
+                help="check the selector's names, tags and compatible patterns",
+            )
+        )
+    for iommu in model.iommus.values():
+        if not iommu.contexts:
+            continue
+        used = len(res.contexts_used(iommu.name))
+        if used / iommu.contexts >= 0.9 and used < iommu.contexts + 1:
+            res.diagnostics.append(
+                warning(
+                    "W202",
+                    f"'{iommu.name}' uses {used} of its {iommu.contexts} contexts",
+                    iommu.span,
+                    help="one more translating domain and the kernel fails with -ENOSPC",
+                )
+            )
+    for dom in res.domains.values():
+        if dom.origin != "driver" or dom.failed:
+            continue
+        for name in dom.devices:
+            dev = model.devices[name]
+            ops = res.devices[name].values.get("dma_ops")
+            if "no-dma-api" in dev.driver or "managed-dma" in dev.driver:
+                continue
+            if ops == "iommu-dma":
+                res.diagnostics.append(
+                    warning(
+                        "W203",
+                        f"'{name}' is in driver domain '{dom.name}' but its DMA API calls "
+                        f"still go through {ops}",
+                        dev.span,
+                        secondary=(Label(model.domains[dom.name].span, "domain built here"),),
+                        help="iommu_get_dma_domain() returns the default domain: buffers "
+                        "mapped with the DMA API are not mapped in the driver's domain; add "
+                        "'driver no-dma-api' if the driver manages its IOVAs itself",
+                    )
+                )
+    for group in res.groups:
+        devs = [model.devices[m] for m in group.members]
+        trusted = [d for d in devs if not d.untrusted]
+        untrusted = [d for d in devs if d.untrusted]
+        if trusted and untrusted:
+            res.diagnostics.append(
+                warning(
+                    "W204",
+                    f"group {group.id} mixes untrusted '{untrusted[0].name}' with trusted "
+                    f"'{trusted[0].name}'",
+                    untrusted[0].span,
+                    secondary=(Label(trusted[0].span, "trusted device in the same group"),),
+                    help="the whole group gets a strict DMA domain; an external device shares "
+                    "isolation with an internal one",
+                )
+            )

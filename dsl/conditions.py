@@ -1,0 +1,196 @@
+"""The platform as the kernel sees it: command line, Kconfig, conditions.
+
+``when`` conditions and ``cmdline has`` are evaluated here.  Command-line
+parameters follow the kernel's early_param handling: each occurrence is
+processed in order, so the last one of a parameter wins.  Kconfig symbols are
+what the board states plus what the kernel's Kconfig selects
+(``drivers/iommu/Kconfig``).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from . import ast
+from .diagnostics import Span
+from .model import Model
+from .provenance import Reason
+
+DEFAULT_KERNEL = (6, 8)
+DEFAULT_ARCH = "arm64"
+
+# drivers/iommu/Kconfig: drivers that `select ARM_DMA_USE_IOMMU` (ARM_SMMU: "if ARM").
+ARM_DMA_USE_IOMMU_SELECTED_BY = {
+    "arm-smmu": "ARM_SMMU",
+    "qcom-smmu": "ARM_SMMU",
+    "adreno-smmu": "ARM_SMMU",
+    "rockchip": "ROCKCHIP_IOMMU",
+    "exynos-sysmmu": "EXYNOS_IOMMU",
+    "ipmmu-vmsa": "IPMMU_VMSA",
+    "mtk-iommu": "MTK_IOMMU",
+    "qcom-iommu": "QCOM_IOMMU",
+}
+# IOMMU_DMA (the iommu-dma glue) exists on these architectures (drivers/iommu/Kconfig:
+# IOMMU_DMA "def_bool ARM64 || X86 || S390 || RISCV"-era selects); never on arm32,
+# where ARM_DMA_USE_IOMMU excludes it.
+IOMMU_DMA_ARCHES = {"arm64", "x86_64", "riscv64", "s390"}
+
+_BOOL = {"1": "1", "y": "1", "yes": "1", "on": "1", "0": "0", "n": "0", "no": "0", "off": "0"}
+
+
+@dataclass(frozen=True)
+class Token:
+    param: str
+    value: str | None
+    index: int
+    span: Span
+
+
+class Platform:
+    """Effective platform facts with where each came from."""
+
+    def __init__(self, model: Model):
+        p = model.platform
+        self.model = model
+        self.arch = p.arch_name or DEFAULT_ARCH
+        self.arch_reason = (
+            Reason(f"arch {self.arch}", p.arch.span)
+            if p.arch
+            else Reason(f"no arch given: assuming {DEFAULT_ARCH}")
+        )
+        self.kernel = p.kernel_version or DEFAULT_KERNEL
+        self.kernel_reason = (
+            Reason(f"kernel {_vtext(self.kernel)}", p.kernel.span)
+            if p.kernel
+            else Reason(f"no kernel given: assuming {_vtext(DEFAULT_KERNEL)}")
+        )
+        self.ram_top = p.ram_top
+        self.tokens = _tokens(str(p.cmdline.value), p.cmdline.span) if p.cmdline else []
+        self.last: dict[str, Token] = {}
+        for tok in self.tokens:
+            self.last[tok.param] = tok
+        self.config: dict[str, tuple[str, Reason]] = {}
+        for sym, val, span in p.config:
+            self.config[sym] = (val, Reason(f"config {sym}={val}", span))
+        if self.arch == "arm" and "ARM_DMA_USE_IOMMU" not in self.config:
+            for iommu in model.iommus.values():
+                driver = ARM_DMA_USE_IOMMU_SELECTED_BY.get(iommu.kind)
+                if driver:
+                    self.config["ARM_DMA_USE_IOMMU"] = (
+                        "y",
+                        Reason(
+                            f"config ARM_DMA_USE_IOMMU=y: selected by {driver} "
+                            f"({iommu.kind} '{iommu.name}')",
+                            iommu.span,
+                            "drivers/iommu/Kconfig: select ARM_DMA_USE_IOMMU",
+                        ),
+                    )
+                    break
+        if "IOMMU_DMA" not in self.config:
+            on = self.arch in IOMMU_DMA_ARCHES
+            self.config["IOMMU_DMA"] = (
+                "y" if on else "n",
+                Reason(
+                    f"config IOMMU_DMA={'y' if on else 'n'} on {self.arch}",
+                    None,
+                    "drivers/iommu/Kconfig: IOMMU_DMA",
+                ),
+            )
+
+    def enabled(self, symbol: str) -> bool:
+        val = self.config.get(symbol)
+        return val is not None and val[0] in ("y", "m")
+
+    def config_reason(self, symbol: str) -> Reason:
+        val = self.config.get(symbol)
+        if val is None:
+            return Reason(f"config {symbol} is not set")
+        return val[1]
+
+    # -- conditions ------------------------------------------------------------
+    def holds(self, cond: ast.Condition) -> tuple[bool, list[Reason], int]:
+        """Whether a condition holds, the facts that decide it, and the position of
+        the latest command-line token it depends on (-1 when none)."""
+        if isinstance(cond, ast.CondKernel):
+            ok = _compare(self.kernel, cond.op, cond.version.parts)
+            return ok, [self.kernel_reason], -1
+        if isinstance(cond, ast.CondArch):
+            ok = (self.arch == cond.arch.text) == (cond.op == "==")
+            return ok, [self.arch_reason], -1
+        if isinstance(cond, ast.CondConfig):
+            return self.enabled(cond.symbol.text), [self.config_reason(cond.symbol.text)], -1
+        if isinstance(cond, ast.CondCmdline):
+            return self.cmdline_has(cond.token.value)
+        if isinstance(cond, ast.CondNot):
+            ok, why, pos = self.holds(cond.operand)
+            return not ok, why, pos
+        results = [self.holds(c) for c in cond.operands]
+        if isinstance(cond, ast.CondAnd):
+            ok = all(r[0] for r in results)
+            used = results if ok else [r for r in results if not r[0]][:1]
+        else:
+            ok = any(r[0] for r in results)
+            used = [r for r in results if r[0]][:1] if ok else results
+        why = [w for r in used for w in r[1]]
+        return ok, why, max((r[2] for r in used), default=-1)
+
+    def cmdline_has(self, text: str) -> tuple[bool, list[Reason], int]:
+        param, _, want = text.partition("=")
+        tok = self.last.get(param)
+        if tok is None:
+            return False, [Reason(f"'{param}' is not on the command line")], -1
+        where = Reason(f"cmdline token '{_tok_text(tok)}'", tok.span)
+        if not _:
+            return True, [where], tok.index
+        have = tok.value or ""
+        if param == "iommu":  # x86 iommu= takes a comma list (arch/x86/kernel/pci-dma.c)
+            ok = want in have.split(",")
+        elif want in _BOOL and have in _BOOL:
+            ok = _BOOL[want] == _BOOL[have]
+        else:
+            ok = have == want
+        return ok, [where], tok.index
+
+
+def _vtext(v: tuple[int, ...]) -> str:
+    return ".".join(str(p) for p in v)
+
+
+def _compare(a: tuple[int, ...], op: str, b: tuple[int, ...]) -> bool:
+    n = max(len(a), len(b))
+    a = a + (0,) * (n - len(a))
+    b = b + (0,) * (n - len(b))
+    return {
+        "==": a == b,
+        "!=": a != b,
+        ">=": a >= b,
+        "<=": a <= b,
+        ">": a > b,
+        "<": a < b,
+    }[op]
+
+
+def _tok_text(tok: Token) -> str:
+    return tok.param if tok.value is None else f"{tok.param}={tok.value}"
+
+
+def _tokens(cmdline: str, span: Span) -> list[Token]:
+    """Split like the kernel's next_arg (quotes group), keeping each token's column."""
+    out: list[Token] = []
+    try:
+        lexer = shlex.shlex(cmdline, posix=True, punctuation_chars=False)
+        lexer.whitespace_split = True
+        words = list(lexer)
+    except ValueError:
+        words = cmdline.split()
+    pos = 0
+    for index, word in enumerate(words):
+        found = cmdline.find(word.split("=")[0], pos)
+        start = found if found >= 0 else pos
+        pos = start + len(word)
+        col = span.col + 1 + start  # after the opening quote
+        tspan = Span(span.file, span.line, col, span.line, col + len(word))
+        param, eq, value = word.partition("=")
+        out.append(Token(param, value if eq else None, index, tspan))
+    return out

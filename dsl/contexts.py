@@ -1,0 +1,382 @@
+"""Stage 4: domains that exist at run time and the contexts they take.
+
+Events happen in the kernel's order: each device, in probe order, brings its
+group's default domain (first attach takes a context) and, on arm32 with
+ARM_DMA_USE_IOMMU, its own implicit mapping (arch_setup_dma_ops); then the
+drivers attach the domains they build.  Identity and blocked domains cost no
+context.  Exhaustion is the kernel's -ENOSPC (-EBUSY for the GART's single
+aperture), and the device falls back as the kernel makes it.
+"""
+
+from __future__ import annotations
+
+from .diagnostics import Label, error, warning
+from .model import Device, Iommu
+from .provenance import Reason
+from .resolution import Domain, Group, Resolution
+from .rules import ActiveRule, by_verb
+
+PAGING = ("dma", "dma-fq", "unmanaged")
+ARM_MAPPING = "arch/arm/mm/dma-mapping.c: arm_setup_iommu_dma_ops"
+SOURCES = {
+    "arm-smmu": "drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_alloc_context_bank",
+    "qcom-smmu": "drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_alloc_context_bank",
+    "adreno-smmu": "drivers/iommu/arm/arm-smmu/arm-smmu-qcom.c: "
+    "qcom_adreno_smmu_alloc_context_bank",
+    "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_alloc_asid",
+    "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
+    "qcom-iommu": "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate",
+}
+
+
+class _Allocator:
+    def __init__(self, res: Resolution, rules: list[ActiveRule]):
+        self.res = res
+        self.used: dict[str, dict[int, str]] = {}  # iommu -> context -> domain
+        self.reserve_rules = [r for r in rules if r.verb == "reserve"]
+        self.allow_rules = by_verb(rules, "allows contexts")
+        self.counter: dict[str, int] = {}
+
+    def candidates(self, iommu: Iommu, dom: Domain) -> tuple[list[int] | None, list[Reason]]:
+        """Contexts this domain may take, lowest first; None = unlimited."""
+        why: list[Reason] = []
+        if iommu.contexts is None:
+            return None, why
+        allowed = set(range(iommu.contexts))
+        for idx in sorted(iommu.reserved & allowed):
+            why.append(Reason(f"context {idx} is reserved by firmware", iommu.span))
+        allowed -= iommu.reserved
+        for idx in sorted(iommu.secure & allowed):
+            why.append(
+                Reason(
+                    f"context {idx} is secure and never handed out",
+                    iommu.span,
+                    "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom,msm-iommu-v1-sec",
+                )
+            )
+        allowed -= iommu.secure
+        if "bypass-last-context" in iommu.quirks and iommu.contexts:
+            allowed.discard(iommu.contexts - 1)
+            why.append(
+                Reason(
+                    f"context {iommu.contexts - 1} emulates bypass (Qualcomm firmware quirk)",
+                    iommu.span,
+                    "drivers/iommu/arm/arm-smmu/arm-smmu-qcom.c: qcom_smmu_cfg_probe",
+                )
+            )
+        if iommu.kind == "adreno-smmu":
+            gpu = any(
+                (0, 0) in [(s, 0) for s, _ in _sids(self.res.model.devices[d], iommu)]
+                for d in dom.devices
+            )
+            if gpu:
+                allowed &= {0}
+                why.append(
+                    Reason(
+                        "the Adreno GPU (SID 0) may only use context bank 0",
+                        None,
+                        SOURCES["adreno-smmu"],
+                    )
+                )
+            else:
+                allowed.discard(0)
+                why.append(
+                    Reason(
+                        "other Adreno SMMU clients start at context bank 1",
+                        None,
+                        SOURCES["adreno-smmu"],
+                    )
+                )
+        for rule in self.reserve_rules:
+            verb = rule.rule.verb
+            if getattr(verb, "iommu", None) is None or verb.iommu.text != iommu.name:  # type: ignore[union-attr]
+                continue
+            idx = verb.index.value  # type: ignore[union-attr]
+            if not (set(dom.devices) & rule.devices) and idx in allowed:
+                allowed.discard(idx)
+                why.append(rule.reason(f"context {idx} is reserved for others"))
+        for rule in self.allow_rules:
+            if set(dom.devices) & rule.devices:
+                ranges = rule.rule.verb.contexts  # type: ignore[union-attr]
+                mask = {
+                    i for r in ranges for i in range(r.first.value, (r.last or r.first).value + 1)
+                }
+                allowed &= mask
+                why.append(rule.reason(f"allowed contexts: {_ranges(sorted(mask))}"))
+        return sorted(allowed), why
+
+    def take(self, dom: Domain) -> bool:
+        """Give ``dom`` a context on its IOMMU; False when the kernel would fail."""
+        if dom.type not in PAGING:
+            return True
+        iommu = self.res.model.iommus[dom.iommu]
+        used = self.used.setdefault(iommu.name, {})
+        src = SOURCES.get(iommu.kind)
+        if iommu.kind == "tegra-gart":
+            # One aperture, one active domain system-wide.
+            if used:
+                holder = next(iter(used.values()))
+                errno = "-EBUSY" if self.res.platform.kernel < (6, 2) else "-EINVAL"
+                dom.failed = True
+                dom.context_reason = Reason(
+                    f"the GART's single aperture is taken by '{holder}': {errno}", iommu.span, src
+                )
+                return False
+            used[0] = dom.name
+            dom.context = 0
+            dom.context_reason = Reason("the GART's single aperture", iommu.span, src)
+            return True
+        if iommu.kind == "qcom-iommu":
+            ctx = next(
+                (
+                    int(s.value)
+                    for d in dom.devices
+                    for lk in self.res.model.devices[d].iommus
+                    if lk.iommu == iommu.name
+                    for s in lk.streams
+                    if s.form == "context"
+                ),
+                None,
+            )
+            if ctx is None:
+                return True
+            if ctx in iommu.secure:
+                dom.failed = True
+                dom.context_reason = Reason(
+                    f"context {ctx} is secure: never handed out", iommu.span, src
+                )
+                return False
+            dom.context = ctx
+            dom.context_reason = Reason(f"fixed context {ctx} from the device tree", None, src)
+            used.setdefault(ctx, dom.name)
+            return True
+        cands, why = self.candidates(iommu, dom)
+        if cands is None:
+            n = self.counter.get(iommu.name, 0)
+            self.counter[iommu.name] = n + 1
+            dom.context = n
+            dom.context_reason = Reason(f"domain ID {n} (not a scarce resource)", None, src)
+            used[n] = dom.name
+            return True
+        free = [c for c in cands if c not in used]
+        if not free:
+            dom.failed = True
+            dom.context_reason = Reason(
+                f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
+                "-ENOSPC",
+                iommu.span,
+                src,
+                tuple(why),
+            )
+            return False
+        dom.context = free[0]
+        used[free[0]] = dom.name
+        dom.context_reason = Reason(f"lowest free context on '{iommu.name}'", None, src, tuple(why))
+        return True
+
+    def release(self, dom: Domain) -> None:
+        if dom.context is not None:
+            self.used.get(dom.iommu, {}).pop(dom.context, None)
+            dom.context_reason = Reason(
+                f"context {dom.context} released",
+                None,
+                dom.context_reason.source if dom.context_reason else None,
+                (dom.context_reason,) if dom.context_reason else (),
+            )
+            dom.context = None
+
+
+def _sids(dev: Device, iommu: Iommu) -> list[tuple[int, int]]:
+    from .groups import stream_ids
+
+    return stream_ids(dev, iommu)
+
+
+def _ranges(items: list[int]) -> str:
+    return ", ".join(str(i) for i in items) or "none"
+
+
+def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
+    alloc = _Allocator(res, rules)
+    model = res.model
+    plat = res.platform
+    arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
+    no_implicit: dict[str, ActiveRule] = {}
+    for r in by_verb(rules, "excludes implicit"):
+        for d in r.devices:
+            no_implicit[d] = r
+    created: dict[int, Domain] = {}
+    order = sorted(res.devices.values(), key=lambda d: model.devices[d.name].probe_order)
+    for dres in order:
+        if dres.group is None:
+            continue
+        group = res.groups[dres.group]
+        if group.failed:
+            continue
+        dev = model.devices[dres.name]
+        # (a) the group's default domain, created when its first device probes
+        if group.id not in created and group.default is not None:
+            dom = Domain(
+                f"default:{group.id}",
+                group.default,
+                group.iommu,
+                "default",
+                list(group.members),
+                group.default_reason,
+            )
+            created[group.id] = dom
+            res.domains[dom.name] = dom
+            if not alloc.take(dom):
+                _default_failed(res, group, dom)
+        if group.failed:
+            continue
+        dres.domain = created[group.id].name if group.id in created else None
+        # (b) arm32: the per-device mapping of arch_setup_dma_ops
+        if arm32:
+            if dev.name in no_implicit:
+                dres.reasons["implicit"] = no_implicit[dev.name].reason(
+                    f"no implicit mapping for '{dev.name}'"
+                )
+                continue
+            mapping = Domain(
+                f"arm_iommu:{dev.name}",
+                "unmanaged",
+                group.iommu,
+                "arm32",
+                [dev.name],
+                Reason(
+                    f"arm32 gives '{dev.name}' its own IOMMU mapping",
+                    None,
+                    ARM_MAPPING,
+                    (plat.config_reason("ARM_DMA_USE_IOMMU"),),
+                ),
+            )
+            res.domains[mapping.name] = mapping
+            if len(group.members) > 1:
+                mapping.failed = True
+                mapping.context_reason = Reason(
+                    f"group {group.id} has {len(group.members)} devices: "
+                    "iommu_attach_device returns -EINVAL",
+                    None,
+                    "drivers/iommu/iommu.c: iommu_attach_device",
+                )
+                res.log.append(f"{dev.name}: Failed to attached device {dev.name} to IOMMU_mapping")
+            elif not alloc.take(mapping):
+                res.log.append(f"{dev.name}: Failed to attached device {dev.name} to IOMMU_mapping")
+                _exhausted(
+                    res,
+                    mapping,
+                    dev,
+                    "the implicit arm32 mapping",
+                    "the device keeps dma-direct (physical addresses)",
+                )
+            else:
+                dres.domain = mapping.name
+                if "detaches-implicit" in dev.driver:
+                    alloc.release(mapping)
+                    mapping.failed = True
+                    mapping.context_reason = Reason(
+                        f"the driver of '{dev.name}' detaches the implicit mapping",
+                        dev.span,
+                        "arch/arm/mm/dma-mapping.c: arm_iommu_detach_device",
+                        (mapping.context_reason,) if mapping.context_reason else (),
+                    )
+                    dres.domain = created[group.id].name if group.id in created else None
+    # (c) domains the drivers build and attach
+    for spec in model.domains.values():
+        dom = Domain(
+            spec.name,
+            spec.type,
+            spec.iommu,
+            "driver",
+            [],
+            Reason(f"driver-built {spec.type} domain '{spec.name}'", spec.span),
+        )
+        res.domains[dom.name] = dom
+        groups: list[Group] = []
+        for name in spec.attach:
+            member = res.devices.get(name)
+            if member is None or member.group is None:
+                continue
+            group = res.groups[member.group]
+            if group.failed or group in groups:
+                continue
+            busy = [
+                m for m in group.members if (res.devices[m].domain or "").startswith("arm_iommu:")
+            ]
+            if busy:
+                dom.failed = True
+                res.diagnostics.append(
+                    error(
+                        "E302",
+                        f"cannot attach domain '{spec.name}' to '{name}': "
+                        f"'{busy[0]}' still has its implicit arm32 mapping (-EBUSY)",
+                        spec.span,
+                        label="iommu_attach_group fails",
+                        help=f"'rule {busy[0]} excludes implicit', or let its driver detach the "
+                        "mapping ('driver detaches-implicit')",
+                    )
+                )
+                continue
+            groups.append(group)
+        if not groups:
+            continue
+        dom.devices = [m for g in groups for m in g.members]
+        if not alloc.take(dom):
+            _exhausted(
+                res,
+                dom,
+                model.devices[groups[0].members[0]],
+                f"domain '{spec.name}'",
+                "the driver's attach fails",
+            )
+            continue
+        for group in groups:
+            listed = set(spec.attach)
+            extra = [m for m in group.members if m not in listed]
+            if extra:
+                res.diagnostics.append(
+                    warning(
+                        "W206",
+                        f"attaching '{spec.name}' moves all of group {group.id}, "
+                        f"including {', '.join(extra)}",
+                        spec.span,
+                        help="iommu_attach_group attaches whole groups",
+                    )
+                )
+            for m in group.members:
+                res.devices[m].domain = dom.name
+            # tegra-smmu frees an ASID when the last device leaves a domain.
+            old = res.domains.get(f"default:{group.id}")
+            if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":
+                alloc.release(old)
+
+
+def _default_failed(res: Resolution, group: Group, dom: Domain) -> None:
+    dev = res.model.devices[group.members[0]]
+    group.failed = True
+    dom.failed = True
+    _exhausted(
+        res,
+        dom,
+        dev,
+        f"the default domain of group {group.id}",
+        "the kernel WARNs and unwinds the device from the IOMMU (IOMMU_SET_DOMAIN_MUST_SUCCEED)",
+    )
+
+
+def _exhausted(res: Resolution, dom: Domain, dev: Device, what: str, fallback: str) -> None:
+    reason = dom.context_reason
+    text = reason.text if reason else "no context"
+    iommu = res.model.iommus[dom.iommu]
+    res.diagnostics.append(
+        error(
+            "E301",
+            f"{what} gets no context on '{iommu.name}': {text}",
+            dev.span,
+            label=f"'{dev.name}': {fallback}",
+            secondary=(Label(iommu.span, f"'{iommu.name}' has {iommu.contexts} contexts"),),
+            help="free contexts with 'excludes implicit' or 'requires identity' rules, "
+            "or check the reservations",
+        )
+    )

@@ -1,0 +1,170 @@
+"""Stage 5: the DMA ops each device's driver gets, and whether buffers bounce.
+
+kernel/dma/mapping.c: dma_go_direct picks iommu-dma when the default domain
+is a DMA domain (drivers/iommu/dma-iommu.c: iommu_setup_dma_ops), the arm32
+mapping when arch_setup_dma_ops installed one, and dma-direct otherwise;
+dma-direct bounces through swiotlb when the device cannot reach all RAM and a
+pool exists (kernel/dma/direct.h: dma_capable).
+"""
+
+from __future__ import annotations
+
+from .diagnostics import warning
+from .model import Device
+from .provenance import Reason
+from .resolution import Resolution
+
+# IOMMUs whose unattached streams pass through untranslated: with no domain a
+# client still reaches memory (tegra-smmu disables a swgroup's ASID; the GART
+# only remaps its aperture).
+PASSES_UNATTACHED = {"tegra-smmu", "tegra-gart"}
+GB4 = 1 << 32
+
+
+def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
+    plat = res.platform
+    top = plat.ram_top
+    if plat.arch in ("arm64", "riscv64", "x86_64", "s390"):
+        src = {
+            "arm64": "arch/arm64/mm/init.c: mem_init (max_pfn > arm64_dma_phys_limit)",
+            "x86_64": "arch/x86/kernel/pci-swiotlb.c: pci_swiotlb_detect (RAM above 4 GiB)",
+            "riscv64": "arch/riscv/mm/init.c: mem_init (max_pfn > dma32_phys_limit)",
+            "s390": "arch/s390/mm/init.c: pv_init / swiotlb",
+        }[plat.arch]
+        return top > GB4, Reason(
+            f"swiotlb pool {'allocated' if top > GB4 else 'not allocated'}: RAM tops out at "
+            f"{top:#x}",
+            None,
+            src,
+        )
+    if plat.arch == "arm":
+        lpae = plat.enabled("ARM_LPAE")
+        return lpae and top > GB4, Reason(
+            "arm32 has a swiotlb pool only with LPAE" + (" and RAM above 4 GiB" if lpae else ""),
+            None,
+            "arch/arm/mm/init.c: mem_init (CONFIG_ARM_LPAE)",
+        )
+    return False, Reason(f"no swiotlb pool on {plat.arch}")
+
+
+def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
+    bits = dev.dma_mask or 32
+    limit = 1 << bits
+    mask_why = Reason(
+        f"DMA mask {bits} bits" + ("" if dev.dma_mask else " (the default for DT/PCI devices)"),
+        dev.span,
+        "drivers/of/device.c: of_dma_configure_id" if not dev.dma_mask else None,
+    )
+    top = res.platform.ram_top
+    if top <= limit or top == 0:
+        return "dma-direct", Reason(
+            "dma-direct: the device reaches all RAM",
+            None,
+            "kernel/dma/mapping.c: dma_go_direct",
+            (why, mask_why),
+        )
+    pool, pool_why = _swiotlb_pool(res)
+    if pool:
+        return "dma-direct+swiotlb", Reason(
+            f"dma-direct+swiotlb: a {bits}-bit mask cannot reach RAM up to {top:#x}",
+            None,
+            "kernel/dma/direct.h: dma_capable, swiotlb_map",
+            (why, mask_why, pool_why),
+        )
+    res.diagnostics.append(
+        warning(
+            "W207",
+            f"'{dev.name}' has a {bits}-bit DMA mask, RAM reaches {top:#x} and there is "
+            "no swiotlb pool: mappings above the mask fail",
+            dev.span,
+            help='the kernel prints "DMA addr ... overflow (mask ..., bus limit ...)"',
+        )
+    )
+    return "dma-direct", Reason(
+        "dma-direct: no swiotlb pool, so buffers above the mask fail to map",
+        None,
+        "kernel/dma/direct.h: dma_capable",
+        (why, mask_why, pool_why),
+    )
+
+
+def dma_ops(res: Resolution) -> None:
+    model = res.model
+    for dres in res.devices.values():
+        dev = model.devices[dres.name]
+        group = res.group_of(dres.name)
+        dom = res.domains.get(dres.domain or "")
+        if "managed-dma" in dev.driver:
+            dres.set(
+                "dma_ops",
+                "none",
+                Reason(
+                    f"the driver of '{dev.name}' sets driver_managed_dma: no DMA API use",
+                    dev.span,
+                    "drivers/base/platform.c: platform_dma_configure",
+                ),
+            )
+            continue
+        if dres.iommu is None or group is None or group.failed:
+            why = dres.reasons.get("iommu") or Reason("not behind an IOMMU")
+            if group is not None and group.failed:
+                why = Reason(
+                    f"'{dev.name}' was unwound from its IOMMU", None, None, (group.default_reason,)
+                )
+            dres.set("dma_ops", *_direct(res, dev, why))
+            continue
+        if dom is not None and dom.origin == "arm32" and not dom.failed:
+            dres.set(
+                "dma_ops",
+                "arm_iommu",
+                Reason(
+                    f"arm_iommu: '{dev.name}' translates through its own mapping (context "
+                    f"{dom.context})",
+                    None,
+                    "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops",
+                    (dom.reason,),
+                ),
+            )
+            continue
+        default = group.default
+        if default in ("dma", "dma-fq") and res.platform.enabled("IOMMU_DMA"):
+            dres.set(
+                "dma_ops",
+                "iommu-dma",
+                Reason(
+                    f"iommu-dma: the default domain is {default}",
+                    None,
+                    "drivers/iommu/dma-iommu.c: iommu_setup_dma_ops",
+                    (group.default_reason,),
+                ),
+            )
+            continue
+        if default == "blocked":
+            dres.set(
+                "dma_ops",
+                "none",
+                Reason("the default domain blocks all DMA", None, None, (group.default_reason,)),
+            )
+            continue
+        if default is None and model.iommus[group.iommu].kind not in PASSES_UNATTACHED:
+            dres.set(
+                "dma_ops",
+                "none",
+                Reason(
+                    f"none: no default domain and '{group.iommu}' faults unattached streams; DMA "
+                    "works only once the driver attaches its own domain",
+                    None,
+                    "drivers/iommu/arm/arm-smmu/arm-smmu.c: disable_bypass",
+                    (group.default_reason,),
+                ),
+            )
+            continue
+        why = group.default_reason
+        if default is None:
+            why = Reason(
+                f"no default domain; '{group.iommu}' passes unattached streams through",
+                None,
+                None,
+                (group.default_reason,),
+            )
+        dres.set("dma_ops", *_direct(res, dev, why))

@@ -1,0 +1,424 @@
+"""Stage 3: the default domain of each group, era by era, then the user's rules.
+
+Order: the global default (std/linux's `default-domain` rules: Kconfig, then
+the command line, the last token winning); the IOMMU drivers' def_domain_type
+wishes (`def-domain-type` rules in the SoC packs) and untrusted devices,
+combined as the kernel of the platform's era does; what the IOMMU can
+allocate; then the user's hard rules (which must agree with the kernel's hard
+choices) and soft `prefers` rules.
+"""
+
+from __future__ import annotations
+
+from .diagnostics import Label, error, warning
+from .model import Device
+from .provenance import Reason
+from .resolution import Group, Resolution
+from .rules import ActiveRule, by_verb
+
+TRANSLATED = ("dma", "dma-fq")
+SYSFS = {"identity": "identity", "dma": "DMA", "dma-fq": "DMA-FQ", "blocked": "blocked"}
+LOG_NAME = {"identity": "Passthrough", "dma": "Translated", "dma-fq": "Translated"}
+IOMMU_C = "drivers/iommu/iommu.c"
+
+
+def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
+    """drivers/iommu/iommu.c: iommu_subsys_init; the std/linux rules say which setting wins."""
+    cands = by_verb(rules, "default-domain")
+    if not cands:
+        res.global_default = "dma"
+        res.global_reason = Reason(
+            "no default-domain rule holds (is std/linux included?): assuming dma",
+            None,
+            f"{IOMMU_C}: iommu_def_domain_type",
+        )
+    else:
+        best = max(cands, key=lambda r: (r.position, r.index))
+        verb = best.rule.verb
+        assert not isinstance(verb, str) and hasattr(verb, "domain_type")
+        dtype = verb.domain_type.text  # type: ignore[union-attr]
+        if dtype == "dma-fq" and res.platform.kernel < (5, 15):
+            dtype = "dma"
+            note = "before 5.15 lazy invalidation is a flag of the DMA domain (no DMA-FQ type)"
+            best_reason = Reason(f"global default: dma ({note})", None, None, (best.reason(),))
+        else:
+            best_reason = best.reason(f"global default: {dtype}")
+        res.global_default = dtype
+        res.global_reason = best_reason
+    cmdline = bool(cands) and max(cands, key=lambda r: (r.position, r.index)).position >= 0
+    suffix = " (set via kernel command line)" if cmdline else ""
+    name = LOG_NAME.get(res.global_default, "Unknown")
+    res.log.append(f"iommu: Default domain type: {name}{suffix}")
+    if res.global_default in TRANSLATED:
+        mode = "strict" if res.global_default == "dma" else "lazy"
+        res.log.append(f"iommu: DMA domain TLB invalidation policy: {mode} mode{suffix}")
+
+
+class _Deciding:
+    def __init__(self, res: Resolution, rules: list[ActiveRule]):
+        self.res = res
+        self.rules = rules
+        self.wishes = self.per_device(by_verb(rules, "def-domain-type"))
+        self.requires = self.per_device(by_verb(rules, "requires"))
+        self.excludes = self.per_device_all(by_verb(rules, "excludes"))
+        self.prefers = self.per_device_all(by_verb(rules, "prefers"))
+        self.no_implicit = self.per_device(by_verb(rules, "excludes implicit"))
+
+    def per_device(self, rules: list[ActiveRule]) -> dict[str, ActiveRule]:
+        """Later rules win for the same device (later definition on ties)."""
+        out: dict[str, ActiveRule] = {}
+        for r in rules:
+            for d in r.devices:
+                out[d] = r
+        return out
+
+    def per_device_all(self, rules: list[ActiveRule]) -> dict[str, list[ActiveRule]]:
+        out: dict[str, list[ActiveRule]] = {}
+        for r in rules:
+            for d in r.devices:
+                out.setdefault(d, []).append(r)
+        return out
+
+    # -- what the IOMMU can allocate ------------------------------------------------------
+    def capable(self, group: Group) -> tuple[set[str], list[Reason]]:
+        iommu = self.res.model.iommus[group.iommu]
+        types = {"identity", "dma", "dma-fq", "blocked"}
+        why: list[Reason] = []
+        if iommu.domains is not None:
+            types &= set(iommu.domains)
+            why.append(
+                Reason(f"'{iommu.name}' supports {', '.join(sorted(iommu.domains))}", iommu.span)
+            )
+        if "no-identity" in iommu.quirks:
+            types.discard("identity")
+            why.append(Reason(f"'{iommu.name}' cannot bypass (quirk no-identity)", iommu.span))
+        for m in group.members:
+            for r in self.excludes.get(m, []):
+                if r.rule.std:  # kernel capability, from a pack
+                    t = _dtype(r)
+                    if t in types:
+                        types.discard(t)
+                        why.append(r.reason(f"no {t} default domain: {r.rule.name}"))
+        if "dma" not in types:
+            types.discard("dma-fq")
+        return types, why
+
+    # -- the kernel's choice ------------------------------------------------------------------
+    def kernel_type(self, group: Group) -> tuple[str | None, Reason, bool]:
+        """(type, why, hard): hard when a driver or the core insists on it."""
+        res = self.res
+        plat = res.platform
+        devs = [res.model.devices[m] for m in group.members]
+        arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
+        untrusted = [d for d in devs if d.untrusted]
+        wishes = [(d, self.wishes[d.name]) for d in devs if d.name in self.wishes]
+        gid = group.id
+        if plat.kernel >= (6, 7):
+            # iommu_get_default_domain_type (6.7+): IDENTITY wins a conflict.
+            src = f"{IOMMU_C}: iommu_get_default_domain_type"
+            driver: str | None = None
+            why: list[Reason] = []
+            if arm32:
+                driver = "identity"
+                why.append(
+                    Reason(
+                        "ARM_DMA_USE_IOMMU forces an identity default domain",
+                        None,
+                        src,
+                        (plat.config_reason("ARM_DMA_USE_IOMMU"),),
+                    )
+                )
+            for dev, rule in wishes:
+                t = _dtype(rule)
+                if driver is not None and t != driver:
+                    a, b = sorted((driver, t))
+                    msg = (
+                        f"iommu: IOMMU driver error, requesting conflicting def_domain_type, "
+                        f"{SYSFS.get(a, a)} and {SYSFS.get(b, b)}, for devices in group {gid}."
+                    )
+                    res.log.append(msg)
+                    why.append(rule.reason(f"'{dev.name}' wants {t}: conflict, identity wins"))
+                    driver = "identity"
+                elif driver is None:
+                    driver = t
+                    why.append(rule.reason(f"the IOMMU driver wants {t} for '{dev.name}'"))
+            if untrusted:
+                u = untrusted[0]
+                if arm32:
+                    self.refuse(group, u, "untrusted device in an ARM_DMA_USE_IOMMU kernel", src)
+                    return None, Reason("probe refused", None, src), True
+                if driver is not None and driver != "dma":
+                    res.log.append(
+                        f"iommu: Device is not trusted, but driver is overriding group {gid} "
+                        f"to {SYSFS.get(driver, driver)}, refusing to probe."
+                    )
+                    self.refuse(
+                        group, u, f"the driver wants {driver} for an untrusted device", src, why
+                    )
+                    return None, Reason("probe refused", None, src), True
+                return (
+                    "dma",
+                    Reason(f"'{u.name}' is untrusted: strict DMA", u.span, src, tuple(why)),
+                    True,
+                )
+            if not plat.enabled("IOMMU_DMA"):
+                if driver == "dma":
+                    self.refuse(group, devs[0], "a DMA domain without IOMMU_DMA", src, why)
+                    return None, Reason("probe refused", None, src), True
+                return (
+                    "identity",
+                    Reason(
+                        "no IOMMU_DMA on this architecture: identity",
+                        None,
+                        src,
+                        (plat.config_reason("IOMMU_DMA"), *why),
+                    ),
+                    True,
+                )
+            if driver is not None:
+                return driver, Reason(f"default domain {driver}", None, src, tuple(why)), True
+            return res.global_default, res.global_reason, False
+        if plat.kernel >= (5, 8):
+            # iommu_get_def_domain_type / probe_get_default_domain_type (5.8-6.6):
+            # untrusted asks for DMA, else the driver; the first wish wins; a different
+            # second wish falls back to the global default.
+            src = f"{IOMMU_C}: probe_get_default_domain_type"
+            first: tuple[Device, str, Reason] | None = None
+            for dev in devs:
+                if dev.untrusted:
+                    t, why1 = "dma", Reason(f"'{dev.name}' is untrusted: DMA", dev.span, src)
+                elif dev.name in self.wishes:
+                    rule = self.wishes[dev.name]
+                    t, why1 = (
+                        _dtype(rule),
+                        rule.reason(f"the IOMMU driver wants {_dtype(rule)} for '{dev.name}'"),
+                    )
+                else:
+                    continue
+                if first is None:
+                    first = (dev, t, why1)
+                elif t != first[1]:
+                    res.log.append(
+                        f"iommu: Device needs domain type {SYSFS.get(t, t)}, but device "
+                        f"{first[0].name} in the same iommu group requires type "
+                        f"{SYSFS.get(first[1], first[1])} - using default"
+                    )
+                    return (
+                        res.global_default,
+                        Reason(
+                            "conflicting wishes in one group: the global default",
+                            None,
+                            src,
+                            (first[2], why1, res.global_reason),
+                        ),
+                        False,
+                    )
+            if first is not None:
+                return first[1], first[2], True
+            return res.global_default, res.global_reason, False
+        # Before 5.8 every group starts from the global default (iommu_group_get_for_dev).
+        return res.global_default, res.global_reason, False
+
+    def refuse(
+        self, group: Group, dev: Device, what: str, src: str, why: list[Reason] | None = None
+    ) -> None:
+        group.failed = True
+        group.default = None
+        group.default_reason = Reason(
+            f"the kernel refuses to probe group {group.id}: {what}", dev.span, src, tuple(why or ())
+        )
+        self.res.diagnostics.append(
+            error(
+                "E210",
+                f"group {group.id} fails to probe: {what}",
+                dev.span,
+                label=f"'{dev.name}' is left without its IOMMU (-EINVAL)",
+                help="the kernel unwinds the device from the IOMMU; it gets no IOMMU DMA ops",
+            )
+        )
+
+    # -- decide ------------------------------------------------------------------------------
+    def decide(self, group: Group) -> None:
+        if group.failed and group.default_reason.text == "not decided":
+            group.default = None
+            group.default_reason = Reason("the group failed to probe into its IOMMU")
+            return
+        ktype, kwhy, hard = self.kernel_type(group)
+        if group.failed:
+            return
+        caps, capwhy = self.capable(group)
+        src = f"{IOMMU_C}: iommu_group_alloc_default_domain"
+        if ktype is not None and ktype not in caps:
+            if hard:
+                self.res.diagnostics.append(
+                    warning(
+                        "W210",
+                        f"group {group.id}: the kernel asks for a {ktype} default domain "
+                        f"that '{group.iommu}' cannot allocate",
+                        kwhy.span or self.res.model.iommus[group.iommu].span,
+                        help="the group gets no default domain",
+                    )
+                )
+                kwhy = Reason(
+                    f"{ktype} cannot be allocated: no default domain", None, src, (kwhy, *capwhy)
+                )
+                ktype = None
+            elif ktype != "dma" and "dma" in caps:
+                self.res.log.append(
+                    f"iommu: Failed to allocate default IOMMU domain of type {ktype} for "
+                    f"group {group.id} - Falling back to IOMMU_DOMAIN_DMA"
+                )
+                kwhy = Reason(
+                    f"{ktype} cannot be allocated: falling back to dma", None, src, (kwhy, *capwhy)
+                )
+                ktype = "dma"
+            else:
+                kwhy = Reason(
+                    f"'{group.iommu}' cannot allocate {ktype}: no default domain",
+                    None,
+                    src,
+                    (kwhy, *capwhy),
+                )
+                ktype = None
+        if ktype == "dma-fq" and "no-deferred-flush" in self.res.model.iommus[group.iommu].quirks:
+            kwhy = Reason(
+                "no deferred flush on this IOMMU: DMA-FQ becomes DMA",
+                None,
+                "drivers/iommu/dma-iommu.c: iommu_dma_init_domain",
+                (kwhy,),
+            )
+            ktype = "dma"
+        final, fwhy = self.user(group, ktype, kwhy, hard, caps, capwhy)
+        group.default = final
+        group.default_reason = fwhy
+
+    def user(
+        self,
+        group: Group,
+        ktype: str | None,
+        kwhy: Reason,
+        hard: bool,
+        caps: set[str],
+        capwhy: list[Reason],
+    ) -> tuple[str | None, Reason]:
+        """Apply the user's rules (not the packs'): hard ones must agree with the kernel."""
+        wants: list[tuple[str, ActiveRule, str]] = []  # (type or '!type', rule, device)
+        for m in group.members:
+            r = self.requires.get(m)
+            if r is not None and not r.rule.std:
+                wants.append((_dtype(r), r, m))
+            r = self.no_implicit.get(m)
+            if r is not None and not r.rule.std:
+                wants.append(("identity" if "identity" in caps else "none", r, m))
+            for r in self.excludes.get(m, []):
+                if not r.rule.std:
+                    wants.append(("!" + _dtype(r), r, m))
+        positive = [w for w in wants if not w[0].startswith("!")]
+        for i, (t, r, m) in enumerate(positive):
+            for t2, r2, m2 in positive[i + 1 :]:
+                if t2 != t:
+                    self.clash(group, r2, f"'{m2}' needs {t2}", r, f"'{m}' needs {t}")
+        for t, r, m in wants:
+            if t.startswith("!") and any(p[0] == t[1:] for p in positive):
+                p = next(p for p in positive if p[0] == t[1:])
+                self.clash(group, r, f"'{m}' excludes {t[1:]}", p[1], f"'{p[2]}' needs {t[1:]}")
+        target = positive[-1] if positive else None
+        if target is not None:
+            t, r, m = target
+            if hard and ktype is not None and t != ktype and t != "none":
+                self.kernel_clash(group, r, f"'{m}' needs {t}", kwhy, ktype)
+                return ktype, kwhy
+            if t == "none":
+                return None, r.reason(
+                    f"no default domain: '{m}' excludes implicit DMA backing and "
+                    f"'{group.iommu}' has no identity domain"
+                )
+            if t not in caps:
+                self.res.diagnostics.append(
+                    error(
+                        "E212",
+                        f"'{m}' needs {t}, which '{group.iommu}' cannot allocate",
+                        r.rule.span,
+                        label="this rule cannot hold",
+                        secondary=tuple(Label(c.span, c.text) for c in capwhy if c.span),
+                        help="drop the rule or check the IOMMU's 'domains'",
+                    )
+                )
+                return ktype, kwhy
+            if t == "identity" and r.verb == "excludes implicit":
+                return t, r.reason(f"identity: '{m}' excludes implicit DMA backing")
+            return t, r.reason(f"{t}: required for '{m}'")
+        excluded = {w[0][1:]: w for w in wants if w[0].startswith("!")}
+        if ktype in excluded:
+            _, r, m = excluded[ktype]
+            if hard:
+                self.kernel_clash(group, r, f"'{m}' excludes {ktype}", kwhy, ktype)
+                return ktype, kwhy
+        # Soft rules: the most specific selector first, later definition on ties.
+        prefs = [
+            (r.specificity(self.res.model.devices[m]), r.index, _dtype(r), r, m)
+            for m in group.members
+            for r in self.prefers.get(m, [])
+        ]
+        for _spec, _idx, t, r, m in sorted(prefs, reverse=True):
+            if hard:
+                break
+            if t in caps and t not in excluded:
+                return t, r.reason(f"{t}: preferred for '{m}'")
+        if ktype in excluded:
+            _, r, m = excluded[ktype]
+            for alt in ("dma", "dma-fq", "identity"):
+                if alt in caps and alt not in excluded:
+                    return alt, r.reason(f"{alt}: '{m}' excludes {ktype}")
+            return None, r.reason(f"no default domain: '{m}' excludes {ktype}")
+        return ktype, kwhy
+
+    def clash(self, group: Group, r1: ActiveRule, t1: str, r2: ActiveRule, t2: str) -> None:
+        self.res.diagnostics.append(
+            error(
+                "E211",
+                f"rules disagree on group {group.id}'s default domain: {t1}, {t2}",
+                r1.rule.span,
+                label=t1,
+                secondary=(Label(r2.rule.span, t2),),
+                help="devices of one IOMMU group share one default domain",
+            )
+        )
+
+    def kernel_clash(
+        self, group: Group, r: ActiveRule, want: str, kwhy: Reason, ktype: str
+    ) -> None:
+        sec = _first_span(kwhy)
+        self.res.diagnostics.append(
+            error(
+                "E213",
+                f"{want}, but the kernel gives group {group.id} {ktype}",
+                r.rule.span,
+                label="this rule cannot hold",
+                secondary=(Label(sec, kwhy.text),) if sec else (),
+                help=f"the kernel's choice: {kwhy.text}"
+                + (f" ({kwhy.source})" if kwhy.source else ""),
+            )
+        )
+
+
+def _first_span(reason: Reason):  # type: ignore[no-untyped-def]
+    if reason.span is not None and reason.span.line:
+        return reason.span
+    for sub in reason.because:
+        found = _first_span(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _dtype(rule: ActiveRule) -> str:
+    verb = rule.rule.verb
+    t = getattr(verb, "domain_type", None)
+    return t.text if t is not None else "identity"
+
+
+def default_domains(res: Resolution, rules: list[ActiveRule]) -> None:
+    deciding = _Deciding(res, rules)
+    for group in res.groups:
+        deciding.decide(group)

@@ -1,0 +1,105 @@
+"""`why`: a value, the rules and facts that produced it, and the kernel source they mirror.
+
+In the spirit of Kconfiglib's info screen: each term with its value and its
+file:line.  ``why not`` shows what stands between the actual value and the
+one asked about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .checks import query, render_value
+from .diagnostics import did_you_mean
+from .model import ATTRIBUTES
+from .provenance import Reason
+from .resolution import Resolution
+
+ALIASES = {"contexts": "contexts_used", "group-of": "group_members", "ops": "dma_ops"}
+
+
+class QueryError(Exception):
+    """A query that names nothing; carries a did-you-mean hint."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    subject: str
+    attribute: str
+    value: object
+    reason: Reason
+    not_value: str | None = None
+    blockers: tuple[Reason, ...] = ()
+
+    def text(self) -> str:
+        head = f"{self.subject}.{self.attribute} = {render_value(self.value)}"
+        if self.not_value is not None:
+            if render_value(self.value) == self.not_value:
+                head += f"  (it is {self.not_value})"
+            else:
+                head += f", not {self.not_value}, because:"
+        lines = [head, *self.reason.lines(1)]
+        for b in self.blockers:
+            lines += b.lines(1)
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "query": f"{self.subject}.{self.attribute}",
+            "value": self.value,
+            "why": self.reason.to_json(),
+            **({"not": self.not_value} if self.not_value is not None else {}),
+        }
+
+
+def parse_query(res: Resolution, text: str) -> tuple[str, str]:
+    """'gr3d.dma_ops', 'group-of gpu', 'mc.contexts' -> (subject, attribute)."""
+    text = text.strip()
+    if text.startswith("group-of "):
+        return text.split(None, 1)[1].strip(), "group_members"
+    subject, dot, attr = text.partition(".")
+    if not dot:
+        raise QueryError(f"'{text}' is not a query: write NAME.ATTRIBUTE, e.g. gr3d.dma_ops")
+    attr = ALIASES.get(attr, attr)
+    model = res.model
+    kinds = {
+        **{d: "device" for d in model.devices},
+        **{i: "iommu" for i in model.iommus},
+        **{d: "domain" for d in res.domains},
+        "system": "system",
+    }
+    kind = kinds.get(subject)
+    if kind is None:
+        hint = did_you_mean(subject, kinds)
+        raise QueryError(f"unknown name '{subject}'" + (f"; {hint}" if hint else ""))
+    if kind == "domain" and subject not in model.domains:
+        attrs = ATTRIBUTES["domain"]
+    else:
+        attrs = ATTRIBUTES[kind]
+    if attr not in attrs:
+        hint = did_you_mean(attr, attrs)
+        raise QueryError(
+            f"{kind} '{subject}' has no attribute '{attr}'"
+            + (f"; {hint}" if hint else f"; it has {', '.join(sorted(attrs))}")
+        )
+    return subject, attr
+
+
+def explain(res: Resolution, text: str, not_value: str | None = None) -> Explanation:
+    subject, attr = parse_query(res, text)
+    value, reason = query(res, subject, attr)
+    blockers: list[Reason] = []
+    if not_value is not None and attr == "dma_ops" and subject in res.devices:
+        # The DMA ops follow from the domain: show that derivation too.
+        dres = res.devices[subject]
+        for dep in ("default_domain", "iommu"):
+            if dep in dres.reasons:
+                blockers.append(
+                    Reason(
+                        f"{subject}.{dep} = {render_value(dres.values[dep])}",
+                        None,
+                        None,
+                        (dres.reasons[dep],),
+                    )
+                )
+    return Explanation(subject, attr, value, reason, not_value, tuple(blockers))

@@ -1,0 +1,427 @@
+"""Stage 1 and 2: which IOMMU each device is behind, and the IOMMU groups.
+
+Groups are the connected components of a graph whose nodes are the devices
+(and PCI bridges) and whose edges are the reasons the kernel cannot isolate
+two of them, each edge labelled with that reason and its kernel source.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from .diagnostics import Label, error, warning
+from .model import Bridge, Device, Iommu, Model, PciAddress
+from .provenance import Reason
+from .resolution import DeviceResult, Group, Resolution
+from .rules import ActiveRule, by_verb
+
+ARM_SMMU = {"arm-smmu", "qcom-smmu", "adreno-smmu"}
+PCI_GROUPING = {"intel-vtd", "amd-vi", "arm-smmu-v3", "virtio", "apple-dart"} | ARM_SMMU
+PER_INSTANCE = {
+    # drivers/iommu/rockchip-iommu.c: rk_iommu_device_group (one group per IOMMU)
+    "rockchip": "drivers/iommu/rockchip-iommu.c: rk_iommu_device_group",
+    # drivers/iommu/mtk_iommu.c: mtk_iommu_device_group (one group per M4U)
+    "mtk-iommu": "drivers/iommu/mtk_iommu.c: mtk_iommu_device_group",
+}
+
+
+def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
+    """fwspec: a device is translated only through a valid `iommus` entry or a PCI claim
+    (drivers/iommu/of_iommu.c: of_iommu_configure; x86 DMAR/IVRS)."""
+    model = res.model
+    excluded: dict[str, ActiveRule] = {}
+    for rule in by_verb(rules, "excludes iommu"):
+        for name in rule.devices:
+            excluded.setdefault(name, rule)
+    x86 = [i for i in model.iommus.values() if i.kind in ("intel-vtd", "amd-vi")]
+    mapped = [i for i in model.iommus.values() if i.maps]
+    for dev in sorted(model.devices.values(), key=lambda d: d.probe_order):
+        out = DeviceResult(dev.name)
+        res.devices[dev.name] = out
+        iommu, why = _iommu_of(dev, model, x86, mapped)
+        if iommu is not None and dev.disabled:
+            iommu, why = None, Reason(f"'{dev.name}' is disabled in the device tree", dev.span)
+        if iommu is not None and iommu.disabled:
+            why = Reason(
+                f"IOMMU '{iommu.name}' is disabled: its clients are not translated",
+                iommu.span,
+                "drivers/iommu/of_iommu.c: of_iommu_xlate (unavailable IOMMU is no IOMMU)",
+            )
+            iommu = None
+        if iommu is not None and dev.name in excluded:
+            rule = excluded[dev.name]
+            why = rule.reason(f"'{iommu.name}' does not translate '{dev.name}'")
+            iommu = None
+        out.iommu = iommu.name if iommu else None
+        out.set("iommu", iommu.name if iommu else "none", why)
+
+
+def _iommu_of(
+    dev: Device, model: Model, x86: list[Iommu], mapped: list[Iommu]
+) -> tuple[Iommu | None, Reason]:
+    links = [link for link in dev.iommus if link.iommu in model.iommus]
+    if links:
+        link = links[0]
+        return model.iommus[link.iommu], Reason(
+            f"'{dev.name}' has an iommus entry for '{link.iommu}'",
+            link.span,
+            "drivers/iommu/of_iommu.c: of_iommu_configure",
+        )
+    if dev.pci is not None and x86:
+        iommu = x86[0]
+        return iommu, Reason(
+            f"{iommu.kind} '{iommu.name}' claims PCI device {dev.pci} (ACPI DMAR/IVRS)",
+            iommu.span,
+            "drivers/iommu/iommu.c: __iommu_probe_device",
+        )
+    if dev.pci is not None and mapped:
+        iommu = mapped[0]
+        return iommu, Reason(
+            f"PCI device {dev.pci} reaches '{iommu.name}' through its iommu-map",
+            iommu.maps[0].span,
+            "drivers/iommu/of_iommu.c: of_iommu_configure_dev_id (of_map_id)",
+        )
+    return None, Reason(f"'{dev.name}' has no iommus entry: not behind an IOMMU", dev.span)
+
+
+def _rid(addr: PciAddress) -> int:
+    return (addr.bus << 8) | (addr.device << 3) | addr.function
+
+
+def stream_ids(dev: Device, iommu: Iommu) -> list[tuple[int, int]]:
+    """(SID, SMR mask) pairs the device emits on this IOMMU."""
+    out: list[tuple[int, int]] = []
+    for link in dev.iommus:
+        if link.iommu != iommu.name:
+            continue
+        for s in link.streams:
+            if s.form == "sid" and isinstance(s.value, int):
+                out.append((s.value, s.mask or 0))
+    if not out and dev.pci is not None and iommu.maps:
+        rid = _rid(dev.pci) & (iommu.map_mask if iommu.map_mask is not None else 0xFFFF)
+        for entry in iommu.maps:
+            if entry.rid <= rid < entry.rid + entry.length:
+                out.append((entry.sid + rid - entry.rid, 0))
+    return out
+
+
+class _Grouper:
+    def __init__(self, res: Resolution):
+        self.res = res
+        self.model = res.model
+        self.graph: nx.Graph = nx.Graph()
+        self.failed: dict[str, Reason] = {}
+
+    def link(self, a: str, b: str, reason: Reason) -> None:
+        if a != b and not self.graph.has_edge(a, b):
+            self.graph.add_edge(a, b, reason=reason)
+
+    def run(self) -> None:
+        model = self.model
+        translated = [
+            model.devices[d.name] for d in self.res.devices.values() if d.iommu is not None
+        ]
+        for dev in translated:
+            self.graph.add_node(dev.name)
+        by_iommu: dict[str, list[Device]] = {}
+        for dev in translated:
+            by_iommu.setdefault(self.res.devices[dev.name].iommu or "", []).append(dev)
+        for name, devs in by_iommu.items():
+            iommu = model.iommus[name]
+            pci = [d for d in devs if d.pci is not None]
+            others = [d for d in devs if d.pci is None]
+            if iommu.kind in PER_INSTANCE:
+                for d in devs[1:]:
+                    self.link(
+                        devs[0].name,
+                        d.name,
+                        Reason(
+                            f"{iommu.kind} '{iommu.name}' has one group for all its masters",
+                            iommu.span,
+                            PER_INSTANCE[iommu.kind],
+                        ),
+                    )
+                continue
+            if iommu.kind in ARM_SMMU:
+                self.arm_smmu(iommu, devs)
+            elif iommu.kind == "tegra-smmu":
+                self.tegra(iommu, others)
+            elif iommu.kind in ("arm-smmu-v3", "apple-dart"):
+                self.same_sid(iommu, others)
+            if iommu.kind in PCI_GROUPING or iommu.kind == "tegra-smmu":
+                self.pci(pci)
+        self.number(translated)
+
+    # -- arm-smmu: stream map entries ------------------------------------------------
+    def arm_smmu(self, iommu: Iommu, devs: list[Device]) -> None:
+        """drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_find_sme, arm_smmu_device_group."""
+        smrs: list[tuple[int, int, str]] = []  # (id, mask, owner device)
+        src = "drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_find_sme"
+        for dev in sorted(devs, key=lambda d: d.probe_order):
+            if dev.pci is not None and not any(lk.iommu == iommu.name for lk in dev.iommus):
+                continue
+            for sid, mask in stream_ids(dev, iommu):
+                for sid0, mask0, owner in smrs:
+                    if owner == dev.name:
+                        continue
+                    # The new entry lies entirely within an existing SMR: reuse it.
+                    if (mask & mask0) == mask and ((sid ^ sid0) & ~mask0) == 0:
+                        self.link(
+                            owner,
+                            dev.name,
+                            Reason(
+                                f"'{dev.name}' stream {sid:#x}/{mask:#x} lies within "
+                                f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: one stream map entry",
+                                _link_span(dev, iommu),
+                                src,
+                            ),
+                        )
+                        break
+                    # Overlapping but not contained: the kernel refuses (-EINVAL).
+                    if ((sid ^ sid0) & ~(mask | mask0)) == 0:
+                        self.fail(
+                            dev,
+                            Reason(
+                                f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
+                                f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: -EINVAL",
+                                _link_span(dev, iommu),
+                                src,
+                            ),
+                            "E201",
+                            f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
+                            f"the SMR of '{owner}'",
+                            owner,
+                        )
+                        break
+                else:
+                    smrs.append((sid, mask, dev.name))
+
+    def fail(self, dev: Device, reason: Reason, code: str, message: str, other: str) -> None:
+        self.failed[dev.name] = reason
+        other_dev = self.model.devices[other]
+        self.res.diagnostics.append(
+            error(
+                code,
+                message,
+                reason.span or dev.span,
+                label="the kernel fails this device's IOMMU probe with -EINVAL",
+                secondary=(Label(other_dev.span, f"'{other}' defined here"),),
+                help="give both devices the same SID/mask, or non-overlapping ones",
+            )
+        )
+
+    # -- tegra-smmu: swgroups and SoC groups --------------------------------------------
+    def tegra(self, iommu: Iommu, devs: list[Device]) -> None:
+        """drivers/iommu/tegra-smmu.c: tegra_smmu_device_group, tegra_smmu_find_group."""
+        src = "drivers/iommu/tegra-smmu.c: tegra_smmu_device_group"
+        soc: dict[str, str] = {}
+        for g in iommu.soc_groups:
+            for m in g.members:
+                soc.setdefault(str(m), g.name)
+        first_by_key: dict[str, str] = {}
+        newer = self.res.platform.kernel >= (6, 7)
+        for dev in sorted(devs, key=lambda d: d.probe_order):
+            sw = next(
+                (str(s.value) for lk in dev.iommus if lk.iommu == iommu.name for s in lk.streams),
+                None,
+            )
+            if sw is None:
+                continue
+            keys = []
+            if sw in soc:
+                keys.append(("soc:" + soc[sw], f'SoC group "{soc[sw]}" lists swgroup {sw}'))
+            if newer:
+                keys.append(("sw:" + sw, f"same swgroup {sw}"))
+            for key, text in keys:
+                owner = first_by_key.setdefault(key, dev.name)
+                if owner != dev.name:
+                    self.link(owner, dev.name, Reason(text, _group_span(iommu, soc.get(sw)), src))
+
+    def same_sid(self, iommu: Iommu, devs: list[Device]) -> None:
+        """apple-dart merges masters whose SIDs map to one group (apple_dart_device_group);
+        arm-smmu-v3 does not support shared StreamIDs outside PCI aliases."""
+        seen: dict[int, str] = {}
+        for dev in sorted(devs, key=lambda d: d.probe_order):
+            for sid, _ in stream_ids(dev, iommu):
+                if sid in seen and seen[sid] != dev.name:
+                    if iommu.kind == "apple-dart":
+                        self.link(
+                            seen[sid],
+                            dev.name,
+                            Reason(
+                                f"'{dev.name}' and '{seen[sid]}' share stream {sid:#x}",
+                                _link_span(dev, iommu),
+                                "drivers/iommu/apple-dart.c: apple_dart_device_group",
+                            ),
+                        )
+                    else:
+                        self.res.diagnostics.append(
+                            warning(
+                                "W205",
+                                f"'{dev.name}' and '{seen[sid]}' share StreamID {sid:#x} "
+                                f"on {iommu.kind} '{iommu.name}'",
+                                _link_span(dev, iommu) or dev.span,
+                                help="arm-smmu-v3 supports shared StreamIDs only for PCI "
+                                "aliases (arm_smmu_device_group); the second master fails to probe",
+                            )
+                        )
+                        self.failed.setdefault(
+                            dev.name,
+                            Reason(
+                                f"StreamID {sid:#x} already used by '{seen[sid]}'",
+                                _link_span(dev, iommu),
+                                "drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c: "
+                                "arm_smmu_insert_master",
+                            ),
+                        )
+                else:
+                    seen.setdefault(sid, dev.name)
+
+    # -- PCI: pci_device_group ------------------------------------------------------------
+    def pci(self, devs: list[Device]) -> None:
+        """drivers/iommu/iommu.c: pci_device_group (aliases, ACS, multifunction)."""
+        src = "drivers/iommu/iommu.c: pci_device_group"
+        bridges = self.model.bridges
+        by_addr = {d.pci: d.name for d in devs if d.pci is not None}
+        for dev in devs:
+            assert dev.pci is not None
+            # DMA aliases: quirks, and PCIe-to-PCI bridges aliasing everything behind them.
+            for alias in dev.aliases:
+                other = by_addr.get(alias)
+                if other:
+                    self.link(
+                        dev.name, other, Reason(f"'{dev.name}' DMA-aliases {alias}", dev.span, src)
+                    )
+            # Walk up: stop at the first bridge whose path to the root has ACS.
+            cur = dev.upstream
+            prev = dev.name
+            while cur is not None and cur in bridges:
+                b = bridges[cur]
+                if b.kind == "pci-bridge":
+                    self.link(
+                        prev,
+                        "bridge:" + b.name,
+                        Reason(
+                            f"PCIe-to-PCI bridge '{b.name}' aliases every device behind it",
+                            b.span,
+                            "drivers/pci/search.c: pci_for_each_dma_alias",
+                        ),
+                    )
+                elif _acs_path(b.name, bridges):
+                    break
+                else:
+                    self.link(
+                        prev,
+                        "bridge:" + b.name,
+                        Reason(
+                            f"'{b.name}' ({b.kind}) has no ACS isolation up to the root",
+                            b.span,
+                            src,
+                        ),
+                    )
+                prev = "bridge:" + b.name
+                cur = b.upstream
+            # Multifunction devices without ACS share a group with their slot siblings.
+        slots: dict[tuple[int, int, int], list[Device]] = {}
+        for dev in devs:
+            assert dev.pci is not None
+            if not dev.acs:
+                slots.setdefault(dev.pci.slot, []).append(dev)
+        for slot_devs in slots.values():
+            for d in slot_devs[1:]:
+                self.link(
+                    slot_devs[0].name,
+                    d.name,
+                    Reason(
+                        f"functions of multifunction slot {str(d.pci)[:-2]} without ACS",
+                        d.span,
+                        "drivers/iommu/iommu.c: get_pci_function_alias_group",
+                    ),
+                )
+
+    # -- numbering ---------------------------------------------------------------------
+    def number(self, translated: list[Device]) -> None:
+        order = {d.name: d.probe_order for d in translated}
+        comps = []
+        for comp in nx.connected_components(self.graph):
+            members = sorted((n for n in comp if n in order), key=lambda n: (order[n], n))
+            if members:
+                comps.append((members, sorted(n[7:] for n in comp if n.startswith("bridge:"))))
+        comps.sort(key=lambda c: (order[c[0][0]], c[0][0]))
+        for gid, (members, bridges) in enumerate(comps):
+            first = members[0]
+            iommu = self.res.devices[first].iommu or ""
+            sub = self.graph.subgraph(members + ["bridge:" + b for b in bridges])
+            edges = sorted(
+                (data["reason"] for _, _, data in sub.edges(data=True)),
+                key=lambda r: (r.text,),
+            )
+            if len(members) == 1 and not edges:
+                why = Reason(
+                    f"'{first}' is alone in its group",
+                    None,
+                    _alone_source(self.model.iommus[iommu].kind),
+                )
+            else:
+                why = Reason(f"{len(members)} devices share group {gid}", None, None, tuple(edges))
+            group = Group(gid, iommu, members, why, bridges=bridges)
+            soc_names = {
+                g.name
+                for g in self.model.iommus[iommu].soc_groups
+                for m in members
+                for link in self.model.devices[m].iommus
+                for s in link.streams
+                if str(s.value) in {str(x) for x in g.members}
+            }
+            group.name = sorted(soc_names)[0] if soc_names else None
+            for m in members:
+                if m in self.failed:
+                    group.failed = True
+            self.res.groups.append(group)
+            for m in members:
+                self.res.devices[m].group = gid
+
+
+def _acs_path(name: str, bridges: dict[str, Bridge]) -> bool:
+    """pci_acs_path_enabled(bridge -> root, REQ_ACS_FLAGS)."""
+    cur: str | None = name
+    seen = set()
+    while cur is not None and cur in bridges and cur not in seen:
+        seen.add(cur)
+        b = bridges[cur]
+        if not b.acs:
+            return False
+        cur = b.upstream
+    return True
+
+
+def _alone_source(kind: str) -> str:
+    if kind in ("intel-vtd", "amd-vi"):
+        return "drivers/iommu/iommu.c: pci_device_group"
+    return "drivers/iommu/iommu.c: generic_device_group"
+
+
+def _link_span(dev: Device, iommu: Iommu):  # type: ignore[no-untyped-def]
+    for link in dev.iommus:
+        if link.iommu == iommu.name:
+            return link.span
+    return dev.span
+
+
+def _group_span(iommu: Iommu, name: str | None):  # type: ignore[no-untyped-def]
+    for g in iommu.soc_groups:
+        if g.name == name:
+            return g.span
+    return iommu.span
+
+
+def build_groups(res: Resolution) -> None:
+    grouper = _Grouper(res)
+    grouper.run()
+    for name, reason in grouper.failed.items():
+        dev = res.devices[name]
+        dev.set(
+            "iommu",
+            "none",
+            Reason(f"'{name}' failed to probe into its IOMMU", None, None, (reason,)),
+        )

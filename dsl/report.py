@@ -1,0 +1,136 @@
+"""`resolve` output: a table for people, JSON (versioned, documented) for programs."""
+
+from __future__ import annotations
+
+import json
+
+from .checks import render_value
+from .resolution import Resolution
+
+SCHEMA = "iommu-rules/resolution"
+SCHEMA_VERSION = 1
+COLUMNS = (
+    "device",
+    "iommu",
+    "group",
+    "default_domain",
+    "domain",
+    "domain_type",
+    "context",
+    "dma_ops",
+)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
+    out += [fmt.format(*r).rstrip() for r in rows]
+    return out
+
+
+def text(res: Resolution) -> str:
+    plat = res.platform
+    model = res.model
+    lines = [
+        f"platform: {plat.arch}, kernel {'.'.join(map(str, plat.kernel))}"
+        + (f', cmdline "{model.platform.cmdline.value}"' if model.platform.cmdline else ""),
+        f"global default domain: {res.global_default}",
+        "",
+    ]
+    rows = []
+    for name in sorted(res.devices, key=lambda n: model.devices[n].probe_order):
+        d = res.devices[name]
+        rows.append([name] + [render_value(d.values.get(c, "")) for c in COLUMNS[1:]])
+    lines += _table(rows, [c.upper().replace("_", " ") for c in COLUMNS])
+    lines.append("")
+    for iommu in model.iommus.values():
+        used = sorted(res.contexts_used(iommu.name), key=lambda d: d.context or 0)
+        groups = [g for g in res.groups if g.iommu == iommu.name]
+        limit = f"{iommu.contexts} contexts" if iommu.contexts else "no context limit"
+        lines.append(
+            f"iommu {iommu.name} ({iommu.kind}, {limit}): {len(groups)} groups, "
+            f"{len(used)} contexts in use"
+        )
+        for g in groups:
+            label = f' "{g.name}"' if g.name else ""
+            default = "refused" if g.failed else (g.default or "none")
+            lines.append(f"  group {g.id}{label}: {', '.join(g.members)}  [default {default}]")
+        if iommu.contexts:
+            by_ctx = {d.context: d.name for d in used}
+            slots = []
+            for i in range(iommu.contexts):
+                if i in by_ctx:
+                    slots.append(f"{i}={by_ctx[i]}")
+                elif i in iommu.reserved:
+                    slots.append(f"{i}=(reserved)")
+                elif i in iommu.secure:
+                    slots.append(f"{i}=(secure)")
+                else:
+                    slots.append(f"{i}=free")
+            if len(slots) <= 16:
+                lines.append("  contexts: " + ", ".join(slots))
+        else:
+            for dom in used:
+                lines.append(f"  context {dom.context}: {dom.name}")
+    if res.log:
+        lines += ["", "kernel log:"] + [f"  {line}" for line in res.log]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(res: Resolution) -> str:
+    model = res.model
+    data = {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "platform": {
+            "arch": res.platform.arch,
+            "kernel": ".".join(map(str, res.platform.kernel)),
+            "cmdline": model.platform.cmdline.value if model.platform.cmdline else "",
+            "default_domain": res.global_default,
+        },
+        "devices": [
+            {
+                "name": name,
+                **{c: res.devices[name].values.get(c) for c in COLUMNS[1:]},
+                "group_members": res.devices[name].values.get("group_members", []),
+            }
+            for name in sorted(res.devices, key=lambda n: model.devices[n].probe_order)
+        ],
+        "groups": [
+            {
+                "id": g.id,
+                "iommu": g.iommu,
+                "name": g.name,
+                "members": g.members,
+                "bridges": g.bridges,
+                "default_domain": g.default,
+                "refused": g.failed,
+            }
+            for g in res.groups
+        ],
+        "domains": [
+            {
+                "name": d.name,
+                "type": d.type,
+                "iommu": d.iommu,
+                "origin": d.origin,
+                "devices": d.devices,
+                "context": d.context,
+                "failed": d.failed,
+            }
+            for d in sorted(res.domains.values(), key=lambda d: d.name)
+        ],
+        "iommus": [
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "contexts": i.contexts,
+                "contexts_used": len(res.contexts_used(i.name)),
+            }
+            for i in model.iommus.values()
+        ],
+        "log": res.log,
+        "diagnostics": [d.to_json() for d in sorted(res.diagnostics, key=lambda d: d.sort_key())],
+    }
+    return json.dumps(data, indent=2, sort_keys=True, default=str)

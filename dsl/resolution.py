@@ -1,0 +1,79 @@
+"""What the resolver derives: groups, domains, contexts and DMA ops, each with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .conditions import Platform
+from .diagnostics import Diagnostic
+from .model import Expectation, Model
+from .provenance import Reason
+
+
+@dataclass
+class Group:
+    id: int
+    iommu: str
+    members: list[str]
+    reason: Reason
+    name: str | None = None  # SoC group name (sysfs iommu_group/name)
+    bridges: list[str] = field(default_factory=list)
+    default: str | None = None  # default domain type, None = no default domain
+    default_reason: Reason = field(default_factory=lambda: Reason("not decided"))
+    failed: bool = False  # the kernel refused: members are unwound from the IOMMU
+
+
+@dataclass
+class Domain:
+    """A domain that exists at run time: a default domain, a driver's, or an arm32 mapping."""
+
+    name: str
+    type: str
+    iommu: str
+    origin: str  # "default", "driver", "arm32"
+    devices: list[str]
+    reason: Reason
+    context: int | None = None
+    context_reason: Reason | None = None
+    failed: bool = False
+
+
+@dataclass
+class DeviceResult:
+    name: str
+    iommu: str | None = None
+    group: int | None = None
+    domain: str | None = None  # the domain the device ends up in
+    values: dict[str, object] = field(default_factory=dict)
+    reasons: dict[str, Reason] = field(default_factory=dict)
+
+    def set(self, attr: str, value: object, reason: Reason) -> None:
+        self.values[attr] = value
+        self.reasons[attr] = reason
+
+
+@dataclass
+class Resolution:
+    model: Model
+    platform: Platform
+    devices: dict[str, DeviceResult] = field(default_factory=dict)
+    groups: list[Group] = field(default_factory=list)
+    domains: dict[str, Domain] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # kernel log lines this boot prints
+    global_default: str = "dma"
+    global_reason: Reason = field(default_factory=lambda: Reason("not decided"))
+    rule_hits: dict[int, int] = field(default_factory=dict)  # rule index -> devices matched
+    # (expectation, passed, actual value as text, why the actual value)
+    expectations: list[tuple[Expectation, bool, str, Reason]] = field(default_factory=list)
+
+    def group_of(self, device: str) -> Group | None:
+        gid = self.devices[device].group
+        return self.groups[gid] if gid is not None else None
+
+    def contexts_used(self, iommu: str) -> list[Domain]:
+        return [d for d in self.domains.values() if d.iommu == iommu and d.context is not None]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]

@@ -1,0 +1,75 @@
+"""The resolver: model in, what the kernel would do at boot out, every value explained.
+
+Stages run in the kernel's order, each a function of the model and the
+earlier stages: which IOMMU each device is behind, groups, default domains,
+contexts, DMA ops; then expectations and lints.
+"""
+
+from __future__ import annotations
+
+from .checks import check
+from .conditions import Platform
+from .contexts import allocate
+from .dmaops import dma_ops
+from .domains import default_domains, global_default
+from .groups import attach_iommus, build_groups
+from .lalr import no_gc
+from .model import Model
+from .provenance import Reason
+from .resolution import Resolution
+from .rules import active_rules
+
+
+def resolve(model: Model) -> Resolution:
+    """Resolve a validated model.  Never raises for a bad board: problems are diagnostics."""
+    with no_gc():
+        res = Resolution(model, Platform(model))
+        rules = active_rules(res)
+        global_default(res, rules)
+        attach_iommus(res, rules)
+        build_groups(res)
+        default_domains(res, rules)
+        allocate(res, rules)
+        dma_ops(res)
+        _fill(res)
+        check(res, rules)
+        return res
+
+
+def _fill(res: Resolution) -> None:
+    """The per-device attributes `expect` and `why` ask about."""
+    for dres in res.devices.values():
+        group = res.group_of(dres.name)
+        if group is None or dres.iommu is None:
+            why = dres.reasons.get("iommu", Reason("not behind an IOMMU"))
+            for attr in ("group", "default_domain", "domain_type", "domain", "context"):
+                dres.set(attr, "none", why)
+            dres.set("group_members", [], why)
+            continue
+        dres.set("group", group.id, group.reason)
+        dres.set("group_members", list(group.members), group.reason)
+        if group.failed:
+            for attr in ("default_domain", "domain_type", "domain", "context"):
+                dres.set(attr, "none", group.default_reason)
+            dres.set(
+                "iommu",
+                "none",
+                Reason(
+                    f"'{dres.name}' was unwound from '{group.iommu}'",
+                    None,
+                    None,
+                    (group.default_reason,),
+                ),
+            )
+            continue
+        dres.set("default_domain", group.default or "none", group.default_reason)
+        dom = res.domains.get(dres.domain or "")
+        if dom is None or dom.failed:
+            dres.set("domain_type", group.default or "none", group.default_reason)
+            dres.set("domain", "none", group.default_reason)
+            dres.set("context", "none", group.default_reason)
+            continue
+        dres.set("domain_type", dom.type, dom.reason)
+        dres.set("domain", dom.name, dom.reason)
+        ctx_why = dom.context_reason or Reason(f"a {dom.type} domain needs no context")
+        dres.set("context", dom.context if dom.context is not None else "none", ctx_why)

@@ -1,0 +1,69 @@
+"""Which rules are in force on this platform, and which devices each selects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ast
+from .model import Device, Model, Rule
+from .provenance import Reason
+from .resolution import Resolution
+from .selectors import matches, specificity_for
+
+
+@dataclass(frozen=True)
+class ActiveRule:
+    index: int
+    rule: Rule
+    why: tuple[Reason, ...]  # the conditions that made it hold
+    position: int  # latest command-line token it depends on, -1 when none
+    devices: frozenset[str]
+
+    @property
+    def verb(self) -> str:
+        return self.rule.verb.kind if isinstance(self.rule.verb, ast.Verb) else "reserve"
+
+    def reason(self, text: str | None = None) -> Reason:
+        r = self.rule
+        label = f'rule "{r.name}"' if r.explicit_name else f"rule at {r.span}"
+        return Reason(text or label, r.span, r.source, self.why)
+
+    def specificity(self, dev: Device) -> int:
+        assert self.rule.selector is not None
+        return specificity_for(self.rule.selector, dev)
+
+
+def _select(sel: ast.Selector, model: Model) -> frozenset[str]:
+    if isinstance(sel, ast.SelName):
+        name = sel.name.text
+        if name in model.devices:
+            return frozenset({name})
+        return frozenset(d.name for d in model.devices.values() if name in d.tags)
+    if isinstance(sel, ast.SelAll):
+        return frozenset(model.devices)
+    return frozenset(d.name for d in model.devices.values() if matches(sel, d, model))
+
+
+def active_rules(res: Resolution) -> list[ActiveRule]:
+    out = []
+    for index, rule in enumerate(res.model.rules):
+        why: list[Reason] = []
+        position = -1
+        holds = True
+        for cond in rule.conditions:
+            ok, reasons, pos = res.platform.holds(cond)
+            if not ok:
+                holds = False
+                break
+            why += reasons
+            position = max(position, pos)
+        if not holds:
+            continue
+        devices = _select(rule.selector, res.model) if rule.selector is not None else frozenset()
+        res.rule_hits[index] = len(devices)
+        out.append(ActiveRule(index, rule, tuple(why), position, devices))
+    return out
+
+
+def by_verb(rules: list[ActiveRule], *verbs: str) -> list[ActiveRule]:
+    return [r for r in rules if r.verb in verbs]

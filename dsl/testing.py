@@ -1,0 +1,115 @@
+"""`iommu-rules test`: expectations as test cases, in text, JSON or JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any
+
+from .checks import render_value
+from .diagnostics import Style, render_all
+
+if TYPE_CHECKING:
+    from .cli import Board
+
+
+def _cases(board: Board) -> list[dict[str, Any]]:
+    out = []
+    for exp, ok, actual, why in board.res.expectations:
+        q = exp.query
+        from .checks import _literal
+
+        out.append(
+            {
+                "name": f"{q.subject.text}.{q.attribute.text} {exp.op} "
+                f"{render_value(_literal(exp.value))}",
+                "file": exp.span.file,
+                "line": exp.span.line,
+                "passed": ok,
+                "actual": actual,
+                "why": why,
+            }
+        )
+    return out
+
+
+def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
+    """Print results; return the number of failed expectations and resolution errors."""
+    failed = 0
+    results = []
+    for board in boards:
+        cases = _cases(board)
+        errors = [d for d in board.diagnostics if d.is_error and d.code != "E401"]
+        failed += sum(not c["passed"] for c in cases) + len(errors)
+        results.append((board, cases, errors))
+    if fmt == "json":
+        print(
+            json.dumps(
+                {
+                    "version": 1,
+                    "boards": [
+                        {
+                            "file": b.loaded.roots[0],
+                            "expectations": [
+                                {
+                                    **{k: v for k, v in c.items() if k != "why"},
+                                    "why": c["why"].to_json(),
+                                }
+                                for c in cases
+                            ],
+                            "errors": [d.to_json() for d in errors],
+                        }
+                        for b, cases, errors in results
+                    ],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
+    elif fmt == "junit":
+        suites = ET.Element("testsuites")
+        for board, cases, errors in results:
+            suite = ET.SubElement(
+                suites,
+                "testsuite",
+                name=board.loaded.roots[0],
+                tests=str(len(cases) + len(errors)),
+                failures=str(sum(not c["passed"] for c in cases)),
+                errors=str(len(errors)),
+            )
+            for c in cases:
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=board.loaded.roots[0],
+                    name=c["name"],
+                    file=c["file"],
+                    line=str(c["line"]),
+                )
+                if not c["passed"]:
+                    fail = ET.SubElement(case, "failure", message=f"actual: {c['actual']}")
+                    fail.text = "\n".join(c["why"].lines())
+            for d in errors:
+                case = ET.SubElement(
+                    suite, "testcase", classname=board.loaded.roots[0], name=f"resolve {d.code}"
+                )
+                ET.SubElement(case, "error", message=d.message).text = str(d.span)
+        ET.indent(suites)
+        sys.stdout.write(ET.tostring(suites, encoding="unicode") + "\n")
+    else:
+        total = passed = 0
+        for board, cases, errors in results:
+            for c in cases:
+                total += 1
+                mark = style("help", "ok  ") if c["passed"] else style("error", "FAIL")
+                print(f"{mark} {c['file']}:{c['line']}: {c['name']}")
+                if c["passed"]:
+                    passed += 1
+                else:
+                    print(f"       actual: {c['actual']}")
+                    print("\n".join("       " + line for line in c["why"].lines()))
+            if errors:
+                print(render_all(errors, board.loaded.sources, style))
+        print(f"{passed} passed, {total - passed} failed")
+    return failed
