@@ -217,7 +217,7 @@ def _expand_dirs(paths: Sequence[str]) -> list[str]:
     for p in paths:
         path = Path(p)
         if p != "-" and path.is_dir():
-            out += sorted(str(f) for f in path.rglob("*.iommu"))
+            out += sorted(str(f) for f in path.glob("*.iommu"))
         else:
             out.append(p)
     return out
@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "test",
         parents=[common],
-        help="check every 'expect' of the given boards (directories are searched)",
+        help="check every 'expect' of the given boards (a directory: its *.iommu files)",
         description="Run the expectations of each board. A failure shows the expected and "
         "actual values and why the actual value is what it is.",
         epilog="examples:\n  iommu-rules test examples/\n"

@@ -17,8 +17,14 @@ from .resolution import Group, Resolution
 from .rules import ActiveRule, by_verb
 
 TRANSLATED = ("dma", "dma-fq")
-SYSFS = {"identity": "identity", "dma": "DMA", "dma-fq": "DMA-FQ", "blocked": "blocked"}
-LOG_NAME = {"identity": "Passthrough", "dma": "Translated", "dma-fq": "Translated"}
+# iommu_domain_type_str(), as the kernel prints domain types in its messages
+LOG_NAME = {
+    "identity": "Passthrough",
+    "dma": "Translated",
+    "dma-fq": "Translated",
+    "blocked": "Blocked",
+    "unmanaged": "Unmanaged",
+}
 IOMMU_C = "drivers/iommu/iommu.c"
 
 
@@ -131,10 +137,10 @@ class _Deciding:
             for dev, rule in wishes:
                 t = _dtype(rule)
                 if driver is not None and t != driver:
-                    a, b = sorted((driver, t))
+                    a, b = LOG_NAME.get(driver, driver), LOG_NAME.get(t, t)
                     msg = (
-                        f"iommu: IOMMU driver error, requesting conflicting def_domain_type, "
-                        f"{SYSFS.get(a, a)} and {SYSFS.get(b, b)}, for devices in group {gid}."
+                        f"{dev.name}: IOMMU driver error, requesting conflicting def_domain_type, "
+                        f"{a} and {b}, for devices in group {gid}."
                     )
                     res.log.append(msg)
                     why.append(rule.reason(f"'{dev.name}' wants {t}: conflict, identity wins"))
@@ -149,8 +155,8 @@ class _Deciding:
                     return None, Reason("probe refused", None, src), True
                 if driver is not None and driver != "dma":
                     res.log.append(
-                        f"iommu: Device is not trusted, but driver is overriding group {gid} "
-                        f"to {SYSFS.get(driver, driver)}, refusing to probe."
+                        f"{u.name}: Device is not trusted, but driver is overriding group {gid} "
+                        f"to {LOG_NAME.get(driver, driver)}, refusing to probe."
                     )
                     self.refuse(
                         group, u, f"the driver wants {driver} for an untrusted device", src, why
@@ -199,9 +205,9 @@ class _Deciding:
                     first = (dev, t, why1)
                 elif t != first[1]:
                     res.log.append(
-                        f"iommu: Device needs domain type {SYSFS.get(t, t)}, but device "
+                        f"{dev.name}: Device needs domain type {LOG_NAME.get(t, t)}, but device "
                         f"{first[0].name} in the same iommu group requires type "
-                        f"{SYSFS.get(first[1], first[1])} - using default"
+                        f"{LOG_NAME.get(first[1], first[1])} - using default"
                     )
                     return (
                         res.global_default,

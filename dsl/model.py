@@ -393,19 +393,6 @@ class _Builder:
         self.check_bridges(bridges, devices)
         self.check_pci(devices, bridges)
         tags = frozenset(t for d in devices.values() for t in d.tags)
-        for tag in sorted(tags & set(self.defined)):
-            what, span = self.defined[tag]
-            dev_with = next(d for d in devices.values() if tag in d.tags)
-            self.err(
-                "E107",
-                f"'{tag}' is both a tag and the name of an {what}"
-                if what[0] in "aeiou"
-                else f"'{tag}' is both a tag and the name of a {what}",
-                span,
-                label=f"{what} defined here",
-                secondary=(Label(dev_with.span, f"'{dev_with.name}' has the tag '{tag}'"),),
-                help="selectors could not tell them apart; rename the tag or the " + what,
-            )
         rules = []
         rule_names: dict[str, Span] = {}
         for fname, rnode, conds in rule_nodes:

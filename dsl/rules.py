@@ -35,10 +35,10 @@ class ActiveRule:
 
 def _select(sel: ast.Selector, model: Model) -> frozenset[str]:
     if isinstance(sel, ast.SelName):
+        # A name selects the device of that name and every device with that tag.
         name = sel.name.text
-        if name in model.devices:
-            return frozenset({name})
-        return frozenset(d.name for d in model.devices.values() if name in d.tags)
+        tagged = {d.name for d in model.devices.values() if name in d.tags}
+        return frozenset(tagged | ({name} if name in model.devices else set()))
     if isinstance(sel, ast.SelAll):
         return frozenset(model.devices)
     return frozenset(d.name for d in model.devices.values() if matches(sel, d, model))

@@ -60,11 +60,10 @@ def test_missing_include_suggests(tmp_path: Path) -> None:
     write(tmp_path / "common.iommu", "")
     board = write(tmp_path / "board.iommu", 'include "comon"\ninclude "std/soc/tegr"\n')
     loaded = load_paths([str(board)])
-    codes = [(d.code, d.span.line, d.help) for d in loaded.diagnostics]
-    assert codes == [
-        ("E121", 1, "did you mean 'common'?"),
-        ("E121", 2, "did you mean 'std/soc/tegra'?"),
-    ]
+    codes = [(d.code, d.span.line) for d in loaded.diagnostics]
+    assert codes == [("E121", 1), ("E121", 2)]
+    assert loaded.diagnostics[0].help == "did you mean 'common'?"
+    assert loaded.diagnostics[1].help.startswith("did you mean 'std/soc/tegra'")
 
 
 def test_deep_include_chain_does_not_recurse(tmp_path: Path) -> None:

@@ -1,0 +1,208 @@
+"""The resolver through the CLI: scenarios whose expected values cite the kernel source."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, run_cli
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+CASES = sorted(SCENARIOS.glob("*.iommu"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_scenario_expectations_hold(case: Path) -> None:
+    proc = run_cli("test", "--color", "never", str(case))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.rstrip().endswith(" failed")
+    passed, failed = proc.stdout.rstrip().splitlines()[-1].split(", ")
+    assert failed == "0 failed" and int(passed.split()[0]) >= 2
+
+
+def test_examples_expectations_hold() -> None:
+    proc = run_cli("test", str(EXAMPLES))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.rstrip().endswith("passed, 0 failed")
+
+
+@pytest.mark.parametrize(
+    ("case", "line"),
+    [
+        (
+            "conflict-6.1",
+            "rot: Device needs domain type Translated, but device display in the "
+            "same iommu group requires type Passthrough - using default",
+        ),
+        (
+            "conflict-6.8",
+            "rot: IOMMU driver error, requesting conflicting def_domain_type, "
+            "Passthrough and Translated, for devices in group 0.",
+        ),
+        ("tegra30-4.18-implicit-exhaustion", "mpe: Failed to attached device mpe to IOMMU_mapping"),
+        (
+            "untrusted-identity-6.8",
+            "tb_gpu: Device is not trusted, but driver is overriding "
+            "group 0 to Passthrough, refusing to probe.",
+        ),
+        ("x86-iommu-pt", "iommu: Default domain type: Passthrough (set via kernel command line)"),
+        ("x86-default", "iommu: DMA domain TLB invalidation policy: lazy mode"),
+    ],
+)
+def test_kernel_log_lines(case: str, line: str) -> None:
+    proc = run_cli("resolve", "--color", "never", str(SCENARIOS / f"{case}.iommu"))
+    assert line in proc.stdout.splitlines()[-12:] or f"  {line}" in proc.stdout.splitlines()
+
+
+def test_seed_scenario_names_the_failures() -> None:
+    proc = run_cli(
+        "resolve", "--color", "never", str(SCENARIOS / "tegra30-4.18-implicit-exhaustion.iommu")
+    )
+    assert proc.returncode == 1
+    err = proc.stderr
+    assert "error[E301]: the implicit arm32 mapping gets no context on 'mc'" in err
+    assert "-ENOSPC" in err and "'mpe': the device keeps dma-direct" in err
+    assert "error[E302]: cannot attach domain 'drm' to 'gr2d'" in err
+    assert (
+        "contexts: 0=arm_iommu:host1x, 1=arm_iommu:gr2d, 2=arm_iommu:gr3d, "
+        "3=arm_iommu:vde" in proc.stdout
+    )
+
+
+def test_failed_expectation_shows_actual_and_derivation(tmp_path: Path) -> None:
+    board = tmp_path / "b.iommu"
+    board.write_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu { contexts 2 }\n"
+        'device ufs: "qcom,ufshc" { iommu smmu sid 0x100 }\n'
+        "expect ufs.dma_ops == dma-direct\n"
+    )
+    proc = run_cli("test", "--color", "never", str(board))
+    assert proc.returncode == 1
+    assert "FAIL" in proc.stdout and "actual: iommu-dma" in proc.stdout
+    assert "drivers/iommu/dma-iommu.c: iommu_setup_dma_ops" in proc.stdout
+    assert "std/linux.iommu:" in proc.stdout  # the rule that set the global default
+    assert proc.stdout.rstrip().endswith("0 passed, 1 failed")
+    check = run_cli("check", "--color", "never", str(board))
+    assert check.returncode == 1 and "error[E401]: expectation failed" in check.stderr
+
+
+def test_why_is_a_derivation_with_sources() -> None:
+    proc = run_cli("why", str(EXAMPLES / "tegra30.iommu"), "gr3d.dma_ops")
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "gr3d.dma_ops = dma-direct"
+    assert any("excludes implicit" in ln and "examples/tegra30.iommu:" in ln for ln in lines)
+    assert any("kernel/dma/mapping.c: dma_go_direct" in ln for ln in lines)
+    proc = run_cli("why", str(EXAMPLES / "tegra30.iommu"), "group-of", "dc0")
+    assert proc.stdout.startswith("dc0.group_members = [dc0, dc1]")
+    assert 'SoC group "display" lists swgroup dcb' in proc.stdout
+    proc = run_cli("why", str(EXAMPLES / "tegra30.iommu"), "not", "gr3d.dma_ops", "arm_iommu")
+    assert "gr3d.dma_ops = dma-direct, not arm_iommu, because:" in proc.stdout
+
+
+def test_why_bad_query_suggests(tmp_path: Path) -> None:
+    proc = run_cli("why", str(EXAMPLES / "tegra30.iommu"), "gr3.dma_ops")
+    assert proc.returncode == 2 and "did you mean 'gr3d'?" in proc.stderr
+    proc = run_cli("why", str(EXAMPLES / "tegra30.iommu"), "gr3d.dmaops")
+    assert proc.returncode == 2 and "did you mean 'dma_ops'?" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_resolve_json_schema() -> None:
+    proc = run_cli("resolve", "--json", str(EXAMPLES / "sdm845.iommu"))
+    assert proc.returncode == 0
+    data = json.loads(proc.stdout)
+    assert data["schema"] == "iommu-rules/resolution" and data["version"] == 1
+    adreno = next(d for d in data["devices"] if d["name"] == "adreno")
+    assert adreno["default_domain"] == "identity" and adreno["context"] == 0
+    assert {"id", "iommu", "members", "default_domain"} <= set(data["groups"][0])
+    assert data["platform"]["default_domain"] == "dma"
+
+
+def test_junit_and_json_test_reports() -> None:
+    proc = run_cli("test", "--format", "junit", str(EXAMPLES / "tegra30.iommu"))
+    suites = ET.fromstring(proc.stdout)
+    suite = suites.find("testsuite")
+    assert suite is not None and suite.get("failures") == "0"
+    assert len(suite.findall("testcase")) == 2
+    proc = run_cli("test", "--format", "json", str(EXAMPLES / "tegra30.iommu"))
+    data = json.loads(proc.stdout)
+    assert all(e["passed"] for e in data["boards"][0]["expectations"])
+
+
+def board(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "b.iommu"
+    path.write_text('include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n' + text)
+    return path
+
+
+def test_user_rule_against_kernel_choice_names_both(tmp_path: Path) -> None:
+    path = board(
+        tmp_path,
+        'include "std/soc/qcom"\niommu smmu: qcom-smmu { contexts 8 }\n'
+        'device mdss: "qcom,sdm845-mdss" { tags display; iommu smmu sid 0x880 }\n'
+        "rule display requires dma\n",
+    )
+    proc = run_cli("check", "--color", "never", str(path))
+    assert proc.returncode == 1
+    assert "error[E213]: 'mdss' needs dma, but the kernel gives group 0 identity" in proc.stderr
+    assert "std/soc/qcom.iommu:" in proc.stderr  # the client-list rule, with its span
+
+
+def test_two_user_rules_disagree(tmp_path: Path) -> None:
+    path = board(
+        tmp_path,
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        'device a: "x" { iommu smmu sid 0x1 }\ndevice b: "y" { iommu smmu sid 0x1 }\n'
+        "rule a requires identity\nrule b requires dma\n",
+    )
+    proc = run_cli("check", "--color", "never", str(path))
+    assert "error[E211]: rules disagree on group 0's default domain" in proc.stderr
+
+
+def test_lints(tmp_path: Path) -> None:
+    path = board(
+        tmp_path,
+        "iommu smmu: arm-smmu { contexts 2 }\n"
+        'device a: "x" { tags gpu; iommu smmu sid 0x1 }\n'
+        'device b: "y" { iommu smmu sid 0x2 }\n'
+        "domain own: unmanaged on smmu { attach a }\n"
+        'rule "ghost": compatible "nope,*" prefers identity\n',
+    )
+    proc = run_cli("check", "--color", "never", str(path))
+    err = proc.stderr
+    assert "warning[W201]" in err  # a rule that matches nothing
+    assert "error[E301]" in err  # 'own' finds no third context bank
+    assert "warning[W202]: 'smmu' uses 2 of its 2 contexts" in err
+
+
+def test_output_is_deterministic_across_hash_seeds() -> None:
+    outs = {
+        run_cli(
+            "resolve", "--json", str(EXAMPLES / "x86-desktop.iommu"), env={"PYTHONHASHSEED": seed}
+        ).stdout
+        for seed in ("0", "7", "123", "random", "99")
+    }
+    assert len(outs) == 1
+    whys = {
+        run_cli(
+            "why", str(EXAMPLES / "sdm845.iommu"), "qce.group_members", env={"PYTHONHASHSEED": seed}
+        ).stdout
+        for seed in ("0", "7", "random")
+    }
+    assert len(whys) == 1
+
+
+def test_every_std_rule_cites_a_kernel_source() -> None:
+    from iommu_rules.loader import load_paths, std_root
+    from iommu_rules.model import build_model
+
+    for pack in sorted(std_root().rglob("*.iommu")):
+        model = build_model(load_paths([str(pack)]))
+        for rule in model.rules:
+            assert rule.source, f"{rule.span}: rule '{rule.name}' has no 'source'"
+            assert rule.explicit_name, f"{rule.span}: std rules are named"
