@@ -210,6 +210,49 @@ def cmd_test(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_dot(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from .dot import render
+    from .pathio import write_atomic
+
+    boards, status = _resolve_each(args, [args.file])
+    if not boards:
+        return status
+    text = render(boards[0].res, args.view)
+    if args.render:
+        dot = shutil.which("dot")
+        if dot is None:
+            print(
+                "iommu-rules dot: --render needs Graphviz's 'dot', which is not installed "
+                "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
+                "without --render the DOT text is written instead",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        proc = subprocess.run(
+            [dot, f"-T{args.render}"], input=text.encode(), capture_output=True, check=False
+        )
+        if proc.returncode != 0:
+            print(
+                f"iommu-rules dot: dot failed: {proc.stderr.decode(errors='replace')}",
+                file=sys.stderr,
+            )
+            return EXIT_INTERNAL
+        if not args.output:
+            print("iommu-rules dot: --render writes binary output; give -o FILE", file=sys.stderr)
+            return EXIT_USAGE
+        Path(args.output).write_bytes(proc.stdout)
+        return status
+    if args.output:
+        write_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return status
+
+
 def _expand_dirs(paths: Sequence[str]) -> list[str]:
     from pathlib import Path
 
@@ -373,6 +416,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default text)",
     )
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser(
+        "dot",
+        parents=[common],
+        help="export a Graphviz view: topology, groups or contexts",
+        description="Export a Graphviz DOT view of a resolved board: 'topology' (IOMMUs, "
+        "bridges, devices and their streams), 'groups' (groups per IOMMU, coloured by domain "
+        "type, labelled with DMA ops) or 'contexts' (each IOMMU's contexts and the domains in "
+        "them; exhaustion in red).",
+        epilog="examples:\n  iommu-rules dot examples/tegra30.iommu --view groups | dot -Tsvg "
+        "> groups.svg\n  iommu-rules dot examples/tegra30.iommu --view contexts --render png "
+        "-o contexts.png\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", help="rule file ('-' reads stdin)")
+    p.add_argument(
+        "--view",
+        choices=("topology", "groups", "contexts"),
+        default="groups",
+        help="which view (default groups)",
+    )
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    p.add_argument(
+        "--render",
+        choices=("svg", "png", "pdf"),
+        help="run Graphviz's dot to produce this format (needs -o)",
+    )
+    p.set_defaults(func=cmd_dot)
 
     p = sub.add_parser(
         "fmt",

@@ -118,6 +118,7 @@ class _Allocator:
                 holder = next(iter(used.values()))
                 errno = "-EBUSY" if self.res.platform.kernel < (6, 2) else "-EINVAL"
                 dom.failed = True
+                dom.errno = errno
                 dom.context_reason = Reason(
                     f"the GART's single aperture is taken by '{holder}': {errno}", iommu.span, src
                 )
@@ -142,6 +143,7 @@ class _Allocator:
                 return True
             if ctx in iommu.secure:
                 dom.failed = True
+                dom.errno = "-EINVAL"
                 dom.context_reason = Reason(
                     f"context {ctx} is secure: never handed out", iommu.span, src
                 )
@@ -161,6 +163,7 @@ class _Allocator:
         free = [c for c in cands if c not in used]
         if not free:
             dom.failed = True
+            dom.errno = "-ENOSPC"
             dom.context_reason = Reason(
                 f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
                 "-ENOSPC",
@@ -254,6 +257,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
             res.domains[mapping.name] = mapping
             if len(group.members) > 1:
                 mapping.failed = True
+                mapping.errno = "-EINVAL"
                 mapping.context_reason = Reason(
                     f"group {group.id} has {len(group.members)} devices: "
                     "iommu_attach_device returns -EINVAL",
@@ -275,6 +279,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 if "detaches-implicit" in dev.driver:
                     alloc.release(mapping)
                     mapping.failed = True
+                    mapping.errno = "released"
                     mapping.context_reason = Reason(
                         f"the driver of '{dev.name}' detaches the implicit mapping",
                         dev.span,
@@ -306,6 +311,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
             ]
             if busy:
                 dom.failed = True
+                dom.errno = "-EBUSY"
                 res.diagnostics.append(
                     error(
                         "E302",

@@ -36,6 +36,7 @@ class Domain:
     context: int | None = None
     context_reason: Reason | None = None
     failed: bool = False
+    errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL
 
 
 @dataclass
