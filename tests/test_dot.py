@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import EXAMPLES, GOLDEN, run_cli
 
 BOARDS = sorted(EXAMPLES.glob("*.iommu")) + sorted(
@@ -44,7 +45,7 @@ def test_ids_with_colons_dots_commas_and_quotes(tmp_path: Path) -> None:
     board = tmp_path / "q.iommu"
     board.write_text(
         'include "std/linux"\nplatform { arch x86_64; kernel 6.8 }\niommu vtd: intel-vtd\n'
-        'bridge rp: root-port { pci 0000:00:1c.0; acs no }\n'
+        "bridge rp: root-port { pci 0000:00:1c.0; acs no }\n"
         'device nic: "pci8086,15b8", "weird \\"quoted\\" name" { pci 0000:03:00.0; upstream rp }\n'
     )
     proc = run_cli("dot", str(board), "--view", "topology")
@@ -68,8 +69,13 @@ def test_render_needs_output_and_writes_svg(tmp_path: Path) -> None:
 
 def test_dot_is_deterministic_across_hash_seeds() -> None:
     outs = {
-        run_cli("dot", str(EXAMPLES / "x86-desktop.iommu"), "--view", "groups",
-                env={"PYTHONHASHSEED": seed}).stdout
+        run_cli(
+            "dot",
+            str(EXAMPLES / "x86-desktop.iommu"),
+            "--view",
+            "groups",
+            env={"PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("0", "1", "random")
     }
     assert len(outs) == 1
