@@ -253,6 +253,65 @@ def cmd_dot(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    import json
+
+    from .diagnostics import SourceMap, render_all
+    from .loader import load_paths
+    from .whatif import ChangeError, WhatIf, diff, parse_change
+
+    texts = [f"set {t}" for t in args.set] + [f"add {t}" for t in args.add]
+    texts += [f"drop rule {t}" for t in args.drop_rule]
+    texts += [f"drop device {t}" for t in args.drop_device]
+    texts += [f"drop include {t}" for t in args.drop_include]
+    texts += [f'add include "{t}"' for t in args.add_include]
+    texts += list(args.change)
+    if not texts:
+        print(
+            "iommu-rules whatif: give at least one change (--set, --add, --drop-rule, ...)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    boards, status = _resolve_each(args, [args.file])
+    if not boards:
+        return status
+    board = boards[0]
+    changes = []
+    for i, text in enumerate(texts):
+        try:
+            changes.append(parse_change(text, f"<change {i + 1}>"))
+        except ChangeError as exc:
+            sources = SourceMap()
+            sources.add(exc.name, exc.text)
+            print(render_all(exc.diagnostics, sources, _style(args, sys.stderr)), file=sys.stderr)
+            return EXIT_INPUT
+    from .whatif import validate
+
+    for change in changes:
+        problems = validate(change, board.model)
+        if problems:
+            sources = SourceMap()
+            sources.add("<change>", change.text)
+            print(render_all(problems, sources, _style(args, sys.stderr)), file=sys.stderr)
+            return EXIT_INPUT
+    loaded = load_paths([args.file]) if args.file != "-" else board.loaded
+    after, diags = WhatIf(loaded, changes).resolve()
+    if after is None:
+        print(
+            render_all([d for d in diags if d.is_error], loaded.sources, _style(args, sys.stderr)),
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    result = diff(board.res, after)
+    if args.json:
+        print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
+    else:
+        sys.stdout.write(result.text())
+    if args.detailed_exitcode:
+        return 2 if result.changed else EXIT_OK
+    return EXIT_OK
+
+
 def _expand_dirs(paths: Sequence[str]) -> list[str]:
     from pathlib import Path
 
@@ -444,6 +503,80 @@ def build_parser() -> argparse.ArgumentParser:
         help="run Graphviz's dot to produce this format (needs -o)",
     )
     p.set_defaults(func=cmd_dot)
+
+    p = sub.add_parser(
+        "whatif",
+        parents=[common],
+        help="apply changes on top of a board, re-resolve and show the diff",
+        description="Apply a change set on top of a board, resolve again and print the "
+        "difference in Terraform's plan style: '+' added, '-' removed, '~' changed "
+        "(old → new), then a summary line. Changes are written in the rule language.",
+        epilog="examples:\n"
+        "  iommu-rules whatif examples/tegra30.iommu --set 'kernel 6.8'\n"
+        "  iommu-rules whatif examples/tegra30.iommu --set 'cmdline \"iommu.passthrough=1\"'\n"
+        "  iommu-rules whatif examples/tegra30.iommu --set 'mc contexts 2'\n"
+        "  iommu-rules whatif examples/tegra30.iommu --drop-rule "
+        "'GPU drivers own their address space'\n"
+        "  iommu-rules whatif board.iommu --add 'rule gpu excludes implicit' "
+        "--detailed-exitcode\n\n"
+        "exit codes: 0 no change (or no --detailed-exitcode), 2 changes with "
+        "--detailed-exitcode, 1 the changed board fails to resolve, 3 input errors",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", help="the board")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FACT",
+        help="set a platform fact ('kernel 6.8', 'cmdline \"iommu=pt\"', 'config X') "
+        "or an IOMMU property ('mc contexts 2')",
+    )
+    p.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="STATEMENT",
+        help="add a statement ('rule gpu excludes implicit', 'device x: ...')",
+    )
+    p.add_argument(
+        "--drop-rule",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="drop a rule by name or FILE:LINE",
+    )
+    p.add_argument(
+        "--drop-device", action="append", default=[], metavar="NAME", help="drop a device"
+    )
+    p.add_argument(
+        "--add-include",
+        action="append",
+        default=[],
+        metavar="PACK",
+        help="add an include, e.g. std/soc/qcom",
+    )
+    p.add_argument(
+        "--drop-include",
+        action="append",
+        default=[],
+        metavar="PACK",
+        help="drop an included file and what it says",
+    )
+    p.add_argument(
+        "--change",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help="any change: 'set ...', 'add ...', 'drop rule|device|include ...'",
+    )
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when the diff is not empty, 0 when it is",
+    )
+    p.add_argument("--json", action="store_true", help="JSON diff (version 1)")
+    p.set_defaults(func=cmd_whatif)
 
     p = sub.add_parser(
         "fmt",

@@ -1,0 +1,442 @@
+"""What-if: a change set applied on top of the loaded files, re-resolved, and the diff.
+
+Changes are written in the language itself, so they need no second syntax:
+
+    set kernel 6.8                  set a platform fact (arch, kernel, ram, cmdline, config)
+    set mc contexts 2               set a property of an IOMMU
+    add rule gpu excludes implicit  add any statement (device, rule, domain, include, ...)
+    drop rule "GPU drivers own..."  drop a rule by name, or by FILE:LINE
+    drop device vde                 drop a device, IOMMU, bridge or domain
+    drop include std/soc/tegra      drop an included file and what it says
+
+The diff reads like Terraform's plan: ``+`` added, ``-`` removed, ``~`` changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast
+from .checks import render_value
+from .diagnostics import Diagnostic, Span, did_you_mean, error
+from .loader import Loaded, Loader
+from .model import Model, build_model
+from .parse import parse_text
+from .resolution import Resolution
+from .resolve import resolve
+
+ATTRS = ("iommu", "group", "default_domain", "domain", "domain_type", "context", "dma_ops")
+PLATFORM_WORDS = ("arch", "kernel", "ram", "cmdline", "config")
+
+
+class ChangeError(Exception):
+    """A change that cannot be applied; carries diagnostics for the change text."""
+
+    def __init__(self, diagnostics: list[Diagnostic], text: str, name: str):
+        super().__init__(diagnostics[0].message if diagnostics else "bad change")
+        self.diagnostics = diagnostics
+        self.text = text
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Change:
+    text: str
+    verb: str  # set, add, drop
+    items: tuple[ast.Item, ...] = ()
+    target: str = ""  # for drop: what kind ("rule", "device", "include"); for set: the IOMMU
+    name: str = ""
+
+
+def _fail(text: str, name: str, message: str, col: int = 1, help: str = "") -> ChangeError:
+    span = Span(name, 1, col, 1, max(col + 1, len(text) + 1))
+    return ChangeError([error("E501", message, span, help=help)], text, name)
+
+
+def parse_change(text: str, name: str = "<change>") -> Change:
+    """Parse one change; raise ChangeError with a diagnostic on the change's text."""
+    words = text.strip().split(None, 1)
+    if not words:
+        raise _fail(text, name, "empty change", help="write 'set ...', 'add ...' or 'drop ...'")
+    verb, rest = words[0], (words[1] if len(words) > 1 else "")
+    offset = len(text) - len(text.lstrip()) + len(verb) + 2
+    if verb == "set":
+        first = rest.split(None, 1)[0] if rest else ""
+        if first in PLATFORM_WORDS:
+            body, target = f"platform {{ {rest} }}", ""
+        elif did_you_mean(first, PLATFORM_WORDS):
+            raise _fail(
+                text,
+                name,
+                f"unknown platform fact '{first}'",
+                offset,
+                help=did_you_mean(first, PLATFORM_WORDS),
+            )
+        else:
+            target = first
+            body = f"iommu {first}: arm-smmu {{ {rest.split(None, 1)[1] if ' ' in rest else ''} }}"
+        items = _parse(body, text, name, offset - len("platform { ") if not target else offset)
+        return Change(text, "set", items, target)
+    if verb == "add":
+        return Change(text, "add", _parse(rest, text, name, offset))
+    if verb == "drop":
+        parts = rest.split(None, 1)
+        if len(parts) != 2 or parts[0] not in (
+            "rule",
+            "device",
+            "iommu",
+            "bridge",
+            "domain",
+            "include",
+        ):
+            raise _fail(
+                text, name, "expected 'drop rule|device|iommu|bridge|domain|include NAME'", offset
+            )
+        return Change(text, "drop", (), parts[0], parts[1].strip().strip('"'))
+    raise _fail(
+        text, name, f"unknown change '{verb}'", 1, help="write 'set ...', 'add ...' or 'drop ...'"
+    )
+
+
+def _parse(body: str, text: str, name: str, offset: int) -> tuple[ast.Item, ...]:
+    result = parse_text(body, name)
+    if not result.ok or result.file is None:
+        # Re-anchor the diagnostics on the change as the user typed it.
+        diags = [
+            error(
+                d.code,
+                d.message,
+                Span(
+                    name, 1, max(d.span.col + offset - 1, 1), 1, max(d.span.end_col + offset - 1, 2)
+                ),
+                label=d.label,
+                help=d.help,
+            )
+            for d in result.diagnostics
+        ]
+        raise ChangeError(diags, text, name)
+    return result.file.items
+
+
+class ChangedLoad:
+    """Loaded files with a change set applied; quacks like Loaded for build_model."""
+
+    def __init__(self, base: Loaded, changes: list[Change]):
+        self.base = base
+        self.changes = changes
+        self.sources = base.sources
+        self.diagnostics = list(base.diagnostics)
+        self.partial = base.partial
+        self.files = dict(base.files)
+        self.extra: list[tuple[str, ast.Item]] = []
+        for i, change in enumerate(changes):
+            if change.verb == "add":
+                for item in change.items:
+                    if isinstance(item, ast.Include):
+                        self._include(item, f"<change {i + 1}>")
+                    else:
+                        self.extra.append((f"<change {i + 1}>", item))
+            self.sources.add(f"<change {i + 1}>", change.text)
+
+    def _include(self, inc: ast.Include, name: str) -> None:
+        loader = Loader()
+        loader.add_text(f"include {inc.path.text}\n", name, Path.cwd() / "whatif.iommu")
+        loaded = loader.result
+        self.diagnostics += loaded.diagnostics
+        for fname, item in loaded.ordered_items():
+            self.extra.append((fname, item))
+        self.files.update(loaded.files)
+        self.sources.update(loaded.sources)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def is_std(self, name: str) -> bool:
+        return self.base.is_std(name)
+
+    def ordered_items(self) -> list[tuple[str, ast.Item]]:
+        items = self.base.ordered_items() + self.extra
+        for change in self.changes:
+            if change.verb == "drop":
+                items = [(f, it) for f, it in items if not _dropped(change, f, it)]
+                items = [(f, _drop_in_when(change, f, it)) for f, it in items]
+            elif change.verb == "set":
+                items = _apply_set(change, items)
+        return items
+
+
+def _dropped(change: Change, fname: str, item: ast.Item) -> bool:
+    what, name = change.target, change.name
+    if what == "include":
+        target = name if name.endswith(".iommu") else name + ".iommu"
+        return fname == target or fname.endswith("/" + target)
+    if what == "rule" and isinstance(item, ast.Rule):
+        return _rule_matches(item, name)
+    kinds = {"device": ast.Device, "iommu": ast.Iommu, "bridge": ast.Bridge, "domain": ast.Domain}
+    cls = kinds.get(what)
+    return cls is not None and isinstance(item, cls) and item.name.text == name  # type: ignore[union-attr]
+
+
+def _rule_matches(rule: ast.Rule, name: str) -> bool:
+    if rule.name is not None and rule.name.value == name:
+        return True
+    where = f"{rule.span.file}:{rule.span.line}"
+    return name in (where, Path(rule.span.file).name + f":{rule.span.line}")
+
+
+def _drop_in_when(change: Change, fname: str, item: ast.Item) -> ast.Item:
+    if not isinstance(item, ast.When) or change.target != "rule":
+        return item
+    kept = tuple(
+        _drop_in_when(change, fname, i)
+        for i in item.items
+        if not (isinstance(i, ast.Rule) and _rule_matches(i, change.name))
+    )
+    return ast.When(item.condition, kept, item.span)
+
+
+def _apply_set(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:
+    (new,) = change.items
+    if not change.target:
+        assert isinstance(new, ast.Platform)
+        props = new.props
+
+        def same(old: object) -> bool:
+            for p in props:
+                if type(old) is type(p):
+                    if isinstance(p, ast.Config):
+                        return isinstance(old, ast.Config) and old.symbol.text == p.symbol.text
+                    return not isinstance(p, ast.Ram) or True
+            return False
+
+        out: list[tuple[str, ast.Item]] = []
+        for f, it in items:
+            if isinstance(it, ast.Platform):
+                it = ast.Platform(tuple(p for p in it.props if not same(p)), it.span)
+            out.append((f, it))
+        out.append(("<change>", new))
+        return out
+    assert isinstance(new, ast.Iommu)
+    out = []
+    for f, it in items:
+        if isinstance(it, ast.Iommu) and it.name.text == change.target:
+            kinds = {type(p) for p in new.props}
+            it = ast.Iommu(
+                it.name,
+                it.kind,
+                tuple(p for p in it.props if type(p) not in kinds) + new.props,
+                it.span,
+            )
+        out.append((f, it))
+    return out
+
+
+# ---------------------------------------------------------------- the diff
+@dataclass
+class Diff:
+    lines: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    data: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.lines)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def summary(self) -> str:
+        parts = []
+        labels = [
+            ("dma_ops", "device{s} change DMA ops"),
+            ("domain", "device{s} change domain"),
+            ("default_domain", "device{s} change default domain"),
+            ("group", "device{s} change group"),
+            ("iommu", "device{s} change IOMMU"),
+            ("context", "device{s} change context"),
+            ("system", "global default changes"),
+            ("added", "device{s} added"),
+            ("removed", "device{s} removed"),
+            ("split", "group{s} split"),
+            ("merged", "group{s} merged"),
+            ("freed", "context{s} freed"),
+            ("taken", "context{s} taken"),
+            ("new_errors", "new error{s}"),
+            ("fixed_errors", "error{s} gone"),
+        ]
+        for key, label in labels:
+            n = self.counts.get(key, 0)
+            if n:
+                parts.append(f"{n} " + label.format(s="" if n == 1 else "s"))
+        return ", ".join(parts) if parts else "no changes"
+
+    def text(self) -> str:
+        return "\n".join([*self.lines, "", self.summary()]) + "\n"
+
+
+def _list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _partition(res: Resolution) -> set[frozenset[str]]:
+    return {frozenset(g.members) for g in res.groups}
+
+
+def diff(before: Resolution, after: Resolution) -> Diff:
+    d = Diff()
+    changes: list[dict[str, object]] = []
+    names = list(before.devices) + [n for n in after.devices if n not in before.devices]
+    for name in names:
+        if name not in after.devices:
+            d.lines.append(f"- device {name}")
+            d.count("removed")
+            changes.append({"device": name, "change": "removed"})
+            continue
+        if name not in before.devices:
+            ops = after.devices[name].values.get("dma_ops")
+            d.lines.append(f"+ device {name}: dma_ops {ops}")
+            d.count("added")
+            changes.append({"device": name, "change": "added"})
+            continue
+        b, a = before.devices[name], after.devices[name]
+        attrs = [(k, b.values.get(k), a.values.get(k)) for k in ATTRS]
+        moved = [(k, x, y) for k, x, y in attrs if render_value(x) != render_value(y)]
+        # Group numbers shift when others change; report only a change of members.
+        same_members = sorted(map(str, _list(b.values.get("group_members")))) == sorted(
+            map(str, _list(a.values.get("group_members")))
+        )
+        if same_members:
+            moved = [m for m in moved if m[0] != "group"]
+        if moved:
+            d.lines.append(f"~ device {name}")
+            for k, x, y in moved:
+                d.lines.append(f"    {k}: {render_value(x)} → {render_value(y)}")
+            keys = {k for k, _, _ in moved}
+            for key in ("dma_ops", "domain", "default_domain", "group", "iommu", "context"):
+                if key in keys:
+                    d.count(key)
+                    break
+            changes.append(
+                {
+                    "device": name,
+                    "change": "changed",
+                    "attributes": {k: [x, y] for k, x, y in moved},
+                }
+            )
+    pb, pa = _partition(before), _partition(after)
+    for g in sorted(pb - pa, key=sorted):
+        parts = [p for p in pa if p & g]
+        if len(parts) > 1:
+            d.lines.append(
+                f"~ group {{{', '.join(sorted(g))}}} split into "
+                + " + ".join("{" + ", ".join(sorted(p)) + "}" for p in sorted(parts, key=sorted))
+            )
+            d.count("split")
+    for g in sorted(pa - pb, key=sorted):
+        parts = [p for p in pb if p & g]
+        if len(parts) > 1:
+            d.lines.append(
+                f"~ group {{{', '.join(sorted(g))}}} merged from "
+                + " + ".join("{" + ", ".join(sorted(p)) + "}" for p in sorted(parts, key=sorted))
+            )
+            d.count("merged")
+    for iommu in sorted(set(before.model.iommus) | set(after.model.iommus)):
+        ub = {x.name: x.context for x in before.contexts_used(iommu)}
+        ua = {x.name: x.context for x in after.contexts_used(iommu)}
+        if ub == ua:
+            continue
+        d.lines.append(f"~ iommu {iommu}: contexts used {len(ub)} → {len(ua)}")
+        for dom in sorted(set(ub) - set(ua)):
+            d.lines.append(f"    - context {ub[dom]}: {dom}")
+        for dom in sorted(set(ua) - set(ub)):
+            d.lines.append(f"    + context {ua[dom]}: {dom}")
+        for dom in sorted(set(ua) & set(ub)):
+            if ua[dom] != ub[dom]:
+                d.lines.append(f"    ~ {dom}: context {ub[dom]} → {ua[dom]}")
+        if len(ua) < len(ub):
+            d.count("freed", len(ub) - len(ua))
+        elif len(ua) > len(ub):
+            d.count("taken", len(ua) - len(ub))
+    eb = {(x.code, x.message) for x in before.diagnostics if x.is_error}
+    ea = {(x.code, x.message) for x in after.diagnostics if x.is_error}
+    for code, msg in sorted(ea - eb):
+        d.lines.append(f"+ error[{code}]: {msg}")
+        d.count("new_errors")
+    for code, msg in sorted(eb - ea):
+        d.lines.append(f"- error[{code}]: {msg}")
+        d.count("fixed_errors")
+    if before.global_default != after.global_default:
+        d.lines.insert(
+            0, f"~ system default_domain: {before.global_default} → {after.global_default}"
+        )
+        d.count("system")
+    d.data = {
+        "version": 1,
+        "changes": changes,
+        "summary": d.summary(),
+        "counts": d.counts,
+        "lines": d.lines,
+    }
+    return d
+
+
+@dataclass
+class WhatIf:
+    """A base board and a change set, re-resolved on demand."""
+
+    base: Loaded
+    changes: list[Change] = field(default_factory=list)
+
+    def model(self) -> tuple[Model, list[Diagnostic]]:
+        load = ChangedLoad(self.base, self.changes)
+        model = build_model(load)  # type: ignore[arg-type]
+        return model, [*load.diagnostics, *model.diagnostics]
+
+    def resolve(self) -> tuple[Resolution | None, list[Diagnostic]]:
+        model, diags = self.model()
+        if any(x.is_error for x in diags):
+            return None, diags
+        return resolve(model), diags
+
+
+def validate(change: Change, model: Model) -> list[Diagnostic]:
+    """Names a change refers to must exist in the board."""
+    span = Span("<change>", 1, 1, 1, len(change.text) + 1)
+    if change.verb == "set" and change.target and change.target not in model.iommus:
+        return [
+            error(
+                "E502",
+                f"no IOMMU named '{change.target}'",
+                span,
+                help=did_you_mean(change.target, [*model.iommus, *PLATFORM_WORDS]),
+            )
+        ]
+    if change.verb == "drop":
+        pools: dict[str, list[str]] = {
+            "rule": [r.name for r in model.rules],
+            "device": list(model.devices),
+            "iommu": list(model.iommus),
+            "bridge": list(model.bridges),
+            "domain": list(model.domains),
+            "include": [f.removesuffix(".iommu") for f in model.files],
+        }
+        pool = pools.get(change.target, [])
+        name = change.name.removesuffix(".iommu")
+        found = name in pool or (
+            change.target == "rule"
+            and any(f"{r.span.file}:{r.span.line}" == name or r.name == name for r in model.rules)
+        )
+        if change.target == "include":
+            found = any(p == name or p.endswith("/" + name) for p in pool)
+        if not found:
+            return [
+                error(
+                    "E502",
+                    f"no {change.target} '{change.name}' to drop",
+                    span,
+                    help=did_you_mean(name, pool),
+                )
+            ]
+    return []

@@ -1,0 +1,91 @@
+"""What-if: change sets on top of a board, and the plan-style diff."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from iommu_rules.loader import load_paths
+from iommu_rules.model import build_model
+from iommu_rules.resolve import resolve
+from iommu_rules.whatif import ChangeError, WhatIf, diff, parse_change
+
+from conftest import EXAMPLES, run_cli
+
+TEGRA = str(EXAMPLES / "tegra30.iommu")
+
+
+def plan(*changes: str):  # type: ignore[no-untyped-def]
+    base = load_paths([TEGRA])
+    before = resolve(build_model(base))
+    after, diags = WhatIf(base, [parse_change(c) for c in changes]).resolve()
+    assert after is not None, [d.message for d in diags]
+    return diff(before, after)
+
+
+def test_dropping_the_seed_rule_brings_the_exhaustion_back() -> None:
+    d = plan('drop rule "GPU drivers own their address space"')
+    text = d.text()
+    assert "~ device gr3d" in text and "dma_ops: dma-direct → arm_iommu" in text
+    assert "+ error[E301]: domain 'drm' gets no context on 'mc'" in text
+    assert d.counts["dma_ops"] == 2
+    assert text.rstrip().endswith("new errors")
+
+
+def test_fewer_contexts() -> None:
+    d = plan("set mc contexts 2")
+    assert "~ iommu mc: contexts used 3 → 2" in d.text()
+    assert d.summary().startswith("1 device change DMA ops, 1 context freed")
+
+
+def test_newer_kernel_changes_default_domains() -> None:
+    d = plan("set kernel 6.8")
+    assert "    default_domain: none → identity" in d.text()
+    assert d.counts["default_domain"] == 6
+
+
+def test_cmdline_and_added_device() -> None:
+    d = plan('set cmdline "iommu.passthrough=1"', 'add device x: "y" { iommu mc swgroup epp }')
+    text = d.text()
+    assert text.startswith("~ system default_domain: dma → identity")
+    assert "+ device x: dma_ops arm_iommu" in text
+    assert "+ context 3: arm_iommu:x" in text
+
+
+def test_no_change_is_empty() -> None:
+    d = plan("set kernel 4.18")
+    assert not d.changed and d.summary() == "no changes"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("set kernl 6.8", "E501"),
+        ("frob x", "E501"),
+        ("add device x", "E004"),
+        ("drop widget x", "E501"),
+    ],
+)
+def test_bad_changes(text: str, code: str) -> None:
+    with pytest.raises(ChangeError) as info:
+        parse_change(text)
+    assert info.value.diagnostics[0].code == code
+
+
+def test_cli_detailed_exitcode_and_json() -> None:
+    proc = run_cli("whatif", TEGRA, "--set", "mc contexts 2", "--detailed-exitcode")
+    assert proc.returncode == 2 and "1 context freed" in proc.stdout
+    proc = run_cli("whatif", TEGRA, "--set", "kernel 4.18", "--detailed-exitcode")
+    assert proc.returncode == 0 and "no changes" in proc.stdout
+    proc = run_cli("whatif", TEGRA, "--drop-rule", "GPU drivers own their address space", "--json")
+    data = json.loads(proc.stdout)
+    assert data["version"] == 1 and data["counts"]["dma_ops"] == 2
+
+
+def test_cli_unknown_names_suggest() -> None:
+    proc = run_cli("whatif", TEGRA, "--set", "mcc contexts 2")
+    assert proc.returncode == 3 and "did you mean 'mc'?" in proc.stderr
+    proc = run_cli("whatif", TEGRA, "--drop-device", "gr3")
+    assert proc.returncode == 3 and "did you mean 'gr3d'?" in proc.stderr
+    assert run_cli("whatif", TEGRA).returncode == 2
