@@ -312,6 +312,12 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_repl(args: argparse.Namespace) -> int:
+    from .repl.app import main as repl_main
+
+    return repl_main(list(args.files), _color_enabled(args.color, sys.stdout))
+
+
 def _expand_dirs(paths: Sequence[str]) -> list[str]:
     from pathlib import Path
 
@@ -577,6 +583,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="JSON diff (version 1)")
     p.set_defaults(func=cmd_whatif)
+
+    p = sub.add_parser(
+        "repl",
+        parents=[common],
+        help="explore boards interactively: query, why, try changes, diff, save",
+        description="An interactive session over the given boards: 'ops', 'show NAME', "
+        "'groups', 'contexts', 'why QUERY', 'try CHANGE', 'diff', 'undo', 'save FILE', "
+        "'export dot FILE'; statements typed at the prompt join the session. Without a "
+        "terminal it reads commands from stdin, one per line, and exits 1 if one failed.",
+        epilog="examples:\n  iommu-rules repl examples/tegra30.iommu\n"
+        "  printf 'ops gpu\\nwhy gr3d.dma_ops\\n' | iommu-rules repl examples/tegra30.iommu",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="rule files to load")
+    p.set_defaults(func=cmd_repl)
 
     p = sub.add_parser(
         "fmt",

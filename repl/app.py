@@ -1,0 +1,135 @@
+"""The interactive front end: a prompt_toolkit session over :mod:`session`.
+
+Without a terminal (``iommu-rules repl < script``) it reads commands line by
+line, prints no prompt decoration and exits non-zero if a command failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from iommu_rules.diagnostics import Style
+
+from .session import Session, balanced, execute
+
+
+def history_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "iommu-rules" / "history"
+
+
+def _session(paths: list[str], colour: bool) -> tuple[Session, str]:
+    session = Session(style=Style(enabled=colour))
+    message = ""
+    if paths:
+        from .session import CommandError
+
+        try:
+            message = session.load(paths)
+        except CommandError as exc:
+            message = f"{exc}\n(starting with an empty session)"
+    return session, message
+
+
+def run_script(paths: list[str], stream) -> int:  # type: ignore[no-untyped-def]
+    """Scripted mode: each command (statements may span lines until braces close)."""
+    session, message = _session(paths, colour=False)
+    if message and message.startswith("loaded") is False:
+        print(message, file=sys.stderr)
+    failed = False
+    buffer = ""
+    for raw in stream:
+        buffer += raw
+        if not balanced(buffer):
+            continue
+        try:
+            out = execute(session, buffer)
+        except EOFError:
+            buffer = ""
+            break
+        buffer = ""
+        if out.text:
+            print(out.text, file=sys.stdout if out.ok else sys.stderr)
+        failed |= not out.ok
+    if buffer.strip():
+        print("unfinished input at end of script (an unclosed '{' or '(')", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
+
+
+def run_interactive(paths: list[str], colour: bool) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.completion import ThreadedCompleter
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.lexers import PygmentsLexer
+    from prompt_toolkit.output.color_depth import ColorDepth
+
+    from .completer import ReplCompleter
+    from .lexer import IommuLexer
+
+    session, message = _session(paths, colour)
+    hist_file = history_path()
+    history: FileHistory | InMemoryHistory
+    try:
+        hist_file.parent.mkdir(parents=True, exist_ok=True)
+        history = FileHistory(str(hist_file))
+    except OSError:
+        history = InMemoryHistory()
+
+    bindings = KeyBindings()
+
+    @bindings.add("enter")
+    def _(event) -> None:  # type: ignore[no-untyped-def]
+        """Enter runs the input once its braces are closed; otherwise a new line."""
+        buf = event.current_buffer
+        if balanced(buf.text):
+            buf.validate_and_handle()
+        else:
+            buf.insert_text("\n")
+
+    def toolbar() -> str:
+        files = ", ".join(session.paths) or "no files"
+        try:
+            res, _ = session.resolved()
+            kernel = ".".join(map(str, res.platform.kernel))
+        except Exception:
+            kernel = "?"
+        return f" {files} | kernel {kernel} | {len(session.changes)} pending change(s) | help"
+
+    prompt: PromptSession[str] = PromptSession(
+        history=history,
+        auto_suggest=AutoSuggestFromHistory(),
+        completer=ThreadedCompleter(ReplCompleter(session)),
+        complete_while_typing=False,
+        lexer=PygmentsLexer(IommuLexer) if colour else None,
+        key_bindings=bindings,
+        bottom_toolbar=toolbar,
+        multiline=True,
+        enable_history_search=False,
+        color_depth=ColorDepth.DEPTH_8_BIT if colour else ColorDepth.DEPTH_1_BIT,
+    )
+    print(message or "iommu-rules repl: no board loaded; 'load FILE' or 'help'")
+    while True:
+        try:
+            text = prompt.prompt("iommu> ", prompt_continuation="    ... ")
+        except KeyboardInterrupt:
+            continue  # Ctrl-C cancels the line
+        except EOFError:
+            break  # Ctrl-D
+        try:
+            out = execute(session, text)
+        except EOFError:
+            break
+        if out.text:
+            print(out.text)
+    return 0
+
+
+def main(paths: list[str], colour: bool) -> int:
+    if not sys.stdin.isatty():
+        return run_script(paths, sys.stdin)
+    return run_interactive(paths, colour)

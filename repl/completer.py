@@ -1,0 +1,74 @@
+"""Completion: commands, keywords from the grammar, names from the loaded board.
+
+Candidates depend on what is before the cursor; the completer is wrapped in a
+ThreadedCompleter by the app, so typing never waits for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from iommu_rules.grammar import keywords
+from iommu_rules.model import ATTRIBUTES
+
+from .session import REGISTRY, STATEMENTS, Session
+
+
+class ReplCompleter(Completer):
+    def __init__(self, session: Session):
+        self.session = session
+
+    def names(self) -> dict[str, str]:
+        """Completable names and what they are."""
+        try:
+            model = self.session.model()
+        except Exception:  # a session that does not build has no names to offer
+            return {}
+        out = {n: "device" for n in model.devices}
+        out.update({n: "iommu" for n in model.iommus})
+        out.update({n: "domain" for n in model.domains})
+        out.update({t: "tag" for t in model.tags if t not in out})
+        out.update({f'"{r.name}"': "rule" for r in model.rules if r.explicit_name and not r.std})
+        out["system"] = "system"
+        return out
+
+    def candidates(self, text: str) -> list[tuple[str, str, int]]:
+        """(completion, meta, start offset relative to the cursor) for the text so far."""
+        words = text.split()
+        current = "" if text.endswith((" ", "\t")) or not text else words[-1]
+        before = words[:-1] if current else words
+        names = self.names()
+        if not before:
+            pool = [(c, "command") for c in REGISTRY] + [(s, "statement") for s in STATEMENTS]
+            return [(w, m, -len(current)) for w, m in pool if w.startswith(current)]
+        command = before[0]
+        if "." in current:  # NAME.ATTRIBUTE
+            subject, _, attr = current.rpartition(".")
+            kind = names.get(subject, "")
+            attrs = ATTRIBUTES.get(kind if kind in ATTRIBUTES else "", {})
+            return [(a, f"{kind} attribute", -len(attr)) for a in attrs if a.startswith(attr)]
+        if command in ("try", "drop", "set", "add") or (command == "try" and before[1:]):
+            pool = [(w, "change") for w in ("set", "add", "drop")] if len(before) == 1 else []
+            pool += [(n, kind) for n, kind in names.items()]
+            pool += [(k, "keyword") for k in keywords()]
+            return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]
+        if command in ("help",):
+            return [(c, "command", -len(current)) for c in REGISTRY if c.startswith(current)]
+        if command in ("show", "ops", "why", "contexts", "export") or command in STATEMENTS:
+            pool = [(n, kind) for n, kind in names.items()]
+            if command in STATEMENTS or command == "ops":
+                pool += [(k, "keyword") for k in keywords()]
+            if command == "export" and len(before) == 1:
+                pool = [("dot", "format")]
+            return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]
+        return []
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        for word, meta, start in self.candidates(text):
+            yield Completion(word, start_position=start, display_meta=meta)

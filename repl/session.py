@@ -1,0 +1,518 @@
+"""The REPL's state and commands, independent of any terminal.
+
+A session is a base board (the loaded files) plus a stack of changes: what a
+user types as a statement, or asks for with ``try``, becomes a change, so
+``undo``/``redo``/``reset`` and ``diff`` work the same for both.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from iommu_rules import ast
+from iommu_rules.checks import render_value
+from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, render_all
+from iommu_rules.loader import Loaded, load_paths, load_text
+from iommu_rules.model import Model
+from iommu_rules.resolution import Resolution
+from iommu_rules.whatif import Change, ChangeError, WhatIf, diff, parse_change, validate
+
+STATEMENTS = (
+    "include",
+    "platform",
+    "iommu",
+    "device",
+    "bridge",
+    "domain",
+    "rule",
+    "when",
+    "expect",
+)
+
+
+class CommandError(Exception):
+    """A command that failed; the message is for the user."""
+
+
+@dataclass
+class Output:
+    text: str = ""
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    summary: str
+    run: Callable[[Session, str], str]
+    args: str = ""  # what completes after it: "name", "query", "change", "file", "iommu", ""
+
+
+@dataclass
+class Session:
+    paths: list[str] = field(default_factory=list)
+    style: Style = field(default_factory=Style)
+    base: Loaded = field(default_factory=lambda: load_text("", "<session>"))
+    changes: list[Change] = field(default_factory=list)
+    undone: list[Change] = field(default_factory=list)
+    _cache: tuple[int, Model, Resolution | None, list[Diagnostic]] | None = None
+
+    # -- loading ---------------------------------------------------------------------
+    def load(self, paths: list[str]) -> str:
+        loaded = load_paths(paths)
+        errors = [d for d in loaded.diagnostics if d.is_error]
+        if errors:
+            raise CommandError(render_all(errors, loaded.sources, self.style))
+        self.paths = list(paths)
+        self.base = loaded
+        self.changes, self.undone, self._cache = [], [], None
+        _res, diags = self.resolved()
+        problems = [d for d in diags if d.is_error]
+        note = f"; {len(problems)} problem(s): try 'check'" if problems else ""
+        return f"loaded {', '.join(paths) or 'nothing'}: {len(self.model().devices)} devices{note}"
+
+    # -- the current board -----------------------------------------------------------------
+    def _state(self) -> tuple[Model, Resolution | None, list[Diagnostic]]:
+        key = id(self.base) ^ hash(tuple(c.text for c in self.changes))
+        if self._cache is None or self._cache[0] != key:
+            what = WhatIf(self.base, list(self.changes))
+            model, diags = what.model()
+            res = None
+            if not any(d.is_error for d in diags):
+                from iommu_rules.resolve import resolve
+
+                res = resolve(model)
+            self._cache = (key, model, res, diags)
+        return self._cache[1], self._cache[2], self._cache[3]
+
+    def model(self) -> Model:
+        return self._state()[0]
+
+    def resolved(self) -> tuple[Resolution, list[Diagnostic]]:
+        _model, res, diags = self._state()
+        if res is None:
+            raise CommandError(
+                "the session does not resolve:\n"
+                + render_all([d for d in diags if d.is_error], self.sources(), self.style)
+            )
+        return res, [*diags, *res.diagnostics]
+
+    def sources(self) -> SourceMap:
+        sources = SourceMap()
+        sources.update(self.base.sources)
+        for i, change in enumerate(self.changes):
+            sources.add(f"<change {i + 1}>", change.text)
+        return sources
+
+    def base_resolution(self) -> Resolution:
+        saved = self.changes
+        self.changes = []
+        try:
+            return self.resolved()[0]
+        finally:
+            self.changes = saved
+
+    # -- changes ------------------------------------------------------------------------
+    def apply(self, text: str) -> str:
+        """Apply one change; if the board then fails, the change is not kept."""
+        try:
+            change = parse_change(text, "<input>")
+        except ChangeError as exc:
+            sources = SourceMap()
+            sources.add("<input>", text)
+            raise CommandError(render_all(exc.diagnostics, sources, self.style)) from None
+        problems = validate(change, self.model())
+        if problems:
+            sources = SourceMap()
+            sources.add("<change>", change.text)
+            raise CommandError(render_all(problems, sources, self.style))
+        before, _ = self.resolved()
+        self.changes.append(change)
+        _model, res, diags = self._state()
+        if res is None:
+            errors = [d for d in diags if d.is_error]
+            self.changes.pop()
+            self._cache = None
+            raise CommandError("not applied:\n" + render_all(errors, self.sources(), self.style))
+        self.undone.clear()
+        return diff(before, res).text().rstrip()
+
+
+def _words(arg: str) -> list[str]:
+    try:
+        return shlex.split(arg)
+    except ValueError as exc:
+        raise CommandError(f"cannot split arguments: {exc}") from None
+
+
+# ---------------------------------------------------------------- commands
+def cmd_help(s: Session, arg: str) -> str:
+    if arg.strip():
+        cmd = REGISTRY.get(arg.strip())
+        if cmd is None:
+            from iommu_rules.diagnostics import did_you_mean
+
+            raise CommandError(
+                f"no command '{arg.strip()}'"
+                + (
+                    f"; {did_you_mean(arg.strip(), REGISTRY)}"
+                    if did_you_mean(arg.strip(), REGISTRY)
+                    else ""
+                )
+            )
+        return f"{cmd.usage}\n  {cmd.summary}"
+    width = max(len(c.usage) for c in REGISTRY.values())
+    lines = ["commands:"] + [f"  {c.usage:<{width}}  {c.summary}" for c in REGISTRY.values()]
+    lines += [
+        "",
+        "Statements (device ..., rule ..., iommu ..., include ...) join the session as changes.",
+        "A query is NAME.ATTRIBUTE, e.g. gr3d.dma_ops, mc.contexts_used, system.default_domain.",
+        "Changes: set FACT | set IOMMU PROPERTY | add STATEMENT | drop rule|device|include NAME",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_show(s: Session, arg: str) -> str:
+    res, _ = s.resolved()
+    name = arg.strip()
+    model = res.model
+    if name in res.devices:
+        d = res.devices[name]
+        dev = model.devices[name]
+        lines = [f"device {name}: {', '.join(dev.compatibles)}"]
+        lines += [
+            f"  {k:<15} {render_value(d.values.get(k))}"
+            for k in (
+                "iommu",
+                "group",
+                "group_members",
+                "default_domain",
+                "domain",
+                "domain_type",
+                "context",
+                "dma_ops",
+            )
+        ]
+        lines.append(f"  defined at {dev.span}")
+        return "\n".join(lines)
+    if name in model.iommus:
+        return cmd_contexts(s, name)
+    if name in res.domains:
+        dom = res.domains[name]
+        return (
+            f"domain {name}: {dom.type} on {dom.iommu} ({dom.origin}); context "
+            f"{render_value(dom.context)}; devices {', '.join(dom.devices) or 'none'}"
+        )
+    from iommu_rules.diagnostics import did_you_mean
+
+    hint = did_you_mean(name, [*res.devices, *model.iommus, *res.domains])
+    raise CommandError(f"nothing named '{name}'" + (f"; {hint}" if hint else ""))
+
+
+def cmd_ops(s: Session, arg: str) -> str:
+    res, _ = s.resolved()
+    names = list(res.devices)
+    if arg.strip():
+        from iommu_rules.parse import parse_text
+        from iommu_rules.rules import _select
+
+        parsed = parse_text(f"rule {arg.strip()} excludes implicit", "<selector>")
+        if not parsed.ok or parsed.file is None or not parsed.file.items:
+            raise CommandError(
+                f"'{arg.strip()}' is not a selector (e.g. gpu, on mc, "
+                'compatible "nvidia,*", not display)'
+            )
+        rule = parsed.file.items[0]
+        assert isinstance(rule, ast.Rule) and rule.selector is not None
+        chosen = _select(rule.selector, res.model)
+        names = [n for n in names if n in chosen]
+    if not names:
+        return "no device matches"
+    width = max(len(n) for n in names)
+    return "\n".join(f"{n:<{width}}  {res.devices[n].values.get('dma_ops')}" for n in names)
+
+
+def cmd_groups(s: Session, arg: str) -> str:
+    res, _ = s.resolved()
+    lines = []
+    for g in res.groups:
+        default = "refused" if g.failed else (g.default or "none")
+        label = f' "{g.name}"' if g.name else ""
+        lines.append(
+            f"group {g.id}{label} on {g.iommu}: {', '.join(g.members)}  [default {default}]"
+        )
+    return "\n".join(lines) or "no groups"
+
+
+def cmd_contexts(s: Session, arg: str) -> str:
+    res, _ = s.resolved()
+    model = res.model
+    wanted = arg.strip()
+    if wanted and wanted not in model.iommus:
+        from iommu_rules.diagnostics import did_you_mean
+
+        hint = did_you_mean(wanted, model.iommus)
+        raise CommandError(f"no IOMMU '{wanted}'" + (f"; {hint}" if hint else ""))
+    lines = []
+    for iommu in model.iommus.values():
+        if wanted and iommu.name != wanted:
+            continue
+        used = sorted(res.contexts_used(iommu.name), key=lambda d: d.context or 0)
+        limit = iommu.contexts if iommu.contexts else "unlimited"
+        lines.append(f"{iommu.name} ({iommu.kind}): {len(used)} of {limit} contexts used")
+        for d in used:
+            lines.append(f"  {d.context}: {d.name} ({d.type})")
+    return "\n".join(lines) or "no IOMMUs"
+
+
+def cmd_domains(s: Session, arg: str) -> str:
+    res, _ = s.resolved()
+    lines = []
+    for d in sorted(res.domains.values(), key=lambda d: d.name):
+        state = "FAILED " + d.errno if d.failed else f"context {render_value(d.context)}"
+        lines.append(f"{d.name}: {d.type} on {d.iommu}, {state}; {', '.join(d.devices)}")
+    return "\n".join(lines) or "no domains"
+
+
+def cmd_why(s: Session, arg: str) -> str:
+    from iommu_rules.explain import QueryError, explain
+
+    res, _ = s.resolved()
+    words = arg.split()
+    not_value = None
+    query = arg.strip()
+    if words and words[0] == "not":
+        if len(words) != 3:
+            raise CommandError("usage: why not QUERY VALUE, e.g. why not gr3d.dma_ops iommu-dma")
+        query, not_value = words[1], words[2]
+    if not query:
+        raise CommandError("usage: why QUERY, e.g. why gr3d.dma_ops")
+    try:
+        return explain(res, query, not_value).text()
+    except QueryError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def cmd_try(s: Session, arg: str) -> str:
+    if not arg.strip():
+        raise CommandError("usage: try CHANGE, e.g. try set kernel 6.8")
+    return s.apply(arg.strip())
+
+
+def cmd_diff(s: Session, arg: str) -> str:
+    res, _ = s.resolved()
+    if not s.changes:
+        return "no pending changes"
+    changes = "\n".join(f"  {i + 1}. {c.text}" for i, c in enumerate(s.changes))
+    return f"changes:\n{changes}\n\n" + diff(s.base_resolution(), res).text().rstrip()
+
+
+def cmd_undo(s: Session, arg: str) -> str:
+    if not s.changes:
+        raise CommandError("nothing to undo")
+    change = s.changes.pop()
+    s.undone.append(change)
+    return f"undone: {change.text}"
+
+
+def cmd_redo(s: Session, arg: str) -> str:
+    if not s.undone:
+        raise CommandError("nothing to redo")
+    change = s.undone.pop()
+    s.changes.append(change)
+    return f"redone: {change.text}"
+
+
+def cmd_reset(s: Session, arg: str) -> str:
+    n = len(s.changes)
+    s.changes, s.undone = [], []
+    return f"dropped {n} change(s)"
+
+
+def session_text(s: Session) -> str:
+    """The session as one rule file: stdlib includes, then every other statement."""
+    from iommu_rules.fmt import format_file
+    from iommu_rules.whatif import ChangedLoad
+
+    load = ChangedLoad(s.base, list(s.changes))
+    items: list[ast.Item] = []
+    std: list[str] = []
+    for fname, item in load.ordered_items():
+        if load.is_std(fname):
+            pack = fname.removesuffix(".iommu")
+            if pack not in std:
+                std.append(pack)
+            continue
+        items.append(item)
+    head = [ast.Include(ast.Str(p, f'"{p}"')) for p in std]
+    file = ast.File("<session>", (*head, *items))
+    text = format_file(file, "")
+    return "# saved by iommu-rules repl\n" + text
+
+
+def cmd_save(s: Session, arg: str) -> str:
+    from iommu_rules.pathio import write_atomic
+
+    words = _words(arg)
+    if len(words) != 1:
+        raise CommandError("usage: save FILE")
+    s.resolved()
+    path = Path(words[0]).expanduser()
+    try:
+        write_atomic(path, session_text(s))
+    except OSError as exc:
+        raise CommandError(f"cannot save to '{path}': {exc.strerror or exc}") from None
+    return f"saved {path}"
+
+
+def cmd_load(s: Session, arg: str) -> str:
+    words = _words(arg)
+    if not words:
+        raise CommandError("usage: load FILE...")
+    return s.load(words)
+
+
+def cmd_reload(s: Session, arg: str) -> str:
+    changes = list(s.changes)
+    out = s.load(s.paths)
+    s.changes = changes
+    return out + (f"; {len(changes)} change(s) kept" if changes else "")
+
+
+def cmd_export(s: Session, arg: str) -> str:
+    from iommu_rules.dot import VIEWS, render
+    from iommu_rules.pathio import write_atomic
+
+    words = _words(arg)
+    if len(words) < 2 or words[0] != "dot":
+        raise CommandError("usage: export dot FILE [topology|groups|contexts]")
+    view = words[2] if len(words) > 2 else "groups"
+    if view not in VIEWS:
+        raise CommandError(f"no view '{view}': {', '.join(VIEWS)}")
+    res, _ = s.resolved()
+    try:
+        write_atomic(Path(words[1]).expanduser(), render(res, view))
+    except OSError as exc:
+        raise CommandError(f"cannot write '{words[1]}': {exc.strerror or exc}") from None
+    return f"wrote the {view} view to {words[1]}"
+
+
+def cmd_check(s: Session, arg: str) -> str:
+    _model, res, diags = s._state()
+    all_diags = [*diags, *(res.diagnostics if res else [])]
+    if not all_diags:
+        return "no problems"
+    return render_all(all_diags, s.sources(), s.style)
+
+
+def cmd_quit(s: Session, arg: str) -> str:
+    raise EOFError
+
+
+REGISTRY: dict[str, Command] = {
+    c.name: c
+    for c in [
+        Command("help", "help [COMMAND]", "list commands, or explain one", cmd_help, "command"),
+        Command(
+            "show",
+            "show NAME",
+            "a device, IOMMU or domain and what it resolved to",
+            cmd_show,
+            "name",
+        ),
+        Command(
+            "ops", "ops [SELECTOR]", "DMA ops per device (all, or those selected)", cmd_ops, "name"
+        ),
+        Command("groups", "groups", "IOMMU groups and their default domains", cmd_groups),
+        Command("contexts", "contexts [IOMMU]", "context use per IOMMU", cmd_contexts, "iommu"),
+        Command("domains", "domains", "every domain and its context", cmd_domains),
+        Command("why", "why [not] QUERY [VALUE]", "the derivation of a value", cmd_why, "query"),
+        Command(
+            "try",
+            "try CHANGE",
+            "apply a what-if change (set/add/drop) and show the diff",
+            cmd_try,
+            "change",
+        ),
+        Command("diff", "diff", "all pending changes against the loaded files", cmd_diff),
+        Command("undo", "undo", "take back the last change", cmd_undo),
+        Command("redo", "redo", "apply the last undone change again", cmd_redo),
+        Command("reset", "reset", "drop every change", cmd_reset),
+        Command("check", "check", "diagnostics of the session", cmd_check),
+        Command(
+            "save", "save FILE", "write the session as a rule file (atomically)", cmd_save, "file"
+        ),
+        Command(
+            "load",
+            "load FILE...",
+            "load rule files, dropping the session's changes",
+            cmd_load,
+            "file",
+        ),
+        Command("reload", "reload", "read the files again, keeping the changes", cmd_reload),
+        Command("export", "export dot FILE [VIEW]", "write a Graphviz view", cmd_export, "export"),
+        Command("quit", "quit", "leave (also Ctrl-D)", cmd_quit),
+    ]
+}
+
+
+def execute(s: Session, line: str) -> Output:
+    """Run one input: a command, or a statement that joins the session."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return Output()
+    word, _, rest = text.partition(" ")
+    try:
+        if word in STATEMENTS:
+            return Output(s.apply(f"add {text}"))
+        if word == "exit":
+            word = "quit"
+        cmd = REGISTRY.get(word)
+        if cmd is None:
+            from iommu_rules.diagnostics import did_you_mean
+
+            hint = did_you_mean(word, [*REGISTRY, *STATEMENTS])
+            sources = SourceMap()
+            sources.add("<input>", text)
+            from iommu_rules.diagnostics import Span, error
+
+            diag = error(
+                "E601",
+                f"unknown command '{word}'",
+                Span("<input>", 1, 1, 1, len(word) + 1),
+                help=hint or "type 'help' for the commands",
+            )
+            return Output(render_all([diag], sources, s.style), ok=False)
+        return Output(cmd.run(s, rest))
+    except CommandError as exc:
+        return Output(str(exc), ok=False)
+
+
+def balanced(text: str) -> bool:
+    """Whether braces and parentheses are closed (strings and comments ignored)."""
+    depth = 0
+    in_str = False
+    for line in text.split("\n"):
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if in_str:
+                if ch == "\\":
+                    i += 1
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "#":
+                break
+            elif ch in "{(":
+                depth += 1
+            elif ch in "})":
+                depth -= 1
+            i += 1
+        in_str = False
+    return depth <= 0

@@ -1,0 +1,196 @@
+"""The REPL in a real terminal (pexpect drives the installed console script in a pty)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from iommu_rules.repl.completer import ReplCompleter
+from iommu_rules.repl.session import Session, execute
+
+from conftest import EXAMPLES
+
+TEGRA = str(EXAMPLES / "tegra30.iommu")
+PROMPT = "iommu>"
+
+
+def exe() -> str:
+    found = shutil.which("iommu-rules", path=str(Path(sys.executable).parent))
+    assert found, "console script not installed next to this Python"
+    return found
+
+
+@pytest.fixture
+def repl(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "TERM": "xterm",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "NO_COLOR": "1",
+    }
+
+    def start(*files: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            exe(),
+            ["repl", *files],
+            env=env,
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(40, 200),
+            cwd=str(tmp_path),
+        )
+        child.expect_exact(PROMPT)
+        return child
+
+    yield start
+
+
+NEXT_PROMPT = r"\r\n[^\r\n]*iommu>"  # the prompt redrawn after a command's output
+
+
+def send(child: pexpect.spawn, line: str) -> str:
+    """Type a line and return what the command printed."""
+    child.sendline(line)
+    child.expect(NEXT_PROMPT)
+    return str(child.before)
+
+
+def test_queries_whatif_undo_and_bad_input(repl) -> None:  # type: ignore[no-untyped-def]
+    child = repl(TEGRA)
+    out = send(child, "ops gpu")
+    assert "gr3d" in out and "dma-direct" in out
+    out = send(child, "why gr3d.dma_ops")
+    assert "gr3d.dma_ops = dma-direct" in out and "examples/tegra30.iommu:" in out
+    out = send(child, "try set mc contexts 2")
+    assert "1 context freed" in out
+    assert "1. set mc contexts 2" in send(child, "diff")
+    assert "undone: set mc contexts 2" in send(child, "undo")
+    assert "no pending changes" in send(child, "diff")
+    out = send(child, "shwo gr3d")
+    assert "unknown command 'shwo'" in out and "^^^^" in out
+    assert "did you mean 'show'?" in out
+    out = send(child, "show gr3d")
+    assert "dma_ops" in out and "dma-direct" in out  # the session survived
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+
+
+def test_completion_offers_device_names(repl) -> None:  # type: ignore[no-untyped-def]
+    child = repl(TEGRA)
+    child.send("show vd")
+    child.send("\t")  # completes to 'vde'; without it, 'show vd' names nothing
+    child.expect_exact("e")
+    child.sendline("")
+    child.expect_exact("nvidia,tegra30-vde")
+
+
+def test_multiline_statement_and_ctrl_c(repl) -> None:  # type: ignore[no-untyped-def]
+    child = repl(TEGRA)
+    child.sendline('device epp: "nvidia,tegra30-epp" {')
+    child.sendline("    iommu mc swgroup epp")
+    child.sendline("}")
+    child.expect_exact("+ device epp")
+    child.expect(NEXT_PROMPT)
+    child.send("half typed line")
+    child.sendintr()
+    child.expect(NEXT_PROMPT)
+    assert "arm_iommu" in send(child, "ops epp")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+
+
+def test_save_then_load_reproduces_the_resolution(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    child = repl(TEGRA)
+    send(child, "try set mc contexts 3")
+    before = send(child, "ops")
+    out = send(child, f"save {tmp_path / 'session.iommu'}")
+    assert "saved" in out
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    child = repl(str(tmp_path / "session.iommu"))
+    assert send(child, "ops").strip() == before.strip()
+
+
+def test_history_survives_a_restart(repl) -> None:  # type: ignore[no-untyped-def]
+    child = repl(TEGRA)
+    send(child, "contexts mc")
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    child = repl(TEGRA)
+    child.send("\x1b[A")  # up arrow: 'quit'
+    child.send("\x1b[A")  # and again: 'contexts mc'
+    child.sendline("")
+    child.expect_exact("mc (tegra-smmu): 3 of 4 contexts used")
+
+
+def test_save_to_readonly_dir_keeps_the_session(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    target = ro / "s.iommu"
+    target.write_text("# keep me\n")
+    ro.chmod(0o500)
+    try:
+        child = repl(TEGRA)
+        out = send(child, f"save {target}")
+        if os.geteuid() != 0:  # root can write anyway
+            assert "cannot save" in out
+            assert target.read_text() == "# keep me\n"
+        assert "gr3d" in send(child, "ops")
+    finally:
+        ro.chmod(0o700)
+
+
+def test_scripted_mode_without_a_terminal() -> None:
+    script = "ops gpu\nwhy gr3d.dma_ops\nbogus\n"
+    proc = subprocess.run(
+        [exe(), "repl", TEGRA], input=script, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1  # a command failed
+    assert "iommu>" not in proc.stdout
+    assert "gr3d.dma_ops = dma-direct" in proc.stdout
+    assert "unknown command 'bogus'" in proc.stderr
+    ok = subprocess.run(
+        [exe(), "repl", TEGRA], input="groups\n", capture_output=True, text=True, timeout=60
+    )
+    assert ok.returncode == 0 and 'group 3 "display"' in ok.stdout
+
+
+def test_completer_unit() -> None:
+    session = Session()
+    session.load([TEGRA])
+    comp = ReplCompleter(session)
+    assert ("show", "command", -2) in comp.candidates("sh")
+    assert any(w == "gr3d" for w, _, _ in comp.candidates("show gr"))
+    attrs = [w for w, _, _ in comp.candidates("why gr3d.dm")]
+    assert attrs == ["dma_ops"]
+    assert any(w == "contexts_used" for w, _, _ in comp.candidates("why mc.con"))
+
+
+def test_every_command_survives_garbage() -> None:
+    from iommu_rules.repl.session import REGISTRY
+
+    session = Session()
+    session.load([TEGRA])
+    for name in REGISTRY:
+        if name == "quit":
+            continue
+        for arg in ("", '"', "}{", "nonsense words here", "gr3d.", "not a b c"):
+            out = execute(session, f"{name} {arg}")
+            assert isinstance(out.text, str)
+    assert "gr3d" in execute(session, "ops").text
+
+
+def test_pygments_plugin_is_registered() -> None:
+    from pygments.lexers import get_lexer_by_name
+
+    lexer = get_lexer_by_name("iommu")
+    tokens = list(lexer.get_tokens('device gpu: "x" { iommu smmu sid 0x1 }  # c\n'))
+    kinds = {str(t) for t, _ in tokens}
+    assert "Token.Keyword.Declaration" in kinds and "Token.Comment.Single" in kinds
