@@ -318,6 +318,81 @@ def cmd_repl(args: argparse.Namespace) -> int:
     return repl_main(list(args.files), _color_enabled(args.color, sys.stdout))
 
 
+def cmd_packs(args: argparse.Namespace) -> int:
+    from .packs import all_packs
+
+    packs = all_packs()
+    width = max(len(p.name) for p in packs)
+    for p in packs:
+        eras = f"  [kernel eras: {', '.join(p.eras)}]" if p.eras else ""
+        print(f"{p.name:<{width}}  {p.summary}{eras}")
+    return EXIT_OK
+
+
+def cmd_show_pack(args: argparse.Namespace) -> int:
+    from .diagnostics import did_you_mean
+    from .loader import std_packs
+    from .packs import load_pack
+
+    pack = load_pack(args.pack)
+    if pack is None:
+        hint = did_you_mean(args.pack, std_packs())
+        print(
+            f"iommu-rules show-pack: no pack '{args.pack}'"
+            + (f"; {hint}" if hint else "; 'iommu-rules packs' lists them"),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    sys.stdout.write(pack.text)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from .diagnostics import render_all
+    from .loader import load_paths
+    from .whatif import WhatIf, diff, parse_change
+
+    if len(args.kernel) != 2:
+        print(
+            "iommu-rules compare: give --kernel twice, e.g. --kernel 4.18 --kernel 6.8",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    boards, status = _resolve_each(args, [args.file])
+    if not boards:
+        return status
+    loaded = load_paths([args.file])
+    results = []
+    for version in args.kernel:
+        res, diags = WhatIf(loaded, [parse_change(f"set kernel {version}")]).resolve()
+        if res is None:
+            print(
+                render_all(
+                    [d for d in diags if d.is_error], loaded.sources, _style(args, sys.stderr)
+                ),
+                file=sys.stderr,
+            )
+            return EXIT_FAIL
+        results.append(res)
+    # The expectations speak of the board's own kernel: leave them out here.
+    result = diff(results[0], results[1], ignore=("E401",))
+    if args.json:
+        print(
+            json.dumps(
+                {**result.data, "from": args.kernel[0], "to": args.kernel[1]},
+                indent=2,
+                sort_keys=True,
+                default=str,
+            )
+        )
+    else:
+        print(f"kernel {args.kernel[0]} → {args.kernel[1]}")
+        sys.stdout.write(result.text())
+    return EXIT_OK
+
+
 def _expand_dirs(paths: Sequence[str]) -> list[str]:
     from pathlib import Path
 
@@ -598,6 +673,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="rule files to load")
     p.set_defaults(func=cmd_repl)
+
+    p = sub.add_parser(
+        "packs",
+        parents=[common],
+        help="list the shipped stdlib packs",
+        description="List the stdlib packs shipped with iommu-rules, with what each holds and "
+        "the kernel versions its rules distinguish.",
+        epilog="example:\n  iommu-rules packs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=cmd_packs)
+
+    p = sub.add_parser(
+        "show-pack",
+        parents=[common],
+        help="print a stdlib pack",
+        description="Print one stdlib pack, as a board would include it.",
+        epilog="example:\n  iommu-rules show-pack std/soc/tegra",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("pack", metavar="PACK", help="e.g. std/linux")
+    p.set_defaults(func=cmd_show_pack)
+
+    p = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="resolve a board under two kernel versions and show what changes",
+        description="Resolve the same board under two kernel versions and print the "
+        "differences per device, in the what-if diff's format.",
+        epilog="example:\n  iommu-rules compare examples/tegra30.iommu --kernel 4.18 --kernel 6.8",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--kernel",
+        action="append",
+        default=[],
+        metavar="VERSION",
+        help="a kernel version; give it twice",
+    )
+    p.add_argument("--json", action="store_true", help="JSON diff")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "fmt",

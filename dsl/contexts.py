@@ -64,7 +64,7 @@ class _Allocator:
                     "drivers/iommu/arm/arm-smmu/arm-smmu-qcom.c: qcom_smmu_cfg_probe",
                 )
             )
-        if iommu.kind == "adreno-smmu":
+        if iommu.kind == "adreno-smmu" and self.res.platform.kernel >= (5, 11):
             gpu = any(
                 (0, 0) in [(s, 0) for s, _ in _sids(self.res.model.devices[d], iommu)]
                 for d in dom.devices

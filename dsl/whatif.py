@@ -284,7 +284,8 @@ def _partition(res: Resolution) -> set[frozenset[str]]:
     return {frozenset(g.members) for g in res.groups}
 
 
-def diff(before: Resolution, after: Resolution) -> Diff:
+def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) -> Diff:
+    """The plan-style difference; diagnostics with codes in ``ignore`` are left out."""
     d = Diff()
     changes: list[dict[str, object]] = []
     names = list(before.devices) + [n for n in after.devices if n not in before.devices]
@@ -359,8 +360,8 @@ def diff(before: Resolution, after: Resolution) -> Diff:
             d.count("freed", len(ub) - len(ua))
         elif len(ua) > len(ub):
             d.count("taken", len(ua) - len(ub))
-    eb = {(x.code, x.message) for x in before.diagnostics if x.is_error}
-    ea = {(x.code, x.message) for x in after.diagnostics if x.is_error}
+    eb = {(x.code, x.message) for x in before.diagnostics if x.is_error and x.code not in ignore}
+    ea = {(x.code, x.message) for x in after.diagnostics if x.is_error and x.code not in ignore}
     for code, msg in sorted(ea - eb):
         d.lines.append(f"+ error[{code}]: {msg}")
         d.count("new_errors")
