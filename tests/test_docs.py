@@ -95,8 +95,12 @@ def test_every_keyword_is_documented_in_backticks() -> None:
 
 # ---------------------------------------------------------------- diagnostic codes
 def source_codes() -> set[str]:
+    import iommu_rules.repl
+
+    # The REPL subpackage may live apart from the engine (an editable install).
+    dirs = {PACKAGE, Path(iommu_rules.repl.__file__).parent}
     codes: set[str] = set()
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(p for d in dirs for p in d.rglob("*.py")):
         codes.update(CODE_IN_SOURCE.findall(path.read_text(encoding="utf-8")))
     return codes
 
