@@ -105,6 +105,45 @@ def stream_ids(dev: Device, iommu: Iommu) -> list[tuple[int, int]]:
     return out
 
 
+class _SmrTable:
+    """Stream match registers in allocation order, indexed so a lookup does not scan them.
+
+    arm_smmu_find_sme walks the SMRs in order and stops at the first that
+    overlaps the new (id, mask).  Entries are bucketed by mask; for each mask
+    pair a dict maps the bits both masks leave significant to the earliest SMR,
+    so a lookup costs one probe per distinct mask instead of one per SMR.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, int, str]] = []
+        self.by_mask: dict[int, list[int]] = {}
+        self.index: dict[tuple[int, int], dict[int, list[int]]] = {}
+
+    def add(self, sid: int, mask: int, owner: str) -> None:
+        pos = len(self.entries)
+        self.entries.append((sid, mask, owner))
+        self.by_mask.setdefault(mask, []).append(pos)
+        for (mask0, m), table in self.index.items():
+            if mask0 == mask:
+                table.setdefault(sid & ~(m | mask0), []).append(pos)
+
+    def first_overlap(self, sid: int, mask: int, owner: str) -> tuple[int, int, str] | None:
+        best: int | None = None
+        for mask0, positions in self.by_mask.items():
+            table = self.index.get((mask0, mask))
+            if table is None:
+                table = {}
+                for pos in positions:
+                    table.setdefault(self.entries[pos][0] & ~(mask | mask0), []).append(pos)
+                self.index[(mask0, mask)] = table
+            for pos in table.get(sid & ~(mask | mask0), ()):
+                if self.entries[pos][2] != owner:
+                    if best is None or pos < best:
+                        best = pos
+                    break
+        return self.entries[best] if best is not None else None
+
+
 class _Grouper:
     def __init__(self, res: Resolution):
         self.res = res
@@ -155,46 +194,44 @@ class _Grouper:
     # -- arm-smmu: stream map entries ------------------------------------------------
     def arm_smmu(self, iommu: Iommu, devs: list[Device]) -> None:
         """drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_find_sme, arm_smmu_device_group."""
-        smrs: list[tuple[int, int, str]] = []  # (id, mask, owner device)
+        smrs = _SmrTable()
         src = "drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_find_sme"
         for dev in sorted(devs, key=lambda d: d.probe_order):
             if dev.pci is not None and not any(lk.iommu == iommu.name for lk in dev.iommus):
                 continue
             for sid, mask in stream_ids(dev, iommu):
-                for sid0, mask0, owner in smrs:
-                    if owner == dev.name:
-                        continue
+                hit = smrs.first_overlap(sid, mask, dev.name)
+                if hit is None:
+                    smrs.add(sid, mask, dev.name)
+                    continue
+                sid0, mask0, owner = hit
+                if (mask & mask0) == mask and ((sid ^ sid0) & ~mask0) == 0:
                     # The new entry lies entirely within an existing SMR: reuse it.
-                    if (mask & mask0) == mask and ((sid ^ sid0) & ~mask0) == 0:
-                        self.link(
-                            owner,
-                            dev.name,
-                            Reason(
-                                f"'{dev.name}' stream {sid:#x}/{mask:#x} lies within "
-                                f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: one stream map entry",
-                                _link_span(dev, iommu),
-                                src,
-                            ),
-                        )
-                        break
-                    # Overlapping but not contained: the kernel refuses (-EINVAL).
-                    if ((sid ^ sid0) & ~(mask | mask0)) == 0:
-                        self.fail(
-                            dev,
-                            Reason(
-                                f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
-                                f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: -EINVAL",
-                                _link_span(dev, iommu),
-                                src,
-                            ),
-                            "E201",
-                            f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
-                            f"the SMR of '{owner}'",
-                            owner,
-                        )
-                        break
-                else:
-                    smrs.append((sid, mask, dev.name))
+                    self.link(
+                        owner,
+                        dev.name,
+                        Reason(
+                            f"'{dev.name}' stream {sid:#x}/{mask:#x} lies within "
+                            f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: one stream map entry",
+                            _link_span(dev, iommu),
+                            src,
+                        ),
+                    )
+                    continue
+                # Overlapping but not contained: the kernel refuses (-EINVAL).
+                self.fail(
+                    dev,
+                    Reason(
+                        f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
+                        f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: -EINVAL",
+                        _link_span(dev, iommu),
+                        src,
+                    ),
+                    "E201",
+                    f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
+                    f"the SMR of '{owner}'",
+                    owner,
+                )
 
     def fail(self, dev: Device, reason: Reason, code: str, message: str, other: str) -> None:
         self.failed[dev.name] = reason
@@ -348,14 +385,21 @@ class _Grouper:
             if members:
                 comps.append((members, sorted(n[7:] for n in comp if n.startswith("bridge:"))))
         comps.sort(key=lambda c: (order[c[0][0]], c[0][0]))
+        # Each edge's reason goes to the component of its ends (one pass over the edges).
+        comp_of = {}
+        for cid, (members, bridges) in enumerate(comps):
+            for n in members:
+                comp_of[n] = cid
+            for b in bridges:
+                comp_of["bridge:" + b] = cid
+        reasons: dict[int, list[Reason]] = {}
+        for u, _v, data in self.graph.edges(data=True):
+            if u in comp_of:
+                reasons.setdefault(comp_of[u], []).append(data["reason"])
         for gid, (members, bridges) in enumerate(comps):
             first = members[0]
             iommu = self.res.devices[first].iommu or ""
-            sub = self.graph.subgraph(members + ["bridge:" + b for b in bridges])
-            edges = sorted(
-                (data["reason"] for _, _, data in sub.edges(data=True)),
-                key=lambda r: (r.text,),
-            )
+            edges = sorted(reasons.get(gid, []), key=lambda r: (r.text,))
             if len(members) == 1 and not edges:
                 why = Reason(
                     f"'{first}' is alone in its group",

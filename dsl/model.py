@@ -271,6 +271,20 @@ class Model(Node):
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
+    def with_platform(self, platform: Platform) -> Model:
+        """The same board on another platform (what-if of kernel, cmdline, config)."""
+        return Model(
+            platform,
+            self.iommus,
+            self.devices,
+            self.bridges,
+            self.domains,
+            self.rules,
+            self.expectations,
+            self.files,
+            self.diagnostics,
+        )
+
     @property
     def tags(self) -> frozenset[str]:
         return frozenset(t for d in self.devices.values() for t in d.tags)
@@ -1058,6 +1072,15 @@ def _what(item: ast.Item) -> str:
         ast.Bridge: "a bridge",
         ast.Domain: "a domain",
     }.get(type(item), "this statement")
+
+
+def platform_of(loaded: Loaded) -> tuple[Platform, list[Diagnostic]]:
+    """Only the platform facts of the loaded files, validated."""
+    builder = _Builder(loaded)
+    nodes = [
+        (fname, item) for fname, item in loaded.ordered_items() if isinstance(item, ast.Platform)
+    ]
+    return builder.platform(nodes), builder.diags
 
 
 def build_model(loaded: Loaded) -> Model:

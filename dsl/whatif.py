@@ -24,7 +24,6 @@ from .loader import Loaded, Loader
 from .model import Model, build_model
 from .parse import parse_text
 from .resolution import Resolution
-from .resolve import resolve
 
 ATTRS = ("iommu", "group", "default_domain", "domain", "domain_type", "context", "dma_ops")
 PLATFORM_WORDS = ("arch", "kernel", "ram", "cmdline", "config")
@@ -389,13 +388,28 @@ class WhatIf:
 
     base: Loaded
     changes: list[Change] = field(default_factory=list)
+    base_model: Model | None = None  # the model of ``base``, when the caller has it
 
     def model(self) -> tuple[Model, list[Diagnostic]]:
         load = ChangedLoad(self.base, self.changes)
+        if (
+            self.base_model is not None
+            and self.base_model.ok
+            and all(c.verb == "set" and not c.target for c in self.changes)
+        ):
+            # Only platform facts change: revalidate the platform, keep the rest.
+            from .model import platform_of
+
+            platform, pdiags = platform_of(load)  # type: ignore[arg-type]
+            if not any(d.is_error for d in pdiags):
+                model = self.base_model.with_platform(platform)
+                return model, [*load.diagnostics, *pdiags, *model.diagnostics]
         model = build_model(load)  # type: ignore[arg-type]
         return model, [*load.diagnostics, *model.diagnostics]
 
     def resolve(self) -> tuple[Resolution | None, list[Diagnostic]]:
+        from .resolve import resolve  # networkx loads only when a board is resolved
+
         model, diags = self.model()
         if any(x.is_error for x in diags):
             return None, diags

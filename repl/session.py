@@ -60,6 +60,7 @@ class Session:
     changes: list[Change] = field(default_factory=list)
     undone: list[Change] = field(default_factory=list)
     _cache: tuple[int, Model, Resolution | None, list[Diagnostic]] | None = None
+    _base_model: tuple[int, Model] | None = None
 
     # -- loading ---------------------------------------------------------------------
     def load(self, paths: list[str]) -> str:
@@ -70,16 +71,31 @@ class Session:
         self.paths = list(paths)
         self.base = loaded
         self.changes, self.undone, self._cache = [], [], None
-        _res, diags = self.resolved()
-        problems = [d for d in diags if d.is_error]
+        # Resolving waits for the first query, so the prompt comes up fast.
+        model = WhatIf(self.base).model()[0]
+        self._base_model = (id(self.base), model)  # what-if starts from it
+        problems = [d for d in model.diagnostics if d.is_error]
         note = f"; {len(problems)} problem(s): try 'check'" if problems else ""
-        return f"loaded {', '.join(paths) or 'nothing'}: {len(self.model().devices)} devices{note}"
+        return f"loaded {', '.join(paths) or 'nothing'}: {len(model.devices)} devices{note}"
 
     # -- the current board -----------------------------------------------------------------
     def _state(self) -> tuple[Model, Resolution | None, list[Diagnostic]]:
+        from iommu_rules.lalr import no_gc
+
+        with no_gc():
+            return self._compute()
+
+    def _compute(self) -> tuple[Model, Resolution | None, list[Diagnostic]]:
         key = id(self.base) ^ hash(tuple(c.text for c in self.changes))
         if self._cache is None or self._cache[0] != key:
-            what = WhatIf(self.base, list(self.changes))
+            base_model = None
+            if self._base_model is not None and self._base_model[0] == id(self.base):
+                base_model = self._base_model[1]
+            if self.changes:
+                if self._base_model is None or self._base_model[0] != id(self.base):
+                    self._base_model = (id(self.base), WhatIf(self.base).model()[0])
+                base_model = self._base_model[1]
+            what = WhatIf(self.base, list(self.changes), base_model)
             model, diags = what.model()
             res = None
             if not any(d.is_error for d in diags):
@@ -119,6 +135,12 @@ class Session:
     # -- changes ------------------------------------------------------------------------
     def apply(self, text: str) -> str:
         """Apply one change; if the board then fails, the change is not kept."""
+        from iommu_rules.lalr import no_gc
+
+        with no_gc():
+            return self._apply(text)
+
+    def _apply(self, text: str) -> str:
         try:
             change = parse_change(text, "<input>")
         except ChangeError as exc:
