@@ -1,6 +1,6 @@
 """REPL figures: time to the first prompt, completion latency, what-if latency.
 
-    python benchmarks/repl.py
+python benchmarks/repl.py
 """
 
 from __future__ import annotations
@@ -14,22 +14,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import pexpect
-from synth import board
 
 from iommu_rules.repl.completer import ReplCompleter
 from iommu_rules.repl.session import Session
+
+from synth import board
 
 ROOT = Path(__file__).parent.parent
 
 
 def first_prompt() -> float:
-    env = {**os.environ, "TERM": "xterm", "NO_COLOR": "1", "PROMPT_TOOLKIT_NO_CPR": "1",
-           "XDG_STATE_HOME": tempfile.mkdtemp()}
+    env = {
+        **os.environ,
+        "TERM": "xterm",
+        "NO_COLOR": "1",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "XDG_STATE_HOME": tempfile.mkdtemp(),
+    }
     times = []
     for _ in range(5):
         t = time.perf_counter()
-        child = pexpect.spawn("iommu-rules", ["repl", str(ROOT / "examples/tegra30.iommu")],
-                              env=env, encoding="utf-8", timeout=30)
+        child = pexpect.spawn(
+            "iommu-rules",
+            ["repl", str(ROOT / "examples/tegra30.iommu")],
+            env=env,
+            encoding="utf-8",
+            timeout=30,
+        )
         child.expect_exact("iommu>")
         times.append(time.perf_counter() - t)
         child.sendeof()
@@ -54,8 +65,10 @@ def main() -> None:
             t = time.perf_counter()
             session.apply('set cmdline "iommu.passthrough=1"')
             whatif = time.perf_counter() - t
-            print(f"{n:>6} devices: completion {per * 1000:.1f} ms, "
-                  f"what-if (one cmdline change) {whatif * 1000:.0f} ms")
+            print(
+                f"{n:>6} devices: completion {per * 1000:.1f} ms, "
+                f"what-if (one cmdline change) {whatif * 1000:.0f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import networkx as nx
-from synth import board
-
 from lark import Lark
 
 from iommu_rules.grammar import grammar_text
 from iommu_rules.loader import load_text
 from iommu_rules.model import build_model
 from iommu_rules.resolve import resolve
+
+from synth import board
 
 
 def timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -38,8 +38,10 @@ def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1_000, 10_000, 100_000]
     # lark's own runtime with its contextual lexer (keywords are soft there too)
     lark = Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True)
-    print(f"{'devices':>8} {'parse+validate':>15} {'resolve':>9} {'total':>8} {'floor':>8} "
-          f"{'ratio':>6}")
+    print(
+        f"{'devices':>8} {'parse+validate':>15} {'resolve':>9} {'total':>8} {'floor':>8} "
+        f"{'ratio':>6}"
+    )
     totals = {}
     for n in sizes:
         text = board(n)
@@ -63,8 +65,10 @@ def main() -> None:
         t_floor = timed(floor, 1)
         total = t_load + t_res
         totals[n] = total
-        print(f"{n:>8} {t_load:>14.3f}s {t_res:>8.3f}s {total:>7.3f}s {t_floor:>7.3f}s "
-              f"{total / t_floor:>6.2f}")
+        print(
+            f"{n:>8} {t_load:>14.3f}s {t_res:>8.3f}s {total:>7.3f}s {t_floor:>7.3f}s "
+            f"{total / t_floor:>6.2f}"
+        )
     if 10_000 in totals and 100_000 in totals:
         print(f"100k / 10k growth: {totals[100_000] / totals[10_000]:.1f}x (linear: 10x)")
 
