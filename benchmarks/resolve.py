@@ -53,7 +53,7 @@ def main() -> None:
 
         t_load = timed(load, repeat)
         model = state["model"]
-        t_res = timed(lambda: resolve(model), repeat)  # type: ignore[arg-type]
+        t_res = timed(lambda model=model: resolve(model), repeat)  # type: ignore[misc]
 
         def floor(text: str = text, n: int = n) -> None:
             lark.parse(text)
