@@ -91,6 +91,24 @@ def keywords() -> frozenset[str]:
     return frozenset(words)
 
 
+def keywords_after(text: str) -> list[str]:
+    """The keywords that may come next after ``text``, asked of the LALR tables.
+
+    Completion uses it: after ``device gpu: "x" {`` it offers the device
+    properties and nothing else.
+    """
+    expected = parser().expected_after(text)
+    if not expected:
+        return []
+    words = keyword_terminals()
+    out = {words[t] for t in expected if t in words}
+    for rule, choices in rule_choices().items():
+        del rule
+        if expected & {"NAME"} and out & set(choices):
+            out |= set(choices)
+    return sorted(w for w in out if re.fullmatch(r"[a-z][\w\-]*", w))
+
+
 def describe_terminal(name: str) -> str:
     kw = keyword_terminals().get(name)
     if kw is not None:

@@ -169,6 +169,19 @@ class Parser:
                 self._memo[text] = found
         return found
 
+    def expected_after(self, text: str) -> set[str] | None:
+        """Terminals the grammar accepts at the end of ``text`` (for completion), or None
+        when ``text`` already fails before its end."""
+        try:
+            self.parse(text)
+        except UnexpectedToken as exc:
+            if exc.token.type == "$END":
+                return set(exc.expected)
+            return None
+        except UnexpectedCharacters:
+            return None
+        return {"$END"}
+
     def accepts(self, state: int) -> set[str]:
         return {k for k in self.states[state] if k.isupper() or k.startswith("$")}
 

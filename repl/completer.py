@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from iommu_rules.grammar import keywords
+from iommu_rules.grammar import keywords, keywords_after
 from iommu_rules.model import ATTRIBUTES
 
 from .session import REGISTRY, STATEMENTS, Session
@@ -50,17 +50,50 @@ class ReplCompleter(Completer):
             kind = names.get(subject, "")
             attrs = ATTRIBUTES.get(kind if kind in ATTRIBUTES else "", {})
             return [(a, f"{kind} attribute", -len(attr)) for a in attrs if a.startswith(attr)]
-        if command in ("try", "drop", "set", "add") or (command == "try" and before[1:]):
-            pool = [(w, "change") for w in ("set", "add", "drop")] if len(before) == 1 else []
+        statement = ""
+        if command in STATEMENTS:
+            statement = text[: len(text) - len(current)]
+        elif command == "try" and len(before) >= 2 and before[1] == "add":
+            statement = text.split("add", 1)[1][: -len(current) or None].lstrip()
+        if statement:
+            # What the grammar accepts next, asked of the LALR tables.
+            pool = [(k, "keyword") for k in keywords_after(statement)]
             pool += [(n, kind) for n, kind in names.items()]
-            pool += [(k, "keyword") for k in keywords()]
+            return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]
+        if command == "try":
+            if len(before) == 1:
+                pool = [(w, "change") for w in ("set", "add", "drop")]
+            elif before[1] == "drop" and len(before) == 2:
+                pool = [
+                    (w, "what") for w in ("rule", "device", "iommu", "bridge", "domain", "include")
+                ]
+            elif before[1] == "set" and len(before) == 2:
+                pool = [(w, "platform") for w in ("arch", "kernel", "ram", "cmdline", "config")]
+                pool += [(n, "iommu") for n, k in names.items() if k == "iommu"]
+            else:
+                pool = [(n, kind) for n, kind in names.items()] + [
+                    (k, "keyword") for k in keywords()
+                ]
             return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]
         if command in ("help",):
             return [(c, "command", -len(current)) for c in REGISTRY if c.startswith(current)]
-        if command in ("show", "ops", "why", "contexts", "export") or command in STATEMENTS:
+        if command in ("show", "ops", "why", "contexts", "export"):
             pool = [(n, kind) for n, kind in names.items()]
-            if command in STATEMENTS or command == "ops":
-                pool += [(k, "keyword") for k in keywords()]
+            if command == "ops":
+                pool += [
+                    (k, "keyword")
+                    for k in (
+                        "compatible",
+                        "on",
+                        "kind",
+                        "pci",
+                        "not",
+                        "and",
+                        "or",
+                        "all",
+                        "untrusted",
+                    )
+                ]
             if command == "export" and len(before) == 1:
                 pool = [("dot", "format")]
             return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]

@@ -482,7 +482,31 @@ REGISTRY: dict[str, Command] = {
 }
 
 
+def entries(text: str) -> list[str]:
+    """Split pasted text into entries: lines, joined while braces are open."""
+    out: list[str] = []
+    buffer = ""
+    for line in text.split("\n"):
+        buffer = f"{buffer}\n{line}" if buffer else line
+        if balanced(buffer):
+            if buffer.strip():
+                out.append(buffer)
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer)
+    return out
+
+
 def execute(s: Session, line: str) -> Output:
+    """Run what was typed or pasted: each command, or statement, in turn."""
+    parts = entries(line)
+    if len(parts) <= 1:
+        return _execute_one(s, line)
+    outputs = [_execute_one(s, part) for part in parts]
+    return Output("\n".join(o.text for o in outputs if o.text), all(o.ok for o in outputs))
+
+
+def _execute_one(s: Session, line: str) -> Output:
     """Run one input: a command, or a statement that joins the session."""
     text = line.strip()
     if not text or text.startswith("#"):

@@ -194,3 +194,23 @@ def test_pygments_plugin_is_registered() -> None:
     tokens = list(lexer.get_tokens('device gpu: "x" { iommu smmu sid 0x1 }  # c\n'))
     kinds = {str(t) for t, _ in tokens}
     assert "Token.Keyword.Declaration" in kinds and "Token.Comment.Single" in kinds
+
+
+def test_keyword_completion_follows_the_grammar() -> None:
+    session = Session()
+    session.load([TEGRA])
+    comp = ReplCompleter(session)
+    props = [w for w, m, _ in comp.candidates('device x: "y" { ') if m == "keyword"]
+    assert "dma-mask" in props and "tags" in props and "contexts" not in props
+    assert [w for w, _, _ in comp.candidates("rule gpu requires i")] == ["identity"]
+    assert [w for w, _, _ in comp.candidates("try drop r")] == ["rule"]
+
+
+def test_pasted_lines_run_each() -> None:
+    session = Session()
+    session.load([TEGRA])
+    out = execute(
+        session, 'ops gpu\ndevice epp: "nvidia,tegra30-epp" {\n iommu mc swgroup epp\n}\nops epp'
+    )
+    assert out.ok and "gr3d" in out.text and "+ device epp" in out.text
+    assert out.text.rstrip().endswith("arm_iommu")
