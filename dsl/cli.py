@@ -132,6 +132,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         files += len(loaded.sources)
     if args.format == "json":
         print(to_json(diags))
+    elif args.format in ("github", "sarif", "junit"):
+        from . import formats
+
+        if args.format == "github":
+            sys.stdout.write(formats.github(diags))
+        elif args.format == "sarif":
+            sys.stdout.write(formats.sarif(diags))
+        else:
+            roots = sorted({d.span.file for d in diags if d.span.line} | set(args.files))
+            sys.stdout.write(formats.junit(diags, roots))
     else:
         if diags:
             print(render_all(diags, sources, _style(args, sys.stderr)), file=sys.stderr)
@@ -393,6 +403,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    from .completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
+    return EXIT_OK
+
+
 def _expand_dirs(paths: Sequence[str]) -> list[str]:
     from pathlib import Path
 
@@ -498,7 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)")
     p.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+        "--format",
+        choices=("text", "json", "github", "sarif", "junit"),
+        default="text",
+        help="output format (default text): json (docs/json.md), github (workflow "
+        "annotations), sarif (2.1.0, for code scanning), junit (XML test report)",
     )
     p.set_defaults(func=cmd_check)
 
@@ -551,9 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="rule files or directories")
     p.add_argument(
         "--format",
-        choices=("text", "json", "junit"),
+        choices=("text", "json", "junit", "github", "sarif"),
         default="text",
-        help="output format (default text)",
+        help="output format (default text); github and sarif report the failures",
     )
     p.set_defaults(func=cmd_test)
 
@@ -715,6 +736,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="JSON diff")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh, fish)",
+        description="Print a completion script for your shell; the first line says where to "
+        "install it.",
+        epilog="examples:\n  iommu-rules completion bash > "
+        "~/.local/share/bash-completion/completions/iommu-rules\n"
+        "  iommu-rules completion zsh > ~/.zfunc/_iommu-rules\n"
+        "  iommu-rules completion fish > ~/.config/fish/completions/iommu-rules.fish",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("shell", choices=("bash", "zsh", "fish"))
+    p.set_defaults(func=cmd_completion)
 
     p = sub.add_parser(
         "fmt",

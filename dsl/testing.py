@@ -53,7 +53,16 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
         ]
         failed += sum(not c["passed"] for c in cases) + len(errors)
         results.append((board, cases, errors))
-    if fmt == "json":
+    if fmt in ("github", "sarif"):
+        from . import formats
+
+        failures = [
+            d
+            for b, cases, errors in results
+            for d in [*errors, *(x for x in b.diagnostics if x.code == "E401")]
+        ]
+        sys.stdout.write(formats.github(failures) if fmt == "github" else formats.sarif(failures))
+    elif fmt == "json":
         print(
             json.dumps(
                 {
