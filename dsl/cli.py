@@ -231,7 +231,34 @@ def cmd_dot(args: argparse.Namespace) -> int:
     boards, status = _resolve_each(args, [args.file])
     if not boards:
         return status
-    text = render(boards[0].res, args.view)
+    res = boards[0].res
+    changed: frozenset[str] = frozenset()
+    if args.whatif:
+        from .diagnostics import SourceMap, render_all
+        from .loader import load_paths
+        from .whatif import ChangeError, WhatIf, diff, parse_change
+
+        try:
+            changes = [parse_change(t, f"<change {i + 1}>") for i, t in enumerate(args.whatif)]
+        except ChangeError as exc:
+            sources = SourceMap()
+            sources.add(exc.name, exc.text)
+            print(render_all(exc.diagnostics, sources, _style(args, sys.stderr)), file=sys.stderr)
+            return EXIT_INPUT
+        after, diags = WhatIf(load_paths([args.file]), changes).resolve()
+        if after is None:
+            print(
+                render_all(
+                    [d for d in diags if d.is_error],
+                    boards[0].loaded.sources,
+                    _style(args, sys.stderr),
+                ),
+                file=sys.stderr,
+            )
+            return EXIT_FAIL
+        changed = frozenset(diff(res, after).devices)
+        res = after
+    text = render(res, args.view, changed)
     if args.render:
         dot = shutil.which("dot")
         if dot is None:
@@ -599,6 +626,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="which view (default groups)",
     )
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    p.add_argument(
+        "--whatif",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help="draw the board after this change ('set kernel 6.8', 'drop rule X'); "
+        "changed devices are marked; repeatable",
+    )
     p.add_argument(
         "--render",
         choices=("svg", "png", "pdf"),

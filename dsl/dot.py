@@ -213,5 +213,17 @@ def contexts(res: Resolution) -> str:
     return w.text()
 
 
-def render(res: Resolution, view: str) -> str:
-    return {"topology": topology, "groups": groups, "contexts": contexts}[view](res)
+def render(res: Resolution, view: str, changed: frozenset[str] = frozenset()) -> str:
+    """A view; nodes of devices in ``changed`` (a what-if's) are drawn bold and red."""
+    text = {"topology": topology, "groups": groups, "contexts": contexts}[view](res)
+    if not changed:
+        return text
+    out = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        for name in changed:
+            if stripped.startswith(q("dev:" + name) + " ["):
+                line = line.replace(" [", ' [color="#d00000", penwidth="3", ', 1)
+                break
+        out.append(line)
+    return "\n".join(out)

@@ -238,6 +238,7 @@ class Diff:
     lines: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     data: dict[str, object] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)  # devices added, removed or changed
 
     @property
     def changed(self) -> bool:
@@ -372,6 +373,7 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
             0, f"~ system default_domain: {before.global_default} → {after.global_default}"
         )
         d.count("system")
+    d.devices = [str(c["device"]) for c in changes]
     d.data = {
         "version": 1,
         "changes": changes,

@@ -79,3 +79,27 @@ def test_dot_is_deterministic_across_hash_seeds() -> None:
         for seed in ("0", "1", "random")
     }
     assert len(outs) == 1
+
+
+@pytest.mark.skipif(DOT is None, reason="Graphviz is not installed")
+def test_whatif_marks_changed_devices() -> None:
+    proc = run_cli(
+        "dot",
+        str(EXAMPLES / "tegra30.iommu"),
+        "--view",
+        "groups",
+        "--whatif",
+        'drop rule "GPU drivers own their address space"',
+    )
+    assert proc.returncode == 0
+    marked = [ln for ln in proc.stdout.splitlines() if 'color="#d00000"' in ln]
+    assert sorted(ln.split('"')[1] for ln in marked) == [
+        "dev:dc0",
+        "dev:dc1",
+        "dev:gr2d",
+        "dev:gr3d",
+        "dev:vde",
+    ]
+    assert DOT is not None
+    out = subprocess.run([DOT, "-Tsvg"], input=proc.stdout.encode(), capture_output=True)
+    assert out.returncode == 0 and not out.stderr
