@@ -38,14 +38,13 @@ def board(n: int, kernel: str = "6.8") -> str:
     for p in range(ports):
         bus, dev = divmod(p, 32)
         out.append(
-            f"bridge rp{p}: root-port {{ pci {bus // 256:04x}:{bus % 256:02x}:{dev:02x}.0; "
+            f"bridge rp{p}: root-port {{ pci 0000:{bus % 256:02x}:{dev:02x}.0; "
             f"acs {'yes' if p % 3 else 'no'} }}"
         )
     for j in range(pci):
         port = j % ports
-        bus = 0x40 + port // 32
-        dev, fn = divmod(j // ports, 8)
-        addr = f"{port % 32:04x}:{bus % 256:02x}:{dev % 32:02x}.{fn}"
+        idx = j // ports  # the function's place below its port
+        addr = f"{port + 1:04x}:01:{(idx // 8) % 32:02x}.{idx % 8}"
         out.append(
             f'device pci{j}: "pci10de,{j % 4096:04x}" {{ tags pcie; pci {addr}; '
             f"upstream rp{port}; iommu pcie_smmu sid {hex(0x10000 + j)} }}"

@@ -125,7 +125,12 @@ def _reducer(rule: Any, maybe_placeholders: bool) -> Callable[[list[Any]], Any]:
                 if add_none:
                     filtered += [None] * add_none
                 if expand:
-                    filtered += children[i].children
+                    if filtered:
+                        filtered += children[i].children
+                    else:
+                        # Left recursion (item lists): extend the child's list in place,
+                        # as lark does, or a long file costs quadratic time.
+                        filtered = children[i].children
                 else:
                     filtered.append(children[i])
             if append_none:
