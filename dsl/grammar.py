@@ -7,11 +7,15 @@ the keyword set instead of keeping their own.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
 import threading
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lark import Lark
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
     from .lalr import Parser
 
 _lock = threading.Lock()
+TABLES_FORMAT = 1  # bump when the cached table layout changes
 
 
 def grammar_text() -> str:
@@ -40,12 +45,75 @@ def lark_grammar() -> Lark:
         )
 
 
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "iommu-rules"
+
+
+def _build_tables() -> dict[str, Any]:
+    from .lalr import tables_from_lark
+
+    lark = lark_grammar()
+    tables = tables_from_lark(lark)
+    from lark.lexer import PatternStr
+
+    keywords = {
+        t.name: t.pattern.value for t in lark.terminals if isinstance(t.pattern, PatternStr)
+    }
+    choices: dict[str, list[str]] = {}
+    for rule in lark.rules:
+        origin = str(rule.origin.name)
+        if origin in CHOICE_RULES:
+            words = [keywords.get(sym.name) for sym in rule.expansion]
+            choices.setdefault(origin, []).extend(w for w in words if w)
+    config_values = [
+        w
+        for t in lark.terminals
+        if t.name == "CONFIG_VALUE"
+        for w in re.findall(r"[a-z0-9_]+", t.pattern.value)
+    ]
+    tables["keyword_terminals"] = keywords
+    tables["choices"] = {k: sorted(set(v)) for k, v in choices.items()}
+    tables["config_values"] = config_values
+    return tables
+
+
+@cache
+def tables() -> dict[str, Any]:
+    """The parse tables and keyword lists, from the user's cache or built with lark.
+
+    A warm start reads one pickle and never imports lark; the file name carries a
+    hash of the grammar and of this package's version, so a change rebuilds it.
+    """
+    from . import __version__
+
+    text = grammar_text()
+    digest = hashlib.sha256(f"{__version__}\0{TABLES_FORMAT}\0{text}".encode()).hexdigest()[:16]
+    path = _cache_dir() / f"tables-{digest}.pickle"
+    with _lock:
+        try:
+            with path.open("rb") as fh:
+                data: dict[str, Any] = pickle.load(fh)
+            return data
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError):
+            pass
+    data = _build_tables()
+    try:
+        from .pathio import write_bytes_atomic
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a read-only home still works, just without the cache
+    return data
+
+
 @cache
 def parser() -> Parser:
-    """The parser: lark's tables run by our lean driver (see lalr.py)."""
+    """The parser: the grammar's LALR tables run by our lean driver (see lalr.py)."""
     from .lalr import Parser
 
-    return Parser(lark_grammar())
+    return Parser(tables())
 
 
 # What a user types, for every named terminal.  Keyword terminals render as
@@ -71,22 +139,14 @@ TERMINAL_WORDS: dict[str, str] = {
 @cache
 def keyword_terminals() -> dict[str, str]:
     """Terminal name -> keyword text for every literal keyword in the grammar."""
-    from lark.lexer import PatternStr
-
-    out: dict[str, str] = {}
-    for term in lark_grammar().terminals:
-        if isinstance(term.pattern, PatternStr):
-            out[term.name] = term.pattern.value
-    return out
+    return dict(tables()["keyword_terminals"])
 
 
 @cache
 def keywords() -> frozenset[str]:
     """Every word-like keyword of the language (punctuation excluded)."""
     words = {v for v in keyword_terminals().values() if re.fullmatch(r"[a-z][a-z0-9_\-]*", v)}
-    for term in lark_grammar().terminals:
-        if term.name == "CONFIG_VALUE":
-            words.update(re.findall(r"[a-z0-9_]+", term.pattern.value))
+    words.update(tables()["config_values"])
     words.add("has")
     return frozenset(words)
 
@@ -132,17 +192,7 @@ CHOICE_RULES = {
 # "unknown iommu kind 'tegra-smu'" and for completion.
 @cache
 def rule_choices() -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for rule in lark_grammar().rules:
-        origin = rule.origin.name
-        if origin not in CHOICE_RULES:
-            continue
-        found = [keyword_terminals().get(sym.name) for sym in rule.expansion]
-        words = [w for w in found if w]
-        if words:
-            out.setdefault(str(origin), ())
-            out[str(origin)] += tuple(words)
-    return {k: tuple(sorted(set(v))) for k, v in out.items()}
+    return {k: tuple(v) for k, v in tables()["choices"].items()}
 
 
 def iommu_kinds() -> tuple[str, ...]:

@@ -4,9 +4,11 @@ lark compiles the grammar and the LALR(1) tables; this module runs them.  It
 exists for speed: lark's generic runtime (interactive parser state, tree-builder
 wrapper chain, position propagation) costs several times more than the tables
 themselves, and parsing a 10k-device board must take well under a second.
-The trees it builds mirror lark's (same rule names, filtered anonymous
-tokens, ``_rule`` inlining, ``?rule`` expansion, ``[x]`` placeholders), with
-positions taken from every token, keywords and braces included.
+The tables are kept as plain data in the user's cache directory, so a run that
+finds them does not import lark at all.  The trees it builds mirror lark's
+(same rule names, filtered anonymous tokens, ``_rule`` inlining, ``?rule``
+expansion, ``[x]`` placeholders), with positions taken from every token,
+keywords and braces included.
 
 Lexing asks the current parser state which terminals it accepts, so a keyword
 is a plain name wherever the grammar expects a name (``device dma: ...``).
@@ -18,8 +20,29 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-from lark.lexer import PatternStr
+
+class UnexpectedCharacters(Exception):
+    """No token starts here (the attributes are lark's, so messages read alike)."""
+
+    def __init__(self, text: str, pos: int, line: int, column: int, allowed: set[str]):
+        super().__init__(f"unexpected character at {line}:{column}")
+        self.char = text[pos] if pos < len(text) else ""
+        self.pos_in_stream = pos
+        self.line = line
+        self.column = column
+        self.allowed = allowed
+
+
+class UnexpectedToken(Exception):
+    """A token the grammar does not accept here; ``expected`` are terminal names."""
+
+    def __init__(self, token: Tok, expected: set[str]):
+        super().__init__(f"unexpected {token.type} at {token.line}:{token.column}")
+        self.token = token
+        self.expected = expected
+        self.line = token.line
+        self.column = token.column
+
 
 _SCAN = re.compile(
     r"""
@@ -83,11 +106,10 @@ class Raw:
         return f"Raw({self.data!r}, {self.children!r})"
 
 
-def _reducer(rule: Any, maybe_placeholders: bool) -> Callable[[list[Any]], Any]:
-    """What lark's tree builder would do for ``rule``, as one closure."""
+def rule_plan(rule: Any, maybe_placeholders: bool) -> dict[str, Any]:
+    """What lark's tree builder does for ``rule``, as plain data that can be cached."""
     expansion = rule.expansion
     opts = rule.options
-    name = rule.alias or opts.template_source or rule.origin.name
     empty = opts.empty_indices if maybe_placeholders else None
     if empty:
         s = "".join(str(int(b)) for b in empty)
@@ -101,8 +123,22 @@ def _reducer(rule: Any, maybe_placeholders: bool) -> Callable[[list[Any]], Any]:
         if opts.keep_all_tokens or not (sym.is_term and sym.filter_out):
             plan.append((i, (not sym.is_term) and sym.name.startswith("_"), pending))
             pending = 0
-    append_none = pending + nones[len(expansion)]
-    expand1 = bool(opts.expand1) and not rule.alias
+    return {
+        "name": rule.alias or opts.template_source or rule.origin.name,
+        "origin": rule.origin.name,
+        "size": len(expansion),
+        "plan": plan,
+        "append_none": pending + nones[len(expansion)],
+        "expand1": bool(opts.expand1) and not rule.alias,
+    }
+
+
+def _reducer(data: dict[str, Any]) -> Callable[[list[Any]], Any]:
+    """One closure per rule that builds the node lark's tree builder would."""
+    name = data["name"]
+    plan: list[tuple[int, bool, int]] = [tuple(p) for p in data["plan"]]  # type: ignore[misc]
+    append_none: int = data["append_none"]
+    expand1: bool = data["expand1"]
     simple = not append_none and all(not e and not a for _, e, a in plan)
     indices = [i for i, _, _ in plan]
 
@@ -142,26 +178,56 @@ def _reducer(rule: Any, maybe_placeholders: bool) -> Callable[[list[Any]], Any]:
     return reduce
 
 
-class Parser:
-    """Runs lark's LALR tables for the grammar's ``start`` rule."""
+SHIFT, REDUCE = 0, 1
 
-    def __init__(self, lark: Any):
-        table = lark.parser.parser.parser.parse_table
-        self.states: dict[int, dict[str, tuple[Any, Any]]] = table.states
-        self.start_state: int = table.start_states["start"]
-        self.end_state: int = table.end_states["start"]
-        self.terminals = list(lark.terminals)
-        self.literals: dict[str, str] = {}
-        self.patterns: list[tuple[str, re.Pattern[str]]] = []
-        ignore = set(lark.lexer_conf.ignore)
-        for t in sorted(self.terminals, key=lambda t: -t.priority):
-            if isinstance(t.pattern, PatternStr):
-                self.literals[t.pattern.value] = t.name
-            elif t.name not in ignore:
-                self.patterns.append((t.name, re.compile(t.pattern.to_regexp())))
+
+def tables_from_lark(lark: Any) -> dict[str, Any]:
+    """Everything the driver needs from lark's compiled grammar, as plain data."""
+    from lark.lexer import PatternStr
+    from lark.parsers.lalr_analysis import Shift
+
+    table = lark.parser.parser.parser.parse_table
+    rules = list(lark.rules)
+    index = {rule: i for i, rule in enumerate(rules)}
+    states = {
+        state: {
+            sym: (SHIFT, arg) if action is Shift else (REDUCE, index[arg])
+            for sym, (action, arg) in actions.items()
+        }
+        for state, actions in table.states.items()
+    }
+    ignore = set(lark.lexer_conf.ignore)
+    literals: dict[str, str] = {}
+    patterns: list[tuple[str, str]] = []
+    for t in sorted(lark.terminals, key=lambda t: (-t.priority, t.name)):
+        if isinstance(t.pattern, PatternStr):
+            literals[t.pattern.value] = t.name
+        elif t.name not in ignore:
+            patterns.append((t.name, t.pattern.to_regexp()))
+    maybe = bool(lark.options.maybe_placeholders)
+    return {
+        "states": states,
+        "start": table.start_states["start"],
+        "end": table.end_states["start"],
+        "rules": [rule_plan(rule, maybe) for rule in rules],
+        "literals": literals,
+        "patterns": patterns,
+    }
+
+
+class Parser:
+    """Runs the grammar's LALR tables (from lark, cached as plain data)."""
+
+    def __init__(self, tables: dict[str, Any]):
+        self.states: dict[int, dict[str, tuple[int, int]]] = tables["states"]
+        self.start_state: int = tables["start"]
+        self.end_state: int = tables["end"]
+        self.literals: dict[str, str] = tables["literals"]
+        self.patterns = [(name, re.compile(rx)) for name, rx in tables["patterns"]]
         self._memo: dict[str, tuple[str, ...]] = {}
-        maybe = bool(lark.options.maybe_placeholders)
-        self.reducers = {rule: _reducer(rule, maybe) for rule in lark.rules}
+        self.origins = [r["origin"] for r in tables["rules"]]
+        self.sizes = [r["size"] for r in tables["rules"]]
+        self.reducers = [_reducer(r) for r in tables["rules"]]
 
     def candidates(self, text: str) -> tuple[str, ...]:
         """Terminals that could produce ``text``: the keyword first, then regexes."""
@@ -191,9 +257,9 @@ class Parser:
         return {k for k in self.states[state] if k.isupper() or k.startswith("$")}
 
     def parse(self, text: str) -> Any:
-        from lark.parsers.lalr_analysis import Shift
-
         states = self.states
+        origins = self.origins
+        sizes = self.sizes
         reducers = self.reducers
         candidates = self.candidates
         state_stack = [self.start_state]
@@ -243,15 +309,13 @@ class Parser:
                 actions = states[state_stack[-1]]
                 step = actions.get(ttype)
                 if step is None:
-                    raise UnexpectedToken(  # type: ignore[no-untyped-call]
-                        tok, self.accepts(state_stack[-1]), state=None, token_history=None
-                    )
+                    raise UnexpectedToken(tok, self.accepts(state_stack[-1]))
                 action, arg = step
-                if action is Shift:
+                if action == SHIFT:
                     state_stack.append(arg)
                     value_stack.append(tok)
                     break
-                size = len(arg.expansion)
+                size = sizes[arg]
                 if size:
                     children = value_stack[-size:]
                     del value_stack[-size:]
@@ -259,14 +323,13 @@ class Parser:
                 else:
                     children = []
                 value_stack.append(reducers[arg](children))
-                state_stack.append(states[state_stack[-1]][arg.origin.name][1])
+                state_stack.append(states[state_stack[-1]][origins[arg]][1])
                 if ttype == "$END" and state_stack[-1] == end_state:
                     return value_stack[-1]
 
 
 def _unexpected_char(text: str, pos: int, line: int, col: int, allowed: set[str]) -> Exception:
-    exc: Exception = UnexpectedCharacters(text, pos, line, col, allowed=allowed)  # type: ignore[no-untyped-call]
-    return exc
+    return UnexpectedCharacters(text, pos, line, col, allowed)
 
 
 class no_gc:

@@ -15,7 +15,9 @@ from typing import Any
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticError, Label, Span, did_you_mean, error
 from .grammar import CHOICE_RULES, describe_terminal, keyword_terminals, parser, rule_choices
-from .lalr import Tok, no_gc
+from .lalr import Tok, UnexpectedCharacters, UnexpectedToken, no_gc
+
+UnexpectedInput = (UnexpectedToken, UnexpectedCharacters)
 
 TOP_LEVEL = ("include", "platform", "iommu", "device", "bridge", "domain", "rule", "when", "expect")
 MAX_NESTING = 200
@@ -463,7 +465,6 @@ def _unclosed_brace(text: str, path: str) -> Span | None:
 
 
 def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> Diagnostic:
-    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
     def at(line: int, col: int, length: int = 1) -> Span:
         return Span(path, line + line_offset, col, line + line_offset, col + max(length, 1))
@@ -487,10 +488,10 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
             at(exc.line, exc.column),
             label=f"expected {_expected_text(expected)}" if expected else "",
         )
-    if isinstance(exc, UnexpectedToken | UnexpectedEOF):
+    if isinstance(exc, UnexpectedToken):
         tok = exc.token
         expected = set(exc.expected)
-        if tok.type == "$END" or isinstance(exc, UnexpectedEOF):
+        if tok.type == "$END":
             lines = text.splitlines() or [""]
             last = len(lines)
             end = at(last, len(lines[-1]) + 1)
@@ -673,8 +674,6 @@ def _build(tree: Any, path: str) -> tuple[ast.File | None, list[Diagnostic]]:
 
 def _recover(text: str, path: str, first: Diagnostic) -> ParseResult:
     """Re-parse statement by statement: report each broken one, keep the rest."""
-    from lark.exceptions import UnexpectedInput
-
     found: list[Diagnostic] = []
     items: list[ast.Item] = []
     chunks = list(_chunks(text))
@@ -713,8 +712,6 @@ def parse_text(text: str, path: str = "<input>", keep_comments: bool = False) ->
 
 
 def _parse_text(text: str, path: str, keep_comments: bool) -> ParseResult:
-    from lark.exceptions import UnexpectedInput
-
     text = normalize_text(text)
     diags = _check_text(text, path)
     if diags:

@@ -8,6 +8,19 @@ import tempfile
 from pathlib import Path
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """As write_atomic, for bytes (caches)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename over ``path``.
 

@@ -141,3 +141,38 @@ def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
     assert exe, "console script not installed next to this Python"
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("iommu-rules ")
+
+
+def test_parse_tables_are_cached_and_lark_is_not_imported_on_a_warm_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first = run_cli("check", str(EXAMPLES / "tegra30.iommu"), env=env)
+    assert first.returncode == 0
+    assert list((tmp_path / "cache" / "iommu-rules").glob("tables-*.pickle"))
+    import os
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "iommu_rules",
+            "check",
+            str(EXAMPLES / "tegra30.iommu"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert proc.returncode == 0
+    assert "| lark" not in proc.stderr
+
+
+def test_unwritable_cache_still_works(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = run_cli("check", str(EXAMPLES / "tegra30.iommu"), env={"XDG_CACHE_HOME": str(blocker)})
+    assert proc.returncode == 0, proc.stderr
