@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, run_cli
 
 GOOD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smmu sid 0x0 }\n'
 BAD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smu sid 0x0 }\n'
