@@ -90,6 +90,15 @@ def _display(path: Path) -> str:
     return rel if not rel.startswith("../../") else str(path)
 
 
+def _std_name(path: Path) -> str | None:
+    """A stdlib pack named by its file path is still 'std/...' (packs may use open tags)."""
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(std_root()))
+    except (ValueError, OSError):
+        return None
+    return str(rel).replace(os.sep, "/")
+
+
 def read_source(
     path: Path, display: str, span: Span | None
 ) -> tuple[str | None, Diagnostic | None]:
@@ -165,7 +174,7 @@ class Loader:
         self._load(text, display, path)
 
     def add_path(self, path: Path, display: str | None = None) -> None:
-        display = display or _display(path)
+        display = display or _std_name(path) or _display(path)
         text, diag = read_source(path, display, None)
         if diag is not None:
             self.result.diagnostics.append(diag)

@@ -30,3 +30,11 @@ def test_compare_two_kernels() -> None:
     assert "default_domain: none → identity" in proc.stdout
     assert "E401" not in proc.stdout
     assert run_cli("compare", str(EXAMPLES / "tegra30.iommu"), "--kernel", "4.18").returncode == 2
+
+
+def test_every_pack_checks_clean_on_its_own() -> None:
+    from iommu_rules.loader import std_root
+
+    packs = sorted(str(p) for p in std_root().rglob("*.iommu"))
+    proc = run_cli("check", *packs)
+    assert proc.returncode == 0, proc.stderr
