@@ -437,6 +437,40 @@ def cmd_completion(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_output(text: str, output: str | None, force: bool, what: str) -> int:
+    """Write an importer's result: stdout, or a new file (never overwritten without --force)."""
+    from pathlib import Path
+
+    from .pathio import write_atomic
+
+    if not output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    path = Path(output)
+    if path.exists() and not force:
+        print(
+            f"iommu-rules {what}: '{output}' exists; use --force to overwrite it", file=sys.stderr
+        )
+        return EXIT_USAGE
+    write_atomic(path, text)
+    print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from .diagnostics import SourceMap, render_all
+    from .importers.sysfs import snapshot
+
+    result = snapshot(args.root)
+    if result.diagnostics:
+        print(
+            render_all(result.diagnostics, SourceMap(), _style(args, sys.stderr)), file=sys.stderr
+        )
+    if any(d.is_error for d in result.diagnostics):
+        return EXIT_INPUT
+    return _write_output(result.text, args.output, args.force, "snapshot")
+
+
 def _expand_dirs(paths: Sequence[str]) -> list[str]:
     from pathlib import Path
 
@@ -785,6 +819,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("shell", choices=("bash", "zsh", "fish"))
     p.set_defaults(func=cmd_completion)
+
+    p = sub.add_parser(
+        "snapshot",
+        parents=[common],
+        help="describe this machine (or a copied /sys tree) as a rule file",
+        description="Read the running kernel's IOMMU groups, their default domain types, the "
+        "PCI devices and bridges, the command line, kernel release and RAM, and write a rule "
+        "file whose expectations record what the kernel decided. 'iommu-rules test' on it "
+        "then shows whether the model reproduces the machine.",
+        epilog="examples:\n  iommu-rules snapshot -o this-pc.iommu\n"
+        "  iommu-rules snapshot --root ./copied-tree -o their-pc.iommu",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--root", default="/", help="read DIR/sys and DIR/proc instead of /")
+    p.add_argument("-o", "--output", metavar="FILE", help="write FILE instead of stdout")
+    p.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser(
         "fmt",

@@ -1,0 +1,1 @@
+"""Importers: real boards and machines into rule files."""

@@ -1,0 +1,235 @@
+"""Snapshot a live Linux machine (or a copied tree) into a rule file.
+
+Reads what the kernel already decided, so the rule file can record it as
+expectations: /sys/kernel/iommu_groups/*/{devices,type,name}, the PCI devices
+with their class, IDs and the bridge each sits below (from the
+/sys/devices path), /sys/class/iommu (which IOMMU driver), /proc/cmdline, the
+kernel release and RAM size.  ``root`` lets tests and users read a copied tree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, Span, error, warning
+from ..fmt import format_text
+
+TYPES = {
+    "DMA": "dma",
+    "DMA-FQ": "dma-fq",
+    "identity": "identity",
+    "blocked": "blocked",
+    "unmanaged": "unmanaged",
+}
+BDF = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+ARCHES = {
+    "x86_64": "x86_64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "riscv64": "riscv64",
+    "s390x": "s390",
+}
+TAGS = {
+    "0300": "gpu",
+    "0302": "gpu",
+    "0380": "gpu",
+    "0403": "audio",
+    "0401": "audio",
+    "0108": "nvme",
+    "0106": "sata",
+    "0104": "raid",
+    "0c03": "usb",
+    "0200": "network",
+    "0280": "network",
+    "0c05": "smbus",
+    "0601": "lpc",
+    "0c80": "thunderbolt",
+    "0880": "system",
+    "1180": "signal",
+    "0c07": "ipmi",
+    "0780": "comm",
+}
+
+
+@dataclass
+class Snapshot:
+    text: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def _name(pci: str, klass: str, used: set[str]) -> str:
+    tag = TAGS.get(klass[:4], "dev")
+    base = f"{tag}_{pci[5:].replace(':', '_').replace('.', '_')}"
+    name, n = base, 1
+    while name in used:
+        n += 1
+        name = f"{base}_{n}"
+    used.add(name)
+    return name
+
+
+def snapshot(root: str = "/") -> Snapshot:
+    """A formatted rule file describing the machine under ``root``; never raises."""
+    base = Path(root)
+    diags: list[Diagnostic] = []
+    where = Span(str(base), 0, 0, 0, 0)
+    groups_dir = base / "sys/kernel/iommu_groups"
+    pci_dir = base / "sys/bus/pci/devices"
+    if not pci_dir.is_dir() and not groups_dir.is_dir():
+        return Snapshot(
+            "",
+            [
+                error(
+                    "E802",
+                    f"no /sys tree under '{root}'",
+                    where,
+                    help="run on a Linux machine, or give --root a copied tree",
+                )
+            ],
+        )
+    release = _read(base / "proc/sys/kernel/osrelease") or ""
+    m = re.match(r"(\d+)\.(\d+)", release)
+    kernel = f"{m.group(1)}.{m.group(2)}" if m else None
+    arch = ARCHES.get(_read(base / "proc/sys/kernel/arch") or "")
+    if arch is None and root == "/":
+        arch = ARCHES.get(os.uname().machine)
+    cmdline = _read(base / "proc/cmdline")
+    meminfo = _read(base / "proc/meminfo") or ""
+    mem = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
+
+    # IOMMU drivers from /sys/class/iommu (dmar* = VT-d, ivhd* = AMD-Vi)
+    iommus: list[tuple[str, str]] = []
+    class_dir = base / "sys/class/iommu"
+    for entry in sorted(class_dir.iterdir()) if class_dir.is_dir() else []:
+        kind = (
+            "intel-vtd"
+            if entry.name.startswith("dmar")
+            else ("amd-vi" if entry.name.startswith("ivhd") else "arm-smmu-v3")
+        )
+        iommus.append((re.sub(r"[^A-Za-z0-9_]", "_", entry.name), kind))
+    if not iommus and groups_dir.is_dir() and any(groups_dir.iterdir()):
+        diags.append(
+            warning(
+                "W802",
+                "IOMMU groups exist but /sys/class/iommu is empty; assuming one intel-vtd",
+                where,
+            )
+        )
+        iommus.append(("iommu0", "intel-vtd"))
+
+    # groups: member -> (group id, type)
+    member_group: dict[str, tuple[int, str | None, str | None]] = {}
+    for gdir in (
+        sorted(groups_dir.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else 1 << 30)
+        if groups_dir.is_dir()
+        else []
+    ):
+        if not gdir.name.isdigit():
+            continue
+        gtype = TYPES.get(_read(gdir / "type") or "")
+        gname = _read(gdir / "name")
+        for dev in sorted((gdir / "devices").iterdir()) if (gdir / "devices").is_dir() else []:
+            member_group[dev.name] = (int(gdir.name), gtype, gname)
+
+    # PCI devices, their class and the bridge above them
+    used: set[str] = set()
+    names: dict[str, str] = {}
+    rows: list[tuple[str, str, str, str, str | None]] = []  # (bdf, class, vid, did, parent)
+    for entry in sorted(pci_dir.iterdir()) if pci_dir.is_dir() else []:
+        if not BDF.match(entry.name):
+            continue
+        klass = (_read(entry / "class") or "0x000000")[2:6]
+        vid = (_read(entry / "vendor") or "0x0000")[2:]
+        did = (_read(entry / "device") or "0x0000")[2:]
+        parent = None
+        try:
+            real = Path(os.path.realpath(entry))
+            up = real.parent.name
+            parent = up if BDF.match(up) else None
+        except OSError:
+            pass
+        rows.append((entry.name, klass, vid, did, parent))
+    bridges = {bdf for bdf, klass, *_ in rows if klass == "0604"}
+    for bdf, klass, *_ in rows:
+        names[bdf] = (
+            f"rp_{bdf[5:].replace(':', '_').replace('.', '_')}"
+            if bdf in bridges
+            else _name(bdf, klass, used)
+        )
+
+    out = [
+        f"# Snapshot of {'this machine' if root == '/' else root} by iommu-rules snapshot.",
+        "# Expectations record what the running kernel decided (iommu_groups/*/type).",
+        'include "std/linux"',
+        "",
+        "platform {",
+        f"    arch {arch or 'x86_64'}" + ("" if arch else "  # unknown: a guess"),
+        f"    kernel {kernel}" if kernel else "    # kernel: unknown (no osrelease)",
+    ]
+    if mem:
+        out.append(f"    ram {int(mem.group(1)) // 1024}M  # MemTotal")
+    if cmdline:
+        out.append(f'    cmdline "{cmdline.replace(chr(34), chr(39))}"')
+    out.append("}")
+    for name, kind in iommus:
+        out.append(f"iommu {name}: {kind}")
+    for bdf, _klass, _vid, _did, parent in rows:
+        if bdf not in bridges:
+            continue
+        kind = "root-port" if bdf[5:7] == "00" else "switch-port"
+        up = f"; upstream {names[parent]}" if parent in bridges else ""
+        out.append(
+            f"bridge {names[bdf]}: {kind} {{ pci {bdf}{up} }}  "
+            "# ACS unknown: add 'acs yes' or 'acs no'"
+        )
+    for bdf, klass, vid, did, parent in rows:
+        if bdf in bridges:
+            continue
+        tag = TAGS.get(klass, "dev")
+        up = f"; upstream {names[parent]}" if parent in bridges else ""
+        out.append(
+            f'device {names[bdf]}: "pci{vid},{did}" {{ tags {tag}; pci {bdf}{up} }}'
+            f"  # class {klass}"
+        )
+    by_group: dict[int, list[str]] = {}
+    gtypes: dict[int, str | None] = {}
+    for member, (gid, gtype, _gname) in member_group.items():
+        if member in names and member not in bridges:
+            by_group.setdefault(gid, []).append(names[member])
+            gtypes[gid] = gtype
+        elif member not in names:
+            diags.append(
+                warning(
+                    "W803",
+                    f"group {gid} member '{member}' is not a PCI device "
+                    "this snapshot describes; skipped",
+                    where,
+                )
+            )
+    for gid in sorted(by_group):
+        members = sorted(by_group[gid])
+        out.append(
+            f"expect {members[0]}.group_members == [{', '.join(members)}]"
+            f"  # observed: /sys/kernel/iommu_groups/{gid}"
+        )
+        if gtypes.get(gid):
+            out.append(
+                f"expect {members[0]}.default_domain == {gtypes[gid]}"
+                f"  # observed: iommu_groups/{gid}/type"
+            )
+    text = "\n".join(out) + "\n"
+    try:
+        text = format_text(text, "<snapshot>")
+    except Exception as exc:  # the generated text must parse; report rather than crash
+        diags.append(error("E803", f"the generated rule file does not parse: {exc}", where))
+    return Snapshot(text, diags)

@@ -1,0 +1,75 @@
+"""`iommu-rules snapshot --root`: a copied /sys tree becomes a rule file that reproduces it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import run_cli
+
+DEVICES = {
+    # bdf: (class, vendor, device, parent bdf or None)
+    "0000:00:00.0": ("0x060000", "0x8086", "0x3e0f", None),
+    "0000:00:01.0": ("0x060400", "0x8086", "0x1901", None),
+    "0000:01:00.0": ("0x030000", "0x10de", "0x1b81", "0000:00:01.0"),
+    "0000:01:00.1": ("0x040300", "0x10de", "0x10f0", "0000:00:01.0"),
+    "0000:00:14.0": ("0x0c0330", "0x8086", "0xa36d", None),
+    "0000:00:14.2": ("0x118000", "0x8086", "0xa379", None),
+}
+GROUPS = {
+    0: ["0000:00:00.0"],
+    1: ["0000:00:01.0", "0000:01:00.0", "0000:01:00.1"],
+    2: ["0000:00:14.0", "0000:00:14.2"],
+}
+
+
+def fake_sysfs(root: Path) -> Path:
+    for bdf, (klass, vid, did, parent) in DEVICES.items():
+        parts = ["pci0000:00"] + ([parent] if parent else []) + [bdf]
+        real = root / "sys/devices" / Path(*parts)
+        real.mkdir(parents=True, exist_ok=True)
+        (real / "class").write_text(klass + "\n")
+        (real / "vendor").write_text(vid + "\n")
+        (real / "device").write_text(did + "\n")
+        link = root / "sys/bus/pci/devices" / bdf
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(real, link.parent))
+    for gid, members in GROUPS.items():
+        gdir = root / "sys/kernel/iommu_groups" / str(gid)
+        (gdir / "devices").mkdir(parents=True)
+        (gdir / "type").write_text("DMA-FQ\n")
+        for bdf in members:
+            (gdir / "devices" / bdf).symlink_to(root / "sys/bus/pci/devices" / bdf)
+    (root / "sys/class/iommu/dmar0").mkdir(parents=True)
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/osrelease").write_text("6.8.0-45-generic\n")
+    (root / "proc/sys/kernel/arch").write_text("x86_64\n")
+    (root / "proc/cmdline").write_text("BOOT_IMAGE=/vmlinuz root=/dev/nvme0n1p2 quiet\n")
+    (root / "proc/meminfo").write_text("MemTotal:       16303844 kB\n")
+    return root
+
+
+def test_snapshot_round_trip(tmp_path: Path) -> None:
+    root = fake_sysfs(tmp_path / "machine")
+    out = tmp_path / "machine.iommu"
+    proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "kernel 6.8" in text and "iommu dmar0: intel-vtd" in text
+    assert "bridge rp_00_01_0: root-port { pci 0000:00:01.0 }" in text
+    assert "upstream rp_00_01_0" in text
+    # The model reproduces the machine's groups and default domains.
+    test = run_cli("test", str(out))
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert "0 failed" in test.stdout and "group_members" in test.stdout
+
+
+def test_snapshot_refuses_to_overwrite_and_reports_missing_sysfs(tmp_path: Path) -> None:
+    root = fake_sysfs(tmp_path / "machine")
+    out = tmp_path / "existing.iommu"
+    out.write_text("# mine\n")
+    proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
+    assert proc.returncode == 2 and "--force" in proc.stderr and out.read_text() == "# mine\n"
+    assert run_cli("snapshot", "--root", str(root), "-o", str(out), "--force").returncode == 0
+    proc = run_cli("snapshot", "--root", str(tmp_path / "nothing"))
+    assert proc.returncode == 3 and "error[E802]" in proc.stderr
