@@ -471,6 +471,21 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return _write_output(result.text, args.output, args.force, "snapshot")
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .diagnostics import SourceMap, render_all
+    from .importers.dts import import_dts
+
+    result = import_dts(Path(args.file), list(args.include), args.arch)
+    text, diags, sources = result.text, result.diagnostics, SourceMap()
+    if diags:
+        print(render_all(diags, sources, _style(args, sys.stderr)), file=sys.stderr)
+    if any(d.is_error for d in diags) or not text:
+        return EXIT_INPUT
+    return _write_output(text, args.output, args.force, "import")
+
+
 def _expand_dirs(paths: Sequence[str]) -> list[str]:
     from pathlib import Path
 
@@ -819,6 +834,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("shell", choices=("bash", "zsh", "fish"))
     p.set_defaults(func=cmd_completion)
+
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="turn a device tree or an IOMMU-group listing into a rule file",
+        description="Import a board: 'dts' reads a device tree source (.dts, run through cpp "
+        "for its #includes) or blob (.dtb); 'listing' reads the 'IOMMU Group N ...' script "
+        "output people post, or lspci -nn lines. Unknown lines are warnings; what is there is "
+        "imported.",
+        epilog="examples:\n  iommu-rules import dts tegra30-grouper.dts -I linux/include "
+        "-o nexus7.iommu\n  iommu-rules import listing groups.txt -o my-pc.iommu",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("format", choices=("dts",), help="what FILE is")
+    p.add_argument("file", metavar="FILE", help="the input ('-' reads stdin for listings)")
+    p.add_argument(
+        "-I",
+        "--include",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="include directory for cpp (dts)",
+    )
+    p.add_argument(
+        "--arch",
+        choices=("arm", "arm64", "x86_64", "riscv64"),
+        help="the architecture, when the root compatible does not tell (dts)",
+    )
+    p.add_argument("-o", "--output", metavar="OUT", help="write OUT instead of stdout")
+    p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(
         "snapshot",

@@ -1,0 +1,328 @@
+"""Device tree (.dts / .dtb) → rule file.
+
+Kernel device trees use C preprocessor includes and dt-bindings macros, so a
+.dts goes through ``cpp`` first (as the kernel's build does: -nostdinc -undef
+-x assembler-with-cpp), then the devicetree package's dtlib parses it; a .dtb
+is decoded with the fdt package.  What is imported: IOMMU nodes (those with
+``#iommu-cells``; the kind from their compatible), every node with ``iommus``
+(phandle + cells, read as the driver's of_xlate reads them), ``dma-coherent``,
+``status = "disabled"`` (skipped), memory nodes, PCI hosts' ``iommu-map``, and
+the root compatible, which picks the SoC policy pack.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import Diagnostic, Span, error, warning
+from ..fmt import format_text
+from ..grammar import keywords
+
+# IOMMU compatible (glob-like prefix match, first wins) -> kind.
+KINDS = [
+    ("qcom,adreno-smmu", "adreno-smmu"),
+    ("arm,smmu-v3", "arm-smmu-v3"),
+    ("qcom,msm-iommu-v1", "qcom-iommu"),
+    ("qcom,", "qcom-smmu"),  # qcom,<soc>-smmu-500, qcom,smmu-v2
+    ("nvidia,tegra20-mc-gart", "tegra-gart"),
+    ("nvidia,tegra20-gart", "tegra-gart"),
+    ("nvidia,tegra", "tegra-smmu"),  # the memory controller (tegra*-mc)
+    ("nvidia,smmu-500", "arm-smmu"),
+    ("arm,mmu-500", "arm-smmu"),
+    ("arm,mmu-401", "arm-smmu"),
+    ("arm,mmu-400", "arm-smmu"),
+    ("arm,smmu-v", "arm-smmu"),
+    ("rockchip,iommu", "rockchip"),
+    ("rockchip,", "rockchip"),
+    ("samsung,exynos-sysmmu", "exynos-sysmmu"),
+    ("mediatek,", "mtk-iommu"),
+    ("apple,", "apple-dart"),
+    ("renesas,ipmmu", "ipmmu-vmsa"),
+    ("renesas,", "ipmmu-vmsa"),
+    ("virtio,", "virtio"),
+]
+# drivers/memory/tegra/tegra*.c: .num_asids
+TEGRA_ASIDS = {"tegra30": 4, "tegra114": 4, "tegra124": 128, "tegra132": 128, "tegra210": 128}
+PACKS = [("nvidia,tegra", "std/soc/tegra"), ("qcom,", "std/soc/qcom")]
+ARCH = [
+    ("nvidia,tegra20", "arm"),
+    ("nvidia,tegra30", "arm"),
+    ("nvidia,tegra114", "arm"),
+    ("nvidia,tegra124", "arm"),
+    ("samsung,exynos5", "arm"),
+    ("rockchip,rk32", "arm"),
+    ("qcom,msm8960", "arm"),
+    ("qcom,apq8064", "arm"),
+]
+
+
+@dataclass
+class DtsImport:
+    text: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _kind(compatibles: list[str]) -> str | None:
+    for compat in compatibles:
+        for prefix, kind in KINDS:
+            if compat.startswith(prefix):
+                return kind
+    return None
+
+
+def preprocess(path: Path, includes: list[str]) -> tuple[str | None, Diagnostic | None]:
+    """Run cpp over a .dts the way the kernel's build does; decode a .dtb."""
+    where = Span(str(path), 0, 0, 0, 0)
+    if path.suffix == ".dtb":
+        try:
+            import fdt
+
+            return fdt.parse_dtb(path.read_bytes()).to_dts(), None
+        except Exception as exc:  # fdt raises plain Exceptions for bad blobs
+            return None, error("E812", f"cannot decode '{path}' as a .dtb: {exc}", where)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, error("E811", f"cannot read '{path}': {exc}", where)
+    if "#include" not in text:
+        return text, None
+    cpp = shutil.which("cpp")
+    if cpp is None:
+        return None, error(
+            "E813",
+            f"'{path}' uses #include, which needs the C preprocessor 'cpp'",
+            where,
+            help="install it (Debian: apt-get install cpp), or preprocess the file yourself",
+        )
+    args = [cpp, "-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp", "-E", "-P"]
+    for inc in [str(path.parent), *includes]:
+        args += ["-I", inc]
+    proc = subprocess.run([*args, str(path)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        first = (proc.stderr.strip().splitlines() or ["cpp failed"])[0]
+        return None, error(
+            "E813",
+            f"cpp failed on '{path}': {first}",
+            where,
+            help="add the kernel's include directories with -I "
+            "(e.g. -I linux/include -I linux/arch/arm64/boot/dts)",
+        )
+    return proc.stdout, None
+
+
+def _ident(node: Any, used: set[str]) -> str:
+    reserved = keywords()
+    raw = node.labels[0] if getattr(node, "labels", None) else node.name
+    base = re.sub(r"[^A-Za-z0-9_]", "_", raw.split("@")[0] if not node.labels else raw)
+    if not base or not re.match(r"[A-Za-z_]", base):
+        base = "n_" + base
+    if base in reserved:
+        base += "_dev"
+    name, n = base, 1
+    while name in used:
+        n += 1
+        name = f"{base}_{n}"
+    used.add(name)
+    return name
+
+
+def _strings(node: Any, prop: str) -> list[str]:
+    p = node.props.get(prop)
+    if p is None:
+        return []
+    try:
+        return list(p.to_strings())
+    except Exception:
+        return []
+
+
+def _cells(node: Any, prop: str) -> list[int]:
+    p = node.props.get(prop)
+    if p is None:
+        return []
+    data = p.value
+    return [int.from_bytes(data[i : i + 4], "big") for i in range(0, len(data) - 3, 4)]
+
+
+def _enabled(node: Any) -> bool:
+    status = _strings(node, "status")
+    return not status or status[0] in ("okay", "ok")
+
+
+def import_dts(path: Path, includes: list[str] | None = None, arch: str | None = None) -> DtsImport:
+    """A formatted rule file for the board; never raises."""
+    diags: list[Diagnostic] = []
+    text, diag = preprocess(path, includes or [])
+    if diag is not None:
+        return DtsImport("", [diag])
+    assert text is not None
+    try:
+        from devicetree import dtlib
+    except ImportError:  # pragma: no cover - a dependency of the package
+        return DtsImport(
+            "",
+            [error("E814", "the devicetree package is not installed", Span(str(path), 0, 0, 0, 0))],
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".dts", delete=False) as tmp:
+        tmp.write(text)
+    try:
+        dt = dtlib.DT(tmp.name)
+    except Exception as exc:  # dtlib.DTError, with its own file:line in the message
+        msg = str(exc).replace(tmp.name, str(path))
+        return DtsImport(
+            "", [error("E815", f"device tree syntax: {msg}", Span(str(path), 0, 0, 0, 0))]
+        )
+    finally:
+        Path(tmp.name).unlink(missing_ok=True)
+
+    root = dt.root
+    root_compat = _strings(root, "compatible")
+    soc = next((c.split(",")[1] for c in root_compat if c.startswith("nvidia,tegra")), None)
+    arch = arch or next((a for c in root_compat for p, a in ARCH if c.startswith(p)), "arm64")
+    used: set[str] = set()
+    names: dict[str, str] = {}
+    nodes = list(dt.node_iter())
+    iommus: dict[str, tuple[str, int]] = {}  # node path -> (kind, #iommu-cells)
+    out_iommus: list[str] = []
+    for node in nodes:
+        if "#iommu-cells" not in node.props:
+            continue
+        kind = _kind(_strings(node, "compatible"))
+        if kind is None:
+            diags.append(
+                warning(
+                    "W811",
+                    f"IOMMU node '{node.path}' has an unknown compatible "
+                    f"{_strings(node, 'compatible')}; skipped",
+                    Span(str(path), 0, 0, 0, 0),
+                )
+            )
+            continue
+        name = _ident(node, used)
+        names[node.path] = name
+        ncells = _cells(node, "#iommu-cells")[0] if _cells(node, "#iommu-cells") else 1
+        iommus[node.path] = (kind, ncells)
+        props = []
+        if kind in (
+            "arm-smmu",
+            "qcom-smmu",
+            "adreno-smmu",
+            "mtk-iommu",
+            "apple-dart",
+            "ipmmu-vmsa",
+            "arm-smmu-v3",
+            "qcom-iommu",
+            "tegra-smmu",
+        ):
+            props.append(f"cells {ncells}")
+        if kind == "tegra-smmu" and soc in TEGRA_ASIDS:
+            props.append(f"contexts {TEGRA_ASIDS[soc]}  # drivers/memory/tegra/{soc}.c: num_asids")
+        if not _enabled(node):
+            props.append("disabled")
+        compat = ", ".join(_strings(node, "compatible"))
+        body = "\n    ".join(props)
+        block = f" {{\n    {body}\n}}" if props else ""
+        out_iommus.append(f"# {node.path}: {compat}\niommu {name}: {kind}{block}")
+    devices: list[str] = []
+    for node in nodes:
+        if "iommus" not in node.props or "#iommu-cells" in node.props:
+            continue
+        if not _enabled(node):
+            continue
+        name = _ident(node, used)
+        compatibles = _strings(node, "compatible") or [node.name]
+        cells = _cells(node, "iommus")
+        streams: dict[str, list[str]] = {}  # IOMMU name -> stream arguments
+        i = 0
+        while i < len(cells):
+            target = dt.phandle2node.get(cells[i])
+            if target is None or target.path not in iommus:
+                diags.append(
+                    warning(
+                        "W812",
+                        f"'{node.path}': iommus entry points at no known IOMMU; skipped",
+                        Span(str(path), 0, 0, 0, 0),
+                    )
+                )
+                break
+            kind, n = iommus[target.path]
+            args = cells[i + 1 : i + 1 + n]
+            i += 1 + n
+            entry = streams.setdefault(names[target.path], [])
+            if kind == "tegra-smmu" and args:
+                entry.append(f"swgroup {args[0]}")
+            elif kind == "qcom-iommu" and args:
+                entry.append(f"context {args[0]}")
+            elif kind in ("rockchip", "exynos-sysmmu", "tegra-gart", "virtio"):
+                pass
+            elif args:
+                entry.append(f"sid {args[0]:#x}" + (f" mask {args[1]:#x}" if len(args) > 1 else ""))
+        props = [
+            f"iommu {iommu}" + (f" {', '.join(dict.fromkeys(args))}" if args else "")
+            for iommu, args in streams.items()
+        ]
+        if "dma-coherent" in node.props:
+            props.append("coherent")
+        quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in compatibles)
+        devices.append(f"# {node.path}\ndevice {name}: {quoted} {{ {'; '.join(props)} }}")
+    ram: list[str] = []
+    for node in nodes:
+        if node.name.split("@")[0] != "memory" or "reg" not in node.props:
+            continue
+        reg = _cells(node, "reg")
+        parent = node.parent
+        ac = (_cells(parent, "#address-cells") or [2])[0]
+        sc = (_cells(parent, "#size-cells") or [1])[0]
+        step = ac + sc
+        for j in range(0, len(reg) - step + 1, step):
+            base = 0
+            for c in reg[j : j + ac]:
+                base = (base << 32) | c
+            size = 0
+            for c in reg[j + ac : j + step]:
+                size = (size << 32) | c
+            if size:
+                ram.append(f"    ram {base:#x} size {size:#x}")
+    packs = sorted({p for c in root_compat for pre, p in PACKS if c.startswith(pre)})
+    lines = [
+        f"# Imported from {path.name} by iommu-rules import dts.",
+        f"# Root compatible: {', '.join(root_compat) or 'none'}.",
+        "# Set the kernel version (and the command line) of the boot you want to model.",
+        'include "std/linux"',
+        *[f'include "{p}"' for p in packs],
+        "",
+        "platform {",
+        f"    arch {arch}",
+        "    kernel 6.8  # an assumption: set the kernel you run",
+        *ram,
+        "}",
+        "",
+        *out_iommus,
+        "",
+        *devices,
+    ]
+    text_out = "\n".join(lines) + "\n"
+    if not devices:
+        diags.append(
+            warning(
+                "W813", "no node with an 'iommus' property was found", Span(str(path), 0, 0, 0, 0)
+            )
+        )
+    try:
+        text_out = format_text(text_out, "<import>")
+    except Exception as exc:
+        diags.append(
+            error(
+                "E816",
+                f"the generated rule file does not parse: {exc}",
+                Span(str(path), 0, 0, 0, 0),
+                help="please report this with the device tree",
+            )
+        )
+    return DtsImport(text_out, diags)
