@@ -436,28 +436,44 @@ def _token_text(tok: Any) -> str:
     return f"'{tok}'"
 
 
+def mask_line(line: str) -> tuple[str, int | None]:
+    """The line with string literals blanked (columns kept), and where a '#' comment starts.
+
+    One scanner for everything that must skip strings and comments: brace
+    matching in messages, comment collection for fmt, and the REPL's
+    'is this entry finished' check.
+    """
+    out = list(line)
+    in_str = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if in_str:
+            out[i] = " "
+            if ch == "\\" and i + 1 < len(line):
+                out[i + 1] = " "
+                i += 1
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+            out[i] = " "
+        elif ch == "#":
+            return "".join(out[:i]), i
+        i += 1
+    return "".join(out), None
+
+
 def _unclosed_brace(text: str, path: str) -> Span | None:
     """The last '{' with no matching '}', ignoring strings and comments."""
     stack: list[tuple[int, int]] = []
     for lineno, line in enumerate(text.splitlines(), 1):
-        in_str = False
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if in_str:
-                if ch == "\\":
-                    i += 1
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch == "#":
-                break
-            elif ch == "{":
-                stack.append((lineno, i + 1))
+        code, _ = mask_line(line)
+        for col, ch in enumerate(code, 1):
+            if ch == "{":
+                stack.append((lineno, col))
             elif ch == "}" and stack:
                 stack.pop()
-            i += 1
     if not stack:
         return None
     brace_line, brace_col = stack[-1]
@@ -630,22 +646,12 @@ def scan_comments(text: str, path: str) -> tuple[ast.Comment, ...]:
     for lineno, line in enumerate(text.split("\n"), 1):
         if "#" not in line:
             continue
-        in_str = False
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if in_str:
-                if ch == "\\":
-                    i += 1
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch == "#":
-                body = line[i:].rstrip()
-                out.append(ast.Comment(body, Span(path, lineno, i + 1, lineno, i + 1 + len(body))))
-                break
-            i += 1
+        _, start = mask_line(line)
+        if start is not None:
+            body = line[start:].rstrip()
+            out.append(
+                ast.Comment(body, Span(path, lineno, start + 1, lineno, start + 1 + len(body)))
+            )
     return tuple(out)
 
 

@@ -540,25 +540,10 @@ def _execute_one(s: Session, line: str) -> Output:
 
 def balanced(text: str) -> bool:
     """Whether braces and parentheses are closed (strings and comments ignored)."""
+    from iommu_rules.parse import mask_line
+
     depth = 0
-    in_str = False
     for line in text.split("\n"):
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if in_str:
-                if ch == "\\":
-                    i += 1
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch == "#":
-                break
-            elif ch in "{(":
-                depth += 1
-            elif ch in "})":
-                depth -= 1
-            i += 1
-        in_str = False
+        code, _ = mask_line(line)
+        depth += sum(code.count(c) for c in "{(") - sum(code.count(c) for c in "})")
     return depth <= 0
