@@ -16,7 +16,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 
@@ -575,19 +575,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Which IOMMU group, domain, context and DMA ops does each device get, "
         "and why? Check, resolve and explore *.iommu rule files.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"iommu-rules {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser(
+    def command(name: str, **kw: Any) -> argparse.ArgumentParser:
+        """A subcommand: examples in its epilog keep their layout; common options."""
+        kw.setdefault("parents", [common])
+        return sub.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+
+    p = command(
         "check",
-        parents=[common],
         help="parse and validate rule files; report every problem",
         description="Parse and validate rule files and everything they include; report every "
         "problem as file:line:col with the offending line.",
         epilog="example:\n  iommu-rules check examples/tegra30.iommu\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)")
     p.add_argument(
@@ -599,15 +601,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser(
+    p = command(
         "resolve",
-        parents=[common],
         help="resolve boards: groups, default domains, contexts, DMA ops, kernel log",
         description="Resolve each board the way the kernel would at boot: IOMMU groups, "
         "default domains, contexts and DMA ops per device, and the kernel log lines.",
         epilog="examples:\n  iommu-rules resolve examples/tegra30.iommu\n"
         "  iommu-rules resolve --json examples/sdm845.iommu\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)")
     p.add_argument(
@@ -617,9 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_resolve)
 
-    p = sub.add_parser(
+    p = command(
         "why",
-        parents=[common],
         help="explain a derived value: the rules and facts behind it",
         description="Explain a derived value: each rule and fact that produced it with its "
         "file:line, and the kernel source it mirrors. QUERY is NAME.ATTRIBUTE "
@@ -628,22 +627,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  iommu-rules why examples/tegra30.iommu gr3d.dma_ops\n"
         "  iommu-rules why examples/tegra30.iommu group-of dc0\n"
         "  iommu-rules why examples/tegra30.iommu not host1x.dma_ops dma-direct\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", help="rule file ('-' reads stdin)")
     p.add_argument("query", nargs="+", metavar="QUERY", help="what to explain")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_why)
 
-    p = sub.add_parser(
+    p = command(
         "test",
-        parents=[common],
         help="check every 'expect' of the given boards (a directory: its *.iommu files)",
         description="Run the expectations of each board. A failure shows the expected and "
         "actual values and why the actual value is what it is.",
         epilog="examples:\n  iommu-rules test examples/\n"
         "  iommu-rules test --format junit board.iommu > report.xml\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="rule files or directories")
     p.add_argument(
@@ -654,9 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_test)
 
-    p = sub.add_parser(
+    p = command(
         "dot",
-        parents=[common],
         help="export a Graphviz view: topology, groups or contexts",
         description="Export a Graphviz DOT view of a resolved board: 'topology' (IOMMUs, "
         "bridges, devices and their streams), 'groups' (groups per IOMMU, coloured by domain "
@@ -665,7 +660,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  iommu-rules dot examples/tegra30.iommu --view groups | dot -Tsvg "
         "> groups.svg\n  iommu-rules dot examples/tegra30.iommu --view contexts --render png "
         "-o contexts.png\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", help="rule file ('-' reads stdin)")
     p.add_argument(
@@ -690,9 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_dot)
 
-    p = sub.add_parser(
+    p = command(
         "whatif",
-        parents=[common],
         help="apply changes on top of a board, re-resolve and show the diff",
         description="Apply a change set on top of a board, resolve again and print the "
         "difference in Terraform's plan style: '+' added, '-' removed, '~' changed "
@@ -707,7 +700,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--detailed-exitcode\n\n"
         "exit codes: 0 no change (or no --detailed-exitcode), 2 changes with "
         "--detailed-exitcode, 1 the changed board fails to resolve, 3 input errors",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", help="the board")
     p.add_argument(
@@ -764,9 +756,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON diff (version 1)")
     p.set_defaults(func=cmd_whatif)
 
-    p = sub.add_parser(
+    p = command(
         "repl",
-        parents=[common],
         help="explore boards interactively: query, why, try changes, diff, save",
         description="An interactive session over the given boards: 'ops', 'show NAME', "
         "'groups', 'contexts', 'why QUERY', 'try CHANGE', 'diff', 'undo', 'save FILE', "
@@ -774,41 +765,34 @@ def build_parser() -> argparse.ArgumentParser:
         "terminal it reads commands from stdin, one per line, and exits 1 if one failed.",
         epilog="examples:\n  iommu-rules repl examples/tegra30.iommu\n"
         "  printf 'ops gpu\\nwhy gr3d.dma_ops\\n' | iommu-rules repl examples/tegra30.iommu",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="rule files to load")
     p.set_defaults(func=cmd_repl)
 
-    p = sub.add_parser(
+    p = command(
         "packs",
-        parents=[common],
         help="list the shipped stdlib packs",
         description="List the stdlib packs shipped with iommu-rules, with what each holds and "
         "the kernel versions its rules distinguish.",
         epilog="example:\n  iommu-rules packs",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(func=cmd_packs)
 
-    p = sub.add_parser(
+    p = command(
         "show-pack",
-        parents=[common],
         help="print a stdlib pack",
         description="Print one stdlib pack, as a board would include it.",
         epilog="example:\n  iommu-rules show-pack std/soc/tegra",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("pack", metavar="PACK", help="e.g. std/linux")
     p.set_defaults(func=cmd_show_pack)
 
-    p = sub.add_parser(
+    p = command(
         "compare",
-        parents=[common],
         help="resolve a board under two kernel versions and show what changes",
         description="Resolve the same board under two kernel versions and print the "
         "differences per device, in the what-if diff's format.",
         epilog="example:\n  iommu-rules compare examples/tegra30.iommu --kernel 4.18 --kernel 6.8",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument(
@@ -821,8 +805,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON diff")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser(
+    p = command(
         "completion",
+        parents=[],
         help="print a shell completion script (bash, zsh, fish)",
         description="Print a completion script for your shell; the first line says where to "
         "install it.",
@@ -830,14 +815,12 @@ def build_parser() -> argparse.ArgumentParser:
         "~/.local/share/bash-completion/completions/iommu-rules\n"
         "  iommu-rules completion zsh > ~/.zfunc/_iommu-rules\n"
         "  iommu-rules completion fish > ~/.config/fish/completions/iommu-rules.fish",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("shell", choices=("bash", "zsh", "fish"))
     p.set_defaults(func=cmd_completion)
 
-    p = sub.add_parser(
+    p = command(
         "import",
-        parents=[common],
         help="turn a device tree or an IOMMU-group listing into a rule file",
         description="Import a board: 'dts' reads a device tree source (.dts, run through cpp "
         "for its #includes) or blob (.dtb); 'listing' reads the 'IOMMU Group N ...' script "
@@ -845,7 +828,6 @@ def build_parser() -> argparse.ArgumentParser:
         "imported.",
         epilog="examples:\n  iommu-rules import dts tegra30-grouper.dts -I linux/include "
         "-o nexus7.iommu\n  iommu-rules import listing groups.txt -o my-pc.iommu",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("format", choices=("dts",), help="what FILE is")
     p.add_argument("file", metavar="FILE", help="the input ('-' reads stdin for listings)")
@@ -866,9 +848,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser(
+    p = command(
         "snapshot",
-        parents=[common],
         help="describe this machine (or a copied /sys tree) as a rule file",
         description="Read the running kernel's IOMMU groups, their default domain types, the "
         "PCI devices and bridges, the command line, kernel release and RAM, and write a rule "
@@ -876,22 +857,19 @@ def build_parser() -> argparse.ArgumentParser:
         "then shows whether the model reproduces the machine.",
         epilog="examples:\n  iommu-rules snapshot -o this-pc.iommu\n"
         "  iommu-rules snapshot --root ./copied-tree -o their-pc.iommu",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--root", default="/", help="read DIR/sys and DIR/proc instead of /")
     p.add_argument("-o", "--output", metavar="FILE", help="write FILE instead of stdout")
     p.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     p.set_defaults(func=cmd_snapshot)
 
-    p = sub.add_parser(
+    p = command(
         "fmt",
-        parents=[common],
         help="format rule files canonically",
         description="Lay out rule files canonically, keeping every comment. Without an option "
         "the formatted text goes to stdout.",
         epilog="examples:\n  iommu-rules fmt board.iommu\n  iommu-rules fmt --check *.iommu\n"
         "  iommu-rules fmt --write board.iommu\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)")
     mode = p.add_mutually_exclusive_group()
