@@ -70,6 +70,7 @@ def run_interactive(paths: list[str], colour: bool) -> int:
 
     from .completer import ReplCompleter
     from .lexer import IommuLexer
+    from .style import style as repl_style
 
     session, message = _session(paths, colour)
     hist_file = history_path()
@@ -111,6 +112,7 @@ def run_interactive(paths: list[str], colour: bool) -> int:
         multiline=True,
         enable_history_search=False,
         color_depth=ColorDepth.DEPTH_8_BIT if colour else ColorDepth.DEPTH_1_BIT,
+        style=repl_style() if colour else None,
     )
     print(message or "iommu-rules repl: no board loaded; 'load FILE' or 'help'")
     while True:
