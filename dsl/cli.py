@@ -475,10 +475,30 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .diagnostics import SourceMap, render_all
-    from .importers.dts import import_dts
 
-    result = import_dts(Path(args.file), list(args.include), args.arch)
-    text, diags, sources = result.text, result.diagnostics, SourceMap()
+    sources = SourceMap()
+    if args.format == "dts":
+        from .importers.dts import import_dts
+
+        result = import_dts(Path(args.file), list(args.include), args.arch)
+        text, diags = result.text, result.diagnostics
+    else:
+        from .importers.listing import import_listing
+        from .loader import read_source
+
+        if args.file == "-":
+            raw: str | None = _read_stdin()
+            display = "<stdin>"
+        else:
+            display = args.file
+            raw, problem = read_source(Path(args.file), args.file, None)
+            if problem is not None:
+                print(render_all([problem], sources, _style(args, sys.stderr)), file=sys.stderr)
+                return EXIT_INPUT
+        assert raw is not None
+        listing = import_listing(raw, display)
+        text, diags = listing.text, listing.diagnostics
+        sources.add(display, raw)
     if diags:
         print(render_all(diags, sources, _style(args, sys.stderr)), file=sys.stderr)
     if any(d.is_error for d in diags) or not text:
@@ -829,7 +849,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  iommu-rules import dts tegra30-grouper.dts -I linux/include "
         "-o nexus7.iommu\n  iommu-rules import listing groups.txt -o my-pc.iommu",
     )
-    p.add_argument("format", choices=("dts",), help="what FILE is")
+    p.add_argument("format", choices=("dts", "listing"), help="what FILE is")
     p.add_argument("file", metavar="FILE", help="the input ('-' reads stdin for listings)")
     p.add_argument(
         "-I",

@@ -169,10 +169,12 @@ def _short(addr: str) -> str:
     return addr[5:] if addr.startswith("0000:") else addr
 
 
-def _comment(text: str, width: int = 98) -> list[str]:
-    return ["# " + line for line in textwrap.wrap(text, width - 2, break_long_words=True)] or [
-        "#"
-    ]
+def _comment(text: str, width: int = 100) -> list[str]:
+    """Comment lines within the format's width; continuation lines are indented."""
+    lines = textwrap.wrap(
+        text, width, initial_indent="# ", subsequent_indent="#   ", break_long_words=True
+    )
+    return lines or ["#"]
 
 
 def _parse_device(rest: str, line: int) -> _Fn | str:
@@ -180,8 +182,9 @@ def _parse_device(rest: str, line: int) -> _Fn | str:
     m = _ADDR.match(rest)
     if not m:
         return "unrecognised line"
+    if int(m.group("dev"), 16) > 0x1F:
+        return f"'{m.group(0)}' is not a PCI address (device past 1f)"
     after = rest[m.end() :].lstrip()
-    cls: str | None = None
     vid = did = ""
     cm = _CLASS.match(after)
     if cm:
@@ -224,21 +227,18 @@ class _Reader:
         self.source = source
         self.diags: list[Diagnostic] = []
         self.skipped = 0
+        self.first_unshown: Span | None = None
         self.fns: dict[str, _Fn] = {}
 
     def skip(self, line: int, text: str, message: str) -> None:
         self.skipped += 1
-        if self.skipped > MAX_WARNINGS:
-            return
         start = len(text) - len(text.lstrip())
         end = len(text.rstrip())
-        self.diags.append(
-            warning(
-                "W801",
-                f"{message}; line skipped",
-                Span(self.source, line, start + 1, line, max(end, start + 1) + 1),
-            )
-        )
+        span = Span(self.source, line, start + 1, line, max(end, start + 1) + 1)
+        if self.skipped > MAX_WARNINGS:
+            self.first_unshown = self.first_unshown or span
+            return
+        self.diags.append(warning("W801", f"{message}; line skipped", span))
 
     def read(self, text: str) -> None:
         current: int | None = None
@@ -260,18 +260,20 @@ class _Reader:
                 continue
             parsed = _parse_device(rest, number)
             if isinstance(parsed, str):
-                if gm:
+                if gm and parsed == "unrecognised line":
                     parsed = f"'{gm.group(0).strip()}' is not followed by a PCI device"
                 self.skip(number, raw, parsed)
                 continue
             parsed.group = group
             self.add(parsed, raw)
-        if self.skipped > MAX_WARNINGS:
+        if self.first_unshown is not None:
+            more = self.skipped - MAX_WARNINGS
             self.diags.append(
                 warning(
                     "W801",
-                    f"{self.skipped - MAX_WARNINGS} more unrecognised lines skipped",
-                    Span(self.source, 1, 1, 1, 1),
+                    f"{more} more line{'s' if more > 1 else ''} skipped from here on, "
+                    "not shown one by one",
+                    self.first_unshown,
                 )
             )
 
@@ -295,19 +297,21 @@ class _Reader:
 
 
 def _name_devices(fns: list[_Fn]) -> None:
-    """Readable unique names: gpu0, gpu0_audio, nvme0, rp0 ... in address order."""
+    """Readable unique names in address order: gpu0, gpu0_audio (a function of the GPU's
+    slot), igpu0, nvme0, usb0, rp0 ...; never a keyword."""
     reserved = keywords()
     used: set[str] = set()
     counters: dict[str, int] = {}
 
+    def free(name: str) -> bool:
+        return name not in used and name not in reserved and bool(_NAME.fullmatch(name))
+
     def unique(stem: str, numbered: bool = True) -> str:
         """stem0, stem1, ... or, unnumbered, stem itself and then stem1, stem2, ..."""
-        if not _NAME.fullmatch(stem) or stem in reserved:
-            stem = "dev_" + re.sub(r"[^A-Za-z0-9_]", "_", stem)
         name = stem
-        if numbered or name in used or name in reserved:
+        if numbered or not free(name):
             n = counters.get(stem, 0 if numbered else 1)
-            while f"{stem}{n}" in used or f"{stem}{n}" in reserved:
+            while not free(f"{stem}{n}"):
                 n += 1
             counters[stem] = n + 1
             name = f"{stem}{n}"
@@ -319,7 +323,8 @@ def _name_devices(fns: list[_Fn]) -> None:
         if fn.is_bridge:
             fn.name = unique(_bridge_kind(fn)[1])
         elif fn.cls in GPU_CLASSES and fn.slot not in gpu_of_slot:
-            fn.name = unique("gpu")
+            # On bus 00 it is the CPU's integrated GPU; cards sit behind a port.
+            fn.name = unique("igpu" if fn.bus == 0 else "gpu")
             gpu_of_slot[fn.slot] = fn.name
     for fn in fns:
         if fn.name:
@@ -357,11 +362,10 @@ def _infer_function_acs(fns: list[_Fn]) -> None:
             continue
         for fn in siblings:
             if not any(o.group == fn.group for o in siblings if o is not fn):
-                others = sorted({o.group for o in siblings if o is not fn} - {None})
+                others = sorted({o.group for o in siblings if o is not fn and o.group is not None})
                 fn.acs_note = (
-                    f"other functions of slot {_short(fn.addr)[:-2]} are in group "
-                    + ", ".join(str(g) for g in others)
-                    + f", this one alone in {fn.group}: isolated"
+                    f"alone in group {fn.group}, other functions of slot {_short(fn.addr)[:-2]} "
+                    f"in {', '.join(map(str, others))}: ACS or a quirk isolates it"
                 )
 
 
@@ -370,7 +374,7 @@ def _iommu(fns: list[_Fn]) -> tuple[str, list[str]]:
     (an AMD board often carries an Intel NIC), else any Intel or AMD function."""
     hosts = {f.vid for f in fns if f.cls == "0600" and f.bus == 0}
     vendors = hosts if hosts & {"8086", "1022"} else {f.vid for f in fns}
-    where = "the host bridge is" if vendors is hosts else "the listing has"
+    where = "The host bridge is" if vendors is hosts else "The listing has"
     if "8086" in vendors:
         return "iommu vtd: intel-vtd", [f"{where} Intel (vendor 8086): VT-d."]
     if "1022" in vendors:
@@ -392,8 +396,8 @@ def _render(fns: list[_Fn], source: str) -> str:
         "where you know them; groups that span several slots need both to reproduce."
     )
     out += ['include "std/linux"', "", "platform {", "    arch x86_64"]
-    out += ["    " + c for c in _comment("kernel and RAM are not in a listing: set 'kernel X.Y' "
-                                         "and 'ram SIZE' here.", 94)]
+    note = "kernel and RAM are not in a listing: set 'kernel X.Y' and 'ram SIZE' here."
+    out += ["    " + c for c in _comment(note, 96)]
     out += ["}", ""]
     statement, why = _iommu(fns)
     for line in why:
@@ -443,15 +447,15 @@ def _render(fns: list[_Fn], source: str) -> str:
     bridge_only = sorted({f.group for f in bridges if f.group is not None} - set(by_group))
     if bridge_only:
         out += _comment(
-            "Groups with bridges only (no expectation): "
-            + ", ".join(str(g) for g in bridge_only)
+            "Groups with bridges only (no expectation): " + ", ".join(str(g) for g in bridge_only)
         )
     return "\n".join(out) + "\n"
 
 
 def _describe(f: _Fn) -> str:
-    where = f" (IOMMU Group {f.group})" if f.group is not None else ""
-    return f"{_short(f.addr)} {f.cname} [{f.cls}]: {f.desc}{where}"
+    """The listing's line without the ID (the compatible carries it)."""
+    group = f"IOMMU Group {f.group} " if f.group is not None else ""
+    return f"{group}{_short(f.addr)} {f.cname} [{f.cls}]: {f.desc}"
 
 
 def import_listing(text: str, source: str = "<listing>") -> ImportResult:
