@@ -354,7 +354,8 @@ class _Writer:
             return
         if isinstance(item, ast.Expect):
             text = f"expect {item.query.subject.text}.{item.query.attribute.text} {item.op} "
-            self.emit(depth, text + value(item.value) + self.trailing(span.end_line, span.end_col))
+            text = fill(text + value(item.value), depth)
+            self.emit(depth, text + self.trailing(span.end_line, span.end_col))
             return
         if isinstance(item, ast.When):
             head = header(item) + " {"
