@@ -234,28 +234,11 @@ def cmd_dot(args: argparse.Namespace) -> int:
     res = boards[0].res
     changed: frozenset[str] = frozenset()
     if args.whatif:
-        from .diagnostics import SourceMap, render_all
-        from .loader import load_paths
-        from .whatif import ChangeError, WhatIf, diff, parse_change
+        from .whatif import diff
 
-        try:
-            changes = [parse_change(t, f"<change {i + 1}>") for i, t in enumerate(args.whatif)]
-        except ChangeError as exc:
-            sources = SourceMap()
-            sources.add(exc.name, exc.text)
-            print(render_all(exc.diagnostics, sources, _style(args, sys.stderr)), file=sys.stderr)
-            return EXIT_INPUT
-        after, diags = WhatIf(load_paths([args.file]), changes).resolve()
+        after, code = _apply_changes(args, boards[0], list(args.whatif))
         if after is None:
-            print(
-                render_all(
-                    [d for d in diags if d.is_error],
-                    boards[0].loaded.sources,
-                    _style(args, sys.stderr),
-                ),
-                file=sys.stderr,
-            )
-            return EXIT_FAIL
+            return code
         changed = frozenset(diff(res, after).devices)
         res = after
     text = render(res, args.view, changed)
@@ -290,12 +273,47 @@ def cmd_dot(args: argparse.Namespace) -> int:
     return status
 
 
+def _apply_changes(
+    args: argparse.Namespace, board: Board, texts: list[str]
+) -> tuple[Resolution | None, int]:
+    """Parse, validate and apply what-if changes to a board; report problems as diagnostics.
+
+    Returns the changed board's resolution, or None and the exit code to give.
+    """
+    from .diagnostics import SourceMap, render_all
+    from .loader import load_paths
+    from .whatif import ChangeError, WhatIf, parse_change, validate
+
+    style = _style(args, sys.stderr)
+    changes = []
+    for i, text in enumerate(texts):
+        try:
+            change = parse_change(text, f"<change {i + 1}>")
+        except ChangeError as exc:
+            sources = SourceMap()
+            sources.add(exc.name, exc.text)
+            print(render_all(exc.diagnostics, sources, style), file=sys.stderr)
+            return None, EXIT_INPUT
+        problems = validate(change, board.model)
+        if problems:
+            sources = SourceMap()
+            sources.add("<change>", change.text)
+            print(render_all(problems, sources, style), file=sys.stderr)
+            return None, EXIT_INPUT
+        changes.append(change)
+    loaded = board.loaded if args.file == "-" else load_paths([args.file])
+    after, diags = WhatIf(loaded, changes).resolve()
+    if after is None:
+        errors = [d for d in diags if d.is_error]
+        print(render_all(errors, loaded.sources, style), file=sys.stderr)
+        return None, EXIT_FAIL
+    return after, EXIT_OK
+
+
 def cmd_whatif(args: argparse.Namespace) -> int:
     import json
 
-    from .diagnostics import SourceMap, render_all
-    from .loader import load_paths
-    from .whatif import ChangeError, WhatIf, diff, parse_change
+    from .whatif import diff
 
     texts = [f"set {t}" for t in args.set] + [f"add {t}" for t in args.add]
     texts += [f"drop rule {t}" for t in args.drop_rule]
@@ -313,32 +331,9 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     if not boards:
         return status
     board = boards[0]
-    changes = []
-    for i, text in enumerate(texts):
-        try:
-            changes.append(parse_change(text, f"<change {i + 1}>"))
-        except ChangeError as exc:
-            sources = SourceMap()
-            sources.add(exc.name, exc.text)
-            print(render_all(exc.diagnostics, sources, _style(args, sys.stderr)), file=sys.stderr)
-            return EXIT_INPUT
-    from .whatif import validate
-
-    for change in changes:
-        problems = validate(change, board.model)
-        if problems:
-            sources = SourceMap()
-            sources.add("<change>", change.text)
-            print(render_all(problems, sources, _style(args, sys.stderr)), file=sys.stderr)
-            return EXIT_INPUT
-    loaded = load_paths([args.file]) if args.file != "-" else board.loaded
-    after, diags = WhatIf(loaded, changes).resolve()
+    after, code = _apply_changes(args, board, texts)
     if after is None:
-        print(
-            render_all([d for d in diags if d.is_error], loaded.sources, _style(args, sys.stderr)),
-            file=sys.stderr,
-        )
-        return EXIT_FAIL
+        return code
     result = diff(board.res, after)
     if args.json:
         print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
@@ -387,9 +382,7 @@ def cmd_show_pack(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
-    from .diagnostics import render_all
-    from .loader import load_paths
-    from .whatif import WhatIf, diff, parse_change
+    from .whatif import diff
 
     if len(args.kernel) != 2:
         print(
@@ -400,18 +393,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     boards, status = _resolve_each(args, [args.file])
     if not boards:
         return status
-    loaded = load_paths([args.file])
     results = []
     for version in args.kernel:
-        res, diags = WhatIf(loaded, [parse_change(f"set kernel {version}")]).resolve()
+        res, code = _apply_changes(args, boards[0], [f"set kernel {version}"])
         if res is None:
-            print(
-                render_all(
-                    [d for d in diags if d.is_error], loaded.sources, _style(args, sys.stderr)
-                ),
-                file=sys.stderr,
-            )
-            return EXIT_FAIL
+            return code
         results.append(res)
     # The expectations speak of the board's own kernel: leave them out here.
     result = diff(results[0], results[1], ignore=("E401",))

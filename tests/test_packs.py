@@ -38,3 +38,9 @@ def test_every_pack_checks_clean_on_its_own() -> None:
     packs = sorted(str(p) for p in std_root().rglob("*.iommu"))
     proc = run_cli("check", *packs)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_compare_with_a_bad_version_is_a_diagnostic() -> None:
+    proc = run_cli("compare", str(EXAMPLES / "tegra30.iommu"), "--kernel", "abc", "--kernel", "6.8")
+    assert proc.returncode == 3 and "error[E001]" in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
