@@ -306,7 +306,9 @@ def _apply_changes(
     if after is None:
         errors = [d for d in diags if d.is_error]
         print(render_all(errors, loaded.sources, style), file=sys.stderr)
-        return None, EXIT_FAIL
+        # A bad value in the change itself is an input error; a board it breaks, a failure.
+        bad_input = any(d.span.file.startswith("<change") for d in errors)
+        return None, EXIT_INPUT if bad_input else EXIT_FAIL
     return after, EXIT_OK
 
 

@@ -83,11 +83,12 @@ def std_packs() -> list[str]:
 
 
 def _display(path: Path) -> str:
+    """Below the working directory: relative; elsewhere: absolute (never '../..')."""
     try:
         rel = os.path.relpath(path)
     except ValueError:
         return str(path)
-    return rel if not rel.startswith("../../") else str(path)
+    return rel if not rel.startswith("..") else os.path.abspath(path)
 
 
 def _std_name(path: Path) -> str | None:
@@ -174,7 +175,7 @@ class Loader:
         self._load(text, display, path)
 
     def add_path(self, path: Path, display: str | None = None) -> None:
-        display = display or _std_name(path) or _display(path)
+        display = display or _std_name(path) or str(path)  # as the user wrote it
         text, diag = read_source(path, display, None)
         if diag is not None:
             self.result.diagnostics.append(diag)

@@ -61,7 +61,15 @@ def parse_change(text: str, name: str = "<change>") -> Change:
     verb, rest = words[0], (words[1] if len(words) > 1 else "")
     offset = len(text) - len(text.lstrip()) + len(verb) + 2
     if verb == "set":
-        first = rest.split(None, 1)[0] if rest else ""
+        if not rest.strip():
+            raise _fail(
+                text,
+                name,
+                "set what?",
+                1,
+                help="e.g. 'set kernel 6.8', 'set cmdline \"iommu=pt\"', 'set mc contexts 2'",
+            )
+        first = rest.split(None, 1)[0]
         if first in PLATFORM_WORDS:
             body, target = f"platform {{ {rest} }}", ""
         elif did_you_mean(first, PLATFORM_WORDS):
