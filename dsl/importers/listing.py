@@ -329,14 +329,14 @@ def _name_devices(fns: list[_Fn]) -> None:
     for fn in fns:
         if fn.name:
             continue
-        stem = _class_info(fn.cls)[0]
+        stem = class_info(fn.cls)[0]
         if fn.slot in gpu_of_slot:
             fn.name = unique(f"{gpu_of_slot[fn.slot]}_{stem}", numbered=False)
         else:
             fn.name = unique(stem)
 
 
-def _class_info(cls: str) -> tuple[str, tuple[str, ...]]:
+def class_info(cls: str) -> tuple[str, tuple[str, ...]]:
     return CLASSES.get(cls) or BASE_CLASSES.get(cls[:2]) or ("dev", ())
 
 
@@ -415,7 +415,7 @@ def _render(fns: list[_Fn], source: str) -> str:
     if devices:
         out += ["", "# ---------------------------------------------------------------- devices"]
     for f in devices:
-        tags = _class_info(f.cls)[1]
+        tags = class_info(f.cls)[1]
         props = ([f"tags {', '.join(tags)}"] if tags else []) + [f"pci {f.addr}"]
         out += _comment(_describe(f))
         if f.acs_note:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
+from .listing import class_info
 
 TYPES = {
     "DMA": "dma",
@@ -31,26 +32,6 @@ ARCHES = {
     "arm64": "arm64",
     "riscv64": "riscv64",
     "s390x": "s390",
-}
-TAGS = {
-    "0300": "gpu",
-    "0302": "gpu",
-    "0380": "gpu",
-    "0403": "audio",
-    "0401": "audio",
-    "0108": "nvme",
-    "0106": "sata",
-    "0104": "raid",
-    "0c03": "usb",
-    "0200": "network",
-    "0280": "network",
-    "0c05": "smbus",
-    "0601": "lpc",
-    "0c80": "thunderbolt",
-    "0880": "system",
-    "1180": "signal",
-    "0c07": "ipmi",
-    "0780": "comm",
 }
 
 
@@ -68,8 +49,8 @@ def _read(path: Path) -> str | None:
 
 
 def _name(pci: str, klass: str, used: set[str]) -> str:
-    tag = TAGS.get(klass[:4], "dev")
-    base = f"{tag}_{pci[5:].replace(':', '_').replace('.', '_')}"
+    stem, _tags = class_info(klass[:4])
+    base = f"{stem}_{pci[5:].replace(':', '_').replace('.', '_')}"
     name, n = base, 1
     while name in used:
         n += 1
@@ -195,10 +176,10 @@ def snapshot(root: str = "/") -> Snapshot:
     for bdf, klass, vid, did, parent in rows:
         if bdf in bridges:
             continue
-        tag = TAGS.get(klass, "dev")
+        tags = ", ".join(class_info(klass)[1] or ("dev",))
         up = f"; upstream {names[parent]}" if parent in bridges else ""
         out.append(
-            f'device {names[bdf]}: "pci{vid},{did}" {{ tags {tag}; pci {bdf}{up} }}'
+            f'device {names[bdf]}: "pci{vid},{did}" {{ tags {tags}; pci {bdf}{up} }}'
             f"  # class {klass}"
         )
     by_group: dict[int, list[str]] = {}
