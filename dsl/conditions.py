@@ -144,7 +144,9 @@ class Platform:
         if not _:
             return True, [where], tok.index
         have = tok.value or ""
-        if param == "iommu":  # x86 iommu= takes a comma list (arch/x86/kernel/pci-dma.c)
+        if param in ("iommu", "amd_iommu", "intel_iommu"):
+            # These take comma lists: arch/x86/kernel/pci-dma.c: iommu_setup,
+            # drivers/iommu/amd/init.c: parse_amd_iommu_options, intel_iommu_setup.
             ok = want in have.split(",")
         elif want in _BOOL and have in _BOOL:
             ok = _BOOL[want] == _BOOL[have]

@@ -7,9 +7,11 @@ two of them, each edge labelled with that reason and its kernel source.
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 
-from .diagnostics import Label, error, warning
+from .diagnostics import NO_SPAN, Label, error, warning
 from .model import Bridge, Device, Iommu, Model, PciAddress
 from .provenance import Reason
 from .resolution import DeviceResult, Group, Resolution
@@ -358,20 +360,25 @@ class _Grouper:
                     )
                 prev = "bridge:" + b.name
                 cur = b.upstream
-            # Multifunction devices without ACS share a group with their slot siblings.
-        slots: dict[tuple[int, int, int], list[Device]] = {}
+        # Multifunction slots without ACS are one group, bridge functions included (a
+        # chipset's xHCI, SATA and switch upstream port often share one slot).
+        slots: dict[tuple[int, int, int], list[tuple[str, Any]]] = {}
         for dev in devs:
             assert dev.pci is not None
             if not dev.acs:
-                slots.setdefault(dev.pci.slot, []).append(dev)
-        for slot_devs in slots.values():
-            for d in slot_devs[1:]:
+                slots.setdefault(dev.pci.slot, []).append((dev.name, dev))
+        for b in bridges.values():
+            if b.pci is not None and not b.acs and b.pci.slot in slots:
+                slots[b.pci.slot].append(("bridge:" + b.name, b))
+        for slot_fns in slots.values():
+            first = slot_fns[0][0]
+            for node, fn in slot_fns[1:]:
                 self.link(
-                    slot_devs[0].name,
-                    d.name,
+                    first,
+                    node,
                     Reason(
-                        f"functions of multifunction slot {str(d.pci)[:-2]} without ACS",
-                        d.span,
+                        f"functions of multifunction slot {str(fn.pci)[:-2]} without ACS",
+                        fn.span,
                         "drivers/iommu/iommu.c: get_pci_function_alias_group",
                     ),
                 )
@@ -399,7 +406,9 @@ class _Grouper:
         for gid, (members, bridges) in enumerate(comps):
             first = members[0]
             iommu = self.res.devices[first].iommu or ""
-            edges = sorted(reasons.get(gid, []), key=lambda r: (r.text,))
+            # One reason per distinct fact, even where it links several pairs.
+            unique = {(r.text, r.span): r for r in reasons.get(gid, [])}
+            edges = sorted(unique.values(), key=lambda r: (r.text, r.span or NO_SPAN))
             if len(members) == 1 and not edges:
                 why = Reason(
                     f"'{first}' is alone in its group",
