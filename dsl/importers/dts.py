@@ -23,6 +23,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
+from . import unique_name
 
 # IOMMU compatible (glob-like prefix match, first wins) -> kind.
 KINDS = [
@@ -124,12 +125,7 @@ def _ident(node: Any, used: set[str]) -> str:
         base = "n_" + base
     if base in reserved:
         base += "_dev"
-    name, n = base, 1
-    while name in used:
-        n += 1
-        name = f"{base}_{n}"
-    used.add(name)
-    return name
+    return unique_name(base, used)
 
 
 def _strings(node: Any, prop: str) -> list[str]:

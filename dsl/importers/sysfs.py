@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
+from . import unique_name
 from .listing import class_info
 
 TYPES = {
@@ -50,13 +51,7 @@ def _read(path: Path) -> str | None:
 
 def _name(pci: str, klass: str, used: set[str]) -> str:
     stem, _tags = class_info(klass[:4])
-    base = f"{stem}_{pci[5:].replace(':', '_').replace('.', '_')}"
-    name, n = base, 1
-    while name in used:
-        n += 1
-        name = f"{base}_{n}"
-    used.add(name)
-    return name
+    return unique_name(f"{stem}_{pci[5:].replace(':', '_').replace('.', '_')}", used)
 
 
 def snapshot(root: str = "/") -> Snapshot:
