@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import ast
 from .checks import render_value
-from .diagnostics import Diagnostic, Span, did_you_mean, error
+from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
 from .loader import Loaded, Loader
 from .model import Model, build_model
 from .parse import parse_text
@@ -132,29 +132,31 @@ class ChangedLoad:
     def __init__(self, base: Loaded, changes: list[Change]):
         self.base = base
         self.changes = changes
-        self.sources = base.sources
+        self.sources = SourceMap()  # the base's own map stays as it was loaded
+        self.sources.update(base.sources)
         self.diagnostics = list(base.diagnostics)
         self.partial = base.partial
         self.files = dict(base.files)
-        self.extra: list[tuple[str, ast.Item]] = []
+        # What each 'add' change brings, by change index (includes already loaded).
+        self.added: dict[int, list[tuple[str, ast.Item]]] = {}
         for i, change in enumerate(changes):
             if change.verb == "add":
+                added = self.added.setdefault(i, [])
                 for item in change.items:
                     if isinstance(item, ast.Include):
-                        self._include(item, f"<change {i + 1}>")
+                        added += self._include(item, f"<change {i + 1}>")
                     else:
-                        self.extra.append((f"<change {i + 1}>", item))
+                        added.append((f"<change {i + 1}>", item))
             self.sources.add(f"<change {i + 1}>", change.text)
 
-    def _include(self, inc: ast.Include, name: str) -> None:
+    def _include(self, inc: ast.Include, name: str) -> list[tuple[str, ast.Item]]:
         loader = Loader()
         loader.add_text(f"include {inc.path.text}\n", name, Path.cwd() / "whatif.iommu")
         loaded = loader.result
         self.diagnostics += loaded.diagnostics
-        for fname, item in loaded.ordered_items():
-            self.extra.append((fname, item))
         self.files.update(loaded.files)
         self.sources.update(loaded.sources)
+        return loaded.ordered_items()
 
     @property
     def ok(self) -> bool:
@@ -164,9 +166,13 @@ class ChangedLoad:
         return self.base.is_std(name)
 
     def ordered_items(self) -> list[tuple[str, ast.Item]]:
-        items = self.base.ordered_items() + self.extra
-        for change in self.changes:
-            if change.verb == "drop":
+        """The base's items with each change applied in turn (a later 'add' survives an
+        earlier 'drop' of the same name)."""
+        items = self.base.ordered_items()
+        for i, change in enumerate(self.changes):
+            if change.verb == "add":
+                items = items + self.added[i]
+            elif change.verb == "drop":
                 items = [(f, it) for f, it in items if not _dropped(change, f, it)]
                 items = [(f, _drop_in_when(change, f, it)) for f, it in items]
             elif change.verb == "set":
@@ -211,11 +217,12 @@ def _apply_set(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple[
         props = new.props
 
         def same(old: object) -> bool:
+            """A fact the new one replaces: its kind, or for config the same symbol."""
             for p in props:
                 if type(old) is type(p):
                     if isinstance(p, ast.Config):
                         return isinstance(old, ast.Config) and old.symbol.text == p.symbol.text
-                    return not isinstance(p, ast.Ram) or True
+                    return True
             return False
 
         out: list[tuple[str, ast.Item]] = []
@@ -335,22 +342,22 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
                 }
             )
     pb, pa = _partition(before), _partition(after)
-    for g in sorted(pb - pa, key=sorted):
-        parts = [p for p in pa if p & g]
-        if len(parts) > 1:
-            d.lines.append(
-                f"~ group {{{', '.join(sorted(g))}}} split into "
-                + " + ".join("{" + ", ".join(sorted(p)) + "}" for p in sorted(parts, key=sorted))
-            )
-            d.count("split")
-    for g in sorted(pa - pb, key=sorted):
-        parts = [p for p in pb if p & g]
-        if len(parts) > 1:
-            d.lines.append(
-                f"~ group {{{', '.join(sorted(g))}}} merged from "
-                + " + ".join("{" + ", ".join(sorted(p)) + "}" for p in sorted(parts, key=sorted))
-            )
-            d.count("merged")
+    # A group gone from one side that overlaps several groups of the other was split
+    # (before -> after) or merged (after <- before).
+    for gone, other, verb, key in (
+        (pb - pa, pa, "split into", "split"),
+        (pa - pb, pb, "merged from", "merged"),
+    ):
+        for g in sorted(gone, key=sorted):
+            parts = [p for p in other if p & g]
+            if len(parts) > 1:
+                d.lines.append(
+                    f"~ group {{{', '.join(sorted(g))}}} {verb} "
+                    + " + ".join(
+                        "{" + ", ".join(sorted(p)) + "}" for p in sorted(parts, key=sorted)
+                    )
+                )
+                d.count(key)
     for iommu in sorted(set(before.model.iommus) | set(after.model.iommus)):
         ub = {x.name: x.context for x in before.contexts_used(iommu)}
         ua = {x.name: x.context for x in after.contexts_used(iommu)}

@@ -89,3 +89,21 @@ def test_cli_unknown_names_suggest() -> None:
     proc = run_cli("whatif", TEGRA, "--drop-device", "gr3")
     assert proc.returncode == 3 and "did you mean 'gr3d'?" in proc.stderr
     assert run_cli("whatif", TEGRA).returncode == 2
+
+
+def test_group_split_and_merge_are_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    board = tmp_path / "b.iommu"
+    board.write_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        'device a: "x" { iommu smmu sid 0x1 }\ndevice b: "y" { iommu smmu sid 0x1 }\n'
+    )
+    base = load_paths([str(board)])
+    before = resolve(build_model(base))
+    split, _ = WhatIf(
+        base,
+        [parse_change("drop device b"), parse_change('add device b: "y" { iommu smmu sid 0x2 }')],
+    ).resolve()
+    assert split is not None
+    assert "~ group {a, b} split into {a} + {b}" in diff(before, split).text()
+    assert "~ group {a, b} merged from {a} + {b}" in diff(split, before).text()
