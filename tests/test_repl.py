@@ -36,10 +36,11 @@ def repl(tmp_path: Path):  # type: ignore[no-untyped-def]
         "NO_COLOR": "1",
     }
 
-    def start(*files: str) -> pexpect.spawn:
+    def start(*files: str, prefix: tuple[str, ...] = ()) -> pexpect.spawn:
+        argv = [*prefix, exe(), "repl", *files]
         child = pexpect.spawn(
-            exe(),
-            ["repl", *files],
+            argv[0],
+            argv[1:],
             env=env,
             encoding="utf-8",
             timeout=30,
@@ -130,6 +131,21 @@ def test_history_survives_a_restart(repl) -> None:  # type: ignore[no-untyped-de
     child.expect_exact("mc (tegra-smmu): 3 of 4 contexts used")
 
 
+def as_unprivileged() -> tuple[str, ...]:
+    """A command prefix under which permission bits bind, even for root.
+
+    Root passes every permission check through CAP_DAC_OVERRIDE; dropping it
+    (and CAP_DAC_READ_SEARCH) from the bounding set makes a 0500 directory as
+    read-only for the REPL as it is for a user.
+    """
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("running as root needs util-linux's setpriv to drop CAP_DAC_OVERRIDE")
+    return (setpriv, "--bounding-set", "-dac_override,-dac_read_search")
+
+
 def test_save_to_readonly_dir_keeps_the_session(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -137,12 +153,14 @@ def test_save_to_readonly_dir_keeps_the_session(repl, tmp_path: Path) -> None:  
     target.write_text("# keep me\n")
     ro.chmod(0o500)
     try:
-        child = repl(TEGRA)
+        child = repl(TEGRA, prefix=as_unprivileged())
         out = send(child, f"save {target}")
-        if os.geteuid() != 0:  # root can write anyway
-            assert "cannot save" in out
-            assert target.read_text() == "# keep me\n"
-        assert "gr3d" in send(child, "ops")
+        assert "cannot save" in out and "Permission denied" in out
+        assert target.read_text() == "# keep me\n"
+        assert sorted(p.name for p in ro.iterdir()) == ["s.iommu"]  # no temp file left
+        assert "gr3d" in send(child, "ops")  # the session goes on
+        out = send(child, f"save {tmp_path / 'elsewhere.iommu'}")
+        assert (tmp_path / "elsewhere.iommu").read_text().startswith("#")
     finally:
         ro.chmod(0o700)
 
