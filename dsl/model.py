@@ -503,9 +503,21 @@ class _Builder:
                     if once("cmdline", prop.span):
                         cmdline = Fact(prop.text.value, prop.span)
                 elif isinstance(prop, ast.Config):
-                    config.append(
-                        (prop.symbol.text, prop.value.text if prop.value else "y", prop.span)
-                    )
+                    value = prop.value.text if prop.value else "y"
+                    earlier = next((c for c in config if c[0] == prop.symbol.text), None)
+                    if earlier is None:
+                        config.append((prop.symbol.text, value, prop.span))
+                    elif earlier[1] != value:
+                        # A .config holds one value per symbol; a second, different one
+                        # would make the result depend on include order.
+                        self.err(
+                            "E102",
+                            f"config {prop.symbol.text} set to '{earlier[1]}' and to '{value}'",
+                            prop.span,
+                            label=f"set to '{value}' here",
+                            secondary=(Label(earlier[2], f"set to '{earlier[1]}' here"),),
+                            help="a kernel is built with one value per symbol; keep one",
+                        )
         return Platform(arch, kernel, tuple(ram), cmdline, tuple(config))
 
     # -- iommu ---------------------------------------------------------------
