@@ -113,9 +113,11 @@ class StreamBits(Node):
 
 
 class IommuMap(Node):
+    pci_domain: Num | None  # the host bridge's PCI domain; None: every domain
     rid: Num
     sid: Num
     length: Num
+    mask: Num | None  # this host's iommu-map-mask; None: the IOMMU's map-mask
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 

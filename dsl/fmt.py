@@ -142,7 +142,9 @@ def prop(p: Any) -> str:
     if isinstance(p, ast.StreamBits):
         return f"stream-bits {num(p.bits)}"
     if isinstance(p, ast.IommuMap):
-        return f"map rid {num(p.rid)} sid {num(p.sid)} length {num(p.length)}"
+        dom = f"pci-domain {num(p.pci_domain)} " if p.pci_domain is not None else ""
+        mask = f" mask {num(p.mask)}" if p.mask is not None else ""
+        return f"map {dom}rid {num(p.rid)} sid {num(p.sid)} length {num(p.length)}{mask}"
     if isinstance(p, ast.MapMask):
         return f"map-mask {num(p.mask)}"
     if isinstance(p, ast.SocGroup):

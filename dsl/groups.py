@@ -12,7 +12,7 @@ from typing import Any
 import networkx as nx
 
 from .diagnostics import NO_SPAN, Label, error, warning
-from .model import Bridge, Device, Iommu, Model, PciAddress
+from .model import Bridge, Device, Iommu, IommuMapEntry, Model, PciAddress
 from .provenance import Reason
 from .resolution import DeviceResult, Group, Resolution
 from .rules import ActiveRule, by_verb
@@ -77,17 +77,35 @@ def _iommu_of(
             "drivers/iommu/iommu.c: __iommu_probe_device",
         )
     if dev.pci is not None and mapped:
-        iommu = mapped[0]
-        return iommu, Reason(
-            f"PCI device {dev.pci} reaches '{iommu.name}' through its iommu-map",
-            iommu.maps[0].span,
-            "drivers/iommu/of_iommu.c: of_iommu_configure_dev_id (of_map_id)",
+        for iommu in mapped:  # E127 makes the match unique
+            found = _map_entry(dev.pci, iommu)
+            if found is not None:
+                return iommu, Reason(
+                    f"PCI device {dev.pci} reaches '{iommu.name}' through its iommu-map",
+                    found[0].span,
+                    "drivers/iommu/of_iommu.c: of_iommu_configure_dev_id (of_map_id)",
+                )
+        return None, Reason(
+            f"no iommu-map entry covers PCI device {dev.pci} (RID {_rid(dev.pci):#06x}): "
+            "'no iommu-map translation for id', the device bypasses the IOMMU",
+            mapped[0].maps[0].span,
+            "drivers/of/base.c: of_map_id",
         )
     return None, Reason(f"'{dev.name}' has no iommus entry: not behind an IOMMU", dev.span)
 
 
 def _rid(addr: PciAddress) -> int:
     return (addr.bus << 8) | (addr.device << 3) | addr.function
+
+
+def _map_entry(addr: PciAddress, iommu: Iommu) -> tuple[IommuMapEntry, int] | None:
+    """The first iommu-map entry that covers this function, and the stream ID it gives
+    (drivers/of/base.c: of_map_id)."""
+    for entry in iommu.maps:
+        sid = entry.sid_of(addr)
+        if sid is not None:
+            return entry, sid
+    return None
 
 
 def stream_ids(dev: Device, iommu: Iommu) -> list[tuple[int, int]]:
@@ -100,10 +118,9 @@ def stream_ids(dev: Device, iommu: Iommu) -> list[tuple[int, int]]:
             if s.form == "sid" and isinstance(s.value, int):
                 out.append((s.value, s.mask or 0))
     if not out and dev.pci is not None and iommu.maps:
-        rid = _rid(dev.pci) & (iommu.map_mask if iommu.map_mask is not None else 0xFFFF)
-        for entry in iommu.maps:
-            if entry.rid <= rid < entry.rid + entry.length:
-                out.append((entry.sid + rid - entry.rid, 0))
+        found = _map_entry(dev.pci, iommu)
+        if found is not None:
+            out.append((found[1], 0))
     return out
 
 
@@ -199,8 +216,8 @@ class _Grouper:
         smrs = _SmrTable()
         src = "drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_find_sme"
         for dev in sorted(devs, key=lambda d: d.probe_order):
-            if dev.pci is not None and not any(lk.iommu == iommu.name for lk in dev.iommus):
-                continue
+            # PCI functions too: their iommu-map SIDs take stream map entries, and a group
+            # found through a shared entry comes before pci_device_group.
             for sid, mask in stream_ids(dev, iommu):
                 hit = smrs.first_overlap(sid, mask, dev.name)
                 if hit is None:
@@ -413,7 +430,9 @@ class _Grouper:
                 why = Reason(
                     f"'{first}' is alone in its group",
                     None,
-                    _alone_source(self.model.iommus[iommu].kind),
+                    _alone_source(
+                        self.model.iommus[iommu].kind, self.model.devices[first].pci is not None
+                    ),
                 )
             else:
                 why = Reason(f"{len(members)} devices share group {gid}", None, None, tuple(edges))
@@ -448,8 +467,8 @@ def _acs_path(name: str, bridges: dict[str, Bridge]) -> bool:
     return True
 
 
-def _alone_source(kind: str) -> str:
-    if kind in ("intel-vtd", "amd-vi"):
+def _alone_source(kind: str, pci: bool) -> str:
+    if pci and kind in PCI_GROUPING:
         return "drivers/iommu/iommu.c: pci_device_group"
     return "drivers/iommu/iommu.c: generic_device_group"
 

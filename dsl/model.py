@@ -134,10 +134,22 @@ class SocGroup(Node):
 
 
 class IommuMapEntry(Node):
+    pci_domain: int | None  # None: the entry serves every PCI domain
     rid: int
     sid: int
     length: int
+    mask: int  # the iommu-map-mask the requester ID is ANDed with
     span: Span
+
+    def sid_of(self, addr: PciAddress) -> int | None:
+        """drivers/of/base.c: of_map_id: the stream ID for this function, or None when
+        the entry does not cover its (masked) requester ID."""
+        if self.pci_domain is not None and self.pci_domain != addr.domain:
+            return None
+        rid = ((addr.bus << 8) | (addr.device << 3) | addr.function) & self.mask
+        if self.rid <= rid < self.rid + self.length:
+            return self.sid + rid - self.rid
+        return None
 
 
 class Iommu(Node):
@@ -406,6 +418,7 @@ class _Builder:
                 domains[mnode.name.text] = self.domain(mnode, fname, iommus, devices)
         self.check_bridges(bridges, devices)
         self.check_pci(devices, bridges)
+        self.check_maps(list(iommus.values()))
         tags = frozenset(t for d in devices.values() for t in d.tags)
         rules = []
         rule_names: dict[str, Span] = {}
@@ -530,7 +543,7 @@ class _Builder:
         secure: set[int] = set()
         cells = info.cells
         bits = None
-        maps = []
+        map_props: list[ast.IommuMap] = []
         map_mask = None
         groups: list[SocGroup] = []
         quirks: set[str] = set()
@@ -556,9 +569,7 @@ class _Builder:
             elif isinstance(prop, ast.StreamBits):
                 bits = self.number(prop.bits, 1, 32, "stream-bits")
             elif isinstance(prop, ast.IommuMap):
-                maps.append(
-                    IommuMapEntry(prop.rid.value, prop.sid.value, prop.length.value, prop.span)
-                )
+                map_props.append(prop)
             elif isinstance(prop, ast.MapMask):
                 map_mask = prop.mask.value
             elif isinstance(prop, ast.SocGroup):
@@ -581,6 +592,27 @@ class _Builder:
                 quirks.add(prop.name.text)
             elif isinstance(prop, ast.Disabled):
                 disabled = True
+        maps = []
+        for mp in map_props:
+            dom = mp.pci_domain
+            # drivers/of/base.c: of_map_id: no iommu-map-mask means all ones
+            mask = (
+                mp.mask.value
+                if mp.mask is not None
+                else map_mask
+                if map_mask is not None
+                else 0xFFFFFFFF
+            )
+            maps.append(
+                IommuMapEntry(
+                    None if dom is None else self.number(dom, 0, 0xFFFF, "PCI domain"),
+                    mp.rid.value,
+                    mp.sid.value,
+                    mp.length.value,
+                    mask,
+                    mp.span,
+                )
+            )
         for label, r in ranges:
             for idx in (r.first, r.last):
                 if idx is None:
@@ -710,6 +742,43 @@ class _Builder:
             span=node.span,
             file=fname,
         )
+
+    def check_maps(self, iommus: list[Iommu]) -> None:
+        """iommu-map entries: each must survive its mask, and no requester ID may reach
+        two IOMMUs (which one wins would depend on declaration order)."""
+        for iommu in iommus:
+            for e in iommu.maps:
+                if e.rid & ~e.mask:
+                    self.err(
+                        "E128",
+                        f"map mask {e.mask:#x} clears bits of rid base {e.rid:#x}",
+                        e.span,
+                        secondary=(Label(iommu.span, f"'{iommu.name}' declared here"),),
+                        help="the kernel refuses the map: 'Invalid iommu-map translation - "
+                        "iommu-map-mask ignores id-base' (drivers/of/base.c: of_map_id)",
+                    )
+        entries = [(i, e) for i in iommus for e in i.maps]
+        for n, (a, ea) in enumerate(entries):
+            for b, eb in entries[n + 1 :]:
+                if a is b or (
+                    ea.pci_domain != eb.pci_domain
+                    and None
+                    not in (
+                        ea.pci_domain,
+                        eb.pci_domain,
+                    )
+                ):
+                    continue
+                if ea.rid < eb.rid + eb.length and eb.rid < ea.rid + ea.length:
+                    self.err(
+                        "E127",
+                        f"requester IDs {max(ea.rid, eb.rid):#x}.. reach both '{a.name}' "
+                        f"and '{b.name}'",
+                        eb.span,
+                        secondary=(Label(ea.span, f"also mapped by '{a.name}'"),),
+                        help="each PCI host bridge has its own iommu-map: give the entries "
+                        "'pci-domain N' (the host's linux,pci-domain) to tell them apart",
+                    )
 
     def unknown(self, code: str, what: str, name: ast.Ident, pool: Iterable[str]) -> None:
         if self.loaded.partial:

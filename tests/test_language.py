@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from iommu_rules import ast
+from iommu_rules.fmt import format_text
 from iommu_rules.loader import load_text
 from iommu_rules.model import Model, PciAddress, build_model
+from iommu_rules.resolve import resolve
 
 
 def model_of(text: str) -> Model:
@@ -195,3 +197,78 @@ def test_crlf_and_bom_are_accepted(tmp_path: Path) -> None:
     loaded = load_paths([str(path)])
     assert loaded.ok
     assert build_model(loaded).devices["a"].tags == {"gpu"}
+
+
+# -- iommu-map per host bridge ------------------------------------------------------------
+
+MAPPED = """\
+platform { arch arm64; kernel 6.8 }
+iommu smmu: arm-smmu-v3 {
+    map pci-domain 0 rid 0x0 sid 0x10000 length 0x100
+    map pci-domain 1 rid 0x0 sid 0x20000 length 0x100
+}
+device a: "x" { pci 0000:00:01.0 }
+device b: "x" { pci 0001:00:01.0 }
+device c: "x" { pci 0001:02:00.0 }
+"""
+
+
+def test_map_entries_are_told_apart_by_pci_domain() -> None:
+    from iommu_rules.groups import stream_ids
+
+    model = build_model(load_text(MAPPED, "m.iommu"))
+    assert model.ok, model.diagnostics
+    smmu = model.iommus["smmu"]
+    assert [e.pci_domain for e in smmu.maps] == [0, 1]
+    assert stream_ids(model.devices["a"], smmu) == [(0x10008, 0)]
+    assert stream_ids(model.devices["b"], smmu) == [(0x20008, 0)]
+    res = resolve(model)
+    assert res.devices["a"].iommu == res.devices["b"].iommu == "smmu"
+    assert res.devices["a"].group != res.devices["b"].group
+    # RID 0x200 is past both entries: of_map_id bypasses translation
+    assert res.devices["c"].iommu is None
+    assert "no iommu-map entry covers" in res.devices["c"].reasons["iommu"].text
+
+
+def test_map_pci_domain_formats_and_round_trips() -> None:
+    text = "iommu s: arm-smmu-v3 { map pci-domain 0x1 rid 0 sid 0x20000 length 0x100 mask 0 }\n"
+    out = format_text(text, "m.iommu")
+    assert "    map pci-domain 0x1 rid 0 sid 0x20000 length 0x100 mask 0\n" in out
+    assert format_text(out, "m.iommu") == out
+
+
+def test_two_iommus_mapping_the_same_rids_is_e127() -> None:
+    text = """\
+iommu s1: arm-smmu-v3 { map rid 0x0 sid 0x0 length 0x100 }
+iommu s2: arm-smmu-v3 { map pci-domain 1 rid 0x80 sid 0x0 length 0x100 }
+iommu s3: arm-smmu-v3 { map pci-domain 2 rid 0x0 sid 0x0 length 0x10000 }
+"""
+    model = build_model(load_text(text, "m.iommu"))
+    codes = [(d.code, d.span.line) for d in model.diagnostics]
+    # s1 has no pci-domain, so it collides with both; s2 and s3 are on different hosts
+    assert codes == [("E127", 2), ("E127", 3)]  # s1 x s2, s1 x s3
+    assert "requester IDs 0x80.. reach both 's1' and 's2'" in model.diagnostics[0].message
+
+
+def test_map_mask_that_clears_the_rid_base_is_e128() -> None:
+    text = "iommu s: arm-smmu-v3 {\n map rid 0x100 sid 0 length 0x100\n map-mask 0xff\n}\n"
+    model = build_model(load_text(text, "m.iommu"))
+    assert [(d.code, d.span.line) for d in model.diagnostics] == [("E128", 2)]
+
+
+def test_an_entry_mask_overrides_the_iommu_map_mask() -> None:
+    from iommu_rules.groups import stream_ids
+
+    text = """\
+iommu s: arm-smmu {
+    map pci-domain 1 rid 0x0 sid 0x57 length 0x1000 mask 0x0
+    map pci-domain 2 rid 0x0 sid 0x100 length 0x1000
+    map-mask 0xff
+}
+device a: "x" { pci 0001:03:00.0 }
+device b: "x" { pci 0002:03:00.1 }
+"""
+    model = build_model(load_text(text, "m.iommu"))
+    assert model.ok, model.diagnostics
+    assert stream_ids(model.devices["a"], model.iommus["s"]) == [(0x57, 0)]  # RID & 0
+    assert stream_ids(model.devices["b"], model.iommus["s"]) == [(0x101, 0)]  # 0x301 & 0xff
