@@ -77,3 +77,39 @@ def test_errors_are_diagnostics(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and existing.read_text() == "# mine\n"
     assert os.path.exists(existing)
+
+
+def test_pci_host_iommu_maps(tmp_path: Path) -> None:
+    """Each host's iommu-map lands on its IOMMU with the host's PCI domain, so functions
+    with the same bus/device/function on two hosts reach different stream IDs."""
+    out = tmp_path / "hosts.iommu"
+    proc = run_cli("import", "dts", str(FIX / "pcie-hosts.dts"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    # The Tegra hosts mask every RID to 0: the mask goes with their entries
+    assert "map pci-domain 1 rid 0x0 sid 0x57 length 0x1000 mask 0x0  # /pcie@14100000" in text
+    assert "map pci-domain 5 rid 0x0 sid 0x5b length 0x1000 mask 0x0  # /pcie@141a0000" in text
+    assert "sid 0x56" not in text  # the disabled host
+    # No linux,pci-domain: the lowest number no "pci" node claims (2: the disabled host
+    # still reserves 0), one map line per entry, no mask of its own.
+    assert "map pci-domain 2 rid 0x0 sid 0x100 length 0x100  # /pcie@40000000" in text
+    assert "map pci-domain 2 rid 0x100 sid 0x300 length 0x100  # /pcie@40000000" in text
+    assert "warning" not in proc.stderr
+    # Plug the same endpoint address into two hosts and resolve.
+    board = tmp_path / "board.iommu"
+    board.write_text(
+        'include "hosts.iommu"\n'
+        'device nvme: "pci144d,a808" { pci 0001:01:00.0 }\n'
+        'device nvme2: "pci144d,a808" { pci 0001:02:00.0 }\n'
+        'device nic: "pci8086,1521" { pci 0005:01:00.0 }\n'
+        'device other: "pci8086,1521" { pci 0002:01:00.0 }\n'
+        "expect nvme.iommu == smmu\n"
+        "expect nic.iommu == smmu\n"
+        "expect nvme.group_members == [nvme, nvme2]  # mask 0: one SID per Tegra host\n"
+        "expect nic.group_members == [nic]\n"
+        "expect other.group_members == [other]  # RID 0x100: sid 0x300\n"
+    )
+    proc = run_cli("test", str(board))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_cli("why", str(board), "nic.iommu")
+    assert "reaches 'smmu' through its iommu-map" in proc.stdout, proc.stdout

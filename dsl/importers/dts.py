@@ -33,6 +33,11 @@ KINDS = [
     ("qcom,", "qcom-smmu"),  # qcom,<soc>-smmu-500, qcom,smmu-v2
     ("nvidia,tegra20-mc-gart", "tegra-gart"),
     ("nvidia,tegra20-gart", "tegra-gart"),
+    # Tegra186 and later: an MMU-500 with NVIDIA's glue (arm-smmu-nvidia.c), listed
+    # before the older SoCs' memory controller, whose compatibles share the prefix
+    ("nvidia,tegra186-smmu", "arm-smmu"),
+    ("nvidia,tegra194-smmu", "arm-smmu"),
+    ("nvidia,tegra234-smmu", "arm-smmu"),
     ("nvidia,tegra", "tegra-smmu"),  # the memory controller (tegra*-mc)
     ("nvidia,smmu-500", "arm-smmu"),
     ("arm,mmu-500", "arm-smmu"),
@@ -151,6 +156,74 @@ def _enabled(node: Any) -> bool:
     return not status or status[0] in ("okay", "ok")
 
 
+def _host_maps(
+    path: Path,
+    nodes: list[Any],
+    dt: Any,
+    iommus: dict[str, tuple[str, int]],
+    iommu_props: dict[str, list[str]],
+    diags: list[Diagnostic],
+) -> None:
+    """PCI host bridges' iommu-map and iommu-map-mask become `map` entries on their IOMMU.
+
+    Each entry is (rid-base, phandle, sid-base, length), four cells
+    (Documentation/devicetree/bindings/pci/pci-iommu.yaml; drivers/of/base.c:
+    of_map_id).  A host's PCI domain is its linux,pci-domain; hosts without one
+    get the lowest numbers no "pci" node claims (disabled ones included), in
+    device-tree order where the kernel uses probe order (drivers/pci/pci.c:
+    of_pci_reserve_static_domain_nr, of_pci_bus_find_domain_nr; 6.0+).  With a
+    single host the entries serve every domain and say none.
+    """
+    where = Span(str(path), 0, 0, 0, 0)
+    hosts = [n for n in nodes if "iommu-map" in n.props and _enabled(n)]
+    fixed = {
+        n.path: _cells(n, "linux,pci-domain")[0]
+        for n in nodes
+        if _cells(n, "linux,pci-domain") and _strings(n, "device_type") == ["pci"]
+    }
+    taken = set(fixed.values())
+    domains: dict[str, int] = {}
+    for host in hosts:
+        if host.path in fixed:
+            domains[host.path] = fixed[host.path]
+            continue
+        nr = 0
+        while nr in taken:
+            nr += 1
+        taken.add(nr)
+        domains[host.path] = nr
+    for host in hosts:
+        cells = _cells(host, "iommu-map")
+        if len(cells) % 4:
+            diags.append(
+                warning(
+                    "W814",
+                    f"'{host.path}': iommu-map has {len(cells)} cells, not a multiple of 4 "
+                    "(rid-base, iommu, iommu-base, length); skipped",
+                    where,
+                )
+            )
+            continue
+        dom = f"pci-domain {domains[host.path]} " if len(hosts) > 1 or host.path in fixed else ""
+        mask = _cells(host, "iommu-map-mask")
+        for i in range(0, len(cells), 4):
+            rid, phandle, sid, length = cells[i : i + 4]
+            target = dt.phandle2node.get(phandle)
+            if target is None or target.path not in iommus:
+                diags.append(
+                    warning(
+                        "W812",
+                        f"'{host.path}': iommu-map entry points at no known IOMMU; skipped",
+                        where,
+                    )
+                )
+                continue
+            masked = f" mask {mask[0]:#x}" if mask else ""
+            iommu_props[target.path].append(
+                f"map {dom}rid {rid:#x} sid {sid:#x} length {length:#x}{masked}  # {host.path}"
+            )
+
+
 def import_dts(path: Path, includes: list[str] | None = None, arch: str | None = None) -> DtsImport:
     """A formatted rule file for the board; never raises."""
     diags: list[Diagnostic] = []
@@ -186,6 +259,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     nodes = list(dt.node_iter())
     iommus: dict[str, tuple[str, int]] = {}  # node path -> (kind, #iommu-cells)
     out_iommus: list[str] = []
+    iommu_props: dict[str, list[str]] = {}  # node path -> its properties in the rule file
     for node in nodes:
         if "#iommu-cells" not in node.props:
             continue
@@ -221,10 +295,14 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             props.append(f"contexts {TEGRA_ASIDS[soc]}  # drivers/memory/tegra/{soc}.c: num_asids")
         if not _enabled(node):
             props.append("disabled")
+        iommu_props[node.path] = props
+    _host_maps(path, nodes, dt, iommus, iommu_props, diags)
+    for ipath, props in iommu_props.items():
+        node = dt.get_node(ipath)
         compat = ", ".join(_strings(node, "compatible"))
         body = "\n    ".join(props)
         block = f" {{\n    {body}\n}}" if props else ""
-        out_iommus.append(f"# {node.path}: {compat}\niommu {name}: {kind}{block}")
+        out_iommus.append(f"# {ipath}: {compat}\niommu {names[ipath]}: {iommus[ipath][0]}{block}")
     devices: list[str] = []
     for node in nodes:
         if "iommus" not in node.props or "#iommu-cells" in node.props:
