@@ -351,6 +351,7 @@ class Verb(Node):
     kind: str
     domain_type: Ident | None = node_field(default=None)
     contexts: tuple[ContextRange, ...] = node_field(default=())
+    flags: tuple[Ident, ...] = node_field(default=())  # `driver FLAG, ...`
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 

@@ -164,7 +164,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
         for name in dom.devices:
             dev = model.devices[name]
             ops = res.devices[name].values.get("dma_ops")
-            if "no-dma-api" in dev.driver or "managed-dma" in dev.driver:
+            if res.driver_does(name, "no-dma-api") or res.driver_does(name, "managed-dma"):
                 continue
             if ops == "iommu-dma":
                 res.diagnostics.append(

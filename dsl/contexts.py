@@ -276,15 +276,17 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
             else:
                 dres.domain = mapping.name
-                if "detaches-implicit" in dev.driver:
+                detaches = res.driver_does(dev.name, "detaches-implicit")
+                if detaches is not None:
                     alloc.release(mapping)
                     mapping.failed = True
                     mapping.errno = "released"
+                    earlier = (mapping.context_reason,) if mapping.context_reason else ()
                     mapping.context_reason = Reason(
                         f"the driver of '{dev.name}' detaches the implicit mapping",
-                        dev.span,
+                        detaches.span,
                         "arch/arm/mm/dma-mapping.c: arm_iommu_detach_device",
-                        (mapping.context_reason,) if mapping.context_reason else (),
+                        (detaches, *earlier),
                     )
                     dres.domain = created[group.id].name if group.id in created else None
     # (c) domains the drivers build and attach

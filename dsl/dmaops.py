@@ -94,14 +94,16 @@ def dma_ops(res: Resolution) -> None:
         dev = model.devices[dres.name]
         group = res.group_of(dres.name)
         dom = res.domains.get(dres.domain or "")
-        if "managed-dma" in dev.driver:
+        managed = res.driver_does(dev.name, "managed-dma")
+        if managed is not None:
             dres.set(
                 "dma_ops",
                 "none",
                 Reason(
                     f"the driver of '{dev.name}' sets driver_managed_dma: no DMA API use",
-                    dev.span,
+                    managed.span,
                     "drivers/base/platform.c: platform_dma_configure",
+                    (managed,),
                 ),
             )
             continue
@@ -125,6 +127,23 @@ def dma_ops(res: Resolution) -> None:
                     (dom.reason,),
                 ),
             )
+            continue
+        released = next(
+            (
+                d
+                for d in res.domains.values()
+                if d.origin == "arm32" and d.errno == "released" and dev.name in d.devices
+            ),
+            None,
+        )
+        if released is not None and released.context_reason is not None:
+            why = Reason(
+                f"the driver of '{dev.name}' detached its arm32 mapping, which resets its DMA ops",
+                None,
+                "arch/arm/mm/dma-mapping.c: arm_iommu_detach_device (set_dma_ops(dev, NULL))",
+                (released.context_reason,),
+            )
+            dres.set("dma_ops", *_direct(res, dev, why))
             continue
         default = group.default
         if default in ("dma", "dma-fq") and res.platform.enabled("IOMMU_DMA"):

@@ -83,6 +83,8 @@ def value(v: ast.Value) -> str:
 def verb(v: ast.Verb) -> str:
     if v.kind == "allows contexts":
         return f"allows contexts {ctx_set(v.contexts)}"
+    if v.flags:
+        return "driver " + ", ".join(f.text for f in v.flags)
     if v.domain_type is not None:
         return f"{v.kind} {v.domain_type.text}"
     return v.kind

@@ -303,6 +303,8 @@ class _Builder:
         kind = _VERBS[str(t.data)]
         if t.data == "allows_contexts":
             return ast.Verb(kind, contexts=self.context_set(t.children[0]), span=span)
+        if t.data == "driver_does":
+            return ast.Verb(kind, flags=tuple(self.kw(c) for c in t.children), span=span)
         if t.children:
             return ast.Verb(kind, domain_type=self.kw(t.children[0]), span=span)
         return ast.Verb(kind, span=span)
@@ -402,6 +404,7 @@ _VERBS = {
     "allows_contexts": "allows contexts",
     "def_domain_type": "def-domain-type",
     "default_domain": "default-domain",
+    "driver_does": "driver",
 }
 
 

@@ -67,6 +67,12 @@ class Resolution:
     rule_hits: dict[int, int] = field(default_factory=dict)  # rule index -> devices matched
     # (expectation, passed, actual value as text, why the actual value)
     expectations: list[tuple[Expectation, bool, str, Reason]] = field(default_factory=list)
+    # device -> driver flag -> who says the driver does that (the device, or a pack's rule)
+    driver: dict[str, dict[str, Reason]] = field(default_factory=dict)
+
+    def driver_does(self, device: str, flag: str) -> Reason | None:
+        """Why the device's driver has this behaviour (`driver FLAG`), or None."""
+        return self.driver.get(device, {}).get(flag)
 
     def group_of(self, device: str) -> Group | None:
         gid = self.devices[device].group

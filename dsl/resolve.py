@@ -17,7 +17,7 @@ from .lalr import no_gc
 from .model import Model
 from .provenance import Reason
 from .resolution import Resolution
-from .rules import active_rules
+from .rules import active_rules, driver_flags
 
 
 def resolve(model: Model) -> Resolution:
@@ -25,6 +25,7 @@ def resolve(model: Model) -> Resolution:
     with no_gc():
         res = Resolution(model, Platform(model))
         rules = active_rules(res)
+        driver_flags(res, rules)
         global_default(res, rules)
         attach_iommus(res, rules)
         build_groups(res)

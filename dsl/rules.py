@@ -65,5 +65,23 @@ def active_rules(res: Resolution) -> list[ActiveRule]:
     return out
 
 
+def driver_flags(res: Resolution, rules: list[ActiveRule]) -> None:
+    """What each device's driver does: its own `driver` facts, then `driver` rules (the
+    packs' knowledge of drivers, matched by compatible), first reason kept."""
+    for dev in res.model.devices.values():
+        for flag in sorted(dev.driver):
+            res.driver.setdefault(dev.name, {})[flag] = Reason(
+                f"'{dev.name}' says 'driver {flag}'", dev.span
+            )
+    for rule in by_verb(rules, "driver"):
+        verb = rule.rule.verb
+        assert isinstance(verb, ast.Verb)
+        for name in sorted(rule.devices):
+            for word in verb.flags:
+                res.driver.setdefault(name, {}).setdefault(
+                    word.text, rule.reason(f"the driver of '{name}' does {word.text}")
+                )
+
+
 def by_verb(rules: list[ActiveRule], *verbs: str) -> list[ActiveRule]:
     return [r for r in rules if r.verb in verbs]

@@ -272,3 +272,44 @@ device b: "x" { pci 0002:03:00.1 }
     assert model.ok, model.diagnostics
     assert stream_ids(model.devices["a"], model.iommus["s"]) == [(0x57, 0)]  # RID & 0
     assert stream_ids(model.devices["b"], model.iommus["s"]) == [(0x101, 0)]  # 0x301 & 0xff
+
+
+# -- `driver FLAG` rules: what packs know about drivers -----------------------------------
+
+DRIVER_RULE = """\
+platform {
+    arch arm
+    kernel 6.1
+    ram 0x80000000 size 1G
+    config ARM_DMA_USE_IOMMU
+}
+iommu mc: tegra-smmu { contexts 4 }
+device vde: "nvidia,tegra30-vde" { iommu mc swgroup vde }
+device vi: "nvidia,tegra30-vi" { iommu mc swgroup vi }
+rule "vde detaches": compatible "nvidia,tegra*-vde" driver detaches-implicit,  own-domain
+    source "tegra-vde/iommu.c: tegra_vde_iommu_init"
+"""
+
+
+def test_a_driver_rule_gives_its_flags_to_the_devices_it_selects() -> None:
+    out = format_text(DRIVER_RULE, "d.iommu")
+    assert 'compatible "nvidia,tegra*-vde" driver detaches-implicit, own-domain' in out
+    res = resolve(build_model(load_text(DRIVER_RULE, "d.iommu")))
+    why = res.driver_does("vde", "detaches-implicit")
+    assert why is not None and why.span is not None and why.span.line == 10
+    assert why.source == "tegra-vde/iommu.c: tegra_vde_iommu_init"
+    assert res.driver_does("vi", "detaches-implicit") is None
+    # vi keeps its arm32 mapping; vde's was released and its DMA ops reset
+    assert res.devices["vi"].values["dma_ops"] == "arm_iommu"
+    assert res.devices["vde"].values["dma_ops"] == "dma-direct"
+    assert "detached its arm32 mapping" in res.devices["vde"].reasons["dma_ops"].lines()[1]
+    dropped = DRIVER_RULE.replace("rule ", "# rule ").replace("    source", "#")
+    res = resolve(build_model(load_text(dropped, "d.iommu")))
+    assert res.devices["vde"].values["dma_ops"] == "arm_iommu"
+
+
+def test_an_unknown_driver_flag_in_a_rule_is_e005() -> None:
+    loaded = load_text('device a: "x"\nrule "r": a driver detach-implicit\n', "d.iommu")
+    diags = [*loaded.diagnostics, *build_model(loaded).diagnostics]
+    assert [d.code for d in diags] == ["E005"]
+    assert "did you mean 'detaches-implicit'?" in (diags[0].help or "")
