@@ -121,10 +121,11 @@ def test_internal_error_is_reported_without_traceback(monkeypatch, capsys) -> No
 @pytest.mark.parametrize(
     "text",
     [
-        "rule " + "not " * 5000 + "x requires dma",
-        "rule " + "(a and " * 3000 + "x" + ")" * 3000 + " requires dma",
-        "when " + "not " * 3000 + "config X { }",
+        "rule " + "not " * 10_000 + "x requires dma",
+        "rule " + "(a and " * 10_000 + "x" + ")" * 10_000 + " requires dma",
+        "when " + "not " * 10_000 + "config X { }",
     ],
+    ids=["not-selector", "and-parens", "not-condition"],
 )
 def test_deep_nesting_is_a_diagnostic(cli, text: str) -> None:  # type: ignore[no-untyped-def]
     proc = cli("check", "-", stdin=text)

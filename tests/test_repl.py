@@ -15,7 +15,7 @@ import pytest
 from iommu_rules.repl.completer import ReplCompleter
 from iommu_rules.repl.session import Session, execute
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, as_unprivileged
 
 TEGRA = str(EXAMPLES / "tegra30.iommu")
 PROMPT = "iommu>"
@@ -142,21 +142,6 @@ def test_history_survives_a_restart(repl) -> None:  # type: ignore[no-untyped-de
     child.send("\x1b[A")  # and again: 'contexts mc'
     child.sendline("")
     child.expect_exact("mc (tegra-smmu): 3 of 4 contexts used")
-
-
-def as_unprivileged() -> tuple[str, ...]:
-    """A command prefix under which permission bits bind, even for root.
-
-    Root passes every permission check through CAP_DAC_OVERRIDE; dropping it
-    (and CAP_DAC_READ_SEARCH) from the bounding set makes a 0500 directory as
-    read-only for the REPL as it is for a user.
-    """
-    if os.geteuid() != 0:
-        return ()
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.fail("running as root needs util-linux's setpriv to drop CAP_DAC_OVERRIDE")
-    return (setpriv, "--bounding-set", "-dac_override,-dac_read_search")
 
 
 def test_save_to_readonly_dir_keeps_the_session(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
