@@ -468,25 +468,37 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.format == "dts":
         from .importers.dts import import_dts
 
-        result = import_dts(Path(args.file), list(args.include), args.arch)
+        if len(args.files) != 1:
+            print("iommu-rules import dts: give one device tree", file=sys.stderr)
+            return EXIT_USAGE
+        result = import_dts(Path(args.files[0]), list(args.include), args.arch)
         text, diags = result.text, result.diagnostics
     else:
-        from .importers.listing import import_listing
+        from .importers.listing import import_listings
         from .loader import read_source
 
-        if args.file == "-":
-            raw: str | None = _read_stdin()
-            display = "<stdin>"
-        else:
-            display = args.file
-            raw, problem = read_source(Path(args.file), args.file, None)
-            if problem is not None:
-                print(render_all([problem], sources, _style(args, sys.stderr)), file=sys.stderr)
-                return EXIT_INPUT
-        assert raw is not None
-        listing = import_listing(raw, display)
+        inputs: list[tuple[str, str]] = []
+        problems = []
+        stdin: str | None = None
+        raw: str | None
+        for name in args.files:
+            if name == "-":
+                stdin = _read_stdin() if stdin is None else stdin
+                display, raw = "<stdin>", stdin
+            else:
+                display = name
+                raw, problem = read_source(Path(name), name, None)
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+            assert raw is not None
+            inputs.append((display, raw))
+            sources.add(display, raw)  # every file, so each diagnostic shows its own line
+        if problems:
+            print(render_all(problems, sources, _style(args, sys.stderr)), file=sys.stderr)
+            return EXIT_INPUT
+        listing = import_listings(inputs)
         text, diags = listing.text, listing.diagnostics
-        sources.add(display, raw)
     if diags:
         print(render_all(diags, sources, _style(args, sys.stderr)), file=sys.stderr)
     if any(d.is_error for d in diags) or not text:
@@ -829,16 +841,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "import",
-        help="turn a device tree or an IOMMU-group listing into a rule file",
+        help="turn a device tree, or IOMMU-group listings, dmesg and lspci trees, into a rule file",
         description="Import a board: 'dts' reads a device tree source (.dts, run through cpp "
-        "for its #includes) or blob (.dtb); 'listing' reads the 'IOMMU Group N ...' script "
-        "output people post, or lspci -nn lines. Unknown lines are warnings; what is there is "
-        "imported.",
+        "for its #includes) or blob (.dtb). 'listing' reads what people post about a PC: the "
+        "'IOMMU Group N ...' script output, lspci -nn lines, lspci -tv (or -t, -tvnn) trees "
+        "and dmesg or journalctl -k output (IOMMU groups, the default domain type, DMAR / "
+        "AMD-Vi / arm-smmu lines, the kernel version and command line), alone or mixed, from "
+        "one file or several files of the same machine, merged by PCI address. The tree gives "
+        "each device's 'upstream' bridge; observed groups and the default domain type become "
+        "expectations. What is there is imported and the output says what was missing; lines "
+        "that look like these but cannot be read are W801 warnings at file:line:col (other "
+        "dmesg lines are skipped silently).",
         epilog="examples:\n  iommu-rules import dts tegra30-grouper.dts -I linux/include "
-        "-o nexus7.iommu\n  iommu-rules import listing groups.txt -o my-pc.iommu",
+        "-o nexus7.iommu\n  iommu-rules import listing groups.txt -o my-pc.iommu\n"
+        "  iommu-rules import listing groups.txt dmesg.txt lspci-tv.txt -o board.iommu\n"
+        "  sudo dmesg | iommu-rules import listing - lspci-tv.txt",
     )
     p.add_argument("format", choices=("dts", "listing"), help="what FILE is")
-    p.add_argument("file", metavar="FILE", help="the input ('-' reads stdin for listings)")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="the input: one device tree, or one or more listing, lspci or dmesg files of one "
+        "machine ('-' reads stdin)",
+    )
     p.add_argument(
         "-I",
         "--include",

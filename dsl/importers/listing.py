@@ -1,30 +1,37 @@
-"""Import the IOMMU-group listings people post into a rule file.
+"""Import the IOMMU-group listings, kernel logs and lspci trees people post into a rule file.
 
 VFIO and passthrough threads are full of the output of the Arch-wiki loop over
 /sys/kernel/iommu_groups (``IOMMU Group 1 00:01.0 PCI bridge [0604]: ...``, flat
-or as a header with indented devices) and of plain ``lspci -nn``.  Turning one
-into a rule file gives a board to reason about in minutes, with the observed
-groups as expectations.  A listing has no topology: which bridge a device sits
-below and whether a bridge has ACS are not in it, so the importer leaves
-``upstream`` out and says where ACS is unknown instead of guessing.  It never
-raises: whatever it cannot read becomes a W801 warning pointing at the line.
+or as a header with indented devices), of plain ``lspci -nn``, of ``dmesg``
+excerpts (``Adding to iommu group N``, ``DMAR: ...``, ``Default domain type``)
+and of ``lspci -tv`` trees.  Each shows part of the machine: a listing has
+names, classes and groups but no topology; a tree has the topology but no
+classes; a kernel log has groups, the kernel, the command line and the IOMMU.
+They are read line by line, whatever mix a file holds (dmesg.py and
+lspci_tree.py read their own lines), merged by PCI address, and rendered once,
+with the observed groups and default domain type as expectations.  Where ACS
+is not shown, the importer says so instead of guessing.  It never raises:
+whatever it cannot read becomes a W801 warning pointing at the line.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, DiagnosticError, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
+from .dmesg import DmesgFacts, DmesgReader, looks_like_dmesg
+from .lspci_tree import TreeReader
 
-__all__ = ["ImportResult", "import_listing"]
+__all__ = ["ImportResult", "import_listing", "import_listings"]
 
 # A line longer than this is not lspci output; skipping it keeps the regexes cheap.
 MAX_LINE = 4096
-# Past this many W801 warnings, one summary stands for the rest (binary garbage).
+# Past this many W801 warnings in one file, one summary stands for the rest (binary garbage).
 MAX_WARNINGS = 50
 # More PCI functions than any real machine shows in a posted listing.
 MAX_DEVICES = 8192
@@ -40,9 +47,11 @@ _CLASS = re.compile(rf"(?P<cname>[^\[\]:]*)\[(?P<cls>{_HEX4})\]\s*:?\s*")
 # "[10de:1b81] VGA compatible controller: NVIDIA ..." (scripts that print the ID first)
 _ID_FIRST = re.compile(rf"\[(?P<vid>{_HEX4}):(?P<did>{_HEX4})\]\s+(?P<cname>[^\[\]:]+):\s*")
 _ID = re.compile(rf"\[({_HEX4}):({_HEX4})\]")
-# Lines lspci -k and Markdown add around devices: known, nothing to import.
+# Lines lspci -k and Markdown add around devices, and the "..." of a shortened post:
+# known, nothing to import.
 _IGNORED = re.compile(
-    r"(?:subsystem|kernel driver in use|kernel modules)\s*:|```|~~~", re.IGNORECASE
+    r"(?:subsystem|kernel driver in use|kernel modules)\s*:|```|~~~|(?:\.{3,}|…)\s*$",
+    re.IGNORECASE,
 )
 _PCI_TO_PCI = re.compile(r"pci-to-pci|pci(?:e| express)[- ]to[- ]pci(?!e| express)", re.I)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*")
@@ -117,6 +126,15 @@ BASE_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
 BRIDGE_CLASSES = {"0604", "0609"}
 ACS_UNKNOWN = "# ACS unknown: add 'acs yes' or 'acs no'"
 GPU_CLASSES = {"0300", "0302", "0380"}
+# The compatible of a function whose vendor and device IDs no input shows.
+UNKNOWN_ID = "pci-unknown"
+# What each kind of input is called in the header.
+KINDS = {
+    "groups": "an 'IOMMU Group' listing",
+    "lspci": "lspci -nn lines",
+    "dmesg": "a kernel log",
+    "tree": "an lspci -t tree",
+}
 
 
 @dataclass(frozen=True)
@@ -127,23 +145,42 @@ class ImportResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where a fact was read: file and line."""
+
+    source: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
 @dataclass
 class _Fn:
-    """One PCI function as the listing shows it."""
+    """One PCI function, merged from every input that shows it."""
 
     domain: int
     bus: int
     dev: int
     fn: int
-    cls: str
-    cname: str
-    vid: str
-    did: str
-    desc: str
-    line: int
+    cls: str = ""  # '' when no input shows the class
+    cname: str = ""
+    vid: str = ""  # '' when no input shows the IDs
+    did: str = ""
+    desc: str = ""
+    line: int = 0
+    source: str = ""
     group: int | None = None
+    group_at: _At | None = None
     name: str = ""
     acs_note: str = ""
+    secondary: tuple[int, int] | None = None  # a bridge's bus range (tree, kernel log)
+    parent: str | None = None  # the address of the bridge above it
+    parent_known: bool = False  # whether `parent` (None: a root bus) is known
+    parent_at: _At | None = None
+    acs_deduced: str = ""  # why the observed groups say this bridge's path has ACS
+    ids_at: _At | None = None
 
     @property
     def addr(self) -> str:
@@ -155,7 +192,7 @@ class _Fn:
 
     @property
     def is_bridge(self) -> bool:
-        return self.cls in BRIDGE_CLASSES
+        return self.cls in BRIDGE_CLASSES or self.secondary is not None
 
 
 def _clean(text: str) -> str:
@@ -167,6 +204,10 @@ def _clean(text: str) -> str:
 def _short(addr: str) -> str:
     """bb:dd.f as lspci prints it, with the domain only when it is not 0000."""
     return addr[5:] if addr.startswith("0000:") else addr
+
+
+def _fmt_addr(domain: int, bus: int, dev: int, fn: int) -> str:
+    return f"{domain:04x}:{bus:02x}:{dev:02x}.{fn}"
 
 
 def _comment(text: str, width: int = 100) -> list[str]:
@@ -221,28 +262,55 @@ def _parse_device(rest: str, line: int) -> _Fn | str:
 
 
 class _Reader:
-    """Line by line: group headers, flat group lines, lspci lines, and the rest."""
+    """All inputs, line by line: trees, kernel-log lines, group headers, flat group lines,
+    lspci lines, and the rest; what they say is merged into one function per address."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
+    def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
+        self.fns: dict[str, _Fn] = {}
+        self.logs: list[tuple[str, DmesgFacts]] = []
+        self.kinds: dict[str, set[str]] = {}  # source -> kinds of input seen in it
+        self.texts: dict[str, list[str]] = {}
+        self.source = ""
         self.skipped = 0
         self.first_unshown: Span | None = None
-        self.fns: dict[str, _Fn] = {}
 
-    def skip(self, line: int, text: str, message: str) -> None:
+    # -- diagnostics --------------------------------------------------------------------
+    def warn(self, line: int, col: int, end_col: int, message: str) -> None:
         self.skipped += 1
-        start = len(text) - len(text.lstrip())
-        end = len(text.rstrip())
-        span = Span(self.source, line, start + 1, line, max(end, start + 1) + 1)
+        span = Span(self.source, line, col, line, max(end_col, col + 1))
         if self.skipped > MAX_WARNINGS:
             self.first_unshown = self.first_unshown or span
             return
         self.diags.append(warning("W801", f"{message}; line skipped", span))
 
-    def read(self, text: str) -> None:
+    def skip(self, line: int, text: str, message: str) -> None:
+        """A W801 spanning the line without its surrounding blanks."""
+        start = len(text) - len(text.lstrip())
+        end = len(text.rstrip())
+        self.warn(line, start + 1, max(end, start + 1) + 1, message)
+
+    def conflict(self, at: _At, message: str) -> None:
+        """A W801 for a fact that contradicts an earlier one (which is kept)."""
+        lines = self.texts.get(at.source, [])
+        text = lines[at.line - 1] if 0 < at.line <= len(lines) else ""
+        source, self.source = self.source, at.source
+        self.skip(at.line, text, message)
+        self.source = source
+
+    # -- reading ------------------------------------------------------------------------
+    def read(self, source: str, text: str) -> None:
+        self.source, self.skipped, self.first_unshown = source, 0, None
+        lines = text.splitlines()
+        self.texts[source] = lines
+        kinds = self.kinds.setdefault(source, set())
+        # A kernel log is mostly about other things: in one, lines no reader knows are
+        # skipped without a word.  Only what starts like a listing line is reported.
+        is_log = any(len(raw) <= MAX_LINE and looks_like_dmesg(raw) for raw in lines)
+        tree = TreeReader(self.warn)
+        log = DmesgReader(self.warn)
         current: int | None = None
-        for number, raw in enumerate(text.splitlines(), start=1):
+        for number, raw in enumerate(lines, start=1):
             stripped = raw.strip()
             if not stripped:
                 current = None  # a blank line ends a header's device list
@@ -250,7 +318,7 @@ class _Reader:
             if len(raw) > MAX_LINE:
                 self.skip(number, raw, "line too long for lspci output")
                 continue
-            if _IGNORED.match(stripped):
+            if _IGNORED.match(stripped) or tree.feed(number, raw) or log.feed(number, raw):
                 continue
             gm = _GROUP.match(stripped)
             rest = stripped[gm.end() :] if gm else stripped
@@ -260,12 +328,22 @@ class _Reader:
                 continue
             parsed = _parse_device(rest, number)
             if isinstance(parsed, str):
+                if parsed == "unrecognised line" and is_log and not gm:
+                    continue
                 if gm and parsed == "unrecognised line":
                     parsed = f"'{gm.group(0).strip()}' is not followed by a PCI device"
                 self.skip(number, raw, parsed)
                 continue
             parsed.group = group
+            parsed.source = source
+            kinds.add("groups" if group is not None else "lspci")
             self.add(parsed, raw)
+        if tree.lines:
+            kinds.add("tree")
+            self.merge_tree(tree)
+        if log.facts.lines:
+            kinds.add("dmesg")
+            self.merge_log(log.facts)
         if self.first_unshown is not None:
             more = self.skipped - MAX_WARNINGS
             self.diags.append(
@@ -277,30 +355,126 @@ class _Reader:
                 )
             )
 
+    def function(self, addr: str, at: _At) -> _Fn | None:
+        """The merged record for an address, created on first sight."""
+        fn = self.fns.get(addr)
+        if fn is None:
+            if len(self.fns) >= MAX_DEVICES:
+                self.conflict(at, f"more than {MAX_DEVICES} PCI functions")
+                return None
+            d, b, rest = addr.split(":")
+            dev, func = rest.split(".")
+            fn = _Fn(int(d, 16), int(b, 16), int(dev, 16), int(func), line=at.line)
+            fn.source = at.source
+            self.fns[addr] = fn
+        return fn
+
     def add(self, fn: _Fn, raw: str) -> None:
+        """A function from a listing line: names, class and IDs, and its group."""
+        at = _At(self.source, fn.line)
         old = self.fns.get(fn.addr)
         if old is None:
             if len(self.fns) >= MAX_DEVICES:
                 self.skip(fn.line, raw, f"more than {MAX_DEVICES} PCI functions")
                 return
+            fn.group_at = at if fn.group is not None else None
             self.fns[fn.addr] = fn
             return
-        if old.group is None:
-            old.group = fn.group
-        elif fn.group is not None and fn.group != old.group:
-            self.skip(
-                fn.line,
-                raw,
-                f"{fn.addr} is listed again in IOMMU group {fn.group} "
-                f"(line {old.line} puts it in group {old.group})",
+        self.ids(old, fn.vid, fn.did, at)
+        if not old.cls or old.cls == "0000":
+            old.cls = fn.cls
+        old.cname = old.cname or fn.cname
+        old.desc = old.desc or fn.desc
+        if fn.group is not None:
+            self.group(old, fn.group, at)
+
+    def ids(self, fn: _Fn, vid: str, did: str, at: _At) -> None:
+        if not vid:
+            return
+        if not fn.vid:
+            fn.vid, fn.did, fn.ids_at = vid, did, at
+        elif (fn.vid, fn.did) != (vid, did):
+            self.conflict(
+                at,
+                f"{fn.addr} is [{vid}:{did}] here but [{fn.vid}:{fn.did}] in "
+                f"{fn.ids_at or _At(fn.source, fn.line)} (another machine?)",
             )
 
+    def group(self, fn: _Fn, gid: int, at: _At) -> None:
+        if fn.group is None:
+            fn.group, fn.group_at = gid, at
+        elif gid != fn.group:
+            where = fn.group_at or _At(fn.source, fn.line)
+            said = f"line {where.line}" if where.source == at.source else str(where)
+            self.conflict(
+                at,
+                f"{fn.addr} is listed again in IOMMU group {gid} "
+                f"({said} puts it in group {fn.group})",
+            )
 
-def _name_devices(fns: list[_Fn]) -> None:
+    def parent(self, fn: _Fn, parent: str | None, at: _At) -> None:
+        if not fn.parent_known:
+            fn.parent, fn.parent_known, fn.parent_at = parent, True, at
+        elif fn.parent != parent:
+            where = fn.parent_at or at
+            self.conflict(
+                at,
+                f"{fn.addr} is below {parent or 'the root bus'} here but below "
+                f"{fn.parent or 'the root bus'} in {where}",
+            )
+
+    def merge_tree(self, tree: TreeReader) -> None:
+        for t in tree.fns.values():
+            at = _At(self.source, t.line)
+            fn = self.function(_fmt_addr(*t.addr), at)
+            if fn is None:
+                continue
+            self.ids(fn, t.vid, t.did, at)
+            fn.desc = fn.desc or _clean(t.desc)
+            if t.secondary is not None:
+                fn.secondary = fn.secondary or t.secondary
+            if t.parent_known:
+                self.parent(fn, _fmt_addr(*t.parent) if t.parent else None, at)
+
+    def merge_log(self, facts: DmesgFacts) -> None:
+        self.logs.append((self.source, facts))
+        for addr4, seen in sorted(facts.pci.items()):
+            at = _At(self.source, seen.line)
+            fn = self.function(_fmt_addr(*addr4), at)
+            if fn is None:
+                continue
+            self.ids(fn, seen.vid, seen.did, at)
+            if not fn.cls or fn.cls == "0000":
+                fn.cls = seen.cls
+        for addr4, (low, high, line) in facts.bridges.items():
+            fn = self.function(_fmt_addr(*addr4), _At(self.source, line))
+            if fn is not None and fn.secondary is None:
+                fn.secondary = (low, high)
+        for addr4, (gid, line) in sorted(facts.groups.items(), key=lambda kv: kv[1][1]):
+            at = _At(self.source, line)
+            fn = self.function(_fmt_addr(*addr4), at)
+            if fn is not None:
+                self.group(fn, gid, at)
+        # The bus a function is on says which bridge it sits below: the one whose
+        # secondary bus it is (drivers/pci/probe.c: pci_scan_bridge), or none on a root bus.
+        below = {(a[0], low): _fmt_addr(*a) for a, (low, _high, _line) in facts.bridges.items()}
+        for addr4 in set(facts.pci) | set(facts.groups) | set(facts.bridges):
+            fn = self.fns.get(_fmt_addr(*addr4))
+            if fn is None or fn.parent_known:
+                continue
+            bus = (addr4[0], addr4[1])
+            line = facts.pci[addr4].line if addr4 in facts.pci else 0
+            if bus in facts.roots:
+                self.parent(fn, None, _At(self.source, line))
+            elif bus in below:
+                self.parent(fn, below[bus], _At(self.source, line))
+
+
+def _name_devices(fns: list[_Fn], reserved_names: set[str]) -> None:
     """Readable unique names in address order: gpu0, gpu0_audio (a function of the GPU's
     slot), igpu0, nvme0, usb0, rp0 ...; never a keyword."""
     reserved = keywords()
-    used: set[str] = set()
+    used: set[str] = set(reserved_names)
     counters: dict[str, int] = {}
 
     def free(name: str) -> bool:
@@ -344,6 +518,8 @@ def _bridge_kind(fn: _Fn) -> tuple[str, str]:
     """(bridge kind, name stem): PCI-to-PCI bridges alias what is behind them."""
     if fn.cls == "0609" or _PCI_TO_PCI.search(fn.desc):
         return "pci-bridge", "pcibr"
+    if fn.parent_known:
+        return ("root-port", "rp") if fn.parent is None else ("switch-port", "sw")
     if fn.bus == 0:
         return "root-port", "rp"
     return "switch-port", "sw"
@@ -369,75 +545,311 @@ def _infer_function_acs(fns: list[_Fn]) -> None:
                 )
 
 
-def _iommu(fns: list[_Fn]) -> tuple[str, list[str]]:
-    """The IOMMU statement and why: the host bridge's vendor when the listing shows one
-    (an AMD board often carries an Intel NIC), else any Intel or AMD function."""
+def _deduce_bridge_acs(by_addr: dict[str, _Fn]) -> None:
+    """A function in another group than the bridge right above it shows that the bridge's
+    path to the root has ACS: pci_device_group walks up from a device and stops at the
+    first bridge for which pci_acs_path_enabled(bridge, NULL, REQ_ACS_FLAGS) holds;
+    below a bridge without it the device joins the bridge's group (iommu.c).  So that
+    bridge and every bridge above it get `acs yes`.  Nothing is deduced where they share
+    a group (which bridge lacks ACS is not shown) or below a PCIe-to-PCI bridge, whose
+    children alias to it (drivers/pci/search.c: pci_for_each_dma_alias)."""
+    for fn in by_addr.values():
+        top = by_addr.get(fn.parent or "")
+        if top is None or fn.group is None or top.group is None or fn.group == top.group:
+            continue
+        if _bridge_kind(top)[0] == "pci-bridge":
+            continue
+        why = (
+            f"acs yes: deduced, {_short(fn.addr)} below it is in IOMMU group {fn.group} and "
+            f"{_short(top.addr)} in group {top.group}, so the path to the root has ACS "
+            "(iommu.c: pci_device_group, pci_acs_path_enabled)"
+        )
+        seen: set[str] = set()
+        while top is not None and top.addr not in seen:
+            seen.add(top.addr)
+            top.acs_deduced = top.acs_deduced or why
+            top = by_addr.get(top.parent or "")
+
+
+@dataclass
+class _Iommu:
+    statement: str
+    why: list[str]
+
+
+def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
+    """The IOMMU statements and why: what a kernel log names (the driver that ran), else
+    the host bridge's vendor when the listing shows one (an AMD board often carries an
+    Intel NIC), else any Intel or AMD function."""
+    x86: dict[str, tuple[int, str]] = {}  # kind -> (lines, first seen)
+    arm: dict[tuple[str, str], str] = {}
+    for source, facts in logs:
+        for (kind, name), seen in facts.iommus.items():
+            where = f"{source}:{seen.line}: '{_clean(seen.text)}'"
+            if kind in ("intel-vtd", "amd-vi"):
+                count, first = x86.get(kind, (0, where))
+                x86[kind] = (count + facts.evidence.get(kind, 0), first)
+            else:
+                arm.setdefault((kind, name), where)
+    out: list[_Iommu] = []
+    if x86:
+        kind = max(x86, key=lambda k: (x86[k][0], k == "intel-vtd"))
+        name = "vtd" if kind == "intel-vtd" else "amdvi"
+        why = [f"The kernel log names the IOMMU driver: {x86[kind][1]}."]
+        for other in x86.keys() - {kind}:
+            why.append(f"It also has {x86[other][0]} {other} line(s), fewer: {x86[other][1]}.")
+        out.append(_Iommu(f"iommu {name}: {kind}", why))
+    for (kind, name), where in sorted(arm.items(), key=lambda kv: kv[0][1]):
+        out.append(_Iommu(f"iommu {name}: {kind}", [f"The kernel log shows it: {where}."]))
+    if out:
+        return out
     hosts = {f.vid for f in fns if f.cls == "0600" and f.bus == 0}
     vendors = hosts if hosts & {"8086", "1022"} else {f.vid for f in fns}
-    where = "The host bridge is" if vendors is hosts else "The listing has"
+    where = "The host bridge is" if vendors is hosts else "The input has"
     if "8086" in vendors:
-        return "iommu vtd: intel-vtd", [f"{where} Intel (vendor 8086): VT-d."]
+        return [_Iommu("iommu vtd: intel-vtd", [f"{where} Intel (vendor 8086): VT-d."])]
     if "1022" in vendors:
-        return "iommu amdvi: amd-vi", [f"{where} AMD (vendor 1022): AMD-Vi."]
-    return "iommu vtd: intel-vtd", [
-        "Neither Intel (8086) nor AMD (1022) in the listing: the IOMMU vendor is a guess."
+        return [_Iommu("iommu amdvi: amd-vi", [f"{where} AMD (vendor 1022): AMD-Vi."])]
+    return [
+        _Iommu(
+            "iommu vtd: intel-vtd",
+            ["Neither Intel (8086) nor AMD (1022) in the input: the IOMMU vendor is a guess."],
+        )
     ]
 
 
-def _render(fns: list[_Fn], source: str) -> str:
-    src = _clean(source) or "<listing>"
-    grouped = any(f.group is not None for f in fns)
-    out = _comment(
-        f"Imported from {src} by iommu-rules import listing"
-        + (" (an 'IOMMU Group' listing)." if grouped else " (lspci -nn lines).")
-    )
-    out += _comment(
-        "A listing shows no PCI topology: set 'upstream' on devices and 'acs' on bridges "
-        "where you know them; groups that span several slots need both to reproduce."
-    )
-    out += ['include "std/linux"', "", "platform {", "    arch x86_64"]
-    note = "kernel and RAM are not in a listing: set 'kernel X.Y' and 'ram SIZE' here."
-    out += ["    " + c for c in _comment(note, 96)]
-    out += ["}", ""]
-    statement, why = _iommu(fns)
-    for line in why:
-        out += _comment(line)
-    out += [statement]
+def _cmdline_string(text: str) -> str:
+    """The command line as a rule-file string: printable, quotes and backslashes escaped."""
+    text = _clean(text)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
+
+@dataclass
+class _Platform:
+    """The platform block, the default-domain expectation and what they rest on."""
+
+    lines: list[str]
+    expect: list[str]
+
+
+def _platform(logs: list[tuple[str, DmesgFacts]], iommus: list[_Iommu]) -> _Platform:
+    def last(attr: str) -> tuple[str, DmesgFacts] | None:
+        found = [(s, f) for s, f in logs if getattr(f, attr) is not None]
+        return found[-1] if found else None
+
+    kinds = {i.statement.split(": ")[1] for i in iommus}
+    arch, arch_note = "x86_64", ""
+    with_arch = [f.arch for _s, f in logs if f.arch]
+    if with_arch:
+        arch = with_arch[-1]
+    elif kinds & {"arm-smmu", "arm-smmu-v3"} and not kinds & {"intel-vtd", "amd-vi"}:
+        arch, arch_note = "arm64", "an Arm SMMU: arm64 is a guess (32-bit arm has them too)"
+    lines = [f"arch {arch}" + (f"  # {arch_note}" if arch_note else "")]
+    kernel: tuple[int, int] | None = None
+    version = last("kernel_seen")
+    if version:
+        source, facts = version
+        assert facts.kernel_seen is not None and facts.kernel is not None
+        kernel = facts.kernel
+        lines.append(f"kernel {facts.kernel_seen.value}  # {source}:{facts.kernel_seen.line}")
+    cmd = last("cmdline")
+    if cmd:
+        source, facts = cmd
+        assert facts.cmdline is not None
+        lines += _comment(f"command line from {source}:{facts.cmdline.line}", 96)
+        lines.append(f"cmdline {_cmdline_string(facts.cmdline.value)}")
+    expect: list[str] = []
+    domain = last("default_type")
+    if domain:
+        source, facts = domain
+        conf, expect = _default_domain(source, facts, kernel, has_cmdline=cmd is not None)
+        lines += conf
+    if version:
+        lines += _comment("RAM is not in the input: set 'ram SIZE' here.", 96)
+    else:
+        lines += _comment(
+            "kernel and RAM are not in a listing: set 'kernel X.Y' and 'ram SIZE' here.", 96
+        )
+    return _Platform(lines, expect)
+
+
+def _default_domain(
+    source: str, facts: DmesgFacts, kernel: tuple[int, int] | None, has_cmdline: bool
+) -> tuple[list[str], list[str]]:
+    """Kconfig facts and the expectation from iommu_subsys_init's two lines
+    (drivers/iommu/iommu.c).  Without "(set via kernel command line)" the type comes
+    from Kconfig (IOMMU_DEFAULT_PASSTHROUGH) and the TLB policy from the Kconfig choice
+    IOMMU_DEFAULT_DMA_STRICT/LAZY (drivers/iommu/Kconfig, 5.15+); DMA-FQ, the lazy
+    translated type, exists since 5.15 (before it, lazy was a flag of a DMA domain)."""
+    seen = facts.default_type
+    assert seen is not None
+    tlb = facts.tlb
+    conf: list[str] = []
+    observed = f"'{_clean(seen.text)}'"
+    where = f"{source}:{seen.line}"
+    if tlb is not None:
+        observed += f", '{_clean(tlb.text)}'"
+        where += f", {tlb.line}"
+    has_choice = kernel is None or kernel >= (5, 15)
+    word = seen.value
+    value: str | None
+    op = "=="
+    if word == "Passthrough":
+        value = "identity"
+        if not facts.default_via_cmdline:
+            conf += _comment(
+                f"{source}:{seen.line}: passthrough by default, not from the command line",
+                96,
+            )
+            conf.append("config IOMMU_DEFAULT_PASSTHROUGH")
+    elif word == "Translated":
+        if kernel is not None and kernel < (5, 15):
+            value = "dma"
+        elif tlb is not None:
+            value = "dma-fq" if tlb.value == "lazy" else "dma"
+        else:
+            value, op = "identity", "!="  # DMA or DMA-FQ: the TLB policy line tells them apart
+        if tlb is not None and not facts.tlb_via_cmdline and has_choice:
+            symbol = "IOMMU_DEFAULT_DMA_LAZY" if tlb.value == "lazy" else "IOMMU_DEFAULT_DMA_STRICT"
+            conf += _comment(
+                f"{source}:{tlb.line}: {tlb.value} TLB invalidation, not from the command "
+                "line: the Kconfig choice (a driver may still force strict later: "
+                "iommu_set_dma_strict)",
+                96,
+            )
+            conf.append(f"config {symbol}")
+    elif word in ("Blocked", "Unmanaged"):
+        value = word.lower()
+    else:
+        value = None
+    expect: list[str] = []
+    if value is None:
+        expect += _comment(f"observed: {observed} ({where}): no domain type to expect")
+        return conf, expect
+    expect += _comment(f"observed: {observed} ({where})")
+    if (facts.default_via_cmdline or facts.tlb_via_cmdline) and not has_cmdline:
+        expect += _comment(
+            "set via the kernel command line, which is not in the input: add 'cmdline' to "
+            "platform for this to hold"
+        )
+    if op == "!=":
+        expect += _comment("translated: dma or dma-fq, the TLB policy line is not in the input")
+    expect.append(f"expect system.default_domain {op} {value}")
+    return conf, expect
+
+
+def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
+    described: list[tuple[str, str]] = []
+    for source, seen in reader.kinds.items():
+        if seen:
+            names = [KINDS[k] for k in KINDS if k in seen]
+            described.append((_clean(source) or "<listing>", " and ".join(names)))
+    if len(described) == 1:
+        src, kinds = described[0]
+        out = _comment(f"Imported from {src} by iommu-rules import listing ({kinds}).")
+    else:
+        out = _comment(
+            "Imported by iommu-rules import listing from "
+            + "; ".join(f"{s} ({k})" for s, k in described)
+            + "."
+        )
+    topology = any(f.parent_known for f in fns)
+    if not fns:
+        out += _comment("No PCI function in the input: add the 'IOMMU Group' listing or lspci.")
+    elif topology:
+        out += _comment(
+            "'upstream' is set where the tree or the kernel log shows the bridge above a "
+            "function; bridge ACS is unknown unless the observed groups show it."
+        )
+    else:
+        out += _comment(
+            "The input shows no PCI topology (lspci -tv does): set 'upstream' on devices and "
+            "'acs' on bridges where you know them; groups that span several slots need both "
+            "to reproduce."
+        )
+    no_class = sum(1 for f in fns if not f.cls)
+    no_ids = sum(1 for f in fns if not f.vid)
+    if no_class or no_ids:
+        missing = [f"the class of {no_class}"] if no_class else []
+        missing += [f"the IDs of {no_ids}"] if no_ids else []
+        out += _comment(
+            f"Not in the input: {' and '.join(missing)} of {len(fns)} PCI functions (dmesg "
+            "without its PCI lines, lspci -t without -nn): 'lspci -nn' has their names and "
+            f'tags; a function without IDs has the compatible "{UNKNOWN_ID}".'
+        )
+    for source, facts in reader.logs:
+        if facts.boots > 1:
+            out += _comment(
+                f"{_clean(source)} holds {facts.boots} boots: only the last one is imported."
+            )
+    platform = _platform(reader.logs, iommus)
+    out += ['include "std/linux"', "", "platform {"]
+    for line in platform.lines:
+        out.append("    " + line)
+    out += ["}", ""]
+    for iommu in iommus:
+        for line in iommu.why:
+            out += _comment(line)
+        out.append(iommu.statement)
+    if fns and any(i.statement.endswith(("arm-smmu", "arm-smmu-v3")) for i in iommus):
+        out += _comment(
+            "PCI functions reach an Arm SMMU through the firmware's RID-to-StreamID map "
+            "(iommu-map, ACPI IORT), which no log shows: add 'map rid R sid S length N' to "
+            "it, or they stay untranslated and the groups below do not hold."
+        )
+
+    by_addr = {f.addr: f for f in fns}
     bridges = [f for f in fns if f.is_bridge]
     devices = [f for f in fns if not f.is_bridge]
+
+    def upstream(f: _Fn) -> list[str]:
+        top = by_addr.get(f.parent or "")
+        return [f"upstream {top.name}"] if top is not None and top.is_bridge else []
+
     if bridges:
         out += ["", "# ---------------------------------------------------------------- bridges"]
     for f in bridges:
         kind = _bridge_kind(f)[0]
         out += _comment(_describe(f))
-        out.append(f"bridge {f.name}: {kind} {{ pci {f.addr} }}  {ACS_UNKNOWN}")
+        props = [f"pci {f.addr}", *upstream(f)]
+        if f.acs_deduced:
+            out += _comment(f.acs_deduced)
+            out.append(f"bridge {f.name}: {kind} {{ " + "; ".join([*props, "acs yes"]) + " }")
+        else:
+            out.append(f"bridge {f.name}: {kind} {{ " + "; ".join(props) + f" }}  {ACS_UNKNOWN}")
     if devices:
         out += ["", "# ---------------------------------------------------------------- devices"]
     for f in devices:
         tags = class_info(f.cls)[1]
-        props = ([f"tags {', '.join(tags)}"] if tags else []) + [f"pci {f.addr}"]
+        props = ([f"tags {', '.join(tags)}"] if tags else []) + [f"pci {f.addr}", *upstream(f)]
         out += _comment(_describe(f))
         if f.acs_note:
             out += _comment(f.acs_note)
             props.append("acs yes")
-        out.append(f'device {f.name}: "pci{f.vid},{f.did}" {{ ' + "; ".join(props) + " }")
+        compatible = f"pci{f.vid},{f.did}" if f.vid else UNKNOWN_ID
+        out.append(f'device {f.name}: "{compatible}" {{ ' + "; ".join(props) + " }")
 
     by_group: dict[int, list[_Fn]] = {}
     for f in devices:
         if f.group is not None:
             by_group.setdefault(f.group, []).append(f)
-    if by_group:
+    others = [(s, f.other_groups) for s, f in reader.logs if f.other_groups]
+    if by_group or platform.expect or others:
         out += [
             "",
-            "# ---------------------------------------------------------------- observed groups",
-            "# Devices only: the kernel's groups also hold the bridges, which the language",
-            "# keeps apart.",
+            "# ---------------------------------------------------------------- observed",
+        ]
+    out += platform.expect
+    if by_group:
+        out += [
+            "# Groups, devices only: the kernel's groups also hold the bridges, which the",
+            "# language keeps apart.",
         ]
     for gid in sorted(by_group):
         members = by_group[gid]
-        out += _comment(f"observed: IOMMU Group {gid} ({src})")
-        if len({m.slot for m in members}) > 1:
+        at = members[0].group_at
+        out += _comment(f"observed: IOMMU Group {gid} ({_clean(at.source) if at else '?'})")
+        if len({m.slot for m in members}) > 1 and not all(m.parent_known for m in members):
             out += _comment(
                 "spans several slots: holds once 'upstream' and bridge ACS are filled in"
             )
@@ -449,41 +861,67 @@ def _render(fns: list[_Fn], source: str) -> str:
         out += _comment(
             "Groups with bridges only (no expectation): " + ", ".join(str(g) for g in bridge_only)
         )
+    for source, groups in others:
+        listed = "; ".join(f"{dev} in group {gid}" for dev, (gid, _line) in sorted(groups.items()))
+        out += _comment(
+            f"Not PCI, not imported ({_clean(source)}; 'iommu-rules import dts' reads them): "
+            + _clean(listed)
+        )
     return "\n".join(out) + "\n"
 
 
 def _describe(f: _Fn) -> str:
     """The listing's line without the ID (the compatible carries it)."""
-    group = f"IOMMU Group {f.group} " if f.group is not None else ""
-    return f"{group}{_short(f.addr)} {f.cname} [{f.cls}]: {f.desc}"
+    parts = [f"IOMMU Group {f.group}"] if f.group is not None else []
+    parts.append(_short(f.addr))
+    if f.cname:
+        parts.append(f.cname)
+    if f.cls and f.cls != "0000":
+        parts.append(f"[{f.cls}]")
+    elif not f.cls:
+        parts.append("(class not in the input)" if not f.is_bridge else "(a bridge)")
+    text = " ".join(parts)
+    return f"{text}: {f.desc}" if f.desc else text
 
 
 def import_listing(text: str, source: str = "<listing>") -> ImportResult:
-    """Turn a posted IOMMU-group listing or lspci -nn output into a formatted rule file.
+    """Turn a posted IOMMU-group listing, lspci output, kernel log or lspci -t tree (or a
+    mix of them in one text) into a formatted rule file.
 
-    Never raises: skipped lines are W801 warnings, an input without any PCI
-    function is E801 with an empty text.
+    Never raises: skipped lines are W801 warnings, an input without anything to import
+    is E801 with an empty text.
     """
+    return import_listings([(source, text)])
+
+
+def import_listings(inputs: Sequence[tuple[str, str]]) -> ImportResult:
+    """Like import_listing for several inputs of one machine, given as (source, text):
+    what they show is merged by PCI address; each diagnostic names its own source."""
+    first = inputs[0][0] if inputs else "<listing>"
     try:
-        return _import(text, source)
+        return _import(inputs)
     except Exception as exc:  # a bug must not cost the user the diagnostics
         message = f"import failed ({type(exc).__name__}: {exc}; a bug: please report it)"
-        return ImportResult("", [error("E801", message, _top(source))])
+        return ImportResult("", [error("E801", message, _top(first))])
 
 
 def _top(source: str) -> Span:
     return Span(source, 1, 1, 1, 1)
 
 
-def _import(text: str | bytes, source: str) -> ImportResult:
+def _decode(text: str | bytes) -> str:
     if isinstance(text, bytes | bytearray):
-        text = bytes(text).decode("utf-8", "replace")
-    elif not isinstance(text, str):
-        text = str(text)
-    reader = _Reader(source)
-    reader.read(text.lstrip("\ufeff"))
+        return bytes(text).decode("utf-8", "replace")
+    return text if isinstance(text, str) else str(text)
+
+
+def _import(inputs: Sequence[tuple[str, str]]) -> ImportResult:
+    reader = _Reader()
+    for source, text in inputs:
+        reader.read(source, _decode(text).lstrip("\ufeff"))
+    first = inputs[0][0] if inputs else "<listing>"
     fns = sorted(reader.fns.values(), key=lambda f: (f.domain, f.bus, f.dev, f.fn))
-    if not fns:
+    if not fns and not any(facts.anything for _s, facts in reader.logs):
         return ImportResult(
             "",
             [
@@ -491,14 +929,17 @@ def _import(text: str | bytes, source: str) -> ImportResult:
                 error(
                     "E801",
                     "no IOMMU group or PCI device found",
-                    _top(source),
-                    help="give the output of the 'IOMMU Group N' script or of 'lspci -nn'",
+                    _top(first),
+                    help="give the output of the 'IOMMU Group N' script, 'lspci -nn', "
+                    "'lspci -tv' or dmesg",
                 ),
             ],
         )
-    _name_devices(fns)
+    iommus = _iommus(fns, reader.logs)
+    _name_devices(fns, {i.statement.split()[1].rstrip(":") for i in iommus})
     _infer_function_acs(fns)
-    raw = _render(fns, source)
+    _deduce_bridge_acs({f.addr: f for f in fns})
+    raw = _render(fns, reader, iommus)
     try:
         formatted = format_text(raw, "<import>")
     except DiagnosticError as exc:  # a bug: report it, keep the unformatted text
@@ -506,7 +947,7 @@ def _import(text: str | bytes, source: str) -> ImportResult:
             raw,
             [
                 *reader.diags,
-                error("E801", f"the generated rule file does not parse: {exc}", _top(source)),
+                error("E801", f"the generated rule file does not parse: {exc}", _top(first)),
             ],
         )
     return ImportResult(formatted, reader.diags)
