@@ -94,6 +94,17 @@ def dma_ops(res: Resolution) -> None:
         dev = model.devices[dres.name]
         group = res.group_of(dres.name)
         dom = res.domains.get(dres.domain or "")
+        if dev.disabled:
+            dres.set(
+                "dma_ops",
+                "none",
+                Reason(
+                    f"'{dev.name}' is disabled: no device is created, no driver binds",
+                    dev.span,
+                    "drivers/of/platform.c: of_platform_bus_create (of_device_is_available)",
+                ),
+            )
+            continue
         managed = res.driver_does(dev.name, "managed-dma")
         if managed is not None:
             dres.set(
