@@ -175,6 +175,8 @@ class ChangedLoad:
             elif change.verb == "drop":
                 items = [(f, it) for f, it in items if not _dropped(change, f, it)]
                 items = [(f, _drop_in_when(change, f, it)) for f, it in items]
+                if change.target == "device":
+                    items = _without_device(change.name, items)
             elif change.verb == "set":
                 items = _apply_set(change, items)
         return items
@@ -208,6 +210,29 @@ def _drop_in_when(change: Change, fname: str, item: ast.Item) -> ast.Item:
         if not (isinstance(i, ast.Rule) and _rule_matches(i, change.name))
     )
     return ast.When(item.condition, kept, item.span)
+
+
+def _without_device(name: str, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:
+    """A dropped device leaves the board: expectations about it go, and domains no longer
+    attach it (otherwise each would be an unknown-device error, E103)."""
+    out: list[tuple[str, ast.Item]] = []
+    for fname, item in items:
+        kept = _cascade(name, item)
+        if kept is not None:
+            out.append((fname, kept))
+    return out
+
+
+def _cascade(name: str, item: ast.Item) -> ast.Item | None:
+    if isinstance(item, ast.Expect):
+        return None if item.query.subject.text == name else item
+    if isinstance(item, ast.Domain) and any(a.text == name for a in item.attach):
+        attach = tuple(a for a in item.attach if a.text != name)
+        return ast.Domain(item.name, item.type, item.iommu, attach, item.span)
+    if isinstance(item, ast.When):
+        inner = (_cascade(name, i) for i in item.items)
+        return ast.When(item.condition, tuple(i for i in inner if i is not None), item.span)
+    return item
 
 
 def _apply_set(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:

@@ -110,3 +110,14 @@ def test_group_split_and_merge_are_reported(tmp_path) -> None:  # type: ignore[n
     assert split is not None
     assert "~ group {a, b} split into {a} + {b}" in diff(before, split).text()
     assert "~ group {a, b} merged from {a} + {b}" in diff(split, before).text()
+
+
+def test_dropping_a_device_takes_its_expectations_and_attachments_with_it() -> None:
+    # tegra30.iommu expects things of gr2d and attaches it to the DRM domain
+    d = plan("drop device gr2d")
+    assert "- device gr2d" in d.text()
+    base = load_paths([TEGRA])
+    after, diags = WhatIf(base, [parse_change("drop device gr2d")]).resolve()
+    assert after is not None and not [x for x in diags if x.is_error], diags
+    assert "gr2d" not in after.domains["drm"].devices
+    assert all(e.query.subject.text != "gr2d" for e, *_ in after.expectations)
