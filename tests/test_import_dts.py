@@ -113,3 +113,24 @@ def test_pci_host_iommu_maps(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = run_cli("why", str(board), "nic.iommu")
     assert "reaches 'smmu' through its iommu-map" in proc.stdout, proc.stdout
+
+
+def test_iommu_map_on_a_non_pci_node_is_a_warning(tmp_path: Path) -> None:
+    """host1x maps its context devices' IDs with an iommu-map too; they are not PCI."""
+    dts = tmp_path / "host1x.dts"
+    dts.write_text(
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "nvidia,p2771-0000", "nvidia,tegra186";\n'
+        '\tsmmu: iommu@12000000 { compatible = "nvidia,tegra186-smmu", "nvidia,smmu-500";'
+        " #iommu-cells = <1>; };\n"
+        '\thost1x@13e00000 { compatible = "nvidia,tegra186-host1x";'
+        " iommus = <&smmu 0x6>; iommu-map = <0 &smmu 0x38 8>; };\n};\n"
+    )
+    out = tmp_path / "host1x.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning[W814]" in proc.stderr and "not a PCI host" in proc.stderr
+    text = out.read_text()
+    assert "map " not in text and "iommu smmu sid 0x6" in text
+    assert "iommu smmu: arm-smmu" in text  # an MMU-500, not the tegra memory controller
+    assert 'include "std/soc/tegra"' not in text  # that pack is tegra-smmu's and the GART's

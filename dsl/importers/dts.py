@@ -55,7 +55,12 @@ KINDS = [
 ]
 # drivers/memory/tegra/tegra*.c: .num_asids
 TEGRA_ASIDS = {"tegra30": 4, "tegra114": 4, "tegra124": 128, "tegra132": 128, "tegra210": 128}
-PACKS = [("nvidia,tegra", "std/soc/tegra"), ("qcom,", "std/soc/qcom")]
+# Root compatible -> policy pack. Tegra186 and later have an MMU-500 with no policy of its
+# own (std/soc/tegra186's header); std/soc/tegra is the tegra-smmu and GART drivers'.
+PACKS = [
+    *((f"nvidia,tegra{soc}", "std/soc/tegra") for soc in ("20", "30", "114", "124", "132", "210")),
+    ("qcom,", "std/soc/qcom"),
+]
 ARCH = [
     ("nvidia,tegra20", "arm"),
     ("nvidia,tegra30", "arm"),
@@ -175,7 +180,24 @@ def _host_maps(
     single host the entries serve every domain and say none.
     """
     where = Span(str(path), 0, 0, 0, 0)
-    hosts = [n for n in nodes if "iommu-map" in n.props and _enabled(n)]
+    hosts = []
+    for n in nodes:
+        if "iommu-map" not in n.props or not _enabled(n):
+            continue
+        if _strings(n, "device_type") != ["pci"]:
+            # host1x maps its context devices' IDs the same way (drivers/gpu/host1x/
+            # context.c); those are not PCI functions and the language has no map for them
+            diags.append(
+                warning(
+                    "W814",
+                    f"'{n.path}': iommu-map on a node that is not a PCI host "
+                    '(device_type "pci"); not imported',
+                    where,
+                    help="declare the devices its IDs belong to with 'iommu NAME sid N'",
+                )
+            )
+            continue
+        hosts.append(n)
     fixed = {
         n.path: _cells(n, "linux,pci-domain")[0]
         for n in nodes
