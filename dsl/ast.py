@@ -129,6 +129,7 @@ class MapMask(Node):
 class SocGroup(Node):
     name: Ident
     members: tuple[Ident | Num, ...]
+    condition: Condition | None = node_field(default=None)  # `when ...`: the kernels that have it
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 

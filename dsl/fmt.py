@@ -151,7 +151,8 @@ def prop(p: Any) -> str:
         return f"map-mask {num(p.mask)}"
     if isinstance(p, ast.SocGroup):
         members = ", ".join(m.text for m in p.members)
-        return f"group {p.name.text}: {members}"
+        when = f" when {condition(p.condition)}" if p.condition is not None else ""
+        return f"group {p.name.text}: {members}{when}"
     if isinstance(p, ast.Quirk):
         return f"quirk {p.name.text}"
     if isinstance(p, ast.Disabled):

@@ -12,7 +12,7 @@ from typing import Any
 import networkx as nx
 
 from .diagnostics import NO_SPAN, Label, error, warning
-from .model import Bridge, Device, Iommu, IommuMapEntry, Model, PciAddress
+from .model import Bridge, Device, Iommu, IommuMapEntry, Model, PciAddress, SocGroup
 from .provenance import Reason
 from .resolution import DeviceResult, Group, Resolution
 from .rules import ActiveRule, by_verb
@@ -270,10 +270,10 @@ class _Grouper:
     def tegra(self, iommu: Iommu, devs: list[Device]) -> None:
         """drivers/iommu/tegra-smmu.c: tegra_smmu_device_group, tegra_smmu_find_group."""
         src = "drivers/iommu/tegra-smmu.c: tegra_smmu_device_group"
-        soc: dict[str, str] = {}
-        for g in iommu.soc_groups:
+        soc: dict[str, tuple[SocGroup, tuple[Reason, ...]]] = {}
+        for g, because in self.soc_groups(iommu):
             for m in g.members:
-                soc.setdefault(str(m), g.name)
+                soc.setdefault(str(m), (g, because))  # tegra_smmu_find_group: the first
         first_by_key: dict[str, str] = {}
         newer = self.res.platform.kernel >= (6, 7)
         for dev in sorted(devs, key=lambda d: d.probe_order):
@@ -283,15 +283,29 @@ class _Grouper:
             )
             if sw is None:
                 continue
-            keys = []
+            keys: list[tuple[str, Reason]] = []
             if sw in soc:
-                keys.append(("soc:" + soc[sw], f'SoC group "{soc[sw]}" lists swgroup {sw}'))
+                g, because = soc[sw]
+                text = f'SoC group "{g.name}" lists swgroup {sw}'
+                keys.append(("soc:" + g.name, Reason(text, g.span, src, because)))
             if newer:
-                keys.append(("sw:" + sw, f"same swgroup {sw}"))
-            for key, text in keys:
+                keys.append(("sw:" + sw, Reason(f"same swgroup {sw}", iommu.span, src)))
+            for key, reason in keys:
                 owner = first_by_key.setdefault(key, dev.name)
                 if owner != dev.name:
-                    self.link(owner, dev.name, Reason(text, _group_span(iommu, soc.get(sw)), src))
+                    self.link(owner, dev.name, reason)
+
+    def soc_groups(self, iommu: Iommu) -> list[tuple[SocGroup, tuple[Reason, ...]]]:
+        """The SoC groups this kernel's MC tables have, and why (a group's `when`)."""
+        out: list[tuple[SocGroup, tuple[Reason, ...]]] = []
+        for g in iommu.soc_groups:
+            if g.condition is None:
+                out.append((g, ()))
+                continue
+            ok, why, _pos = self.res.platform.holds(g.condition)
+            if ok:
+                out.append((g, tuple(why)))
+        return out
 
     def same_sid(self, iommu: Iommu, devs: list[Device]) -> None:
         """apple-dart merges masters whose SIDs map to one group (apple_dart_device_group);
@@ -439,7 +453,7 @@ class _Grouper:
             group = Group(gid, iommu, members, why, bridges=bridges)
             soc_names = {
                 g.name
-                for g in self.model.iommus[iommu].soc_groups
+                for g, _ in self.soc_groups(self.model.iommus[iommu])
                 for m in members
                 for link in self.model.devices[m].iommus
                 for s in link.streams
@@ -478,13 +492,6 @@ def _link_span(dev: Device, iommu: Iommu):  # type: ignore[no-untyped-def]
         if link.iommu == iommu.name:
             return link.span
     return dev.span
-
-
-def _group_span(iommu: Iommu, name: str | None):  # type: ignore[no-untyped-def]
-    for g in iommu.soc_groups:
-        if g.name == name:
-            return g.span
-    return iommu.span
 
 
 def build_groups(res: Resolution) -> None:

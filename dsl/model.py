@@ -130,6 +130,7 @@ class IommuLink(Node):
 class SocGroup(Node):
     name: str
     members: tuple[int | str, ...]
+    condition: ast.Condition | None  # the kernels whose MC tables have this group
     span: Span
 
 
@@ -576,7 +577,9 @@ class _Builder:
                 members = []
                 for m in prop.members:
                     key = m.text if isinstance(m, ast.Ident) else m.value
-                    if key in seen_group_members:
+                    # Groups of different kernel eras may list the same swgroup; which
+                    # ones apply is decided per kernel at resolve time.
+                    if key in seen_group_members and prop.condition is None:
                         self.err(
                             "E117",
                             f"'{_sid_text(key)}' is in two SoC groups",
@@ -585,9 +588,10 @@ class _Builder:
                             help="the kernel takes the first group that lists it "
                             "(tegra_smmu_find_group); list it once",
                         )
-                    seen_group_members[key] = m.span
+                    if prop.condition is None:
+                        seen_group_members[key] = m.span
                     members.append(key)
-                groups.append(SocGroup(prop.name.text, tuple(members), prop.span))
+                groups.append(SocGroup(prop.name.text, tuple(members), prop.condition, prop.span))
             elif isinstance(prop, ast.Quirk):
                 quirks.add(prop.name.text)
             elif isinstance(prop, ast.Disabled):

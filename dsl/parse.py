@@ -192,8 +192,13 @@ class _Builder:
         return self.ident(tok) if tok.type == "NAME" else self.num(tok)
 
     def r_soc_group(self, t: Any, span: Span) -> ast.SocGroup:
-        name, *members = t.children
-        return ast.SocGroup(self.ident(name), tuple(self.stream_id(m) for m in members), span)
+        name, *members, cond = t.children
+        return ast.SocGroup(
+            self.ident(name),
+            tuple(self.stream_id(m) for m in members),
+            None if cond is None else self.condition(cond),
+            span,
+        )
 
     def r_quirk(self, t: Any, span: Span) -> ast.Quirk:
         return ast.Quirk(self.kw(t.children[0]), span)

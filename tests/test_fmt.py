@@ -232,3 +232,10 @@ def test_examples_and_stdlib_are_formatted() -> None:
     for path in paths:
         text = path.read_text(encoding="utf-8")
         assert format_text(text, str(path)) == text, f"{path.name} is not canonical"
+
+
+def test_soc_group_with_a_condition_round_trips() -> None:
+    text = "iommu mc: tegra-smmu {\n  group display: dc, dcb  when kernel<5.5 and arch == arm\n}\n"
+    out = format_text(text, "g.iommu")
+    assert "    group display: dc, dcb when kernel < 5.5 and arch == arm\n" in out
+    assert format_text(out, "g.iommu") == out

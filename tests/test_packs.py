@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from iommu_rules.loader import load_text
+from iommu_rules.model import build_model
+from iommu_rules.resolve import resolve
+
 from conftest import EXAMPLES, run_cli
 
 
@@ -44,3 +50,50 @@ def test_compare_with_a_bad_version_is_a_diagnostic() -> None:
     proc = run_cli("compare", str(EXAMPLES / "tegra30.iommu"), "--kernel", "abc", "--kernel", "6.8")
     assert proc.returncode == 3 and "error[E001]" in proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+SOC_GROUP_BOARD = """\
+include "std/linux"
+include "std/soc/tegra30"
+platform {{ arch arm; kernel {kernel}; ram 0x80000000 size 1G; config ARM_DMA_USE_IOMMU }}
+device gr2d: "nvidia,tegra30-gr2d" {{ iommu mc swgroup g2 }}
+device gr3d: "nvidia,tegra30-gr3d" {{ iommu mc swgroup nv }}
+device dc0: "nvidia,tegra30-dc" {{ iommu mc swgroup dc }}
+device dc1: "nvidia,tegra30-dc" {{ iommu mc swgroup dcb }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "members", "name"),
+    [
+        # tegra30_groups before and after 63a613fdb16c (5.5)
+        ("4.18", ["gr3d"], None),
+        ("5.4", ["gr3d"], None),
+        ("5.5", ["gr2d", "gr3d", "dc0", "dc1"], "drm"),
+        ("6.8", ["gr2d", "gr3d", "dc0", "dc1"], "drm"),
+    ],
+)
+def test_soc_groups_follow_the_kernel(kernel: str, members: list[str], name: str | None) -> None:
+    res = resolve(build_model(load_text(SOC_GROUP_BOARD.format(kernel=kernel), "b.iommu")))
+    assert res.devices["gr3d"].values["group_members"] == members
+    display = res.group_of("dc0")
+    assert display is not None and display.name == (name or "display")
+    if name is None:
+        assert display.members == ["dc0", "dc1"]
+        why = "\n".join(display.reason.lines())
+        assert 'SoC group "display" lists swgroup dcb' in why and f"kernel {kernel}" in why
+
+
+def test_tegra124_gpu_was_in_the_drm_group_from_5_5_to_5_9() -> None:
+    board = """\
+include "std/soc/tegra124"
+platform {{ arch arm; kernel {kernel}; ram 0x80000000 size 2G }}
+device gpu: "nvidia,gk20a" {{ iommu mc swgroup gpu }}
+device dc0: "nvidia,tegra124-dc" {{ iommu mc swgroup dc }}
+device vic: "nvidia,tegra124-vic" {{ iommu mc swgroup vic }}
+"""
+    got = {}
+    for kernel in ("5.4", "5.8", "5.10"):
+        res = resolve(build_model(load_text(board.format(kernel=kernel), "b.iommu")))
+        got[kernel] = res.devices["dc0"].values["group_members"]
+    assert got == {"5.4": ["dc0"], "5.8": ["gpu", "dc0", "vic"], "5.10": ["dc0", "vic"]}
