@@ -14,8 +14,11 @@ SEEDS = ["0", "1", "42", "1234", "random"]
     [
         ["check", "--format", "json", "several_errors.iommu"],
         ["fmt", str(EXAMPLES / "tegra30.iommu")],
+        ["whatif", "--set", "kernel 6.8", "--drop-device", "vde", str(EXAMPLES / "tegra30.iommu")],
+        ["whatif", "--json", "--set", "kernel 6.8", str(EXAMPLES / "tegra30.iommu")],
+        ["compare", str(EXAMPLES / "x86-desktop.iommu"), "--kernel", "5.10", "--kernel", "6.8"],
     ],
-    ids=["check-json", "fmt"],
+    ids=["check-json", "fmt", "whatif-diff", "whatif-json", "compare"],
 )
 def test_output_is_byte_identical_across_hash_seeds(args: list[str]) -> None:
     outputs = {
