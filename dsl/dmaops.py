@@ -90,6 +90,13 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
 
 def dma_ops(res: Resolution) -> None:
     model = res.model
+    # arm32 mappings their drivers detached, by device (one pass, not one per device)
+    detached = {
+        name: d
+        for d in res.domains.values()
+        if d.origin == "arm32" and d.errno == "released"
+        for name in d.devices
+    }
     for dres in res.devices.values():
         dev = model.devices[dres.name]
         group = res.group_of(dres.name)
@@ -139,14 +146,7 @@ def dma_ops(res: Resolution) -> None:
                 ),
             )
             continue
-        released = next(
-            (
-                d
-                for d in res.domains.values()
-                if d.origin == "arm32" and d.errno == "released" and dev.name in d.devices
-            ),
-            None,
-        )
+        released = detached.get(dev.name)
         if released is not None and released.context_reason is not None:
             why = Reason(
                 f"the driver of '{dev.name}' detached its arm32 mapping, which resets its DMA ops",
