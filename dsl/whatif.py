@@ -343,12 +343,12 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
             continue
         b, a = before.devices[name], after.devices[name]
         attrs = [(k, b.values.get(k), a.values.get(k)) for k in ATTRS]
-        moved = [(k, x, y) for k, x, y in attrs if render_value(x) != render_value(y)]
+        # Equal values render equally: render only the few that differ.
+        moved = [(k, x, y) for k, x, y in attrs if x != y and render_value(x) != render_value(y)]
         # Group numbers shift when others change; report only a change of members.
-        same_members = sorted(map(str, _list(b.values.get("group_members")))) == sorted(
-            map(str, _list(a.values.get("group_members")))
-        )
-        if same_members:
+        if any(m[0] == "group" for m in moved) and sorted(
+            map(str, _list(b.values.get("group_members")))
+        ) == sorted(map(str, _list(a.values.get("group_members")))):
             moved = [m for m in moved if m[0] != "group"]
         if moved:
             d.lines.append(f"~ device {name}")
