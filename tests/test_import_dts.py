@@ -21,13 +21,14 @@ def imported(tmp_path: Path, *extra: str) -> str:
 
 def test_dts_with_cpp_includes(tmp_path: Path) -> None:
     text = imported(tmp_path)
-    assert 'include "std/soc/tegra"' in text and "arch arm" in text
+    # the SoC's fact pack (ASIDs, SoC groups) declares the memory controller
+    assert 'include "std/soc/tegra30"' in text and "arch arm" in text
+    assert "# /memory-controller@7000f000: declared by std/soc/tegra30 as 'mc'" in text
     assert "ram 0x80000000 size 0x40000000" in text
     assert "iommu apps_smmu: qcom-smmu" in text and "cells 2" in text
-    assert "contexts 4" in text  # tegra30 num_asids
     assert "iommu apps_smmu sid 0x100 mask 0xf; coherent" in text
     assert "iommu apps_smmu sid 0x704 mask 0x1, sid 0x706 mask 0x1" in text
-    assert "iommu mc swgroup 2" in text  # the macro came through cpp
+    assert "iommu mc swgroup dc" in text  # the macro came through cpp as 1, named again
     assert "gr2d" not in text  # status = "disabled"
     proc = run_cli("resolve", str(tmp_path / "board.iommu"))
     assert proc.returncode == 0, proc.stderr
@@ -51,7 +52,7 @@ def test_dtb(tmp_path: Path) -> None:
     from_blob = out.read_text()
     # Labels do not survive into a blob: names come from node names instead.
     assert "sid 0x704 mask 0x1, sid 0x706 mask 0x1" in from_blob
-    assert "swgroup 2" in from_blob and "swgroup 2" in text
+    assert "swgroup dc" in from_blob and "swgroup dc" in text
 
 
 def test_errors_are_diagnostics(tmp_path: Path) -> None:
@@ -131,6 +132,7 @@ def test_iommu_map_on_a_non_pci_node_is_a_warning(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "warning[W814]" in proc.stderr and "not a PCI host" in proc.stderr
     text = out.read_text()
-    assert "map " not in text and "iommu smmu sid 0x6" in text
-    assert "iommu smmu: arm-smmu" in text  # an MMU-500, not the tegra memory controller
-    assert 'include "std/soc/tegra"' not in text  # that pack is tegra-smmu's and the GART's
+    assert "map rid" not in text and "iommu smmu sid 0x6" in text
+    # std/soc/tegra186 declares the MMU-500 (not the tegra memory controller's pack)
+    assert 'include "std/soc/tegra186"' in text and 'include "std/soc/tegra"\n' not in text
+    assert "declared by std/soc/tegra186 as 'smmu'" in text

@@ -55,6 +55,45 @@ KINDS = [
 ]
 # drivers/memory/tegra/tegra*.c: .num_asids
 TEGRA_ASIDS = {"tegra30": 4, "tegra114": 4, "tegra124": 128, "tegra132": 128, "tegra210": 128}
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# include/dt-bindings/memory/tegra{30,114,124,210}-mc.h: TEGRA_SWGROUP_* by value, so that an
+# `iommus = <&mc TEGRA_SWGROUP_DC>` that cpp turned into 1 comes back as `swgroup dc`, the
+# name the SoC packs' groups list.
+_T124 = _words(
+    "ptc dc dcb afi avpc hda hc msenc ppcs sata vde mpcorelp mpcore isp2 xusb_host xusb_dev "
+    "isp2b tsec a9avp gpu sdmmc1a sdmmc2a sdmmc3a sdmmc4a vic vi"
+)
+SWGROUPS = {
+    "tegra30": _words(
+        "ptc dc dcb epp g2 mpe vi afi avpc nv nv2 hda hc ppcs sata vde mpcorelp mpcore isp"
+    ),
+    "tegra114": _words(
+        "ptc dc dcb epp g2 avpc nv hda hc msenc ppcs vde mpcorelp mpcore vi isp xusb_host "
+        "xusb_dev emucif tsec"
+    ),
+    "tegra124": _T124,
+    "tegra132": _T124,  # Tegra132 uses tegra124-mc.h
+    "tegra210": _words(
+        "ptc dc dcb afi avpc hda hc nvenc ppcs sata mpcore isp2 xusb_host xusb_dev isp2b tsec "
+        "a9avp gpu sdmmc1a sdmmc2a sdmmc3a sdmmc4a vic vi nvdec ape nvjpg se axiap etr tsecb"
+    ),
+}
+# Root compatible -> the SoC's fact pack: its IOMMUs (ASIDs, SoC groups by era, PCIe maps)
+# and, through std/soc/tegra, the drivers' policy. The pack's IOMMUs replace the nodes'.
+FACT_PACKS = {
+    "nvidia,tegra30": "std/soc/tegra30",
+    "nvidia,tegra114": "std/soc/tegra114",
+    "nvidia,tegra124": "std/soc/tegra124",
+    "nvidia,tegra132": "std/soc/tegra124",
+    "nvidia,tegra210": "std/soc/tegra210",
+    "nvidia,tegra186": "std/soc/tegra186",
+    "nvidia,tegra194": "std/soc/tegra194",
+}
 # Root compatible -> policy pack. Tegra186 and later have an MMU-500 with no policy of its
 # own (std/soc/tegra186's header); std/soc/tegra is the tegra-smmu and GART drivers'.
 PACKS = [
@@ -80,10 +119,12 @@ class DtsImport:
 
 
 def _kind(compatibles: list[str]) -> str | None:
-    for compat in compatibles:
-        for prefix, kind in KINDS:
-            if compat.startswith(prefix):
-                return kind
+    """The first KINDS entry any of the compatibles matches: the table runs from specific
+    to generic, as the drivers test of_device_is_compatible on the whole list
+    ("qcom,sdm845-smmu-v2", "qcom,adreno-smmu" is the Adreno SMMU: qcom_smmu_impl_init)."""
+    for prefix, kind in KINDS:
+        if any(compat.startswith(prefix) for compat in compatibles):
+            return kind
     return None
 
 
@@ -157,8 +198,15 @@ def _cells(node: Any, prop: str) -> list[int]:
 
 
 def _enabled(node: Any) -> bool:
-    status = _strings(node, "status")
-    return not status or status[0] in ("okay", "ok")
+    """Available, and so are all its parents: the kernel creates no device below an
+    unavailable node (drivers/of/platform.c: of_platform_bus_create checks
+    of_device_is_available, and nothing populates the children of a device never made)."""
+    while node is not None:
+        status = _strings(node, "status")
+        if status and status[0] not in ("okay", "ok"):
+            return False
+        node = node.parent
+    return True
 
 
 def _host_maps(
@@ -246,6 +294,15 @@ def _host_maps(
             )
 
 
+def _pack_iommus(pack: str) -> dict[str, str]:
+    """The IOMMUs (name -> kind) a SoC fact pack declares."""
+    from ..loader import load_text
+    from ..model import build_model
+
+    model = build_model(load_text(f'include "{pack}"\n', "<import>"))
+    return {name: i.kind for name, i in model.iommus.items()}
+
+
 def import_dts(path: Path, includes: list[str] | None = None, arch: str | None = None) -> DtsImport:
     """A formatted rule file for the board; never raises."""
     diags: list[Diagnostic] = []
@@ -282,6 +339,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     iommus: dict[str, tuple[str, int]] = {}  # node path -> (kind, #iommu-cells)
     out_iommus: list[str] = []
     iommu_props: dict[str, list[str]] = {}  # node path -> its properties in the rule file
+    fact_pack = next((FACT_PACKS[c] for c in root_compat if c in FACT_PACKS), None)
+    pack_iommus = _pack_iommus(fact_pack) if fact_pack else {}
+    pack_notes: list[str] = []
     for node in nodes:
         if "#iommu-cells" not in node.props:
             continue
@@ -296,10 +356,19 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
                 )
             )
             continue
-        name = _ident(node, used)
-        names[node.path] = name
         ncells = _cells(node, "#iommu-cells")[0] if _cells(node, "#iommu-cells") else 1
         iommus[node.path] = (kind, ncells)
+        label = node.labels[0] if node.labels else None
+        same_kind = [n for n, k in pack_iommus.items() if k == kind]
+        declared = label if label in pack_iommus else same_kind[0] if len(same_kind) == 1 else None
+        if declared is not None:
+            names[node.path] = declared
+            used.add(declared)
+            del pack_iommus[declared]
+            pack_notes.append(f"# {node.path}: declared by {fact_pack} as '{declared}'")
+            continue
+        name = _ident(node, used)
+        names[node.path] = name
         props = []
         if kind in (
             "arm-smmu",
@@ -352,7 +421,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             i += 1 + n
             entry = streams.setdefault(names[target.path], [])
             if kind == "tegra-smmu" and args:
-                entry.append(f"swgroup {args[0]}")
+                table = SWGROUPS.get(soc or "", [])
+                known = args[0] < len(table)
+                entry.append(f"swgroup {table[args[0]] if known else args[0]}")
             elif kind == "qcom-iommu" and args:
                 entry.append(f"context {args[0]}")
             elif kind in ("rockchip", "exynos-sysmmu", "tegra-gart", "virtio"):
@@ -386,6 +457,8 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             if size:
                 ram.append(f"    ram {base:#x} size {size:#x}")
     packs = sorted({p for c in root_compat for pre, p in PACKS if c.startswith(pre)})
+    if fact_pack is not None:
+        packs = [fact_pack]  # it includes the policy pack
     lines = [
         f"# Imported from {path.name} by iommu-rules import dts.",
         f"# Root compatible: {', '.join(root_compat) or 'none'}.",
@@ -399,6 +472,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         *ram,
         "}",
         "",
+        *pack_notes,
         *out_iommus,
         "",
         *devices,
