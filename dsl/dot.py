@@ -7,7 +7,7 @@ emitted in a fixed order, so the same board gives the same bytes.
 
 from __future__ import annotations
 
-from .resolution import Resolution
+from .resolution import Domain, Group, Resolution
 
 VIEWS = ("topology", "groups", "contexts")
 COLOURS = {
@@ -124,9 +124,12 @@ def topology(res: Resolution) -> str:
 def groups(res: Resolution) -> str:
     model = res.model
     w = _Writer("groups")
+    by_iommu: dict[str, list[Group]] = {}  # one pass, not one per IOMMU
+    for g in res.groups:
+        by_iommu.setdefault(g.iommu, []).append(g)
     for iommu in model.iommus.values():
         w.open(iommu.name, f"{iommu.name} ({iommu.kind})", style="rounded", color="#999999")
-        for g in (g for g in res.groups if g.iommu == iommu.name):
+        for g in by_iommu.get(iommu.name, []):
             default = "refused" if g.failed else (g.default or "none")
             name = f' "{g.name}"' if g.name else ""
             w.open(
@@ -168,19 +171,16 @@ def groups(res: Resolution) -> str:
 def contexts(res: Resolution) -> str:
     model = res.model
     w = _Writer("contexts")
+    by_iommu: dict[str, list[Domain]] = {}  # one pass, not one per IOMMU
+    for d in res.domains.values():
+        by_iommu.setdefault(d.iommu, []).append(d)
     for iommu in model.iommus.values():
-        used = {
-            d.context: d
-            for d in res.domains.values()
-            if d.iommu == iommu.name and d.context is not None
-        }
+        mine = by_iommu.get(iommu.name, [])
+        used = {d.context: d for d in mine if d.context is not None}
         failed = [
             d
-            for d in res.domains.values()
-            if d.iommu == iommu.name
-            and d.failed
-            and d.context is None
-            and d.type in ("dma", "dma-fq", "unmanaged")
+            for d in mine
+            if d.failed and d.context is None and d.type in ("dma", "dma-fq", "unmanaged")
         ]
         count = iommu.contexts or len(used)
         exhausted = any(d.errno in ("-ENOSPC", "-EBUSY") for d in failed)
