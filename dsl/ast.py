@@ -234,6 +234,13 @@ class Acs(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class Caps(Node):
+    """PCIe capabilities the device has (``caps pasid, ats``): facts drivers decide on."""
+
+    caps: tuple[Ident, ...]
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class ProbeOrder(Node):
     order: Num
     span: Span = node_field(default=NO_SPAN, compare=False)
@@ -248,6 +255,7 @@ DeviceProp = (
     | Coherent
     | Untrusted
     | Driver
+    | Caps
     | Alias
     | Acs
     | ProbeOrder
@@ -312,6 +320,11 @@ class SelUntrusted(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class SelCap(Node):
+    cap: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class SelAll(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
@@ -338,6 +351,7 @@ Selector = (
     | SelKind
     | SelPci
     | SelUntrusted
+    | SelCap
     | SelAll
     | SelNot
     | SelAnd

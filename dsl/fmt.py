@@ -43,6 +43,8 @@ def selector(s: ast.Selector, parent: str = "") -> str:
         return f"pci {s.pattern.text}"
     if isinstance(s, ast.SelUntrusted):
         return "untrusted"
+    if isinstance(s, ast.SelCap):
+        return f"cap {s.cap.text}"
     if isinstance(s, ast.SelAll):
         return "all"
     if isinstance(s, ast.SelNot):
@@ -172,6 +174,8 @@ def prop(p: Any) -> str:
         return "coherent" if p.coherent else "non-coherent"
     if isinstance(p, ast.Untrusted):
         return "untrusted"
+    if isinstance(p, ast.Caps):
+        return "caps " + ", ".join(c.text for c in p.caps)
     if isinstance(p, ast.Driver):
         return "driver " + ", ".join(f.text for f in p.flags)
     if isinstance(p, ast.Alias):

@@ -178,6 +178,7 @@ def describe_terminal(name: str) -> str:
 
 # Rules whose alternatives are a closed list of keywords, and what to call them.
 CHOICE_RULES = {
+    "pci_cap": "PCI capability",
     "iommu_kind": "iommu kind",
     "domain_type": "domain type",
     "bridge_kind": "bridge kind",

@@ -183,6 +183,7 @@ class Device(Node):
     coherent: bool | None
     untrusted: bool
     driver: frozenset[str]
+    caps: frozenset[str]  # PCIe capabilities: pasid, ats, pri
     aliases: tuple[PciAddress, ...]
     acs: bool | None
     probe_order: int
@@ -689,6 +690,7 @@ class _Builder:
         pci_span = node.span
         untrusted = disabled = False
         driver: set[str] = set()
+        caps: set[str] = set()
         aliases: list[PciAddress] = []
         probe = order
         for prop in node.props:
@@ -709,6 +711,8 @@ class _Builder:
                 untrusted = True
             elif isinstance(prop, ast.Driver):
                 driver.update(f.text for f in prop.flags)
+            elif isinstance(prop, ast.Caps):
+                caps.update(c.text for c in prop.caps)
             elif isinstance(prop, ast.Alias):
                 a = self.pci(prop.address)
                 if a is not None:
@@ -739,6 +743,7 @@ class _Builder:
             coherent=coherent,
             untrusted=untrusted,
             driver=frozenset(driver),
+            caps=frozenset(caps),
             aliases=tuple(aliases),
             acs=acs,
             probe_order=probe,

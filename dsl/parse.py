@@ -250,6 +250,9 @@ class _Builder:
     def r_driver(self, t: Any, span: Span) -> ast.Driver:
         return ast.Driver(tuple(self.kw(c) for c in t.children), span)
 
+    def r_caps(self, t: Any, span: Span) -> ast.Caps:
+        return ast.Caps(tuple(self.kw(c) for c in t.children), span)
+
     def r_alias(self, t: Any, span: Span) -> ast.Alias:
         return ast.Alias(self.ident(t.children[0]), span)
 
@@ -331,6 +334,8 @@ class _Builder:
             return ast.SelPci(self.ident(t.children[0]), span)
         if data == "sel_untrusted":
             return ast.SelUntrusted(span)
+        if data == "sel_cap":
+            return ast.SelCap(self.kw(t.children[0]), span)
         if data == "sel_all":
             return ast.SelAll(span)
         if data == "sel_not":

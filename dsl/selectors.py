@@ -36,6 +36,8 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
         )
     if isinstance(sel, ast.SelUntrusted):
         return dev.untrusted
+    if isinstance(sel, ast.SelCap):
+        return sel.cap.text in dev.caps
     if isinstance(sel, ast.SelAll):
         return True
     if isinstance(sel, ast.SelNot):
@@ -56,7 +58,7 @@ def specificity(sel: ast.Selector) -> int:
     if isinstance(sel, ast.SelCompatible | ast.SelPci):
         text = sel.pattern.value if isinstance(sel, ast.SelCompatible) else sel.pattern.text
         return 40 if any(ch in text for ch in "*?[") else 50
-    if isinstance(sel, ast.SelOn | ast.SelKind | ast.SelUntrusted):
+    if isinstance(sel, ast.SelOn | ast.SelKind | ast.SelUntrusted | ast.SelCap):
         return 10
     if isinstance(sel, ast.SelAll):
         return 0

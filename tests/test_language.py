@@ -313,3 +313,15 @@ def test_an_unknown_driver_flag_in_a_rule_is_e005() -> None:
     diags = [*loaded.diagnostics, *build_model(loaded).diagnostics]
     assert [d.code for d in diags] == ["E005"]
     assert "did you mean 'detaches-implicit'?" in (diags[0].help or "")
+
+
+def test_caps_are_facts_a_selector_can_ask_for() -> None:
+    text = 'device a: "x" { caps pasid,ats }\ndevice b: "y"\nrule "r": cap pasid prefers dma\n'
+    out = format_text(text, "c.iommu")
+    assert 'device a: "x" { caps pasid, ats }' in out and 'rule "r": cap pasid' in out
+    model = build_model(load_text(text, "c.iommu"))
+    assert model.devices["a"].caps == frozenset({"pasid", "ats"})
+    res = resolve(model)
+    assert res.rule_hits == {0: 1}  # only 'a'
+    bad = load_text('device a: "x" { caps pasidd }\n', "c.iommu")
+    assert [(d.code, d.help) for d in bad.diagnostics] == [("E005", "did you mean 'pasid'?")]

@@ -97,3 +97,35 @@ device vic: "nvidia,tegra124-vic" {{ iommu mc swgroup vic }}
         res = resolve(build_model(load_text(board.format(kernel=kernel), "b.iommu")))
         got[kernel] = res.devices["dc0"].values["group_members"]
     assert got == {"5.4": ["dc0"], "5.8": ["gpu", "dc0", "vic"], "5.10": ["dc0", "vic"]}
+
+
+AMD_BOARD = """\
+include "std/linux"
+include "std/iommu/amd-vi"
+platform {{ arch x86_64; kernel {kernel}; ram 0x0 size 16G{cmdline} }}
+iommu amdvi: amd-vi
+device gpu: "pci1002,699f" {{ caps ats, pri, pasid; pci 0000:04:00.0 }}
+device nic: "pci10ec,8125" {{ pci 0000:05:00.0 }}
+device egpu: "pci1002,73a5" {{ caps pasid; pci 0000:06:00.0; untrusted }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "cmdline", "gpu"),
+    [
+        ("6.7", "", "identity"),  # 92e2bd56a5f9: pdev_pasid_supported -> IDENTITY
+        # otherwise the x86 default: lazy DMA (IOMMU_DEFAULT_DMA_LAZY)
+        ("6.6", "", "dma-fq"),  # iommu_v2 era, not modelled by the pack
+        ("6.8", "amd_iommu=force_isolation", "dma-fq"),  # iommu_init_device skips the flags
+        ("6.8", "mem_encrypt=on", "dma-fq"),  # CC_ATTR_MEM_ENCRYPT
+    ],
+)
+def test_amd_vi_pack_gives_pasid_functions_identity(kernel: str, cmdline: str, gpu: str) -> None:
+    text = AMD_BOARD.format(kernel=kernel, cmdline=f'; cmdline "{cmdline}"' if cmdline else "")
+    res = resolve(build_model(load_text(text, "amd.iommu")))
+    assert res.devices["gpu"].values["default_domain"] == gpu
+    assert res.devices["nic"].values["default_domain"] == "dma-fq"  # no PASID capability
+    assert res.devices["egpu"].values["default_domain"] == "dma"  # untrusted: strict DMA
+    if gpu == "identity":
+        why = "\n".join(res.devices["gpu"].reasons["default_domain"].lines())
+        assert "std/iommu/amd-vi.iommu" in why and "amd_iommu_def_domain_type" in why
