@@ -129,3 +129,19 @@ def test_amd_vi_pack_gives_pasid_functions_identity(kernel: str, cmdline: str, g
     if gpu == "identity":
         why = "\n".join(res.devices["gpu"].reasons["default_domain"].lines())
         assert "std/iommu/amd-vi.iommu" in why and "amd_iommu_def_domain_type" in why
+
+
+def test_intel_igfx_off_leaves_the_igpu_untranslated() -> None:
+    """intel_iommu=igfx_off: init_no_remapping_devices ignores the graphics-dedicated DMAR."""
+    proc = run_cli(
+        "whatif",
+        str(EXAMPLES / "x86-desktop.iommu"),
+        "--set",
+        'cmdline "intel_iommu=igfx_off"',
+        "--color",
+        "never",
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["~ device igpu", "    iommu: vtd_gfx → none"], proc.stdout
+    # other devices only renumber their default domains: not reported as changes
+    assert [line for line in lines if line.startswith("~ device")] == ["~ device igpu"]
