@@ -320,6 +320,12 @@ def _list(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else []
 
 
+def _renumbered(move: tuple[str, object, object]) -> bool:
+    """A default domain that only took its group's new number (default:3 -> default:2)."""
+    key, old, new = move
+    return key == "domain" and all(str(v).startswith("default:") for v in (old, new))
+
+
 def _partition(res: Resolution) -> set[frozenset[str]]:
     return {frozenset(g.members) for g in res.groups}
 
@@ -345,11 +351,12 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
         attrs = [(k, b.values.get(k), a.values.get(k)) for k in ATTRS]
         # Equal values render equally: render only the few that differ.
         moved = [(k, x, y) for k, x, y in attrs if x != y and render_value(x) != render_value(y)]
-        # Group numbers shift when others change; report only a change of members.
-        if any(m[0] == "group" for m in moved) and sorted(
+        # Group numbers shift when others change, and the default domains named after
+        # them: report only a change of members.
+        if any(m[0] in ("group", "domain") for m in moved) and sorted(
             map(str, _list(b.values.get("group_members")))
         ) == sorted(map(str, _list(a.values.get("group_members")))):
-            moved = [m for m in moved if m[0] != "group"]
+            moved = [m for m in moved if m[0] != "group" and not _renumbered(m)]
         if moved:
             d.lines.append(f"~ device {name}")
             for k, x, y in moved:
