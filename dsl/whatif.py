@@ -23,7 +23,7 @@ from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
 from .loader import Loaded, Loader
 from .model import Model, build_model
 from .parse import parse_text
-from .resolution import Resolution
+from .resolution import Domain, Resolution
 
 ATTRS = ("iommu", "group", "default_domain", "domain", "domain_type", "context", "dma_ops")
 PLATFORM_WORDS = ("arch", "kernel", "ram", "cmdline", "config")
@@ -320,6 +320,18 @@ def _list(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else []
 
 
+# More context moves than this on one IOMMU are summarised in one line.
+MAX_MOVES = 3
+
+
+def _domain_label(dom: Domain) -> str:
+    """A default domain by its group's first device (its name follows the group number,
+    which shifts when other groups come or go); other domains by name."""
+    if dom.origin == "default" and dom.devices:
+        return f"default domain of {dom.devices[0]}"
+    return dom.name
+
+
 def _renumbered(move: tuple[str, object, object]) -> bool:
     """A default domain that only took its group's new number (default:3 -> default:2)."""
     key, old, new = move
@@ -391,8 +403,8 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
                 )
                 d.count(key)
     for iommu in sorted(set(before.model.iommus) | set(after.model.iommus)):
-        ub = {x.name: x.context for x in before.contexts_used(iommu)}
-        ua = {x.name: x.context for x in after.contexts_used(iommu)}
+        ub = {_domain_label(x): x.context for x in before.contexts_used(iommu)}
+        ua = {_domain_label(x): x.context for x in after.contexts_used(iommu)}
         if ub == ua:
             continue
         d.lines.append(f"~ iommu {iommu}: contexts used {len(ub)} → {len(ua)}")
@@ -400,8 +412,15 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
             d.lines.append(f"    - context {ub[dom]}: {dom}")
         for dom in sorted(set(ua) - set(ub)):
             d.lines.append(f"    + context {ua[dom]}: {dom}")
-        for dom in sorted(set(ua) & set(ub)):
-            if ua[dom] != ub[dom]:
+        shifted = [dom for dom in sorted(set(ua) & set(ub)) if ua[dom] != ub[dom]]
+        if len(shifted) > MAX_MOVES:  # a shifted allocation order, not news per domain
+            first = shifted[0]
+            d.lines.append(
+                f"    ~ {len(shifted)} domains moved to other contexts "
+                f"(e.g. {first}: {ub[first]} → {ua[first]})"
+            )
+        else:
+            for dom in shifted:
                 d.lines.append(f"    ~ {dom}: context {ub[dom]} → {ua[dom]}")
         if len(ua) < len(ub):
             d.count("freed", len(ub) - len(ua))

@@ -121,3 +121,19 @@ def test_dropping_a_device_takes_its_expectations_and_attachments_with_it() -> N
     assert after is not None and not [x for x in diags if x.is_error], diags
     assert "gr2d" not in after.domains["drm"].devices
     assert all(e.query.subject.text != "gr2d" for e, *_ in after.expectations)
+
+
+def test_a_shifted_context_order_is_one_line_not_one_per_domain() -> None:
+    from iommu_rules.loader import load_text
+
+    board = "platform { arch arm64; kernel 6.8 }\niommu smmu: arm-smmu { contexts 8; cells 2 }\n"
+    board += "".join(f'device d{i}: "x" {{ iommu smmu sid {i} }}\n' for i in range(6))
+    base = load_text(board, "b.iommu")
+    before = resolve(build_model(base))
+    after, _ = WhatIf(base, [parse_change("drop device d0")]).resolve()
+    assert after is not None
+    text = diff(before, after).text()
+    # d1..d5 each move down one bank (arm_smmu_alloc_context_bank takes the lowest free)
+    assert "    - context 0: default domain of d0" in text
+    assert "    ~ 5 domains moved to other contexts (e.g. default domain of d1: 1 → 0)" in text
+    assert "default domain of d2: context" not in text
