@@ -145,3 +145,32 @@ def test_intel_igfx_off_leaves_the_igpu_untranslated() -> None:
     assert lines[:2] == ["~ device igpu", "    iommu: vtd_gfx → none"], proc.stdout
     # other devices only renumber their default domains: not reported as changes
     assert [line for line in lines if line.startswith("~ device")] == ["~ device igpu"]
+
+
+DART_BOARD = """\
+include "std/linux"
+include "std/iommu/apple-dart"
+platform {{ arch arm64; kernel 6.8; ram 0x800000000 size 8G{config} }}
+iommu dart_disp0: apple-dart {{ cells 1 }}
+iommu dart_sio: apple-dart {{ cells 1; quirk no-identity }}
+device dcp: "apple,t8103-dcp" {{ iommu dart_disp0 sid 0 }}
+device sio: "apple,t8103-sio" {{ iommu dart_sio sid 2 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "dcp", "sio"),
+    [
+        # 4K kernel pages, 16K DART pages: apple_dart_def_domain_type asks for identity
+        # before it looks at bypass support, so a DART without bypass gets a wish it cannot
+        # honour (the identity attach returns -EINVAL): no default domain, W210.
+        ("", "identity", "none"),
+        # the Asahi configuration: translated; the no-bypass DART simply gets DMA
+        ("; config ARM64_16K_PAGES", "dma", "dma"),
+    ],
+)
+def test_apple_dart_pack_follows_the_kernel_page_size(config: str, dcp: str, sio: str) -> None:
+    res = resolve(build_model(load_text(DART_BOARD.format(config=config), "m1.iommu")))
+    assert res.devices["dcp"].values["default_domain"] == dcp
+    assert res.devices["sio"].values["default_domain"] == sio
+    assert ("W210" in {d.code for d in res.diagnostics}) == (sio == "none")
