@@ -473,3 +473,21 @@ def test_cli_import_listing(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert proc.returncode == 0 and "warning[W801]" in proc.stderr and ":4:1:" in proc.stderr
     test = run_cli("test", str(out))
     assert test.returncode == 0 and "1 passed, 0 failed" in test.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "pack"),
+    [
+        ("[    0.5] DMAR: IOMMU enabled", "std/iommu/intel-vtd"),
+        ("[    0.5] AMD-Vi: Found IOMMU at 0000:00:00.2 cap 0x40", "std/iommu/amd-vi"),
+    ],
+)
+def test_the_iommu_driver_brings_its_pack(line: str, pack: str) -> None:
+    from iommu_rules.importers.listing import import_listings
+
+    log = f"{line}\n[    1.1] pci 0000:00:02.0: Adding to iommu group 0\n"
+    result = import_listings([("dmesg.txt", log)])
+    assert f'include "{pack}"' in result.text
+    assert result.text.count('include "std/iommu/') == 1
+    model = build_model(load_text(result.text, "imported.iommu"))
+    assert model.ok, model.diagnostics

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+# IOMMU kind -> the stdlib pack with that driver's per-device policy.
+DRIVER_PACKS = {
+    "intel-vtd": "std/iommu/intel-vtd",
+    "amd-vi": "std/iommu/amd-vi",
+    "apple-dart": "std/iommu/apple-dart",
+}
+
+
+def driver_packs(kinds: Iterable[str]) -> list[str]:
+    """The include lines for the driver packs of these IOMMU kinds, in a stable order."""
+    return [f'include "{p}"' for p in sorted({DRIVER_PACKS[k] for k in kinds if k in DRIVER_PACKS})]
+
 
 def unique_name(base: str, used: set[str]) -> str:
     """``base``, or ``base_2``, ``base_3``, ... whichever is not taken yet; records it."""

@@ -23,7 +23,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
-from . import unique_name
+from . import driver_packs, unique_name
 
 # IOMMU compatible (glob-like prefix match, first wins) -> kind.
 KINDS = [
@@ -465,6 +465,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         "# Set the kernel version (and the command line) of the boot you want to model.",
         'include "std/linux"',
         *[f'include "{p}"' for p in packs],
+        *driver_packs(kind for kind, _cells in iommus.values()),
         "",
         "platform {",
         f"    arch {arch}",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, DiagnosticError, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
+from . import driver_packs
 from .dmesg import DmesgFacts, DmesgReader, looks_like_dmesg
 from .lspci_tree import TreeReader
 
@@ -783,7 +784,8 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
                 f"{_clean(source)} holds {facts.boots} boots: only the last one is imported."
             )
     platform = _platform(reader.logs, iommus)
-    out += ['include "std/linux"', "", "platform {"]
+    iommu_kinds = [i.statement.rsplit(": ", 1)[-1].split()[0] for i in iommus]
+    out += ['include "std/linux"', *driver_packs(iommu_kinds), "", "platform {"]
     for line in platform.lines:
         out.append("    " + line)
     out += ["}", ""]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
-from . import unique_name
+from . import driver_packs, unique_name
 from .listing import class_info
 
 TYPES = {
@@ -147,6 +147,7 @@ def snapshot(root: str = "/") -> Snapshot:
         f"# Snapshot of {'this machine' if root == '/' else root} by iommu-rules snapshot.",
         "# Expectations record what the running kernel decided (iommu_groups/*/type).",
         'include "std/linux"',
+        *driver_packs(kind for _name, kind in iommus),
         "",
         "platform {",
         f"    arch {arch or 'x86_64'}" + ("" if arch else "  # unknown: a guess"),
