@@ -20,6 +20,9 @@ from .session import REGISTRY, STATEMENTS, Session
 class ReplCompleter(Completer):
     def __init__(self, session: Session):
         self.session = session
+        # The last model's names: completion runs on every key press, the model changes
+        # only when the session does.
+        self._names: tuple[object, dict[str, str]] | None = None
 
     def names(self) -> dict[str, str]:
         """Completable names and what they are."""
@@ -27,12 +30,15 @@ class ReplCompleter(Completer):
             model = self.session.model()
         except Exception:  # a session that does not build has no names to offer
             return {}
+        if self._names is not None and self._names[0] is model:
+            return self._names[1]
         out = {n: "device" for n in model.devices}
         out.update({n: "iommu" for n in model.iommus})
         out.update({n: "domain" for n in model.domains})
         out.update({t: "tag" for t in model.tags if t not in out})
         out.update({f'"{r.name}"': "rule" for r in model.rules if r.explicit_name and not r.std})
         out["system"] = "system"
+        self._names = (model, out)
         return out
 
     def candidates(self, text: str) -> list[tuple[str, str, int]]:
@@ -59,7 +65,7 @@ class ReplCompleter(Completer):
             # What the grammar accepts next, asked of the LALR tables.
             pool = [(k, "keyword") for k in keywords_after(statement)]
             pool += [(n, kind) for n, kind in names.items()]
-            return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]
+            return _matching(pool, current)
         if command == "try":
             if len(before) == 1:
                 pool = [(w, "change") for w in ("set", "add", "drop")]
@@ -74,7 +80,7 @@ class ReplCompleter(Completer):
                 pool = [(n, kind) for n, kind in names.items()] + [
                     (k, "keyword") for k in keywords()
                 ]
-            return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]
+            return _matching(pool, current)
         if command in ("help",):
             return [(c, "command", -len(current)) for c in REGISTRY if c.startswith(current)]
         if command in ("show", "ops", "why", "contexts", "export"):
@@ -92,11 +98,12 @@ class ReplCompleter(Completer):
                         "or",
                         "all",
                         "untrusted",
+                        "cap",
                     )
                 ]
             if command == "export" and len(before) == 1:
                 pool = [("dot", "format")]
-            return [(w, m, -len(current)) for w, m in sorted(set(pool)) if w.startswith(current)]
+            return _matching(pool, current)
         return []
 
     def get_completions(
@@ -105,3 +112,10 @@ class ReplCompleter(Completer):
         text = document.text_before_cursor
         for word, meta, start in self.candidates(text):
             yield Completion(word, start_position=start, display_meta=meta)
+
+
+def _matching(pool: list[tuple[str, str]], current: str) -> list[tuple[str, str, int]]:
+    """The pool's words that start with what is typed, sorted (filtered first: the pool
+    holds every name of the board)."""
+    hits = sorted({(w, m) for w, m in pool if w.startswith(current)})
+    return [(w, m, -len(current)) for w, m in hits]
