@@ -136,3 +136,21 @@ def test_iommu_map_on_a_non_pci_node_is_a_warning(tmp_path: Path) -> None:
     # std/soc/tegra186 declares the MMU-500 (not the tegra memory controller's pack)
     assert 'include "std/soc/tegra186"' in text and 'include "std/soc/tegra"\n' not in text
     assert "declared by std/soc/tegra186 as 'smmu'" in text
+
+
+def test_host_maps_onto_a_fact_pack_iommu_are_left_to_the_pack(tmp_path: Path) -> None:
+    """On a Tegra194 the pack declares the MMU-500 with the SoC's six PCIe maps; the hosts'
+    own iommu-maps point at that IOMMU and must not be added to it (nor crash)."""
+    dts = tmp_path / "t194.dts"
+    dts.write_text(
+        (FIX / "pcie-hosts.dts")
+        .read_text()
+        .replace('"vendor,pcie-board"', '"nvidia,p2972-0000", "nvidia,tegra194"')
+    )
+    out = tmp_path / "t194.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert 'include "std/soc/tegra194"' in text and "map " not in text
+    assert "# /pcie@14100000: its iommu-map is the fact pack's, on that IOMMU" in text
+    assert run_cli("check", str(out)).returncode == 0

@@ -216,6 +216,7 @@ def _host_maps(
     iommus: dict[str, tuple[str, int]],
     iommu_props: dict[str, list[str]],
     diags: list[Diagnostic],
+    notes: list[str],
 ) -> None:
     """PCI host bridges' iommu-map and iommu-map-mask become `map` entries on their IOMMU.
 
@@ -225,7 +226,8 @@ def _host_maps(
     get the lowest numbers no "pci" node claims (disabled ones included), in
     device-tree order where the kernel uses probe order (drivers/pci/pci.c:
     of_pci_reserve_static_domain_nr, of_pci_bus_find_domain_nr; 6.0+).  With a
-    single host the entries serve every domain and say none.
+    single host the entries serve every domain and say none.  An IOMMU a SoC fact
+    pack declares carries the SoC's maps already: those entries become a note.
     """
     where = Span(str(path), 0, 0, 0, 0)
     hosts = []
@@ -288,6 +290,9 @@ def _host_maps(
                     )
                 )
                 continue
+            if target.path not in iommu_props:  # declared by the fact pack, maps and all
+                notes.append(f"# {host.path}: its iommu-map is the fact pack's, on that IOMMU")
+                break
             masked = f" mask {mask[0]:#x}" if mask else ""
             iommu_props[target.path].append(
                 f"map {dom}rid {rid:#x} sid {sid:#x} length {length:#x}{masked}  # {host.path}"
@@ -387,7 +392,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if not _enabled(node):
             props.append("disabled")
         iommu_props[node.path] = props
-    _host_maps(path, nodes, dt, iommus, iommu_props, diags)
+    _host_maps(path, nodes, dt, iommus, iommu_props, diags, pack_notes)
     for ipath, props in iommu_props.items():
         node = dt.get_node(ipath)
         compat = ", ".join(_strings(node, "compatible"))
