@@ -574,8 +574,13 @@ def _deduce_bridge_acs(by_addr: dict[str, _Fn]) -> None:
 
 @dataclass
 class _Iommu:
-    statement: str
+    name: str
+    kind: str
     why: list[str]
+
+    @property
+    def statement(self) -> str:
+        return f"iommu {self.name}: {self.kind}"
 
 
 def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
@@ -599,21 +604,22 @@ def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
         why = [f"The kernel log names the IOMMU driver: {x86[kind][1]}."]
         for other in x86.keys() - {kind}:
             why.append(f"It also has {x86[other][0]} {other} line(s), fewer: {x86[other][1]}.")
-        out.append(_Iommu(f"iommu {name}: {kind}", why))
+        out.append(_Iommu(name, kind, why))
     for (kind, name), where in sorted(arm.items(), key=lambda kv: kv[0][1]):
-        out.append(_Iommu(f"iommu {name}: {kind}", [f"The kernel log shows it: {where}."]))
+        out.append(_Iommu(name, kind, [f"The kernel log shows it: {where}."]))
     if out:
         return out
     hosts = {f.vid for f in fns if f.cls == "0600" and f.bus == 0}
     vendors = hosts if hosts & {"8086", "1022"} else {f.vid for f in fns}
     where = "The host bridge is" if vendors is hosts else "The input has"
     if "8086" in vendors:
-        return [_Iommu("iommu vtd: intel-vtd", [f"{where} Intel (vendor 8086): VT-d."])]
+        return [_Iommu("vtd", "intel-vtd", [f"{where} Intel (vendor 8086): VT-d."])]
     if "1022" in vendors:
-        return [_Iommu("iommu amdvi: amd-vi", [f"{where} AMD (vendor 1022): AMD-Vi."])]
+        return [_Iommu("amdvi", "amd-vi", [f"{where} AMD (vendor 1022): AMD-Vi."])]
     return [
         _Iommu(
-            "iommu vtd: intel-vtd",
+            "vtd",
+            "intel-vtd",
             ["Neither Intel (8086) nor AMD (1022) in the input: the IOMMU vendor is a guess."],
         )
     ]
@@ -638,7 +644,7 @@ def _platform(logs: list[tuple[str, DmesgFacts]], iommus: list[_Iommu]) -> _Plat
         found = [(s, f) for s, f in logs if getattr(f, attr) is not None]
         return found[-1] if found else None
 
-    kinds = {i.statement.split(": ")[1] for i in iommus}
+    kinds = {i.kind for i in iommus}
     arch, arch_note = "x86_64", ""
     with_arch = [f.arch for _s, f in logs if f.arch]
     if with_arch:
@@ -784,8 +790,7 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
                 f"{_clean(source)} holds {facts.boots} boots: only the last one is imported."
             )
     platform = _platform(reader.logs, iommus)
-    iommu_kinds = [i.statement.rsplit(": ", 1)[-1].split()[0] for i in iommus]
-    out += ['include "std/linux"', *driver_packs(iommu_kinds), "", "platform {"]
+    out += ['include "std/linux"', *driver_packs(i.kind for i in iommus), "", "platform {"]
     for line in platform.lines:
         out.append("    " + line)
     out += ["}", ""]
@@ -793,7 +798,7 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
         for line in iommu.why:
             out += _comment(line)
         out.append(iommu.statement)
-    if fns and any(i.statement.endswith(("arm-smmu", "arm-smmu-v3")) for i in iommus):
+    if fns and any(i.kind in ("arm-smmu", "arm-smmu-v3") for i in iommus):
         out += _comment(
             "PCI functions reach an Arm SMMU through the firmware's RID-to-StreamID map "
             "(iommu-map, ACPI IORT), which no log shows: add 'map rid R sid S length N' to "
@@ -938,7 +943,7 @@ def _import(inputs: Sequence[tuple[str, str]]) -> ImportResult:
             ],
         )
     iommus = _iommus(fns, reader.logs)
-    _name_devices(fns, {i.statement.split()[1].rstrip(":") for i in iommus})
+    _name_devices(fns, {i.name for i in iommus})
     _infer_function_acs(fns)
     _deduce_bridge_acs({f.addr: f for f in fns})
     raw = _render(fns, reader, iommus)
