@@ -86,16 +86,12 @@ def _iommu_of(
                     "drivers/iommu/of_iommu.c: of_iommu_configure_dev_id (of_map_id)",
                 )
         return None, Reason(
-            f"no iommu-map entry covers PCI device {dev.pci} (RID {_rid(dev.pci):#06x}): "
+            f"no iommu-map entry covers PCI device {dev.pci} (RID {dev.pci.rid:#06x}): "
             "'no iommu-map translation for id', the device bypasses the IOMMU",
             mapped[0].maps[0].span,
             "drivers/of/base.c: of_map_id",
         )
     return None, Reason(f"'{dev.name}' has no iommus entry: not behind an IOMMU", dev.span)
-
-
-def _rid(addr: PciAddress) -> int:
-    return (addr.bus << 8) | (addr.device << 3) | addr.function
 
 
 def _map_entry(addr: PciAddress, iommu: Iommu) -> tuple[IommuMapEntry, int] | None:

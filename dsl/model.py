@@ -100,6 +100,11 @@ class PciAddress(Node):
     def slot(self) -> tuple[int, int, int]:
         return (self.domain, self.bus, self.device)
 
+    @property
+    def rid(self) -> int:
+        """The requester ID: bus, device and function packed as on the wire."""
+        return (self.bus << 8) | (self.device << 3) | self.function
+
 
 _PCI_RE = re.compile(r"^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$")
 
@@ -147,7 +152,7 @@ class IommuMapEntry(Node):
         the entry does not cover its (masked) requester ID."""
         if self.pci_domain is not None and self.pci_domain != addr.domain:
             return None
-        rid = ((addr.bus << 8) | (addr.device << 3) | addr.function) & self.mask
+        rid = addr.rid & self.mask
         if self.rid <= rid < self.rid + self.length:
             return self.sid + rid - self.rid
         return None
@@ -598,16 +603,11 @@ class _Builder:
             elif isinstance(prop, ast.Disabled):
                 disabled = True
         maps = []
+        # drivers/of/base.c: of_map_id: no iommu-map-mask means all ones
+        default_mask = map_mask if map_mask is not None else 0xFFFFFFFF
         for mp in map_props:
             dom = mp.pci_domain
-            # drivers/of/base.c: of_map_id: no iommu-map-mask means all ones
-            mask = (
-                mp.mask.value
-                if mp.mask is not None
-                else map_mask
-                if map_mask is not None
-                else 0xFFFFFFFF
-            )
+            mask = mp.mask.value if mp.mask is not None else default_mask
             maps.append(
                 IommuMapEntry(
                     None if dom is None else self.number(dom, 0, 0xFFFF, "PCI domain"),
@@ -769,14 +769,9 @@ class _Builder:
         entries = [(i, e) for i in iommus for e in i.maps]
         for n, (a, ea) in enumerate(entries):
             for b, eb in entries[n + 1 :]:
-                if a is b or (
-                    ea.pci_domain != eb.pci_domain
-                    and None
-                    not in (
-                        ea.pci_domain,
-                        eb.pci_domain,
-                    )
-                ):
+                # an entry without pci-domain serves every domain
+                same_host = None in (ea.pci_domain, eb.pci_domain) or ea.pci_domain == eb.pci_domain
+                if a is b or not same_host:
                     continue
                 if ea.rid < eb.rid + eb.length and eb.rid < ea.rid + ea.length:
                     self.err(
