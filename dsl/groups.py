@@ -165,6 +165,7 @@ class _Grouper:
         self.model = res.model
         self.graph: nx.Graph = nx.Graph()
         self.failed: dict[str, Reason] = {}
+        self._soc_groups: dict[str, list[tuple[SocGroup, tuple[Reason, ...]]]] = {}
 
     def link(self, a: str, b: str, reason: Reason) -> None:
         if a != b and not self.graph.has_edge(a, b):
@@ -292,7 +293,10 @@ class _Grouper:
                     self.link(owner, dev.name, reason)
 
     def soc_groups(self, iommu: Iommu) -> list[tuple[SocGroup, tuple[Reason, ...]]]:
-        """The SoC groups this kernel's MC tables have, and why (a group's `when`)."""
+        """The SoC groups this kernel's MC tables have, and why (a group's `when`);
+        worked out once per IOMMU, as numbering asks for every group."""
+        if iommu.name in self._soc_groups:
+            return self._soc_groups[iommu.name]
         out: list[tuple[SocGroup, tuple[Reason, ...]]] = []
         for g in iommu.soc_groups:
             if g.condition is None:
@@ -301,6 +305,7 @@ class _Grouper:
             ok, why, _pos = self.res.platform.holds(g.condition)
             if ok:
                 out.append((g, tuple(why)))
+        self._soc_groups[iommu.name] = out
         return out
 
     def same_sid(self, iommu: Iommu, devs: list[Device]) -> None:
