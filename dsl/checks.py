@@ -24,9 +24,10 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
     if subject in model.iommus:
         iommu = model.iommus[subject]
         used = sorted(res.contexts_used(subject), key=lambda d: d.context or 0)
+        in_use = set(res.context_slots(subject))  # contexts, not domains: qcom-iommu shares
         if attr == "contexts_used":
-            return len(used), Reason(
-                f"{len(used)} contexts in use on '{subject}'",
+            return len(in_use), Reason(
+                f"{len(in_use)} contexts in use on '{subject}'",
                 iommu.span,
                 None,
                 tuple(
@@ -42,8 +43,8 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
         if attr == "contexts_free":
             if iommu.contexts is None:
                 return "unlimited", Reason(f"'{subject}' has no context limit", iommu.span)
-            free = iommu.contexts - len(used) - len(iommu.reserved | iommu.secure)
-            return free, Reason(f"{iommu.contexts} contexts, {len(used)} in use", iommu.span)
+            free = iommu.contexts - len(in_use | iommu.reserved | iommu.secure)
+            return free, Reason(f"{iommu.contexts} contexts, {len(in_use)} in use", iommu.span)
         if attr == "groups":
             groups = [g for g in res.groups if g.iommu == subject]
             return len(groups), Reason(f"{len(groups)} groups on '{subject}'", iommu.span)
@@ -146,9 +147,10 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
             )
         )
     for iommu in model.iommus.values():
-        if not iommu.contexts:
+        # qcom-iommu contexts are fixed by the device tree, never allocated: nothing to run out of
+        if not iommu.contexts or iommu.kind == "qcom-iommu":
             continue
-        used = len(res.contexts_used(iommu.name))
+        used = len(res.context_slots(iommu.name))
         if used / iommu.contexts >= 0.9 and used < iommu.contexts + 1:
             res.diagnostics.append(
                 warning(

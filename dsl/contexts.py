@@ -128,29 +128,42 @@ class _Allocator:
             dom.context_reason = Reason("the GART's single aperture", iommu.span, src)
             return True
         if iommu.kind == "qcom-iommu":
-            ctx = next(
-                (
+            # Contexts are not allocated: the domain programs every context its device's
+            # `iommus` cells name (qcom_iommu_init_domain walks fwspec->ids).
+            ctxs = sorted(
+                {
                     int(s.value)
                     for d in dom.devices
                     for lk in self.res.model.devices[d].iommus
                     if lk.iommu == iommu.name
                     for s in lk.streams
                     if s.form == "context"
-                ),
-                None,
+                }
             )
-            if ctx is None:
+            if not ctxs:
                 return True
-            if ctx in iommu.secure:
-                dom.failed = True
-                dom.errno = "-EINVAL"
+            dom.context, dom.more_contexts = ctxs[0], tuple(ctxs[1:])
+            named = ", ".join(str(c) for c in ctxs)
+            plural = "s" if len(ctxs) > 1 else ""
+            secure = [c for c in ctxs if c in iommu.secure]
+            if secure:
+                # A `qcom,msm-iommu-v1-sec` context still serves the client that names it; the
+                # compatible only makes the IOMMU's probe hand TZ a secure page-table pool.
+                which = ", ".join(str(c) for c in secure)
                 dom.context_reason = Reason(
-                    f"context {ctx} is secure: never handed out", iommu.span, src
+                    f"fixed context{plural} {named} from the device tree; secure "
+                    f"(qcom,msm-iommu-v1-sec): {which}, which the driver still programs for this "
+                    "domain, TZ's secure page-table pool having been set up at probe",
+                    None,
+                    "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_init_domain, "
+                    "qcom_iommu_sec_ptbl_init",
                 )
-                return False
-            dom.context = ctx
-            dom.context_reason = Reason(f"fixed context {ctx} from the device tree", None, src)
-            used.setdefault(ctx, dom.name)
+            else:
+                dom.context_reason = Reason(
+                    f"fixed context{plural} {named} from the device tree", None, src
+                )
+            for c in ctxs:
+                used.setdefault(c, dom.name)
             return True
         cands, why = self.candidates(iommu, dom)
         if cands is None:

@@ -7,7 +7,7 @@ emitted in a fixed order, so the same board gives the same bytes.
 
 from __future__ import annotations
 
-from .resolution import Domain, Group, Resolution
+from .resolution import Domain, Group, Resolution, context_slots
 
 VIEWS = ("topology", "groups", "contexts")
 COLOURS = {
@@ -176,13 +176,13 @@ def contexts(res: Resolution) -> str:
         by_iommu.setdefault(d.iommu, []).append(d)
     for iommu in model.iommus.values():
         mine = by_iommu.get(iommu.name, [])
-        used = {d.context: d for d in mine if d.context is not None}
+        used = context_slots(mine)
         failed = [
             d
             for d in mine
             if d.failed and d.context is None and d.type in ("dma", "dma-fq", "unmanaged")
         ]
-        count = iommu.contexts or len(used)
+        numbers = iommu.context_numbers if iommu.contexts else list(used)
         exhausted = any(d.errno in ("-ENOSPC", "-EBUSY") for d in failed)
         w.open(
             iommu.name,
@@ -191,7 +191,7 @@ def contexts(res: Resolution) -> str:
             style="rounded",
             color="#cc0000" if exhausted else "#999999",
         )
-        for i in range(count):
+        for i in numbers:
             dom = used.get(i)
             if dom is not None:
                 fill, label = COLOURS.get(dom.type, "white"), f"{i}: {dom.name}\n{dom.type}"

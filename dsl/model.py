@@ -175,6 +175,12 @@ class Iommu(Node):
     span: Span
     file: str
 
+    @property
+    def context_numbers(self) -> range:
+        """The context indices: qcom-iommu counts from 1 (qcom_iommu_of_xlate), others from 0."""
+        first = 1 if self.kind == "qcom-iommu" else 0
+        return range(first, first + (self.contexts or 0))
+
 
 class Device(Node):
     name: str
@@ -618,17 +624,19 @@ class _Builder:
                     mp.span,
                 )
             )
+        # qcom-iommu numbers its contexts from 1 (qcom_iommu_of_xlate); the others from 0
+        first = 1 if kind == "qcom-iommu" else 0
         for label, r in ranges:
             for idx in (r.first, r.last):
                 if idx is None:
                     continue
-                if contexts is not None and idx.value >= contexts:
+                if contexts is not None and not first <= idx.value < contexts + first:
+                    where = "past the last" if idx.value >= first else "not a"
                     self.err(
                         "E112",
-                        f"{label} context {idx.value} is past the last context of "
-                        f"'{node.name.text}'",
+                        f"{label} context {idx.value} is {where} context of '{node.name.text}'",
                         idx.span,
-                        label=f"'{node.name.text}' has contexts 0..{contexts - 1}",
+                        label=f"'{node.name.text}' has contexts {first}..{contexts - 1 + first}",
                     )
             if r.last is not None and r.last.value < r.first.value:
                 self.err("E112", "context range runs backwards", r.span)

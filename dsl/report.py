@@ -46,30 +46,30 @@ def text(res: Resolution) -> str:
     lines.append("")
     for iommu in model.iommus.values():
         used = sorted(res.contexts_used(iommu.name), key=lambda d: d.context or 0)
+        slots = res.context_slots(iommu.name)
         groups = [g for g in res.groups if g.iommu == iommu.name]
         limit = f"{iommu.contexts} contexts" if iommu.contexts else "no context limit"
         lines.append(
             f"iommu {iommu.name} ({iommu.kind}, {limit}): {len(groups)} groups, "
-            f"{len(used)} contexts in use"
+            f"{len(slots)} contexts in use"
         )
         for g in groups:
             label = f' "{g.name}"' if g.name else ""
             default = "refused" if g.failed else (g.default or "none")
             lines.append(f"  group {g.id}{label}: {', '.join(g.members)}  [default {default}]")
         if iommu.contexts:
-            by_ctx = {d.context: d.name for d in used}
-            slots = []
-            for i in range(iommu.contexts):
-                if i in by_ctx:
-                    slots.append(f"{i}={by_ctx[i]}")
+            cells = []
+            for i in iommu.context_numbers:
+                if i in slots:
+                    cells.append(f"{i}={slots[i].name}")
                 elif i in iommu.reserved:
-                    slots.append(f"{i}=(reserved)")
+                    cells.append(f"{i}=(reserved)")
                 elif i in iommu.secure:
-                    slots.append(f"{i}=(secure)")
+                    cells.append(f"{i}=(secure)")
                 else:
-                    slots.append(f"{i}=free")
-            if len(slots) <= 16:
-                lines.append("  contexts: " + ", ".join(slots))
+                    cells.append(f"{i}=free")
+            if len(cells) <= 16:
+                lines.append("  contexts: " + ", ".join(cells))
         else:
             for dom in used:
                 lines.append(f"  context {dom.context}: {dom.name}")
@@ -126,7 +126,7 @@ def to_json(res: Resolution) -> str:
                 "name": i.name,
                 "kind": i.kind,
                 "contexts": i.contexts,
-                "contexts_used": len(res.contexts_used(i.name)),
+                "contexts_used": len(res.context_slots(i.name)),
             }
             for i in model.iommus.values()
         ],

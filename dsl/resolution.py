@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .conditions import Platform
@@ -34,6 +35,7 @@ class Domain:
     devices: list[str]
     reason: Reason
     context: int | None = None
+    more_contexts: tuple[int, ...] = ()  # further fixed contexts (a qcom-iommu device's cells)
     context_reason: Reason | None = None
     failed: bool = False
     errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL
@@ -81,6 +83,25 @@ class Resolution:
     def contexts_used(self, iommu: str) -> list[Domain]:
         return [d for d in self.domains.values() if d.iommu == iommu and d.context is not None]
 
+    def context_slots(self, iommu: str) -> dict[int, Domain]:
+        """Each context in use on the IOMMU and the domain holding it.
+
+        A qcom-iommu domain holds every context its device names, and a device's default and
+        own domain hold the same fixed contexts: the first domain listed keeps the slot.
+        """
+        return context_slots(d for d in self.domains.values() if d.iommu == iommu)
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]
+
+
+def context_slots(domains: Iterable[Domain]) -> dict[int, Domain]:
+    """Each context the domains (of one IOMMU) hold, lowest first; the first domain keeps a
+    context it shares."""
+    slots: dict[int, Domain] = {}
+    for d in domains:
+        if d.context is not None:
+            for c in (d.context, *d.more_contexts):
+                slots.setdefault(c, d)
+    return dict(sorted(slots.items()))

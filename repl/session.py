@@ -283,11 +283,11 @@ def cmd_contexts(s: Session, arg: str) -> str:
     for iommu in model.iommus.values():
         if wanted and iommu.name != wanted:
             continue
-        used = sorted(res.contexts_used(iommu.name), key=lambda d: d.context or 0)
+        slots = res.context_slots(iommu.name)
         limit = iommu.contexts if iommu.contexts else "unlimited"
-        lines.append(f"{iommu.name} ({iommu.kind}): {len(used)} of {limit} contexts used")
-        for d in used:
-            lines.append(f"  {d.context}: {d.name} ({d.type})")
+        lines.append(f"{iommu.name} ({iommu.kind}): {len(slots)} of {limit} contexts used")
+        for c, d in slots.items():
+            lines.append(f"  {c}: {d.name} ({d.type})")
     return "\n".join(lines) or "no IOMMUs"
 
 

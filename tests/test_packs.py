@@ -174,3 +174,45 @@ def test_apple_dart_pack_follows_the_kernel_page_size(config: str, dcp: str, sio
     assert res.devices["dcp"].values["default_domain"] == dcp
     assert res.devices["sio"].values["default_domain"] == sio
     assert ("W210" in {d.code for d in res.diagnostics}) == (sio == "none")
+
+
+MSM8916_BOARD = """\
+include "std/soc/msm8916"
+platform {{ arch arm64; kernel 6.8; ram 0x80000000 size 1G{cmdline} }}
+device venus: "qcom,msm8916-venus" {{ iommu apps_iommu context {ctx} }}
+device gpu: "qcom,adreno-306.0", "qcom,adreno" {{ iommu gpu_iommu context 1, context 2 }}
+"""
+
+
+@pytest.mark.parametrize("ctx", [4, 5])
+def test_msm8916_secure_context_still_serves_its_client(ctx: int) -> None:
+    """qcom_iommu_init_domain programs a -sec context like a -ns one; nothing is refused."""
+    res = resolve(build_model(load_text(MSM8916_BOARD.format(cmdline="", ctx=ctx), "b.iommu")))
+    venus = res.devices["venus"].values
+    got = (venus["context"], venus["dma_ops"], venus["default_domain"])
+    assert got == (ctx, "iommu-dma", "dma")
+    assert not res.errors
+    assert ("secure" in res.devices["venus"].reasons["context"].lines()[0]) == (ctx == 5)
+    # the GPU's default domain holds both banks its cells name; no bank is left on gpu_iommu
+    assert sorted(res.context_slots("gpu_iommu")) == [1, 2]
+    assert "W202" not in {d.code for d in res.diagnostics}  # fixed banks cannot run out
+
+
+def test_msm8916_passthrough_falls_back_to_dma() -> None:
+    """qcom_iommu_domain_alloc has no identity domain: iommu_group_alloc_default_domain falls
+    back to IOMMU_DOMAIN_DMA and says so."""
+    text = MSM8916_BOARD.format(cmdline='; cmdline "iommu.passthrough=1"', ctx=5)
+    res = resolve(build_model(load_text(text, "b.iommu")))
+    assert res.global_default == "identity"
+    assert res.devices["venus"].values["default_domain"] == "dma"
+    assert any("Falling back to IOMMU_DOMAIN_DMA" in line for line in res.log)
+
+
+def test_qcom_iommu_context_sets_count_from_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    board = tmp_path / "b.iommu"
+    board.write_text("iommu a: qcom-iommu { contexts 5; secure 0, 5 }\n")
+    proc = run_cli("check", str(board))
+    assert proc.returncode == 3  # errors in the input
+    assert "b.iommu:1:42: error[E112]: secure context 0 is not a context of 'a'" in proc.stderr
+    assert "'a' has contexts 1..5" in proc.stderr
+    assert proc.stderr.count("error[E112]") == 1  # 5 is the last context, not past it
