@@ -102,30 +102,45 @@ device vic: "nvidia,tegra124-vic" {{ iommu mc swgroup vic }}
 AMD_BOARD = """\
 include "std/linux"
 include "std/iommu/amd-vi"
-platform {{ arch x86_64; kernel {kernel}; ram 0x0 size 16G{cmdline} }}
+platform {{ arch x86_64; kernel {kernel}; ram 0x0 size 16G{extra} }}
 iommu amdvi: amd-vi
 device gpu: "pci1002,699f" {{ caps ats, pri, pasid; pci 0000:04:00.0 }}
 device nic: "pci10ec,8125" {{ pci 0000:05:00.0 }}
-device egpu: "pci1002,73a5" {{ caps pasid; pci 0000:06:00.0; untrusted }}
+device egpu: "pci1002,73a5" {{ caps ats, pri, pasid; pci 0000:06:00.0; untrusted }}
+device acc: "pci1022,14c9" {{ caps pasid; pci 0000:07:00.0 }}
 """
+SME_DEFAULT = "; config AMD_MEM_ENCRYPT_ACTIVE_BY_DEFAULT"
 
 
 @pytest.mark.parametrize(
-    ("kernel", "cmdline", "gpu"),
+    ("kernel", "extra", "gpu", "acc"),
     [
-        ("6.7", "", "identity"),  # 92e2bd56a5f9: pdev_pasid_supported -> IDENTITY
-        # otherwise the x86 default: lazy DMA (IOMMU_DEFAULT_DMA_LAZY)
-        ("6.6", "", "dma-fq"),  # iommu_v2 era, not modelled by the pack
-        ("6.8", "amd_iommu=force_isolation", "dma-fq"),  # iommu_init_device skips the flags
-        ("6.8", "mem_encrypt=on", "dma-fq"),  # CC_ATTR_MEM_ENCRYPT
+        # "-": the global default (lazy DMA on x86 from 5.15, DMA before); identity: the wish
+        ("5.4", "", "-", "-"),  # no def_domain_type callback yet
+        ("5.8", "", "identity", "-"),  # dev_data->iommu_v2: ATS + PRI + PASID
+        ("5.8", '; cmdline "mem_encrypt=on"', "identity", "-"),  # no SME test in 5.8.0
+        ("5.10", '; cmdline "mem_encrypt=on"', "-", "-"),  # 7cad554887f1
+        ("5.10", SME_DEFAULT, "-", "-"),  # sme_enable: active by default
+        ("5.10", SME_DEFAULT + '; cmdline "mem_encrypt=off"', "identity", "-"),
+        ("6.5", SME_DEFAULT, "identity", "-"),  # cbebd68f59f0's early return
+        ("6.6", '; cmdline "pci=noats"', "-", "-"),  # pci_ats_supported fails
+        ("6.6", '; cmdline "amd_iommu=force_isolation"', "-", "-"),
+        ("6.7", "", "identity", "identity"),  # 92e2bd56a5f9: pdev_pasid_supported
+        ("6.8", '; cmdline "amd_iommu=force_isolation"', "-", "-"),
+        ("6.8", '; cmdline "mem_encrypt=on"', "-", "-"),  # CC_ATTR_MEM_ENCRYPT
     ],
 )
-def test_amd_vi_pack_gives_pasid_functions_identity(kernel: str, cmdline: str, gpu: str) -> None:
-    text = AMD_BOARD.format(kernel=kernel, cmdline=f'; cmdline "{cmdline}"' if cmdline else "")
-    res = resolve(build_model(load_text(text, "amd.iommu")))
-    assert res.devices["gpu"].values["default_domain"] == gpu
-    assert res.devices["nic"].values["default_domain"] == "dma-fq"  # no PASID capability
-    assert res.devices["egpu"].values["default_domain"] == "dma"  # untrusted: strict DMA
+def test_amd_vi_pack_follows_amd_iommu_def_domain_type(
+    kernel: str, extra: str, gpu: str, acc: str
+) -> None:
+    res = resolve(build_model(load_text(AMD_BOARD.format(kernel=kernel, extra=extra), "a.iommu")))
+    assert not res.errors
+    values = {d: res.devices[d].values["default_domain"] for d in ("gpu", "acc", "nic", "egpu")}
+    base = res.global_default
+    assert base in ("dma", "dma-fq")
+    # no capability: the global default; untrusted: strict DMA (iommu_get_default_domain_type)
+    expected = {"gpu": gpu, "acc": acc, "nic": "-", "egpu": "dma"}
+    assert values == {k: base if v == "-" else v for k, v in expected.items()}
     if gpu == "identity":
         why = "\n".join(res.devices["gpu"].reasons["default_domain"].lines())
         assert "std/iommu/amd-vi.iommu" in why and "amd_iommu_def_domain_type" in why
