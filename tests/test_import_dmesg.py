@@ -295,7 +295,7 @@ MDEV = """\
 """
 
 LOGS = {"gvt": GVT, "apu2": APU2, "sb3": SB3, "sp9": SP9, "lazy": LAZY, "tegra": TEGRA_SMMU}
-DEVICE = re.compile(r'^device (\S+): "([^"]+)" \{ ([^}]*) \}', re.MULTILINE)
+DEVICE = re.compile(r'^device (\S+): "([^"]+)"(?:, "pciclass,[0-9a-f]{4}")? \{ ([^}]*) \}', re.M)
 BRIDGE = re.compile(r"^bridge (\S+): (\S+) \{ ([^}]*) \}", re.MULTILINE)
 EXPECT = re.compile(r"^expect (\S+)\.group_members == \[([^\]]*)\]", re.MULTILINE)
 
@@ -415,7 +415,7 @@ def test_enumeration_lines_give_classes_ids_and_bridges() -> None:
     assert "bridge rp1: root-port { pci 0000:00:07.3 }" in text
     names = {v: k for k, v in addresses(text).items()}
     usb = names["00:0d.0"]
-    assert f'device {usb}: "pci8086,461e" {{ tags usb; pci 0000:00:0d.0 }}' in text
+    assert f'device {usb}: "pci8086,461e", "pciclass,0c03" {{ tags usb; pci 0000:00:0d.0 }}' in text
     assert f'device {names["00:08.0"]}: "pci8086,464f"' in text
     # 0d.3 has no enumeration line in the excerpt: joined by its group only.
     assert f'device {names["00:0d.3"]}: "pci-unknown"' in text
@@ -531,7 +531,10 @@ def test_more_prefixes_and_driver_names() -> None:
     assert "iommu amdvi: amd-vi" in text
     names = {v: k for k, v in addresses(text).items()}
     # "PCI host bridge to bus 0000:80": functions on it are on a root bus (no upstream).
-    assert f'device {names["80:05.2"]}: "pci8086,2025" {{ tags chipset; pci 0000:80:05.2 }}' in text
+    assert (
+        f'device {names["80:05.2"]}: "pci8086,2025", "pciclass,0880" {{ tags chipset; pci 0000:80:05.2 }}'
+        in text
+    )
     assert re.search(r"expect \w+\.group_members == \[\w+\]\n", text)
     assert "pci 0003:00:05.0" in text and "pci 0003:00:07.0" in text
 

@@ -118,7 +118,7 @@ GPU_PAIRS = {
     "gtx765m": ("pci10de,11e1", "pci10de,0e0b"),
 }
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*")
-DEVICE = re.compile(r'^device (\S+): "([^"]+)" \{ ([^}]*) \}', re.MULTILINE)
+DEVICE = re.compile(r'^device (\S+): "([^"]+)"(?:, "pciclass,[0-9a-f]{4}")? \{ ([^}]*) \}', re.M)
 EXPECT = re.compile(r"^expect (\S+)\.group_members == \[([^\]]*)\]", re.MULTILINE)
 
 
@@ -132,7 +132,7 @@ def loads_cleanly(text: str) -> None:
 
 
 def devices(text: str) -> dict[str, tuple[str, str]]:
-    """device name -> (compatible, properties)"""
+    """device name -> (ID compatible, properties); the class compatible is left out"""
     return {m[1]: (m[2], m[3]) for m in DEVICE.finditer(text)}
 
 
@@ -177,6 +177,9 @@ def test_whole_gpu_card_is_one_group_and_named_after_the_gpu() -> None:
     assert "expect gpu0.group_members == [gpu0, gpu0_audio, gpu0_usb, gpu0_serialbus]" in text
     # The GPU on bus 00 (class 0380) is the CPU's own.
     assert devices(text)["igpu0"] == ("pci8086,1912", "tags gpu; pci 0000:00:02.0")
+    # the class rides along as the OF PCI binding's class compatible, for packs to select
+    assert 'device igpu0: "pci8086,1912", "pciclass,0380" {' in text
+    assert 'device gpu0: "pci10de,2184", "pciclass,0300" {' in text
 
 
 def test_bridges_become_bridge_statements_without_upstream() -> None:
@@ -218,8 +221,14 @@ def test_lspci_nn_lines_become_devices_without_expectations() -> None:
     assert "expect" not in result.text
     assert "iommu vtd: intel-vtd" in result.text
     assert "(lspci -nn lines)" in result.text
-    assert 'device igpu0: "pci8086,0102" { tags gpu; pci 0000:00:02.0 }' in result.text
-    assert 'device ide0: "pci8086,1c3c" { tags storage; pci 0000:00:16.2 }' in result.text
+    assert (
+        'device igpu0: "pci8086,0102", "pciclass,0300" { tags gpu; pci 0000:00:02.0 }'
+        in result.text
+    )
+    assert (
+        'device ide0: "pci8086,1c3c", "pciclass,0101" { tags storage; pci 0000:00:16.2 }'
+        in result.text
+    )
     assert "bridge rp0: root-port { pci 0000:00:01.0 }" in result.text
     assert set(devices(result.text)) == {"host0", "igpu0", "comm0", "ide0", "serial0", "net0"}
     # The prompt line is the only thing skipped.
@@ -294,7 +303,10 @@ def test_colon_after_group_number_and_full_addresses() -> None:
     assert not result.diagnostics
     loads_cleanly(result.text)
     assert groups(result.text) == {"gpu0": ["gpu0", "gpu0_audio"], "nvme0": ["nvme0"]}
-    assert 'device nvme0: "pci144d,a808" { tags nvme, storage; pci 0001:03:00.0 }' in result.text
+    assert (
+        'device nvme0: "pci144d,a808", "pciclass,0108" { tags nvme, storage; pci 0001:03:00.0 }'
+        in result.text
+    )
 
 
 def test_ls_iommu_layout_and_lspci_k_lines() -> None:

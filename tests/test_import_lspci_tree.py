@@ -148,7 +148,7 @@ $ lspci -tvnn -d 1002:6660
 """
 
 TREES = {"ryzen": RYZEN, "epyc": EPYC, "optane": OPTANE, "haswell": HASWELL}
-DEVICE = re.compile(r'^device (\S+): "([^"]+)" \{ ([^}]*) \}', re.MULTILINE)
+DEVICE = re.compile(r'^device (\S+): "([^"]+)"(?:, "pciclass,[0-9a-f]{4}")? \{ ([^}]*) \}', re.M)
 BRIDGE = re.compile(r"^bridge (\S+): (\S+) \{ ([^}]*) \}", re.MULTILINE)
 
 
@@ -302,8 +302,14 @@ def test_listing_and_tree_merge_and_groups_show_bridge_acs() -> None:
         "\n#   ", " "
     )
     # Classes from the listing, topology from the tree, on the same functions.
-    assert 'device net0: "pci8086,1533" { tags network; pci 0000:03:00.0; upstream sw1 }' in text
-    assert 'device net2: "pci10ec,8168" { tags network; pci 0000:05:00.0; upstream rp1 }' in text
+    assert (
+        'device net0: "pci8086,1533", "pciclass,0200" { tags network; pci 0000:03:00.0; upstream sw1 }'
+        in text
+    )
+    assert (
+        'device net2: "pci10ec,8168", "pciclass,0200" { tags network; pci 0000:05:00.0; upstream rp1 }'
+        in text
+    )
     # 03:00.0 and 04:00.0 are not in their ports' groups: every bridge from there up has
     # ACS. 05:00.0 shares 00:1c.0's group: that port's ACS stays unknown.
     for bridge in ("rp0", "sw0", "sw1", "sw2"):

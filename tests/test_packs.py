@@ -146,20 +146,31 @@ def test_amd_vi_pack_follows_amd_iommu_def_domain_type(
         assert "std/iommu/amd-vi.iommu" in why and "amd_iommu_def_domain_type" in why
 
 
-def test_intel_igfx_off_leaves_the_igpu_untranslated() -> None:
-    """intel_iommu=igfx_off: init_no_remapping_devices ignores the graphics-dedicated DMAR."""
+@pytest.mark.parametrize("kernel", ["6.8", "6.10"])
+def test_intel_igfx_off_leaves_the_igpu_untranslated(kernel: str) -> None:
+    """intel_iommu=igfx_off: init_no_remapping_devices ignores the graphics-dedicated DMAR;
+    before 6.10 IDENTMAP_GFX also gives every other display function identity."""
     proc = run_cli(
         "whatif",
         str(EXAMPLES / "x86-desktop.iommu"),
         "--set",
-        'cmdline "intel_iommu=igfx_off"',
+        f'cmdline "intel_iommu=igfx_off"; kernel {kernel}',
         "--color",
         "never",
     )
-    lines = proc.stdout.splitlines()
-    assert lines[:2] == ["~ device igpu", "    iommu: vtd_gfx → none"], proc.stdout
-    # other devices only renumber their default domains: not reported as changes
-    assert [line for line in lines if line.startswith("~ device")] == ["~ device igpu"]
+    changed = [line for line in proc.stdout.splitlines() if line.startswith("~ device")]
+    assert "~ device igpu\n    iommu: vtd_gfx → none" in proc.stdout, proc.stdout
+    if kernel == "6.8":
+        # the GTX 1070 is display class: its whole group (with its audio function) follows
+        assert "~ device dgpu\n    default_domain: dma-fq → identity" in proc.stdout
+        assert changed[:3] == ["~ device dgpu", "~ device dgpu_audio", "~ device igpu"]
+    else:  # ba00196ca41c decoupled igfx_off from the identity mapping
+        assert changed[0] == "~ device igpu", proc.stdout
+    # devices other than the GPUs only move to other (unscarce) domain IDs
+    for line in changed:
+        if line not in ("~ device dgpu", "~ device dgpu_audio", "~ device igpu"):
+            block = proc.stdout.split(line + "\n", 1)[1].split("~ ", 1)[0]
+            assert block.strip().startswith("context:"), block
 
 
 DART_BOARD = """\

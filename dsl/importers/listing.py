@@ -833,8 +833,12 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
         if f.acs_note:
             out += _comment(f.acs_note)
             props.append("acs yes")
-        compatible = f"pci{f.vid},{f.did}" if f.vid else UNKNOWN_ID
-        out.append(f'device {f.name}: "{compatible}" {{ ' + "; ".join(props) + " }")
+        compatible = f'"pci{f.vid},{f.did}"' if f.vid else f'"{UNKNOWN_ID}"'
+        if f.cls and f.cls != "0000":
+            # the Open Firmware PCI binding's class compatible ("pciclass,ccss"): packs select
+            # device classes with it (std/iommu/intel-vtd: display functions)
+            compatible += f', "pciclass,{f.cls}"'
+        out.append(f"device {f.name}: {compatible} {{ " + "; ".join(props) + " }")
 
     by_group: dict[int, list[_Fn]] = {}
     for f in devices:
