@@ -175,6 +175,10 @@ class Iommu(Node):
     span: Span
     file: str
 
+    def maps_cover(self, addr: PciAddress) -> bool:
+        """Whether one of this IOMMU's iommu-map entries translates the function."""
+        return any(entry.sid_of(addr) is not None for entry in self.maps)
+
     @property
     def context_numbers(self) -> range:
         """The context indices: qcom-iommu counts from 1 (qcom_iommu_of_xlate), others from 0."""

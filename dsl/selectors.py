@@ -24,11 +24,11 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
     if isinstance(sel, ast.SelCompatible):
         return any(fnmatch.fnmatchcase(c, sel.pattern.value) for c in dev.compatibles)
     if isinstance(sel, ast.SelOn):
-        return any(link.iommu == sel.iommu.text for link in dev.iommus)
+        return sel.iommu.text in _iommus_of(dev, model)
     if isinstance(sel, ast.SelKind):
         return any(
-            link.iommu in model.iommus and model.iommus[link.iommu].kind == sel.kind.text
-            for link in dev.iommus
+            name in model.iommus and model.iommus[name].kind == sel.kind.text
+            for name in _iommus_of(dev, model)
         ) or (dev.pci is not None and _claims_pci(model, sel.kind.text) and not dev.iommus)
     if isinstance(sel, ast.SelPci):
         return dev.pci is not None and fnmatch.fnmatchcase(
@@ -45,6 +45,15 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
     if isinstance(sel, ast.SelAnd):
         return all(matches(s, dev, model) for s in sel.operands)
     return any(matches(s, dev, model) for s in sel.operands)
+
+
+def _iommus_of(dev: Device, model: Model) -> list[str]:
+    """The IOMMUs a device is behind: its `iommus` links, or for a PCI function without
+    links the IOMMUs whose iommu-map covers it (of_iommu_configure_dev_id)."""
+    if dev.iommus or dev.pci is None:
+        return [link.iommu for link in dev.iommus]
+    pci = dev.pci
+    return [i.name for i in model.iommus.values() if i.maps and i.maps_cover(pci)]
 
 
 def _claims_pci(model: Model, kind: str) -> bool:

@@ -242,3 +242,41 @@ def test_qcom_iommu_context_sets_count_from_one(tmp_path) -> None:  # type: igno
     assert "b.iommu:1:42: error[E112]: secure context 0 is not a context of 'a'" in proc.stderr
     assert "'a' has contexts 1..5" in proc.stderr
     assert proc.stderr.count("error[E112]") == 1  # 5 is the last context, not past it
+
+
+VIRTIO_BOARD = """\
+include "std/linux"
+include "std/iommu/virtio"
+platform {{ arch x86_64; kernel {kernel}; ram 0x0 size 4G; cmdline "iommu.passthrough=1" }}
+iommu viommu: virtio
+device nic: "pci1af4,1041" {{ pci 0000:00:02.0; iommu viommu }}
+"""
+
+
+@pytest.mark.parametrize(("kernel", "domain"), [("5.15", "dma"), ("5.17", "identity")])
+def test_virtio_identity_domains_arrive_in_5_17(kernel: str, domain: str) -> None:
+    """viommu_domain_alloc took only UNMANAGED and DMA until 51a4c54f35ae: passthrough fell
+    back to a DMA domain."""
+    res = resolve(build_model(load_text(VIRTIO_BOARD.format(kernel=kernel), "vm.iommu")))
+    assert res.global_default == "identity"
+    assert res.devices["nic"].values["default_domain"] == domain
+    assert any("Falling back" in line for line in res.log) == (domain == "dma")
+
+
+SMMU3_BOARD = """\
+include "std/linux"
+include "std/iommu/arm-smmu-v3"
+platform {{ arch arm64; kernel {kernel}; ram 0x80000000 size 8G }}
+iommu smmu: arm-smmu-v3 {{ map rid 0x0 sid 0x0 length 0x10000 }}
+device ptt: "pci19e5,a12e" {{ pci 0000:00:10.0 }}
+device nic: "pci19e5,a222" {{ pci 0000:7d:00.0 }}
+"""
+
+
+@pytest.mark.parametrize(("kernel", "ptt"), [("5.19", "dma"), ("6.1", "identity")])
+def test_smmu_v3_gives_hisilicon_ptt_identity(kernel: str, ptt: str) -> None:
+    """arm_smmu_def_domain_type: IS_HISI_PTT_DEVICE -> identity (24b6c7798a01, 6.1)."""
+    res = resolve(build_model(load_text(SMMU3_BOARD.format(kernel=kernel), "hip09.iommu")))
+    assert not res.errors
+    assert res.devices["ptt"].values["default_domain"] == ptt
+    assert res.devices["nic"].values["default_domain"] == "dma"

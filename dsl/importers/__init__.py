@@ -9,6 +9,8 @@ DRIVER_PACKS = {
     "intel-vtd": "std/iommu/intel-vtd",
     "amd-vi": "std/iommu/amd-vi",
     "apple-dart": "std/iommu/apple-dart",
+    "arm-smmu-v3": "std/iommu/arm-smmu-v3",
+    "virtio": "std/iommu/virtio",
 }
 
 
