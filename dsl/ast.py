@@ -283,7 +283,7 @@ class Bridge(Node):
 class Domain(Node):
     name: Ident
     type: Ident
-    iommu: Ident
+    iommus: tuple[Ident, ...]  # `on A, B`: a domain that drivers attach across instances
     attach: tuple[Ident, ...]
     span: Span = node_field(default=NO_SPAN, compare=False)
 

@@ -190,6 +190,14 @@ class _Allocator:
         dom.context_reason = Reason(f"lowest free context on '{iommu.name}'", None, src, tuple(why))
         return True
 
+    def take_more(self, dom: Domain, iommu: str) -> int:
+        """A domain ID on another instance for a spanning domain; only drivers without a
+        context limit span (model.SPANNING_KINDS), so this never runs out."""
+        n = self.counter.get(iommu, 0)
+        self.counter[iommu] = n + 1
+        self.used.setdefault(iommu, {})[n] = dom.name
+        return n
+
     def release(self, dom: Domain) -> None:
         if dom.context is not None:
             self.used.get(dom.iommu, {}).pop(dom.context, None)
@@ -343,6 +351,10 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
         if not groups:
             continue
         dom.devices = [m for g in groups for m in g.members]
+        # A domain on several instances (`on A, B`) lives where its first group is and takes
+        # a domain ID on every other instance it is attached to (SPANNING_KINDS).
+        dom.iommu = groups[0].iommu
+        others = list(dict.fromkeys(g.iommu for g in groups if g.iommu != dom.iommu))
         if not alloc.take(dom):
             _exhausted(
                 res,
@@ -352,6 +364,8 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 "the driver's attach fails",
             )
             continue
+        for other in others:
+            dom.contexts_on[other] = alloc.take_more(dom, other)
         for group in groups:
             listed = set(spec.attach)
             extra = [m for m in group.members if m not in listed]

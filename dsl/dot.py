@@ -174,9 +174,11 @@ def contexts(res: Resolution) -> str:
     by_iommu: dict[str, list[Domain]] = {}  # one pass, not one per IOMMU
     for d in res.domains.values():
         by_iommu.setdefault(d.iommu, []).append(d)
+        for other in d.contexts_on:  # a driver domain spanning instances
+            by_iommu.setdefault(other, []).append(d)
     for iommu in model.iommus.values():
         mine = by_iommu.get(iommu.name, [])
-        used = context_slots(mine)
+        used = context_slots(mine, iommu.name)
         failed = [
             d
             for d in mine

@@ -198,7 +198,8 @@ def header(item: ast.Item) -> str:
     if isinstance(item, ast.Bridge):
         return f"bridge {item.name.text}: {item.kind.text}"
     if isinstance(item, ast.Domain):
-        return f"domain {item.name.text}: {item.type.text} on {item.iommu.text}"
+        on = ", ".join(i.text for i in item.iommus)
+        return f"domain {item.name.text}: {item.type.text} on {on}"
     if isinstance(item, ast.When):
         return f"when {condition(item.condition)}"
     raise TypeError(type(item).__name__)

@@ -54,6 +54,26 @@ KINDS: dict[str, KindInfo] = {
     "virtio": KindInfo(frozenset({"sid", "none"}), 1, True, None),
 }
 
+# Drivers that let one domain span several of their instances, with where they do it.
+SPANNING_KINDS: dict[str, str] = {
+    "rockchip": "drivers/iommu/rockchip-iommu.c: rk_iommu_attach_device (rk_domain->iommus)",
+    "exynos-sysmmu": "drivers/iommu/exynos-iommu.c: exynos_iommu_attach_device (domain->clients)",
+    "intel-vtd": "drivers/iommu/intel/iommu.c: domain_attach_iommu (domain->iommu_array)",
+    "amd-vi": "drivers/iommu/amd/iommu.c: protection domains count their IOMMUs (dev_iommu[])",
+}
+# Drivers known to refuse a domain set up on another instance, and how.
+NO_SPAN_SOURCES: dict[str, str] = {
+    "arm-smmu": "arm-smmu.c: arm_smmu_attach_dev (smmu_domain->smmu != smmu)",
+    "qcom-smmu": "arm-smmu.c: arm_smmu_attach_dev (smmu_domain->smmu != smmu)",
+    "adreno-smmu": "arm-smmu.c: arm_smmu_attach_dev (smmu_domain->smmu != smmu)",
+    "arm-smmu-v3": "arm-smmu-v3.c: arm_smmu_attach_dev (smmu_domain->smmu != smmu)",
+    "qcom-iommu": "qcom_iommu.c: qcom_iommu_attach_dev (\"We don't support domains across "
+    'different IOMMUs")',
+    "virtio": 'virtio-iommu.c: viommu_attach_dev ("cannot attach to foreign vIOMMU")',
+    "ipmmu-vmsa": "ipmmu-vmsa.c: ipmmu_attach_device (\"Can't attach IPMMU %s to domain on "
+    'IPMMU %s")',
+}
+
 # What `expect` may ask about, per subject; the resolver computes each.
 ATTRIBUTES: dict[str, dict[str, str]] = {
     "device": {
@@ -221,10 +241,14 @@ class Bridge(Node):
 class Domain(Node):
     name: str
     type: str
-    iommu: str
+    iommus: tuple[str, ...]  # one, or several instances of a driver that spans them
     attach: tuple[str, ...]
     span: Span
     file: str
+
+    @property
+    def iommu(self) -> str:
+        return self.iommus[0]
 
 
 class Rule(Node):
@@ -951,9 +975,13 @@ class _Builder:
         iommus: dict[str, Iommu],
         devices: dict[str, Device],
     ) -> Domain:
-        iommu = iommus.get(node.iommu.text)
-        if iommu is None:
-            self.unknown("E104", "iommu", node.iommu, iommus)
+        known: list[Iommu] = []
+        for ref in node.iommus:
+            iommu = iommus.get(ref.text)
+            if iommu is None:
+                self.unknown("E104", "iommu", ref, iommus)
+            else:
+                known.append(iommu)
         if node.type.text not in ("unmanaged", "blocked"):
             self.err(
                 "E120",
@@ -962,27 +990,74 @@ class _Builder:
                 help="default domains (identity, dma, dma-fq) are chosen by the kernel; "
                 "steer them with rules such as 'requires identity'",
             )
+        self.check_span(node, known)
+        names = {i.name for i in known}
+        on = ", ".join(f"'{n}'" for n in sorted(names))
         for name in node.attach:
             dev = devices.get(name.text)
             if dev is None:
                 self.unknown("E103", "device", name, devices)
-            elif iommu is not None and all(link.iommu != iommu.name for link in dev.iommus):
+            elif (
+                known
+                and len(known) == len(node.iommus)
+                and not any(link.iommu in names for link in dev.iommus)
+            ):
+                first = known[0].name
                 self.err(
                     "E120",
-                    f"'{name.text}' is not behind '{iommu.name}'",
+                    f"'{name.text}' is not behind {on}",
                     name.span,
-                    label=f"a domain on '{iommu.name}' can only hold its clients",
+                    label=f"a domain on {on} can only hold their clients",
                     secondary=(Label(dev.span, f"'{name.text}' defined here"),),
-                    help=f"add 'iommu {iommu.name} ...' to '{name.text}'",
+                    help=f"add 'iommu {first} ...' to '{name.text}'",
                 )
         return Domain(
             node.name.text,
             node.type.text,
-            node.iommu.text,
+            tuple(i.text for i in node.iommus),
             tuple(n.text for n in node.attach),
             node.span,
             fname,
         )
+
+    def check_span(self, node: ast.Domain, known: list[Iommu]) -> None:
+        """A domain on several IOMMUs: one driver's instances, and a driver that lets one
+        domain span instances (SPANNING_KINDS); others refuse the second attach."""
+        seen: set[str] = set()
+        for ref in node.iommus:
+            if ref.text in seen:
+                self.err("E120", f"'{ref.text}' is named twice", ref.span)
+            seen.add(ref.text)
+        if len(known) < 2:
+            return
+        kinds = {i.kind for i in known}
+        if len(kinds) > 1:
+            self.err(
+                "E120",
+                "a domain belongs to one IOMMU driver, but these IOMMUs are "
+                + ", ".join(f"'{i.name}' ({i.kind})" for i in known),
+                node.span,
+                help="iommu_attach_group refuses a domain of another driver's ops (-EINVAL)",
+            )
+            return
+        kind = known[0].kind
+        if kind not in SPANNING_KINDS and kind not in NO_SPAN_SOURCES:
+            self.err(
+                "E120",
+                f"iommu-rules does not know whether one domain can span {kind} instances",
+                node.iommus[1].span,
+                help="give each IOMMU its own domain, or report what the driver does",
+            )
+        elif kind not in SPANNING_KINDS:
+            refusal = NO_SPAN_SOURCES[kind]
+            self.err(
+                "E120",
+                f"one domain cannot span {kind} instances: the driver refuses to attach it "
+                f"to '{known[1].name}' once it is set up on '{known[0].name}' (-EINVAL)",
+                node.iommus[1].span,
+                label="a second instance",
+                help=(f"kernel: {refusal}; " if refusal else "") + "give each IOMMU its own domain",
+            )
 
     # -- rules and expectations ------------------------------------------------------
     def rule(

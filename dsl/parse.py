@@ -268,12 +268,13 @@ class _Builder:
         return ast.Bridge(self.ident(name), self.kw(kind), self.items(props), span)
 
     def r_domain(self, t: Any, span: Span) -> ast.Domain:
-        name, dtype, iommu, *props = t.children
+        name, dtype, *rest = t.children
+        iommus = [self.ident(c) for c in rest if isinstance(c, Tok)]
         attach: list[ast.Ident] = []
-        for p in props:
-            if p is not None:
+        for p in rest:
+            if p is not None and not isinstance(p, Tok):
                 attach.extend(self.ident(c) for c in p.children)
-        return ast.Domain(self.ident(name), self.kw(dtype), self.ident(iommu), tuple(attach), span)
+        return ast.Domain(self.ident(name), self.kw(dtype), tuple(iommus), tuple(attach), span)
 
     # -- rules -------------------------------------------------------------
     def r_rule(self, t: Any, span: Span) -> ast.Rule:

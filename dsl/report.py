@@ -45,7 +45,6 @@ def text(res: Resolution) -> str:
     lines += _table(rows, [c.upper().replace("_", " ") for c in COLUMNS])
     lines.append("")
     for iommu in model.iommus.values():
-        used = sorted(res.contexts_used(iommu.name), key=lambda d: d.context or 0)
         slots = res.context_slots(iommu.name)
         groups = [g for g in res.groups if g.iommu == iommu.name]
         limit = f"{iommu.contexts} contexts" if iommu.contexts else "no context limit"
@@ -71,8 +70,8 @@ def text(res: Resolution) -> str:
             if len(cells) <= 16:
                 lines.append("  contexts: " + ", ".join(cells))
         else:
-            for dom in used:
-                lines.append(f"  context {dom.context}: {dom.name}")
+            for c, dom in slots.items():
+                lines.append(f"  context {c}: {dom.name}")
     if res.log:
         lines += ["", "kernel log:"] + [f"  {line}" for line in res.log]
     return "\n".join(lines) + "\n"
@@ -117,6 +116,8 @@ def to_json(res: Resolution) -> str:
                 "origin": d.origin,
                 "devices": d.devices,
                 "context": d.context,
+                "more_contexts": list(d.more_contexts),
+                "contexts_on": dict(sorted(d.contexts_on.items())),
                 "failed": d.failed,
             }
             for d in sorted(res.domains.values(), key=lambda d: d.name)

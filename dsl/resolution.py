@@ -36,9 +36,15 @@ class Domain:
     reason: Reason
     context: int | None = None
     more_contexts: tuple[int, ...] = ()  # further fixed contexts (a qcom-iommu device's cells)
+    # a driver domain attached across instances (`on A, B`): its domain ID on each other one
+    contexts_on: dict[str, int] = field(default_factory=dict)
     context_reason: Reason | None = None
     failed: bool = False
     errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL
+
+    def context_on(self, iommu: str) -> int | None:
+        """The domain's context (or domain ID) on that IOMMU."""
+        return self.contexts_on.get(iommu, self.context if iommu == self.iommu else None)
 
 
 @dataclass
@@ -81,7 +87,12 @@ class Resolution:
         return self.groups[gid] if gid is not None else None
 
     def contexts_used(self, iommu: str) -> list[Domain]:
-        return [d for d in self.domains.values() if d.iommu == iommu and d.context is not None]
+        """The domains holding a context on the IOMMU, spanning domains included."""
+        return [
+            d
+            for d in self.domains.values()
+            if (d.iommu == iommu and d.context is not None) or iommu in d.contexts_on
+        ]
 
     def context_slots(self, iommu: str) -> dict[int, Domain]:
         """Each context in use on the IOMMU and the domain holding it.
@@ -89,19 +100,21 @@ class Resolution:
         A qcom-iommu domain holds every context its device names, and a device's default and
         own domain hold the same fixed contexts: the first domain listed keeps the slot.
         """
-        return context_slots(d for d in self.domains.values() if d.iommu == iommu)
+        return context_slots(self.contexts_used(iommu), iommu)
 
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]
 
 
-def context_slots(domains: Iterable[Domain]) -> dict[int, Domain]:
-    """Each context the domains (of one IOMMU) hold, lowest first; the first domain keeps a
+def context_slots(domains: Iterable[Domain], iommu: str) -> dict[int, Domain]:
+    """Each context the domains hold on this IOMMU, lowest first; the first domain keeps a
     context it shares."""
     slots: dict[int, Domain] = {}
     for d in domains:
-        if d.context is not None:
+        if d.iommu == iommu and d.context is not None:
             for c in (d.context, *d.more_contexts):
                 slots.setdefault(c, d)
+        elif iommu in d.contexts_on:
+            slots.setdefault(d.contexts_on[iommu], d)
     return dict(sorted(slots.items()))

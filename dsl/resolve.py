@@ -14,7 +14,7 @@ from .dmaops import dma_ops
 from .domains import default_domains, global_default
 from .groups import attach_iommus, build_groups
 from .lalr import no_gc
-from .model import Model
+from .model import SPANNING_KINDS, Model
 from .provenance import Reason
 from .resolution import Resolution
 from .rules import active_rules, driver_flags
@@ -73,4 +73,13 @@ def _fill(res: Resolution) -> None:
         dres.set("domain_type", dom.type, dom.reason)
         dres.set("domain", dom.name, dom.reason)
         ctx_why = dom.context_reason or Reason(f"a {dom.type} domain needs no context")
-        dres.set("context", dom.context if dom.context is not None else "none", ctx_why)
+        if dres.iommu in dom.contexts_on:  # a spanning domain, seen from another instance
+            ctx_why = Reason(
+                f"domain '{dom.name}' spans IOMMU instances: domain ID "
+                f"{dom.contexts_on[dres.iommu]} on '{dres.iommu}' (not a scarce resource)",
+                None,
+                SPANNING_KINDS.get(res.model.iommus[dres.iommu].kind),
+            )
+            dres.set("context", dom.contexts_on[dres.iommu], ctx_why)
+        else:
+            dres.set("context", dom.context if dom.context is not None else "none", ctx_why)

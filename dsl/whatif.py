@@ -228,7 +228,7 @@ def _cascade(name: str, item: ast.Item) -> ast.Item | None:
         return None if item.query.subject.text == name else item
     if isinstance(item, ast.Domain) and any(a.text == name for a in item.attach):
         attach = tuple(a for a in item.attach if a.text != name)
-        return ast.Domain(item.name, item.type, item.iommu, attach, item.span)
+        return ast.Domain(item.name, item.type, item.iommus, attach, item.span)
     if isinstance(item, ast.When):
         inner = (_cascade(name, i) for i in item.items)
         return ast.When(item.condition, tuple(i for i in inner if i is not None), item.span)
@@ -403,8 +403,8 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
                 )
                 d.count(key)
     for iommu in sorted(set(before.model.iommus) | set(after.model.iommus)):
-        ub = {_domain_label(x): x.context for x in before.contexts_used(iommu)}
-        ua = {_domain_label(x): x.context for x in after.contexts_used(iommu)}
+        ub = {_domain_label(x): x.context_on(iommu) for x in before.contexts_used(iommu)}
+        ua = {_domain_label(x): x.context_on(iommu) for x in after.contexts_used(iommu)}
         if ub == ua:
             continue
         d.lines.append(f"~ iommu {iommu}: contexts used {len(ub)} → {len(ua)}")

@@ -225,9 +225,10 @@ def cmd_show(s: Session, arg: str) -> str:
         return cmd_contexts(s, name)
     if name in res.domains:
         dom = res.domains[name]
+        others = "".join(f"; on {i}: {n}" for i, n in sorted(dom.contexts_on.items()))
         return (
             f"domain {name}: {dom.type} on {dom.iommu} ({dom.origin}); context "
-            f"{render_value(dom.context)}; devices {', '.join(dom.devices) or 'none'}"
+            f"{render_value(dom.context)}{others}; devices {', '.join(dom.devices) or 'none'}"
         )
     from iommu_rules.diagnostics import did_you_mean
 

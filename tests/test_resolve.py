@@ -206,3 +206,15 @@ def test_every_std_rule_cites_a_kernel_source() -> None:
         for rule in model.rules:
             assert rule.source, f"{rule.span}: rule '{rule.name}' has no 'source'"
             assert rule.explicit_name, f"{rule.span}: std rules are named"
+
+
+def test_a_domain_spanning_instances_shows_on_each_in_json_and_dot() -> None:
+    board = str(SCENARIOS / "domain-spanning-instances.iommu")
+    data = json.loads(run_cli("resolve", "--json", board).stdout)
+    used = {i["name"]: i["contexts_used"] for i in data["iommus"]}
+    assert used == {"vopb_mmu": 2, "vopl_mmu": 2, "vpu_mmu": 1}
+    dev = {d["name"]: d for d in data["devices"]}
+    assert dev["vopb"]["domain"] == dev["vopl"]["domain"] == "drm"
+    dot = run_cli("dot", "--view", "contexts", board).stdout
+    # the domain's node appears in both IOMMUs' clusters, not in the VPU's
+    assert dot.count("1: drm") == 2, dot
