@@ -29,6 +29,12 @@ SOURCES = {
 }
 
 
+# Drivers that attach a device's domain to every instance its `iommus` names (one group,
+# hung off the first): exynos_iommu_of_xlate lists each System MMU in owner->controllers and
+# exynos_iommu_attach_device points every one of them at the domain's page table.
+ALL_LINKS = {"exynos-sysmmu"}
+
+
 class _Allocator:
     def __init__(self, res: Resolution, rules: list[ActiveRule]):
         self.res = res
@@ -107,6 +113,17 @@ class _Allocator:
 
     def take(self, dom: Domain) -> bool:
         """Give ``dom`` a context on its IOMMU; False when the kernel would fail."""
+        if not self._take(dom):
+            return False
+        if dom.context is not None and self.res.model.iommus[dom.iommu].kind in ALL_LINKS:
+            # The driver attaches the domain to every instance the device's `iommus` names.
+            for d in dom.devices:
+                for link in self.res.model.devices[d].iommus:
+                    if link.iommu != dom.iommu and link.iommu not in dom.contexts_on:
+                        dom.contexts_on[link.iommu] = self.take_more(dom, link.iommu)
+        return True
+
+    def _take(self, dom: Domain) -> bool:
         if dom.type not in PAGING:
             return True
         iommu = self.res.model.iommus[dom.iommu]
@@ -199,6 +216,9 @@ class _Allocator:
         return n
 
     def release(self, dom: Domain) -> None:
+        for other, n in dom.contexts_on.items():
+            self.used.get(other, {}).pop(n, None)
+        dom.contexts_on.clear()
         if dom.context is not None:
             self.used.get(dom.iommu, {}).pop(dom.context, None)
             dom.context_reason = Reason(
@@ -312,15 +332,34 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                     dres.domain = created[group.id].name if group.id in created else None
     # (c) domains the drivers build and attach
     for spec in model.domains.values():
+        shared = spec.type == "arm-mapping"
         dom = Domain(
             spec.name,
-            spec.type,
+            "unmanaged" if shared else spec.type,  # arm_iommu_create_mapping: UNMANAGED
             spec.iommu,
             "driver",
             [],
-            Reason(f"driver-built {spec.type} domain '{spec.name}'", spec.span),
+            Reason(
+                f"a driver's arm32 mapping '{spec.name}' (arm_iommu_create_mapping)"
+                if shared
+                else f"driver-built {spec.type} domain '{spec.name}'",
+                spec.span,
+            ),
+            arm_mapping=shared,
         )
         res.domains[dom.name] = dom
+        if shared and not res.platform.enabled("ARM_DMA_USE_IOMMU"):
+            dom.failed = True
+            res.diagnostics.append(
+                error(
+                    "E120",
+                    f"'{spec.name}' is an arm32 dma_iommu_mapping, which needs arch arm with "
+                    f"ARM_DMA_USE_IOMMU (here: arch {res.platform.arch})",
+                    spec.span,
+                    help="on other architectures a driver builds an 'unmanaged' domain",
+                )
+            )
+            continue
         groups: list[Group] = []
         for name in spec.attach:
             member = res.devices.get(name)
@@ -365,7 +404,8 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
             )
             continue
         for other in others:
-            dom.contexts_on[other] = alloc.take_more(dom, other)
+            if other not in dom.contexts_on:  # take() may have added it (ALL_LINKS)
+                dom.contexts_on[other] = alloc.take_more(dom, other)
         for group in groups:
             listed = set(spec.attach)
             extra = [m for m in group.members if m not in listed]

@@ -146,6 +146,21 @@ def dma_ops(res: Resolution) -> None:
                 ),
             )
             continue
+        if dom is not None and dom.arm_mapping and not dom.failed:
+            left = detached.get(dev.name)
+            before = (left.context_reason,) if left and left.context_reason else ()
+            dres.set(
+                "dma_ops",
+                "arm_iommu",
+                Reason(
+                    f"arm_iommu: the driver attached '{dev.name}' to its shared mapping "
+                    f"'{dom.name}'",
+                    None,
+                    "arch/arm/mm/dma-mapping.c: arm_iommu_attach_device",
+                    (*before, dom.reason),
+                ),
+            )
+            continue
         released = detached.get(dev.name)
         if released is not None and released.context_reason is not None:
             why = Reason(

@@ -181,6 +181,7 @@ CHOICE_RULES = {
     "pci_cap": "PCI capability",
     "iommu_kind": "iommu kind",
     "domain_type": "domain type",
+    "domain_kind": "driver domain kind",
     "bridge_kind": "bridge kind",
     "driver_flag": "driver behaviour",
     "quirk_name": "quirk",

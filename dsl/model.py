@@ -982,10 +982,11 @@ class _Builder:
                 self.unknown("E104", "iommu", ref, iommus)
             else:
                 known.append(iommu)
-        if node.type.text not in ("unmanaged", "blocked"):
+        if node.type.text not in ("unmanaged", "blocked", "arm-mapping"):
             self.err(
                 "E120",
-                f"a driver-built domain is 'unmanaged' or 'blocked', not '{node.type.text}'",
+                "a driver-built domain is 'unmanaged', 'blocked' or 'arm-mapping', not "
+                f"'{node.type.text}'",
                 node.type.span,
                 help="default domains (identity, dma, dma-fq) are chosen by the kernel; "
                 "steer them with rules such as 'requires identity'",

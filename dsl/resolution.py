@@ -38,6 +38,7 @@ class Domain:
     more_contexts: tuple[int, ...] = ()  # further fixed contexts (a qcom-iommu device's cells)
     # a driver domain attached across instances (`on A, B`): its domain ID on each other one
     contexts_on: dict[str, int] = field(default_factory=dict)
+    arm_mapping: bool = False  # a driver's arm32 dma_iommu_mapping: its devices use arm_iommu
     context_reason: Reason | None = None
     failed: bool = False
     errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL

@@ -280,3 +280,45 @@ def test_smmu_v3_gives_hisilicon_ptt_identity(kernel: str, ptt: str) -> None:
     assert not res.errors
     assert res.devices["ptt"].values["default_domain"] == ptt
     assert res.devices["nic"].values["default_domain"] == "dma"
+
+
+EXYNOS_BOARD = """\
+include "std/linux"
+include "std/soc/exynos"
+platform {{ arch {arch}; kernel 6.8; ram 0x20000000 size 2G }}
+iommu sysmmu_fimd0: exynos-sysmmu
+iommu sysmmu_fimd1: exynos-sysmmu
+iommu sysmmu_tv: exynos-sysmmu
+iommu sysmmu_jpeg: exynos-sysmmu
+device fimd: "samsung,exynos5420-fimd" {{ iommu sysmmu_fimd0; iommu sysmmu_fimd1 }}
+device mixer: "samsung,exynos5420-mixer" {{ iommu sysmmu_tv }}
+device jpeg: "samsung,exynos5420-jpeg" {{ iommu sysmmu_jpeg }}
+domain drm: arm-mapping on sysmmu_fimd0, sysmmu_tv{on} {{ attach fimd, mixer{extra} }}
+"""
+
+
+def test_exynos_drm_components_share_one_arm32_mapping() -> None:
+    """drm_iommu_attach_device: off the implicit mapping, onto the DRM's shared one."""
+    model = build_model(load_text(EXYNOS_BOARD.format(arch="arm", on="", extra=""), "b"))
+    assert not model.diagnostics
+    res = resolve(model)
+    assert not res.errors
+    for name in ("fimd", "mixer"):
+        values = res.devices[name].values
+        assert (values["domain"], values["dma_ops"]) == ("drm", "arm_iommu"), name
+    assert res.devices["jpeg"].values["domain"] == "arm_iommu:jpeg"  # no DRM: its own
+    # FIMD's second System MMU points at the shared mapping too (owner->controllers)
+    assert [d.name for d in res.context_slots("sysmmu_fimd1").values()] == ["drm"]
+    assert res.domains["arm_iommu:fimd"].errno == "released"
+
+
+def test_arm_mapping_needs_arm32_and_a_detached_implicit_mapping() -> None:
+    res = resolve(build_model(load_text(EXYNOS_BOARD.format(arch="arm64", on="", extra=""), "b")))
+    assert [(d.code, "arm32 dma_iommu_mapping" in d.message) for d in res.errors] == [
+        ("E120", True)
+    ]
+    # jpeg's driver keeps its implicit mapping: the shared mapping cannot take it (-EBUSY)
+    text = EXYNOS_BOARD.format(arch="arm", on=", sysmmu_jpeg", extra=", jpeg")
+    model = build_model(load_text(text, "b"))
+    assert not model.diagnostics
+    assert [d.code for d in resolve(model).errors] == ["E302"]
