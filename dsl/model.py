@@ -50,7 +50,8 @@ KINDS: dict[str, KindInfo] = {
     "exynos-sysmmu": KindInfo(frozenset({"none"}), 0, False, None),
     "mtk-iommu": KindInfo(frozenset({"sid"}), 1, False, None),
     "apple-dart": KindInfo(frozenset({"sid"}), 1, True, None),
-    "ipmmu-vmsa": KindInfo(frozenset({"sid"}), 1, False, 8),
+    # PCI since 6.6 (52a8fd24d129); IPMMU_CTX_MAX is 16 since R-Car Gen4 support (8 before)
+    "ipmmu-vmsa": KindInfo(frozenset({"sid"}), 1, True, 16),
     "virtio": KindInfo(frozenset({"sid", "none"}), 1, True, None),
 }
 

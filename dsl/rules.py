@@ -61,7 +61,8 @@ def active_rules(res: Resolution) -> list[ActiveRule]:
             continue
         devices = _select(rule.selector, res.model) if rule.selector is not None else frozenset()
         res.rule_hits[index] = len(devices)
-        out.append(ActiveRule(index, rule, tuple(why), position, devices))
+        # `kernel >= A and kernel < B` both cite the platform's one kernel line: say it once
+        out.append(ActiveRule(index, rule, tuple(dict.fromkeys(why)), position, devices))
     return out
 
 
