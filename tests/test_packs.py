@@ -352,3 +352,30 @@ def test_rcar_gen3_ipmmu_serves_only_opted_in_masters(kernel: str, translated: l
     assert got == translated
     for name in set(res.devices) - set(translated):
         assert res.devices[name].values["dma_ops"].startswith("dma-direct")
+
+
+RK3288_BOARD = """\
+include "std/linux"
+include "std/soc/rockchip"
+platform {{ arch arm; kernel {kernel}; ram 0x0 size 2G }}
+iommu vopb_mmu: rockchip
+iommu vopl_mmu: rockchip
+device vopb: "rockchip,rk3288-vop" {{ iommu vopb_mmu }}
+device vopl: "rockchip,rk3288-vop" {{ iommu vopl_mmu }}
+domain rockchip_drm: unmanaged on vopb_mmu, vopl_mmu {{ attach vopb, vopl }}
+"""
+
+
+def test_rockchip_drm_on_arm32_drops_the_implicit_mapping_from_5_19() -> None:
+    """8490cad4dc4e: rockchip_drm_dma_attach_device detaches the arm_iommu mapping first."""
+    res = resolve(build_model(load_text(RK3288_BOARD.format(kernel="6.1"), "veyron.iommu")))
+    assert not res.errors
+    for vop in ("vopb", "vopl"):
+        values = res.devices[vop].values
+        # arm_iommu_detach_device resets the DMA ops: the domain is the driver's, the DMA
+        # API is dma-direct
+        assert (values["domain"], values["dma_ops"]) == ("rockchip_drm", "dma-direct")
+    assert res.domains["arm_iommu:vopb"].errno == "released"
+    # before the fix the implicit mapping was still attached: the model refuses (-EBUSY)
+    res = resolve(build_model(load_text(RK3288_BOARD.format(kernel="5.18"), "veyron.iommu")))
+    assert {d.code for d in res.errors} == {"E302"}
