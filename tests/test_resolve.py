@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -218,3 +219,38 @@ def test_a_domain_spanning_instances_shows_on_each_in_json_and_dot() -> None:
     dot = run_cli("dot", "--view", "contexts", board).stdout
     # the domain's node appears in both IOMMUs' clusters, not in the VPU's
     assert dot.count("1: drm") == 2, dot
+
+
+FACT = re.compile(r"(iommu|device|bridge|domain) ")
+CITATION = re.compile(
+    r"(drivers|arch|include)/\S+"  # a kernel path
+    r"|\b[\w-]+\.(c|h|dtsi|dts)\b"  # a kernel file
+    r"|\b[0-9a-f]{12}\b"  # a commit
+    r"|\btegra\w*_(groups|soc)\b"  # the Tegra MC tables
+)
+
+
+def test_every_std_fact_cites_where_it_comes_from() -> None:
+    """A fact in a pack (an `iommu`, `device`, `bridge` or `domain` statement) names its
+    source in the comment just above it or inside its block, not only in the file header."""
+    from iommu_rules.loader import std_root
+
+    missing = []
+    for pack in sorted(std_root().rglob("*.iommu")):
+        lines = pack.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if not FACT.match(line):
+                continue
+            above = []
+            j = i - 1
+            while j >= 0 and lines[j].startswith("#"):
+                above.append(lines[j])
+                j -= 1
+            body = [line]
+            k = i + 1
+            while line.rstrip().endswith("{") and k < len(lines) and lines[k] != "}":
+                body.append(lines[k])
+                k += 1
+            if not CITATION.search("\n".join(above + body)):
+                missing.append(f"{pack.name}:{i + 1}: {line}")
+    assert not missing, "facts without a source:\n" + "\n".join(missing)
