@@ -435,3 +435,56 @@ expect isp1_mmu.groups == 0
 expect iep_mmu.groups == 0
 """,
     )
+
+
+# ---------------------------------------------------------------- MSM8916 (DragonBoard 410c)
+APQ8016 = "apq8016-sbc.dts"
+
+
+def test_apq8016_import_takes_the_iommus_from_the_soc_pack(tmp_path: Path) -> None:
+    """The root compatible "qcom,apq8016" selects std/soc/msm8916, whose apps_iommu and
+    gpu_iommu replace the nodes (same labels); every master keeps its DT context cells."""
+    text = imported(tmp_path, APQ8016)
+    assert 'include "std/soc/msm8916"' in text
+    assert "# /soc@0/iommu@1ef0000: declared by std/soc/msm8916 as 'apps_iommu'" in text
+    assert "\niommu " not in text
+    assert devices(text) == {
+        "mdp": (["qcom,mdp5"], "iommu apps_iommu context 4"),  # mdss enabled by the board
+        "camss": (["qcom,msm8916-camss"], "iommu apps_iommu context 3"),
+        "gpu": (["qcom,adreno-306.0", "qcom,adreno"], "iommu gpu_iommu context 1, context 2"),
+        "venus": (["qcom,msm8916-venus"], "iommu apps_iommu context 5"),
+    }
+
+
+def test_apq8016_matches_the_example(tmp_path: Path) -> None:
+    text = imported(tmp_path, APQ8016)
+    same = {"mdp": "mdp", "camss": "camss", "gpu": "gpu", "venus": "venus"}
+    compare_with_example(text, "db410c.iommu", same)
+
+
+def test_msm_iommu_banks_come_from_the_ctx_children(tmp_path: Path) -> None:
+    """Without a SoC pack the importer declares an MSM IOMMU v1 itself: as many contexts as
+    the highest iommu-ctx child (reg / 0x1000, qcom_iommu_device_probe), -sec ones secure."""
+    dts = tmp_path / "other.dts"
+    source = (FIX / APQ8016).read_text()
+    dts.write_text(source.replace('"qcom,apq8016-sbc", "qcom,apq8016"', '"vendor,board"'))
+    out = tmp_path / "other.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert (
+        "iommu apps_iommu: qcom-iommu {\n    cells 1\n"
+        "    contexts 5  # qcom_iommu_device_probe: the highest iommu-ctx child\n"
+        "    secure 3, 5  # qcom,msm-iommu-v1-sec children\n}"
+    ) in text
+    assert "iommu gpu_iommu: qcom-iommu {\n    cells 1\n    contexts 2  #" in text
+    expect_all(
+        tmp_path,
+        text,
+        """\
+# a secure bank still serves its client (qcom_iommu_init_domain)
+expect venus.context == 5
+expect venus.dma_ops == iommu-dma
+expect gpu_iommu.contexts_used == 2
+""",
+    )

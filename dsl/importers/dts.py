@@ -83,8 +83,9 @@ SWGROUPS = {
         "a9avp gpu sdmmc1a sdmmc2a sdmmc3a sdmmc4a vic vi nvdec ape nvjpg se axiap etr tsecb"
     ),
 }
-# Root compatible -> the SoC's fact pack: its IOMMUs (ASIDs, SoC groups by era, PCIe maps)
-# and, through std/soc/tegra, the drivers' policy. The pack's IOMMUs replace the nodes'.
+# Root compatible -> the SoC's fact pack: its IOMMUs (ASIDs, SoC groups by era, PCIe maps,
+# MSM8916's context banks) and, through std/soc/tegra, the drivers' policy. The pack's
+# IOMMUs replace the nodes'.
 FACT_PACKS = {
     "nvidia,tegra30": "std/soc/tegra30",
     "nvidia,tegra114": "std/soc/tegra114",
@@ -93,6 +94,8 @@ FACT_PACKS = {
     "nvidia,tegra210": "std/soc/tegra210",
     "nvidia,tegra186": "std/soc/tegra186",
     "nvidia,tegra194": "std/soc/tegra194",
+    "qcom,msm8916": "std/soc/msm8916",
+    "qcom,apq8016": "std/soc/msm8916",
 }
 # Root compatible -> policy pack. Tegra186 and later have an MMU-500 with no policy of its
 # own (std/soc/tegra186's header); std/soc/tegra is the tegra-smmu and GART drivers'.
@@ -195,6 +198,24 @@ def _cells(node: Any, prop: str) -> list[int]:
         return []
     data = p.value
     return [int.from_bytes(data[i : i + 4], "big") for i in range(0, len(data) - 3, 4)]
+
+
+def _qcom_iommu_contexts(node: Any) -> list[str]:
+    """An MSM IOMMU v1's context banks are its children: bank reg / 0x1000 (get_asid), as
+    many as the highest one (qcom_iommu_device_probe), "-sec" ones secure."""
+    banks: dict[int, bool] = {}
+    for child in node.nodes.values():
+        compat = _strings(child, "compatible")
+        reg = _cells(child, "reg")
+        if reg and any(c in ("qcom,msm-iommu-v1-ns", "qcom,msm-iommu-v1-sec") for c in compat):
+            banks[reg[0] // 0x1000] = "qcom,msm-iommu-v1-sec" in compat
+    if not banks:
+        return []
+    out = [f"contexts {max(banks)}  # qcom_iommu_device_probe: the highest iommu-ctx child"]
+    secure = sorted(b for b, sec in banks.items() if sec)
+    if secure:
+        out.append(f"secure {', '.join(map(str, secure))}  # qcom,msm-iommu-v1-sec children")
+    return out
 
 
 def _enabled(node: Any) -> bool:
@@ -389,6 +410,8 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             props.append(f"cells {ncells}")
         if kind == "tegra-smmu" and soc in TEGRA_ASIDS:
             props.append(f"contexts {TEGRA_ASIDS[soc]}  # drivers/memory/tegra/{soc}.c: num_asids")
+        if kind == "qcom-iommu":
+            props += _qcom_iommu_contexts(node)
         if not _enabled(node):
             props.append("disabled")
         iommu_props[node.path] = props
