@@ -42,7 +42,7 @@ def test_fewer_contexts() -> None:
 def test_newer_kernel_changes_default_domains() -> None:
     d = plan("set kernel 6.8")
     assert "    default_domain: none → identity" in d.text()
-    # host1x and tegra-vde detach their arm32 mappings from 5.12 / 5.3 (std/soc/tegra):
+    # host1x and tegra-vde detach their arm32 mappings from 5.17 / 5.3 (std/soc/tegra):
     # those two count under DMA ops, the other four under default domain
     assert d.counts["default_domain"] == 4 and d.counts["dma_ops"] == 2
     assert "    - context 2: arm_iommu:vde" in d.text()
