@@ -112,6 +112,19 @@ def dma_ops(res: Resolution) -> None:
                 ),
             )
             continue
+        unbound = res.driver_does(dev.name, "none")
+        if unbound is not None:
+            dres.set(
+                "dma_ops",
+                "none",
+                Reason(
+                    f"no driver binds '{dev.name}': nothing uses the DMA API",
+                    unbound.span,
+                    None,
+                    (unbound,),
+                ),
+            )
+            continue
         managed = res.driver_does(dev.name, "managed-dma")
         if managed is not None:
             dres.set(

@@ -54,8 +54,27 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
             rule = excluded[dev.name]
             why = rule.reason(f"'{iommu.name}' does not translate '{dev.name}'")
             iommu = None
+        unbound = res.driver_does(dev.name, "none")
+        if iommu is not None and unbound is not None and not _probed_unbound(res, iommu):
+            why = Reason(
+                f"no driver binds '{dev.name}': before 6.15 a firmware-described device is set "
+                "up for its IOMMU only when a driver binds (really_probe -> dma_configure -> "
+                "of_iommu_configure), so it gets no group",
+                unbound.span,
+                "drivers/base/dd.c: really_probe; drivers/iommu/of_iommu.c: of_iommu_configure",
+                (unbound, res.platform.kernel_reason),
+            )
+            iommu = None
         out.iommu = iommu.name if iommu else None
         out.set("iommu", iommu.name if iommu else "none", why)
+
+
+def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:
+    """Whether a device no driver binds still joins a group: x86 IOMMUs probe every PCI
+    function from the ACPI tables at init, and from 6.15 bus_iommu_probe parses DT/ACPI
+    for every device (bcb81ac6ae3c, "iommu: Get DT/ACPI parsing into the proper probe
+    path")."""
+    return iommu.kind in ("intel-vtd", "amd-vi") or res.platform.kernel >= (6, 15)
 
 
 def _iommu_of(

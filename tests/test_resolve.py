@@ -254,3 +254,39 @@ def test_every_std_fact_cites_where_it_comes_from() -> None:
             if not CITATION.search("\n".join(above + body)):
                 missing.append(f"{pack.name}:{i + 1}: {line}")
     assert not missing, "facts without a source:\n" + "\n".join(missing)
+
+
+UNBOUND = """\
+include "std/linux"
+platform {{ arch {arch}; kernel {kernel}; ram 0x80000000 size 4G }}
+iommu {iommu}
+device used: "vendor,used" {{ {link}; pci 0000:00:01.0 }}
+device idle: "vendor,idle" {{ {link}; pci 0000:00:02.0 }}
+rule "no driver for the idle engine": compatible "vendor,idle" driver none
+    source "drivers/base/dd.c: really_probe"
+"""
+
+
+@pytest.mark.parametrize(
+    ("arch", "iommu", "link", "kernel", "grouped"),
+    [
+        # DT: of_iommu_configure runs from really_probe only ...
+        ("arm64", "smmu: arm-smmu { cells 1 }", "iommu smmu sid 1", "6.8", False),
+        # ... until bcb81ac6ae3c moved the DT parsing into bus_iommu_probe
+        ("arm64", "smmu: arm-smmu { cells 1 }", "iommu smmu sid 1", "6.15", True),
+        # VT-d probes every PCI function from the DMAR tables at init
+        ("x86_64", "vtd: intel-vtd", "iommu vtd", "6.8", True),
+    ],
+)
+def test_a_device_no_driver_binds(
+    tmp_path: Path, arch: str, iommu: str, link: str, kernel: str, grouped: bool
+) -> None:
+    board = tmp_path / "b.iommu"
+    board.write_text(UNBOUND.format(arch=arch, iommu=iommu, link=link, kernel=kernel))
+    data = json.loads(run_cli("resolve", "--json", str(board)).stdout)
+    dev = {d["name"]: d for d in data["devices"]}
+    assert dev["used"]["group"] != "none"
+    assert (dev["idle"]["group"] != "none") == grouped
+    assert dev["idle"]["dma_ops"] == "none"  # no driver, no DMA API
+    why = run_cli("why", str(board), "idle.iommu").stdout
+    assert ("no driver binds 'idle'" in why) == (not grouped)
