@@ -189,9 +189,10 @@ def test_completer_unit() -> None:
     assert any(w == "contexts_used" for w, _, _ in comp.candidates("why mc.con"))
 
 
-def test_every_command_survives_garbage() -> None:
+def test_every_command_survives_garbage(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from iommu_rules.repl.session import REGISTRY
 
+    monkeypatch.chdir(tmp_path)  # `save }{` and `export gr3d.` write files in the cwd
     session = Session()
     session.load([TEGRA])
     for name in REGISTRY:
