@@ -23,8 +23,8 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
         return dres.values[attr], dres.reasons[attr]
     if subject in model.iommus:
         iommu = model.iommus[subject]
-        used = sorted(res.contexts_used(subject), key=lambda d: d.context or 0)
-        in_use = set(res.context_slots(subject))  # contexts, not domains: qcom-iommu shares
+        slots = res.context_slots(subject)  # contexts, not domains: they may share or span
+        in_use = set(slots)
         if attr == "contexts_used":
             return len(in_use), Reason(
                 f"{len(in_use)} contexts in use on '{subject}'",
@@ -32,12 +32,12 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
                 None,
                 tuple(
                     Reason(
-                        f"context {d.context}: {d.name}",
+                        f"context {c}: {d.name}",
                         None,
                         None,
-                        (d.context_reason,) if d.context_reason else (),
+                        (d.context_reason,) if d.context_reason and d.iommu == subject else (),
                     )
-                    for d in used
+                    for c, d in slots.items()
                 ),
             )
         if attr == "contexts_free":
@@ -49,7 +49,8 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
             groups = [g for g in res.groups if g.iommu == subject]
             return len(groups), Reason(f"{len(groups)} groups on '{subject}'", iommu.span)
         if attr == "domains":
-            return [d.name for d in used], Reason(f"domains with a context on '{subject}'")
+            names = list(dict.fromkeys(d.name for d in slots.values()))
+            return names, Reason(f"domains with a context on '{subject}'")
     if subject in res.domains:
         dom = res.domains[subject]
         if attr == "context":
@@ -146,11 +147,12 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                 help="check the selector's names, tags and compatible patterns",
             )
         )
+    live = res.live_domains()
     for iommu in model.iommus.values():
         # qcom-iommu contexts are fixed by the device tree, never allocated: nothing to run out of
         if not iommu.contexts or iommu.kind == "qcom-iommu":
             continue
-        used = len(res.context_slots(iommu.name))
+        used = len(res.context_slots(iommu.name, live))
         if used / iommu.contexts >= 0.9 and used < iommu.contexts + 1:
             res.diagnostics.append(
                 warning(

@@ -115,12 +115,17 @@ class _Allocator:
         """Give ``dom`` a context on its IOMMU; False when the kernel would fail."""
         if not self._take(dom):
             return False
-        if dom.context is not None and self.res.model.iommus[dom.iommu].kind in ALL_LINKS:
-            # The driver attaches the domain to every instance the device's `iommus` names.
+        iommus = self.res.model.iommus
+        if dom.context is not None and iommus[dom.iommu].kind in ALL_LINKS:
+            # The driver attaches the domain to every instance the device's `iommus` names
+            # (a disabled node probes no System MMU, so it is not among them).
             for d in dom.devices:
                 for link in self.res.model.devices[d].iommus:
-                    if link.iommu != dom.iommu and link.iommu not in dom.contexts_on:
-                        dom.contexts_on[link.iommu] = self.take_more(dom, link.iommu)
+                    other = iommus.get(link.iommu)
+                    if other is None or other.disabled or other.name == dom.iommu:
+                        continue
+                    if other.name not in dom.contexts_on and not self.take_more(dom, other.name):
+                        return False
         return True
 
     def _take(self, dom: Domain) -> bool:
@@ -145,13 +150,14 @@ class _Allocator:
             dom.context_reason = Reason("the GART's single aperture", iommu.span, src)
             return True
         if iommu.kind == "qcom-iommu":
-            # Contexts are not allocated: the domain programs every context its device's
-            # `iommus` cells name (qcom_iommu_init_domain walks fwspec->ids).
+            # Contexts are not allocated: a domain programs the contexts its FIRST device's
+            # cells name (qcom_iommu_init_domain walks that device's fwspec->ids, and returns
+            # early for every later device once qcom_domain->iommu is set).
+            first = self.res.model.devices[dom.devices[0]] if dom.devices else None
             ctxs = sorted(
                 {
                     int(s.value)
-                    for d in dom.devices
-                    for lk in self.res.model.devices[d].iommus
+                    for lk in (first.iommus if first else ())
                     if lk.iommu == iommu.name
                     for s in lk.streams
                     if s.form == "context"
@@ -179,8 +185,6 @@ class _Allocator:
                 dom.context_reason = Reason(
                     f"fixed context{plural} {named} from the device tree", None, src
                 )
-            for c in ctxs:
-                used.setdefault(c, dom.name)
             return True
         cands, why = self.candidates(iommu, dom)
         if cands is None:
@@ -207,13 +211,23 @@ class _Allocator:
         dom.context_reason = Reason(f"lowest free context on '{iommu.name}'", None, src, tuple(why))
         return True
 
-    def take_more(self, dom: Domain, iommu: str) -> int:
-        """A domain ID on another instance for a spanning domain; only drivers without a
-        context limit span (model.SPANNING_KINDS), so this never runs out."""
-        n = self.counter.get(iommu, 0)
-        self.counter[iommu] = n + 1
-        self.used.setdefault(iommu, {})[n] = dom.name
-        return n
+    def take_more(self, dom: Domain, iommu: str) -> bool:
+        """A context (domain ID) on another instance the domain is attached to, recorded in
+        dom.contexts_on; False when that instance has none free (-ENOSPC)."""
+        inst = self.res.model.iommus[iommu]
+        used = self.used.setdefault(iommu, {})
+        if inst.contexts is None:
+            n = self.counter.get(iommu, 0)
+            self.counter[iommu] = n + 1
+        else:
+            barred = inst.reserved | inst.secure
+            free = [c for c in inst.context_numbers if c not in used and c not in barred]
+            if not free:
+                return False
+            n = free[0]
+        used[n] = dom.name
+        dom.contexts_on[iommu] = n
+        return True
 
     def release(self, dom: Domain) -> None:
         for other, n in dom.contexts_on.items():
@@ -386,6 +400,19 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                     )
                 )
                 continue
+            if shared and len(group.members) > 1:
+                res.diagnostics.append(
+                    error(
+                        "E302",
+                        f"cannot attach '{spec.name}' to '{name}': arm_iommu_attach_device needs "
+                        f"a group of one device, and group {group.id} has "
+                        f"{', '.join(group.members)} (-EINVAL)",
+                        spec.span,
+                        label="iommu_attach_device fails",
+                        help="an arm32 mapping attaches single devices; the group stays as it is",
+                    )
+                )
+                continue
             groups.append(group)
         if not groups:
             continue
@@ -403,9 +430,20 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 "the driver's attach fails",
             )
             continue
-        for other in others:
-            if other not in dom.contexts_on:  # take() may have added it (ALL_LINKS)
-                dom.contexts_on[other] = alloc.take_more(dom, other)
+        full = {o for o in others if o not in dom.contexts_on and not alloc.take_more(dom, o)}
+        for other in sorted(full):
+            res.diagnostics.append(
+                error(
+                    "E301",
+                    f"domain '{spec.name}' gets no context on '{other}': all "
+                    f"{model.iommus[other].contexts} are taken (-ENOSPC)",
+                    spec.span,
+                    label="the driver's attach fails there",
+                    help="its groups on that IOMMU stay in their default domains",
+                )
+            )
+        groups = [g for g in groups if g.iommu not in full]
+        dom.devices = [m for g in groups for m in g.members]
         for group in groups:
             listed = set(spec.attach)
             extra = [m for m in group.members if m not in listed]

@@ -172,13 +172,14 @@ def contexts(res: Resolution) -> str:
     model = res.model
     w = _Writer("contexts")
     by_iommu: dict[str, list[Domain]] = {}  # one pass, not one per IOMMU
+    live = res.live_domains()
     for d in res.domains.values():
         by_iommu.setdefault(d.iommu, []).append(d)
         for other in d.contexts_on:  # a driver domain spanning instances
             by_iommu.setdefault(other, []).append(d)
     for iommu in model.iommus.values():
         mine = by_iommu.get(iommu.name, [])
-        used = context_slots(mine, iommu.name)
+        used = context_slots(mine, iommu.name, live)
         failed = [
             d
             for d in mine

@@ -55,6 +55,26 @@ KINDS: dict[str, KindInfo] = {
     "virtio": KindInfo(frozenset({"sid", "none"}), 1, True, None),
 }
 
+
+def first_context(kind: str) -> int:
+    """qcom-iommu numbers its contexts from 1, as its clients' cells do (qcom_iommu_of_xlate);
+    every other kind from 0."""
+    return 1 if kind == "qcom-iommu" else 0
+
+
+def reachable_iommus(dev: Device, iommus: dict[str, Iommu]) -> list[str]:
+    """The IOMMUs a device is behind, as the resolver finds them: its `iommus` links; for a
+    PCI function without links, the first x86 IOMMU (which claims it from ACPI DMAR/IVRS),
+    else those whose iommu-map covers it (of_iommu_configure_dev_id)."""
+    if dev.iommus or dev.pci is None:
+        return [link.iommu for link in dev.iommus]
+    x86 = [i.name for i in iommus.values() if i.kind in ("intel-vtd", "amd-vi")]
+    if x86:
+        return x86[:1]
+    pci = dev.pci
+    return [i.name for i in iommus.values() if i.maps and i.maps_cover(pci)]
+
+
 # Drivers that let one domain span several of their instances, with where they do it.
 SPANNING_KINDS: dict[str, str] = {
     "rockchip": "drivers/iommu/rockchip-iommu.c: rk_iommu_attach_device (rk_domain->iommus)",
@@ -203,7 +223,7 @@ class Iommu(Node):
     @property
     def context_numbers(self) -> range:
         """The context indices: qcom-iommu counts from 1 (qcom_iommu_of_xlate), others from 0."""
-        first = 1 if self.kind == "qcom-iommu" else 0
+        first = first_context(self.kind)
         return range(first, first + (self.contexts or 0))
 
 
@@ -653,8 +673,7 @@ class _Builder:
                     mp.span,
                 )
             )
-        # qcom-iommu numbers its contexts from 1 (qcom_iommu_of_xlate); the others from 0
-        first = 1 if kind == "qcom-iommu" else 0
+        first = first_context(kind)
         for label, r in ranges:
             for idx in (r.first, r.last):
                 if idx is None:
@@ -899,13 +918,23 @@ class _Builder:
                     )
             if s.form == "context" and iommu.contexts is not None:
                 assert isinstance(s.value, int)
-                if not 1 <= s.value <= iommu.contexts:
+                if s.value not in iommu.context_numbers:
                     self.err(
                         "E112",
                         f"context {s.value} is not a context of '{iommu.name}'",
                         s.span,
                         label=f"qcom-iommu contexts are 1..{iommu.contexts} "
                         "(qcom_iommu_of_xlate counts from 1)",
+                    )
+                elif s.value in iommu.reserved:
+                    self.err(
+                        "E112",
+                        f"context {s.value} of '{iommu.name}' is reserved: no context device "
+                        "serves it",
+                        s.span,
+                        label="qcom_iommu_init_domain would find no context here",
+                        help="a qcom-iommu bank exists only where the IOMMU node has an "
+                        "iommu-ctx child (qcom_iommu_ctx_probe)",
                     )
 
     def check_bridges(self, bridges: dict[str, Bridge], devices: dict[str, Device]) -> None:
@@ -1002,14 +1031,15 @@ class _Builder:
             elif (
                 known
                 and len(known) == len(node.iommus)
-                and not any(link.iommu in names for link in dev.iommus)
+                and not names & set(reachable_iommus(dev, iommus))
             ):
                 first = known[0].name
                 self.err(
                     "E120",
                     f"'{name.text}' is not behind {on}",
                     name.span,
-                    label=f"a domain on {on} can only hold their clients",
+                    label=f"a domain on {on} can only hold "
+                    + ("their clients" if len(names) > 1 else "its clients"),
                     secondary=(Label(dev.span, f"'{name.text}' defined here"),),
                     help=f"add 'iommu {first} ...' to '{name.text}'",
                 )
@@ -1080,12 +1110,15 @@ class _Builder:
             if iommu is None:
                 if not std:
                     self.unknown("E104", "iommu", node.verb.iommu, iommus)
-            elif iommu.contexts is not None and node.verb.index.value >= iommu.contexts:
+            elif iommu.contexts is not None and node.verb.index.value not in iommu.context_numbers:
+                numbers = iommu.context_numbers
                 self.err(
                     "E112",
-                    f"context {node.verb.index.value} is past the last context of '{iommu.name}'",
+                    f"context {node.verb.index.value} is past the last context of '{iommu.name}'"
+                    if node.verb.index.value >= numbers.start
+                    else f"context {node.verb.index.value} is not a context of '{iommu.name}'",
                     node.verb.index.span,
-                    label=f"'{iommu.name}' has contexts 0..{iommu.contexts - 1}",
+                    label=f"'{iommu.name}' has contexts {numbers.start}..{numbers.stop - 1}",
                 )
         if selector is not None and not std:
             self.check_selector(selector, iommus, devices, tags)

@@ -44,8 +44,9 @@ def text(res: Resolution) -> str:
         rows.append([name] + [render_value(d.values.get(c, "")) for c in COLUMNS[1:]])
     lines += _table(rows, [c.upper().replace("_", " ") for c in COLUMNS])
     lines.append("")
+    live = res.live_domains()
     for iommu in model.iommus.values():
-        slots = res.context_slots(iommu.name)
+        slots = res.context_slots(iommu.name, live)
         groups = [g for g in res.groups if g.iommu == iommu.name]
         limit = f"{iommu.contexts} contexts" if iommu.contexts else "no context limit"
         lines.append(
@@ -78,6 +79,7 @@ def text(res: Resolution) -> str:
 
 
 def to_json(res: Resolution) -> str:
+    live = res.live_domains()
     model = res.model
     data = {
         "schema": SCHEMA,
@@ -127,7 +129,7 @@ def to_json(res: Resolution) -> str:
                 "name": i.name,
                 "kind": i.kind,
                 "contexts": i.contexts,
-                "contexts_used": len(res.context_slots(i.name)),
+                "contexts_used": len(res.context_slots(i.name, live)),
             }
             for i in model.iommus.values()
         ],

@@ -43,10 +43,6 @@ class Domain:
     failed: bool = False
     errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL
 
-    def context_on(self, iommu: str) -> int | None:
-        """The domain's context (or domain ID) on that IOMMU."""
-        return self.contexts_on.get(iommu, self.context if iommu == self.iommu else None)
-
 
 @dataclass
 class DeviceResult:
@@ -95,27 +91,35 @@ class Resolution:
             if (d.iommu == iommu and d.context is not None) or iommu in d.contexts_on
         ]
 
-    def context_slots(self, iommu: str) -> dict[int, Domain]:
-        """Each context in use on the IOMMU and the domain holding it.
+    def context_slots(self, iommu: str, live: set[str] | None = None) -> dict[int, Domain]:
+        """Each context in use on the IOMMU and the domain holding it (see context_slots);
+        callers looping over IOMMUs pass live_domains() once."""
+        if live is None:
+            live = self.live_domains()
+        return context_slots(self.contexts_used(iommu), iommu, live)
 
-        A qcom-iommu domain holds every context its device names, and a device's default and
-        own domain hold the same fixed contexts: the first domain listed keeps the slot.
-        """
-        return context_slots(self.contexts_used(iommu), iommu)
+    def live_domains(self) -> set[str]:
+        """The domains some device is attached to now."""
+        return {d.domain for d in self.devices.values() if d.domain}
 
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]
 
 
-def context_slots(domains: Iterable[Domain], iommu: str) -> dict[int, Domain]:
-    """Each context the domains hold on this IOMMU, lowest first; the first domain keeps a
-    context it shares."""
+def context_slots(
+    domains: Iterable[Domain], iommu: str, live: set[str] | None = None
+) -> dict[int, Domain]:
+    """Each context the domains hold on this IOMMU, lowest first. Where two share one (a
+    qcom-iommu device's default and own domain program the same banks), the domain a device
+    is attached to now (in ``live``) holds it, else the first."""
     slots: dict[int, Domain] = {}
     for d in domains:
-        if d.iommu == iommu and d.context is not None:
-            for c in (d.context, *d.more_contexts):
-                slots.setdefault(c, d)
-        elif iommu in d.contexts_on:
-            slots.setdefault(d.contexts_on[iommu], d)
+        held = (d.context, *d.more_contexts) if d.iommu == iommu and d.context is not None else ()
+        if not held and iommu in d.contexts_on:
+            held = (d.contexts_on[iommu],)
+        for c in held:
+            owner = slots.get(c)
+            if owner is None or (live is not None and owner.name not in live and d.name in live):
+                slots[c] = d
     return dict(sorted(slots.items()))

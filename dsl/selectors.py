@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 from . import ast
-from .model import Device, Model
+from .model import Device, Model, reachable_iommus
 
 
 def _pci_pattern(pattern: str) -> str:
@@ -48,12 +48,7 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
 
 
 def _iommus_of(dev: Device, model: Model) -> list[str]:
-    """The IOMMUs a device is behind: its `iommus` links, or for a PCI function without
-    links the IOMMUs whose iommu-map covers it (of_iommu_configure_dev_id)."""
-    if dev.iommus or dev.pci is None:
-        return [link.iommu for link in dev.iommus]
-    pci = dev.pci
-    return [i.name for i in model.iommus.values() if i.maps and i.maps_cover(pci)]
+    return reachable_iommus(dev, model.iommus)
 
 
 def _claims_pci(model: Model, kind: str) -> bool:

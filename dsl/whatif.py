@@ -332,6 +332,18 @@ def _domain_label(dom: Domain) -> str:
     return dom.name
 
 
+def _held(slots: dict[int, Domain]) -> dict[str, tuple[int, ...]]:
+    """Domain label -> the contexts it holds on one IOMMU."""
+    held: dict[str, list[int]] = {}
+    for ctx, dom in slots.items():
+        held.setdefault(_domain_label(dom), []).append(ctx)
+    return {label: tuple(ctxs) for label, ctxs in held.items()}
+
+
+def _ctxs(ctxs: tuple[int, ...]) -> str:
+    return ", ".join(map(str, ctxs))
+
+
 def _renumbered(move: tuple[str, object, object]) -> bool:
     """A default domain that only took its group's new number (default:3 -> default:2)."""
     key, old, new = move
@@ -402,30 +414,32 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
                     )
                 )
                 d.count(key)
+    live_b, live_a = before.live_domains(), after.live_domains()
     for iommu in sorted(set(before.model.iommus) | set(after.model.iommus)):
-        ub = {_domain_label(x): x.context_on(iommu) for x in before.contexts_used(iommu)}
-        ua = {_domain_label(x): x.context_on(iommu) for x in after.contexts_used(iommu)}
+        ub = _held(before.context_slots(iommu, live_b))
+        ua = _held(after.context_slots(iommu, live_a))
         if ub == ua:
             continue
-        d.lines.append(f"~ iommu {iommu}: contexts used {len(ub)} → {len(ua)}")
+        nb, na = sum(map(len, ub.values())), sum(map(len, ua.values()))
+        d.lines.append(f"~ iommu {iommu}: contexts used {nb} → {na}")
         for dom in sorted(set(ub) - set(ua)):
-            d.lines.append(f"    - context {ub[dom]}: {dom}")
+            d.lines.append(f"    - context {_ctxs(ub[dom])}: {dom}")
         for dom in sorted(set(ua) - set(ub)):
-            d.lines.append(f"    + context {ua[dom]}: {dom}")
+            d.lines.append(f"    + context {_ctxs(ua[dom])}: {dom}")
         shifted = [dom for dom in sorted(set(ua) & set(ub)) if ua[dom] != ub[dom]]
         if len(shifted) > MAX_MOVES:  # a shifted allocation order, not news per domain
             first = shifted[0]
             d.lines.append(
                 f"    ~ {len(shifted)} domains moved to other contexts "
-                f"(e.g. {first}: {ub[first]} → {ua[first]})"
+                f"(e.g. {first}: {_ctxs(ub[first])} → {_ctxs(ua[first])})"
             )
         else:
             for dom in shifted:
-                d.lines.append(f"    ~ {dom}: context {ub[dom]} → {ua[dom]}")
-        if len(ua) < len(ub):
-            d.count("freed", len(ub) - len(ua))
-        elif len(ua) > len(ub):
-            d.count("taken", len(ua) - len(ub))
+                d.lines.append(f"    ~ {dom}: context {_ctxs(ub[dom])} → {_ctxs(ua[dom])}")
+        if na < nb:
+            d.count("freed", nb - na)
+        elif na > nb:
+            d.count("taken", na - nb)
     eb = {(x.code, x.message) for x in before.diagnostics if x.is_error and x.code not in ignore}
     ea = {(x.code, x.message) for x in after.diagnostics if x.is_error and x.code not in ignore}
     for code, msg in sorted(ea - eb):

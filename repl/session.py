@@ -281,10 +281,11 @@ def cmd_contexts(s: Session, arg: str) -> str:
         hint = did_you_mean(wanted, model.iommus)
         raise CommandError(f"no IOMMU '{wanted}'" + (f"; {hint}" if hint else ""))
     lines = []
+    live = res.live_domains()
     for iommu in model.iommus.values():
         if wanted and iommu.name != wanted:
             continue
-        slots = res.context_slots(iommu.name)
+        slots = res.context_slots(iommu.name, live)
         limit = iommu.contexts if iommu.contexts else "unlimited"
         lines.append(f"{iommu.name} ({iommu.kind}): {len(slots)} of {limit} contexts used")
         for c, d in slots.items():

@@ -475,6 +475,7 @@ def test_msm_iommu_banks_come_from_the_ctx_children(tmp_path: Path) -> None:
     assert (
         "iommu apps_iommu: qcom-iommu {\n    cells 1\n"
         "    contexts 5  # qcom_iommu_device_probe: the highest iommu-ctx child\n"
+        "    reserved 1, 2  # no iommu-ctx child\n"
         "    secure 3, 5  # qcom,msm-iommu-v1-sec children\n}"
     ) in text
     assert "iommu gpu_iommu: qcom-iommu {\n    cells 1\n    contexts 2  #" in text

@@ -290,3 +290,100 @@ def test_a_device_no_driver_binds(
     assert dev["idle"]["dma_ops"] == "none"  # no driver, no DMA API
     why = run_cli("why", str(board), "idle.iommu").stdout
     assert ("no driver binds 'idle'" in why) == (not grouped)
+
+
+def resolved(text: str):  # type: ignore[no-untyped-def]
+    from iommu_rules.loader import load_text
+    from iommu_rules.model import build_model
+    from iommu_rules.resolve import resolve
+
+    model = build_model(load_text(text, "b.iommu"))
+    return model, resolve(model)
+
+
+def test_a_spanning_domain_respects_the_other_instances_limit() -> None:
+    """The domain needs an ID on every instance; none free there is -ENOSPC and that
+    instance's groups stay in their default domains."""
+    model, res = resolved(
+        'include "std/linux"\nplatform { arch x86_64; kernel 6.8; ram 0x0 size 4G }\n'
+        "iommu a: intel-vtd { contexts 2 }\niommu b: intel-vtd { contexts 1 }\n"
+        'device x: "x" { iommu a; driver own-domain, no-dma-api }\n'
+        'device y: "y" { iommu b; driver own-domain, no-dma-api }\n'
+        "domain drm: unmanaged on a, b { attach x, y }\n"
+    )
+    assert not model.diagnostics
+    assert [d.code for d in res.errors] == ["E301"]
+    assert res.devices["x"].domain == "drm" and res.devices["y"].domain != "drm"
+    assert res.context_slots("b") == {0: res.domains[res.devices["y"].domain or ""]}
+
+
+def test_an_arm_mapping_attaches_single_device_groups_only() -> None:
+    """arm_iommu_attach_device -> iommu_attach_device: -EINVAL for a group of two."""
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm; kernel 6.8; ram 0x0 size 1G }\n'
+        "iommu a: arm-smmu { cells 1 }\n"
+        'device x: "x" { iommu a sid 1; driver detaches-implicit }\n'
+        'device y: "y" { iommu a sid 1 }\n'
+        'rule "y has no implicit mapping": y excludes implicit source "b"\n'
+        "domain m: arm-mapping on a { attach x }\n"
+    )
+    assert any(d.code == "E302" and "group of one device" in d.message for d in res.errors)
+    assert res.devices["y"].values["dma_ops"] != "arm_iommu"
+
+
+def test_a_qcom_iommu_domain_programs_its_first_devices_banks() -> None:
+    """qcom_iommu_init_domain sets the domain up once, from the first device's cells."""
+    _, res = resolved(
+        'include "std/soc/msm8916"\nplatform { arch arm64; kernel 6.8; ram 0x80000000 size 1G }\n'
+        'device camss: "c" { iommu apps_iommu context 3; driver own-domain, no-dma-api }\n'
+        'device venus: "v" { iommu apps_iommu context 5; driver own-domain, no-dma-api }\n'
+        "domain shared: unmanaged on apps_iommu { attach camss, venus }\n"
+    )
+    shared = res.domains["shared"]
+    assert (shared.context, shared.more_contexts) == (3, ())
+    # the bank a device is attached through now is shown as the attached domain's
+    assert res.context_slots("apps_iommu")[3].name == "shared"
+
+
+def test_exynos_masters_skip_a_disabled_second_system_mmu() -> None:
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm; kernel 6.8; ram 0x20000000 size 2G }\n'
+        "iommu s0: exynos-sysmmu\niommu s1: exynos-sysmmu { disabled }\n"
+        'device m: "m" { iommu s0; iommu s1 }\n'
+    )
+    assert res.context_slots("s1") == {} and len(res.context_slots("s0")) == 1
+
+
+def test_pci_functions_behind_an_x86_iommu_can_join_a_driver_domain() -> None:
+    model, res = resolved(
+        'include "std/linux"\nplatform { arch x86_64; kernel 6.8; ram 0x0 size 4G }\n'
+        'iommu d: intel-vtd\ndevice nic: "pci8086,1533" { pci 0000:01:00.0; driver managed-dma }\n'
+        "domain vfio: unmanaged on d { attach nic }\n"
+    )
+    assert not model.diagnostics and not res.errors
+    assert res.devices["nic"].domain == "vfio"
+
+
+def test_qcom_iommu_banks_are_counted_from_one_everywhere(tmp_path: Path) -> None:
+    board = tmp_path / "b.iommu"
+    board.write_text(
+        'include "std/soc/msm8916"\n'
+        'device venus: "v" { iommu apps_iommu context 5 }\n'
+        'device odd: "o" { iommu apps_iommu context 1 }\n'
+        'rule "bank 5 for venus": context apps_iommu.5 reserved for venus source "s"\n'
+        'rule "bank 0": context apps_iommu.0 reserved for venus source "s"\n'
+    )
+    err = run_cli("check", str(board)).stderr
+    assert "context 1 of 'apps_iommu' is reserved: no context device serves it" in err
+    assert "context 0 is not a context of 'apps_iommu'" in err
+    assert "'apps_iommu' has contexts 1..5" in err
+    assert err.count("error[") == 2
+
+
+def test_context_counts_in_why_and_whatif_count_banks_not_domains() -> None:
+    board = str(EXAMPLES / "db410c.iommu")
+    why = run_cli("why", board, "apps_iommu.contexts_used").stdout
+    assert why.splitlines()[0] == "apps_iommu.contexts_used = 3"
+    assert "context 4: mdp_as" in why  # the domain mdp is attached to now
+    plan = run_cli("whatif", board, "--drop-device", "camss", "--color", "never").stdout
+    assert "~ iommu apps_iommu: contexts used 3 → 2" in plan

@@ -212,6 +212,9 @@ def _qcom_iommu_contexts(node: Any) -> list[str]:
     if not banks:
         return []
     out = [f"contexts {max(banks)}  # qcom_iommu_device_probe: the highest iommu-ctx child"]
+    missing = [b for b in range(1, max(banks)) if b not in banks]
+    if missing:
+        out.append(f"reserved {', '.join(map(str, missing))}  # no iommu-ctx child")
     secure = sorted(b for b, sec in banks.items() if sec)
     if secure:
         out.append(f"secure {', '.join(map(str, secure))}  # qcom,msm-iommu-v1-sec children")
