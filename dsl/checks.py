@@ -183,6 +183,24 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                         "'driver no-dma-api' if the driver manages its IOVAs itself",
                     )
                 )
+    attached = {name for dom in model.domains.values() for name in dom.attach}
+    for dres in res.devices.values():
+        own = res.driver_does(dres.name, "own-domain")
+        if own is None or dres.iommu is None or dres.name in attached:
+            continue
+        res.diagnostics.append(
+            warning(
+                "W208",
+                f"the driver of '{dres.name}' builds its own domain, but no `domain` statement "
+                "attaches it: the result shows the device in its default domain",
+                model.devices[dres.name].span,
+                secondary=(Label(own.span, "'driver own-domain' said here"),)
+                if own.span is not None
+                else (),
+                help=f"declare it: 'domain NAME: unmanaged on {dres.iommu} {{ attach "
+                f"{dres.name} }}' (or arm-mapping for an arm32 mapping)",
+            )
+        )
     for group in res.groups:
         devs = [model.devices[m] for m in group.members]
         trusted = [d for d in devs if not d.untrusted]

@@ -387,3 +387,17 @@ def test_context_counts_in_why_and_whatif_count_banks_not_domains() -> None:
     assert "context 4: mdp_as" in why  # the domain mdp is attached to now
     plan = run_cli("whatif", board, "--drop-device", "camss", "--color", "never").stdout
     assert "~ iommu apps_iommu: contexts used 3 → 2" in plan
+
+
+def test_an_own_domain_nobody_declares_is_w208() -> None:
+    """std/soc/exynos says Exynos DRM builds its own mapping; a board that leaves the
+    mapping out gets told, instead of silently seeing identity and dma-direct."""
+    text = (EXAMPLES / "exynos5420.iommu").read_text()
+    start = text.index("domain exynos_drm:")
+    text = text[:start] + text[text.index("}", start) + 1 :]
+    _, res = resolved(text)
+    w208 = sorted(d.message.split("'")[1] for d in res.diagnostics if d.code == "W208")
+    assert w208 == ["fimd", "g2d", "mixer", "rotator", "scaler_0", "scaler_1", "scaler_2"]
+    # declared: no warning
+    _, res = resolved((EXAMPLES / "exynos5420.iommu").read_text())
+    assert not [d for d in res.diagnostics if d.code == "W208"]
