@@ -88,6 +88,24 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
     )
 
 
+# Driver flags under which nothing calls the DMA API: why, and the kernel code behind it.
+NO_DMA_API = {
+    "none": ("no driver binds '{}': nothing uses the DMA API", None),
+    "managed-dma": (
+        "the driver of '{}' sets driver_managed_dma: no DMA API use",
+        "drivers/base/platform.c: platform_dma_configure",
+    ),
+}
+
+
+def _no_dma_api_use(res: Resolution, name: str) -> Reason | None:
+    for flag, (text, source) in NO_DMA_API.items():
+        said = res.driver_does(name, flag)
+        if said is not None:
+            return Reason(text.format(name), said.span, source, (said,))
+    return None
+
+
 def dma_ops(res: Resolution) -> None:
     model = res.model
     # arm32 mappings their drivers detached, by device (one pass, not one per device)
@@ -112,31 +130,9 @@ def dma_ops(res: Resolution) -> None:
                 ),
             )
             continue
-        unbound = res.driver_does(dev.name, "none")
-        if unbound is not None:
-            dres.set(
-                "dma_ops",
-                "none",
-                Reason(
-                    f"no driver binds '{dev.name}': nothing uses the DMA API",
-                    unbound.span,
-                    None,
-                    (unbound,),
-                ),
-            )
-            continue
-        managed = res.driver_does(dev.name, "managed-dma")
-        if managed is not None:
-            dres.set(
-                "dma_ops",
-                "none",
-                Reason(
-                    f"the driver of '{dev.name}' sets driver_managed_dma: no DMA API use",
-                    managed.span,
-                    "drivers/base/platform.c: platform_dma_configure",
-                    (managed,),
-                ),
-            )
+        no_dma = _no_dma_api_use(res, dev.name)
+        if no_dma is not None:
+            dres.set("dma_ops", "none", no_dma)
             continue
         if dres.iommu is None or group is None or group.failed:
             why = dres.reasons.get("iommu") or Reason("not behind an IOMMU")
