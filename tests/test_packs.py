@@ -379,3 +379,21 @@ def test_rockchip_drm_on_arm32_drops_the_implicit_mapping_from_5_19() -> None:
     # before the fix the implicit mapping was still attached: the model refuses (-EBUSY)
     res = resolve(build_model(load_text(RK3288_BOARD.format(kernel="5.18"), "veyron.iommu")))
     assert {d.code for d in res.errors} == {"E302"}
+
+
+def test_tegra234_pcie_controllers_map_onto_their_smmu() -> None:
+    """tegra234.dtsi: iommu-map = <0x0 &smmu_nisoN TEGRA234_SID_PCIEn 0x1000> with mask 0:
+    one group per controller, on the SMMU that controller is wired to."""
+    text = """\
+include "std/linux"
+include "std/soc/tegra234"
+platform { arch arm64; kernel 6.8; ram 0x80000000 size 32G }
+device nvme: "pci144d,a808" { pci 0004:01:00.0 }
+device eth: "pci10ec,8168" { pci 0008:01:00.0 }
+device eth2: "pci10ec,8168" { pci 0008:02:00.0 }
+"""
+    res = resolve(build_model(load_text(text, "orin.iommu")))
+    assert not res.errors
+    assert res.devices["nvme"].iommu == "smmu_niso0"  # PCIE4, SID 0x13
+    assert res.devices["eth"].iommu == res.devices["eth2"].iommu == "smmu_niso1"  # PCIE8
+    assert res.devices["eth"].values["group_members"] == ["eth", "eth2"]  # mask 0: one SID

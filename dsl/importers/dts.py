@@ -94,6 +94,7 @@ FACT_PACKS = {
     "nvidia,tegra210": "std/soc/tegra210",
     "nvidia,tegra186": "std/soc/tegra186",
     "nvidia,tegra194": "std/soc/tegra194",
+    "nvidia,tegra234": "std/soc/tegra234",
     "qcom,msm8916": "std/soc/msm8916",
     "qcom,apq8016": "std/soc/msm8916",
 }
