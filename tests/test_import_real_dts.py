@@ -232,10 +232,33 @@ SDM845_DEVICES = {
 }
 
 
-def test_sdm845_import(tmp_path: Path) -> None:
+def without_soc_pack(tmp_path: Path, fixture: str, root: str) -> str:
+    """Import the fixture under another root compatible, so no SoC fact pack applies and
+    the importer declares the IOMMUs from the nodes itself."""
+    dts = tmp_path / f"nopack-{fixture}"
+    dts.write_text((FIX / fixture).read_text().replace(root, '"vendor,board"'))
+    out = tmp_path / "nopack.iommu"
+    proc = run_cli("import", "dts", str(dts), "-I", str(INCLUDE), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out.read_text()
+
+
+SDM845_ROOT = '"thundercomm,db845c", "qcom,sdm845"'
+
+
+def test_sdm845_import_uses_the_soc_pack(tmp_path: Path) -> None:
+    """Root compatible "qcom,sdm845": std/soc/sdm845 declares both SMMUs (same labels) and
+    carries both hosts' iommu-maps, so the nodes become notes."""
     text = imported(tmp_path, SDM845)
-    # Root compatible "thundercomm,db845c", "qcom,sdm845": arm64, the Qualcomm pack.
-    assert "arch arm64\n" in text and 'include "std/soc/qcom"' in text
+    assert "arch arm64\n" in text and 'include "std/soc/sdm845"' in text
+    assert "# /soc@0/iommu@15000000: declared by std/soc/sdm845 as 'apps_smmu'" in text
+    assert "# /soc@0/pci@1c00000: its iommu-map is the fact pack's, on that IOMMU" in text
+    assert "\niommu " not in text
+    assert devices(text) == SDM845_DEVICES
+
+
+def test_sdm845_import(tmp_path: Path) -> None:
+    text = without_soc_pack(tmp_path, SDM845, SDM845_ROOT)
     # memory@80000000 has size 0 in sdm845.dtsi ("We expect the bootloader to fill in
     # the size") and the db845c does not set it: no RAM range.
     assert "ram " not in text
@@ -251,6 +274,12 @@ def test_sdm845_import(tmp_path: Path) -> None:
     assert len(maps) == 32
     assert maps[0] == ("0", "0x0", "0x1c10") and maps[15] == ("0", "0xf00", "0x1c1f")
     assert maps[16] == ("1", "0x0", "0x1c00") and maps[31] == ("1", "0xf00", "0x1c0f")
+    # ... the same entries std/soc/sdm845 carries
+    from iommu_rules.loader import std_root
+
+    pack = (std_root() / "std" / "soc" / "sdm845.iommu").read_text()
+    entries = re.findall(r"^    map pci-domain (\d) rid (0x\w+) sid (0x\w+) length 0x1", pack, re.M)
+    assert entries == maps
 
 
 def test_sdm845_matches_the_example(tmp_path: Path) -> None:
@@ -346,7 +375,7 @@ expect wlan.group_members == [pcie1, wlan]
 def test_sdm845_adreno_smmu_kind(tmp_path: Path) -> None:
     # arm-smmu-qcom.c: qcom_smmu_impl_init checks of_device_is_compatible(np,
     # "qcom,adreno-smmu") and picks the Adreno implementation (context bank 0 for the GPU).
-    text = imported(tmp_path, SDM845)
+    text = without_soc_pack(tmp_path, SDM845, SDM845_ROOT)
     assert "iommu adreno_smmu: adreno-smmu {" in text
 
 

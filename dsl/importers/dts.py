@@ -95,6 +95,7 @@ FACT_PACKS = {
     "nvidia,tegra186": "std/soc/tegra186",
     "nvidia,tegra194": "std/soc/tegra194",
     "nvidia,tegra234": "std/soc/tegra234",
+    "qcom,sdm845": "std/soc/sdm845",
     "qcom,msm8916": "std/soc/msm8916",
     "qcom,apq8016": "std/soc/msm8916",
 }
