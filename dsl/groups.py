@@ -54,6 +54,25 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
             rule = excluded[dev.name]
             why = rule.reason(f"'{iommu.name}' does not translate '{dev.name}'")
             iommu = None
+        if iommu is not None and (larbs := _larbs_refused(res, dev, iommu)):
+            why = Reason(
+                f"'{iommu.name}' refuses '{dev.name}': its ports are on larbs "
+                f'{larbs[0]} and {larbs[1]} ("Can only use one larb", -EINVAL)',
+                dev.span,
+                "drivers/iommu/mtk_iommu.c: mtk_iommu_probe_device (635319a4a744)",
+            )
+            res.log.append(f"{dev.name}: Can only use one larb. Fail@larb{larbs[0]}-{larbs[1]}.")
+            res.diagnostics.append(
+                warning(
+                    "W209",
+                    f"the M4U '{iommu.name}' refuses '{dev.name}': a master may use one larb "
+                    f"only, and its ports are on larbs {larbs[0]} and {larbs[1]}",
+                    dev.span,
+                    help="the kernel leaves it untranslated (dma-direct); on an M4U whose "
+                    "platform data allows it, say `quirk multi-larb`",
+                )
+            )
+            iommu = None
         unbound = res.driver_does(dev.name, "none")
         if iommu is not None and unbound is not None and not _probed_unbound(res, iommu):
             why = Reason(
@@ -67,6 +86,17 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
             iommu = None
         out.iommu = iommu.name if iommu else None
         out.set("iommu", iommu.name if iommu else "none", why)
+
+
+def _larbs_refused(res: Resolution, dev: Device, iommu: Iommu) -> list[int]:
+    """The first two larbs of a master the M4U refuses for spanning larbs (an M4U port is
+    larb << 5 | port, MTK_M4U_TO_LARB); empty when it accepts the master."""
+    if iommu.kind != "mtk-iommu" or "multi-larb" in iommu.quirks:
+        return []
+    if res.platform.kernel < (5, 17):
+        return []
+    larbs = list(dict.fromkeys(sid >> 5 for sid, _ in stream_ids(dev, iommu)))
+    return larbs[:2] if len(larbs) > 1 else []
 
 
 def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:

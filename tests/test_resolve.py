@@ -401,3 +401,27 @@ def test_an_own_domain_nobody_declares_is_w208() -> None:
     # declared: no warning
     _, res = resolved((EXAMPLES / "exynos5420.iommu").read_text())
     assert not [d for d in res.diagnostics if d.code == "W208"]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "quirk", "translated"),
+    [
+        ("5.16", "", True),  # before 635319a4a744 nothing checked the larbs
+        ("6.8", "", False),  # "Can only use one larb. Fail@larb0-1."
+        ("6.8", " { quirk multi-larb }", True),  # DL_WITH_MULTI_LARB platforms
+    ],
+)
+def test_an_m4u_master_on_two_larbs(kernel: str, quirk: str, translated: bool) -> None:
+    _, res = resolved(
+        'include "std/linux"\n'
+        f"platform {{ arch arm64; kernel {kernel}; ram 0x40000000 size 4G }}\n"
+        f"iommu m4u: mtk-iommu{quirk}\n"
+        'device ok: "mediatek,mt8183-jpgenc" { iommu m4u sid 0x85, sid 0x86 }\n'
+        'device odd: "vendor,two-larbs" { iommu m4u sid 0x3, sid 0x21 }\n'
+    )
+    assert res.devices["ok"].iommu == "m4u"
+    assert (res.devices["odd"].iommu == "m4u") == translated
+    assert ("W209" in {d.code for d in res.diagnostics}) == (not translated)
+    if not translated:
+        assert res.devices["odd"].values["dma_ops"].startswith("dma-direct")
+        assert "odd: Can only use one larb. Fail@larb0-1." in res.log
