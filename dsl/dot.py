@@ -159,7 +159,7 @@ def groups(res: Resolution) -> str:
         w.node(
             "domain:" + dom.name,
             label=f"{dom.name}\n{dom.type}, "
-            + (f"context {dom.context}" if dom.context is not None else f"no context {dom.errno}"),
+            + (dom.placement() if dom.context is not None else f"no context {dom.errno}"),
             shape="ellipse",
             fillcolor="#ffb3b3" if dom.failed else COLOURS["unmanaged"],
         )

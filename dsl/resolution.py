@@ -43,6 +43,17 @@ class Domain:
     failed: bool = False
     errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL
 
+    def placement(self) -> str:
+        """Where the domain sits, for one-line views: "context 3", "contexts 1, 2",
+        "context 1 (vopl_mmu: 1)"."""
+        if self.context is None:
+            return "no context"
+        held = (self.context, *self.more_contexts)
+        text = ("contexts " if len(held) > 1 else "context ") + ", ".join(map(str, held))
+        if self.contexts_on:
+            text += " (" + ", ".join(f"{i}: {n}" for i, n in sorted(self.contexts_on.items())) + ")"
+        return text
+
 
 @dataclass
 class DeviceResult:

@@ -225,10 +225,9 @@ def cmd_show(s: Session, arg: str) -> str:
         return cmd_contexts(s, name)
     if name in res.domains:
         dom = res.domains[name]
-        others = "".join(f"; on {i}: {n}" for i, n in sorted(dom.contexts_on.items()))
         return (
-            f"domain {name}: {dom.type} on {dom.iommu} ({dom.origin}); context "
-            f"{render_value(dom.context)}{others}; devices {', '.join(dom.devices) or 'none'}"
+            f"domain {name}: {dom.type} on {dom.iommu} ({dom.origin}); {dom.placement()}; "
+            f"devices {', '.join(dom.devices) or 'none'}"
         )
     from iommu_rules.diagnostics import did_you_mean
 
@@ -297,7 +296,7 @@ def cmd_domains(s: Session, arg: str) -> str:
     res, _ = s.resolved()
     lines = []
     for d in sorted(res.domains.values(), key=lambda d: d.name):
-        state = "FAILED " + d.errno if d.failed else f"context {render_value(d.context)}"
+        state = "FAILED " + d.errno if d.failed else d.placement()
         lines.append(f"{d.name}: {d.type} on {d.iommu}, {state}; {', '.join(d.devices)}")
     return "\n".join(lines) or "no domains"
 

@@ -425,3 +425,11 @@ def test_an_m4u_master_on_two_larbs(kernel: str, quirk: str, translated: bool) -
     if not translated:
         assert res.devices["odd"].values["dma_ops"].startswith("dma-direct")
         assert "odd: Can only use one larb. Fail@larb0-1." in res.log
+
+
+def test_one_line_views_show_every_context_a_domain_holds() -> None:
+    """A spanning domain's ID on each instance, a qcom-iommu device's two banks."""
+    _, res = resolved((SCENARIOS / "domain-spanning-instances.iommu").read_text())
+    assert res.domains["drm"].placement() == "context 1 (vopl_mmu: 1)"
+    _, res = resolved((EXAMPLES / "db410c.iommu").read_text())
+    assert res.domains["gpu_as"].placement() == "contexts 1, 2"
