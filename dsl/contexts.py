@@ -54,11 +54,9 @@ class _Allocator:
         allowed -= iommu.reserved
         for idx in sorted(iommu.secure & allowed):
             why.append(
-                Reason(
-                    f"context {idx} is secure and never handed out",
-                    iommu.span,
-                    "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom,msm-iommu-v1-sec",
-                )
+                # a board fact (banks the secure world owns): qcom_iommu's -sec banks, the only
+                # kernel notion of one, are fixed contexts and never reach this allocator
+                Reason(f"context {idx} is secure and never handed out", iommu.span)
             )
         allowed -= iommu.secure
         if "bypass-last-context" in iommu.quirks and iommu.contexts:
@@ -188,8 +186,7 @@ class _Allocator:
             return True
         cands, why = self.candidates(iommu, dom)
         if cands is None:
-            n = self.counter.get(iommu.name, 0)
-            self.counter[iommu.name] = n + 1
+            n = self._next_id(iommu.name)
             dom.context = n
             dom.context_reason = Reason(f"domain ID {n} (not a scarce resource)", None, src)
             used[n] = dom.name
@@ -212,22 +209,27 @@ class _Allocator:
         return True
 
     def take_more(self, dom: Domain, iommu: str) -> bool:
-        """A context (domain ID) on another instance the domain is attached to, recorded in
-        dom.contexts_on; False when that instance has none free (-ENOSPC)."""
-        inst = self.res.model.iommus[iommu]
+        """A context (domain ID) on another instance the domain is attached to, by the same
+        rules as on its own (candidates), recorded in dom.contexts_on; False when that
+        instance has none free (-ENOSPC)."""
         used = self.used.setdefault(iommu, {})
-        if inst.contexts is None:
-            n = self.counter.get(iommu, 0)
-            self.counter[iommu] = n + 1
+        cands, _ = self.candidates(self.res.model.iommus[iommu], dom)
+        if cands is None:
+            n = self._next_id(iommu)
         else:
-            barred = inst.reserved | inst.secure
-            free = [c for c in inst.context_numbers if c not in used and c not in barred]
+            free = [c for c in cands if c not in used]
             if not free:
                 return False
             n = free[0]
         used[n] = dom.name
         dom.contexts_on[iommu] = n
         return True
+
+    def _next_id(self, iommu: str) -> int:
+        """The next domain ID on an IOMMU without a context limit."""
+        n = self.counter.get(iommu, 0)
+        self.counter[iommu] = n + 1
+        return n
 
     def release(self, dom: Domain) -> None:
         for other, n in dom.contexts_on.items():

@@ -12,7 +12,7 @@ from typing import Any
 import networkx as nx
 
 from .diagnostics import NO_SPAN, Label, error, warning
-from .model import Bridge, Device, Iommu, IommuMapEntry, Model, PciAddress, SocGroup
+from .model import ACPI_KINDS, Bridge, Device, Iommu, IommuMapEntry, Model, PciAddress, SocGroup
 from .provenance import Reason
 from .resolution import DeviceResult, Group, Resolution
 from .rules import ActiveRule, by_verb
@@ -35,7 +35,7 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
     for rule in by_verb(rules, "excludes iommu"):
         for name in rule.devices:
             excluded.setdefault(name, rule)
-    x86 = [i for i in model.iommus.values() if i.kind in ("intel-vtd", "amd-vi")]
+    x86 = [i for i in model.iommus.values() if i.kind in ACPI_KINDS]
     mapped = [i for i in model.iommus.values() if i.maps]
     for dev in sorted(model.devices.values(), key=lambda d: d.probe_order):
         out = DeviceResult(dev.name)
@@ -104,7 +104,7 @@ def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:
     function from the ACPI tables at init, and from 6.15 bus_iommu_probe parses DT/ACPI
     for every device (bcb81ac6ae3c, "iommu: Get DT/ACPI parsing into the proper probe
     path")."""
-    return iommu.kind in ("intel-vtd", "amd-vi") or res.platform.kernel >= (6, 15)
+    return iommu.kind in ACPI_KINDS or res.platform.kernel >= (6, 15)
 
 
 def _iommu_of(

@@ -56,6 +56,10 @@ KINDS: dict[str, KindInfo] = {
 }
 
 
+# IOMMUs that claim every PCI function from the ACPI tables (DMAR, IVRS), without a link.
+ACPI_KINDS = ("intel-vtd", "amd-vi")
+
+
 def first_context(kind: str) -> int:
     """qcom-iommu numbers its contexts from 1, as its clients' cells do (qcom_iommu_of_xlate);
     every other kind from 0."""
@@ -68,7 +72,7 @@ def reachable_iommus(dev: Device, iommus: dict[str, Iommu]) -> list[str]:
     else those whose iommu-map covers it (of_iommu_configure_dev_id)."""
     if dev.iommus or dev.pci is None:
         return [link.iommu for link in dev.iommus]
-    x86 = [i.name for i in iommus.values() if i.kind in ("intel-vtd", "amd-vi")]
+    x86 = [i.name for i in iommus.values() if i.kind in ACPI_KINDS]
     if x86:
         return x86[:1]
     pci = dev.pci
@@ -676,16 +680,9 @@ class _Builder:
         first = first_context(kind)
         for label, r in ranges:
             for idx in (r.first, r.last):
-                if idx is None:
-                    continue
-                if contexts is not None and not first <= idx.value < contexts + first:
-                    where = "past the last" if idx.value >= first else "not a"
-                    self.err(
-                        "E112",
-                        f"{label} context {idx.value} is {where} context of '{node.name.text}'",
-                        idx.span,
-                        label=f"'{node.name.text}' has contexts {first}..{contexts - 1 + first}",
-                    )
+                if idx is not None and contexts is not None:
+                    numbers = range(first, first + contexts)
+                    self.check_context(f"{label} context", idx, node.name.text, numbers)
             if r.last is not None and r.last.value < r.first.value:
                 self.err("E112", "context range runs backwards", r.span)
         return Iommu(
@@ -1012,7 +1009,8 @@ class _Builder:
                 self.unknown("E104", "iommu", ref, iommus)
             else:
                 known.append(iommu)
-        if node.type.text not in ("unmanaged", "blocked", "arm-mapping"):
+        # a default-domain type is refused here with the reason; any other word is E005 already
+        if node.type.text in ("identity", "dma", "dma-fq"):
             self.err(
                 "E120",
                 "a driver-built domain is 'unmanaged', 'blocked' or 'arm-mapping', not "
@@ -1052,6 +1050,18 @@ class _Builder:
             fname,
         )
 
+    def check_context(self, what: str, idx: ast.Num, iommu: str, numbers: range) -> None:
+        """E112 for a context index outside the IOMMU's contexts (first_context..)."""
+        if idx.value in numbers:
+            return
+        where = "past the last" if idx.value >= numbers.start else "not a"
+        self.err(
+            "E112",
+            f"{what} {idx.value} is {where} context of '{iommu}'",
+            idx.span,
+            label=f"'{iommu}' has contexts {numbers.start}..{numbers.stop - 1}",
+        )
+
     def check_span(self, node: ast.Domain, known: list[Iommu]) -> None:
         """A domain on several IOMMUs: one driver's instances, and a driver that lets one
         domain span instances (SPANNING_KINDS); others refuse the second attach."""
@@ -1088,7 +1098,7 @@ class _Builder:
                 f"to '{known[1].name}' once it is set up on '{known[0].name}' (-EINVAL)",
                 node.iommus[1].span,
                 label="a second instance",
-                help=(f"kernel: {refusal}; " if refusal else "") + "give each IOMMU its own domain",
+                help=f"kernel: {refusal}; give each IOMMU its own domain",
             )
 
     # -- rules and expectations ------------------------------------------------------
@@ -1110,16 +1120,8 @@ class _Builder:
             if iommu is None:
                 if not std:
                     self.unknown("E104", "iommu", node.verb.iommu, iommus)
-            elif iommu.contexts is not None and node.verb.index.value not in iommu.context_numbers:
-                numbers = iommu.context_numbers
-                self.err(
-                    "E112",
-                    f"context {node.verb.index.value} is past the last context of '{iommu.name}'"
-                    if node.verb.index.value >= numbers.start
-                    else f"context {node.verb.index.value} is not a context of '{iommu.name}'",
-                    node.verb.index.span,
-                    label=f"'{iommu.name}' has contexts {numbers.start}..{numbers.stop - 1}",
-                )
+            elif iommu.contexts is not None:
+                self.check_context("context", node.verb.index, iommu.name, iommu.context_numbers)
         if selector is not None and not std:
             self.check_selector(selector, iommus, devices, tags)
         if isinstance(node.verb, ast.Verb) and node.verb.contexts:

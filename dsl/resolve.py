@@ -74,11 +74,13 @@ def _fill(res: Resolution) -> None:
         dres.set("domain", dom.name, dom.reason)
         ctx_why = dom.context_reason or Reason(f"a {dom.type} domain needs no context")
         if dres.iommu in dom.contexts_on:  # a spanning domain, seen from another instance
+            inst = res.model.iommus[dres.iommu]
+            how = "lowest free context" if inst.contexts else "not a scarce resource"
             ctx_why = Reason(
                 f"domain '{dom.name}' spans IOMMU instances: domain ID "
-                f"{dom.contexts_on[dres.iommu]} on '{dres.iommu}' (not a scarce resource)",
+                f"{dom.contexts_on[dres.iommu]} on '{dres.iommu}' ({how})",
                 None,
-                SPANNING_KINDS.get(res.model.iommus[dres.iommu].kind),
+                SPANNING_KINDS.get(inst.kind),
             )
             dres.set("context", dom.contexts_on[dres.iommu], ctx_why)
         else:

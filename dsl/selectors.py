@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 from . import ast
-from .model import Device, Model, reachable_iommus
+from .model import ACPI_KINDS, Device, Model, reachable_iommus
 
 
 def _pci_pattern(pattern: str) -> str:
@@ -24,11 +24,11 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
     if isinstance(sel, ast.SelCompatible):
         return any(fnmatch.fnmatchcase(c, sel.pattern.value) for c in dev.compatibles)
     if isinstance(sel, ast.SelOn):
-        return sel.iommu.text in _iommus_of(dev, model)
+        return sel.iommu.text in reachable_iommus(dev, model.iommus)
     if isinstance(sel, ast.SelKind):
         return any(
             name in model.iommus and model.iommus[name].kind == sel.kind.text
-            for name in _iommus_of(dev, model)
+            for name in reachable_iommus(dev, model.iommus)
         ) or (dev.pci is not None and _claims_pci(model, sel.kind.text) and not dev.iommus)
     if isinstance(sel, ast.SelPci):
         return dev.pci is not None and fnmatch.fnmatchcase(
@@ -47,13 +47,9 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
     return any(matches(s, dev, model) for s in sel.operands)
 
 
-def _iommus_of(dev: Device, model: Model) -> list[str]:
-    return reachable_iommus(dev, model.iommus)
-
-
 def _claims_pci(model: Model, kind: str) -> bool:
     """x86 IOMMUs claim PCI devices from ACPI tables, without an explicit link."""
-    return kind in ("intel-vtd", "amd-vi") and any(i.kind == kind for i in model.iommus.values())
+    return kind in ACPI_KINDS and any(i.kind == kind for i in model.iommus.values())
 
 
 def specificity(sel: ast.Selector) -> int:
