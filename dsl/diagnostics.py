@@ -162,6 +162,24 @@ def _expand_tabs(text: str) -> str:
     return text.replace("\t", "    ")
 
 
+# Longest quoted source line; a longer one (a generated file's one-line list) is cut to a
+# window around the caret so one diagnostic cannot flood the terminal.
+MAX_QUOTE = 120
+
+
+def _window(shown: str, start: int, length: int) -> tuple[str, int, int]:
+    """Cut ``shown`` to MAX_QUOTE columns around the caret at ``start`` (``length`` wide),
+    marking each cut with '...'; return the text, the caret's column in it and its width."""
+    if len(shown) <= MAX_QUOTE:
+        return shown, start, length
+    lo = max(0, min(start - 30, len(shown) - MAX_QUOTE))
+    hi = min(len(shown), lo + MAX_QUOTE)
+    head = "..." if lo else ""
+    tail = "..." if hi < len(shown) else ""
+    width = max(min(length, hi - start), 1)
+    return head + shown[lo:hi] + tail, len(head) + start - lo, width
+
+
 def _snippet(
     sources: SourceMap, span: Span, label: str, mark: str, style: Style, width: int
 ) -> list[str]:
@@ -174,10 +192,13 @@ def _snippet(
         length = span.end_col - span.col
     else:
         length = max(len(text) - len(prefix), 1)
-    caret_pad = " " * len(_expand_tabs(prefix))
-    caret_len = max(len(_expand_tabs(text[len(prefix) : len(prefix) + length])), 1)
+    shown, start, caret_len = _window(
+        _expand_tabs(text),
+        len(_expand_tabs(prefix)),
+        max(len(_expand_tabs(text[len(prefix) : len(prefix) + length])), 1),
+    )
+    caret_pad = " " * start
     underline = style("error" if mark == "^" else "gutter", mark * caret_len)
-    shown = _expand_tabs(text)
     lines = [
         f"{style('gutter', str(span.line).rjust(width))} {style('gutter', '|')} {shown}",
         f"{gutter} {style('gutter', '|')} {caret_pad}{underline}" + (f" {label}" if label else ""),

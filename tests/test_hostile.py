@@ -35,6 +35,21 @@ def test_many_statements_on_one_line(tmp_path: Path) -> None:
     assert time.monotonic() - t < 60
 
 
+def test_error_on_a_huge_line_quotes_a_window_around_the_caret(tmp_path: Path) -> None:
+    # A generated file with 3000 devices on one line and a misspelt keyword near its end: the
+    # diagnostic quotes at most MAX_QUOTE columns of that line, with the caret under the word.
+    path = tmp_path / "line.iommu"
+    body = " ".join(f'device d{i}: "x";' for i in range(3000))
+    path.write_text(body + ' devcie bad: "x";\n')
+    proc = run_cli("check", str(path))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    quote, caret = [ln for ln in proc.stderr.splitlines() if " | " in ln][:2]
+    assert quote.split(" | ", 1)[1].startswith("...") and len(quote) < 140
+    column = caret.index("^")
+    assert quote[column : column + 6] == "devcie"
+    assert f"line.iommu:1:{len(body) + 2}" in proc.stderr
+
+
 def test_symlink_loop_and_dangling_link(tmp_path: Path) -> None:
     (tmp_path / "a.iommu").symlink_to(tmp_path / "b.iommu")
     (tmp_path / "b.iommu").symlink_to(tmp_path / "a.iommu")
