@@ -133,6 +133,17 @@ class SocGroup(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class Region(Node):
+    """`region N larb L, ... [ports P, ... | except ports P, ...]`: which ports of which larbs
+    an M4U puts in IOVA region N (one row of mtk_iommu.c's iova_region_larb_msk)."""
+
+    number: Num
+    larbs: tuple[Num, ...]
+    ports: tuple[Num, ...]  # empty: every port
+    except_ports: bool
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class Quirk(Node):
     name: Ident
     span: Span = node_field(default=NO_SPAN, compare=False)
@@ -152,6 +163,7 @@ IommuProp = (
     | IommuMap
     | MapMask
     | SocGroup
+    | Region
     | Quirk
     | Disabled
 )

@@ -147,6 +147,18 @@ class _Allocator:
             dom.context = 0
             dom.context_reason = Reason("the GART's single aperture", iommu.span, src)
             return True
+        if iommu.kind == "mtk-iommu":
+            # One page-table base register: every domain (one per IOVA region) re-uses the
+            # first one's io-pgtable and only sets its own aperture.
+            holder = used.setdefault(0, dom.name)
+            dom.context = 0
+            dom.context_reason = Reason(
+                "the M4U's one page table"
+                + ("" if holder == dom.name else f", shared with '{holder}'"),
+                None,
+                "drivers/iommu/mtk_iommu.c: mtk_iommu_domain_finalise (share_dom)",
+            )
+            return True
         if iommu.kind == "qcom-iommu":
             # Contexts are not allocated: a domain programs the contexts its FIRST device's
             # cells name (qcom_iommu_init_domain walks that device's fwspec->ids, and returns
@@ -236,7 +248,9 @@ class _Allocator:
             self.used.get(other, {}).pop(n, None)
         dom.contexts_on.clear()
         if dom.context is not None:
-            self.used.get(dom.iommu, {}).pop(dom.context, None)
+            used = self.used.get(dom.iommu, {})
+            if used.get(dom.context) == dom.name:  # not a page table it only shares (M4U)
+                used.pop(dom.context)
             dom.context_reason = Reason(
                 f"context {dom.context} released",
                 None,

@@ -155,6 +155,11 @@ def prop(p: Any) -> str:
         members = ", ".join(m.text for m in p.members)
         when = f" when {condition(p.condition)}" if p.condition is not None else ""
         return f"group {p.name.text}: {members}{when}"
+    if isinstance(p, ast.Region):
+        larbs = ", ".join(num(n) for n in p.larbs)
+        ports = ", ".join(num(n) for n in p.ports)
+        which = f" {'except ' if p.except_ports else ''}ports {ports}" if p.ports else ""
+        return f"region {num(p.number)} larb {larbs}{which}"
     if isinstance(p, ast.Quirk):
         return f"quirk {p.name.text}"
     if isinstance(p, ast.Disabled):

@@ -73,6 +73,27 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
             )
             iommu = None
+        if iommu is not None and (no_region := _region_refused(res, dev, iommu)):
+            larb, ports = no_region
+            why = Reason(
+                f"no IOVA region of '{iommu.name}' holds all the ports of '{dev.name}' "
+                f"(larb {larb}, ports {ports:#x}): device_group fails with -EINVAL",
+                dev.span,
+                "drivers/iommu/mtk_iommu.c: mtk_iommu_get_iova_region_id (b2a6876d215b)",
+            )
+            res.log.append(f"{dev.name}: Can NOT find the region for larb({larb}-{ports:x}).")
+            res.diagnostics.append(
+                warning(
+                    "W211",
+                    f"the M4U '{iommu.name}' has no IOVA region for '{dev.name}': no region's "
+                    f"ports on larb {larb} include all of its ports ({ports:#x})",
+                    dev.span,
+                    secondary=(Label(iommu.span, f"'{iommu.name}' and its regions"),),
+                    help="the kernel leaves it without a group (dma-direct); split the master's "
+                    "ports so each region holds them, or check the `region` lines",
+                )
+            )
+            iommu = None
         unbound = res.driver_does(dev.name, "none")
         if iommu is not None and unbound is not None and not _probed_unbound(res, iommu):
             why = Reason(
@@ -97,6 +118,40 @@ def _larbs_refused(res: Resolution, dev: Device, iommu: Iommu) -> list[int]:
         return []
     larbs = list(dict.fromkeys(sid >> 5 for sid, _ in stream_ids(dev, iommu)))
     return larbs[:2] if len(larbs) > 1 else []
+
+
+def _mtk_ports(dev: Device, iommu: Iommu) -> tuple[int, int]:
+    """The larb of a master's first port and the mask of all its ports (MTK_M4U_TO_LARB,
+    MTK_M4U_TO_PORT: an M4U ID is larb << 5 | port)."""
+    sids = [sid for sid, _ in stream_ids(dev, iommu)]
+    ports = 0
+    for sid in sids:
+        ports |= 1 << (sid & 0x1F)
+    return (sids[0] >> 5 if sids else 0), ports
+
+
+def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
+    """The IOVA region, hence the group, an M4U gives a master; None when none holds it.
+
+    From 6.4 (b2a6876d215b) mtk_iommu_get_iova_region_id picks the first region whose port
+    mask for the master's (first) larb holds all its ports.  Before, it matched the master's
+    dma_range_map (its bus's `dma-ranges`; a leaf node's are not honoured since f1ad5338a4d5)
+    against the regions and returned region 0 for a master without one.  The language has no
+    `dma-ranges`, so before 6.4 every master is in region 0, as one without them is."""
+    if not iommu.regions or res.platform.kernel < (6, 4):
+        return 0
+    larb, ports = _mtk_ports(dev, iommu)
+    for number in sorted({r.number for r in iommu.regions}):
+        mask = next((r.ports for r in iommu.regions if r.number == number and r.larb == larb), 0)
+        if mask & ports == ports:
+            return number
+    return None
+
+
+def _region_refused(res: Resolution, dev: Device, iommu: Iommu) -> tuple[int, int] | None:
+    if iommu.kind != "mtk-iommu" or mtk_region(res, dev, iommu) is not None:
+        return None
+    return _mtk_ports(dev, iommu)
 
 
 def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:
@@ -234,6 +289,9 @@ class _Grouper:
             iommu = model.iommus[name]
             pci = [d for d in devs if d.pci is not None]
             others = [d for d in devs if d.pci is None]
+            if iommu.kind == "mtk-iommu" and iommu.regions:
+                self.mtk_regions(iommu, devs)
+                continue
             if iommu.kind in PER_INSTANCE:
                 for d in devs[1:]:
                     self.link(
@@ -255,6 +313,34 @@ class _Grouper:
             if iommu.kind in PCI_GROUPING or iommu.kind == "tegra-smmu":
                 self.pci(pci)
         self.number(translated)
+
+    # -- MediaTek M4U: one group per IOVA region ----------------------------------------
+    def mtk_regions(self, iommu: Iommu, devs: list[Device]) -> None:
+        """mtk_iommu_device_group: data->m4u_group[region id], one group per IOVA region."""
+        first: dict[int, str] = {}
+        for dev in devs:
+            region = mtk_region(self.res, dev, iommu)
+            assert region is not None  # attach_iommus left masters without one untranslated
+            if region not in first:
+                first[region] = dev.name
+                continue
+            if self.res.platform.kernel < (6, 4):
+                text = (
+                    f"before 6.4 '{iommu.name}' picks a master's IOVA region from its bus's "
+                    "dma-ranges, and a master without them is in region 0: one group"
+                )
+                src = "drivers/iommu/mtk_iommu.c: mtk_iommu_get_iova_region_id (dma_range_map)"
+            else:
+                larb, _ = _mtk_ports(dev, iommu)
+                text = (
+                    f"'{iommu.name}' puts '{dev.name}' (larb {larb}) in IOVA region {region}, "
+                    f"as it does '{first[region]}': one group per region"
+                )
+                src = (
+                    "drivers/iommu/mtk_iommu.c: mtk_iommu_get_iova_region_id, "
+                    "mtk_iommu_device_group"
+                )
+            self.link(first[region], dev.name, Reason(text, iommu.span, src))
 
     # -- arm-smmu: stream map entries ------------------------------------------------
     def arm_smmu(self, iommu: Iommu, devs: list[Device]) -> None:
@@ -491,8 +577,13 @@ class _Grouper:
             unique = {(r.text, r.span): r for r in reasons.get(gid, [])}
             edges = sorted(unique.values(), key=lambda r: (r.text, r.span or NO_SPAN))
             if len(members) == 1 and not edges:
+                where = "its group"
+                mtk = self.model.iommus[iommu]
+                if mtk.kind == "mtk-iommu" and mtk.regions and self.res.platform.kernel >= (6, 4):
+                    region = mtk_region(self.res, self.model.devices[first], mtk)
+                    where = f"the group of IOVA region {region}"
                 why = Reason(
-                    f"'{first}' is alone in its group",
+                    f"'{first}' is alone in {where}",
                     None,
                     _alone_source(
                         self.model.iommus[iommu].kind, self.model.devices[first].pci is not None
@@ -532,6 +623,8 @@ def _acs_path(name: str, bridges: dict[str, Bridge]) -> bool:
 
 
 def _alone_source(kind: str, pci: bool) -> str:
+    if kind in PER_INSTANCE:
+        return PER_INSTANCE[kind]
     if pci and kind in PCI_GROUPING:
         return "drivers/iommu/iommu.c: pci_device_group"
     return "drivers/iommu/iommu.c: generic_device_group"

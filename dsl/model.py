@@ -184,6 +184,16 @@ class SocGroup(Node):
     span: Span
 
 
+class IovaRegion(Node):
+    """One row of an M4U's iova_region_larb_msk: the ports of one larb in IOVA region
+    ``number`` (a bit per port, MTK_M4U_TO_PORT)."""
+
+    number: int
+    larb: int
+    ports: int
+    span: Span
+
+
 class IommuMapEntry(Node):
     pci_domain: int | None  # None: the entry serves every PCI domain
     rid: int
@@ -215,6 +225,7 @@ class Iommu(Node):
     maps: tuple[IommuMapEntry, ...]
     map_mask: int | None
     soc_groups: tuple[SocGroup, ...]
+    regions: tuple[IovaRegion, ...]  # empty: one IOVA region for every master
     quirks: frozenset[str]
     disabled: bool
     span: Span
@@ -613,6 +624,7 @@ class _Builder:
         map_mask = None
         groups: list[SocGroup] = []
         quirks: set[str] = set()
+        regions: list[IovaRegion] = []
         disabled = False
         ranges: list[tuple[str, ast.ContextRange]] = []
         seen_group_members: dict[int | str, Span] = {}
@@ -657,6 +669,8 @@ class _Builder:
                         seen_group_members[key] = m.span
                     members.append(key)
                 groups.append(SocGroup(prop.name.text, tuple(members), prop.condition, prop.span))
+            elif isinstance(prop, ast.Region):
+                regions += self.region(prop, kind, regions)
             elif isinstance(prop, ast.Quirk):
                 quirks.add(prop.name.text)
             elif isinstance(prop, ast.Disabled):
@@ -697,11 +711,52 @@ class _Builder:
             maps=tuple(maps),
             map_mask=map_mask,
             soc_groups=tuple(groups),
+            regions=tuple(regions),
             quirks=frozenset(quirks),
             disabled=disabled,
             span=node.span,
             file=fname,
         )
+
+    def region(self, prop: ast.Region, kind: str, seen: list[IovaRegion]) -> list[IovaRegion]:
+        """The rows one `region` line adds; larbs and ports are 0..31 (MTK_LARB_NR_MAX, a
+        32-bit port mask), and a region gives each larb one mask."""
+        if kind != "mtk-iommu":
+            self.err(
+                "E129",
+                f"'region' is an mtk-iommu property, not one of {kind}",
+                prop.span,
+                help="IOVA regions chosen by larb and port are the MediaTek M4U's "
+                "(drivers/iommu/mtk_iommu.c: mtk_iommu_get_iova_region_id)",
+            )
+            return []
+        number = self.number(prop.number, 0, 31, "IOVA region")
+        ports = 0
+        for p in prop.ports:
+            if self.number(p, 0, 31, "larb port") is not None:
+                ports |= 1 << p.value
+        if prop.except_ports:
+            ports ^= 0xFFFFFFFF
+        elif not prop.ports:
+            ports = 0xFFFFFFFF
+        out: list[IovaRegion] = []
+        for larb in prop.larbs:
+            if self.number(larb, 0, 31, "larb") is None or number is None:
+                continue
+            twice = next(
+                (r for r in seen + out if r.number == number and r.larb == larb.value), None
+            )
+            if twice is not None:
+                self.err(
+                    "E129",
+                    f"region {number} lists larb {larb.value} twice",
+                    larb.span,
+                    secondary=(Label(twice.span, "first given here"),),
+                    help="a region has one port mask per larb; put its ports on one line",
+                )
+                continue
+            out.append(IovaRegion(number, larb.value, ports, prop.span))
+        return out
 
     # -- bridges and devices -------------------------------------------------------
     def pci(self, addr: ast.Ident) -> PciAddress | None:

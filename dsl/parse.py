@@ -200,6 +200,16 @@ class _Builder:
             span,
         )
 
+    def r_region(self, t: Any, span: Span) -> ast.Region:
+        number, larbs, ports = t.children
+        return ast.Region(
+            self.num(number),
+            tuple(self.num(n) for n in larbs.children),
+            () if ports is None else tuple(self.num(n) for n in ports.children[0].children),
+            ports is not None and ports.data == "region_except",
+            span,
+        )
+
     def r_quirk(self, t: Any, span: Span) -> ast.Quirk:
         return ast.Quirk(self.kw(t.children[0]), span)
 

@@ -96,6 +96,14 @@ iommu_props = st.one_of(
     st.just(["cells", "2"]),
     st.tuples(names, names).map(lambda t: ["group", t[0], ":", t[1], ",", "0x4"]),
     st.just(["quirk", "no-identity"]),
+    st.tuples(
+        smallnum,
+        st.lists(smallnum, min_size=1, max_size=3),
+        st.sampled_from([[], ["ports"], ["except", "ports"]]),
+        st.lists(smallnum, min_size=1, max_size=3),
+    ).map(
+        lambda t: ["region", t[0], "larb", *commas(t[1]), *(t[2] + commas(t[3]) if t[2] else [])]
+    ),
 )
 device_props = st.one_of(
     st.lists(names, min_size=1, max_size=3).map(lambda ns: ["tags", *commas(ns)]),

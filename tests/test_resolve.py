@@ -427,6 +427,74 @@ def test_an_m4u_master_on_two_larbs(kernel: str, quirk: str, translated: bool) -
         assert "odd: Can only use one larb. Fail@larb0-1." in res.log
 
 
+M4U_REGIONS = """include "std/linux"
+platform {{ arch arm64; kernel {kernel}; ram 0x40000000 size 2G }}
+iommu m4u: mtk-iommu {{
+    region 0 larb 0, 1
+    region 1 larb 4, 5, 7
+    region 2 larb 13 except ports 9, 10
+    region 4 larb 13 ports 9, 10
+    region 5 larb 13 ports 9
+}}
+device disp: "x" {{ iommu m4u sid 0x0 }}
+device disp1: "x" {{ iommu m4u sid 0x21 }}
+device vdec: "x" {{ iommu m4u sid 0x80, sid 0x81 }}
+device cam: "x" {{ iommu m4u sid 0x1a1 }}
+device ccu: "x" {{ iommu m4u sid 0x1a9, sid 0x1aa }}
+device ccu9: "x" {{ iommu m4u sid 0x1a9 }}
+device split: "x" {{ iommu m4u sid 0x1a9, sid 0x1a1 }}
+device nolarb: "x" {{ iommu m4u sid 0x61 }}
+"""
+
+
+def test_an_m4u_has_one_group_per_iova_region() -> None:
+    """From 6.4 (b2a6876d215b) mtk_iommu_get_iova_region_id takes the FIRST region whose port
+    mask for the master's larb holds all its ports, and mtk_iommu_device_group keeps one group
+    per region; a master no region holds gets no group. Every domain shares the one page
+    table (mtk_iommu_domain_finalise: share_dom)."""
+    _, res = resolved(M4U_REGIONS.format(kernel="6.8"))
+    groups = {g.id: g.members for g in res.groups}
+    assert sorted(groups.values()) == [["cam"], ["ccu", "ccu9"], ["disp", "disp1"], ["vdec"]]
+    # ccu9's port 9 is in region 4 and region 5: the lower one wins
+    assert res.devices["ccu9"].group == res.devices["ccu"].group
+    for name in ("split", "nolarb"):
+        assert res.devices[name].iommu is None
+        assert res.devices[name].values["dma_ops"] == "dma-direct"
+    w211 = sorted(d.message.split("'")[3] for d in res.diagnostics if d.code == "W211")
+    assert w211 == ["nolarb", "split"]
+    assert "split: Can NOT find the region for larb(13-202)." in res.log
+    assert len(res.context_slots("m4u")) == 1  # four default domains, one page table
+    assert len({res.devices[d].domain for d in ("disp", "vdec", "cam", "ccu")}) == 4
+
+
+def test_before_6_4_every_m4u_master_is_in_region_0() -> None:
+    """Before b2a6876d215b the region came from the master's dma-ranges (none here): region 0
+    for all, one group, and the region table refuses nobody."""
+    _, res = resolved(M4U_REGIONS.format(kernel="6.1"))
+    assert [g.members for g in res.groups] == [
+        ["disp", "disp1", "vdec", "cam", "ccu", "ccu9", "split", "nolarb"]
+    ]
+    assert "W211" not in {d.code for d in res.diagnostics}
+
+
+@pytest.mark.parametrize(
+    ("iommu", "code", "where"),
+    [
+        ("iommu s: arm-smmu { region 0 larb 0 }", "E129", "2:21"),
+        ("iommu s: mtk-iommu { region 0 larb 0; region 0 larb 1, 0 }", "E129", "2:56"),
+        ("iommu s: mtk-iommu { region 0 larb 32 }", "E114", "2:36"),
+        ("iommu s: mtk-iommu { region 0 larb 1 ports 3, 40 }", "E114", "2:47"),
+        ("iommu s: mtk-iommu { region 32 larb 1 }", "E114", "2:29"),
+    ],
+)
+def test_bad_region_lines(iommu: str, code: str, where: str, tmp_path: Path) -> None:
+    path = tmp_path / "b.iommu"
+    path.write_text(f"platform {{ arch arm64; kernel 6.8 }}\n{iommu}\n")
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert f"b.iommu:{where}: error[{code}]" in proc.stderr, proc.stderr
+
+
 def test_one_line_views_show_every_context_a_domain_holds() -> None:
     """A spanning domain's ID on each instance, a qcom-iommu device's two banks."""
     _, res = resolved((SCENARIOS / "domain-spanning-instances.iommu").read_text())
