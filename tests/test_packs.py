@@ -397,3 +397,99 @@ device eth2: "pci10ec,8168" { pci 0008:02:00.0 }
     assert res.devices["nvme"].iommu == "smmu_niso0"  # PCIE4, SID 0x13
     assert res.devices["eth"].iommu == res.devices["eth2"].iommu == "smmu_niso1"  # PCIE8
     assert res.devices["eth"].values["group_members"] == ["eth", "eth2"]  # mask 0: one SID
+
+
+SC7180 = """\
+include "std/linux"
+include "std/soc/sc7180"
+platform {{ arch arm64; kernel {kernel}; ram 0x80000000 size 2G }}
+# sc7180.dtsi and sc7180-trogdor.dtsi `iommus`
+device gpu: "qcom,adreno-618.0", "qcom,adreno" {{ iommu adreno_smmu sid 0 }}
+device gmu: "qcom,adreno-gmu-618.0", "qcom,adreno-gmu" {{ iommu adreno_smmu sid 5 }}
+device mdss: "qcom,sc7180-mdss" {{ iommu apps_smmu sid 0x800 mask 0x2 }}
+device venus: "qcom,sc7180-venus" {{ iommu apps_smmu sid 0xc00 mask 0x60 }}
+device mss: "qcom,sc7180-mss-pil" {{
+    iommu apps_smmu sid 0x461 mask 0x0
+    iommu apps_smmu sid 0x444 mask 0x3
+}}
+device sdhc_1: "qcom,sc7180-sdhci", "qcom,sdhci-msm-v5" {{ iommu apps_smmu sid 0x60 mask 0x0 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "identity", "gpu_context"),
+    [
+        # no def_domain_type before 5.8: every client translated, the GPU in any free bank
+        ("5.4", set(), 0),
+        # qcom_smmu_client_of_match: Adreno, "qcom,sc7180-mdss", "qcom,sc7180-mss-pil"
+        ("6.1", {"gpu", "mdss", "mss"}, None),
+        # afc95681c306 adds the GMU (6.8)
+        ("6.8", {"gpu", "gmu", "mdss", "mss"}, None),
+    ],
+)
+def test_sc7180_pack_follows_the_qcom_client_list(
+    kernel: str, identity: set[str], gpu_context: int | None
+) -> None:
+    res = resolve(build_model(load_text(SC7180.format(kernel=kernel), "trogdor.iommu")))
+    assert not res.errors
+    got = {n for n, d in res.devices.items() if d.values["default_domain"] == "identity"}
+    assert got == identity
+    assert res.devices["venus"].values["dma_ops"] == "iommu-dma"
+    gpu_dom = res.domains[res.devices["gpu"].domain or ""]
+    assert gpu_dom.context == gpu_context
+    assert len(res.groups) == 6  # one stream map entry each, no shared SMR
+
+
+SM8250 = """\
+include "std/linux"
+include "std/soc/sm8250"
+platform {{ arch arm64; kernel {kernel}; ram 0x80000000 size 2G }}
+device gpu: "qcom,adreno-650.2", "qcom,adreno" {{ iommu adreno_smmu sid 0 mask 0x401 }}
+device mdss: "qcom,sm8250-mdss" {{ iommu apps_smmu sid 0x820 mask 0x402 }}
+device ufs: "qcom,sm8250-ufshc", "qcom,ufshc" {{
+    iommu apps_smmu sid 0x0e0 mask 0
+    iommu apps_smmu sid 0x4e0 mask 0
+}}
+device wifi: "pci17cb,1101" {{ pci 0000:01:00.0 }}
+device nvme: "pci144d,a808" {{ pci 0001:01:00.0 }}
+device behind_switch: "pci10ec,8168" {{ pci 0002:02:00.0 }}
+"""
+
+
+@pytest.mark.parametrize(("kernel", "mdss"), [("5.10", "dma"), ("5.13", "identity")])
+def test_sm8250_pack_maps_bus_1_of_each_pcie_host(kernel: str, mdss: str) -> None:
+    """sm8250.dtsi's iommu-maps cover RID 0x100 only: bus 1 device 0 is translated on its
+    host's stream ID, a function further down has no translation (of_map_id). The MDSS
+    joined qcom_smmu_client_of_match in 5.13."""
+    res = resolve(build_model(load_text(SM8250.format(kernel=kernel), "rb5.iommu")))
+    assert not res.errors
+    assert res.devices["wifi"].iommu == res.devices["nvme"].iommu == "apps_smmu"
+    assert res.devices["wifi"].group != res.devices["nvme"].group  # SIDs 0x1c01, 0x1c81
+    assert res.devices["behind_switch"].iommu is None
+    assert res.devices["mdss"].values["default_domain"] == mdss
+    # "qcom,adreno" has been on the client list since 5.9: identity, no context bank
+    assert res.devices["gpu"].values["default_domain"] == "identity"
+
+
+@pytest.mark.parametrize(("root", "pack"), [("qcom,sc7180", "sc7180"), ("qcom,sm8250", "sm8250")])
+def test_import_dts_uses_the_qcom_soc_packs(root: str, pack: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dts = tmp_path / "board.dts"
+    dts.write_text(
+        "/dts-v1/;\n/ {\n"
+        f'\tcompatible = "vendor,board", "{root}";\n'
+        '\tapps_smmu: iommu@15000000 { compatible = "qcom,smmu-500", "arm,mmu-500";'
+        " #iommu-cells = <2>; };\n"
+        '\tadreno_smmu: iommu@5040000 { compatible = "qcom,adreno-smmu", "qcom,smmu-v2";'
+        " #iommu-cells = <1>; };\n"
+        '\tmmc@7c4000 { compatible = "qcom,sdhci-msm-v5"; iommus = <&apps_smmu 0x60 0x0>; };\n'
+        '\tgpu@5000000 { compatible = "qcom,adreno"; iommus = <&adreno_smmu 0>; };\n};\n'
+    )
+    out = tmp_path / "board.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert f'include "std/soc/{pack}"' in text
+    assert f"declared by std/soc/{pack} as 'apps_smmu'" in text
+    assert f"declared by std/soc/{pack} as 'adreno_smmu'" in text
+    assert "\niommu " not in text
+    assert run_cli("check", str(out)).returncode == 0

@@ -96,6 +96,8 @@ FACT_PACKS = {
     "nvidia,tegra194": "std/soc/tegra194",
     "nvidia,tegra234": "std/soc/tegra234",
     "qcom,sdm845": "std/soc/sdm845",
+    "qcom,sc7180": "std/soc/sc7180",
+    "qcom,sm8250": "std/soc/sm8250",
     "qcom,msm8916": "std/soc/msm8916",
     "qcom,apq8016": "std/soc/msm8916",
 }
