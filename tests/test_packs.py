@@ -493,3 +493,78 @@ def test_import_dts_uses_the_qcom_soc_packs(root: str, pack: str, tmp_path) -> N
     assert f"declared by std/soc/{pack} as 'adreno_smmu'" in text
     assert "\niommu " not in text
     assert run_cli("check", str(out)).returncode == 0
+
+
+MT8192 = """\
+include "std/linux"
+include "std/soc/mt8192"
+platform {{ arch arm64; kernel {kernel}; ram 0x40000000 size 2G }}
+# mt8192.dtsi masters, MTK_M4U_ID(larb, port) from mt8192-larb-port.h
+device ovl0: "mediatek,mt8192-disp-ovl" {{ iommu iommu0 sid 0x2, sid 0x1 }}
+device ovl_2l0: "mediatek,mt8192-disp-ovl-2l" {{ iommu iommu0 sid 0x22, sid 0x20 }}
+device rdma4: "mediatek,mt8192-disp-rdma" {{ iommu iommu0 sid 0x25 }}
+device vdec_lat: "mediatek,mtk-vcodec-lat" {{ iommu iommu0 sid 0xa0, sid 0xa1, sid 0xa7 }}
+device vdec_core: "mediatek,mtk-vcodec-core" {{ iommu iommu0 sid 0x80, sid 0x81, sid 0x8a }}
+device venc: "mediatek,mt8192-vcodec-enc" {{ iommu iommu0 sid 0xe0, sid 0xe1, sid 0xee }}
+device mdp_rdma0: "mediatek,mt8192-mdp3-rdma" {{ iommu iommu0 sid 0x40 }}
+device camsv: "vendor,camsv" {{ iommu iommu0 sid 0x1a1 }}
+device ccu0: "vendor,ccu" {{ iommu iommu0 sid 0x1a9, sid 0x1aa }}
+device ccu1: "vendor,ccu" {{ iommu iommu0 sid 0x1c4, sid 0x1c5 }}
+device odd: "vendor,ccu-and-camsv" {{ iommu iommu0 sid 0x1a9, sid 0x1a1 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "groups"),
+    [
+        # before 6.4: the region came from dma-ranges, which mt8192.dtsi lacked: region 0
+        (
+            "6.1",
+            [
+                [
+                    "ovl0", "ovl_2l0", "rdma4", "vdec_lat", "vdec_core", "venc",
+                    "mdp_rdma0", "camsv", "ccu0", "ccu1", "odd",
+                ]
+            ],
+        ),
+        # 6.4+: mt8192_larb_region_msk; 'odd' spans regions 2 and 4: no group (W211)
+        (
+            "6.8",
+            [
+                ["ovl0", "ovl_2l0", "rdma4"],
+                ["vdec_lat", "vdec_core", "venc"],
+                ["mdp_rdma0", "camsv"],
+                ["ccu0"],
+                ["ccu1"],
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_mt8192_pack_groups_masters_by_iova_region(kernel: str, groups: list[list[str]]) -> None:
+    res = resolve(build_model(load_text(MT8192.format(kernel=kernel), "asurada.iommu")))
+    assert not res.errors
+    assert [g.members for g in res.groups] == groups
+    assert len(res.context_slots("iommu0")) == 1  # one shared page table
+    assert (res.devices["odd"].iommu is None) == (kernel == "6.8")
+    assert ("W211" in {d.code for d in res.diagnostics}) == (kernel == "6.8")
+
+
+def test_import_dts_uses_the_mt8192_pack(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dts = tmp_path / "asurada.dts"
+    dts.write_text(
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "google,spherion", "mediatek,mt8192";\n'
+        '\tiommu0: m4u@1401d000 { compatible = "mediatek,mt8192-m4u"; #iommu-cells = <1>; };\n'
+        '\tovl@14005000 { compatible = "mediatek,mt8192-disp-ovl";'
+        " iommus = <&iommu0 2>, <&iommu0 1>; };\n"
+        '\tvcodec@17020000 { compatible = "mediatek,mt8192-vcodec-enc";'
+        " iommus = <&iommu0 0xe0>; };\n};\n"
+    )
+    out = tmp_path / "asurada.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert 'include "std/soc/mt8192"' in text and "declared by std/soc/mt8192 as 'iommu0'" in text
+    res = resolve(build_model(load_text(text, "a.iommu")))  # kernel 6.8, the import's default
+    assert not res.errors
+    assert len(res.groups) == 2  # display in region 0, the encoder in region 1
