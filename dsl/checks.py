@@ -6,7 +6,7 @@ from . import ast
 from .diagnostics import Label, error, warning
 from .provenance import Reason
 from .resolution import Resolution
-from .rules import ActiveRule
+from .rules import ActiveRule, conditions_hold
 
 
 def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
@@ -61,6 +61,14 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
             return list(dom.devices), dom.reason
         if attr == "type":
             return dom.type, dom.reason
+    spec = res.model.domains.get(subject)
+    if spec is not None and attr in ("context", "members", "type"):
+        # declared under a `when` that does not hold here: the driver builds no such domain
+        _, why = conditions_hold(res, spec.conditions)
+        reason = Reason(
+            f"domain '{subject}' is not built on this platform", spec.span, None, tuple(why)
+        )
+        return ([] if attr == "members" else "none"), reason
     raise KeyError(f"{subject}.{attr}")
 
 
@@ -183,6 +191,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                         "'driver no-dma-api' if the driver manages its IOVAs itself",
                     )
                 )
+    # any `domain` that attaches it, on this platform or under another `when`: it is modelled
     attached = {name for dom in model.domains.values() for name in dom.attach}
     for dres in res.devices.values():
         own = res.driver_does(dres.name, "own-domain")

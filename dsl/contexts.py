@@ -14,7 +14,7 @@ from .diagnostics import Label, error, warning
 from .model import Device, Iommu
 from .provenance import Reason
 from .resolution import Domain, Group, Resolution
-from .rules import ActiveRule, by_verb
+from .rules import ActiveRule, by_verb, conditions_hold
 
 PAGING = ("dma", "dma-fq", "unmanaged")
 ARM_MAPPING = "arch/arm/mm/dma-mapping.c: arm_setup_iommu_dma_ops"
@@ -362,6 +362,9 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                     dres.domain = created[group.id].name if group.id in created else None
     # (c) domains the drivers build and attach
     for spec in model.domains.values():
+        built, when = conditions_hold(res, spec.conditions)
+        if not built:
+            continue  # its `when` does not hold here: the driver does not build it
         shared = spec.type == "arm-mapping"
         dom = Domain(
             spec.name,
@@ -374,6 +377,8 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 if shared
                 else f"driver-built {spec.type} domain '{spec.name}'",
                 spec.span,
+                None,
+                tuple(when),
             ),
             arm_mapping=shared,
         )

@@ -65,7 +65,7 @@ def parse_query(res: Resolution, text: str) -> tuple[str, str]:
     kinds = {
         **{d: "device" for d in model.devices},
         **{i: "iommu" for i in model.iommus},
-        **{d: "domain" for d in res.domains},
+        **{d: "domain" for d in (*res.domains, *model.domains)},
         "system": "system",
     }
     kind = kinds.get(subject)

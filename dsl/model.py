@@ -281,6 +281,7 @@ class Domain(Node):
     attach: tuple[str, ...]
     span: Span
     file: str
+    conditions: tuple[ast.Condition, ...] = ()  # `when` blocks: the platforms it is built on
 
     @property
     def iommu(self) -> str:
@@ -448,16 +449,16 @@ class _Builder:
         iommu_nodes: list[tuple[str, ast.Iommu]] = []
         device_nodes: list[tuple[str, ast.Device]] = []
         bridge_nodes: list[tuple[str, ast.Bridge]] = []
-        domain_nodes: list[tuple[str, ast.Domain]] = []
+        domain_nodes: list[tuple[str, ast.Domain, tuple[ast.Condition, ...]]] = []
         rule_nodes: list[tuple[str, ast.Rule, tuple[ast.Condition, ...]]] = []
         expect_nodes: list[tuple[str, ast.Expect, tuple[ast.Condition, ...]]] = []
         for fname, item, conds in items:
-            if conds and not isinstance(item, ast.Rule | ast.Expect):
+            if conds and not isinstance(item, ast.Rule | ast.Expect | ast.Domain):
                 self.err(
                     "E115",
                     f"{_what(item)} cannot be inside a 'when' block",
                     item.span,
-                    label="only rules and expectations can depend on a condition",
+                    label="only rules, expectations and driver domains can depend on a condition",
                     help="hardware facts hold on every kernel; move it out of the block",
                 )
                 continue
@@ -470,7 +471,7 @@ class _Builder:
             elif isinstance(item, ast.Bridge):
                 bridge_nodes.append((fname, item))
             elif isinstance(item, ast.Domain):
-                domain_nodes.append((fname, item))
+                domain_nodes.append((fname, item, conds))
             elif isinstance(item, ast.Rule):
                 rule_nodes.append((fname, item, conds))
             elif isinstance(item, ast.Expect):
@@ -490,9 +491,9 @@ class _Builder:
             if self.define("device", dnode.name):
                 devices[dnode.name.text] = self.device(dnode, fname, order, iommus)
         domains = {}
-        for fname, mnode in domain_nodes:
+        for fname, mnode, conds in domain_nodes:
             if self.define("domain", mnode.name):
-                domains[mnode.name.text] = self.domain(mnode, fname, iommus, devices)
+                domains[mnode.name.text] = self.domain(mnode, fname, iommus, devices, conds)
         self.check_bridges(bridges, devices)
         self.check_pci(devices, bridges)
         self.check_maps(list(iommus.values()))
@@ -1056,6 +1057,7 @@ class _Builder:
         fname: str,
         iommus: dict[str, Iommu],
         devices: dict[str, Device],
+        conds: tuple[ast.Condition, ...] = (),
     ) -> Domain:
         known: list[Iommu] = []
         for ref in node.iommus:
@@ -1103,6 +1105,7 @@ class _Builder:
             tuple(n.text for n in node.attach),
             node.span,
             fname,
+            conds,
         )
 
     def check_context(self, what: str, idx: ast.Num, iommu: str, numbers: range) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import ast
@@ -64,6 +65,18 @@ def active_rules(res: Resolution) -> list[ActiveRule]:
         # `kernel >= A and kernel < B` both cite the platform's one kernel line: say it once
         out.append(ActiveRule(index, rule, tuple(dict.fromkeys(why)), position, devices))
     return out
+
+
+def conditions_hold(res: Resolution, conds: Iterable[ast.Condition]) -> tuple[bool, list[Reason]]:
+    """Whether `when` conditions hold on the platform, and the facts that decide it: every
+    condition's when they hold, the first failing one's when not."""
+    why: list[Reason] = []
+    for cond in conds:
+        ok, reasons, _ = res.platform.holds(cond)
+        if not ok:
+            return False, reasons
+        why += reasons
+    return True, list(dict.fromkeys(why))
 
 
 def driver_flags(res: Resolution, rules: list[ActiveRule]) -> None:

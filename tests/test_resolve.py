@@ -501,3 +501,46 @@ def test_one_line_views_show_every_context_a_domain_holds() -> None:
     assert res.domains["drm"].placement() == "context 1 (vopl_mmu: 1)"
     _, res = resolved((EXAMPLES / "db410c.iommu").read_text())
     assert res.domains["gpu_as"].placement() == "contexts 1, 2"
+
+
+COND_DOMAIN = """\
+include "std/linux"
+platform {{ arch arm64; kernel 6.8; ram 0x80000000 size 2G; cmdline "{cmdline}" }}
+iommu smmu: arm-smmu {{ contexts 8 }}
+device dc0: "vendor,dc" {{ iommu smmu sid 1; driver own-domain }}
+device dc1: "vendor,dc" {{ iommu smmu sid 2; driver own-domain }}
+when cmdline has "iommu.passthrough=1" {{
+    domain drm: unmanaged on smmu {{ attach dc0, dc1 }}
+}}
+"""
+
+
+@pytest.mark.parametrize(("cmdline", "built"), [("quiet", False), ("iommu.passthrough=1", True)])
+def test_a_domain_under_when_is_built_only_where_it_holds(cmdline: str, built: bool) -> None:
+    from iommu_rules.checks import query
+    from iommu_rules.explain import explain
+
+    _, res = resolved(COND_DOMAIN.format(cmdline=cmdline))
+    assert not res.errors
+    assert ("drm" in res.domains) == built
+    assert (res.devices["dc0"].domain == "drm") == built
+    members, _ = query(res, "drm", "members")
+    assert members == (["dc0", "dc1"] if built else [])
+    text = str(explain(res, "drm.members"))
+    assert "iommu.passthrough" in text  # the condition, either way
+    assert ("not built on this platform" in text) != built
+    # a conditional domain still counts as declared: no W208 on the other platform
+    assert "W208" not in {d.code for d in res.diagnostics}
+    assert len(res.context_slots("smmu")) == (1 if built else 2)
+
+
+def test_a_domain_under_when_is_still_checked_everywhere(tmp_path: Path) -> None:
+    path = tmp_path / "b.iommu"
+    path.write_text(
+        COND_DOMAIN.format(cmdline="quiet").replace("attach dc0, dc1", "attach dc0, dcx")
+        + "when kernel >= 6.1 {\n    iommu late: arm-smmu\n}\n"
+    )
+    proc = run_cli("check", str(path))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert "error[E103]" in proc.stderr and "dcx" in proc.stderr
+    assert "error[E115]: an iommu cannot be inside a 'when' block" in proc.stderr
