@@ -26,6 +26,7 @@ SOURCES = {
     "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_alloc_asid",
     "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
     "qcom-iommu": "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate",
+    "amd-vi": "drivers/iommu/amd/iommu.c: domain_id_alloc (pdom_id_alloc from 6.12)",
 }
 
 
@@ -200,7 +201,12 @@ class _Allocator:
         if cands is None:
             n = self._next_id(iommu.name)
             dom.context = n
-            dom.context_reason = Reason(f"domain ID {n} (not a scarce resource)", None, src)
+            text = (
+                f"protection domain ID {n} from the one system-wide pool (0 is never handed out)"
+                if iommu.kind == "amd-vi"
+                else f"domain ID {n} (not a scarce resource)"
+            )
+            dom.context_reason = Reason(text, None, src)
             used[n] = dom.name
             return True
         free = [c for c in cands if c not in used]
@@ -225,8 +231,11 @@ class _Allocator:
         rules as on its own (candidates), recorded in dom.contexts_on; False when that
         instance has none free (-ENOSPC)."""
         used = self.used.setdefault(iommu, {})
-        cands, _ = self.candidates(self.res.model.iommus[iommu], dom)
-        if cands is None:
+        other = self.res.model.iommus[iommu]
+        cands, _ = self.candidates(other, dom)
+        if other.kind == "amd-vi" and dom.context is not None:
+            n = dom.context  # one protection domain, one global ID on every IOMMU
+        elif cands is None:
             n = self._next_id(iommu)
         else:
             free = [c for c in cands if c not in used]
@@ -238,9 +247,13 @@ class _Allocator:
         return True
 
     def _next_id(self, iommu: str) -> int:
-        """The next domain ID on an IOMMU without a context limit."""
-        n = self.counter.get(iommu, 0)
-        self.counter[iommu] = n + 1
+        """The next domain ID on an IOMMU without a context limit: per instance, but AMD-Vi
+        protection domain IDs come from one system-wide pool that never hands out 0
+        (amd/init.c: "never allocate domain 0"; amd_iommu_pd_alloc_bitmap, an IDA, pdom_ids,
+        from 6.12)."""
+        key, first = ("amd-vi", 1) if self.res.model.iommus[iommu].kind == "amd-vi" else (iommu, 0)
+        n = self.counter.get(key, first)
+        self.counter[key] = n + 1
         return n
 
     def release(self, dom: Domain) -> None:

@@ -544,3 +544,24 @@ def test_a_domain_under_when_is_still_checked_everywhere(tmp_path: Path) -> None
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "error[E103]" in proc.stderr and "dcx" in proc.stderr
     assert "error[E115]: an iommu cannot be inside a 'when' block" in proc.stderr
+
+
+def test_amd_protection_domain_ids_are_global_and_start_at_1() -> None:
+    """amd_iommu_pd_alloc_bitmap (pdom_ids from 6.12) is one pool for every AMD IOMMU, and
+    ID 0 is never allocated; a domain on two IOMMUs keeps its one ID on both."""
+    _, res = resolved(
+        'include "std/linux"\n'
+        "platform { arch x86_64; kernel 6.8; ram 0x0 size 8G }\n"
+        "iommu amd0: amd-vi\niommu amd1: amd-vi\n"
+        'device nic0: "pci8086,1533" { pci 0000:01:00.0; iommu amd0; driver own-domain }\n'
+        'device nic1: "pci8086,1533" { pci 0000:41:00.0; iommu amd1; driver own-domain }\n'
+        'device nvme: "pci144d,a808" { pci 0000:42:00.0; iommu amd1 }\n'
+        "domain vfio: unmanaged on amd0, amd1 { attach nic0, nic1 }\n"
+    )
+    assert not res.errors
+    nvme = res.domains[res.devices["nvme"].domain or ""]
+    vfio = res.domains["vfio"]
+    ids = sorted(d.context for d in res.domains.values() if d.context is not None)
+    assert ids == list(range(1, len(ids) + 1))  # one pool from 1, no ID used twice
+    assert vfio.contexts_on == {"amd1": vfio.context}
+    assert nvme.context != vfio.context
