@@ -43,6 +43,7 @@ class _Allocator:
         self.reserve_rules = [r for r in rules if r.verb == "reserve"]
         self.allow_rules = by_verb(rules, "allows contexts")
         self.counter: dict[str, int] = {}
+        self.pgtables: dict[str, str] = {}  # M4U hw_list -> the domain whose page table it uses
 
     def candidates(self, iommu: Iommu, dom: Domain) -> tuple[list[int] | None, list[Reason]]:
         """Contexts this domain may take, lowest first; None = unlimited."""
@@ -115,6 +116,14 @@ class _Allocator:
         if not self._take(dom):
             return False
         iommus = self.res.model.iommus
+        if dom.context is not None and iommus[dom.iommu].kind == "mtk-iommu":
+            # A group of a shared hw_list spans M4Us: each one it attaches points its page
+            # table base at the shared table (mtk_iommu_attach_device: bank->m4u_dom).
+            for d in dom.devices:
+                m4u = self.res.devices[d].iommu
+                if m4u and m4u != dom.iommu and m4u not in dom.contexts_on:
+                    self.used.setdefault(m4u, {}).setdefault(0, dom.name)
+                    dom.contexts_on[m4u] = 0
         if dom.context is not None and iommus[dom.iommu].kind in ALL_LINKS:
             # The driver attaches the domain to every instance the device's `iommus` names
             # (a disabled node probes no System MMU, so it is not among them).
@@ -150,8 +159,12 @@ class _Allocator:
             return True
         if iommu.kind == "mtk-iommu":
             # One page-table base register: every domain (one per IOVA region) re-uses the
-            # first one's io-pgtable and only sets its own aperture.
-            holder = used.setdefault(0, dom.name)
+            # first one's io-pgtable and only sets its own aperture; M4Us on one hw_list
+            # (`quirk share-pgtable`) share it too.
+            from .groups import mtk_list
+
+            holder = self.pgtables.setdefault(mtk_list(self.res.model, iommu)[0].name, dom.name)
+            used.setdefault(0, dom.name)
             dom.context = 0
             dom.context_reason = Reason(
                 "the M4U's one page table"

@@ -130,6 +130,17 @@ def _mtk_ports(dev: Device, iommu: Iommu) -> tuple[int, int]:
     return (sids[0] >> 5 if sids else 0), ports
 
 
+def mtk_list(model: Model, iommu: Iommu) -> list[Iommu]:
+    """The M4Us on one hw_list: every `quirk share-pgtable` M4U is on the global m4ulist (in
+    probe order, here declaration order), any other on a list of its own (mtk_iommu_probe:
+    SHARE_PGTABLE)."""
+    if "share-pgtable" not in iommu.quirks:
+        return [iommu]
+    return [
+        i for i in model.iommus.values() if i.kind == "mtk-iommu" and "share-pgtable" in i.quirks
+    ]
+
+
 def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
     """The IOVA region, hence the group, an M4U gives a master; None when none holds it.
 
@@ -137,12 +148,14 @@ def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
     mask for the master's (first) larb holds all its ports.  Before, it matched the master's
     dma_range_map (its bus's `dma-ranges`; a leaf node's are not honoured since f1ad5338a4d5)
     against the regions and returned region 0 for a master without one.  The language has no
-    `dma-ranges`, so before 6.4 every master is in region 0, as one without them is."""
-    if not iommu.regions or res.platform.kernel < (6, 4):
+    `dma-ranges`, so before 6.4 every master is in region 0, as one without them is.
+    The table is the first M4U's on the hw_list (mtk_iommu_get_frst_data)."""
+    regions = mtk_list(res.model, iommu)[0].regions
+    if not regions or res.platform.kernel < (6, 4):
         return 0
     larb, ports = _mtk_ports(dev, iommu)
-    for number in sorted({r.number for r in iommu.regions}):
-        mask = next((r.ports for r in iommu.regions if r.number == number and r.larb == larb), 0)
+    for number in sorted({r.number for r in regions}):
+        mask = next((r.ports for r in regions if r.number == number and r.larb == larb), 0)
         if mask & ports == ports:
             return number
     return None
@@ -285,12 +298,17 @@ class _Grouper:
         by_iommu: dict[str, list[Device]] = {}
         for dev in translated:
             by_iommu.setdefault(self.res.devices[dev.name].iommu or "", []).append(dev)
+        m4u_lists: set[str] = set()
         for name, devs in by_iommu.items():
             iommu = model.iommus[name]
             pci = [d for d in devs if d.pci is not None]
             others = [d for d in devs if d.pci is None]
-            if iommu.kind == "mtk-iommu" and iommu.regions:
-                self.mtk_regions(iommu, devs)
+            if iommu.kind == "mtk-iommu" and (iommu.regions or "share-pgtable" in iommu.quirks):
+                hw_list = mtk_list(model, iommu)
+                if hw_list[0].name not in m4u_lists:  # all the list's masters at once
+                    m4u_lists.add(hw_list[0].name)
+                    members = [d for i in hw_list for d in by_iommu.get(i.name, [])]
+                    self.mtk_regions(hw_list[0], sorted(members, key=lambda d: d.probe_order))
                 continue
             if iommu.kind in PER_INSTANCE:
                 for d in devs[1:]:
@@ -315,10 +333,12 @@ class _Grouper:
         self.number(translated)
 
     # -- MediaTek M4U: one group per IOVA region ----------------------------------------
-    def mtk_regions(self, iommu: Iommu, devs: list[Device]) -> None:
-        """mtk_iommu_device_group: data->m4u_group[region id], one group per IOVA region."""
+    def mtk_regions(self, table: Iommu, devs: list[Device]) -> None:
+        """mtk_iommu_device_group: one group per IOVA region, kept in the first M4U's
+        m4u_group[] for every M4U on its hw_list (mtk_iommu_get_frst_data)."""
         first: dict[int, str] = {}
         for dev in devs:
+            iommu = self.model.iommus[self.res.devices[dev.name].iommu or ""]
             region = mtk_region(self.res, dev, iommu)
             assert region is not None  # attach_iommus left masters without one untranslated
             if region not in first:
@@ -340,7 +360,10 @@ class _Grouper:
                     "drivers/iommu/mtk_iommu.c: mtk_iommu_get_iova_region_id, "
                     "mtk_iommu_device_group"
                 )
-            self.link(first[region], dev.name, Reason(text, iommu.span, src))
+            if iommu is not table:
+                text += f" (its M4U shares the groups of '{table.name}', first on their hw_list)"
+                src += ", mtk_iommu_get_frst_data"
+            self.link(first[region], dev.name, Reason(text, table.span, src))
 
     # -- arm-smmu: stream map entries ------------------------------------------------
     def arm_smmu(self, iommu: Iommu, devs: list[Device]) -> None:
@@ -579,7 +602,11 @@ class _Grouper:
             if len(members) == 1 and not edges:
                 where = "its group"
                 mtk = self.model.iommus[iommu]
-                if mtk.kind == "mtk-iommu" and mtk.regions and self.res.platform.kernel >= (6, 4):
+                if (
+                    mtk.kind == "mtk-iommu"
+                    and mtk_list(self.model, mtk)[0].regions
+                    and self.res.platform.kernel >= (6, 4)
+                ):
                     region = mtk_region(self.res, self.model.devices[first], mtk)
                     where = f"the group of IOVA region {region}"
                 why = Reason(

@@ -568,3 +568,62 @@ def test_import_dts_uses_the_mt8192_pack(tmp_path) -> None:  # type: ignore[no-u
     res = resolve(build_model(load_text(text, "a.iommu")))  # kernel 6.8, the import's default
     assert not res.errors
     assert len(res.groups) == 2  # display in region 0, the encoder in region 1
+
+
+MT8195 = """\
+include "std/linux"
+include "std/soc/mt8195"
+platform {{ arch arm64; kernel {kernel}; ram 0x40000000 size 2G }}
+# mt8195.dtsi (6.11) masters, MTK_M4U_ID(larb, port) from mt8195-memory-port.h
+device ovl0: "mediatek,mt8195-disp-ovl" {{ iommu iommu_vdo sid 2 }}
+device vdo1_rdma0: "mediatek,mt8195-vdo1-rdma" {{ iommu iommu_vdo sid 64 }}
+device vdo1_rdma1: "mediatek,mt8195-vdo1-rdma" {{ iommu iommu_vpp sid 96 }}
+device ethdr0: "mediatek,mt8195-disp-ethdr" {{ iommu iommu_vpp sid 100, sid 101 }}
+device vdec: "mediatek,mt8195-vcodec-dec" {{ iommu iommu_vdo sid 672 }}
+device vdec_lat_soc: "mediatek,mtk-vcodec-lat-soc" {{ iommu iommu_vpp sid 736, sid 737 }}
+device jpgenc: "mediatek,mt8195-jpgenc" {{ iommu iommu_vpp sid 647, sid 648, sid 649, sid 652 }}
+device mdp_rdma: "mediatek,mt8195-mdp3-rdma" {{ iommu iommu_vpp sid 128 }}
+device svpp1_rdma: "mediatek,mt8195-mdp3-rdma" {{ iommu iommu_vdo sid 160 }}
+# PCIe: pcie0 -> IOMMU_PORT_INFRA_PCIE0 (18), pcie1 -> PCIE1 (16), iommu-map-mask 0
+device nvme: "pci144d,a80a" {{ pci 0000:01:00.0; iommu iommu_infra sid 0x12 }}
+device wifi: "pci14c3,7961" {{ pci 0001:01:00.0; iommu iommu_infra sid 0x10 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "groups"),
+    [
+        (
+            "6.1",
+            [
+                [
+                    "ovl0", "vdo1_rdma0", "vdo1_rdma1", "ethdr0", "vdec", "vdec_lat_soc",
+                    "jpgenc", "mdp_rdma", "svpp1_rdma",
+                ],
+                ["nvme", "wifi"],
+            ],
+        ),
+        (
+            "6.8",
+            [
+                ["ovl0", "vdo1_rdma0", "vdo1_rdma1", "ethdr0"],
+                ["vdec", "vdec_lat_soc", "jpgenc"],
+                ["mdp_rdma", "svpp1_rdma"],
+                ["nvme", "wifi"],
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_mt8195_vdo_and_vpp_share_groups_per_region(kernel: str, groups: list[list[str]]) -> None:
+    """SHARE_PGTABLE: both M4Us are on m4ulist and use the first one's m4u_group[region];
+    the infra IOMMU puts every PCIe function in bank 0's group, ACS unasked."""
+    res = resolve(build_model(load_text(MT8195.format(kernel=kernel), "cherry.iommu")))
+    assert not res.errors
+    assert sorted(g.members for g in res.groups) == sorted(groups)
+    # one page table for every domain of both M4Us; each programs it
+    for m4u in ("iommu_vdo", "iommu_vpp", "iommu_infra"):
+        assert len(res.context_slots(m4u)) == 1, m4u
+    from iommu_rules.explain import explain
+
+    text = str(explain(res, "vdo1_rdma1.group_members"))
+    assert ("first on their hw_list" if kernel == "6.8" else "dma-ranges") in text

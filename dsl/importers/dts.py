@@ -99,6 +99,7 @@ FACT_PACKS = {
     "qcom,sc7180": "std/soc/sc7180",
     "qcom,sm8250": "std/soc/sm8250",
     "mediatek,mt8192": "std/soc/mt8192",
+    "mediatek,mt8195": "std/soc/mt8195",
     "qcom,msm8916": "std/soc/msm8916",
     "qcom,apq8016": "std/soc/msm8916",
 }
