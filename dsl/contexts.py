@@ -422,6 +422,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
             )
             continue
         groups: list[Group] = []
+        overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
         for name in spec.attach:
             member = res.devices.get(name)
             if member is None or member.group is None:
@@ -432,6 +433,13 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
             busy = [
                 m for m in group.members if (res.devices[m].domain or "").startswith("arm_iommu:")
             ]
+            if busy and group.default is None and res.platform.kernel < (5, 19):
+                # __iommu_attach_group refused only "if (group->default_domain && group->domain
+                # != group->default_domain)" until 1ea2a07a532b (5.19): a group with no default
+                # domain takes the new domain over the mapping, which stays allocated and keeps
+                # the device's DMA ops.
+                overlaid += busy
+                busy = []
             if busy:
                 dom.failed = True
                 dom.errno = "-EBUSY"
@@ -506,6 +514,25 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
             for m in group.members:
                 res.devices[m].domain = dom.name
+                if m in overlaid:
+                    stays = (
+                        "it keeps its context, though arm_iommu_attach_device moves the DMA "
+                        "ops to the new mapping"
+                        if shared
+                        else f"the DMA API calls of '{m}' still map into its page table, which "
+                        "the IOMMU no longer walks for it"
+                    )
+                    res.diagnostics.append(
+                        warning(
+                            "W212",
+                            f"'{spec.name}' is attached to '{m}' over its implicit arm32 "
+                            f"mapping, which is not released: {stays}",
+                            spec.span,
+                            help="before 5.19 the core let an attach replace a non-default "
+                            "domain when the group had no default domain (__iommu_attach_group); "
+                            "drivers that detach first say 'driver detaches-implicit'",
+                        )
+                    )
             # tegra-smmu frees an ASID when the last device leaves a domain.
             old = res.domains.get(f"default:{group.id}")
             if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":

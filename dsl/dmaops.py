@@ -115,6 +115,14 @@ def dma_ops(res: Resolution) -> None:
         if d.origin == "arm32" and d.errno == "released"
         for name in d.devices
     }
+    # arm32 mappings still attached to nothing but still installed as the DMA ops: a driver
+    # attached its domain over them before 5.19 (contexts.py, W212)
+    kept = {
+        name: d
+        for d in res.domains.values()
+        if d.origin == "arm32" and not d.failed and d.errno != "released"
+        for name in d.devices
+    }
     for dres in res.devices.values():
         dev = model.devices[dres.name]
         group = res.group_of(dres.name)
@@ -167,6 +175,22 @@ def dma_ops(res: Resolution) -> None:
                     None,
                     "arch/arm/mm/dma-mapping.c: arm_iommu_attach_device",
                     (*before, dom.reason),
+                ),
+            )
+            continue
+        stale = kept.get(dev.name)
+        if dom is not None and dom.origin == "driver" and stale is not None and not dom.failed:
+            dres.set(
+                "dma_ops",
+                "arm_iommu",
+                Reason(
+                    f"arm_iommu: '{dev.name}' keeps the DMA ops of its implicit mapping "
+                    f"'{stale.name}', though the driver attached '{dom.name}' over it "
+                    "(nothing resets them before 5.19)",
+                    None,
+                    "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops; drivers/iommu/iommu.c: "
+                    "__iommu_attach_group",
+                    (stale.reason, dom.reason),
                 ),
             )
             continue

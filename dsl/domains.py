@@ -105,6 +105,21 @@ class _Deciding:
                     if t in types:
                         types.discard(t)
                         why.append(r.reason(f"no {t} default domain: {r.rule.name}"))
+        plat = self.res.platform
+        if "dma" in types and not plat.enabled("IOMMU_DMA") and plat.kernel < (6, 7):
+            # A DMA domain needs its IOVA cookie, and without IOMMU_DMA (arm32) the stub
+            # iommu_get_dma_cookie fails: the drivers' domain_alloc (before 5.15) or
+            # __iommu_domain_alloc (from 46983fcd67ac) frees the domain. From 6.7 the core
+            # asks for identity there instead (kernel_type).
+            types -= {"dma", "dma-fq"}
+            why.append(
+                Reason(
+                    "no DMA domain without IOMMU_DMA (iommu_get_dma_cookie fails)",
+                    None,
+                    f"{IOMMU_C}: __iommu_domain_alloc",
+                    (plat.config_reason("IOMMU_DMA"),),
+                )
+            )
         if "dma" not in types:
             types.discard("dma-fq")
         return types, why

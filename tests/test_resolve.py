@@ -66,7 +66,8 @@ def test_seed_scenario_names_the_failures() -> None:
     err = proc.stderr
     assert "error[E301]: the implicit arm32 mapping gets no context on 'mc'" in err
     assert "-ENOSPC" in err and "'mpe': the device keeps dma-direct" in err
-    assert "error[E302]: cannot attach domain 'drm' to 'gr2d'" in err
+    assert "error[E301]: domain 'drm' gets no context on 'mc'" in err
+    assert "E302" not in err  # no -EBUSY before 5.19 for a group without a default domain
     assert (
         "contexts: 0=arm_iommu:host1x, 1=arm_iommu:gr2d, 2=arm_iommu:gr3d, "
         "3=arm_iommu:vde" in proc.stdout
