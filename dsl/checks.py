@@ -49,7 +49,8 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
             groups = [g for g in res.groups if g.iommu == subject]
             return len(groups), Reason(f"{len(groups)} groups on '{subject}'", iommu.span)
         if attr == "domains":
-            names = list(dict.fromkeys(d.name for d in slots.values()))
+            sharers = res.context_sharers(subject)
+            names = list(dict.fromkeys(d.name for ds in sharers.values() for d in ds))
             return names, Reason(f"domains with a context on '{subject}'")
     if subject in res.domains:
         dom = res.domains[subject]
@@ -173,6 +174,8 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
     for dom in res.domains.values():
         if dom.origin != "driver" or dom.failed:
             continue
+        if model.iommus[dom.iommu].kind == "mtk-iommu":
+            continue  # one page table for every domain: DMA API mappings land in it too
         for name in dom.devices:
             dev = model.devices[name]
             ops = res.devices[name].values.get("dma_ops")

@@ -728,7 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="FACT",
         help="set a platform fact ('kernel 6.8', 'cmdline \"iommu=pt\"', 'config X') "
-        "or an IOMMU property ('mc contexts 2')",
+        "or an IOMMU property ('mc contexts 2'); a repeatable property (`map`, `group`, "
+        "`region`) replaces all of that IOMMU's lines of its kind",
     )
     p.add_argument(
         "--add",

@@ -211,7 +211,7 @@ class _Allocator:
                 )
             return True
         cands, why = self.candidates(iommu, dom)
-        if cands is None:
+        if cands is None or iommu.kind == "amd-vi":  # AMD: the global pool, `contexts` or not
             n = self._next_id(iommu.name)
             dom.context = n
             text = (
@@ -243,12 +243,14 @@ class _Allocator:
         """A context (domain ID) on another instance the domain is attached to, by the same
         rules as on its own (candidates), recorded in dom.contexts_on; False when that
         instance has none free (-ENOSPC)."""
+        if dom.type not in PAGING:
+            return True  # identity and blocked domains take no context anywhere
         used = self.used.setdefault(iommu, {})
         other = self.res.model.iommus[iommu]
         cands, _ = self.candidates(other, dom)
         if other.kind == "amd-vi" and dom.context is not None:
             n = dom.context  # one protection domain, one global ID on every IOMMU
-        elif cands is None:
+        elif cands is None or other.kind == "amd-vi":
             n = self._next_id(iommu)
         else:
             free = [c for c in cands if c not in used]
@@ -271,8 +273,12 @@ class _Allocator:
 
     def release(self, dom: Domain) -> None:
         for other, n in dom.contexts_on.items():
-            self.used.get(other, {}).pop(n, None)
+            if self.used.get(other, {}).get(n) == dom.name:  # not a page table it only shares
+                self.used[other].pop(n)
         dom.contexts_on.clear()
+        for hw_list, holder in list(self.pgtables.items()):
+            if holder == dom.name:  # the next domain on that M4U list allocates a new one
+                del self.pgtables[hw_list]
         if dom.context is not None:
             used = self.used.get(dom.iommu, {})
             if used.get(dom.context) == dom.name:  # not a page table it only shares (M4U)

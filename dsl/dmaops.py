@@ -14,10 +14,20 @@ from .model import Device
 from .provenance import Reason
 from .resolution import Resolution
 
-# IOMMUs whose unattached streams pass through untranslated: with no domain a
-# client still reaches memory (tegra-smmu disables a swgroup's ASID; the GART
-# only remaps its aperture).
-PASSES_UNATTACHED = {"tegra-smmu", "tegra-gart"}
+# IOMMUs whose unattached streams pass through untranslated: with no domain a client still
+# reaches memory. Each with the code that leaves translation off until an attach.
+PASSES_UNATTACHED = {
+    # a swgroup's ASID stays disabled until tegra_smmu_enable
+    "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_attach_dev",
+    # the GART remaps only its aperture
+    "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
+    # the IOMMU stays disabled (stall/bypass) until the first attach enables it
+    "rockchip": "drivers/iommu/rockchip-iommu.c: rk_iommu_attach_device (rk_iommu_enable)",
+    # the System MMU is enabled only when a domain is attached
+    "exynos-sysmmu": "drivers/iommu/exynos-iommu.c: exynos_iommu_attach_device",
+    # a larb port's MMU bit is set only on attach (larb_mmu->mmu |= portid_msk)
+    "mtk-iommu": "drivers/iommu/mtk_iommu.c: mtk_iommu_config",
+}
 GB4 = 1 << 32
 
 
@@ -242,7 +252,7 @@ def dma_ops(res: Resolution) -> None:
             why = Reason(
                 f"no default domain; '{group.iommu}' passes unattached streams through",
                 None,
-                None,
+                PASSES_UNATTACHED[model.iommus[group.iommu].kind],
                 (group.default_reason,),
             )
         dres.set("dma_ops", *_direct(res, dev, why))

@@ -7,7 +7,7 @@ emitted in a fixed order, so the same board gives the same bytes.
 
 from __future__ import annotations
 
-from .resolution import Domain, Group, Resolution, context_slots
+from .resolution import Domain, Group, Resolution, context_sharers
 
 VIEWS = ("topology", "groups", "contexts")
 COLOURS = {
@@ -179,7 +179,8 @@ def contexts(res: Resolution) -> str:
             by_iommu.setdefault(other, []).append(d)
     for iommu in model.iommus.values():
         mine = by_iommu.get(iommu.name, [])
-        used = context_slots(mine, iommu.name, live)
+        sharers = context_sharers(mine, iommu.name, live)
+        used = {c: ds[0] for c, ds in sharers.items()}
         failed = [
             d
             for d in mine
@@ -197,7 +198,8 @@ def contexts(res: Resolution) -> str:
         for i in numbers:
             dom = used.get(i)
             if dom is not None:
-                fill, label = COLOURS.get(dom.type, "white"), f"{i}: {dom.name}\n{dom.type}"
+                names = ", ".join(d.name for d in sharers[i])
+                fill, label = COLOURS.get(dom.type, "white"), f"{i}: {names}\n{dom.type}"
             elif i in iommu.secure:
                 fill, label = "#cccccc", f"{i}: secure"
             elif i in iommu.reserved:

@@ -22,7 +22,8 @@ PCI_GROUPING = {"intel-vtd", "amd-vi", "arm-smmu-v3", "virtio", "apple-dart"} | 
 PER_INSTANCE = {
     # drivers/iommu/rockchip-iommu.c: rk_iommu_device_group (one group per IOMMU)
     "rockchip": "drivers/iommu/rockchip-iommu.c: rk_iommu_device_group",
-    # drivers/iommu/mtk_iommu.c: mtk_iommu_device_group (one group per M4U)
+    # drivers/iommu/mtk_iommu.c: mtk_iommu_device_group (one group per M4U, or per IOVA
+    # region and hw_list: see mtk_region)
     "mtk-iommu": "drivers/iommu/mtk_iommu.c: mtk_iommu_device_group",
 }
 
@@ -54,6 +55,18 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
             rule = excluded[dev.name]
             why = rule.reason(f"'{iommu.name}' does not translate '{dev.name}'")
             iommu = None
+        # before the M4U's checks: a device no driver binds never reaches probe_device
+        unbound = res.driver_does(dev.name, "none")
+        if iommu is not None and unbound is not None and not _probed_unbound(res, iommu):
+            why = Reason(
+                f"no driver binds '{dev.name}': before 6.15 a firmware-described device is set "
+                "up for its IOMMU only when a driver binds (really_probe -> dma_configure -> "
+                "of_iommu_configure), so it gets no group",
+                unbound.span,
+                "drivers/base/dd.c: really_probe; drivers/iommu/of_iommu.c: of_iommu_configure",
+                (unbound, res.platform.kernel_reason),
+            )
+            iommu = None
         if iommu is not None and (larbs := _larbs_refused(res, dev, iommu)):
             why = Reason(
                 f"'{iommu.name}' refuses '{dev.name}': its ports are on larbs "
@@ -75,6 +88,7 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
             iommu = None
         if iommu is not None and (no_region := _region_refused(res, dev, iommu)):
             larb, ports = no_region
+            table = mtk_table(model, iommu)
             why = Reason(
                 f"no IOVA region of '{iommu.name}' holds all the ports of '{dev.name}' "
                 f"(larb {larb}, ports {ports:#x}): device_group fails with -EINVAL",
@@ -88,21 +102,10 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
                     f"the M4U '{iommu.name}' has no IOVA region for '{dev.name}': no region's "
                     f"ports on larb {larb} include all of its ports ({ports:#x})",
                     dev.span,
-                    secondary=(Label(iommu.span, f"'{iommu.name}' and its regions"),),
+                    secondary=(Label(table.span, f"'{table.name}' and its regions"),),
                     help="the kernel leaves it without a group (dma-direct); split the master's "
                     "ports so each region holds them, or check the `region` lines",
                 )
-            )
-            iommu = None
-        unbound = res.driver_does(dev.name, "none")
-        if iommu is not None and unbound is not None and not _probed_unbound(res, iommu):
-            why = Reason(
-                f"no driver binds '{dev.name}': before 6.15 a firmware-described device is set "
-                "up for its IOMMU only when a driver binds (really_probe -> dma_configure -> "
-                "of_iommu_configure), so it gets no group",
-                unbound.span,
-                "drivers/base/dd.c: really_probe; drivers/iommu/of_iommu.c: of_iommu_configure",
-                (unbound, res.platform.kernel_reason),
             )
             iommu = None
         out.iommu = iommu.name if iommu else None
@@ -116,18 +119,18 @@ def _larbs_refused(res: Resolution, dev: Device, iommu: Iommu) -> list[int]:
         return []
     if res.platform.kernel < (5, 17):
         return []
-    larbs = list(dict.fromkeys(sid >> 5 for sid, _ in stream_ids(dev, iommu)))
+    larbs = list(dict.fromkeys((sid >> 5) & 0x1F for sid, _ in stream_ids(dev, iommu)))
     return larbs[:2] if len(larbs) > 1 else []
 
 
 def _mtk_ports(dev: Device, iommu: Iommu) -> tuple[int, int]:
     """The larb of a master's first port and the mask of all its ports (MTK_M4U_TO_LARB,
-    MTK_M4U_TO_PORT: an M4U ID is larb << 5 | port)."""
+    MTK_M4U_TO_PORT: an M4U ID is larb << 5 | port, the larb 5 bits wide)."""
     sids = [sid for sid, _ in stream_ids(dev, iommu)]
     ports = 0
     for sid in sids:
         ports |= 1 << (sid & 0x1F)
-    return (sids[0] >> 5 if sids else 0), ports
+    return ((sids[0] >> 5) & 0x1F if sids else 0), ports
 
 
 def mtk_list(model: Model, iommu: Iommu) -> list[Iommu]:
@@ -136,9 +139,19 @@ def mtk_list(model: Model, iommu: Iommu) -> list[Iommu]:
     SHARE_PGTABLE)."""
     if "share-pgtable" not in iommu.quirks:
         return [iommu]
-    return [
-        i for i in model.iommus.values() if i.kind == "mtk-iommu" and "share-pgtable" in i.quirks
-    ]
+    return [  # a disabled M4U never probes, so it is on no list
+        i
+        for i in model.iommus.values()
+        if i.kind == "mtk-iommu" and "share-pgtable" in i.quirks and not i.disabled
+    ] or [iommu]
+
+
+def mtk_table(model: Model, iommu: Iommu) -> Iommu:
+    """The M4U whose `region` lines decide: the first on the hw_list, whose platform data
+    mtk_iommu_device_group reads (mtk_iommu_get_frst_data); if it has none, the master's
+    own M4U's (the M4Us of one SoC carry the same table)."""
+    first = mtk_list(model, iommu)[0]
+    return first if first.regions or not iommu.regions else iommu
 
 
 def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
@@ -150,7 +163,7 @@ def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
     against the regions and returned region 0 for a master without one.  The language has no
     `dma-ranges`, so before 6.4 every master is in region 0, as one without them is.
     The table is the first M4U's on the hw_list (mtk_iommu_get_frst_data)."""
-    regions = mtk_list(res.model, iommu)[0].regions
+    regions = mtk_table(res.model, iommu).regions
     if not regions or res.platform.kernel < (6, 4):
         return 0
     larb, ports = _mtk_ports(dev, iommu)

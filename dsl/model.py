@@ -1141,6 +1141,8 @@ class _Builder:
             )
             return
         kind = known[0].kind
+        if kind == "mtk-iommu" and all("share-pgtable" in i.quirks for i in known):
+            return  # one hw_list, one page table (mtk_iommu_attach_device: frstdata)
         if kind not in SPANNING_KINDS and kind not in NO_SPAN_SOURCES:
             self.err(
                 "E120",

@@ -46,7 +46,8 @@ def text(res: Resolution) -> str:
     lines.append("")
     live = res.live_domains()
     for iommu in model.iommus.values():
-        slots = res.context_slots(iommu.name, live)
+        sharers = res.context_sharers(iommu.name, live)
+        slots = {c: ds[0] for c, ds in sharers.items()}
         groups = [g for g in res.groups if g.iommu == iommu.name]
         limit = f"{iommu.contexts} contexts" if iommu.contexts else "no context limit"
         lines.append(
@@ -61,7 +62,7 @@ def text(res: Resolution) -> str:
             cells = []
             for i in iommu.context_numbers:
                 if i in slots:
-                    cells.append(f"{i}={slots[i].name}")
+                    cells.append(f"{i}={'+'.join(d.name for d in sharers[i])}")
                 elif i in iommu.reserved:
                     cells.append(f"{i}=(reserved)")
                 elif i in iommu.secure:
@@ -71,8 +72,11 @@ def text(res: Resolution) -> str:
             if len(cells) <= 16:
                 lines.append("  contexts: " + ", ".join(cells))
         else:
-            for c, dom in slots.items():
-                lines.append(f"  context {c}: {dom.name}")
+            for c, doms in res.context_sharers(iommu.name, live).items():
+                shared = ""
+                if len(doms) > 1:  # the M4U's one page table; qcom-iommu's fixed banks
+                    shared = " (one page table)" if iommu.kind == "mtk-iommu" else " (shared)"
+                lines.append(f"  context {c}: {', '.join(d.name for d in doms)}{shared}")
     if res.log:
         lines += ["", "kernel log:"] + [f"  {line}" for line in res.log]
     return "\n".join(lines) + "\n"

@@ -109,6 +109,12 @@ class Resolution:
             live = self.live_domains()
         return context_slots(self.contexts_used(iommu), iommu, live)
 
+    def context_sharers(self, iommu: str, live: set[str] | None = None) -> dict[int, list[Domain]]:
+        """Each context in use on the IOMMU and every live domain holding it."""
+        if live is None:
+            live = self.live_domains()
+        return context_sharers(self.contexts_used(iommu), iommu, live)
+
     def live_domains(self) -> set[str]:
         """The domains some device is attached to now."""
         return {d.domain for d in self.devices.values() if d.domain}
@@ -118,19 +124,32 @@ class Resolution:
         return [d for d in self.diagnostics if d.is_error]
 
 
-def context_slots(
+def context_sharers(
     domains: Iterable[Domain], iommu: str, live: set[str] | None = None
-) -> dict[int, Domain]:
-    """Each context the domains hold on this IOMMU, lowest first. Where two share one (a
-    qcom-iommu device's default and own domain program the same banks), the domain a device
-    is attached to now (in ``live``) holds it, else the first."""
-    slots: dict[int, Domain] = {}
+) -> dict[int, list[Domain]]:
+    """Each context the domains hold on this IOMMU, lowest first, and who holds it. Where
+    several domains program one context, those a device is attached to now (in ``live``)
+    share it, as every region's domain shares an M4U's one page table; a domain left
+    behind (a qcom-iommu device's default domain under its driver's own) counts only when
+    no live one holds the context."""
+    held_by: dict[int, list[Domain]] = {}
     for d in domains:
         held = (d.context, *d.more_contexts) if d.iommu == iommu and d.context is not None else ()
         if not held and iommu in d.contexts_on:
             held = (d.contexts_on[iommu],)
         for c in held:
-            owner = slots.get(c)
-            if owner is None or (live is not None and owner.name not in live and d.name in live):
-                slots[c] = d
-    return dict(sorted(slots.items()))
+            held_by.setdefault(c, []).append(d)
+    out: dict[int, list[Domain]] = {}
+    for c in sorted(held_by):
+        holders = held_by[c]
+        attached = [d for d in holders if live is not None and d.name in live]
+        out[c] = attached or holders[:1]
+    return out
+
+
+def context_slots(
+    domains: Iterable[Domain], iommu: str, live: set[str] | None = None
+) -> dict[int, Domain]:
+    """Each context the domains hold on this IOMMU, lowest first, and the first of its
+    holders (context_sharers)."""
+    return {c: ds[0] for c, ds in context_sharers(domains, iommu, live).items()}

@@ -82,6 +82,13 @@ def _fill(res: Resolution) -> None:
                 None,
                 SPANNING_KINDS.get(inst.kind),
             )
+            if inst.kind == "mtk-iommu":
+                ctx_why = Reason(
+                    f"'{dres.iommu}' shares the page table of '{dom.iommu}' (one hw_list): "
+                    f"domain '{dom.name}' is programmed into both",
+                    None,
+                    "drivers/iommu/mtk_iommu.c: mtk_iommu_attach_device (bank->m4u_dom)",
+                )
             dres.set("context", dom.contexts_on[dres.iommu], ctx_why)
         else:
             dres.set("context", dom.context if dom.context is not None else "none", ctx_why)

@@ -202,12 +202,11 @@ def _rule_matches(rule: ast.Rule, name: str) -> bool:
 
 
 def _drop_in_when(change: Change, fname: str, item: ast.Item) -> ast.Item:
-    if not isinstance(item, ast.When) or change.target != "rule":
+    """Drop the target inside `when` blocks too: rules and driver domains may sit there."""
+    if not isinstance(item, ast.When) or change.target not in ("rule", "domain"):
         return item
     kept = tuple(
-        _drop_in_when(change, fname, i)
-        for i in item.items
-        if not (isinstance(i, ast.Rule) and _rule_matches(i, change.name))
+        _drop_in_when(change, fname, i) for i in item.items if not _dropped(change, fname, i)
     )
     return ast.When(item.condition, kept, item.span)
 

@@ -229,9 +229,15 @@ def cmd_show(s: Session, arg: str) -> str:
             f"domain {name}: {dom.type} on {dom.iommu} ({dom.origin}); {dom.placement()}; "
             f"devices {', '.join(dom.devices) or 'none'}"
         )
+    if name in model.domains:  # under a `when` that does not hold on this platform
+        from iommu_rules.checks import query
+
+        _, why = query(res, name, "members")
+        cond = "; ".join(r.text for r in why.because) or "its condition does not hold"
+        return f"domain {name}: not built on this platform ({cond})"
     from iommu_rules.diagnostics import did_you_mean
 
-    hint = did_you_mean(name, [*res.devices, *model.iommus, *res.domains])
+    hint = did_you_mean(name, [*res.devices, *model.iommus, *res.domains, *model.domains])
     raise CommandError(f"nothing named '{name}'" + (f"; {hint}" if hint else ""))
 
 
@@ -284,11 +290,11 @@ def cmd_contexts(s: Session, arg: str) -> str:
     for iommu in model.iommus.values():
         if wanted and iommu.name != wanted:
             continue
-        slots = res.context_slots(iommu.name, live)
+        sharers = res.context_sharers(iommu.name, live)
         limit = iommu.contexts if iommu.contexts else "unlimited"
-        lines.append(f"{iommu.name} ({iommu.kind}): {len(slots)} of {limit} contexts used")
-        for c, d in slots.items():
-            lines.append(f"  {c}: {d.name} ({d.type})")
+        lines.append(f"{iommu.name} ({iommu.kind}): {len(sharers)} of {limit} contexts used")
+        for c, ds in sharers.items():
+            lines.append(f"  {c}: {', '.join(f'{d.name} ({d.type})' for d in ds)}")
     return "\n".join(lines) or "no IOMMUs"
 
 

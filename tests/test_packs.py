@@ -634,7 +634,61 @@ def test_mt8195_vdo_and_vpp_share_groups_per_region(kernel: str, groups: list[li
     # one page table for every domain of both M4Us; each programs it
     for m4u in ("iommu_vdo", "iommu_vpp", "iommu_infra"):
         assert len(res.context_slots(m4u)) == 1, m4u
+    from iommu_rules.checks import query
+    from iommu_rules.dot import render
+
+    mm = [d for d in res.domains if res.domains[d].iommu != "iommu_infra"]
+    assert len(mm) == len(groups) - 1
+    for m4u in ("iommu_vdo", "iommu_vpp"):
+        assert sorted(query(res, m4u, "domains")[0]) == sorted(mm)  # every sharer, each M4U
+    assert f"0: {', '.join(mm)}" in render(res, "contexts")
     from iommu_rules.explain import explain
 
     text = str(explain(res, "vdo1_rdma1.group_members"))
     assert ("first on their hw_list" if kernel == "6.8" else "dma-ranges") in text
+
+
+def test_import_dts_for_mt8195_leaves_pcie_to_the_board(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """std/soc/mt8195 declares the infra IOMMU without maps (its hosts have no
+    linux,pci-domain): the host's iommu-map is not claimed to be the pack's, W814 says what
+    to write instead."""
+    dts = tmp_path / "cherry.dts"
+    dts.write_text(
+        '/dts-v1/;\n/ {\n\tcompatible = "google,cherry", "mediatek,mt8195";\n'
+        "\t#address-cells = <2>;\n\t#size-cells = <2>;\n"
+        '\tiommu_infra: infra-iommu@10315000 { compatible = "mediatek,mt8195-iommu-infra";'
+        " #iommu-cells = <1>; };\n"
+        '\tpcie@112f0000 { compatible = "mediatek,mt8195-pcie"; device_type = "pci";'
+        " #address-cells = <3>; #size-cells = <2>;"
+        " iommu-map = <0 &iommu_infra 18 0x2>; iommu-map-mask = <0x0>; };\n};\n"
+    )
+    out = tmp_path / "cherry.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning[W814]" in proc.stderr and "iommu iommu_infra sid 0x12" in proc.stderr
+    text = out.read_text()
+    assert "fact pack's" not in text and "`iommu iommu_infra sid 0x12`" in text
+    assert run_cli("check", str(out)).returncode == 0
+
+
+def test_a_driver_domain_may_span_m4us_that_share_a_page_table() -> None:
+    """On one hw_list (`quirk share-pgtable`) a domain is finalised on the first M4U and
+    programmed into each M4U it is attached through (mtk_iommu_attach_device)."""
+    text = (
+        'include "std/linux"\ninclude "std/soc/mt8195"\n'
+        "platform { arch arm64; kernel 6.8; ram 0x40000000 size 2G }\n"
+        'device disp_vdo: "x" { iommu iommu_vdo sid 2; driver own-domain }\n'
+        'device disp_vpp: "x" { iommu iommu_vpp sid 96; driver own-domain }\n'
+        "domain d: unmanaged on iommu_vdo, iommu_vpp { attach disp_vdo, disp_vpp }\n"
+    )
+    model = build_model(load_text(text, "b.iommu"))
+    assert not model.diagnostics
+    res = resolve(model)
+    assert not res.diagnostics  # no W203: the DMA API maps into the same page table
+    assert res.devices["disp_vpp"].domain == "d" and res.domains["d"].contexts_on == {
+        "iommu_vpp": 0
+    }
+    # M4Us that do not share a list: not modelled
+    bad = text.replace("quirk share-pgtable", "").replace('include "std/soc/mt8195"\n', "")
+    bad = "iommu iommu_vdo: mtk-iommu\niommu iommu_vpp: mtk-iommu\n" + bad
+    assert [d.code for d in build_model(load_text(bad, "b.iommu")).diagnostics] == ["E120"]

@@ -231,3 +231,18 @@ def test_pasted_lines_run_each() -> None:
     )
     assert out.ok and "gr3d" in out.text and "+ device epp" in out.text
     assert out.text.rstrip().endswith("arm_iommu")
+
+
+def test_show_a_domain_not_built_on_this_platform(tmp_path: Path) -> None:
+    board = tmp_path / "cond.iommu"
+    board.write_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        'device dc0: "vendor,dc" { iommu smmu sid 1; driver own-domain }\n'
+        'when cmdline has "iommu.passthrough=1" {\n'
+        "    domain drm: unmanaged on smmu { attach dc0 }\n}\n"
+    )
+    session = Session()
+    session.load([str(board)])
+    out = execute(session, "show drm").text
+    assert out.startswith("domain drm: not built on this platform") and "passthrough" in out

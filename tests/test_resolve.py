@@ -566,3 +566,53 @@ def test_amd_protection_domain_ids_are_global_and_start_at_1() -> None:
     assert ids == list(range(1, len(ids) + 1))  # one pool from 1, no ID used twice
     assert vfio.contexts_on == {"amd1": vfio.context}
     assert nvme.context != vfio.context
+
+
+@pytest.mark.parametrize(
+    ("kind", "dma_ops"),
+    [
+        ("rockchip", "dma-direct"),  # disabled until rk_iommu_enable: bypass
+        ("mtk-iommu", "dma-direct"),  # a larb port's MMU bit is set only on attach
+        ("arm-smmu { contexts 8; cells 2 }", "none"),  # unattached streams fault (disable_bypass)
+    ],
+)
+def test_arm32_group_without_default_domain_or_mapping(kind: str, dma_ops: str) -> None:
+    """arm32 before 6.7: no DMA default domain (no IOMMU_DMA); a group of two gets no
+    implicit mapping either (-EINVAL): one group per IOMMU (rockchip, M4U), or two SIDs in
+    one stream map entry (arm-smmu, mask 1). Whether its masters still reach memory depends on
+    what the IOMMU does with streams no domain is attached to."""
+    link, link2 = {
+        "rockchip": ("iommu m", "iommu m"),
+        "mtk-iommu": ("iommu m sid 1", "iommu m sid 2"),
+    }.get(kind, ("iommu m sid 2 mask 1", "iommu m sid 3 mask 1"))
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm; kernel 5.10; ram 0x0 size 1G }\n'
+        f"iommu m: {kind}\n"
+        f'device a: "vendor,a" {{ {link} }}\ndevice b: "vendor,b" {{ {link2} }}\n'
+    )
+    assert res.devices["a"].values["default_domain"] == "none"
+    assert res.devices["a"].group == res.devices["b"].group
+    assert res.devices["a"].values["dma_ops"] == dma_ops
+
+
+def test_shared_m4u_list_skips_a_disabled_m4u_and_unbound_masters() -> None:
+    """A disabled M4U never probes, so it is not the first on m4ulist; a master no driver
+    binds (before 6.15) never reaches probe_device, so no larb or region check runs."""
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8; ram 0x40000000 size 2G }\n'
+        "iommu off: mtk-iommu { quirk share-pgtable; region 0 larb 0, 1, 2, 3; disabled }\n"
+        "iommu vdo: mtk-iommu { quirk share-pgtable; region 0 larb 0, 2; region 1 larb 19 }\n"
+        "iommu vpp: mtk-iommu { quirk share-pgtable }\n"
+        'device disp_vdo: "x" { iommu vdo sid 2 }\n'
+        'device disp_vpp: "x" { iommu vpp sid 64 }\n'  # larb2, region 0
+        'device venc: "x" { iommu vdo sid 608 }\n'  # larb19, region 1
+        'device cam: "x" { iommu vpp sid 96 }\n'  # larb3: no region in vdo's table
+        'device idle: "x" { iommu vpp sid 96; driver none }\n'
+    )
+    groups = sorted(g.members for g in res.groups)
+    assert groups == [["disp_vdo", "disp_vpp"], ["venc"]]
+    assert res.devices["cam"].iommu is None
+    w211 = [d for d in res.diagnostics if d.code == "W211"]
+    assert [d.message.split("'")[3] for d in w211] == ["cam"]
+    assert w211[0].secondary[0].message == "'vdo' and its regions"  # the table's M4U
+    assert not any("idle" in line for line in res.log)

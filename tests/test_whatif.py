@@ -137,3 +137,23 @@ def test_a_shifted_context_order_is_one_line_not_one_per_domain() -> None:
     assert "    - context 0: default domain of d0" in text
     assert "    ~ 5 domains moved to other contexts (e.g. default domain of d1: 1 → 0)" in text
     assert "default domain of d2: context" not in text
+
+
+def test_dropping_a_domain_declared_under_when(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A driver domain inside `when` is dropped like any other (it used to stay, silently)."""
+    board = tmp_path / "cond.iommu"
+    board.write_text(
+        'include "std/linux"\n'
+        'platform { arch arm64; kernel 6.8; cmdline "iommu.passthrough=1" }\n'
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        'device dc0: "vendor,dc" { iommu smmu sid 1; driver own-domain }\n'
+        'when cmdline has "iommu.passthrough=1" {\n'
+        "    domain drm: unmanaged on smmu { attach dc0 }\n"
+        "}\n"
+    )
+    base = load_paths([str(board)])
+    before = resolve(build_model(base))
+    after, _ = WhatIf(base, [parse_change("drop domain drm")]).resolve()
+    assert after is not None
+    assert before.devices["dc0"].domain == "drm"
+    assert after.devices["dc0"].domain == "default:0" and "drm" not in after.domains

@@ -247,6 +247,7 @@ def _host_maps(
     iommu_props: dict[str, list[str]],
     diags: list[Diagnostic],
     notes: list[str],
+    mapless: dict[str, str],
 ) -> None:
     """PCI host bridges' iommu-map and iommu-map-mask become `map` entries on their IOMMU.
 
@@ -257,7 +258,9 @@ def _host_maps(
     device-tree order where the kernel uses probe order (drivers/pci/pci.c:
     of_pci_reserve_static_domain_nr, of_pci_bus_find_domain_nr; 6.0+).  With a
     single host the entries serve every domain and say none.  An IOMMU a SoC fact
-    pack declares carries the SoC's maps already: those entries become a note.
+    pack declares carries the SoC's maps already: those entries become a note; where the
+    pack gives it none (MT8195's infra IOMMU: its hosts have no linux,pci-domain), W814 and
+    a note say which `iommu NAME sid S` the host's functions need.
     """
     where = Span(str(path), 0, 0, 0, 0)
     hosts = []
@@ -320,6 +323,23 @@ def _host_maps(
                     )
                 )
                 continue
+            if target.path in mapless:  # declared by the fact pack, without maps
+                name = mapless[target.path]
+                notes.append(
+                    f"# {host.path}: iommu-map RID {rid:#x}.. -> '{name}' ID {sid:#x}; the "
+                    f"fact pack declares '{name}' without maps: give each PCI function below "
+                    f"this host `iommu {name} sid {sid:#x}`"
+                )
+                diags.append(
+                    warning(
+                        "W814",
+                        f"'{host.path}': iommu-map onto '{name}', which the fact pack declares "
+                        f"without maps; not imported (link its functions with `iommu {name} "
+                        f"sid {sid:#x}`)",
+                        where,
+                    )
+                )
+                break
             if target.path not in iommu_props:  # declared by the fact pack, maps and all
                 notes.append(f"# {host.path}: its iommu-map is the fact pack's, on that IOMMU")
                 break
@@ -329,13 +349,13 @@ def _host_maps(
             )
 
 
-def _pack_iommus(pack: str) -> dict[str, str]:
-    """The IOMMUs (name -> kind) a SoC fact pack declares."""
+def _pack_iommus(pack: str) -> dict[str, tuple[str, bool]]:
+    """The IOMMUs a SoC fact pack declares: name -> (kind, whether it has `map` entries)."""
     from ..loader import load_text
     from ..model import build_model
 
     model = build_model(load_text(f'include "{pack}"\n', "<import>"))
-    return {name: i.kind for name, i in model.iommus.items()}
+    return {name: (i.kind, bool(i.maps)) for name, i in model.iommus.items()}
 
 
 def import_dts(path: Path, includes: list[str] | None = None, arch: str | None = None) -> DtsImport:
@@ -370,6 +390,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     arch = arch or next((a for c in root_compat for p, a in ARCH if c.startswith(p)), "arm64")
     used: set[str] = set()
     names: dict[str, str] = {}
+    mapless: dict[str, str] = {}  # node path -> name, IOMMUs the pack declares without maps
     nodes = list(dt.node_iter())
     iommus: dict[str, tuple[str, int]] = {}  # node path -> (kind, #iommu-cells)
     out_iommus: list[str] = []
@@ -394,11 +415,13 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         ncells = _cells(node, "#iommu-cells")[0] if _cells(node, "#iommu-cells") else 1
         iommus[node.path] = (kind, ncells)
         label = node.labels[0] if node.labels else None
-        same_kind = [n for n, k in pack_iommus.items() if k == kind]
+        same_kind = [n for n, (k, _) in pack_iommus.items() if k == kind]
         declared = label if label in pack_iommus else same_kind[0] if len(same_kind) == 1 else None
         if declared is not None:
             names[node.path] = declared
             used.add(declared)
+            if not pack_iommus[declared][1]:
+                mapless[node.path] = declared
             del pack_iommus[declared]
             pack_notes.append(f"# {node.path}: declared by {fact_pack} as '{declared}'")
             continue
@@ -424,7 +447,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if not _enabled(node):
             props.append("disabled")
         iommu_props[node.path] = props
-    _host_maps(path, nodes, dt, iommus, iommu_props, diags, pack_notes)
+    _host_maps(path, nodes, dt, iommus, iommu_props, diags, pack_notes, mapless)
     for ipath, props in iommu_props.items():
         node = dt.get_node(ipath)
         compat = ", ".join(_strings(node, "compatible"))
