@@ -11,6 +11,16 @@ from iommu_rules.resolve import resolve
 from conftest import EXAMPLES, run_cli
 
 
+def imported(tmp_path, compatible: str, body: str):  # type: ignore[no-untyped-def]
+    """`import dts` of a flat DT with this root compatible list; (process, output file)."""
+    dts = tmp_path / "board.dts"
+    dts.write_text(f"/dts-v1/;\n/ {{\n\tcompatible = {compatible};\n{body}}};\n")
+    out = tmp_path / "board.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return proc, out
+
+
 def test_packs_lists_each_with_summary_and_eras() -> None:
     proc = run_cli("packs")
     assert proc.returncode == 0
@@ -484,20 +494,16 @@ def test_sm8250_pack_maps_bus_1_of_each_pcie_host(kernel: str, mdss: str) -> Non
 
 @pytest.mark.parametrize(("root", "pack"), [("qcom,sc7180", "sc7180"), ("qcom,sm8250", "sm8250")])
 def test_import_dts_uses_the_qcom_soc_packs(root: str, pack: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    dts = tmp_path / "board.dts"
-    dts.write_text(
-        "/dts-v1/;\n/ {\n"
-        f'\tcompatible = "vendor,board", "{root}";\n'
+    _, out = imported(
+        tmp_path,
+        f'"vendor,board", "{root}"',
         '\tapps_smmu: iommu@15000000 { compatible = "qcom,smmu-500", "arm,mmu-500";'
         " #iommu-cells = <2>; };\n"
         '\tadreno_smmu: iommu@5040000 { compatible = "qcom,adreno-smmu", "qcom,smmu-v2";'
         " #iommu-cells = <1>; };\n"
         '\tmmc@7c4000 { compatible = "qcom,sdhci-msm-v5"; iommus = <&apps_smmu 0x60 0x0>; };\n'
-        '\tgpu@5000000 { compatible = "qcom,adreno"; iommus = <&adreno_smmu 0>; };\n};\n'
+        '\tgpu@5000000 { compatible = "qcom,adreno"; iommus = <&adreno_smmu 0>; };\n',
     )
-    out = tmp_path / "board.iommu"
-    proc = run_cli("import", "dts", str(dts), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert f'include "std/soc/{pack}"' in text
     assert f"declared by std/soc/{pack} as 'apps_smmu'" in text
@@ -561,19 +567,15 @@ def test_mt8192_pack_groups_masters_by_iova_region(kernel: str, groups: list[lis
 
 
 def test_import_dts_uses_the_mt8192_pack(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    dts = tmp_path / "asurada.dts"
-    dts.write_text(
-        "/dts-v1/;\n/ {\n"
-        '\tcompatible = "google,spherion", "mediatek,mt8192";\n'
+    _, out = imported(
+        tmp_path,
+        '"google,spherion", "mediatek,mt8192"',
         '\tiommu0: m4u@1401d000 { compatible = "mediatek,mt8192-m4u"; #iommu-cells = <1>; };\n'
         '\tovl@14005000 { compatible = "mediatek,mt8192-disp-ovl";'
         " iommus = <&iommu0 2>, <&iommu0 1>; };\n"
         '\tvcodec@17020000 { compatible = "mediatek,mt8192-vcodec-enc";'
-        " iommus = <&iommu0 0xe0>; };\n};\n"
+        " iommus = <&iommu0 0xe0>; };\n",
     )
-    out = tmp_path / "asurada.iommu"
-    proc = run_cli("import", "dts", str(dts), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert 'include "std/soc/mt8192"' in text and "declared by std/soc/mt8192 as 'iommu0'" in text
     res = resolve(build_model(load_text(text, "a.iommu")))  # kernel 6.8, the import's default
@@ -652,19 +654,16 @@ def test_import_dts_for_mt8195_leaves_pcie_to_the_board(tmp_path) -> None:  # ty
     """std/soc/mt8195 declares the infra IOMMU without maps (its hosts have no
     linux,pci-domain): the host's iommu-map is not claimed to be the pack's, W814 says what
     to write instead."""
-    dts = tmp_path / "cherry.dts"
-    dts.write_text(
-        '/dts-v1/;\n/ {\n\tcompatible = "google,cherry", "mediatek,mt8195";\n'
+    proc, out = imported(
+        tmp_path,
+        '"google,cherry", "mediatek,mt8195"',
         "\t#address-cells = <2>;\n\t#size-cells = <2>;\n"
         '\tiommu_infra: infra-iommu@10315000 { compatible = "mediatek,mt8195-iommu-infra";'
         " #iommu-cells = <1>; };\n"
         '\tpcie@112f0000 { compatible = "mediatek,mt8195-pcie"; device_type = "pci";'
         " #address-cells = <3>; #size-cells = <2>;"
-        " iommu-map = <0 &iommu_infra 18 0x2>; iommu-map-mask = <0x0>; };\n};\n"
+        " iommu-map = <0 &iommu_infra 18 0x2>; iommu-map-mask = <0x0>; };\n",
     )
-    out = tmp_path / "cherry.iommu"
-    proc = run_cli("import", "dts", str(dts), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
     assert "warning[W814]" in proc.stderr and "iommu iommu_infra sid 0x12" in proc.stderr
     text = out.read_text()
     assert "fact pack's" not in text and "`iommu iommu_infra sid 0x12`" in text
