@@ -477,12 +477,23 @@ device behind_switch: "pci10ec,8168" {{ pci 0002:02:00.0 }}
 """
 
 
-@pytest.mark.parametrize(("kernel", "mdss"), [("5.10", "dma"), ("5.13", "identity")])
-def test_sm8250_pack_maps_bus_1_of_each_pcie_host(kernel: str, mdss: str) -> None:
-    """sm8250.dtsi's iommu-maps cover RID 0x100 only: bus 1 device 0 is translated on its
-    host's stream ID, a function further down has no translation (of_map_id). The MDSS
-    joined qcom_smmu_client_of_match in 5.13."""
-    res = resolve(build_model(load_text(SM8250.format(kernel=kernel), "rb5.iommu")))
+@pytest.mark.parametrize(
+    ("soc", "kernel", "mdss"),
+    [
+        ("sm8250", "5.10", "dma"),
+        ("sm8250", "5.13", "identity"),
+        ("sm8150", "5.10", "dma"),
+        ("sm8150", "5.13", "identity"),
+    ],
+)
+def test_sm8x50_packs_map_bus_1_of_each_pcie_host(soc: str, kernel: str, mdss: str) -> None:
+    """sm8250.dtsi's and sm8150.dtsi's iommu-maps cover RID 0x100 only: bus 1 device 0 is
+    translated on its host's stream ID, a function further down has no translation
+    (of_map_id). Both MDSS joined qcom_smmu_client_of_match in 5.13."""
+    text = SM8250.format(kernel=kernel).replace("sm8250", soc)
+    if soc == "sm8150":  # two PCIe hosts on SM8150
+        text = text.replace("0002:02:00.0", "0001:02:00.0")
+    res = resolve(build_model(load_text(text, "board.iommu")))
     assert not res.errors
     assert res.devices["wifi"].iommu == res.devices["nvme"].iommu == "apps_smmu"
     assert res.devices["wifi"].group != res.devices["nvme"].group  # SIDs 0x1c01, 0x1c81
@@ -492,7 +503,10 @@ def test_sm8250_pack_maps_bus_1_of_each_pcie_host(kernel: str, mdss: str) -> Non
     assert res.devices["gpu"].values["default_domain"] == "identity"
 
 
-@pytest.mark.parametrize(("root", "pack"), [("qcom,sc7180", "sc7180"), ("qcom,sm8250", "sm8250")])
+@pytest.mark.parametrize(
+    ("root", "pack"),
+    [("qcom,sc7180", "sc7180"), ("qcom,sm8150", "sm8150"), ("qcom,sm8250", "sm8250")],
+)
 def test_import_dts_uses_the_qcom_soc_packs(root: str, pack: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, out = imported(
         tmp_path,
