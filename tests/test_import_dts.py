@@ -154,3 +154,34 @@ def test_host_maps_onto_a_fact_pack_iommu_are_left_to_the_pack(tmp_path: Path) -
     assert 'include "std/soc/tegra194"' in text and "\n    map " not in text
     assert "# /pcie@14100000: its iommu-map is the fact pack's, on that IOMMU" in text
     assert run_cli("check", str(out)).returncode == 0
+
+
+def test_iommu_map_entries_follow_the_iommus_cells(tmp_path: Path) -> None:
+    """of_map_id reads each entry's specifier with the target's #iommu-cells (ccb2fd725d41,
+    SM8150-style <rid &smmu sid mask len>), and still takes the old 4-cell form onto a
+    2-cell SMMU (of_check_bad_map); a range onto a multi-cell specifier is refused."""
+    dts = tmp_path / "maps.dts"
+    dts.write_text(
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "vendor,board";\n\t#address-cells = <2>;\n\t#size-cells = <2>;\n'
+        '\tsmmu: iommu@15000000 { compatible = "arm,mmu-500"; #iommu-cells = <2>; };\n'
+        '\tpci@1 { device_type = "pci"; linux,pci-domain = <0>; #address-cells = <3>;'
+        " #size-cells = <2>; iommu-map = <0x0 &smmu 0x1d80 0x0 0x1>,"
+        " <0x100 &smmu 0x1d81 0x4 0x1>; };\n"
+        '\tpci@2 { device_type = "pci"; linux,pci-domain = <1>; #address-cells = <3>;'
+        " #size-cells = <2>; iommu-map = <0x0 &smmu 0x1e00 0x1>, <0x100 &smmu 0x1e01 0x1>; };\n"
+        '\tpci@3 { device_type = "pci"; linux,pci-domain = <2>; #address-cells = <3>;'
+        " #size-cells = <2>; iommu-map = <0x0 &smmu 0x1f00 0x0 0x100>; };\n"
+        "};\n"
+    )
+    out = tmp_path / "maps.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "map pci-domain 0 rid 0x100 sid 0x1d81 length 0x1" in text
+    assert "map pci-domain 1 rid 0x100 sid 0x1e01 length 0x1" in text
+    assert "sid 0x1f00" not in text
+    assert "'/pci@3': iommu-map maps 256 IDs from 0x0 onto a 2-cell specifier" in proc.stderr
+    assert "stream mask 0x4, which `map` cannot carry" in proc.stderr
+    assert "since ccb2fd725d41" in text
+    assert run_cli("check", str(out)).returncode == 0

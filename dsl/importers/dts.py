@@ -300,21 +300,29 @@ def _host_maps(
         domains[host.path] = nr
     for host in hosts:
         cells = _cells(host, "iommu-map")
-        if len(cells) % 4:
-            diags.append(
-                warning(
-                    "W814",
-                    f"'{host.path}': iommu-map has {len(cells)} cells, not a multiple of 4 "
-                    "(rid-base, iommu, iommu-base, length); skipped",
-                    where,
-                )
-            )
+        entries, problem = _map_entries(cells, dt, iommus)
+        if problem:
+            diags.append(warning("W814", f"'{host.path}': iommu-map {problem}; skipped", where))
             continue
         dom = f"pci-domain {domains[host.path]} " if len(hosts) > 1 or host.path in fixed else ""
         mask = _cells(host, "iommu-map-mask")
-        for i in range(0, len(cells), 4):
-            rid, phandle, sid, length = cells[i : i + 4]
-            target = dt.phandle2node.get(phandle)
+        if any(len(e[2]) > 1 for e in entries):
+            notes.append(
+                f"# {host.path}: iommu-map entries carry the IOMMU's #iommu-cells, as of_map_id "
+                "reads them since ccb2fd725d41; older kernels reject the map ('Bad iommu-map "
+                "length')"
+            )
+        for rid, target, spec, length in entries:
+            sid = spec[0]
+            if len(spec) > 1 and spec[1]:
+                diags.append(
+                    warning(
+                        "W814",
+                        f"'{host.path}': iommu-map entry for RID {rid:#x} has stream mask "
+                        f"{spec[1]:#x}, which `map` cannot carry; imported without it",
+                        where,
+                    )
+                )
             if target is None or target.path not in iommus:
                 diags.append(
                     warning(
@@ -348,6 +356,56 @@ def _host_maps(
             iommu_props[target.path].append(
                 f"map {dom}rid {rid:#x} sid {sid:#x} length {length:#x}{masked}  # {host.path}"
             )
+
+
+def _map_entries(
+    cells: list[int], dt: Any, iommus: dict[str, tuple[str, int]]
+) -> tuple[list[tuple[int, Any, list[int], int]], str]:
+    """iommu-map entries as (rid-base, target node, output specifier, length), or why not.
+
+    drivers/of/base.c: of_map_id: an entry is <rid-base phandle specifier... length>. Since
+    ccb2fd725d41 the specifier has as many cells as the target's #iommu-cells; before, one,
+    and a map of such 4-cell entries onto a 2-cell IOMMU (all of length 1, one target) is
+    still read that way (of_check_bad_map). A DT may be written for either kernel, so the
+    #iommu-cells reading is taken when it divides the map into entries whose phandles all
+    resolve, else the 4-cell one. A multi-cell specifier maps a single ID ("cannot handle
+    %d-ID range")."""
+
+    def width(node: Any) -> int:
+        if node.path in iommus:
+            return iommus[node.path][1]
+        found = _cells(node, "#iommu-cells")
+        return found[0] if found else 1
+
+    def read(multi: bool) -> list[tuple[int, Any, list[int], int]] | None:
+        out, at = [], 0
+        while at < len(cells):
+            target = dt.phandle2node.get(cells[at + 1]) if len(cells) - at >= 2 else None
+            if target is None:
+                return None
+            n = width(target) if multi else 1
+            if len(cells) - at < 3 + n:
+                return None
+            out.append((cells[at], target, cells[at + 2 : at + 2 + n], cells[at + 2 + n]))
+            at += 3 + n
+        return out
+
+    legacy = read(False)
+    old_form = legacy is not None and all(
+        e[1] is legacy[0][1] and e[3] == 1 and width(e[1]) == 2 for e in legacy
+    )
+    entries = None if old_form else read(True)
+    if entries is None or all(len(e[2]) == 1 for e in entries):
+        entries = legacy
+    if entries is None:
+        return [], f"has {len(cells)} cells, which do not divide into entries"
+    for rid, _, spec, length in entries:
+        if length > 1 and len(spec) > 1:
+            return (
+                [],
+                f"maps {length} IDs from {rid:#x} onto a {len(spec)}-cell specifier (-EINVAL)",
+            )
+    return entries, ""
 
 
 def _pack_iommus(pack: str) -> dict[str, tuple[str, bool]]:
