@@ -85,6 +85,8 @@ class Resolution:
     expectations: list[tuple[Expectation, bool, str, Reason]] = field(default_factory=list)
     # device -> driver flag -> who says the driver does that (the device, or a pack's rule)
     driver: dict[str, dict[str, Reason]] = field(default_factory=dict)
+    settled: bool = False  # resolve() has finished: domains and contexts no longer change
+    _holders: dict[str, list[Domain]] | None = field(default=None, repr=False, compare=False)
 
     def driver_does(self, device: str, flag: str) -> Reason | None:
         """Why the device's driver has this behaviour (`driver FLAG`), or None."""
@@ -95,7 +97,17 @@ class Resolution:
         return self.groups[gid] if gid is not None else None
 
     def contexts_used(self, iommu: str) -> list[Domain]:
-        """The domains holding a context on the IOMMU, spanning domains included."""
+        """The domains holding a context on the IOMMU, spanning domains included. Once the
+        resolution is settled, from an index built once: views ask this for every IOMMU,
+        and scanning every domain each time grows with IOMMUs times domains."""
+        if self.settled:
+            if self._holders is None:
+                self._holders = {}
+                for d in self.domains.values():
+                    on = ([d.iommu] if d.context is not None else []) + list(d.contexts_on)
+                    for name in dict.fromkeys(on):
+                        self._holders.setdefault(name, []).append(d)
+            return self._holders.get(iommu, [])
         return [
             d
             for d in self.domains.values()

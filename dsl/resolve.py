@@ -33,6 +33,7 @@ def resolve(model: Model) -> Resolution:
         allocate(res, rules)
         dma_ops(res)
         _fill(res)
+        res.settled = True
         check(res, rules)
         return res
 
