@@ -61,3 +61,13 @@ def run_cli(
 @pytest.fixture
 def cli():  # type: ignore[no-untyped-def]
     return run_cli
+
+
+def import_dts(tmp_path: Path, dts: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run `import dts` on this device-tree source; it must succeed. (process, output)."""
+    src = tmp_path / "board.dts"
+    src.write_text(dts)
+    out = tmp_path / "board.iommu"
+    proc = run_cli("import", "dts", str(src), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return proc, out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import import_dts, run_cli
 
 FIX = Path(__file__).parent / "fixtures" / "dts"
 
@@ -118,18 +118,15 @@ def test_pci_host_iommu_maps(tmp_path: Path) -> None:
 
 def test_iommu_map_on_a_non_pci_node_is_a_warning(tmp_path: Path) -> None:
     """host1x maps its context devices' IDs with an iommu-map too; they are not PCI."""
-    dts = tmp_path / "host1x.dts"
-    dts.write_text(
+    proc, out = import_dts(
+        tmp_path,
         "/dts-v1/;\n/ {\n"
         '\tcompatible = "nvidia,p2771-0000", "nvidia,tegra186";\n'
         '\tsmmu: iommu@12000000 { compatible = "nvidia,tegra186-smmu", "nvidia,smmu-500";'
         " #iommu-cells = <1>; };\n"
         '\thost1x@13e00000 { compatible = "nvidia,tegra186-host1x";'
-        " iommus = <&smmu 0x6>; iommu-map = <0 &smmu 0x38 8>; };\n};\n"
+        " iommus = <&smmu 0x6>; iommu-map = <0 &smmu 0x38 8>; };\n};\n",
     )
-    out = tmp_path / "host1x.iommu"
-    proc = run_cli("import", "dts", str(dts), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
     assert "warning[W814]" in proc.stderr and "not a PCI host" in proc.stderr
     text = out.read_text()
     assert "map rid" not in text and "iommu smmu sid 0x6" in text
@@ -160,8 +157,8 @@ def test_iommu_map_entries_follow_the_iommus_cells(tmp_path: Path) -> None:
     """of_map_id reads each entry's specifier with the target's #iommu-cells (ccb2fd725d41,
     SM8150-style <rid &smmu sid mask len>), and still takes the old 4-cell form onto a
     2-cell SMMU (of_check_bad_map); a range onto a multi-cell specifier is refused."""
-    dts = tmp_path / "maps.dts"
-    dts.write_text(
+    proc, out = import_dts(
+        tmp_path,
         "/dts-v1/;\n/ {\n"
         '\tcompatible = "vendor,board";\n\t#address-cells = <2>;\n\t#size-cells = <2>;\n'
         '\tsmmu: iommu@15000000 { compatible = "arm,mmu-500"; #iommu-cells = <2>; };\n'
@@ -172,11 +169,8 @@ def test_iommu_map_entries_follow_the_iommus_cells(tmp_path: Path) -> None:
         " #size-cells = <2>; iommu-map = <0x0 &smmu 0x1e00 0x1>, <0x100 &smmu 0x1e01 0x1>; };\n"
         '\tpci@3 { device_type = "pci"; linux,pci-domain = <2>; #address-cells = <3>;'
         " #size-cells = <2>; iommu-map = <0x0 &smmu 0x1f00 0x0 0x100>; };\n"
-        "};\n"
+        "};\n",
     )
-    out = tmp_path / "maps.iommu"
-    proc = run_cli("import", "dts", str(dts), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "map pci-domain 0 rid 0x100 sid 0x1d81 length 0x1" in text
     assert "map pci-domain 1 rid 0x100 sid 0x1e01 length 0x1" in text

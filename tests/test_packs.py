@@ -8,17 +8,12 @@ from iommu_rules.loader import load_text
 from iommu_rules.model import build_model
 from iommu_rules.resolve import resolve
 
-from conftest import EXAMPLES, run_cli
+from conftest import EXAMPLES, import_dts, run_cli
 
 
 def imported(tmp_path, compatible: str, body: str):  # type: ignore[no-untyped-def]
     """`import dts` of a flat DT with this root compatible list; (process, output file)."""
-    dts = tmp_path / "board.dts"
-    dts.write_text(f"/dts-v1/;\n/ {{\n\tcompatible = {compatible};\n{body}}};\n")
-    out = tmp_path / "board.iommu"
-    proc = run_cli("import", "dts", str(dts), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
-    return proc, out
+    return import_dts(tmp_path, f"/dts-v1/;\n/ {{\n\tcompatible = {compatible};\n{body}}};\n")
 
 
 def test_packs_lists_each_with_summary_and_eras() -> None:
