@@ -247,10 +247,10 @@ class _Allocator:
             return True  # identity and blocked domains take no context anywhere
         used = self.used.setdefault(iommu, {})
         other = self.res.model.iommus[iommu]
-        cands, _ = self.candidates(other, dom)
+        cands = None if other.kind == "amd-vi" else self.candidates(other, dom)[0]
         if other.kind == "amd-vi" and dom.context is not None:
             n = dom.context  # one protection domain, one global ID on every IOMMU
-        elif cands is None or other.kind == "amd-vi":
+        elif cands is None:  # AMD's global pool, or no context limit
             n = self._next_id(iommu)
         else:
             free = [c for c in cands if c not in used]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .diagnostics import warning
 from .model import Device
 from .provenance import Reason
-from .resolution import Resolution
+from .resolution import Domain, Resolution
 
 # IOMMUs whose unattached streams pass through untranslated: with no domain a client still
 # reaches memory. Each with the code that leaves translation off until an attach.
@@ -118,21 +118,15 @@ def _no_dma_api_use(res: Resolution, name: str) -> Reason | None:
 
 def dma_ops(res: Resolution) -> None:
     model = res.model
-    # arm32 mappings their drivers detached, by device (one pass, not one per device)
-    detached = {
-        name: d
-        for d in res.domains.values()
-        if d.origin == "arm32" and d.errno == "released"
-        for name in d.devices
-    }
-    # arm32 mappings still attached to nothing but still installed as the DMA ops: a driver
-    # attached its domain over them before 5.19 (contexts.py, W212)
-    kept = {
-        name: d
-        for d in res.domains.values()
-        if d.origin == "arm32" and not d.failed and d.errno != "released"
-        for name in d.devices
-    }
+    # arm32 mappings by device, in one pass: those their drivers detached, and those still
+    # installed as the DMA ops (under a domain a driver attached over them before 5.19:
+    # contexts.py, W212)
+    detached: dict[str, Domain] = {}
+    kept: dict[str, Domain] = {}
+    for d in res.domains.values():
+        if d.origin == "arm32" and (d.errno == "released" or not d.failed):
+            for name in d.devices:
+                (detached if d.errno == "released" else kept)[name] = d
     for dres in res.devices.values():
         dev = model.devices[dres.name]
         group = res.group_of(dres.name)

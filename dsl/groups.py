@@ -67,55 +67,65 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
                 (unbound, res.platform.kernel_reason),
             )
             iommu = None
-        if iommu is not None and (larbs := _larbs_refused(res, dev, iommu)):
-            why = Reason(
-                f"'{iommu.name}' refuses '{dev.name}': its ports are on larbs "
-                f'{larbs[0]} and {larbs[1]} ("Can only use one larb", -EINVAL)',
-                dev.span,
-                "drivers/iommu/mtk_iommu.c: mtk_iommu_probe_device (635319a4a744)",
-            )
-            res.log.append(f"{dev.name}: Can only use one larb. Fail@larb{larbs[0]}-{larbs[1]}.")
-            res.diagnostics.append(
-                warning(
-                    "W209",
-                    f"the M4U '{iommu.name}' refuses '{dev.name}': a master may use one larb "
-                    f"only, and its ports are on larbs {larbs[0]} and {larbs[1]}",
-                    dev.span,
-                    help="the kernel leaves it untranslated (dma-direct); on an M4U whose "
-                    "platform data allows it, say `quirk multi-larb`",
-                )
-            )
-            iommu = None
-        if iommu is not None and (no_region := _region_refused(res, dev, iommu)):
-            larb, ports = no_region
-            table = mtk_table(model, iommu)
-            why = Reason(
-                f"no IOVA region of '{iommu.name}' holds all the ports of '{dev.name}' "
-                f"(larb {larb}, ports {ports:#x}): device_group fails with -EINVAL",
-                dev.span,
-                "drivers/iommu/mtk_iommu.c: mtk_iommu_get_iova_region_id (b2a6876d215b)",
-            )
-            res.log.append(f"{dev.name}: Can NOT find the region for larb({larb}-{ports:x}).")
-            res.diagnostics.append(
-                warning(
-                    "W211",
-                    f"the M4U '{iommu.name}' has no IOVA region for '{dev.name}': no region's "
-                    f"ports on larb {larb} include all of its ports ({ports:#x})",
-                    dev.span,
-                    secondary=(Label(table.span, f"'{table.name}' and its regions"),),
-                    help="the kernel leaves it without a group (dma-direct); split the master's "
-                    "ports so each region holds them, or check the `region` lines",
-                )
-            )
-            iommu = None
+        if iommu is not None and (refused := _m4u_refusal(res, dev, iommu)) is not None:
+            why, iommu = refused, None
         out.iommu = iommu.name if iommu else None
         out.set("iommu", iommu.name if iommu else "none", why)
+
+
+def _m4u_refusal(res: Resolution, dev: Device, iommu: Iommu) -> Reason | None:
+    """Why an M4U leaves a master untranslated, logging and warning as the kernel's probe
+    does; None when it takes the master. mtk_iommu_probe_device refuses ports on two larbs
+    (W209) before mtk_iommu_device_group finds no IOVA region for them (W211)."""
+    if iommu.kind != "mtk-iommu":
+        return None
+    span = dev.span
+    if larbs := _larbs_refused(res, dev, iommu):
+        why = Reason(
+            f"'{iommu.name}' refuses '{dev.name}': its ports are on larbs "
+            f'{larbs[0]} and {larbs[1]} ("Can only use one larb", -EINVAL)',
+            span,
+            "drivers/iommu/mtk_iommu.c: mtk_iommu_probe_device (635319a4a744)",
+        )
+        log = f"{dev.name}: Can only use one larb. Fail@larb{larbs[0]}-{larbs[1]}."
+        diag = warning(
+            "W209",
+            f"the M4U '{iommu.name}' refuses '{dev.name}': a master may use one larb "
+            f"only, and its ports are on larbs {larbs[0]} and {larbs[1]}",
+            span,
+            help="the kernel leaves it untranslated (dma-direct); on an M4U whose "
+            "platform data allows it, say `quirk multi-larb`",
+        )
+    elif mtk_region(res, dev, iommu) is None:
+        larb, ports = _mtk_ports(dev, iommu)
+        table = mtk_table(res.model, iommu)
+        why = Reason(
+            f"no IOVA region of '{iommu.name}' holds all the ports of '{dev.name}' "
+            f"(larb {larb}, ports {ports:#x}): device_group fails with -EINVAL",
+            span,
+            "drivers/iommu/mtk_iommu.c: mtk_iommu_get_iova_region_id (b2a6876d215b)",
+        )
+        log = f"{dev.name}: Can NOT find the region for larb({larb}-{ports:x})."
+        diag = warning(
+            "W211",
+            f"the M4U '{iommu.name}' has no IOVA region for '{dev.name}': no region's "
+            f"ports on larb {larb} include all of its ports ({ports:#x})",
+            span,
+            secondary=(Label(table.span, f"'{table.name}' and its regions"),),
+            help="the kernel leaves it without a group (dma-direct); split the master's "
+            "ports so each region holds them, or check the `region` lines",
+        )
+    else:
+        return None
+    res.log.append(log)
+    res.diagnostics.append(diag)
+    return why
 
 
 def _larbs_refused(res: Resolution, dev: Device, iommu: Iommu) -> list[int]:
     """The first two larbs of a master the M4U refuses for spanning larbs (an M4U port is
     larb << 5 | port, MTK_M4U_TO_LARB); empty when it accepts the master."""
-    if iommu.kind != "mtk-iommu" or "multi-larb" in iommu.quirks:
+    if "multi-larb" in iommu.quirks:
         return []
     if res.platform.kernel < (5, 17):
         return []
@@ -172,12 +182,6 @@ def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
         if mask & ports == ports:
             return number
     return None
-
-
-def _region_refused(res: Resolution, dev: Device, iommu: Iommu) -> tuple[int, int] | None:
-    if iommu.kind != "mtk-iommu" or mtk_region(res, dev, iommu) is not None:
-        return None
-    return _mtk_ports(dev, iommu)
 
 
 def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:
@@ -617,7 +621,7 @@ class _Grouper:
                 mtk = self.model.iommus[iommu]
                 if (
                     mtk.kind == "mtk-iommu"
-                    and mtk_list(self.model, mtk)[0].regions
+                    and mtk_table(self.model, mtk).regions
                     and self.res.platform.kernel >= (6, 4)
                 ):
                     region = mtk_region(self.res, self.model.devices[first], mtk)

@@ -72,7 +72,7 @@ def text(res: Resolution) -> str:
             if len(cells) <= 16:
                 lines.append("  contexts: " + ", ".join(cells))
         else:
-            for c, doms in res.context_sharers(iommu.name, live).items():
+            for c, doms in sharers.items():
                 shared = ""
                 if len(doms) > 1:  # the M4U's one page table; qcom-iommu's fixed banks
                     shared = " (one page table)" if iommu.kind == "mtk-iommu" else " (shared)"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from iommu_rules.loader import load_paths
+from iommu_rules.loader import load_paths, load_text
 from iommu_rules.model import build_model
 from iommu_rules.resolve import resolve
 from iommu_rules.whatif import ChangeError, WhatIf, diff, parse_change
@@ -123,15 +123,18 @@ def test_dropping_a_device_takes_its_expectations_and_attachments_with_it() -> N
     assert all(e.query.subject.text != "gr2d" for e, *_ in after.expectations)
 
 
-def test_a_shifted_context_order_is_one_line_not_one_per_domain() -> None:
-    from iommu_rules.loader import load_text
+def before_after(board: str, *changes: str):  # type: ignore[no-untyped-def]
+    """A board's resolution before and after the changes."""
+    base = load_text(board, "b.iommu")
+    after, diags = WhatIf(base, [parse_change(c) for c in changes]).resolve()
+    assert after is not None, [d.message for d in diags]
+    return resolve(build_model(base)), after
 
+
+def test_a_shifted_context_order_is_one_line_not_one_per_domain() -> None:
     board = "platform { arch arm64; kernel 6.8 }\niommu smmu: arm-smmu { contexts 8; cells 2 }\n"
     board += "".join(f'device d{i}: "x" {{ iommu smmu sid {i} }}\n' for i in range(6))
-    base = load_text(board, "b.iommu")
-    before = resolve(build_model(base))
-    after, _ = WhatIf(base, [parse_change("drop device d0")]).resolve()
-    assert after is not None
+    before, after = before_after(board, "drop device d0")
     text = diff(before, after).text()
     # d1..d5 each move down one bank (arm_smmu_alloc_context_bank takes the lowest free)
     assert "    - context 0: default domain of d0" in text
@@ -139,21 +142,17 @@ def test_a_shifted_context_order_is_one_line_not_one_per_domain() -> None:
     assert "default domain of d2: context" not in text
 
 
-def test_dropping_a_domain_declared_under_when(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dropping_a_domain_declared_under_when() -> None:
     """A driver domain inside `when` is dropped like any other (it used to stay, silently)."""
-    board = tmp_path / "cond.iommu"
-    board.write_text(
+    before, after = before_after(
         'include "std/linux"\n'
         'platform { arch arm64; kernel 6.8; cmdline "iommu.passthrough=1" }\n'
         "iommu smmu: arm-smmu { contexts 8 }\n"
         'device dc0: "vendor,dc" { iommu smmu sid 1; driver own-domain }\n'
         'when cmdline has "iommu.passthrough=1" {\n'
         "    domain drm: unmanaged on smmu { attach dc0 }\n"
-        "}\n"
+        "}\n",
+        "drop domain drm",
     )
-    base = load_paths([str(board)])
-    before = resolve(build_model(base))
-    after, _ = WhatIf(base, [parse_change("drop domain drm")]).resolve()
-    assert after is not None
     assert before.devices["dc0"].domain == "drm"
     assert after.devices["dc0"].domain == "default:0" and "drm" not in after.domains
