@@ -298,6 +298,8 @@ class Domain(Node):
     iommus: tuple[Ident, ...]  # `on A, B`: a domain that drivers attach across instances
     attach: tuple[Ident, ...]
     span: Span = node_field(default=NO_SPAN, compare=False)
+    # `default of DEVICE`: that device's default domain, which a driver attaches to others
+    of: Ident | None = None
 
 
 # ------------------------------------------------------------------ selectors

@@ -195,7 +195,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                     )
                 )
     # any `domain` that attaches it, on this platform or under another `when`: it is modelled
-    attached = {name for dom in model.domains.values() for name in dom.attach}
+    attached = {name for dom in model.domains.values() for name in (*dom.attach, dom.of) if name}
     for dres in res.devices.values():
         own = res.driver_does(dres.name, "own-domain")
         if own is None or dres.iommu is None or dres.name in attached:
@@ -210,7 +210,8 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                 if own.span is not None
                 else (),
                 help=f"declare it: 'domain NAME: unmanaged on {dres.iommu} {{ attach "
-                f"{dres.name} }}' (or arm-mapping for an arm32 mapping)",
+                f"{dres.name} }}' (or arm-mapping for an arm32 mapping, or 'default of "
+                "DEVICE' when the driver shares another device's default domain)",
             )
         )
     for group in res.groups:

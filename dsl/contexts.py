@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .diagnostics import Label, error, warning
 from .model import Device, Iommu
+from .model import Domain as ModelDomain
 from .provenance import Reason
 from .resolution import Domain, Group, Resolution
 from .rules import ActiveRule, by_verb, conditions_hold
@@ -312,6 +313,13 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
         for d in r.devices:
             no_implicit[d] = r
     created: dict[int, Domain] = {}
+    # `domain NAME: default of DEV`: DEV's default domain goes by NAME (built where it holds)
+    named: dict[str, tuple[ModelDomain, list[Reason]]] = {}
+    for spec in model.domains.values():
+        if spec.of is not None:
+            built, when = conditions_hold(res, spec.conditions)
+            if built:
+                named[spec.of] = (spec, when)
     order = sorted(res.devices.values(), key=lambda d: model.devices[d.name].probe_order)
     for dres in order:
         if dres.group is None:
@@ -330,6 +338,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 list(group.members),
                 group.default_reason,
             )
+            _name_default(res, dom, group, named)
             created[group.id] = dom
             res.domains[dom.name] = dom
             if not alloc.take(dom):
@@ -397,152 +406,289 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
         built, when = conditions_hold(res, spec.conditions)
         if not built:
             continue  # its `when` does not hold here: the driver does not build it
-        shared = spec.type == "arm-mapping"
-        dom = Domain(
-            spec.name,
-            "unmanaged" if shared else spec.type,  # arm_iommu_create_mapping: UNMANAGED
-            spec.iommu,
-            "driver",
-            [],
-            Reason(
-                f"a driver's arm32 mapping '{spec.name}' (arm_iommu_create_mapping)"
-                if shared
-                else f"driver-built {spec.type} domain '{spec.name}'",
+        if spec.of is not None:
+            _share_default(res, alloc, spec, created)
+        else:
+            _driver_domain(res, alloc, spec, when, created)
+
+
+def _driver_domain(
+    res: Resolution,
+    alloc: _Allocator,
+    spec: ModelDomain,
+    when: list[Reason],
+    created: dict[int, Domain],
+) -> None:
+    """A domain a driver builds (`unmanaged`, `blocked`, `arm-mapping`) and attaches."""
+    model = res.model
+    shared = spec.type == "arm-mapping"
+    dom = Domain(
+        spec.name,
+        "unmanaged" if shared else spec.type,  # arm_iommu_create_mapping: UNMANAGED
+        spec.iommu,
+        "driver",
+        [],
+        Reason(
+            f"a driver's arm32 mapping '{spec.name}' (arm_iommu_create_mapping)"
+            if shared
+            else f"driver-built {spec.type} domain '{spec.name}'",
+            spec.span,
+            None,
+            tuple(when),
+        ),
+        arm_mapping=shared,
+    )
+    res.domains[dom.name] = dom
+    if shared and not res.platform.enabled("ARM_DMA_USE_IOMMU"):
+        dom.failed = True
+        res.diagnostics.append(
+            error(
+                "E120",
+                f"'{spec.name}' is an arm32 dma_iommu_mapping, which needs arch arm with "
+                f"ARM_DMA_USE_IOMMU (here: arch {res.platform.arch})",
                 spec.span,
-                None,
-                tuple(when),
-            ),
-            arm_mapping=shared,
+                help="on other architectures a driver builds an 'unmanaged' domain",
+            )
         )
-        res.domains[dom.name] = dom
-        if shared and not res.platform.enabled("ARM_DMA_USE_IOMMU"):
+        return
+    groups: list[Group] = []
+    overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
+    for name in spec.attach:
+        member = res.devices.get(name)
+        if member is None or member.group is None:
+            continue
+        group = res.groups[member.group]
+        if group.failed or group in groups:
+            continue
+        busy = _implicit_holders(res, group)
+        if busy and group.default is None and res.platform.kernel < (5, 19):
+            # __iommu_attach_group refused only "if (group->default_domain && group->domain
+            # != group->default_domain)" until 1ea2a07a532b (5.19): a group with no default
+            # domain takes the new domain over the mapping, which stays allocated and keeps
+            # the device's DMA ops.
+            overlaid += busy
+            busy = []
+        if busy:
             dom.failed = True
+            dom.errno = "-EBUSY"
+            _busy_refusal(res, spec, name, busy[0])
+            continue
+        if shared and len(group.members) > 1:
+            _single_device_refusal(res, spec, name, group, "arm_iommu_attach_device")
+            continue
+        groups.append(group)
+    if not groups:
+        return
+    dom.devices = [m for g in groups for m in g.members]
+    # A domain on several instances (`on A, B`) lives where its first group is and takes
+    # a domain ID on every other instance it is attached to (SPANNING_KINDS).
+    dom.iommu = groups[0].iommu
+    others = list(dict.fromkeys(g.iommu for g in groups if g.iommu != dom.iommu))
+    if not alloc.take(dom):
+        _exhausted(
+            res,
+            dom,
+            model.devices[groups[0].members[0]],
+            f"domain '{spec.name}'",
+            "the driver's attach fails",
+        )
+        return
+    full = {o for o in others if o not in dom.contexts_on and not alloc.take_more(dom, o)}
+    for other in sorted(full):
+        res.diagnostics.append(
+            error(
+                "E301",
+                f"domain '{spec.name}' gets no context on '{other}': all "
+                f"{model.iommus[other].contexts} are taken (-ENOSPC)",
+                spec.span,
+                label="the driver's attach fails there",
+                help="its groups on that IOMMU stay in their default domains",
+            )
+        )
+    groups = [g for g in groups if g.iommu not in full]
+    dom.devices = [m for g in groups for m in g.members]
+    for group in groups:
+        listed = set(spec.attach)
+        extra = [m for m in group.members if m not in listed]
+        if extra:
             res.diagnostics.append(
-                error(
-                    "E120",
-                    f"'{spec.name}' is an arm32 dma_iommu_mapping, which needs arch arm with "
-                    f"ARM_DMA_USE_IOMMU (here: arch {res.platform.arch})",
+                warning(
+                    "W206",
+                    f"attaching '{spec.name}' moves all of group {group.id}, "
+                    f"including {', '.join(extra)}",
                     spec.span,
-                    help="on other architectures a driver builds an 'unmanaged' domain",
+                    help="iommu_attach_group attaches whole groups",
                 )
             )
-            continue
-        groups: list[Group] = []
-        overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
-        for name in spec.attach:
-            member = res.devices.get(name)
-            if member is None or member.group is None:
-                continue
-            group = res.groups[member.group]
-            if group.failed or group in groups:
-                continue
-            busy = [
-                m for m in group.members if (res.devices[m].domain or "").startswith("arm_iommu:")
-            ]
-            if busy and group.default is None and res.platform.kernel < (5, 19):
-                # __iommu_attach_group refused only "if (group->default_domain && group->domain
-                # != group->default_domain)" until 1ea2a07a532b (5.19): a group with no default
-                # domain takes the new domain over the mapping, which stays allocated and keeps
-                # the device's DMA ops.
-                overlaid += busy
-                busy = []
-            if busy:
-                dom.failed = True
-                dom.errno = "-EBUSY"
+        for m in group.members:
+            res.devices[m].domain = dom.name
+            if m in overlaid:
+                stays = (
+                    "it keeps its context, though arm_iommu_attach_device moves the DMA "
+                    "ops to the new mapping"
+                    if shared
+                    else f"the DMA API calls of '{m}' still map into its page table, which "
+                    "the IOMMU no longer walks for it"
+                )
                 res.diagnostics.append(
-                    error(
-                        "E302",
-                        f"cannot attach domain '{spec.name}' to '{name}': "
-                        f"'{busy[0]}' still has its implicit arm32 mapping (-EBUSY)",
+                    warning(
+                        "W212",
+                        f"'{spec.name}' is attached to '{m}' over its implicit arm32 "
+                        f"mapping, which is not released: {stays}",
                         spec.span,
-                        label="iommu_attach_group fails",
-                        help=f"'rule {busy[0]} excludes implicit', or let its driver detach the "
-                        "mapping ('driver detaches-implicit')",
+                        help="before 5.19 the core let an attach replace a non-default "
+                        "domain when the group had no default domain (__iommu_attach_group); "
+                        "drivers that detach first say 'driver detaches-implicit'",
                     )
                 )
-                continue
-            if shared and len(group.members) > 1:
-                res.diagnostics.append(
-                    error(
-                        "E302",
-                        f"cannot attach '{spec.name}' to '{name}': arm_iommu_attach_device needs "
-                        f"a group of one device, and group {group.id} has "
-                        f"{', '.join(group.members)} (-EINVAL)",
-                        spec.span,
-                        label="iommu_attach_device fails",
-                        help="an arm32 mapping attaches single devices; the group stays as it is",
-                    )
-                )
-                continue
-            groups.append(group)
-        if not groups:
-            continue
-        dom.devices = [m for g in groups for m in g.members]
-        # A domain on several instances (`on A, B`) lives where its first group is and takes
-        # a domain ID on every other instance it is attached to (SPANNING_KINDS).
-        dom.iommu = groups[0].iommu
-        others = list(dict.fromkeys(g.iommu for g in groups if g.iommu != dom.iommu))
-        if not alloc.take(dom):
-            _exhausted(
-                res,
-                dom,
-                model.devices[groups[0].members[0]],
-                f"domain '{spec.name}'",
-                "the driver's attach fails",
+        # tegra-smmu frees an ASID when the last device leaves a domain.
+        old = created.get(group.id)
+        if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":
+            alloc.release(old)
+
+
+def _implicit_holders(res: Resolution, group: Group) -> list[str]:
+    """Members of a group still in their arm32 implicit mapping."""
+    return [m for m in group.members if (res.devices[m].domain or "").startswith("arm_iommu:")]
+
+
+def _busy_refusal(res: Resolution, spec: ModelDomain, name: str, holder: str) -> None:
+    res.diagnostics.append(
+        error(
+            "E302",
+            f"cannot attach domain '{spec.name}' to '{name}': "
+            f"'{holder}' still has its implicit arm32 mapping (-EBUSY)",
+            spec.span,
+            label="iommu_attach_group fails",
+            help=f"'rule {holder} excludes implicit', or let its driver detach the "
+            "mapping ('driver detaches-implicit')",
+        )
+    )
+
+
+def _single_device_refusal(
+    res: Resolution, spec: ModelDomain, name: str, group: Group, call: str
+) -> None:
+    res.diagnostics.append(
+        error(
+            "E302",
+            f"cannot attach '{spec.name}' to '{name}': {call} needs a group of one device, "
+            f"and group {group.id} has {', '.join(group.members)} (-EINVAL)",
+            spec.span,
+            label="iommu_attach_device fails",
+            help="the driver attaches single devices; the group stays as it is",
+        )
+    )
+
+
+def _share_default(
+    res: Resolution, alloc: _Allocator, spec: ModelDomain, created: dict[int, Domain]
+) -> None:
+    """`domain NAME: default of DEV { attach ... }`: a driver attaches DEV's default domain
+    to its other devices with iommu_attach_device, as Exynos DRM does on arm64
+    (exynos_drm_dma.c: exynos_drm_register_dma takes iommu_get_domain_for_dev(dma_dev),
+    drm_iommu_attach_device attaches it). The domain keeps its context on DEV's IOMMU and
+    takes one on each other instance (SPANNING_KINDS); the devices' DMA ops stay those of
+    their own default domains, which the driver does not use (it maps through DEV)."""
+    assert spec.of is not None
+    model = res.model
+    if spec.of not in res.devices:
+        return  # an unknown device: E103 said so
+    owner = res.group_of(spec.of)
+    dom = created.get(owner.id) if owner is not None else None
+    if owner is not None and (owner.failed or (dom is not None and dom.failed)):
+        return  # the owner's group was unwound or its domain got no context: E301 said so
+    if dom is not None and dom.name != spec.name:
+        return  # another statement named this default domain: E120 said so
+    now = res.devices[spec.of].domain
+    if dom is None or now != dom.name:
+        if owner is None:
+            why = f"'{spec.of}' is in no IOMMU group"
+        elif dom is None:
+            why = f"group {owner.id} of '{spec.of}' has none ({owner.default_reason.text})"
+        else:
+            why = f"'{spec.of}' is in '{now}' instead (iommu_get_domain_for_dev returns it)"
+        res.diagnostics.append(
+            error(
+                "E303",
+                f"'{spec.name}' is the default domain of '{spec.of}', which has none to "
+                f"share: {why}",
+                spec.span,
+                label="the driver has no domain to attach",
+                help="check the default-domain rules for it, or describe what the driver "
+                "builds instead ('unmanaged on IOMMU', 'arm-mapping on IOMMU' on arm32)",
             )
+        )
+        return
+    for name in spec.attach:
+        group = res.group_of(name) if name in res.devices else None
+        if group is None or group.failed or group is owner or name in dom.devices:
             continue
-        full = {o for o in others if o not in dom.contexts_on and not alloc.take_more(dom, o)}
-        for other in sorted(full):
+        busy = _implicit_holders(res, group)
+        if busy:
+            _busy_refusal(res, spec, name, busy[0])
+            continue
+        if len(group.members) > 1:
+            _single_device_refusal(res, spec, name, group, "iommu_attach_device")
+            continue
+        behind = [group.iommu]
+        if model.iommus[group.iommu].kind in ALL_LINKS:  # every System MMU of the master
+            behind = [lk.iommu for lk in model.devices[name].iommus]
+        full = [
+            i
+            for i in dict.fromkeys(behind)
+            if i != dom.iommu
+            and i in model.iommus
+            and not model.iommus[i].disabled
+            and i not in dom.contexts_on
+            and not alloc.take_more(dom, i)
+        ]
+        if full:
             res.diagnostics.append(
                 error(
                     "E301",
-                    f"domain '{spec.name}' gets no context on '{other}': all "
-                    f"{model.iommus[other].contexts} are taken (-ENOSPC)",
+                    f"domain '{spec.name}' gets no context on '{full[0]}': all "
+                    f"{model.iommus[full[0]].contexts} are taken (-ENOSPC)",
                     spec.span,
-                    label="the driver's attach fails there",
-                    help="its groups on that IOMMU stay in their default domains",
+                    label=f"the driver's attach of '{name}' fails",
+                    help=f"'{name}' stays in its own default domain",
                 )
             )
-        groups = [g for g in groups if g.iommu not in full]
-        dom.devices = [m for g in groups for m in g.members]
-        for group in groups:
-            listed = set(spec.attach)
-            extra = [m for m in group.members if m not in listed]
-            if extra:
-                res.diagnostics.append(
-                    warning(
-                        "W206",
-                        f"attaching '{spec.name}' moves all of group {group.id}, "
-                        f"including {', '.join(extra)}",
-                        spec.span,
-                        help="iommu_attach_group attaches whole groups",
-                    )
-                )
-            for m in group.members:
-                res.devices[m].domain = dom.name
-                if m in overlaid:
-                    stays = (
-                        "it keeps its context, though arm_iommu_attach_device moves the DMA "
-                        "ops to the new mapping"
-                        if shared
-                        else f"the DMA API calls of '{m}' still map into its page table, which "
-                        "the IOMMU no longer walks for it"
-                    )
-                    res.diagnostics.append(
-                        warning(
-                            "W212",
-                            f"'{spec.name}' is attached to '{m}' over its implicit arm32 "
-                            f"mapping, which is not released: {stays}",
-                            spec.span,
-                            help="before 5.19 the core let an attach replace a non-default "
-                            "domain when the group had no default domain (__iommu_attach_group); "
-                            "drivers that detach first say 'driver detaches-implicit'",
-                        )
-                    )
-            # tegra-smmu frees an ASID when the last device leaves a domain.
-            old = res.domains.get(f"default:{group.id}")
-            if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":
-                alloc.release(old)
+            continue
+        dom.devices.append(name)
+        res.devices[name].domain = dom.name
+
+
+def _name_default(
+    res: Resolution,
+    dom: Domain,
+    group: Group,
+    named: dict[str, tuple[ModelDomain, list[Reason]]],
+) -> None:
+    """Give a group's default domain the name a `default of DEV` statement gives it."""
+    specs = [named[m] for m in group.members if m in named]
+    if not specs:
+        return
+    (spec, when), *others = specs
+    dom.name = spec.name
+    dom.reason = Reason(
+        f"the default domain of group {group.id}, which domain '{spec.name}' names "
+        f"(the default domain of '{spec.of}')",
+        spec.span,
+        None,
+        (group.default_reason, *when),
+    )
+    for other, _ in others:
+        res.diagnostics.append(
+            error(
+                "E120",
+                f"'{other.name}' and '{spec.name}' name the same default domain: "
+                f"'{other.of}' and '{spec.of}' are both in group {group.id}",
+                other.span,
+                secondary=(Label(spec.span, f"'{spec.name}' named it first"),),
+                help="a group has one default domain; name it once",
+            )
+        )
 
 
 def _default_failed(res: Resolution, group: Group, dom: Domain) -> None:

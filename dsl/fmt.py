@@ -203,6 +203,8 @@ def header(item: ast.Item) -> str:
     if isinstance(item, ast.Bridge):
         return f"bridge {item.name.text}: {item.kind.text}"
     if isinstance(item, ast.Domain):
+        if item.of is not None:
+            return f"domain {item.name.text}: default of {item.of.text}"
         on = ", ".join(i.text for i in item.iommus)
         return f"domain {item.name.text}: {item.type.text} on {on}"
     if isinstance(item, ast.When):

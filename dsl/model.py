@@ -282,6 +282,7 @@ class Domain(Node):
     span: Span
     file: str
     conditions: tuple[ast.Condition, ...] = ()  # `when` blocks: the platforms it is built on
+    of: str | None = None  # `default of DEVICE`: that device's default domain, shared
 
     @property
     def iommu(self) -> str:
@@ -1059,6 +1060,8 @@ class _Builder:
         devices: dict[str, Device],
         conds: tuple[ast.Condition, ...] = (),
     ) -> Domain:
+        if node.of is not None:
+            return self.default_of(node, fname, iommus, devices, conds)
         known: list[Iommu] = []
         for ref in node.iommus:
             iommu = iommus.get(ref.text)
@@ -1076,7 +1079,7 @@ class _Builder:
                 help="default domains (identity, dma, dma-fq) are chosen by the kernel; "
                 "steer them with rules such as 'requires identity'",
             )
-        self.check_span(node, known)
+        self.check_span(node.iommus, known, node.span)
         names = {i.name for i in known}
         on = ", ".join(f"'{n}'" for n in sorted(names))
         for name in node.attach:
@@ -1120,11 +1123,66 @@ class _Builder:
             label=f"'{iommu}' has contexts {numbers.start}..{numbers.stop - 1}",
         )
 
-    def check_span(self, node: ast.Domain, known: list[Iommu]) -> None:
+    def default_of(
+        self,
+        node: ast.Domain,
+        fname: str,
+        iommus: dict[str, Iommu],
+        devices: dict[str, Device],
+        conds: tuple[ast.Condition, ...],
+    ) -> Domain:
+        """`domain NAME: default of DEV { attach ... }`: DEV's default domain, which a driver
+        attaches to other devices with iommu_attach_device (exynos_drm_dma.c on arm64:
+        `iommu_get_domain_for_dev(priv->dma_dev)`). Its IOMMUs are those of the devices."""
+        assert node.of is not None
+        # where each IOMMU first comes in: the device that brings it, for the span checks
+        refs: dict[str, ast.Ident] = {}
+        for ref in (node.of, *node.attach):
+            dev = devices.get(ref.text)
+            if dev is None:
+                self.unknown("E103", "device", ref, devices)
+                continue
+            behind = reachable_iommus(dev, iommus)
+            if not behind:
+                self.err(
+                    "E120",
+                    f"'{ref.text}' is behind no IOMMU",
+                    ref.span,
+                    label="it has no default domain"
+                    if ref is node.of
+                    else "no IOMMU can attach a domain to it",
+                    secondary=(Label(dev.span, f"'{ref.text}' defined here"),),
+                    help=f"add 'iommu IOMMU ...' to '{ref.text}'",
+                )
+                continue
+            if ref is not node.of and ref.text == node.of.text:
+                self.err(
+                    "E120",
+                    f"'{ref.text}' is the device whose default domain this is",
+                    ref.span,
+                    label="it is in this domain already",
+                    help=f"attach only the other devices that share the default domain of "
+                    f"'{ref.text}'",
+                )
+            refs.setdefault(behind[0], ast.Ident(behind[0], ref.span))
+        known = [iommus[n] for n in refs if n in iommus]
+        self.check_span(tuple(refs.values()), known, node.span)
+        return Domain(
+            node.name.text,
+            "default",
+            tuple(refs),
+            tuple(n.text for n in node.attach),
+            node.span,
+            fname,
+            conds,
+            node.of.text,
+        )
+
+    def check_span(self, refs: tuple[ast.Ident, ...], known: list[Iommu], span: Span) -> None:
         """A domain on several IOMMUs: one driver's instances, and a driver that lets one
         domain span instances (SPANNING_KINDS); others refuse the second attach."""
         seen: set[str] = set()
-        for ref in node.iommus:
+        for ref in refs:
             if ref.text in seen:
                 self.err("E120", f"'{ref.text}' is named twice", ref.span)
             seen.add(ref.text)
@@ -1136,7 +1194,7 @@ class _Builder:
                 "E120",
                 "a domain belongs to one IOMMU driver, but these IOMMUs are "
                 + ", ".join(f"'{i.name}' ({i.kind})" for i in known),
-                node.span,
+                span,
                 help="iommu_attach_group refuses a domain of another driver's ops (-EINVAL)",
             )
             return
@@ -1147,7 +1205,7 @@ class _Builder:
             self.err(
                 "E120",
                 f"iommu-rules does not know whether one domain can span {kind} instances",
-                node.iommus[1].span,
+                refs[1].span,
                 help="give each IOMMU its own domain, or report what the driver does",
             )
         elif kind not in SPANNING_KINDS:
@@ -1156,7 +1214,7 @@ class _Builder:
                 "E120",
                 f"one domain cannot span {kind} instances: the driver refuses to attach it "
                 f"to '{known[1].name}' once it is set up on '{known[0].name}' (-EINVAL)",
-                node.iommus[1].span,
+                refs[1].span,
                 label="a second instance",
                 help=f"kernel: {refusal}; give each IOMMU its own domain",
             )

@@ -284,6 +284,11 @@ class _Builder:
         for p in rest:
             if p is not None and not isinstance(p, Tok):
                 attach.extend(self.ident(c) for c in p.children)
+        if dtype.data == "domain_of":  # `default of DEVICE`: no kind word, no `on`
+            of = self.ident(dtype.children[0])
+            return ast.Domain(
+                self.ident(name), ast.Ident("default", of.span), (), tuple(attach), span, of
+            )
         return ast.Domain(self.ident(name), self.kw(dtype), tuple(iommus), tuple(attach), span)
 
     # -- rules -------------------------------------------------------------
@@ -444,6 +449,10 @@ def _kind_of_word(expected: set[str]) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+def _keyword_expected(expected: set[str], word: str) -> bool:
+    return any(keyword_terminals().get(e) == word for e in expected)
+
+
 def _expected_text(expected: set[str]) -> str:
     # '$END' alone is rarely what a user needs to read; keep it out unless it is all.
     shown = {e for e in expected if e not in ("$END", "SEMICOLON")} or expected
@@ -586,6 +595,29 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
                 span,
                 label="this is a string",
                 help=f"write it without quotes: {inner}" if bare else "",
+            )
+        if word == "of" and tok.type != "NAME" and _keyword_expected(expected, "on"):
+            # `domain NAME: KIND of ...`: the kind word was not `default`
+            line = text.splitlines()[tline - 1]
+            prev = re.search(r"([A-Za-z_][\w\-]*)\s*$", line[: tcol - 1])
+            kinds = [*rule_choices()["domain_kind"], "default"]
+            if prev is not None and prev.group(1) not in kinds:
+                return error(
+                    "E005",
+                    f"unknown domain kind '{prev.group(1)}'",
+                    at(tline, prev.start(1) + 1, len(prev.group(1))),
+                    label="expected 'default of DEVICE', or a kind and 'on IOMMU'",
+                    help=did_you_mean(prev.group(1), kinds),
+                )
+        if word == "on" and re.search(
+            r":\s*default\s+of\s+[\w\-]+\s*$", text.splitlines()[tline - 1][: tcol - 1]
+        ):
+            return error(
+                "E001",
+                "a 'default of DEVICE' domain takes no 'on IOMMU'",
+                span,
+                label="not expected here",
+                help="it is the default domain of DEVICE, on DEVICE's IOMMU; remove 'on ...'",
             )
         choice = _kind_of_word(expected)
         if choice is not None and re.fullmatch(r"[A-Za-z_][\w\-]*", word):

@@ -71,8 +71,17 @@ def _fill(res: Resolution) -> None:
             dres.set("domain", "none", group.default_reason)
             dres.set("context", "none", group.default_reason)
             continue
-        dres.set("domain_type", dom.type, dom.reason)
-        dres.set("domain", dom.name, dom.reason)
+        why = dom.reason
+        spec = res.model.domains.get(dom.name)
+        if spec is not None and spec.of is not None and dres.name in spec.attach:
+            why = Reason(
+                f"the driver attaches the default domain of '{spec.of}' to '{dres.name}'",
+                spec.span,
+                "drivers/iommu/iommu.c: iommu_attach_device",
+                (dom.reason,),
+            )
+        dres.set("domain_type", dom.type, why)
+        dres.set("domain", dom.name, why)
         ctx_why = dom.context_reason or Reason(f"a {dom.type} domain needs no context")
         if dres.iommu in dom.contexts_on:  # a spanning domain, seen from another instance
             inst = res.model.iommus[dres.iommu]

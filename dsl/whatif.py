@@ -14,6 +14,7 @@ The diff reads like Terraform's plan: ``+`` added, ``-`` removed, ``~`` changed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,8 +176,8 @@ class ChangedLoad:
             elif change.verb == "drop":
                 items = [(f, it) for f, it in items if not _dropped(change, f, it)]
                 items = [(f, _drop_in_when(change, f, it)) for f, it in items]
-                if change.target == "device":
-                    items = _without_device(change.name, items)
+                if change.target in ("device", "domain"):
+                    items = _without_name(change.name, items)
             elif change.verb == "set":
                 items = _apply_set(change, items)
         return items
@@ -211,25 +212,44 @@ def _drop_in_when(change: Change, fname: str, item: ast.Item) -> ast.Item:
     return ast.When(item.condition, kept, item.span)
 
 
-def _without_device(name: str, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:
-    """A dropped device leaves the board: expectations about it go, and domains no longer
-    attach it (otherwise each would be an unknown-device error, E103)."""
+def _without_name(name: str, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:
+    """A dropped device or domain leaves the board: expectations about it go, domains no
+    longer attach the device, and a `default of` it goes with its own expectations
+    (otherwise each would be an unknown-name error, E103)."""
+    gone = {name} | {
+        it.name.text for _, it in _walk(items) if isinstance(it, ast.Domain) and _of(it) == name
+    }
     out: list[tuple[str, ast.Item]] = []
     for fname, item in items:
-        kept = _cascade(name, item)
+        kept = _cascade(gone, item)
         if kept is not None:
             out.append((fname, kept))
     return out
 
 
-def _cascade(name: str, item: ast.Item) -> ast.Item | None:
+def _of(item: ast.Domain) -> str | None:
+    return item.of.text if item.of is not None else None
+
+
+def _walk(items: list[tuple[str, ast.Item]]) -> Iterator[tuple[str, ast.Item]]:
+    for fname, item in items:
+        yield fname, item
+        if isinstance(item, ast.When):
+            yield from _walk([(fname, i) for i in item.items])
+
+
+def _cascade(gone: set[str], item: ast.Item) -> ast.Item | None:
     if isinstance(item, ast.Expect):
-        return None if item.query.subject.text == name else item
-    if isinstance(item, ast.Domain) and any(a.text == name for a in item.attach):
-        attach = tuple(a for a in item.attach if a.text != name)
-        return ast.Domain(item.name, item.type, item.iommus, attach, item.span)
+        return None if item.query.subject.text in gone else item
+    if isinstance(item, ast.Domain):
+        if _of(item) in gone:
+            return None
+        if any(a.text in gone for a in item.attach):
+            attach = tuple(a for a in item.attach if a.text not in gone)
+            return ast.Domain(item.name, item.type, item.iommus, attach, item.span, item.of)
+        return item
     if isinstance(item, ast.When):
-        inner = (_cascade(name, i) for i in item.items)
+        inner = (_cascade(gone, i) for i in item.items)
         return ast.When(item.condition, tuple(i for i in inner if i is not None), item.span)
     return item
 
@@ -326,7 +346,7 @@ MAX_MOVES = 3
 def _domain_label(dom: Domain) -> str:
     """A default domain by its group's first device (its name follows the group number,
     which shifts when other groups come or go); other domains by name."""
-    if dom.origin == "default" and dom.devices:
+    if dom.origin == "default" and dom.devices and dom.name.startswith("default:"):
         return f"default domain of {dom.devices[0]}"
     return dom.name
 

@@ -161,6 +161,8 @@ def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
     if choice == 8:
         on = draw(st.lists(names, min_size=1, max_size=3))
         head = ["domain", draw(names), ":", "unmanaged", "on", *commas(on)]
+        if draw(st.booleans()):
+            head = ["domain", draw(names), ":", "default", "of", draw(names)]
         return head + draw(st.one_of(st.just([]), names.map(lambda n: ["{", "attach", n, "}"])))
     inner = draw(st.lists(statements(depth + 1), max_size=3))
     return ["when", *draw(condition()), "{", *[t for s in inner for t in s], "}"]

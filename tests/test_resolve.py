@@ -616,3 +616,114 @@ def test_shared_m4u_list_skips_a_disabled_m4u_and_unbound_masters() -> None:
     assert [d.message.split("'")[3] for d in w211] == ["cam"]
     assert w211[0].secondary[0].message == "'vdo' and its regions"  # the table's M4U
     assert not any("idle" in line for line in res.log)
+
+
+EXYNOS64 = """\
+include "std/linux"
+include "std/soc/exynos"
+platform {{ arch {arch}; kernel {kernel} }}
+iommu s_decon0: exynos-sysmmu
+iommu s_decon1: exynos-sysmmu
+iommu s_tv: exynos-sysmmu
+iommu s_scaler: exynos-sysmmu
+device decon: "samsung,exynos5433-decon" {{ iommu s_decon0; iommu s_decon1 }}
+device decon_tv: "samsung,exynos5433-decon-tv" {{ iommu s_tv }}
+device scaler: "samsung,exynos5433-scaler" {{ iommu s_scaler }}
+{domain}
+"""
+
+
+def test_default_of_shares_one_devices_default_domain() -> None:
+    """Exynos DRM on arm64 (exynos_drm_dma.c): iommu_get_domain_for_dev(dma_dev), then
+    iommu_attach_device on every other component."""
+    text = EXYNOS64.format(
+        arch="arm64", kernel="6.8", domain="domain drm: default of decon { attach decon_tv }"
+    )
+    model, res = resolved(text)
+    assert not model.diagnostics
+    # the pack says `driver own-domain` for scaler, which no statement attaches
+    assert [(d.code, "'scaler'" in d.message) for d in res.diagnostics] == [("W208", True)]
+    drm = res.domains["drm"]
+    assert "default:0" not in res.domains  # the default domain goes by its name
+    assert (drm.origin, drm.type, drm.devices) == ("default", "dma", ["decon", "decon_tv"])
+    # an ID where decon is, on its second System MMU, and on the one of decon_tv
+    assert (drm.iommu, drm.context, drm.contexts_on) == ("s_decon0", 0, {"s_decon1": 0, "s_tv": 1})
+    tv = res.devices["decon_tv"].values
+    assert (tv["domain"], tv["context"], tv["default_domain"]) == ("drm", 1, "dma")
+    assert tv["dma_ops"] == "iommu-dma"  # its own default domain's, unused by the driver
+    why = res.devices["decon_tv"].reasons["domain"]
+    assert why.source == "drivers/iommu/iommu.c: iommu_attach_device"
+    assert "default domain of 'decon'" in why.text
+    assert res.devices["scaler"].values["domain"] == "default:2"
+
+
+def test_default_of_warns_for_unattached_components() -> None:
+    """W208 for the component the board does not attach; none for the one it names."""
+    text = EXYNOS64.format(arch="arm64", kernel="6.8", domain="domain drm: default of decon")
+    _, res = resolved(text)
+    assert sorted(
+        (d.code, d.message.split("'")[1]) for d in res.diagnostics if d.code == "W208"
+    ) == [("W208", "decon_tv"), ("W208", "scaler")]
+
+
+@pytest.mark.parametrize(
+    ("arch", "kernel", "domain", "code", "words"),
+    [
+        # arm32: decon's domain is its implicit mapping, not its default domain
+        ("arm", "6.8", "domain drm: default of decon { attach decon_tv }", "E303", "arm_iommu"),
+        # arm32 before 6.7: no DMA default domain without IOMMU_DMA, no identity one
+        ("arm", "6.1", "domain drm: default of decon { attach decon_tv }", "E303", "has none"),
+    ],
+)
+def test_default_of_without_a_default_domain(
+    arch: str, kernel: str, domain: str, code: str, words: str
+) -> None:
+    model, res = resolved(EXYNOS64.format(arch=arch, kernel=kernel, domain=domain))
+    assert not model.diagnostics
+    got = [d for d in res.errors if d.code == code]
+    assert len(got) == 1 and words in got[0].message
+    assert res.devices["decon_tv"].values["domain"] != "drm"
+    assert res.domains.get("drm") is None or res.domains["drm"].devices == ["decon"]
+
+
+def test_default_of_refusals() -> None:
+    board = (
+        "platform { arch arm64; kernel 6.8 }\niommu a: arm-smmu { contexts 4 }\n"
+        'device x: "x" { iommu a sid 1 }\ndevice y: "y" { iommu a sid 2 }\n'
+        'device z1: "z" { iommu a sid 3 }\ndevice z2: "z" { iommu a sid 3 }\n'
+    )
+    # iommu_attach_device: -EINVAL for a group of two
+    model, res = resolved(board + "domain d: default of x { attach y, z1 }\n")
+    assert not model.diagnostics
+    assert [(d.code, "group of one device" in d.message) for d in res.errors] == [("E302", True)]
+    assert res.domains["d"].devices == ["x", "y"]  # y joined; z1 and z2 stay apart
+    assert res.devices["z1"].values["domain"] == res.devices["z2"].values["domain"] != "d"
+    # two names for one group's default domain
+    _, res = resolved(board + "domain d1: default of z1\ndomain d2: default of z2\n")
+    assert [(d.code, "name the same default domain" in d.message) for d in res.errors] == [
+        ("E120", True)
+    ]
+    assert res.devices["z2"].values["domain"] == "d1"
+
+
+def test_default_of_model_errors() -> None:
+    model, _ = resolved(
+        "platform { arch arm64; kernel 6.8 }\n"
+        "iommu a: arm-smmu { contexts 4 }\niommu b: arm-smmu { contexts 4 }\n"
+        'device x: "x" { iommu a sid 1 }\ndevice y: "y" { iommu b sid 1 }\n'
+        'device p: "p"\n'
+        "domain d: default of x { attach y, x, p, q }\n"
+        "domain e: default of p\n"
+    )
+    got = [(d.code, d.message) for d in model.diagnostics]
+    assert got == [
+        ("E120", "'x' is the device whose default domain this is"),
+        ("E120", "'p' is behind no IOMMU"),
+        ("E103", "unknown device 'q'"),
+        (
+            "E120",
+            "one domain cannot span arm-smmu instances: the driver refuses to attach it "
+            "to 'b' once it is set up on 'a' (-EINVAL)",
+        ),
+        ("E120", "'p' is behind no IOMMU"),
+    ]

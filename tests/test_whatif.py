@@ -156,3 +156,21 @@ def test_dropping_a_domain_declared_under_when() -> None:
     )
     assert before.devices["dc0"].domain == "drm"
     assert after.devices["dc0"].domain == "default:0" and "drm" not in after.domains
+
+
+def test_dropping_a_shared_default_domain_splits_the_components() -> None:
+    """`drop domain` on a `default of` domain: the components go back to their own default
+    domains, and the shared one is the plain default domain of its device again."""
+    board = (EXAMPLES / "exynos5433-tm2.iommu").read_text(encoding="utf-8")
+    board = board.replace('include "', 'include "', 1)
+    before, after = before_after(board, "drop domain exynos_drm")
+    assert before.devices["decon_tv"].values["domain"] == "exynos_drm"
+    assert after.devices["decon_tv"].values["domain"] == "default:1"
+    assert after.devices["decon"].values["domain"] == "default:0"
+    text = diff(before, after).text()
+    assert "~ device decon_tv" in text and "exynos_drm → default:1" in text
+    # dropping the device whose default domain it is takes the domain (and what is
+    # expected of it) along, instead of an unknown-name error
+    before, after = before_after(board, "drop device decon")
+    assert "exynos_drm" not in after.domains
+    assert after.devices["decon_tv"].values["domain"] == "default:0"
