@@ -54,8 +54,14 @@ def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
     cmdline = bool(cands) and max(cands, key=lambda r: (r.position, r.index)).position >= 0
     suffix = " (set via kernel command line)" if cmdline else ""
     name = LOG_NAME.get(res.global_default, "Unknown")
-    res.log.append(f"iommu: Default domain type: {name}{suffix}")
-    if res.global_default in TRANSLATED:
+    kernel = res.platform.kernel
+    # iommu_subsys_init prints the type from Joerg Roedel's "iommu: Print default domain type
+    # on boot" (posted August 2019, v5.4); earlier kernels print neither line.
+    if kernel >= (5, 4):
+        res.log.append(f"iommu: Default domain type: {name}{suffix}")
+    # The strictness line came with the lazy/strict rework (John Garry's "iommu: Print strict
+    # or lazy mode at init time", the 5.14/5.15 window; modelled from 5.15, the DMA_FQ era).
+    if res.global_default in TRANSLATED and kernel >= (5, 15):
         mode = "strict" if res.global_default == "dma" else "lazy"
         res.log.append(f"iommu: DMA domain TLB invalidation policy: {mode} mode{suffix}")
 

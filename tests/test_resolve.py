@@ -727,3 +727,25 @@ def test_default_of_model_errors() -> None:
         ),
         ("E120", "'p' is behind no IOMMU"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "lines"),
+    [
+        ("4.18", []),  # neither line exists yet
+        ("5.10", ["iommu: Default domain type: Translated"]),  # from 5.4
+        (
+            "6.1",
+            [
+                "iommu: Default domain type: Translated",
+                "iommu: DMA domain TLB invalidation policy: strict mode",
+            ],
+        ),
+    ],
+)
+def test_boot_log_lines_follow_the_kernel_era(kernel: str, lines: list[str]) -> None:
+    _, res = resolved(
+        f'include "std/linux"\nplatform {{ arch arm64; kernel {kernel} }}\n'
+        'iommu s: arm-smmu { contexts 4 }\ndevice d: "x" { iommu s sid 1 }\n'
+    )
+    assert [line for line in res.log if line.startswith("iommu: ")] == lines
