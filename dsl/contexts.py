@@ -4,8 +4,9 @@ Events happen in the kernel's order: each device, in probe order, brings its
 group's default domain (first attach takes a context) and, on arm32 with
 ARM_DMA_USE_IOMMU, its own implicit mapping (arch_setup_dma_ops); then the
 drivers attach the domains they build.  Identity and blocked domains cost no
-context.  Exhaustion is the kernel's -ENOSPC (-EBUSY for the GART's single
-aperture), and the device falls back as the kernel makes it.
+context (an AMD-Vi identity domain still has a protection domain ID).
+Exhaustion is the kernel's -ENOSPC (-EBUSY for the GART's single aperture),
+and the device falls back as the kernel makes it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ SOURCES = {
     "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_alloc_asid",
     "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
     "qcom-iommu": "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate",
-    "amd-vi": "drivers/iommu/amd/iommu.c: domain_id_alloc (pdom_id_alloc from 6.12)",
+    "amd-vi": "drivers/iommu/amd/iommu.c: domain_id_alloc (amd_iommu_pdom_id_alloc from 6.13)",
 }
 
+
+# Vasant Hegde's "iommu/amd: Implement global identity domain" and "Use ida interface to
+# manage protection domain ID" (IOMMU updates for v6.13).
+AMD_GLOBAL_IDENTITY = (6, 13)
 
 # Drivers that attach a device's domain to every instance its `iommus` names (one group,
 # hung off the first): exynos_iommu_of_xlate lists each System MMU in owner->controllers and
@@ -138,6 +143,9 @@ class _Allocator:
         return True
 
     def _take(self, dom: Domain) -> bool:
+        if dom.type == "identity" and self.res.model.iommus[dom.iommu].kind == "amd-vi":
+            self._amd_identity(dom)
+            return True
         if dom.type not in PAGING:
             return True
         iommu = self.res.model.iommus[dom.iommu]
@@ -265,12 +273,35 @@ class _Allocator:
     def _next_id(self, iommu: str) -> int:
         """The next domain ID on an IOMMU without a context limit: per instance, but AMD-Vi
         protection domain IDs come from one system-wide pool that never hands out 0
-        (amd/init.c: "never allocate domain 0"; amd_iommu_pd_alloc_bitmap, an IDA, pdom_ids,
-        from 6.12)."""
+        (amd/init.c: "never allocate domain 0"; amd_iommu_pd_alloc_bitmap, the pdom_ids IDA
+        from 6.13), and from 6.13 ID 1 is the global identity domain's, taken at init."""
         key, first = ("amd-vi", 1) if self.res.model.iommus[iommu].kind == "amd-vi" else (iommu, 0)
+        if key == "amd-vi" and self.res.platform.kernel >= AMD_GLOBAL_IDENTITY:
+            first = 2
         n = self.counter.get(key, first)
         self.counter[key] = n + 1
         return n
+
+    def _amd_identity(self, dom: Domain) -> None:
+        """AMD-Vi identity domains are protection domains with IDs of their own: before 6.13
+        one per group, from the same pool as the paging ones (protection_domain_alloc ->
+        protection_domain_init_v1 -> domain_id_alloc, whose ID set_dte_entry writes into the
+        DTE); from 6.13 every group shares the one global identity_domain, whose ID
+        amd_iommu_init_identity_domain takes before any IOMMU is registered: 1."""
+        if self.res.platform.kernel >= AMD_GLOBAL_IDENTITY:
+            n = 1
+            text = (
+                "protection domain ID 1: the one global identity domain, set up at init "
+                "before any device probes"
+            )
+            src = "drivers/iommu/amd/iommu.c: amd_iommu_init_identity_domain"
+        else:
+            n = self._next_id(dom.iommu)
+            text = f"protection domain ID {n}: an identity domain is a protection domain too"
+            src = "drivers/iommu/amd/iommu.c: protection_domain_alloc (domain_id_alloc)"
+        dom.context = n
+        dom.context_reason = Reason(text, None, src)
+        self.used.setdefault(dom.iommu, {}).setdefault(n, dom.name)
 
     def release(self, dom: Domain) -> None:
         for other, n in dom.contexts_on.items():

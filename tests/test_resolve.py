@@ -749,3 +749,35 @@ def test_boot_log_lines_follow_the_kernel_era(kernel: str, lines: list[str]) -> 
         'iommu s: arm-smmu { contexts 4 }\ndevice d: "x" { iommu s sid 1 }\n'
     )
     assert [line for line in res.log if line.startswith("iommu: ")] == lines
+
+
+@pytest.mark.parametrize(
+    ("kernel", "ids"),
+    [
+        # before 6.13 every identity group allocates its own protection domain ID
+        ("6.8", {"nic0": 1, "nic1": 2, "nvme": 3}),
+        # from 6.13 they share the global identity domain, ID 1 from init; paging from 2
+        ("6.13", {"nic0": 1, "nic1": 2, "nvme": 1}),
+    ],
+)
+def test_amd_identity_domains_take_protection_domain_ids(kernel: str, ids: dict[str, int]) -> None:
+    _, res = resolved(
+        f'include "std/linux"\nplatform {{ arch x86_64; kernel {kernel}; cmdline "iommu=pt" }}\n'
+        "iommu amd0: amd-vi\n"
+        'device nic0: "pci8086,1533" { pci 0000:01:00.0; iommu amd0 }\n'
+        'device nic1: "pci8086,1533" { pci 0000:02:00.0; iommu amd0; untrusted }\n'
+        'device nvme: "pci144d,a808" { pci 0000:03:00.0; iommu amd0 }\n'
+    )
+    assert not res.errors
+    got = {name: d.values["context"] for name, d in res.devices.items()}
+    assert got == ids
+    assert res.devices["nic1"].values["domain_type"] == "dma"  # untrusted: translated
+
+
+def test_amd_paging_ids_start_at_2_from_6_13() -> None:
+    """The global identity domain takes ID 1 at init even when no group uses it."""
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch x86_64; kernel 6.13 }\niommu amd0: amd-vi\n'
+        'device nic0: "pci8086,1533" { pci 0000:01:00.0; iommu amd0 }\n'
+    )
+    assert res.devices["nic0"].values["context"] == 2
