@@ -700,3 +700,29 @@ def test_a_driver_domain_may_span_m4us_that_share_a_page_table() -> None:
     bad = text.replace("quirk share-pgtable", "").replace('include "std/soc/mt8195"\n', "")
     bad = "iommu iommu_vdo: mtk-iommu\niommu iommu_vpp: mtk-iommu\n" + bad
     assert [d.code for d in build_model(load_text(bad, "b.iommu")).diagnostics] == ["E120"]
+
+
+def test_jetson_tx2_passthrough_puts_the_drm_clients_in_one_domain() -> None:
+    """fae6e669cdc5 (6.8): with identity defaults host1x_client_iommu_attach attaches the
+    heads, VIC and NVDEC to tegra-drm's domain; the board's `when` expectations say so."""
+    text = (EXAMPLES / "jetson-tx2.iommu").read_text(encoding="utf-8")
+    text = text.replace('fw_devlink=on"', 'fw_devlink=on iommu.passthrough=1"')
+    res = resolve(build_model(load_text(text, "jetson-tx2.iommu")))
+    drm = [
+        (e.query.attribute.text, ok)
+        for e, ok, _, _ in res.expectations
+        if e.query.subject.text in ("tegra_drm", "head2")
+    ]
+    # the `when` block's hold; the unconditional "not built" one fails, as it should
+    assert drm == [
+        ("dma_ops", False),  # head2: dma-direct now, not iommu-dma
+        ("domain", True),
+        ("members", True),
+        ("context", True),
+        ("members", False),
+    ]
+    assert res.devices["nvdec"].values["domain"] == "tegra_drm"
+    assert res.devices["host1x"].values["domain_type"] == "identity"
+    # on 6.7 the early return still holds: nothing is attached
+    old = resolve(build_model(load_text(text.replace("kernel 6.8", "kernel 6.7"), "b.iommu")))
+    assert old.devices["head0"].values["domain_type"] == "identity"
