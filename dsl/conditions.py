@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 from . import ast
 from .diagnostics import Span
-from .model import Model
+from .model import DEFAULT_ARCH, Model
 from .provenance import Reason
 
 DEFAULT_KERNEL = (6, 8)
-DEFAULT_ARCH = "arm64"
 
 # drivers/iommu/Kconfig: drivers that `select ARM_DMA_USE_IOMMU` (ARM_SMMU: "if ARM").
 ARM_DMA_USE_IOMMU_SELECTED_BY = {
@@ -29,6 +28,7 @@ ARM_DMA_USE_IOMMU_SELECTED_BY = {
     "exynos-sysmmu": "EXYNOS_IOMMU",
     "ipmmu-vmsa": "IPMMU_VMSA",
     "mtk-iommu": "MTK_IOMMU",
+    "mtk-iommu-v1": "MTK_IOMMU_V1",
     "qcom-iommu": "QCOM_IOMMU",
 }
 # IOMMU_DMA (the iommu-dma glue) exists on these architectures (drivers/iommu/Kconfig:

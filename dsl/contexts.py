@@ -15,7 +15,7 @@ from .diagnostics import Label, error, warning
 from .model import Device, Iommu
 from .model import Domain as ModelDomain
 from .provenance import Reason
-from .resolution import Domain, Group, Resolution
+from .resolution import DeviceResult, Domain, Group, Resolution
 from .rules import ActiveRule, by_verb, conditions_hold
 
 PAGING = ("dma", "dma-fq", "unmanaged")
@@ -143,11 +143,12 @@ class _Allocator:
         return True
 
     def _take(self, dom: Domain) -> bool:
-        if dom.type == "identity" and self.res.model.iommus[dom.iommu].kind == "amd-vi":
+        kind = self.res.model.iommus[dom.iommu].kind
+        if dom.type == "identity" and kind == "amd-vi":
             self._amd_identity(dom)
             return True
-        if dom.type not in PAGING:
-            return True
+        if dom.type not in PAGING or (kind == "mtk-iommu-v1" and dom.origin == "default"):
+            return True  # (M4U v1: attach ignores any domain but its mapping's)
         iommu = self.res.model.iommus[dom.iommu]
         used = self.used.setdefault(iommu.name, {})
         src = SOURCES.get(iommu.kind)
@@ -377,6 +378,9 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
         if group.failed:
             continue
         dres.domain = created[group.id].name if group.id in created else None
+        if arm32 and model.iommus[group.iommu].kind == "mtk-iommu-v1":
+            _mtk_v1_mapping(res, alloc, dres, group)
+            continue
         # (b) arm32: the per-device mapping of arch_setup_dma_ops
         if arm32:
             if dev.name in no_implicit:
@@ -576,6 +580,42 @@ def _driver_domain(
         old = created.get(group.id)
         if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":
             alloc.release(old)
+
+
+def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, group: Group) -> None:
+    """MediaTek M4U v1 (mt2701, mt7623) builds ONE arm32 mapping for all its masters and
+    attaches each to it (mtk_iommu_v1_probe_finalize: arm_iommu_attach_device(dev,
+    data->mapping); before 5.8 mtk_iommu_create_mapping from add_device), so the arch code
+    gives them no mapping of their own and `excludes implicit` does not stop it. Its domain
+    is the one page table (data->m4u_dom) the M4U has; the group's default domain, where
+    there is one, is never programmed (attach returns 0 for any domain but the mapping's)."""
+    iommu = res.model.iommus[group.iommu]
+    name = f"arm_iommu:{iommu.name}"
+    mapping = res.domains.get(name)
+    if mapping is None:
+        mapping = Domain(
+            name,
+            "unmanaged",
+            iommu.name,
+            "arm32",
+            [],
+            Reason(
+                f"'{iommu.name}' (M4U v1) attaches every master to its one arm32 mapping",
+                iommu.span,
+                "drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_create_mapping, "
+                "mtk_iommu_v1_probe_finalize",
+                (res.platform.config_reason("ARM_DMA_USE_IOMMU"),),
+            ),
+        )
+        res.domains[name] = mapping
+        alloc.take(mapping)
+        mapping.context_reason = Reason(
+            f"'{iommu.name}' has one page table, for every master (data->m4u_dom)",
+            None,
+            "drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_domain_finalise",
+        )
+    mapping.devices.append(dres.name)
+    dres.domain = name
 
 
 def _implicit_holders(res: Resolution, group: Group) -> list[str]:

@@ -160,7 +160,10 @@ def dma_ops(res: Resolution) -> None:
                 "arm_iommu",
                 Reason(
                     f"arm_iommu: '{dev.name}' translates through its own mapping (context "
-                    f"{dom.context})",
+                    f"{dom.context})"
+                    if dom.name == f"arm_iommu:{dev.name}"
+                    else f"arm_iommu: '{dev.name}' translates through '{dom.iommu}''s one "
+                    f"mapping, shared by all its masters",
                     None,
                     "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops",
                     (dom.reason,),

@@ -94,7 +94,9 @@ class _Deciding:
     # -- what the IOMMU can allocate ------------------------------------------------------
     def capable(self, group: Group) -> tuple[set[str], list[Reason]]:
         iommu = self.res.model.iommus[group.iommu]
-        types = {"identity", "dma", "dma-fq", "blocked"}
+        # every driver allocates UNMANAGED domains; only a def_domain_type asks for one as a
+        # default (mtk_iommu_v1, 5.8..6.6)
+        types = {"identity", "dma", "dma-fq", "blocked", "unmanaged"}
         why: list[Reason] = []
         if iommu.domains is not None:
             types &= set(iommu.domains)

@@ -28,6 +28,8 @@ from .node import Node, node_field
 #   tegra-smmu: drivers/iommu/tegra-smmu.c: tegra_smmu_of_xlate (the SWGROUP)
 #   qcom-iommu: drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate (context index)
 #   tegra-gart: drivers/iommu/tegra-gart.c: gart_iommu_of_xlate ignores its arguments
+#   mtk-iommu-v1: drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_probe_device walks `iommus`
+#     itself (no of_xlate); one cell, the flat port ID (MT2701_M4U_ID_LARBn(port))
 #   x86 (intel-vtd, amd-vi): claim PCI devices from DMAR/IVRS, no DT cells
 class KindInfo(Node):
     streams: frozenset[str]  # "sid", "swgroup", "context", "none"
@@ -49,12 +51,21 @@ KINDS: dict[str, KindInfo] = {
     "rockchip": KindInfo(frozenset({"none"}), 0, False, None),
     "exynos-sysmmu": KindInfo(frozenset({"none"}), 0, False, None),
     "mtk-iommu": KindInfo(frozenset({"sid"}), 1, False, None),
+    # M4U v1 (mt2701, mt7623): `sid` is the flat port ID of mt2701-larb-port.h
+    "mtk-iommu-v1": KindInfo(frozenset({"sid"}), 1, False, None),
     "apple-dart": KindInfo(frozenset({"sid"}), 1, True, None),
     # PCI since 6.6 (52a8fd24d129); IPMMU_CTX_MAX is 16 since R-Car Gen4 support (8 before)
     "ipmmu-vmsa": KindInfo(frozenset({"sid"}), 1, True, 16),
     "virtio": KindInfo(frozenset({"sid", "none"}), 1, True, None),
 }
 
+
+DEFAULT_ARCH = "arm64"  # a board without `arch` (the resolver's why says it assumed it)
+
+# Kinds whose driver one architecture only builds: (arch, the Kconfig line that says so).
+ARCH_ONLY: dict[str, tuple[str, str]] = {
+    "mtk-iommu-v1": ("arm", "MTK_IOMMU_V1 depends on ARM"),
+}
 
 # IOMMUs that claim every PCI function from the ACPI tables (DMAR, IVRS), without a link.
 ACPI_KINDS = ("intel-vtd", "amd-vi")
@@ -498,6 +509,7 @@ class _Builder:
         self.check_bridges(bridges, devices)
         self.check_pci(devices, bridges)
         self.check_maps(list(iommus.values()))
+        self.check_arch(platform, iommus)
         tags = frozenset(t for d in devices.values() for t in d.tags)
         rules = []
         rule_names: dict[str, Span] = {}
@@ -1080,6 +1092,17 @@ class _Builder:
                 "steer them with rules such as 'requires identity'",
             )
         self.check_span(node.iommus, known, node.span)
+        for iommu in known:
+            if iommu.kind == "mtk-iommu-v1":
+                self.err(
+                    "E120",
+                    f"'{iommu.name}' is an M4U v1: its driver programs only its own mapping",
+                    node.span,
+                    label="this domain would never be used",
+                    help="mtk_iommu_v1_attach_device returns 0 for any domain but the one of "
+                    "its arm32 mapping ('Only allow the domain created internally'): every "
+                    "master already shares that mapping",
+                )
         names = {i.name for i in known}
         on = ", ".join(f"'{n}'" for n in sorted(names))
         for name in node.attach:
@@ -1122,6 +1145,27 @@ class _Builder:
             idx.span,
             label=f"'{iommu}' has contexts {numbers.start}..{numbers.stop - 1}",
         )
+
+    def check_arch(self, platform: Platform, iommus: dict[str, Iommu]) -> None:
+        """E130: a driver the platform's architecture cannot build (Kconfig `depends on`)."""
+        arch = platform.arch_name or DEFAULT_ARCH
+        for iommu in iommus.values():
+            need = ARCH_ONLY.get(iommu.kind)
+            if need is not None and arch != need[0]:
+                where = (
+                    (Label(platform.arch.span, f"the platform is arch {arch}"),)
+                    if platform.arch is not None
+                    else ()
+                )
+                self.err(
+                    "E130",
+                    f"'{iommu.name}' ({iommu.kind}) is built only on arch {need[0]} "
+                    f"(here: arch {arch})",
+                    iommu.span,
+                    label=f"drivers/iommu/Kconfig: {need[1]}",
+                    secondary=where,
+                    help=f"write 'platform {{ arch {need[0]} }}', or check the IOMMU kind",
+                )
 
     def default_of(
         self,

@@ -726,3 +726,55 @@ def test_jetson_tx2_passthrough_puts_the_drm_clients_in_one_domain() -> None:
     # on 6.7 the early return still holds: nothing is attached
     old = resolve(build_model(load_text(text.replace("kernel 6.8", "kernel 6.7"), "b.iommu")))
     assert old.devices["head0"].values["domain_type"] == "identity"
+
+
+MT7623 = """\
+include "std/linux"
+include "std/iommu/mtk-iommu-v1"
+platform {{ arch {arch}; kernel {kernel}; ram 0x80000000 size 2G }}
+iommu m4u: mtk-iommu-v1
+device ovl: "mediatek,mt7623-disp-ovl" {{ iommu m4u sid 0 }}
+device rdma0: "mediatek,mt7623-disp-rdma" {{ iommu m4u sid 2 }}
+device jpegdec: "mediatek,mt7623-jpgdec" {{ iommu m4u sid 43, sid 28 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "default"),
+    [
+        ("4.18", "none"),  # only UNMANAGED domains: the DMA default domain fails
+        ("6.1", "unmanaged"),  # mtk_iommu_v1_def_domain_type (5.8 .. 6.6)
+        ("6.8", "identity"),  # the static identity domain; ARM_DMA_USE_IOMMU asks for it
+    ],
+)
+def test_mtk_iommu_v1_shares_one_arm32_mapping(kernel: str, default: str) -> None:
+    """mtk_iommu_v1_probe_finalize: arm_iommu_attach_device(dev, data->mapping) for every
+    master: one group each, one mapping and page table for all, arm_iommu DMA ops."""
+    model = build_model(load_text(MT7623.format(arch="arm", kernel=kernel), "bpi.iommu"))
+    assert not model.diagnostics
+    res = resolve(model)
+    assert not res.errors and not res.diagnostics
+    mapping = res.domains["arm_iommu:m4u"]
+    assert (mapping.origin, mapping.type, mapping.context) == ("arm32", "unmanaged", 0)
+    assert mapping.devices == ["ovl", "rdma0", "jpegdec"]
+    for name in ("ovl", "rdma0", "jpegdec"):
+        v = res.devices[name].values
+        assert (v["domain"], v["dma_ops"], v["default_domain"]) == (
+            "arm_iommu:m4u",
+            "arm_iommu",
+            default,
+        ), name
+        assert v["group_members"] == [name]  # generic_device_group
+    assert res.context_slots("m4u") == {0: mapping}  # the default domains take none
+    assert "shared by all its masters" in res.devices["ovl"].reasons["dma_ops"].text
+
+
+def test_mtk_iommu_v1_refusals() -> None:
+    model = build_model(load_text(MT7623.format(arch="arm64", kernel="6.8"), "b.iommu"))
+    assert [(d.code, d.message) for d in model.diagnostics] == [
+        ("E130", "'m4u' (mtk-iommu-v1) is built only on arch arm (here: arch arm64)")
+    ]
+    text = MT7623.format(arch="arm", kernel="6.8") + "domain d: unmanaged on m4u { attach ovl }\n"
+    model = build_model(load_text(text, "b.iommu"))
+    assert [d.code for d in model.diagnostics] == ["E120"]
+    assert "only its own mapping" in model.diagnostics[0].message
