@@ -179,3 +179,25 @@ def test_iommu_map_entries_follow_the_iommus_cells(tmp_path: Path) -> None:
     assert "stream mask 0x4, which `map` cannot carry" in proc.stderr
     assert "since ccb2fd725d41" in text
     assert run_cli("check", str(out)).returncode == 0
+
+
+def test_an_m4u_v1_is_its_own_kind_with_its_pack(tmp_path: Path) -> None:
+    """mt7623n.dtsi's M4U ("mediatek,mt7623-m4u", "mediatek,mt2701-m4u") is mtk_iommu_v1,
+    not mtk_iommu: its masters share the driver's one arm32 mapping."""
+    proc, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "bananapi,bpi-r2", "mediatek,mt7623";\n'
+        '\tmemory@80000000 { device_type = "memory"; reg = <0x80000000 0x80000000>; };\n'
+        '\tiommu: mmsys_iommu@10205000 { compatible = "mediatek,mt7623-m4u",'
+        ' "mediatek,mt2701-m4u"; #iommu-cells = <1>; };\n'
+        '\tovl@14007000 { compatible = "mediatek,mt7623-disp-ovl"; iommus = <&iommu 0>; };\n'
+        '\tjpegdec@15004000 { compatible = "mediatek,mt7623-jpgdec";'
+        " iommus = <&iommu 43>, <&iommu 28>; };\n};\n",
+    )
+    text = out.read_text()
+    assert "mtk-iommu-v1" in text and 'include "std/iommu/mtk-iommu-v1"' in text
+    assert "sid 0x2b, sid 0x1c" in text and "arch arm\n" in text  # MTK_IOMMU_V1: ARM only
+    proc = run_cli("resolve", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert '"name": "arm_iommu:iommu_dev"' in proc.stdout

@@ -11,6 +11,7 @@ DRIVER_PACKS = {
     "apple-dart": "std/iommu/apple-dart",
     "arm-smmu-v3": "std/iommu/arm-smmu-v3",
     "virtio": "std/iommu/virtio",
+    "mtk-iommu-v1": "std/iommu/mtk-iommu-v1",
 }
 
 

@@ -47,6 +47,9 @@ KINDS = [
     ("rockchip,iommu", "rockchip"),
     ("rockchip,", "rockchip"),
     ("samsung,exynos-sysmmu", "exynos-sysmmu"),
+    # M4U v1 (drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_of_ids)
+    ("mediatek,mt2701-m4u", "mtk-iommu-v1"),
+    ("mediatek,mt7623-m4u", "mtk-iommu-v1"),
     ("mediatek,", "mtk-iommu"),
     ("apple,", "apple-dart"),
     ("renesas,ipmmu", "ipmmu-vmsa"),
@@ -119,6 +122,8 @@ ARCH = [
     ("rockchip,rk32", "arm"),
     ("qcom,msm8960", "arm"),
     ("qcom,apq8064", "arm"),
+    ("mediatek,mt2701", "arm"),
+    ("mediatek,mt7623", "arm"),
 ]
 
 
@@ -492,6 +497,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             "qcom-smmu",
             "adreno-smmu",
             "mtk-iommu",
+            "mtk-iommu-v1",
             "apple-dart",
             "ipmmu-vmsa",
             "arm-smmu-v3",
