@@ -475,16 +475,16 @@ device behind_switch: "pci10ec,8168" {{ pci 0002:02:00.0 }}
 @pytest.mark.parametrize(
     ("soc", "kernel", "mdss"),
     [
-        ("sm8250", "5.10", "dma"),
-        ("sm8250", "5.13", "identity"),
-        ("sm8150", "5.10", "dma"),
-        ("sm8150", "5.13", "identity"),
+        ("sm8250", "5.19", "dma"),
+        ("sm8250", "6.0", "identity"),  # Emma Anholt's patch, posted June 2022
+        ("sm8150", "6.2", "dma"),
+        ("sm8150", "6.3", "identity"),  # "Add SM8150 DPU compatible", December 2022
     ],
 )
 def test_sm8x50_packs_map_bus_1_of_each_pcie_host(soc: str, kernel: str, mdss: str) -> None:
     """sm8250.dtsi's and sm8150.dtsi's iommu-maps cover RID 0x100 only: bus 1 device 0 is
     translated on its host's stream ID, a function further down has no translation
-    (of_map_id). Both MDSS joined qcom_smmu_client_of_match in 5.13."""
+    (of_map_id). Their MDSS joined qcom_smmu_client_of_match in 6.0 and 6.3."""
     text = SM8250.format(kernel=kernel).replace("sm8250", soc)
     if soc == "sm8150":  # two PCIe hosts on SM8150
         text = text.replace("0002:02:00.0", "0001:02:00.0")
@@ -500,7 +500,11 @@ def test_sm8x50_packs_map_bus_1_of_each_pcie_host(soc: str, kernel: str, mdss: s
 
 @pytest.mark.parametrize(
     ("root", "pack"),
-    [("qcom,sc7180", "sc7180"), ("qcom,sm8150", "sm8150"), ("qcom,sm8250", "sm8250")],
+    [
+        ("qcom,sc7180", "sc7180"),
+        ("qcom,sm8150", "sm8150"),
+        ("qcom,sm8250", "sm8250"),
+    ],
 )
 def test_import_dts_uses_the_qcom_soc_packs(root: str, pack: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, out = imported(
@@ -778,3 +782,4 @@ def test_mtk_iommu_v1_refusals() -> None:
     model = build_model(load_text(text, "b.iommu"))
     assert [d.code for d in model.diagnostics] == ["E120"]
     assert "only its own mapping" in model.diagnostics[0].message
+
