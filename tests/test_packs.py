@@ -502,6 +502,7 @@ def test_sm8x50_packs_map_bus_1_of_each_pcie_host(soc: str, kernel: str, mdss: s
     ("root", "pack"),
     [
         ("qcom,sc7180", "sc7180"),
+        ("qcom,sc7280", "sc7280"),
         ("qcom,sm8150", "sm8150"),
         ("qcom,sm8250", "sm8250"),
     ],
@@ -783,3 +784,42 @@ def test_mtk_iommu_v1_refusals() -> None:
     assert [d.code for d in model.diagnostics] == ["E120"]
     assert "only its own mapping" in model.diagnostics[0].message
 
+
+SC7280 = """\
+include "std/linux"
+include "std/soc/sc7280"
+platform {{ arch arm64; kernel {kernel}; ram 0x80000000 size 8G }}
+# sc7280.dtsi `iommus` (008f05a72d32)
+device gpu: "qcom,adreno-635.0", "qcom,adreno" {{ iommu adreno_smmu sid 0 mask 0x401 }}
+device gmu: "qcom,adreno-gmu-635.0", "qcom,adreno-gmu" {{ iommu adreno_smmu sid 5 mask 0x400 }}
+device mdss: "qcom,sc7280-mdss" {{ iommu apps_smmu sid 0x900 mask 0x402 }}
+device venus: "qcom,sc7280-venus" {{
+    iommu apps_smmu sid 0x2180 mask 0x20
+    iommu apps_smmu sid 0x2184 mask 0x20
+}}
+device wifi: "qcom,wcn6750-wifi" {{ iommu apps_smmu sid 0x1c00 mask 0x1 }}
+device nvme: "pci144d,a80a" {{ pci 0001:01:00.0 }}
+device behind_switch: "pci10ec,8168" {{ pci 0001:02:00.0 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "identity"),
+    [
+        ("5.10", {"gpu"}),  # "qcom,adreno" (5.9); sc7280-mdss not yet
+        ("6.1", {"gpu", "mdss"}),  # "qcom,sc7280-mdss" (5.13)
+        ("6.8", {"gpu", "gmu", "mdss"}),  # afc95681c306 adds the GMU
+    ],
+)
+def test_sc7280_pack(kernel: str, identity: set[str]) -> None:
+    """sc7280.dtsi: 80 apps banks, 10 Adreno banks (MMU-500, two cells), pcie1's map of
+    RID 0x0 and 0x100 only; the identity clients follow qcom_smmu_client_of_match."""
+    res = resolve(build_model(load_text(SC7280.format(kernel=kernel), "herobrine.iommu")))
+    assert not res.errors
+    got = {n for n, d in res.devices.items() if d.values["default_domain"] == "identity"}
+    assert got == identity
+    assert res.model.iommus["apps_smmu"].contexts == 80
+    assert res.model.iommus["adreno_smmu"].contexts == 10
+    assert res.devices["nvme"].iommu == "apps_smmu"  # RID 0x100 -> SID 0x1c81
+    assert res.devices["behind_switch"].iommu is None  # no iommu-map entry for bus 2
+    assert res.devices["venus"].values["dma_ops"] == "iommu-dma"

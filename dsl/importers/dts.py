@@ -100,6 +100,7 @@ FACT_PACKS = {
     "nvidia,tegra234": "std/soc/tegra234",
     "qcom,sdm845": "std/soc/sdm845",
     "qcom,sc7180": "std/soc/sc7180",
+    "qcom,sc7280": "std/soc/sc7280",
     "qcom,sm8150": "std/soc/sm8150",
     "qcom,sm8250": "std/soc/sm8250",
     "mediatek,mt8192": "std/soc/mt8192",
