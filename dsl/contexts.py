@@ -350,7 +350,20 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
     for spec in model.domains.values():
         if spec.of is not None:
             built, when = conditions_hold(res, spec.conditions)
-            if built:
+            if built and spec.of in named:
+                first = named[spec.of][0]
+                res.diagnostics.append(
+                    error(
+                        "E120",
+                        f"'{spec.name}' and '{first.name}' both name the default domain of "
+                        f"'{spec.of}'",
+                        spec.span,
+                        secondary=(Label(first.span, f"'{first.name}' named it first"),),
+                        help="a device has one default domain; name it once and attach "
+                        "every other device in that statement",
+                    )
+                )
+            elif built:
                 named[spec.of] = (spec, when)
     order = sorted(res.devices.values(), key=lambda d: model.devices[d.name].probe_order)
     for dres in order:
@@ -380,6 +393,19 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
         dres.domain = created[group.id].name if group.id in created else None
         if arm32 and model.iommus[group.iommu].kind == "mtk-iommu-v1":
             _mtk_v1_mapping(res, alloc, dres, group)
+            if dev.name in no_implicit:
+                rule = no_implicit[dev.name]
+                res.diagnostics.append(
+                    warning(
+                        "W213",
+                        f"'{rule.rule.name}' cannot keep '{dev.name}' out of an IOMMU "
+                        f"mapping: the M4U v1 driver of '{group.iommu}' attaches every master "
+                        "to its own mapping, not the arch code",
+                        rule.rule.span,
+                        help="'excludes implicit' stops arch_setup_dma_ops; "
+                        "mtk_iommu_v1_probe_finalize attaches every master regardless",
+                    )
+                )
             continue
         # (b) arm32: the per-device mapping of arch_setup_dma_ops
         if arm32:
@@ -673,6 +699,8 @@ def _share_default(
         return  # another statement named this default domain: E120 said so
     now = res.devices[spec.of].domain
     if dom is None or now != dom.name:
+        if dom is not None and owner is not None:
+            _unname(res, dom, owner)  # it stays the group's anonymous default domain
         if owner is None:
             why = f"'{spec.of}' is in no IOMMU group"
         elif dom is None:
@@ -686,7 +714,9 @@ def _share_default(
                 f"share: {why}",
                 spec.span,
                 label="the driver has no domain to attach",
-                help="check the default-domain rules for it, or describe what the driver "
+                help="an M4U v1's masters already share its one mapping"
+                if owner is not None and model.iommus[owner.iommu].kind == "mtk-iommu-v1"
+                else "check the default-domain rules for it, or describe what the driver "
                 "builds instead ('unmanaged on IOMMU', 'arm-mapping on IOMMU' on arm32)",
             )
         )
@@ -728,6 +758,20 @@ def _share_default(
             continue
         dom.devices.append(name)
         res.devices[name].domain = dom.name
+        # tegra-smmu frees an ASID when the last device leaves a domain.
+        old = created.get(group.id)
+        if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":
+            alloc.release(old)
+
+
+def _unname(res: Resolution, dom: Domain, group: Group) -> None:
+    """Give a named default domain its anonymous name back (the statement naming it failed)."""
+    old, dom.name = dom.name, f"default:{group.id}"
+    res.domains[dom.name] = res.domains.pop(old)
+    dom.reason = group.default_reason
+    for name in dom.devices:
+        if res.devices[name].domain == old:
+            res.devices[name].domain = dom.name
 
 
 def _name_default(

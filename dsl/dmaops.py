@@ -162,8 +162,8 @@ def dma_ops(res: Resolution) -> None:
                     f"arm_iommu: '{dev.name}' translates through its own mapping (context "
                     f"{dom.context})"
                     if dom.name == f"arm_iommu:{dev.name}"
-                    else f"arm_iommu: '{dev.name}' translates through '{dom.iommu}''s one "
-                    f"mapping, shared by all its masters",
+                    else f"arm_iommu: '{dev.name}' translates through the one mapping of "
+                    f"'{dom.iommu}', shared by all its masters",
                     None,
                     "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops",
                     (dom.reason,),

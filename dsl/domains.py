@@ -94,9 +94,11 @@ class _Deciding:
     # -- what the IOMMU can allocate ------------------------------------------------------
     def capable(self, group: Group) -> tuple[set[str], list[Reason]]:
         iommu = self.res.model.iommus[group.iommu]
-        # every driver allocates UNMANAGED domains; only a def_domain_type asks for one as a
-        # default (mtk_iommu_v1, 5.8..6.6)
-        types = {"identity", "dma", "dma-fq", "blocked", "unmanaged"}
+        types = {"identity", "dma", "dma-fq", "blocked"}
+        # Every driver allocates UNMANAGED domains, but the core makes one a default domain
+        # only when the driver's def_domain_type asks for it (mtk_iommu_v1, 5.8..6.6).
+        if any(_dtype(self.wishes[m]) == "unmanaged" for m in group.members if m in self.wishes):
+            types.add("unmanaged")
         why: list[Reason] = []
         if iommu.domains is not None:
             types &= set(iommu.domains)

@@ -154,14 +154,16 @@ def groups(res: Resolution) -> str:
             w.node("dev:" + d.name, label=f"{d.name}\n{d.values.get('dma_ops')}")
         w.close()
     for dom in sorted(res.domains.values(), key=lambda d: d.name):
-        if dom.origin == "default":
-            continue
+        if dom.origin == "default" and dom.name.startswith("default:"):
+            continue  # the group box says it; a named one (`default of`) is drawn
         w.node(
             "domain:" + dom.name,
             label=f"{dom.name}\n{dom.type}, "
             + (dom.placement() if dom.context is not None else f"no context {dom.errno}"),
             shape="ellipse",
-            fillcolor="#ffb3b3" if dom.failed else COLOURS["unmanaged"],
+            fillcolor="#ffb3b3"
+            if dom.failed
+            else COLOURS.get("unmanaged" if dom.origin != "default" else dom.type, "#eeeeee"),
         )
         for m in dom.devices:
             w.edge("dev:" + m, "domain:" + dom.name, style="dashed" if dom.failed else None)

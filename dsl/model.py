@@ -1148,7 +1148,10 @@ class _Builder:
 
     def check_arch(self, platform: Platform, iommus: dict[str, Iommu]) -> None:
         """E130: a driver the platform's architecture cannot build (Kconfig `depends on`)."""
+        if self.loaded.partial:
+            return  # the platform may be in a statement that did not parse
         arch = platform.arch_name or DEFAULT_ARCH
+        here = f"arch {arch}" if platform.arch is not None else f"no arch given: {arch} assumed"
         for iommu in iommus.values():
             need = ARCH_ONLY.get(iommu.kind)
             if need is not None and arch != need[0]:
@@ -1159,8 +1162,7 @@ class _Builder:
                 )
                 self.err(
                     "E130",
-                    f"'{iommu.name}' ({iommu.kind}) is built only on arch {need[0]} "
-                    f"(here: arch {arch})",
+                    f"'{iommu.name}' ({iommu.kind}) is built only on arch {need[0]} (here: {here})",
                     iommu.span,
                     label=f"drivers/iommu/Kconfig: {need[1]}",
                     secondary=where,

@@ -609,6 +609,16 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
                     label="expected 'default of DEVICE', or a kind and 'on IOMMU'",
                     help=did_you_mean(prev.group(1), kinds),
                 )
+        if word == "," and re.search(
+            r":\s*default\s+of\s+[\w\-]+\s*$", text.splitlines()[tline - 1][: tcol - 1]
+        ):
+            return error(
+                "E001",
+                "a 'default of DEVICE' domain names one device",
+                span,
+                label="expected '{' or the next statement",
+                help="attach the other devices in a block: 'default of DEVICE { attach A, B }'",
+            )
         if word == "on" and re.search(
             r":\s*default\s+of\s+[\w\-]+\s*$", text.splitlines()[tline - 1][: tcol - 1]
         ):

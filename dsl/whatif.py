@@ -345,8 +345,9 @@ MAX_MOVES = 3
 
 def _domain_label(dom: Domain) -> str:
     """A default domain by its group's first device (its name follows the group number,
-    which shifts when other groups come or go); other domains by name."""
-    if dom.origin == "default" and dom.devices and dom.name.startswith("default:"):
+    which shifts when other groups come or go, or a `default of` statement that holds on one
+    side only); other domains by name."""
+    if dom.origin == "default" and dom.devices:
         return f"default domain of {dom.devices[0]}"
     return dom.name
 
@@ -363,10 +364,20 @@ def _ctxs(ctxs: tuple[int, ...]) -> str:
     return ", ".join(map(str, ctxs))
 
 
-def _renumbered(move: tuple[str, object, object]) -> bool:
-    """A default domain that only took its group's new number (default:3 -> default:2)."""
+def _renumbered(
+    move: tuple[str, object, object], before: Resolution, after: Resolution, members: list[str]
+) -> bool:
+    """The device's own group's default domain on both sides, under another name: its
+    group's new number (default:3 -> default:2), or a `default of` name (default:0 -> drm)."""
     key, old, new = move
-    return key == "domain" and all(str(v).startswith("default:") for v in (old, new))
+
+    def own(res: Resolution, name: object) -> bool:
+        dom = res.domains.get(str(name))
+        return (
+            dom is not None and dom.origin == "default" and dom.devices[: len(members)] == members
+        )
+
+    return key == "domain" and own(before, old) and own(after, new)
 
 
 def _partition(res: Resolution) -> set[frozenset[str]]:
@@ -396,10 +407,13 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
         moved = [(k, x, y) for k, x, y in attrs if x != y and render_value(x) != render_value(y)]
         # Group numbers shift when others change, and the default domains named after
         # them: report only a change of members.
+        members = [str(m) for m in _list(a.values.get("group_members"))]
         if any(m[0] in ("group", "domain") for m in moved) and sorted(
             map(str, _list(b.values.get("group_members")))
-        ) == sorted(map(str, _list(a.values.get("group_members")))):
-            moved = [m for m in moved if m[0] != "group" and not _renumbered(m)]
+        ) == sorted(members):
+            moved = [
+                m for m in moved if m[0] != "group" and not _renumbered(m, before, after, members)
+            ]
         if moved:
             d.lines.append(f"~ device {name}")
             for k, x, y in moved:

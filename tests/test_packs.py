@@ -823,3 +823,13 @@ def test_sc7280_pack(kernel: str, identity: set[str]) -> None:
     assert res.devices["nvme"].iommu == "apps_smmu"  # RID 0x100 -> SID 0x1c81
     assert res.devices["behind_switch"].iommu is None  # no iommu-map entry for bus 2
     assert res.devices["venus"].values["dma_ops"] == "iommu-dma"
+
+
+def test_excludes_implicit_on_an_m4u_v1_master_warns() -> None:
+    """W213: the M4U v1 driver attaches every master to its mapping itself."""
+    text = MT7623.format(arch="arm", kernel="6.8") + 'rule "no mapping": ovl excludes implicit\n'
+    res = resolve(build_model(load_text(text, "b.iommu")))
+    assert [(d.code, "'no mapping' cannot keep 'ovl'" in d.message) for d in res.diagnostics] == [
+        ("W213", True)
+    ]
+    assert res.devices["ovl"].values["dma_ops"] == "arm_iommu"

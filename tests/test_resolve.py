@@ -733,9 +733,11 @@ def test_default_of_model_errors() -> None:
     ("kernel", "lines"),
     [
         ("4.18", []),  # neither line exists yet
-        ("5.10", ["iommu: Default domain type: Translated"]),  # from 5.4
+        ("5.3", []),
+        ("5.4", ["iommu: Default domain type: Translated"]),  # from 5.4
+        ("5.14", ["iommu: Default domain type: Translated"]),
         (
-            "6.1",
+            "5.15",
             [
                 "iommu: Default domain type: Translated",
                 "iommu: DMA domain TLB invalidation policy: strict mode",
@@ -781,3 +783,68 @@ def test_amd_paging_ids_start_at_2_from_6_13() -> None:
         'device nic0: "pci8086,1533" { pci 0000:01:00.0; iommu amd0 }\n'
     )
     assert res.devices["nic0"].values["context"] == 2
+
+
+def test_requires_unmanaged_is_still_refused_where_no_driver_asks_for_it() -> None:
+    """Only a driver's def_domain_type makes UNMANAGED a default-domain type (mtk_iommu_v1)."""
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu { contexts 4 }\n"
+        'device a: "x,a" { iommu smmu sid 1 }\n'
+        'rule "r": compatible "x,a" requires unmanaged\n'
+    )
+    assert [d.code for d in res.errors] == ["E212"]
+
+
+def test_default_of_one_device_twice_is_an_error() -> None:
+    _, res = resolved(
+        EXYNOS64.format(
+            arch="arm64",
+            kernel="6.8",
+            domain="domain drm: default of decon { attach decon_tv }\n"
+            "domain drm2: default of decon { attach scaler }",
+        )
+    )
+    assert [
+        (d.code, "both name the default domain of 'decon'" in d.message) for d in res.errors
+    ] == [("E120", True)]
+    assert res.devices["decon_tv"].values["domain"] == "drm"  # the first statement holds
+
+
+def test_default_of_on_tegra_smmu_frees_the_attached_groups_asid() -> None:
+    """tegra_smmu_detach_as: the ASID goes when the last device leaves the domain, as for a
+    driver-built domain."""
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu mc: tegra-smmu { contexts 4 }\n"
+        'device a: "x,a" { iommu mc swgroup 1 }\ndevice b: "x,b" { iommu mc swgroup 2 }\n'
+        "domain drm: default of a { attach b }\n"
+    )
+    assert not res.errors
+    assert {c: d.name for c, d in res.context_slots("mc").items()} == {0: "drm"}
+
+
+def test_a_failed_default_of_leaves_the_default_domain_anonymous() -> None:
+    """E303: the statement names nothing, so no domain goes by its name."""
+    _, res = resolved(
+        EXYNOS64.format(
+            arch="arm", kernel="6.8", domain="domain drm: default of decon { attach decon_tv }"
+        )
+    )
+    assert [d.code for d in res.errors] == ["E303"]
+    assert "drm" not in res.domains
+    group = res.group_of("decon")
+    assert group is not None and f"default:{group.id}" in res.domains
+
+
+def test_dot_groups_draws_a_named_default_domain() -> None:
+    from iommu_rules.dot import groups
+
+    _, res = resolved(
+        EXYNOS64.format(
+            arch="arm64", kernel="6.8", domain="domain drm: default of decon { attach decon_tv }"
+        )
+    )
+    text = groups(res)
+    assert '"dev:decon_tv" -> "domain:drm"' in text and '"dev:decon" -> "domain:drm"' in text
+    assert '"domain:default:' not in text  # anonymous default domains stay in their group box

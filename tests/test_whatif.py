@@ -162,7 +162,6 @@ def test_dropping_a_shared_default_domain_splits_the_components() -> None:
     """`drop domain` on a `default of` domain: the components go back to their own default
     domains, and the shared one is the plain default domain of its device again."""
     board = (EXAMPLES / "exynos5433-tm2.iommu").read_text(encoding="utf-8")
-    board = board.replace('include "', 'include "', 1)
     before, after = before_after(board, "drop domain exynos_drm")
     assert before.devices["decon_tv"].values["domain"] == "exynos_drm"
     assert after.devices["decon_tv"].values["domain"] == "default:1"
@@ -174,3 +173,18 @@ def test_dropping_a_shared_default_domain_splits_the_components() -> None:
     before, after = before_after(board, "drop device decon")
     assert "exynos_drm" not in after.domains
     assert after.devices["decon_tv"].values["domain"] == "default:0"
+
+
+def test_a_default_of_that_holds_on_one_side_only_moves_only_the_attached_device() -> None:
+    """compare 5.10 -> 6.8 where `default of a` holds from 6.0: 'a' stays in its own default
+    domain (now named), only 'b' moves."""
+    board = (
+        'include "std/linux"\nplatform { arch arm64; kernel 5.10 }\n'
+        "iommu s0: exynos-sysmmu\niommu s1: exynos-sysmmu\n"
+        'device a: "x,a" { iommu s0 }\ndevice b: "x,b" { iommu s1 }\n'
+        "when kernel >= 6.0 { domain drm: default of a { attach b } }\n"
+    )
+    before, after = before_after(board, "set kernel 6.8")
+    text = diff(before, after).text()
+    assert "~ device b" in text and "domain: default:1 → drm" in text
+    assert "~ device a" not in text and "1 device change domain" in text
