@@ -449,6 +449,21 @@ def _kind_of_word(expected: set[str]) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+# What follows `domain NAME: default of DEVICE` by mistake: (message, label, help).
+_DEFAULT_OF_HINTS = {
+    ",": (
+        "a 'default of DEVICE' domain names one device",
+        "expected '{' or the next statement",
+        "attach the other devices in a block: 'default of DEVICE { attach A, B }'",
+    ),
+    "on": (
+        "a 'default of DEVICE' domain takes no 'on IOMMU'",
+        "not expected here",
+        "it is the default domain of DEVICE, on DEVICE's IOMMU; remove 'on ...'",
+    ),
+}
+
+
 def _keyword_expected(expected: set[str], word: str) -> bool:
     return any(keyword_terminals().get(e) == word for e in expected)
 
@@ -609,26 +624,12 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
                     label="expected 'default of DEVICE', or a kind and 'on IOMMU'",
                     help=did_you_mean(prev.group(1), kinds),
                 )
-        if word == "," and re.search(
+        misplaced = _DEFAULT_OF_HINTS.get(word)
+        if misplaced and re.search(
             r":\s*default\s+of\s+[\w\-]+\s*$", text.splitlines()[tline - 1][: tcol - 1]
         ):
-            return error(
-                "E001",
-                "a 'default of DEVICE' domain names one device",
-                span,
-                label="expected '{' or the next statement",
-                help="attach the other devices in a block: 'default of DEVICE { attach A, B }'",
-            )
-        if word == "on" and re.search(
-            r":\s*default\s+of\s+[\w\-]+\s*$", text.splitlines()[tline - 1][: tcol - 1]
-        ):
-            return error(
-                "E001",
-                "a 'default of DEVICE' domain takes no 'on IOMMU'",
-                span,
-                label="not expected here",
-                help="it is the default domain of DEVICE, on DEVICE's IOMMU; remove 'on ...'",
-            )
+            message, label, help_text = misplaced
+            return error("E001", message, span, label=label, help=help_text)
         choice = _kind_of_word(expected)
         if choice is not None and re.fullmatch(r"[A-Za-z_][\w\-]*", word):
             label, choices = choice
