@@ -201,3 +201,17 @@ def test_an_m4u_v1_is_its_own_kind_with_its_pack(tmp_path: Path) -> None:
     proc = run_cli("resolve", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     assert '"name": "arm_iommu:iommu_dev"' in proc.stdout
+
+
+def test_the_arm32_msm_iommu_is_not_taken_for_an_arm_smmu(tmp_path: Path) -> None:
+    """ "qcom,apq8064-iommu" is msm_iommu.c, not arm-smmu-qcom: the generic "qcom," prefix
+    must not claim it (it did: the board got a qcom-smmu)."""
+    proc, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "qcom,apq8064-ifc6410", "qcom,apq8064";\n'
+        '\tmdp_port0: iommu@7500000 { compatible = "qcom,apq8064-iommu"; #iommu-cells = <1>; };\n'
+        '\tmdp@5100000 { compatible = "qcom,mdp4"; iommus = <&mdp_port0 0>; };\n};\n',
+    )
+    assert "warning[W811]" in proc.stderr and "msm_iommu.c" in proc.stderr
+    assert "qcom-smmu" not in out.read_text()

@@ -134,10 +134,19 @@ class DtsImport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+# IOMMU drivers the language has no kind for, matched before KINDS so that a generic
+# prefix there ("qcom,") does not claim them: compatible -> the driver.
+UNMODELLED = {
+    "qcom,apq8064-iommu": "drivers/iommu/msm_iommu.c (the arm32 MSM IOMMU of APQ8064/MSM8960)",
+}
+
+
 def _kind(compatibles: list[str]) -> str | None:
     """The first KINDS entry any of the compatibles matches: the table runs from specific
     to generic, as the drivers test of_device_is_compatible on the whole list
     ("qcom,sdm845-smmu-v2", "qcom,adreno-smmu" is the Adreno SMMU: qcom_smmu_impl_init)."""
+    if any(c in UNMODELLED for c in compatibles):
+        return None
     for prefix, kind in KINDS:
         if any(compat.startswith(prefix) for compat in compatibles):
             return kind
@@ -468,11 +477,15 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             continue
         kind = _kind(_strings(node, "compatible"))
         if kind is None:
+            compats = _strings(node, "compatible")
+            driver = next((UNMODELLED[c] for c in compats if c in UNMODELLED), None)
             diags.append(
                 warning(
                     "W811",
-                    f"IOMMU node '{node.path}' has an unknown compatible "
-                    f"{_strings(node, 'compatible')}; skipped",
+                    f"IOMMU node '{node.path}' is driven by {driver}, which iommu-rules does "
+                    "not model; skipped"
+                    if driver
+                    else f"IOMMU node '{node.path}' has an unknown compatible {compats}; skipped",
                     Span(str(path), 0, 0, 0, 0),
                 )
             )
