@@ -29,6 +29,7 @@ ARM_DMA_USE_IOMMU_SELECTED_BY = {
     "ipmmu-vmsa": "IPMMU_VMSA",
     "mtk-iommu": "MTK_IOMMU",
     "mtk-iommu-v1": "MTK_IOMMU_V1",
+    "sun50i-iommu": "SUN50I_IOMMU",
     "qcom-iommu": "QCOM_IOMMU",
 }
 # IOMMU_DMA (the iommu-dma glue) exists on these architectures (drivers/iommu/Kconfig:

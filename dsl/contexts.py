@@ -36,6 +36,15 @@ SOURCES = {
 # manage protection domain ID" (IOMMU updates for v6.13).
 AMD_GLOBAL_IDENTITY = (6, 13)
 
+# Drivers whose old domain stops holding its context when its last group leaves for a
+# driver domain: tegra-smmu frees the ASID (tegra_smmu_detach_as, tegra_smmu_free_asid);
+# sun50i-iommu has one TTB register and points it at the new domain
+# (sun50i_iommu_attach_device: "if (iommu->domain) sun50i_iommu_detach_device").
+RELEASE_ON_LEAVE = {
+    "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_detach_as",
+    "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_attach_device",
+}
+
 # Drivers that attach a device's domain to every instance its `iommus` names (one group,
 # hung off the first): exynos_iommu_of_xlate lists each System MMU in owner->controllers and
 # exynos_iommu_attach_device points every one of them at the domain's page table.
@@ -602,9 +611,9 @@ def _driver_domain(
                         "drivers that detach first say 'driver detaches-implicit'",
                     )
                 )
-        # tegra-smmu frees an ASID when the last device leaves a domain.
+        # the old domain lets go of its context where the driver does (RELEASE_ON_LEAVE)
         old = created.get(group.id)
-        if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":
+        if old is not None and model.iommus[group.iommu].kind in RELEASE_ON_LEAVE:
             alloc.release(old)
 
 
@@ -758,9 +767,9 @@ def _share_default(
             continue
         dom.devices.append(name)
         res.devices[name].domain = dom.name
-        # tegra-smmu frees an ASID when the last device leaves a domain.
+        # the old domain lets go of its context where the driver does (RELEASE_ON_LEAVE)
         old = created.get(group.id)
-        if old is not None and model.iommus[group.iommu].kind == "tegra-smmu":
+        if old is not None and model.iommus[group.iommu].kind in RELEASE_ON_LEAVE:
             alloc.release(old)
 
 

@@ -25,6 +25,9 @@ PER_INSTANCE = {
     # drivers/iommu/mtk_iommu.c: mtk_iommu_device_group (one group per M4U, or per IOVA
     # region and hw_list: see mtk_region)
     "mtk-iommu": "drivers/iommu/mtk_iommu.c: mtk_iommu_device_group",
+    # drivers/iommu/sun50i-iommu.c: one TTB register, one group (iommu->group, later
+    # generic_single_device_group)
+    "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_device_group",
 }
 
 

@@ -28,6 +28,8 @@ from .node import Node, node_field
 #   tegra-smmu: drivers/iommu/tegra-smmu.c: tegra_smmu_of_xlate (the SWGROUP)
 #   qcom-iommu: drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate (context index)
 #   tegra-gart: drivers/iommu/tegra-gart.c: gart_iommu_of_xlate ignores its arguments
+#   sun50i-iommu: drivers/iommu/sun50i-iommu.c: sun50i_iommu_of_xlate (the master ID; the
+#     driver enables all six masters alike)
 #   mtk-iommu-v1: drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_probe_device walks `iommus`
 #     itself (no of_xlate); one cell, the flat port ID (MT2701_M4U_ID_LARBn(port))
 #   x86 (intel-vtd, amd-vi): claim PCI devices from DMAR/IVRS, no DT cells
@@ -53,6 +55,8 @@ KINDS: dict[str, KindInfo] = {
     "mtk-iommu": KindInfo(frozenset({"sid"}), 1, False, None),
     # M4U v1 (mt2701, mt7623): `sid` is the flat port ID of mt2701-larb-port.h
     "mtk-iommu-v1": KindInfo(frozenset({"sid"}), 1, False, None),
+    # Allwinner H6 (and D1): `sid` is the master ID cell
+    "sun50i-iommu": KindInfo(frozenset({"sid"}), 1, False, None),
     "apple-dart": KindInfo(frozenset({"sid"}), 1, True, None),
     # PCI since 6.6 (52a8fd24d129); IPMMU_CTX_MAX is 16 since R-Car Gen4 support (8 before)
     "ipmmu-vmsa": KindInfo(frozenset({"sid"}), 1, True, 16),

@@ -215,3 +215,19 @@ def test_the_arm32_msm_iommu_is_not_taken_for_an_arm_smmu(tmp_path: Path) -> Non
     )
     assert "warning[W811]" in proc.stderr and "msm_iommu.c" in proc.stderr
     assert "qcom-smmu" not in out.read_text()
+
+
+def test_the_allwinner_h6_iommu_and_its_pack(tmp_path: Path) -> None:
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "pine64,pine-h64", "allwinner,sun50i-h6";\n'
+        '\tiommu: iommu@30f0000 { compatible = "allwinner,sun50i-h6-iommu";'
+        " #iommu-cells = <1>; };\n"
+        '\tmixer@1100000 { compatible = "allwinner,sun50i-h6-de3-mixer-0";'
+        " iommus = <&iommu 0>; };\n"
+        "};\n",
+    )
+    text = out.read_text()
+    assert ": sun50i-iommu" in text and 'include "std/iommu/sun50i-iommu"' in text
+    assert run_cli("check", str(out)).returncode == 0

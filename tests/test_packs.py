@@ -833,3 +833,39 @@ def test_excludes_implicit_on_an_m4u_v1_master_warns() -> None:
         ("W213", True)
     ]
     assert res.devices["ovl"].values["dma_ops"] == "arm_iommu"
+
+
+H6 = """\
+include "std/linux"
+include "std/iommu/sun50i-iommu"
+platform {{ arch arm64; kernel {kernel}; cmdline "{cmdline}" }}
+iommu iommu: sun50i-iommu
+# sun50i-h6.dtsi (002c6ca75289): the DE3 mixer and the video engine
+device mixer0: "allwinner,sun50i-h6-de3-mixer-0" {{ iommu iommu sid 0 }}
+device ve: "allwinner,sun50i-h6-video-engine" {{ iommu iommu sid 3 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel", "cmdline", "default"),
+    [
+        ("6.1", "", "dma"),
+        ("6.1", "iommu.passthrough=1", "dma"),  # no identity domain: DMA fallback
+        ("6.8", "iommu.passthrough=1", "identity"),  # sun50i_iommu_identity_domain
+    ],
+)
+def test_sun50i_iommu_one_group_one_table(kernel: str, cmdline: str, default: str) -> None:
+    """One TTB register: every master in one group; a driver domain replaces the default
+    domain in the hardware, so only one holds the table."""
+    text = H6.format(kernel=kernel, cmdline=cmdline)
+    res = resolve(build_model(load_text(text, "pineh64.iommu")))
+    assert not res.errors
+    assert res.devices["ve"].values["group_members"] == ["mixer0", "ve"]
+    assert res.devices["mixer0"].values["default_domain"] == default
+    text += "domain cedrus: unmanaged on iommu { attach ve }\n"
+    res = resolve(build_model(load_text(text, "pineh64.iommu")))
+    # mixer0 moves too (W206); with DMA defaults both still map through their DMA API (W203)
+    codes = {d.code for d in res.diagnostics}
+    assert "W206" in codes and codes <= {"W203", "W206"}
+    assert res.devices["mixer0"].values["domain"] == "cedrus"
+    assert [d.name for d in res.context_slots("iommu").values()] == ["cedrus"]

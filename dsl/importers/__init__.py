@@ -12,6 +12,7 @@ DRIVER_PACKS = {
     "arm-smmu-v3": "std/iommu/arm-smmu-v3",
     "virtio": "std/iommu/virtio",
     "mtk-iommu-v1": "std/iommu/mtk-iommu-v1",
+    "sun50i-iommu": "std/iommu/sun50i-iommu",
 }
 
 
