@@ -119,6 +119,7 @@ class IommuMap(Node):
     length: Num
     mask: Num | None  # this host's iommu-map-mask; None: the IOMMU's map-mask
     span: Span = node_field(default=NO_SPAN, compare=False)
+    smr_mask: Num | None = None  # a 2-cell specifier's second cell: the SMR mask
 
 
 class MapMask(Node):

@@ -148,7 +148,8 @@ def prop(p: Any) -> str:
     if isinstance(p, ast.IommuMap):
         dom = f"pci-domain {num(p.pci_domain)} " if p.pci_domain is not None else ""
         mask = f" mask {num(p.mask)}" if p.mask is not None else ""
-        return f"map {dom}rid {num(p.rid)} sid {num(p.sid)} length {num(p.length)}{mask}"
+        smr = f" smr-mask {num(p.smr_mask)}" if p.smr_mask is not None else ""
+        return f"map {dom}rid {num(p.rid)} sid {num(p.sid)}{smr} length {num(p.length)}{mask}"
     if isinstance(p, ast.MapMask):
         return f"map-mask {num(p.mask)}"
     if isinstance(p, ast.SocGroup):

@@ -253,7 +253,7 @@ def stream_ids(dev: Device, iommu: Iommu) -> list[tuple[int, int]]:
     if not out and dev.pci is not None and iommu.maps:
         found = _map_entry(dev.pci, iommu)
         if found is not None:
-            out.append((found[1], 0))
+            out.append((found[1], found[0].smr_mask))
     return out
 
 

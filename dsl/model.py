@@ -216,6 +216,7 @@ class IommuMapEntry(Node):
     length: int
     mask: int  # the iommu-map-mask the requester ID is ANDed with
     span: Span
+    smr_mask: int = 0  # the specifier's SMR mask (arm_smmu_of_xlate: args[1])
 
     def sid_of(self, addr: PciAddress) -> int | None:
         """drivers/of/base.c: of_map_id: the stream ID for this function, or None when
@@ -707,6 +708,7 @@ class _Builder:
                     mp.length.value,
                     mask,
                     mp.span,
+                    self.smr_mask(mp, kind, cells),
                 )
             )
         first = first_context(kind)
@@ -937,6 +939,22 @@ class _Builder:
         if iommu is not None:
             self.check_streams(iommu, prop, streams)
         return IommuLink(prop.iommu.text, tuple(streams), prop.span)
+
+    def smr_mask(self, mp: ast.IommuMap, kind: str, cells: int) -> int:
+        """A `map` entry's `smr-mask`: the second cell of a 2-cell specifier, which
+        arm_smmu_of_xlate takes as the SMR mask; E109 where the IOMMU has one cell."""
+        if mp.smr_mask is None:
+            return 0
+        if cells < 2:
+            self.err(
+                "E109",
+                f"'smr-mask' is a specifier's second cell, but this {kind} has "
+                f"#iommu-cells = {cells}",
+                mp.smr_mask.span,
+                label="the SMR mask needs a second cell",
+                help="add 'cells 2' to the IOMMU, or drop 'smr-mask'",
+            )
+        return int(self.number(mp.smr_mask, 0, 0xFFFF, "SMR mask") or 0)
 
     def check_streams(self, iommu: Iommu, prop: ast.AttachIommu, streams: list[Stream]) -> None:
         info = KINDS.get(iommu.kind)

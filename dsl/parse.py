@@ -180,9 +180,9 @@ class _Builder:
         return ast.StreamBits(self.num(t.children[0]), span)
 
     def r_iommu_map(self, t: Any, span: Span) -> ast.IommuMap:
-        dom, rid, sid, length, mask = (None if c is None else self.num(c) for c in t.children)
+        dom, rid, sid, smr, length, mask = (None if c is None else self.num(c) for c in t.children)
         assert rid is not None and sid is not None and length is not None
-        return ast.IommuMap(dom, rid, sid, length, mask, span)
+        return ast.IommuMap(dom, rid, sid, length, mask, span, smr)
 
     def r_map_mask(self, t: Any, span: Span) -> ast.MapMask:
         return ast.MapMask(self.num(t.children[0]), span)

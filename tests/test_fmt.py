@@ -96,6 +96,9 @@ iommu_props = st.one_of(
     st.just(["cells", "2"]),
     st.tuples(names, names).map(lambda t: ["group", t[0], ":", t[1], ",", "0x4"]),
     st.just(["quirk", "no-identity"]),
+    st.sampled_from([[], ["smr-mask", "0x1"]]).map(
+        lambda smr: ["map", "rid", "0x100", "sid", "0x1c81", *smr, "length", "1"]
+    ),
     st.tuples(
         smallnum,
         st.lists(smallnum, min_size=1, max_size=3),

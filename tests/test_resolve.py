@@ -848,3 +848,19 @@ def test_dot_groups_draws_a_named_default_domain() -> None:
     text = groups(res)
     assert '"dev:decon_tv" -> "domain:drm"' in text and '"dev:decon" -> "domain:drm"' in text
     assert '"domain:default:' not in text  # anonymous default domains stay in their group box
+
+
+def test_an_iommu_map_smr_mask_groups_functions_like_a_device_mask() -> None:
+    """<rid &smmu sid mask len> (ccb2fd725d41): arm_smmu_of_xlate takes args[1] as the SMR
+    mask, so a function on SID 0x1c81 joins the stream map entry of 0x1c80 mask 0x1."""
+    for smr, together in (("", False), (" smr-mask 0x1", True)):
+        _, res = resolved(
+            'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+            "iommu smmu: qcom-smmu { cells 2; contexts 8\n"
+            f"    map rid 0x100 sid 0x1c80{smr} length 0x1\n"
+            "    map rid 0x200 sid 0x1c81 length 0x1 }\n"
+            'device a: "pci1,1" { pci 0000:01:00.0 }\n'
+            'device b: "pci1,2" { pci 0000:02:00.0 }\n'
+        )
+        assert not res.errors
+        assert (res.devices["a"].group == res.devices["b"].group) is together

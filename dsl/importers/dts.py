@@ -331,15 +331,23 @@ def _host_maps(
             )
         for rid, target, spec, length in entries:
             sid = spec[0]
+            smr = ""
             if len(spec) > 1 and spec[1]:
-                diags.append(
-                    warning(
-                        "W814",
-                        f"'{host.path}': iommu-map entry for RID {rid:#x} has stream mask "
-                        f"{spec[1]:#x}, which `map` cannot carry; imported without it",
-                        where,
-                    )
+                kind = (
+                    iommus[target.path][0] if target is not None and target.path in iommus else ""
                 )
+                if kind in ("arm-smmu", "qcom-smmu", "adreno-smmu") and len(spec) == 2:
+                    smr = f" smr-mask {spec[1]:#x}"  # arm_smmu_of_xlate: args[1]
+                else:
+                    diags.append(
+                        warning(
+                            "W814",
+                            f"'{host.path}': iommu-map entry for RID {rid:#x} has a second "
+                            f"specifier cell {spec[1]:#x}, which `map` carries only as an "
+                            "arm-smmu SMR mask; imported without it",
+                            where,
+                        )
+                    )
             if target is None or target.path not in iommus:
                 diags.append(
                     warning(
@@ -371,7 +379,7 @@ def _host_maps(
                 break
             masked = f" mask {mask[0]:#x}" if mask else ""
             iommu_props[target.path].append(
-                f"map {dom}rid {rid:#x} sid {sid:#x} length {length:#x}{masked}  # {host.path}"
+                f"map {dom}rid {rid:#x} sid {sid:#x}{smr} length {length:#x}{masked}  # {host.path}"
             )
 
 
