@@ -611,10 +611,7 @@ def _driver_domain(
                         "drivers that detach first say 'driver detaches-implicit'",
                     )
                 )
-        # the old domain lets go of its context where the driver does (RELEASE_ON_LEAVE)
-        old = created.get(group.id)
-        if old is not None and model.iommus[group.iommu].kind in RELEASE_ON_LEAVE:
-            alloc.release(old)
+        _left(res, alloc, created.get(group.id))
 
 
 def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, group: Group) -> None:
@@ -651,6 +648,16 @@ def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, grou
         )
     mapping.devices.append(dres.name)
     dres.domain = name
+
+
+def _left(res: Resolution, alloc: _Allocator, old: Domain | None) -> None:
+    """A group left its default domain for another: where the driver lets a domain go when
+    its last device leaves (RELEASE_ON_LEAVE), the context goes too, unless other devices
+    are still in it (a `default of` domain shared with other groups)."""
+    if old is None or res.model.iommus[old.iommu].kind not in RELEASE_ON_LEAVE:
+        return
+    if not any(res.devices[m].domain == old.name for m in old.devices):
+        alloc.release(old)
 
 
 def _implicit_holders(res: Resolution, group: Group) -> list[str]:
@@ -767,10 +774,7 @@ def _share_default(
             continue
         dom.devices.append(name)
         res.devices[name].domain = dom.name
-        # the old domain lets go of its context where the driver does (RELEASE_ON_LEAVE)
-        old = created.get(group.id)
-        if old is not None and model.iommus[group.iommu].kind in RELEASE_ON_LEAVE:
-            alloc.release(old)
+        _left(res, alloc, created.get(group.id))
 
 
 def _unname(res: Resolution, dom: Domain, group: Group) -> None:

@@ -864,3 +864,19 @@ def test_an_iommu_map_smr_mask_groups_functions_like_a_device_mask() -> None:
         )
         assert not res.errors
         assert (res.devices["a"].group == res.devices["b"].group) is together
+
+
+def test_a_shared_default_domain_keeps_its_asid_while_a_group_still_uses_it() -> None:
+    """tegra-smmu frees an ASID only when the last device leaves (tegra_smmu_detach_as):
+    'a' leaving its default domain for 'vde' must not free it while 'b' is attached."""
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu mc: tegra-smmu { contexts 4 }\n"
+        'device a: "x,a" { iommu mc swgroup 1; driver no-dma-api }\n'
+        'device b: "x,b" { iommu mc swgroup 2 }\n'
+        "domain drm: default of a { attach b }\n"
+        "domain vde: unmanaged on mc { attach a }\n"
+    )
+    assert not res.errors
+    assert {c: d.name for c, d in res.context_slots("mc").items()} == {0: "drm", 1: "vde"}
+    assert res.devices["b"].values["context"] == 0
