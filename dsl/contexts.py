@@ -590,6 +590,7 @@ def _driver_domain(
                     help="iommu_attach_group attaches whole groups",
                 )
             )
+        before = {res.devices[m].domain for m in group.members}
         for m in group.members:
             res.devices[m].domain = dom.name
             if m in overlaid:
@@ -611,7 +612,8 @@ def _driver_domain(
                         "drivers that detach first say 'driver detaches-implicit'",
                     )
                 )
-        _left(res, alloc, created.get(group.id))
+        for left in sorted(n for n in before if n):
+            _left(res, alloc, res.domains.get(left))
 
 
 def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, group: Group) -> None:
@@ -651,10 +653,12 @@ def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, grou
 
 
 def _left(res: Resolution, alloc: _Allocator, old: Domain | None) -> None:
-    """A group left its default domain for another: where the driver lets a domain go when
-    its last device leaves (RELEASE_ON_LEAVE), the context goes too, unless other devices
-    are still in it (a `default of` domain shared with other groups)."""
-    if old is None or res.model.iommus[old.iommu].kind not in RELEASE_ON_LEAVE:
+    """A group left a domain (its default one, or a driver's) for another: where the driver
+    lets a domain go when its last device leaves (RELEASE_ON_LEAVE), its context goes too,
+    unless other devices are still in it (a `default of` domain shared with other groups)."""
+    if old is None or old.origin == "arm32" or old.context is None:
+        return  # (an arm32 mapping under a domain attached over it stays: W212)
+    if res.model.iommus[old.iommu].kind not in RELEASE_ON_LEAVE:
         return
     if not any(res.devices[m].domain == old.name for m in old.devices):
         alloc.release(old)
@@ -772,9 +776,10 @@ def _share_default(
                 )
             )
             continue
+        was = res.devices[name].domain
         dom.devices.append(name)
         res.devices[name].domain = dom.name
-        _left(res, alloc, created.get(group.id))
+        _left(res, alloc, res.domains.get(was or ""))
 
 
 def _unname(res: Resolution, dom: Domain, group: Group) -> None:

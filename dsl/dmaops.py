@@ -27,6 +27,8 @@ PASSES_UNATTACHED = {
     "exynos-sysmmu": "drivers/iommu/exynos-iommu.c: exynos_iommu_attach_device",
     # a larb port's MMU bit is set only on attach (larb_mmu->mmu |= portid_msk)
     "mtk-iommu": "drivers/iommu/mtk_iommu.c: mtk_iommu_config",
+    # translation is switched on only when a domain is attached (IOMMU_ENABLE_REG)
+    "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_attach_domain (enable)",
 }
 GB4 = 1 << 32
 

@@ -66,6 +66,9 @@ KINDS: dict[str, KindInfo] = {
 
 DEFAULT_ARCH = "arm64"  # a board without `arch` (the resolver's why says it assumed it)
 
+# arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).
+SMR_KINDS = ("arm-smmu", "qcom-smmu", "adreno-smmu")
+
 # Kinds whose driver one architecture only builds: (arch, the Kconfig line that says so).
 ARCH_ONLY: dict[str, tuple[str, str]] = {
     "mtk-iommu-v1": ("arm", "MTK_IOMMU_V1 depends on ARM"),
@@ -708,7 +711,7 @@ class _Builder:
                     mp.length.value,
                     mask,
                     mp.span,
-                    self.smr_mask(mp, kind, cells),
+                    self.smr_mask(mp, kind, cells, bits),
                 )
             )
         first = first_context(kind)
@@ -940,10 +943,39 @@ class _Builder:
             self.check_streams(iommu, prop, streams)
         return IommuLink(prop.iommu.text, tuple(streams), prop.span)
 
-    def smr_mask(self, mp: ast.IommuMap, kind: str, cells: int) -> int:
+    def smr_mask(self, mp: ast.IommuMap, kind: str, cells: int, bits: int | None) -> int:
         """A `map` entry's `smr-mask`: the second cell of a 2-cell specifier, which
-        arm_smmu_of_xlate takes as the SMR mask; E109 where the IOMMU has one cell."""
+        arm_smmu_of_xlate takes as the SMR mask; E109 where the IOMMU has one cell, is no
+        arm-smmu, or the mask is wider than its stream IDs, or the entry maps a range."""
         if mp.smr_mask is None:
+            return 0
+        if kind not in SMR_KINDS:
+            self.err(
+                "E109",
+                f"'smr-mask' is an arm-smmu stream match mask; a {kind} IOMMU has none",
+                mp.smr_mask.span,
+                label="only arm-smmu, qcom-smmu and adreno-smmu take it",
+                help="drop 'smr-mask'",
+            )
+            return 0
+        limit = (1 << bits) if bits else 1 << 16
+        if mp.smr_mask.value >= limit:
+            self.err(
+                "E109",
+                f"SMR mask {mp.smr_mask.value:#x} out of range ({limit - 1:#x})",
+                mp.smr_mask.span,
+                label=f"wider than {bits or 16} bits",
+                help="the SMR mask field has the stream ID's width",
+            )
+            return 0
+        if mp.length.value > 1:
+            self.err(
+                "E109",
+                f"a 2-cell specifier maps one ID, but this entry maps {mp.length.value}",
+                mp.length.span,
+                label="of_map_id: 'cannot handle %d-ID range' (-EINVAL)",
+                help="give each requester ID its own entry with 'length 1'",
+            )
             return 0
         if cells < 2:
             self.err(
@@ -954,7 +986,7 @@ class _Builder:
                 label="the SMR mask needs a second cell",
                 help="add 'cells 2' to the IOMMU, or drop 'smr-mask'",
             )
-        return int(self.number(mp.smr_mask, 0, 0xFFFF, "SMR mask") or 0)
+        return mp.smr_mask.value
 
     def check_streams(self, iommu: Iommu, prop: ast.AttachIommu, streams: list[Stream]) -> None:
         info = KINDS.get(iommu.kind)

@@ -880,3 +880,61 @@ def test_a_shared_default_domain_keeps_its_asid_while_a_group_still_uses_it() ->
     assert not res.errors
     assert {c: d.name for c, d in res.context_slots("mc").items()} == {0: "drm", 1: "vde"}
     assert res.devices["b"].values["context"] == 0
+
+
+def test_a_driver_domain_left_by_its_last_group_lets_go_of_its_context() -> None:
+    """tegra-smmu: 'drm' loses 'b' to 'vde2' and 'a' to 'vde'; once empty its ASID is free
+    again (tegra_smmu_detach_as), whatever order the statements come in."""
+    head = (
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu mc: tegra-smmu { contexts 4 }\n"
+        'device a: "x,a" { iommu mc swgroup 1; driver no-dma-api }\n'
+        'device b: "x,b" { iommu mc swgroup 2; driver no-dma-api }\n'
+        'device c: "x,c" { iommu mc swgroup 3; driver no-dma-api }\n'
+        "domain drm: default of a { attach b }\n"
+        "domain gpu: unmanaged on mc { attach c }\n"
+    )
+    for order in ((0, 1), (1, 0)):
+        lines = (
+            "domain vde: unmanaged on mc { attach a }\n",
+            "domain vde2: unmanaged on mc { attach b }\n",
+        )
+        _, res = resolved(
+            head.replace("domain gpu", lines[order[0]] + lines[order[1]] + "domain gpu")
+        )
+        assert not res.errors, order
+        assert "drm" not in {d.name for d in res.context_slots("mc").values()}
+        assert res.devices["c"].values["domain"] == "gpu"
+
+
+def test_sun50i_iommu_has_one_table_for_successive_driver_domains() -> None:
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\niommu iommu: sun50i-iommu\n'
+        'device ve: "allwinner,sun50i-h6-video-engine" { iommu iommu sid 3; driver no-dma-api }\n'
+        "domain cedrus: unmanaged on iommu { attach ve }\n"
+        "domain drm: unmanaged on iommu { attach ve }\n"
+    )
+    assert [d.name for d in res.context_slots("iommu").values()] == ["drm"]
+
+
+def test_sun50i_iommu_passes_unattached_streams() -> None:
+    """arm32 before 6.7: no default domain; translation is off until an attach enables it."""
+    _, res = resolved(
+        'include "std/linux"\ninclude "std/iommu/sun50i-iommu"\n'
+        "platform { arch arm; kernel 6.1 }\niommu iommu: sun50i-iommu\n"
+        'device mixer0: "allwinner,sun50i-h6-de3-mixer-0" { iommu iommu sid 0 }\n'
+    )
+    assert res.devices["mixer0"].values["dma_ops"] != "none"
+
+
+@pytest.mark.parametrize(
+    ("kind", "entry", "words"),
+    [
+        ("apple-dart", "sid 0x10 smr-mask 0x1 length 0x1", "a apple-dart IOMMU has none"),
+        ("qcom-smmu", "sid 0x10 smr-mask 0x3 length 0x100", "maps one ID, but this entry maps"),
+        ("qcom-smmu", "sid 0x10 smr-mask 0x10000 length 0x1", "out of range (0xffff)"),
+    ],
+)
+def test_smr_mask_refusals(kind: str, entry: str, words: str) -> None:
+    model, _ = resolved(f"iommu s: {kind} {{ cells 2; map rid 0x100 {entry} }}\n")
+    assert [(d.code, words in d.message) for d in model.diagnostics] == [("E109", True)]

@@ -52,8 +52,8 @@ KINDS = [
     ("mediatek,mt7623-m4u", "mtk-iommu-v1"),
     ("mediatek,", "mtk-iommu"),
     ("apple,", "apple-dart"),
+    # (D1's "allwinner,sun20i-d1-iommu" exists only as a posted patch)
     ("allwinner,sun50i-h6-iommu", "sun50i-iommu"),
-    ("allwinner,sun20i-d1-iommu", "sun50i-iommu"),
     ("renesas,ipmmu", "ipmmu-vmsa"),
     ("renesas,", "ipmmu-vmsa"),
     ("virtio,", "virtio"),
@@ -336,7 +336,7 @@ def _host_maps(
                 kind = (
                     iommus[target.path][0] if target is not None and target.path in iommus else ""
                 )
-                if kind in ("arm-smmu", "qcom-smmu", "adreno-smmu") and len(spec) == 2:
+                if kind in ("arm-smmu", "qcom-smmu", "adreno-smmu") and spec[1:] < [0x10000]:
                     smr = f" smr-mask {spec[1]:#x}"  # arm_smmu_of_xlate: args[1]
                 else:
                     diags.append(
