@@ -482,11 +482,13 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     fact_pack = next((FACT_PACKS[c] for c in root_compat if c in FACT_PACKS), None)
     pack_iommus = _pack_iommus(fact_pack) if fact_pack else {}
     pack_notes: list[str] = []
+    skipped: set[str] = set()  # IOMMU nodes of no modelled kind (W811)
     for node in nodes:
         if "#iommu-cells" not in node.props:
             continue
         kind = _kind(_strings(node, "compatible"))
         if kind is None:
+            skipped.add(node.path)
             compats = _strings(node, "compatible")
             driver = next((UNMODELLED[c] for c in compats if c in UNMODELLED), None)
             diags.append(
@@ -554,9 +556,24 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         compatibles = _strings(node, "compatible") or [node.name]
         cells = _cells(node, "iommus")
         streams: dict[str, list[str]] = {}  # IOMMU name -> stream arguments
+        unmodelled = ""
         i = 0
         while i < len(cells):
             target = dt.phandle2node.get(cells[i])
+            if target is not None and target.path in skipped:
+                unmodelled = (
+                    f"# {node.path}: behind {target.path}, whose IOMMU iommu-rules does not "
+                    "model (W811): shown untranslated\n"
+                )
+                diags.append(
+                    warning(
+                        "W812",
+                        f"'{node.path}': its IOMMU '{target.path}' is not modelled; the device "
+                        "is written without it and shows as untranslated",
+                        Span(str(path), 0, 0, 0, 0),
+                    )
+                )
+                break
             if target is None or target.path not in iommus:
                 diags.append(
                     warning(
@@ -587,7 +604,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if "dma-coherent" in node.props:
             props.append("coherent")
         quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in compatibles)
-        devices.append(f"# {node.path}\ndevice {name}: {quoted} {{ {'; '.join(props)} }}")
+        devices.append(
+            f"{unmodelled}# {node.path}\ndevice {name}: {quoted} {{ {'; '.join(props)} }}"
+        )
     ram: list[str] = []
     for node in nodes:
         if node.name.split("@")[0] != "memory" or "reg" not in node.props:
