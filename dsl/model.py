@@ -66,6 +66,13 @@ KINDS: dict[str, KindInfo] = {
 
 DEFAULT_ARCH = "arm64"  # a board without `arch` (the resolver's why says it assumed it)
 
+# Kinds with one translation table for the whole IOMMU, which the attached domain owns:
+# a `contexts` limit means nothing there.
+ONE_TABLE = {
+    "sun50i-iommu": "one table register (IOMMU_TTB_REG) that each attach repoints",
+    "mtk-iommu-v1": "one page table (data->m4u_dom), shared by every master",
+}
+
 # arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).
 SMR_KINDS = ("arm-smmu", "qcom-smmu", "adreno-smmu")
 
@@ -651,7 +658,15 @@ class _Builder:
         ranges: list[tuple[str, ast.ContextRange]] = []
         seen_group_members: dict[int | str, Span] = {}
         for prop in node.props:
-            if isinstance(prop, ast.Contexts):
+            if isinstance(prop, ast.Contexts) and kind in ONE_TABLE:
+                self.err(
+                    "E114",
+                    f"a {kind} has no contexts to count: {ONE_TABLE[kind]}",
+                    prop.span,
+                    label="not a property of this kind",
+                    help="remove 'contexts'",
+                )
+            elif isinstance(prop, ast.Contexts):
                 hi = info.max_contexts or 1 << 16
                 contexts = self.number(prop.count, 1, hi, f"{kind} context count")
             elif isinstance(prop, ast.Domains):

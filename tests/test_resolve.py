@@ -938,3 +938,11 @@ def test_sun50i_iommu_passes_unattached_streams() -> None:
 def test_smr_mask_refusals(kind: str, entry: str, words: str) -> None:
     model, _ = resolved(f"iommu s: {kind} {{ cells 2; map rid 0x100 {entry} }}\n")
     assert [(d.code, words in d.message) for d in model.diagnostics] == [("E109", True)]
+
+
+@pytest.mark.parametrize("kind", ["sun50i-iommu", "mtk-iommu-v1"])
+def test_one_table_kinds_take_no_contexts(kind: str) -> None:
+    model, _ = resolved(f"platform {{ arch arm }}\niommu i: {kind} {{ contexts 1 }}\n")
+    assert [(d.code, "has no contexts to count" in d.message) for d in model.diagnostics] == [
+        ("E114", True)
+    ]
