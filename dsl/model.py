@@ -1502,6 +1502,8 @@ def _stream_example(kind: str) -> str:
         return ""
     if info.streams == {"none"}:
         return f"write just 'iommu NAME' for a {kind}"
+    if kind not in SMR_KINDS:  # a mask is an arm-smmu SMR's
+        examples["sid"] = "for example 'iommu NAME sid 3' (no mask: that is an arm-smmu's)"
     return "; ".join(examples[f] for f in sorted(info.streams - {"none"}))
 
 
