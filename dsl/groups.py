@@ -678,10 +678,13 @@ def _alone_source(kind: str, pci: bool) -> str:
 
 
 def _link_span(dev: Device, iommu: Iommu):  # type: ignore[no-untyped-def]
+    """Where the device's streams on this IOMMU are written: its `iommu` line, or for a PCI
+    function the `map` entry that gives it its stream ID."""
     for link in dev.iommus:
         if link.iommu == iommu.name:
             return link.span
-    return dev.span
+    found = _map_entry(dev.pci, iommu) if dev.pci is not None else None
+    return found[0].span if found is not None else dev.span
 
 
 def build_groups(res: Resolution) -> None:

@@ -946,3 +946,15 @@ def test_one_table_kinds_take_no_contexts(kind: str) -> None:
     assert [(d.code, "has no contexts to count" in d.message) for d in model.diagnostics] == [
         ("E114", True)
     ]
+
+
+def test_e201_for_a_map_stream_points_at_the_map_entry() -> None:
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu { cells 2; contexts 8\n"
+        "    map rid 0x100 sid 0x10 smr-mask 0x3 length 0x1\n"
+        "    map rid 0x200 sid 0x12 smr-mask 0x4 length 0x1 }\n"
+        'device a: "pci1,1" { pci 0000:01:00.0 }\ndevice b: "pci1,1" { pci 0000:02:00.0 }\n'
+    )
+    (e201,) = [d for d in res.errors if d.code == "E201"]
+    assert e201.span.line == 5  # the entry that gives 'b' its stream, not 'b' itself
