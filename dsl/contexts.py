@@ -152,15 +152,27 @@ class _Allocator:
         return True
 
     def _take(self, dom: Domain) -> bool:
-        kind = self.res.model.iommus[dom.iommu].kind
-        if dom.type == "identity" and kind == "amd-vi":
+        iommu = self.res.model.iommus[dom.iommu]
+        if dom.type == "identity" and iommu.kind == "amd-vi":
             self._amd_identity(dom)
             return True
-        if dom.type not in PAGING or (kind == "mtk-iommu-v1" and dom.origin == "default"):
-            return True  # (M4U v1: attach ignores any domain but its mapping's)
-        iommu = self.res.model.iommus[dom.iommu]
+        if dom.type not in PAGING:
+            return True
         used = self.used.setdefault(iommu.name, {})
         src = SOURCES.get(iommu.kind)
+        if iommu.kind == "mtk-iommu-v1":
+            # One page table (data->m4u_dom), the driver's arm32 mapping's: its attach
+            # ignores any other domain ("Only allow the domain created internally").
+            if dom.origin == "default":
+                return True
+            used[0] = dom.name
+            dom.context = 0
+            dom.context_reason = Reason(
+                f"'{iommu.name}' has one page table, for every master (data->m4u_dom)",
+                None,
+                "drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_domain_finalise",
+            )
+            return True
         if iommu.kind == "tegra-gart":
             # One aperture, one active domain system-wide.
             if used:
@@ -565,20 +577,17 @@ def _driver_domain(
         return
     full = {o for o in others if o not in dom.contexts_on and not alloc.take_more(dom, o)}
     for other in sorted(full):
-        res.diagnostics.append(
-            error(
-                "E301",
-                f"domain '{spec.name}' gets no context on '{other}': all "
-                f"{model.iommus[other].contexts} are taken (-ENOSPC)",
-                spec.span,
-                label="the driver's attach fails there",
-                help="its groups on that IOMMU stay in their default domains",
-            )
+        _no_context_on(
+            res,
+            spec,
+            other,
+            "the driver's attach fails there",
+            "its groups on that IOMMU stay in their default domains",
         )
     groups = [g for g in groups if g.iommu not in full]
     dom.devices = [m for g in groups for m in g.members]
+    listed = set(spec.attach)
     for group in groups:
-        listed = set(spec.attach)
         extra = [m for m in group.members if m not in listed]
         if extra:
             res.diagnostics.append(
@@ -643,11 +652,6 @@ def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, grou
         )
         res.domains[name] = mapping
         alloc.take(mapping)
-        mapping.context_reason = Reason(
-            f"'{iommu.name}' has one page table, for every master (data->m4u_dom)",
-            None,
-            "drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_domain_finalise",
-        )
     mapping.devices.append(dres.name)
     dres.domain = name
 
@@ -667,6 +671,20 @@ def _left(res: Resolution, alloc: _Allocator, old: Domain | None) -> None:
 def _implicit_holders(res: Resolution, group: Group) -> list[str]:
     """Members of a group still in their arm32 implicit mapping."""
     return [m for m in group.members if (res.devices[m].domain or "").startswith("arm_iommu:")]
+
+
+def _no_context_on(res: Resolution, spec: ModelDomain, other: str, label: str, why: str) -> None:
+    """E301: a domain attached across instances finds no free context on one of them."""
+    res.diagnostics.append(
+        error(
+            "E301",
+            f"domain '{spec.name}' gets no context on '{other}': all "
+            f"{res.model.iommus[other].contexts} are taken (-ENOSPC)",
+            spec.span,
+            label=label,
+            help=why,
+        )
+    )
 
 
 def _busy_refusal(res: Resolution, spec: ModelDomain, name: str, holder: str) -> None:
@@ -765,15 +783,12 @@ def _share_default(
             and not alloc.take_more(dom, i)
         ]
         if full:
-            res.diagnostics.append(
-                error(
-                    "E301",
-                    f"domain '{spec.name}' gets no context on '{full[0]}': all "
-                    f"{model.iommus[full[0]].contexts} are taken (-ENOSPC)",
-                    spec.span,
-                    label=f"the driver's attach of '{name}' fails",
-                    help=f"'{name}' stays in its own default domain",
-                )
+            _no_context_on(
+                res,
+                spec,
+                full[0],
+                f"the driver's attach of '{name}' fails",
+                f"'{name}' stays in its own default domain",
             )
             continue
         was = res.devices[name].domain
