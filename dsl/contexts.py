@@ -759,9 +759,10 @@ def _share_default(
             )
         )
         return
+    members = set(dom.devices)  # membership tests: the attach list may be long
     for name in spec.attach:
         group = res.group_of(name) if name in res.devices else None
-        if group is None or group.failed or group is owner or name in dom.devices:
+        if group is None or group.failed or group is owner or name in members:
             continue
         busy = _implicit_holders(res, group)
         if busy:
@@ -793,6 +794,7 @@ def _share_default(
             continue
         was = res.devices[name].domain
         dom.devices.append(name)
+        members.add(name)
         res.devices[name].domain = dom.name
         _left(res, alloc, res.domains.get(was or ""))
 

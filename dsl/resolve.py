@@ -40,6 +40,12 @@ def resolve(model: Model) -> Resolution:
 
 def _fill(res: Resolution) -> None:
     """The per-device attributes `expect` and `why` ask about."""
+    # the devices each `default of` statement attaches, as sets: a lookup per device
+    shared = {
+        spec.name: frozenset(spec.attach)
+        for spec in res.model.domains.values()
+        if spec.of is not None
+    }
     for dres in res.devices.values():
         group = res.group_of(dres.name)
         if group is None or dres.iommu is None:
@@ -72,8 +78,8 @@ def _fill(res: Resolution) -> None:
             dres.set("context", "none", group.default_reason)
             continue
         why = dom.reason
-        spec = res.model.domains.get(dom.name)
-        if spec is not None and spec.of is not None and dres.name in spec.attach:
+        if dres.name in shared.get(dom.name, ()):
+            spec = res.model.domains[dom.name]
             why = Reason(
                 f"the driver attaches the default domain of '{spec.of}' to '{dres.name}'",
                 spec.span,
