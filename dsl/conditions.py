@@ -32,10 +32,14 @@ ARM_DMA_USE_IOMMU_SELECTED_BY = {
     "sun50i-iommu": "SUN50I_IOMMU",
     "qcom-iommu": "QCOM_IOMMU",
 }
-# IOMMU_DMA (the iommu-dma glue) exists on these architectures (drivers/iommu/Kconfig:
-# IOMMU_DMA "def_bool ARM64 || X86 || S390 || RISCV"-era selects); never on arm32,
-# where ARM_DMA_USE_IOMMU excludes it.
-IOMMU_DMA_ARCHES = {"arm64", "x86_64", "riscv64", "s390"}
+# IOMMU_DMA (the iommu-dma glue) exists on these architectures, from the kernel given
+# (drivers/iommu/Kconfig: IOMMU_DMA "def_bool ARM64 || X86 || S390"): s390 joined when its
+# PCI DMA API moved onto dma-iommu (c76c067e488c "s390/pci: Use dma-iommu layer", 6.7).
+# Never on arm32, where ARM_DMA_USE_IOMMU excludes it, and not on RISC-V: "iommu/riscv:
+# Enable IOMMU DMA mapping support" (adding RISCV to the def_bool) was still a posted patch
+# in 2026, so a riscv-iommu default domain is identity unless the board says
+# `config IOMMU_DMA`.
+IOMMU_DMA_ARCHES: dict[str, tuple[int, ...]] = {"arm64": (0,), "x86_64": (0,), "s390": (6, 7)}
 
 _BOOL = {"1": "1", "y": "1", "yes": "1", "on": "1", "0": "0", "n": "0", "no": "0", "off": "0"}
 
@@ -89,11 +93,13 @@ class Platform:
                     )
                     break
         if "IOMMU_DMA" not in self.config:
-            on = self.arch in IOMMU_DMA_ARCHES
+            since = IOMMU_DMA_ARCHES.get(self.arch)
+            on = since is not None and self.kernel >= since
             self.config["IOMMU_DMA"] = (
                 "y" if on else "n",
                 Reason(
-                    f"config IOMMU_DMA={'y' if on else 'n'} on {self.arch}",
+                    f"config IOMMU_DMA={'y' if on else 'n'} on {self.arch}"
+                    + (f" before {_vtext(since)}" if since and not on else ""),
                     None,
                     "drivers/iommu/Kconfig: IOMMU_DMA",
                 ),

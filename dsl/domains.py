@@ -149,6 +149,7 @@ class _Deciding:
             src = f"{IOMMU_C}: iommu_get_default_domain_type"
             driver: str | None = None
             why: list[Reason] = []
+            forced: Reason | None = None  # identity for want of IOMMU_DMA
             if arm32:
                 driver = "identity"
                 why.append(
@@ -173,18 +174,39 @@ class _Deciding:
                 elif driver is None:
                     driver = t
                     why.append(rule.reason(f"the IOMMU driver wants {t} for '{dev.name}'"))
+            if untrusted and arm32:
+                self.refuse(
+                    group, untrusted[0], "untrusted device in an ARM_DMA_USE_IOMMU kernel", src
+                )
+                return None, Reason("probe refused", None, src), True
+            if not plat.enabled("IOMMU_DMA"):
+                # Before the untrusted check: without the DMA glue an untrusted device
+                # meets an identity type below and its probe is refused.
+                if driver == "dma":
+                    self.refuse(group, devs[0], "a DMA domain without IOMMU_DMA", src, why)
+                    return None, Reason("probe refused", None, src), True
+                if driver is None:
+                    driver = "identity"
+                    forced = Reason(
+                        "no IOMMU_DMA on this architecture: identity",
+                        None,
+                        src,
+                        (plat.config_reason("IOMMU_DMA"), *why),
+                    )
             if untrusted:
                 u = untrusted[0]
-                if arm32:
-                    self.refuse(group, u, "untrusted device in an ARM_DMA_USE_IOMMU kernel", src)
-                    return None, Reason("probe refused", None, src), True
                 if driver is not None and driver != "dma":
                     res.log.append(
                         f"{u.name}: Device is not trusted, but driver is overriding group {gid} "
                         f"to {LOG_NAME.get(driver, driver)}, refusing to probe."
                     )
+                    what = "no IOMMU_DMA: identity" if forced else f"the driver wants {driver}"
                     self.refuse(
-                        group, u, f"the driver wants {driver} for an untrusted device", src, why
+                        group,
+                        u,
+                        f"{what} for an untrusted device",
+                        src,
+                        [forced] if forced else why,
                     )
                     return None, Reason("probe refused", None, src), True
                 return (
@@ -192,20 +214,8 @@ class _Deciding:
                     Reason(f"'{u.name}' is untrusted: strict DMA", u.span, src, tuple(why)),
                     True,
                 )
-            if not plat.enabled("IOMMU_DMA"):
-                if driver == "dma":
-                    self.refuse(group, devs[0], "a DMA domain without IOMMU_DMA", src, why)
-                    return None, Reason("probe refused", None, src), True
-                return (
-                    "identity",
-                    Reason(
-                        "no IOMMU_DMA on this architecture: identity",
-                        None,
-                        src,
-                        (plat.config_reason("IOMMU_DMA"), *why),
-                    ),
-                    True,
-                )
+            if forced:
+                return driver, forced, True
             if driver is not None:
                 return driver, Reason(f"default domain {driver}", None, src, tuple(why)), True
             return res.global_default, res.global_reason, False
