@@ -29,7 +29,15 @@ SOURCES = {
     "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
     "qcom-iommu": "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate",
     "amd-vi": "drivers/iommu/amd/iommu.c: domain_id_alloc (amd_iommu_pdom_id_alloc from 6.13)",
+    "riscv-iommu": "drivers/iommu/riscv/iommu.c: riscv_iommu_alloc_paging_domain "
+    "(ida_alloc_range(&riscv_iommu_pscids, 1, RISCV_IOMMU_MAX_PSCID))",
 }
+
+# Kinds whose domain IDs come from one system-wide pool, whatever the instance, with the
+# first ID handed out: AMD-Vi never hands out protection domain 0 (see _next_id); the
+# RISC-V IOMMU's PSCIDs come from one IDA from 1 (riscv_iommu_alloc_paging_domain), and a
+# domain keeps its PSCID on every IOMMU it is bonded to (riscv_iommu_iotlb_inval).
+GLOBAL_POOL = {"amd-vi": 1, "riscv-iommu": 1}
 
 
 # Vasant Hegde's "iommu/amd: Implement global identity domain" and "Use ida interface to
@@ -242,14 +250,18 @@ class _Allocator:
                 )
             return True
         cands, why = self.candidates(iommu, dom)
-        if cands is None or iommu.kind == "amd-vi":  # AMD: the global pool, `contexts` or not
+        if cands is None or iommu.kind in GLOBAL_POOL:  # the global pool, `contexts` or not
             n = self._next_id(iommu.name)
             dom.context = n
-            text = (
-                f"protection domain ID {n} from the one system-wide pool (0 is never handed out)"
-                if iommu.kind == "amd-vi"
-                else f"domain ID {n} (not a scarce resource)"
-            )
+            if iommu.kind == "amd-vi":
+                text = (
+                    f"protection domain ID {n} from the one system-wide pool "
+                    "(0 is never handed out)"
+                )
+            elif iommu.kind == "riscv-iommu":
+                text = f"PSCID {n} from the one system-wide pool of process soft-context IDs"
+            else:
+                text = f"domain ID {n} (not a scarce resource)"
             dom.context_reason = Reason(text, None, src)
             used[n] = dom.name
             return True
@@ -278,10 +290,10 @@ class _Allocator:
             return True  # identity and blocked domains take no context anywhere
         used = self.used.setdefault(iommu, {})
         other = self.res.model.iommus[iommu]
-        cands = None if other.kind == "amd-vi" else self.candidates(other, dom)[0]
-        if other.kind == "amd-vi" and dom.context is not None:
-            n = dom.context  # one protection domain, one global ID on every IOMMU
-        elif cands is None:  # AMD's global pool, or no context limit
+        cands = None if other.kind in GLOBAL_POOL else self.candidates(other, dom)[0]
+        if other.kind in GLOBAL_POOL and dom.context is not None:
+            n = dom.context  # one domain, one global ID on every IOMMU
+        elif cands is None:  # a global pool, or no context limit
             n = self._next_id(iommu)
         else:
             free = [c for c in cands if c not in used]
@@ -293,11 +305,12 @@ class _Allocator:
         return True
 
     def _next_id(self, iommu: str) -> int:
-        """The next domain ID on an IOMMU without a context limit: per instance, but AMD-Vi
-        protection domain IDs come from one system-wide pool that never hands out 0
+        """The next domain ID on an IOMMU without a context limit: per instance, but a
+        GLOBAL_POOL kind's from one system-wide pool. AMD-Vi's never hands out 0
         (amd/init.c: "never allocate domain 0"; amd_iommu_pd_alloc_bitmap, the pdom_ids IDA
         from 6.13), and from 6.13 ID 1 is the global identity domain's, taken at init."""
-        key, first = ("amd-vi", 1) if self.res.model.iommus[iommu].kind == "amd-vi" else (iommu, 0)
+        kind = self.res.model.iommus[iommu].kind
+        key, first = (kind, GLOBAL_POOL[kind]) if kind in GLOBAL_POOL else (iommu, 0)
         if key == "amd-vi" and self.res.platform.kernel >= AMD_GLOBAL_IDENTITY:
             first = 2
         n = self.counter.get(key, first)

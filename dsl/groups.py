@@ -18,7 +18,16 @@ from .resolution import DeviceResult, Group, Resolution
 from .rules import ActiveRule, by_verb
 
 ARM_SMMU = {"arm-smmu", "qcom-smmu", "adreno-smmu"}
-PCI_GROUPING = {"intel-vtd", "amd-vi", "arm-smmu-v3", "virtio", "apple-dart"} | ARM_SMMU
+# Drivers whose device_group hands PCI functions to pci_device_group (riscv-iommu:
+# riscv_iommu_device_group; platform masters get generic_device_group, one group each).
+PCI_GROUPING = {
+    "intel-vtd",
+    "amd-vi",
+    "arm-smmu-v3",
+    "virtio",
+    "apple-dart",
+    "riscv-iommu",
+} | ARM_SMMU
 PER_INSTANCE = {
     # drivers/iommu/rockchip-iommu.c: rk_iommu_device_group (one group per IOMMU)
     "rockchip": "drivers/iommu/rockchip-iommu.c: rk_iommu_device_group",
@@ -346,7 +355,7 @@ class _Grouper:
                 self.arm_smmu(iommu, devs)
             elif iommu.kind == "tegra-smmu":
                 self.tegra(iommu, others)
-            elif iommu.kind in ("arm-smmu-v3", "apple-dart"):
+            elif iommu.kind in ("arm-smmu-v3", "apple-dart", "riscv-iommu"):
                 self.same_sid(iommu, others)
             if iommu.kind in PCI_GROUPING or iommu.kind == "tegra-smmu":
                 self.pci(pci)
@@ -488,7 +497,8 @@ class _Grouper:
 
     def same_sid(self, iommu: Iommu, devs: list[Device]) -> None:
         """apple-dart merges masters whose SIDs map to one group (apple_dart_device_group);
-        arm-smmu-v3 does not support shared StreamIDs outside PCI aliases."""
+        arm-smmu-v3 does not support shared StreamIDs outside PCI aliases; riscv-iommu lets
+        both probe onto one device context (riscv_iommu_probe_device)."""
         seen: dict[int, str] = {}
         for dev in sorted(devs, key=lambda d: d.probe_order):
             for sid, _ in stream_ids(dev, iommu):
@@ -502,6 +512,23 @@ class _Grouper:
                                 _link_span(dev, iommu),
                                 "drivers/iommu/apple-dart.c: apple_dart_device_group",
                             ),
+                        )
+                    elif iommu.kind == "riscv-iommu":
+                        # Both probe, in groups of their own, on ONE device context: the
+                        # second only warns, and whichever attaches last programs it for both.
+                        self.res.diagnostics.append(
+                            warning(
+                                "W205",
+                                f"'{dev.name}' and '{seen[sid]}' share device ID {sid:#x} "
+                                f"on riscv-iommu '{iommu.name}'",
+                                _link_span(dev, iommu) or dev.span,
+                                help="riscv_iommu_probe_device only warns 'already attached to "
+                                "IOMMU device directory': the two groups share one device "
+                                "context, and the last domain attached translates both",
+                            )
+                        )
+                        self.res.log.append(
+                            f"{dev.name}: already attached to IOMMU device directory"
                         )
                     else:
                         self.res.diagnostics.append(

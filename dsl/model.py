@@ -30,6 +30,8 @@ from .node import Node, node_field
 #   tegra-gart: drivers/iommu/tegra-gart.c: gart_iommu_of_xlate ignores its arguments
 #   sun50i-iommu: drivers/iommu/sun50i-iommu.c: sun50i_iommu_of_xlate (the master ID; the
 #     driver enables all six masters alike)
+#   riscv-iommu: drivers/iommu/riscv/iommu.c: riscv_iommu_of_xlate (one device ID, the
+#     index of its device context in the IOMMU's device directory)
 #   mtk-iommu-v1: drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_probe_device walks `iommus`
 #     itself (no of_xlate); one cell, the flat port ID (MT2701_M4U_ID_LARBn(port))
 #   x86 (intel-vtd, amd-vi): claim PCI devices from DMAR/IVRS, no DT cells
@@ -61,16 +63,20 @@ KINDS: dict[str, KindInfo] = {
     # PCI since 6.6 (52a8fd24d129); IPMMU_CTX_MAX is 16 since R-Car Gen4 support (8 before)
     "ipmmu-vmsa": KindInfo(frozenset({"sid"}), 1, True, 16),
     "virtio": KindInfo(frozenset({"sid", "none"}), 1, True, None),
+    # RISC-V IOMMU (6.13+): `sid` is the device ID; PCI functions through iommu-map
+    "riscv-iommu": KindInfo(frozenset({"sid"}), 1, True, None),
 }
 
 
 DEFAULT_ARCH = "arm64"  # a board without `arch` (the resolver's why says it assumed it)
 
-# Kinds with one translation table for the whole IOMMU, which the attached domain owns:
-# a `contexts` limit means nothing there.
-ONE_TABLE = {
+# Kinds where a `contexts` limit means nothing: one translation table for the whole IOMMU,
+# which the attached domain owns, or IDs that no instance counts.
+UNCOUNTED_CONTEXTS = {
     "sun50i-iommu": "one table register (IOMMU_TTB_REG) that each attach repoints",
     "mtk-iommu-v1": "one page table (data->m4u_dom), shared by every master",
+    "riscv-iommu": "a paging domain's PSCID comes from one system-wide pool "
+    "(riscv_iommu_pscids, 1..2^20-1), not from the instance",
 }
 
 # arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).
@@ -78,7 +84,11 @@ SMR_KINDS = ("arm-smmu", "qcom-smmu", "adreno-smmu")
 
 # Kinds whose driver one architecture only builds: (arch, the Kconfig line that says so).
 ARCH_ONLY: dict[str, tuple[str, str]] = {
-    "mtk-iommu-v1": ("arm", "MTK_IOMMU_V1 depends on ARM"),
+    "mtk-iommu-v1": ("arm", "drivers/iommu/Kconfig: MTK_IOMMU_V1 depends on ARM"),
+    "riscv-iommu": (
+        "riscv64",
+        "drivers/iommu/riscv/Kconfig: RISCV_IOMMU depends on RISCV && 64BIT",
+    ),
 }
 
 # IOMMUs that claim every PCI function from the ACPI tables (DMAR, IVRS), without a link.
@@ -110,6 +120,8 @@ SPANNING_KINDS: dict[str, str] = {
     "exynos-sysmmu": "drivers/iommu/exynos-iommu.c: exynos_iommu_attach_device (domain->clients)",
     "intel-vtd": "drivers/iommu/intel/iommu.c: domain_attach_iommu (domain->iommu_array)",
     "amd-vi": "drivers/iommu/amd/iommu.c: protection domains count their IOMMUs (dev_iommu[])",
+    "riscv-iommu": "drivers/iommu/riscv/iommu.c: riscv_iommu_attach_paging_domain "
+    "(domain->bonds lists devices of any instance)",
 }
 # Drivers known to refuse a domain set up on another instance, and how.
 NO_SPAN_SOURCES: dict[str, str] = {
@@ -658,10 +670,10 @@ class _Builder:
         ranges: list[tuple[str, ast.ContextRange]] = []
         seen_group_members: dict[int | str, Span] = {}
         for prop in node.props:
-            if isinstance(prop, ast.Contexts) and kind in ONE_TABLE:
+            if isinstance(prop, ast.Contexts) and kind in UNCOUNTED_CONTEXTS:
                 self.err(
                     "E114",
-                    f"a {kind} has no contexts to count: {ONE_TABLE[kind]}",
+                    f"a {kind} has no contexts to count: {UNCOUNTED_CONTEXTS[kind]}",
                     prop.span,
                     label="not a property of this kind",
                     help="remove 'contexts'",
@@ -1233,7 +1245,7 @@ class _Builder:
                     "E130",
                     f"'{iommu.name}' ({iommu.kind}) is built only on arch {need[0]} (here: {here})",
                     iommu.span,
-                    label=f"drivers/iommu/Kconfig: {need[1]}",
+                    label=need[1],
                     secondary=where,
                     help=f"write 'platform {{ arch {need[0]} }}', or check the IOMMU kind",
                 )

@@ -236,3 +236,28 @@ def test_the_allwinner_h6_iommu_and_its_pack(tmp_path: Path) -> None:
     text = out.read_text()
     assert ": sun50i-iommu" in text and 'include "std/iommu/sun50i-iommu"' in text
     assert run_cli("check", str(out)).returncode == 0
+
+
+def test_the_riscv_iommu_as_a_pci_function_and_its_pack(tmp_path: Path) -> None:
+    """QEMU's virt machine (hw/riscv/virt.c: create_fdt_iommu): the IOMMU is a PCI function
+    the host's iommu-map skips; the harts' "riscv" compatible makes the board riscv64."""
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "riscv-virtio";\n'
+        "\t#address-cells = <2>; #size-cells = <2>;\n"
+        "\tcpus { #address-cells = <1>; #size-cells = <0>;\n"
+        '\t\tcpu@0 { device_type = "cpu"; reg = <0>; compatible = "riscv"; }; };\n'
+        '\tpci@30000000 { compatible = "pci-host-ecam-generic"; device_type = "pci";\n'
+        "\t\t#address-cells = <3>; #size-cells = <2>;\n"
+        "\t\tiommu-map = <0x0 &iommu 0x0 0x8>, <0x9 &iommu 0x9 0xfff7>;\n"
+        '\t\tiommu: iommu@8 { compatible = "riscv,pci-iommu"; reg = <0x800 0 0 0 0>;'
+        " #iommu-cells = <1>; };\n"
+        "\t};\n"
+        "};\n",
+    )
+    text = out.read_text()
+    assert ": riscv-iommu" in text and 'include "std/iommu/riscv-iommu"' in text
+    assert "arch riscv64" in text
+    assert "map rid 0x9 sid 0x9 length 0xfff7" in text
+    assert run_cli("check", str(out)).returncode == 0

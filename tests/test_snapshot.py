@@ -73,3 +73,17 @@ def test_snapshot_refuses_to_overwrite_and_reports_missing_sysfs(tmp_path: Path)
     assert run_cli("snapshot", "--root", str(root), "-o", str(out), "--force").returncode == 0
     proc = run_cli("snapshot", "--root", str(tmp_path / "nothing"))
     assert proc.returncode == 3 and "error[E802]" in proc.stderr
+
+
+def test_snapshot_names_the_riscv_iommu_by_its_sysfs_entry(tmp_path: Path) -> None:
+    """riscv_iommu_init registers "riscv-iommu@<device>" in /sys/class/iommu."""
+    root = fake_sysfs(tmp_path / "machine")
+    (root / "sys/class/iommu/dmar0").rmdir()
+    (root / "sys/class/iommu/riscv-iommu@0000:00:01.0").mkdir()
+    (root / "proc/sys/kernel/arch").write_text("riscv64\n")
+    out = tmp_path / "machine.iommu"
+    proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "iommu riscv_iommu_0000_00_01_0: riscv-iommu" in text
+    assert 'include "std/iommu/riscv-iommu"' in text and "arch riscv64" in text

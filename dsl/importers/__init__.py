@@ -13,6 +13,7 @@ DRIVER_PACKS = {
     "virtio": "std/iommu/virtio",
     "mtk-iommu-v1": "std/iommu/mtk-iommu-v1",
     "sun50i-iommu": "std/iommu/sun50i-iommu",
+    "riscv-iommu": "std/iommu/riscv-iommu",
 }
 
 

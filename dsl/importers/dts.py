@@ -57,6 +57,10 @@ KINDS = [
     ("renesas,ipmmu", "ipmmu-vmsa"),
     ("renesas,", "ipmmu-vmsa"),
     ("virtio,", "virtio"),
+    # Documentation/devicetree/bindings/iommu/riscv,iommu.yaml: the platform IOMMU and the
+    # one that is itself a PCI function (drivers/iommu/riscv/iommu-platform.c, iommu-pci.c)
+    ("riscv,iommu", "riscv-iommu"),
+    ("riscv,pci-iommu", "riscv-iommu"),
 ]
 # drivers/memory/tegra/tegra*.c: .num_asids
 TEGRA_ASIDS = {"tegra30": 4, "tegra114": 4, "tegra124": 128, "tegra132": 128, "tegra210": 128}
@@ -471,7 +475,12 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     root = dt.root
     root_compat = _strings(root, "compatible")
     soc = next((c.split(",")[1] for c in root_compat if c.startswith("nvidia,tegra")), None)
-    arch = arch or next((a for c in root_compat for p, a in ARCH if c.startswith(p)), "arm64")
+    arch = arch or next((a for c in root_compat for p, a in ARCH if c.startswith(p)), None)
+    if arch is None:
+        # a RISC-V hart's compatible is "<vendor>,<core>", "riscv" (cpus/riscv,cpus.yaml)
+        harts = dt.get_node("/cpus").nodes.values() if dt.has_node("/cpus") else []
+        riscv = any("riscv" in _strings(cpu, "compatible") for cpu in harts)
+        arch = "riscv64" if riscv else "arm64"
     used: set[str] = set()
     names: dict[str, str] = {}
     mapless: dict[str, str] = {}  # node path -> name, IOMMUs the pack declares without maps
@@ -525,6 +534,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             "mtk-iommu",
             "mtk-iommu-v1",
             "sun50i-iommu",
+            "riscv-iommu",
             "apple-dart",
             "ipmmu-vmsa",
             "arm-smmu-v3",

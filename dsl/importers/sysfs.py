@@ -83,15 +83,13 @@ def snapshot(root: str = "/") -> Snapshot:
     meminfo = _read(base / "proc/meminfo") or ""
     mem = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
 
-    # IOMMU drivers from /sys/class/iommu (dmar* = VT-d, ivhd* = AMD-Vi)
+    # IOMMU drivers from /sys/class/iommu: dmar* = VT-d, ivhd* = AMD-Vi, riscv-iommu@* (the
+    # name riscv_iommu_init gives iommu_device_sysfs_add), anything else an SMMUv3
     iommus: list[tuple[str, str]] = []
     class_dir = base / "sys/class/iommu"
+    prefixes = {"dmar": "intel-vtd", "ivhd": "amd-vi", "riscv-iommu@": "riscv-iommu"}
     for entry in sorted(class_dir.iterdir()) if class_dir.is_dir() else []:
-        kind = (
-            "intel-vtd"
-            if entry.name.startswith("dmar")
-            else ("amd-vi" if entry.name.startswith("ivhd") else "arm-smmu-v3")
-        )
+        kind = next((k for p, k in prefixes.items() if entry.name.startswith(p)), "arm-smmu-v3")
         iommus.append((re.sub(r"[^A-Za-z0-9_]", "_", entry.name), kind))
     if not iommus and groups_dir.is_dir() and any(groups_dir.iterdir()):
         diags.append(
