@@ -56,7 +56,16 @@ RELEASE_ON_LEAVE = {
 # Drivers that attach a device's domain to every instance its `iommus` names (one group,
 # hung off the first): exynos_iommu_of_xlate lists each System MMU in owner->controllers and
 # exynos_iommu_attach_device points every one of them at the domain's page table.
-ALL_LINKS = {"exynos-sysmmu"}
+# omap_iommu_attach_dev programs every MMU the device's `iommus` lists, each with its own
+# copy of the page table (omap_iommu_attach_init; the DRA7 DSPs' two MMUs).
+ALL_LINKS = {"exynos-sysmmu", "omap-iommu"}
+
+# Drivers that take one client device per domain: a second attach fails, -EBUSY until the
+# 6.2 attach-errno rework, -EINVAL after.
+SINGLE_CLIENT = {
+    "omap-iommu": 'drivers/iommu/omap-iommu.c: omap_iommu_attach_dev ("only a single client '
+    'device can be attached to a domain")',
+}
 
 
 class _Allocator:
@@ -571,6 +580,11 @@ def _driver_domain(
         if shared and len(group.members) > 1:
             _single_device_refusal(res, spec, name, group, "arm_iommu_attach_device")
             continue
+        holder = groups[0].members[0] if groups else None
+        if model.iommus[group.iommu].kind in SINGLE_CLIENT and (holder or len(group.members) > 1):
+            other = holder or next(m for m in group.members if m != name)
+            _single_client_refusal(res, spec, name, other, group.iommu)
+            continue
         groups.append(group)
     if not groups:
         return
@@ -729,6 +743,23 @@ def _single_device_refusal(
     )
 
 
+def _single_client_refusal(
+    res: Resolution, spec: ModelDomain, name: str, holder: str, iommu: str
+) -> None:
+    kind = res.model.iommus[iommu].kind
+    errno = "-EBUSY" if res.platform.kernel < (6, 2) else "-EINVAL"
+    res.diagnostics.append(
+        error(
+            "E302",
+            f"cannot attach '{spec.name}' to '{name}': a domain of {kind} takes one client "
+            f"device, and '{holder}' is it ({errno})",
+            spec.span,
+            label="the driver's attach fails",
+            help=f"kernel: {SINGLE_CLIENT[kind]}; give each device its own domain",
+        )
+    )
+
+
 def _share_default(
     res: Resolution, alloc: _Allocator, spec: ModelDomain, created: dict[int, Domain]
 ) -> None:
@@ -783,6 +814,9 @@ def _share_default(
             continue
         if len(group.members) > 1:
             _single_device_refusal(res, spec, name, group, "iommu_attach_device")
+            continue
+        if model.iommus[group.iommu].kind in SINGLE_CLIENT:
+            _single_client_refusal(res, spec, name, spec.of, group.iommu)
             continue
         behind = [group.iommu]
         if model.iommus[group.iommu].kind in ALL_LINKS:  # every System MMU of the master

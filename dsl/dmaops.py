@@ -29,6 +29,9 @@ PASSES_UNATTACHED = {
     "mtk-iommu": "drivers/iommu/mtk_iommu.c: mtk_iommu_config",
     # translation is switched on only when a domain is attached (IOMMU_ENABLE_REG)
     "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_attach_domain (enable)",
+    # the MMU is switched on only when a domain attaches, and off again by the identity
+    # domain (omap_iommu_identity_attach detaches)
+    "omap-iommu": "drivers/iommu/omap-iommu.c: omap_iommu_attach (iommu_enable)",
 }
 GB4 = 1 << 32
 

@@ -37,6 +37,9 @@ PER_INSTANCE = {
     # drivers/iommu/sun50i-iommu.c: one TTB register, one group (iommu->group, later
     # generic_single_device_group)
     "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_device_group",
+    # drivers/iommu/omap-iommu.c: omap_iommu_device_group returns the MMU's obj->group
+    # (generic_single_device_group from 6.7), the group of the device's first MMU
+    "omap-iommu": "drivers/iommu/omap-iommu.c: omap_iommu_device_group",
 }
 
 

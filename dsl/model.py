@@ -32,6 +32,8 @@ from .node import Node, node_field
 #     driver enables all six masters alike)
 #   riscv-iommu: drivers/iommu/riscv/iommu.c: riscv_iommu_of_xlate (one device ID, the
 #     index of its device context in the IOMMU's device directory)
+#   omap-iommu: drivers/iommu/omap-iommu.c: #iommu-cells = <0>; omap_iommu_probe_device
+#     counts the `iommus` phandles itself (DRA7 DSPs have two MMUs)
 #   mtk-iommu-v1: drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_probe_device walks `iommus`
 #     itself (no of_xlate); one cell, the flat port ID (MT2701_M4U_ID_LARBn(port))
 #   x86 (intel-vtd, amd-vi): claim PCI devices from DMAR/IVRS, no DT cells
@@ -65,6 +67,8 @@ KINDS: dict[str, KindInfo] = {
     "virtio": KindInfo(frozenset({"sid", "none"}), 1, True, None),
     # RISC-V IOMMU (6.13+): `sid` is the device ID; PCI functions through iommu-map
     "riscv-iommu": KindInfo(frozenset({"sid"}), 1, True, None),
+    # TI OMAP/DRA7 remote-processor and camera MMUs, arm32 only
+    "omap-iommu": KindInfo(frozenset({"none"}), 0, False, None),
 }
 
 
@@ -77,6 +81,7 @@ UNCOUNTED_CONTEXTS = {
     "mtk-iommu-v1": "one page table (data->m4u_dom), shared by every master",
     "riscv-iommu": "a paging domain's PSCID comes from one system-wide pool "
     "(riscv_iommu_pscids, 1..2^20-1), not from the instance",
+    "omap-iommu": "one page-table base (MMU_TTB) per MMU, the attached domain's",
 }
 
 # arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).
@@ -89,6 +94,7 @@ ARCH_ONLY: dict[str, tuple[str, str]] = {
         "riscv64",
         "drivers/iommu/riscv/Kconfig: RISCV_IOMMU depends on RISCV && 64BIT",
     ),
+    "omap-iommu": ("arm", "drivers/iommu/Kconfig: OMAP_IOMMU depends on ARCH_OMAP2PLUS (arm32)"),
 }
 
 # IOMMUs that claim every PCI function from the ACPI tables (DMAR, IVRS), without a link.
@@ -132,6 +138,8 @@ NO_SPAN_SOURCES: dict[str, str] = {
     "qcom-iommu": "qcom_iommu.c: qcom_iommu_attach_dev (\"We don't support domains across "
     'different IOMMUs")',
     "virtio": 'virtio-iommu.c: viommu_attach_dev ("cannot attach to foreign vIOMMU")',
+    "omap-iommu": 'omap-iommu.c: omap_iommu_attach_dev ("iommu domain is already attached": '
+    "one client device per domain)",
     "ipmmu-vmsa": "ipmmu-vmsa.c: ipmmu_attach_device (\"Can't attach IPMMU %s to domain on "
     'IPMMU %s")',
 }

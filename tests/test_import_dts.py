@@ -261,3 +261,20 @@ def test_the_riscv_iommu_as_a_pci_function_and_its_pack(tmp_path: Path) -> None:
     assert "arch riscv64" in text
     assert "map rid 0x9 sid 0x9 length 0xfff7" in text
     assert run_cli("check", str(out)).returncode == 0
+
+
+def test_the_omap_iommu_of_a_dra7_dsp_and_its_pack(tmp_path: Path) -> None:
+    """dra7.dtsi: a DSP behind its two MMUs, #iommu-cells = <0>; a TI root is arm32."""
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "ti,am5728", "ti,dra742", "ti,dra74", "ti,dra7";\n'
+        '\tmmu0_dsp1: mmu@40d01000 { compatible = "ti,dra7-dsp-iommu"; #iommu-cells = <0>; };\n'
+        '\tmmu1_dsp1: mmu@40d02000 { compatible = "ti,dra7-dsp-iommu"; #iommu-cells = <0>; };\n'
+        '\tdsp@40800000 { compatible = "ti,dra7-dsp"; iommus = <&mmu0_dsp1>, <&mmu1_dsp1>; };\n'
+        "};\n",
+    )
+    text = out.read_text()
+    assert text.count(": omap-iommu") == 2 and 'include "std/iommu/omap-iommu"' in text
+    assert "arch arm\n" in text
+    assert run_cli("check", str(out)).returncode == 0

@@ -949,3 +949,63 @@ def test_riscv_iommu_shared_device_id_warns_and_both_probe() -> None:
     assert "W205" in {d.code for d in res.diagnostics}
     assert res.devices["dmac2"].values["group"] not in ("none", res.devices["dmac"].values["group"])
     assert "dmac2: already attached to IOMMU device directory" in res.log
+
+
+OMAP = """\
+include "std/linux"
+include "std/iommu/omap-iommu"
+platform {{ arch {arch}; kernel {kernel} }}
+iommu mmu_ipu1: omap-iommu
+iommu mmu0_dsp1: omap-iommu
+iommu mmu1_dsp1: omap-iommu
+# dra7.dtsi: the IPU's MMU, the DSP's two
+device ipu1: "ti,dra7-ipu" {{ iommu mmu_ipu1 }}
+device dsp1: "ti,dra7-dsp" {{ iommu mmu0_dsp1; iommu mmu1_dsp1 }}
+{extra}
+"""
+
+
+def _omap(kernel: str = "6.12", extra: str = "", arch: str = "arm") -> Resolution:
+    text = OMAP.format(kernel=kernel, extra=extra, arch=arch)
+    return resolve(build_model(load_text(text, "x15.iommu")))
+
+
+@pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.7", "identity")])
+def test_omap_iommu_default_domain_by_era(kernel: str, default: str) -> None:
+    """No default domain until omap_iommu_identity_domain (bbe39b76330e, 6.7); the MMU is
+    off either way, so the DMA API stays direct."""
+    res = _omap(kernel)
+    assert not res.errors
+    for dev in ("ipu1", "dsp1"):
+        assert res.devices[dev].values["default_domain"] == default
+        assert res.devices[dev].values["dma_ops"] == "dma-direct"
+    assert res.devices["dsp1"].values["group_members"] == ["dsp1"]
+
+
+def test_omap_iommu_domain_programs_every_mmu_of_its_client() -> None:
+    res = _omap(extra="domain rproc_dsp1: unmanaged on mmu0_dsp1 { attach dsp1 }")
+    assert not res.errors
+    assert res.devices["dsp1"].values["domain"] == "rproc_dsp1"
+    assert [d.name for d in res.context_slots("mmu1_dsp1").values()] == ["rproc_dsp1"]
+
+
+@pytest.mark.parametrize(("kernel", "errno"), [("6.1", "-EBUSY"), ("6.12", "-EINVAL")])
+def test_omap_iommu_domain_takes_one_client(kernel: str, errno: str) -> None:
+    """omap_iommu_attach_dev: "only a single client device can be attached to a domain"."""
+    extra = (
+        'device ipu1b: "ti,dra7-ipu" { iommu mmu_ipu1 }\n'
+        "domain rproc: unmanaged on mmu_ipu1 { attach ipu1 }"
+    )
+    res = _omap(kernel, extra)
+    refusals = [d for d in res.diagnostics if d.code == "E302"]
+    assert refusals and errno in refusals[0].message
+    assert res.devices["ipu1"].values["domain"] != "rproc"
+    # across MMUs: refused when the model is built
+    extra = "domain both: unmanaged on mmu_ipu1, mmu0_dsp1 { attach ipu1, dsp1 }"
+    text = OMAP.format(kernel="6.12", extra=extra, arch="arm")
+    assert "E120" in {d.code for d in build_model(load_text(text, "x15.iommu")).diagnostics}
+
+
+def test_omap_iommu_is_arm32_only() -> None:
+    text = OMAP.format(kernel="6.12", extra="", arch="arm64")
+    assert "E130" in {d.code for d in build_model(load_text(text, "x15.iommu")).diagnostics}

@@ -14,6 +14,7 @@ DRIVER_PACKS = {
     "mtk-iommu-v1": "std/iommu/mtk-iommu-v1",
     "sun50i-iommu": "std/iommu/sun50i-iommu",
     "riscv-iommu": "std/iommu/riscv-iommu",
+    "omap-iommu": "std/iommu/omap-iommu",
 }
 
 

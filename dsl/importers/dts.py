@@ -60,6 +60,11 @@ KINDS = [
     # Documentation/devicetree/bindings/iommu/riscv,iommu.yaml: the platform IOMMU and the
     # one that is itself a PCI function (drivers/iommu/riscv/iommu-platform.c, iommu-pci.c)
     ("riscv,iommu", "riscv-iommu"),
+    # drivers/iommu/omap-iommu.c: omap_iommu_of_match
+    ("ti,omap2-iommu", "omap-iommu"),
+    ("ti,omap4-iommu", "omap-iommu"),
+    ("ti,dra7-iommu", "omap-iommu"),
+    ("ti,dra7-dsp-iommu", "omap-iommu"),
     ("riscv,pci-iommu", "riscv-iommu"),
 ]
 # drivers/memory/tegra/tegra*.c: .num_asids
@@ -131,6 +136,11 @@ ARCH = [
     ("qcom,apq8064", "arm"),
     ("mediatek,mt2701", "arm"),
     ("mediatek,mt7623", "arm"),
+    ("ti,omap", "arm"),
+    ("ti,am33", "arm"),
+    ("ti,am43", "arm"),
+    ("ti,am57", "arm"),
+    ("ti,dra7", "arm"),
 ]
 
 
