@@ -34,6 +34,8 @@ PASSES_UNATTACHED = {
     "omap-iommu": "drivers/iommu/omap-iommu.c: omap_iommu_attach (iommu_enable)",
 }
 GB4 = 1 << 32
+# c76c067e488c "s390/pci: Use dma-iommu layer" (6.7) removed arch/s390/pci/pci_dma.c.
+S390_DMA_IOMMU = (6, 7)
 
 
 def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
@@ -150,6 +152,24 @@ def dma_ops(res: Resolution) -> None:
         no_dma = _no_dma_api_use(res, dev.name)
         if no_dma is not None:
             dres.set("dma_ops", "none", no_dma)
+            continue
+        if (
+            res.platform.arch == "s390"
+            and res.platform.kernel < S390_DMA_IOMMU
+            and dev.pci is not None
+            and not (dom is not None and dom.origin == "driver")
+        ):
+            dres.set(
+                "dma_ops",
+                "s390_pci_dma",
+                Reason(
+                    "s390_pci_dma: before 6.7 the arch translates every zPCI function's DMA "
+                    "itself, with its own table, whatever the IOMMU API holds",
+                    None,
+                    "arch/s390/pci/pci_dma.c: zpci_dma_init_device, s390_pci_dma_ops",
+                    (res.platform.kernel_reason,),
+                ),
+            )
             continue
         if dres.iommu is None or group is None or group.failed:
             why = dres.reasons.get("iommu") or Reason("not behind an IOMMU")

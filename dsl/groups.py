@@ -12,7 +12,17 @@ from typing import Any
 import networkx as nx
 
 from .diagnostics import NO_SPAN, Label, error, warning
-from .model import ACPI_KINDS, Bridge, Device, Iommu, IommuMapEntry, Model, PciAddress, SocGroup
+from .model import (
+    PCI_CLAIM_KINDS,
+    PCI_CLAIMS,
+    Bridge,
+    Device,
+    Iommu,
+    IommuMapEntry,
+    Model,
+    PciAddress,
+    SocGroup,
+)
 from .provenance import Reason
 from .resolution import DeviceResult, Group, Resolution
 from .rules import ActiveRule, by_verb
@@ -51,7 +61,7 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
     for rule in by_verb(rules, "excludes iommu"):
         for name in rule.devices:
             excluded.setdefault(name, rule)
-    x86 = [i for i in model.iommus.values() if i.kind in ACPI_KINDS]
+    x86 = [i for i in model.iommus.values() if i.kind in PCI_CLAIM_KINDS]
     mapped = [i for i in model.iommus.values() if i.maps]
     for dev in sorted(model.devices.values(), key=lambda d: d.probe_order):
         out = DeviceResult(dev.name)
@@ -201,10 +211,10 @@ def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
 
 def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:
     """Whether a device no driver binds still joins a group: x86 IOMMUs probe every PCI
-    function from the ACPI tables at init, and from 6.15 bus_iommu_probe parses DT/ACPI
-    for every device (bcb81ac6ae3c, "iommu: Get DT/ACPI parsing into the proper probe
-    path")."""
-    return iommu.kind in ACPI_KINDS or res.platform.kernel >= (6, 15)
+    function from the ACPI tables at init (s390 every zPCI function), and from 6.15
+    bus_iommu_probe parses DT/ACPI for every device (bcb81ac6ae3c, "iommu: Get DT/ACPI
+    parsing into the proper probe path")."""
+    return iommu.kind in PCI_CLAIM_KINDS or res.platform.kernel >= (6, 15)
 
 
 def _iommu_of(
@@ -221,7 +231,7 @@ def _iommu_of(
     if dev.pci is not None and x86:
         iommu = x86[0]
         return iommu, Reason(
-            f"{iommu.kind} '{iommu.name}' claims PCI device {dev.pci} (ACPI DMAR/IVRS)",
+            f"{iommu.kind} '{iommu.name}' claims PCI device {dev.pci} ({PCI_CLAIMS[iommu.kind]})",
             iommu.span,
             "drivers/iommu/iommu.c: __iommu_probe_device",
         )

@@ -37,6 +37,7 @@ from .node import Node, node_field
 #   mtk-iommu-v1: drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_probe_device walks `iommus`
 #     itself (no of_xlate); one cell, the flat port ID (MT2701_M4U_ID_LARBn(port))
 #   x86 (intel-vtd, amd-vi): claim PCI devices from DMAR/IVRS, no DT cells
+#   s390-iommu: drivers/iommu/s390-iommu.c: s390_iommu_probe_device takes any PCI device
 class KindInfo(Node):
     streams: frozenset[str]  # "sid", "swgroup", "context", "none"
     cells: int
@@ -69,6 +70,8 @@ KINDS: dict[str, KindInfo] = {
     "riscv-iommu": KindInfo(frozenset({"sid"}), 1, True, None),
     # TI OMAP/DRA7 remote-processor and camera MMUs, arm32 only
     "omap-iommu": KindInfo(frozenset({"none"}), 0, False, None),
+    # IBM Z: every zPCI function has its own translation (one IOAT), no shared IDs
+    "s390-iommu": KindInfo(frozenset({"none"}), 0, True, None),
 }
 
 
@@ -82,6 +85,7 @@ UNCOUNTED_CONTEXTS = {
     "riscv-iommu": "a paging domain's PSCID comes from one system-wide pool "
     "(riscv_iommu_pscids, 1..2^20-1), not from the instance",
     "omap-iommu": "one page-table base (MMU_TTB) per MMU, the attached domain's",
+    "s390-iommu": "one translation table (IOAT) per zPCI function, the attached domain's",
 }
 
 # arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).
@@ -95,10 +99,17 @@ ARCH_ONLY: dict[str, tuple[str, str]] = {
         "drivers/iommu/riscv/Kconfig: RISCV_IOMMU depends on RISCV && 64BIT",
     ),
     "omap-iommu": ("arm", "drivers/iommu/Kconfig: OMAP_IOMMU depends on ARCH_OMAP2PLUS (arm32)"),
+    "s390-iommu": ("s390", "drivers/iommu/Kconfig: S390_IOMMU def_bool y if S390 && PCI"),
 }
 
-# IOMMUs that claim every PCI function from the ACPI tables (DMAR, IVRS), without a link.
-ACPI_KINDS = ("intel-vtd", "amd-vi")
+# IOMMUs that claim every PCI function without a link, and how: from the ACPI tables, or
+# (s390) one IOMMU per zPCI function, registered by the platform.
+PCI_CLAIMS = {
+    "intel-vtd": "ACPI DMAR",
+    "amd-vi": "ACPI IVRS",
+    "s390-iommu": "the zPCI function's own IOMMU, arch/s390/pci/pci.c: zpci_init_iommu",
+}
+PCI_CLAIM_KINDS = tuple(PCI_CLAIMS)
 
 
 def first_context(kind: str) -> int:
@@ -109,11 +120,12 @@ def first_context(kind: str) -> int:
 
 def reachable_iommus(dev: Device, iommus: dict[str, Iommu]) -> list[str]:
     """The IOMMUs a device is behind, as the resolver finds them: its `iommus` links; for a
-    PCI function without links, the first x86 IOMMU (which claims it from ACPI DMAR/IVRS),
-    else those whose iommu-map covers it (of_iommu_configure_dev_id)."""
+    PCI function without links, the first IOMMU that claims every PCI function (PCI_CLAIMS:
+    x86 from ACPI DMAR/IVRS, s390 per zPCI function), else those whose iommu-map covers it
+    (of_iommu_configure_dev_id)."""
     if dev.iommus or dev.pci is None:
         return [link.iommu for link in dev.iommus]
-    x86 = [i.name for i in iommus.values() if i.kind in ACPI_KINDS]
+    x86 = [i.name for i in iommus.values() if i.kind in PCI_CLAIM_KINDS]
     if x86:
         return x86[:1]
     pci = dev.pci
@@ -174,7 +186,7 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
     },
 }
 
-DMA_OPS = ("iommu-dma", "dma-direct", "dma-direct+swiotlb", "arm_iommu", "none")
+DMA_OPS = ("iommu-dma", "dma-direct", "dma-direct+swiotlb", "arm_iommu", "s390_pci_dma", "none")
 
 
 class PciAddress(Node):

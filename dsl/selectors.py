@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 from . import ast
-from .model import ACPI_KINDS, Device, Model, reachable_iommus
+from .model import PCI_CLAIM_KINDS, Device, Model, reachable_iommus
 
 
 def _pci_pattern(pattern: str) -> str:
@@ -48,8 +48,9 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
 
 
 def _claims_pci(model: Model, kind: str) -> bool:
-    """x86 IOMMUs claim PCI devices from ACPI tables, without an explicit link."""
-    return kind in ACPI_KINDS and any(i.kind == kind for i in model.iommus.values())
+    """x86 IOMMUs claim PCI devices from ACPI tables (s390 each zPCI function), without an
+    explicit link."""
+    return kind in PCI_CLAIM_KINDS and any(i.kind == kind for i in model.iommus.values())
 
 
 def specificity(sel: ast.Selector) -> int:

@@ -1009,3 +1009,55 @@ def test_omap_iommu_domain_takes_one_client(kernel: str, errno: str) -> None:
 def test_omap_iommu_is_arm32_only() -> None:
     text = OMAP.format(kernel="6.12", extra="", arch="arm64")
     assert "E130" in {d.code for d in build_model(load_text(text, "x15.iommu")).diagnostics}
+
+
+Z = """\
+include "std/linux"
+include "std/iommu/s390-iommu"
+platform {{ arch {arch}; kernel {kernel}; ram 64G{cmdline} }}
+iommu zpci: s390-iommu{quirk}
+# two functions of one card and a drive, each zPCI function in a PCI domain of its own
+device roce0: "pci15b3,1016" {{ pci 0001:00:00.0; dma-mask 64 }}
+device roce1: "pci15b3,1016" {{ pci 0001:00:00.1; dma-mask 64 }}
+device nvme: "pci144d,a824" {{ pci 0002:00:00.0; dma-mask 64 }}
+"""
+
+
+def _z(kernel: str, cmdline: str = "", quirk: str = "", arch: str = "s390") -> Resolution:
+    text = Z.format(
+        kernel=kernel, arch=arch, cmdline=f'; cmdline "{cmdline}"' if cmdline else "", quirk=quirk
+    )
+    return resolve(build_model(load_text(text, "z16.iommu")))
+
+
+def test_s390_before_6_7_the_arch_translates_with_its_own_dma_ops() -> None:
+    """arch/s390/pci/pci_dma.c: no default domain, s390_pci_dma_ops for every function."""
+    res = _z("6.6")
+    assert not res.errors
+    for dev in ("roce0", "roce1", "nvme"):
+        assert res.devices[dev].values["default_domain"] == "none"
+        assert res.devices[dev].values["dma_ops"] == "s390_pci_dma"
+    # generic_device_group: functions of one card are groups of their own
+    assert res.devices["roce0"].values["group_members"] == ["roce0"]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "cmdline", "quirk", "default"),
+    [
+        ("6.7", "", "", "dma-fq"),  # c76c067e488c: iommu-dma, IOMMU_DEFAULT_DMA_LAZY
+        ("6.12", "iommu.passthrough=1", "", "dma"),  # no identity domain: DMA fallback
+        ("6.15", "iommu.passthrough=1", "", "identity"),  # s390_identity_domain (RTR)
+        ("6.15", "iommu.passthrough=1", " { quirk no-identity }", "dma"),  # no RTR
+    ],
+)
+def test_s390_from_6_7_uses_iommu_dma(kernel: str, cmdline: str, quirk: str, default: str) -> None:
+    res = _z(kernel, cmdline, quirk)
+    assert not res.errors
+    nvme = res.devices["nvme"].values
+    assert nvme["default_domain"] == default
+    assert nvme["dma_ops"] == ("iommu-dma" if default != "identity" else "dma-direct")
+
+
+def test_s390_iommu_is_s390_only() -> None:
+    text = Z.format(kernel="6.12", arch="arm64", cmdline="", quirk="")
+    assert "E130" in {d.code for d in build_model(load_text(text, "z.iommu")).diagnostics}

@@ -87,3 +87,19 @@ def test_snapshot_names_the_riscv_iommu_by_its_sysfs_entry(tmp_path: Path) -> No
     text = out.read_text()
     assert "iommu riscv_iommu_0000_00_01_0: riscv-iommu" in text
     assert 'include "std/iommu/riscv-iommu"' in text and "arch riscv64" in text
+
+
+def test_snapshot_of_an_s390_machine_has_one_zpci_iommu(tmp_path: Path) -> None:
+    """Every zPCI function registers "s390-iommu.<fid>"; one s390-iommu claims them all."""
+    root = fake_sysfs(tmp_path / "machine")
+    (root / "sys/class/iommu/dmar0").rmdir()
+    for fid in ("00000011", "00000012"):
+        (root / f"sys/class/iommu/s390-iommu.{fid}").mkdir()
+    (root / "proc/sys/kernel/arch").write_text("s390x\n")
+    out = tmp_path / "machine.iommu"
+    proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert text.count(": s390-iommu") == 1 and "iommu zpci: s390-iommu" in text
+    assert "arch s390" in text
+    assert 'include "std/iommu/s390-iommu"' in text

@@ -15,6 +15,7 @@ DRIVER_PACKS = {
     "sun50i-iommu": "std/iommu/sun50i-iommu",
     "riscv-iommu": "std/iommu/riscv-iommu",
     "omap-iommu": "std/iommu/omap-iommu",
+    "s390-iommu": "std/iommu/s390-iommu",
 }
 
 

@@ -87,9 +87,20 @@ def snapshot(root: str = "/") -> Snapshot:
     # name riscv_iommu_init gives iommu_device_sysfs_add), anything else an SMMUv3
     iommus: list[tuple[str, str]] = []
     class_dir = base / "sys/class/iommu"
-    prefixes = {"dmar": "intel-vtd", "ivhd": "amd-vi", "riscv-iommu@": "riscv-iommu"}
+    # s390-iommu.<fid> is one per zPCI function (zpci_init_iommu): one `s390-iommu`
+    # stands for them all, as it claims every PCI function.
+    prefixes = {
+        "dmar": "intel-vtd",
+        "ivhd": "amd-vi",
+        "riscv-iommu@": "riscv-iommu",
+        "s390-iommu.": "s390-iommu",
+    }
     for entry in sorted(class_dir.iterdir()) if class_dir.is_dir() else []:
         kind = next((k for p, k in prefixes.items() if entry.name.startswith(p)), "arm-smmu-v3")
+        if kind == "s390-iommu":
+            if not any(k == kind for _n, k in iommus):
+                iommus.append(("zpci", kind))
+            continue
         iommus.append((re.sub(r"[^A-Za-z0-9_]", "_", entry.name), kind))
     if not iommus and groups_dir.is_dir() and any(groups_dir.iterdir()):
         diags.append(
