@@ -29,6 +29,7 @@ SOURCES = {
     "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
     "qcom-iommu": "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate",
     "amd-vi": "drivers/iommu/amd/iommu.c: domain_id_alloc (amd_iommu_pdom_id_alloc from 6.13)",
+    "msm-iommu": "drivers/iommu/msm_iommu.c: msm_iommu_attach_dev (msm_iommu_alloc_ctx)",
     "riscv-iommu": "drivers/iommu/riscv/iommu.c: riscv_iommu_alloc_paging_domain "
     "(ida_alloc_range(&riscv_iommu_pscids, 1, RISCV_IOMMU_MAX_PSCID))",
 }
@@ -57,8 +58,10 @@ RELEASE_ON_LEAVE = {
 # hung off the first): exynos_iommu_of_xlate lists each System MMU in owner->controllers and
 # exynos_iommu_attach_device points every one of them at the domain's page table.
 # omap_iommu_attach_dev programs every MMU the device's `iommus` lists, each with its own
-# copy of the page table (omap_iommu_attach_init; the DRA7 DSPs' two MMUs).
-ALL_LINKS = {"exynos-sysmmu", "omap-iommu"}
+# copy of the page table (omap_iommu_attach_init; the DRA7 DSPs' two MMUs); msm_iommu_attach_dev
+# takes a context bank on every IOMMU whose master the device is (the APQ8064 GPU's gfx3d and
+# gfx3d1).
+ALL_LINKS = {"exynos-sysmmu", "omap-iommu", "msm-iommu"}
 
 # Drivers that take one client device per domain: a second attach fails, -EBUSY until the
 # 6.2 attach-errno rework, -EINVAL after.
@@ -165,8 +168,24 @@ class _Allocator:
                     if other is None or other.disabled or other.name == dom.iommu:
                         continue
                     if other.name not in dom.contexts_on and not self.take_more(dom, other.name):
+                        self._full(dom, other)
                         return False
         return True
+
+    def _full(self, dom: Domain, other: Iommu) -> None:
+        """The attach fails on another instance of the device's (ALL_LINKS) without a free
+        context there: msm_iommu_alloc_ctx's error is -ENODEV; the contexts taken before it
+        stay taken, as msm_iommu_attach_dev's error path frees none."""
+        used = self.used.get(other.name, {})
+        errno = "-ENODEV" if other.kind == "msm-iommu" else "-ENOSPC"
+        dom.failed = True
+        dom.errno = errno
+        dom.exhausted_on = other.name
+        dom.context_reason = Reason(
+            f"no free context on '{other.name}' ({len(used)} of {other.contexts} in use): {errno}",
+            other.span,
+            SOURCES.get(other.kind),
+        )
 
     def _take(self, dom: Domain) -> bool:
         iommu = self.res.model.iommus[dom.iommu]
@@ -904,7 +923,7 @@ def _default_failed(res: Resolution, group: Group, dom: Domain) -> None:
 def _exhausted(res: Resolution, dom: Domain, dev: Device, what: str, fallback: str) -> None:
     reason = dom.context_reason
     text = reason.text if reason else "no context"
-    iommu = res.model.iommus[dom.iommu]
+    iommu = res.model.iommus[dom.exhausted_on or dom.iommu]
     res.diagnostics.append(
         error(
             "E301",

@@ -32,6 +32,8 @@ from .node import Node, node_field
 #     driver enables all six masters alike)
 #   riscv-iommu: drivers/iommu/riscv/iommu.c: riscv_iommu_of_xlate (one device ID, the
 #     index of its device context in the IOMMU's device directory)
+#   msm-iommu: drivers/iommu/msm_iommu.c: qcom_iommu_of_xlate (insert_iommu_master: the
+#     cell is a master ID, MID, of the IOMMU's one master)
 #   omap-iommu: drivers/iommu/omap-iommu.c: #iommu-cells = <0>; omap_iommu_probe_device
 #     counts the `iommus` phandles itself (DRA7 DSPs have two MMUs)
 #   mtk-iommu-v1: drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_probe_device walks `iommus`
@@ -70,6 +72,9 @@ KINDS: dict[str, KindInfo] = {
     "riscv-iommu": KindInfo(frozenset({"sid"}), 1, True, None),
     # TI OMAP/DRA7 remote-processor and camera MMUs, arm32 only
     "omap-iommu": KindInfo(frozenset({"none"}), 0, False, None),
+    # the arm32 MSM IOMMU v0 of APQ8064/MSM8960: `sid` is a master ID (MID); `contexts` is
+    # the node's qcom,ncb
+    "msm-iommu": KindInfo(frozenset({"sid"}), 1, False, None),
     # IBM Z: every zPCI function has its own translation (one IOAT), no shared IDs
     "s390-iommu": KindInfo(frozenset({"none"}), 0, True, None),
 }
@@ -100,6 +105,7 @@ ARCH_ONLY: dict[str, tuple[str, str]] = {
     ),
     "omap-iommu": ("arm", "drivers/iommu/Kconfig: OMAP_IOMMU depends on ARCH_OMAP2PLUS (arm32)"),
     "s390-iommu": ("s390", "drivers/iommu/Kconfig: S390_IOMMU def_bool y if S390 && PCI"),
+    "msm-iommu": ("arm", "drivers/iommu/Kconfig: MSM_IOMMU depends on ARM"),
 }
 
 # IOMMUs that claim every PCI function without a link, and how: from the ACPI tables, or
@@ -140,6 +146,7 @@ SPANNING_KINDS: dict[str, str] = {
     "amd-vi": "drivers/iommu/amd/iommu.c: protection domains count their IOMMUs (dev_iommu[])",
     "riscv-iommu": "drivers/iommu/riscv/iommu.c: riscv_iommu_attach_paging_domain "
     "(domain->bonds lists devices of any instance)",
+    "msm-iommu": "drivers/iommu/msm_iommu.c: msm_iommu_attach_dev (priv->list_attached)",
 }
 # Drivers known to refuse a domain set up on another instance, and how.
 NO_SPAN_SOURCES: dict[str, str] = {

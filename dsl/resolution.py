@@ -42,6 +42,7 @@ class Domain:
     context_reason: Reason | None = None
     failed: bool = False
     errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL
+    exhausted_on: str | None = None  # the IOMMU that had no context, when not `iommu`
 
     def placement(self) -> str:
         """Where the domain sits, for one-line views: "context 3", "contexts 1, 2",

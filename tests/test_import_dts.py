@@ -206,17 +206,35 @@ def test_an_m4u_v1_is_its_own_kind_with_its_pack(tmp_path: Path) -> None:
 
 def test_the_arm32_msm_iommu_is_not_taken_for_an_arm_smmu(tmp_path: Path) -> None:
     """ "qcom,apq8064-iommu" is msm_iommu.c, not arm-smmu-qcom: the generic "qcom," prefix
-    must not claim it (it did: the board got a qcom-smmu)."""
-    proc, out = import_dts(
+    must not claim it (it did: the board got a qcom-smmu); its qcom,ncb is `contexts`."""
+    _, out = import_dts(
         tmp_path,
         "/dts-v1/;\n/ {\n"
         '\tcompatible = "qcom,apq8064-ifc6410", "qcom,apq8064";\n'
-        '\tmdp_port0: iommu@7500000 { compatible = "qcom,apq8064-iommu"; #iommu-cells = <1>; };\n'
-        '\tmdp@5100000 { compatible = "qcom,mdp4"; iommus = <&mdp_port0 0>; };\n};\n',
+        '\tmdp_port0: iommu@7500000 { compatible = "qcom,apq8064-iommu"; #iommu-cells = <1>;'
+        " qcom,ncb = <2>; };\n"
+        '\tmdp@5100000 { compatible = "qcom,mdp4"; iommus = <&mdp_port0 0 &mdp_port0 2>; };\n};\n',
     )
-    assert "warning[W811]" in proc.stderr and "msm_iommu.c" in proc.stderr
     text = out.read_text()
-    assert "qcom-smmu" not in text
+    assert "qcom-smmu" not in text and "iommu mdp_port0: msm-iommu" in text
+    assert "contexts 2" in text and 'include "std/iommu/msm-iommu"' in text
+    assert "sid 0x0, sid 0x2" in text and "arch arm\n" in text
+    assert run_cli("check", str(out)).returncode == 0
+
+
+def test_an_iommus_provider_with_no_kind_is_skipped_and_its_clients_say_why(
+    tmp_path: Path,
+) -> None:
+    """Xen's grant DMA node takes `iommus` but is no IOMMU driver (grant-dma-ops.c)."""
+    proc, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "xen,xenvm-4.17", "xen,xenvm";\n'
+        '\txen_grant_dma: xen-grant-dma { compatible = "xen,grant-dma"; #iommu-cells = <1>; };\n'
+        '\tvirtio@2000000 { compatible = "virtio,mmio"; iommus = <&xen_grant_dma 0>; };\n};\n',
+    )
+    assert "warning[W811]" in proc.stderr and "grant-dma-ops.c" in proc.stderr
+    text = out.read_text()
     # its client is written, and says why it shows as untranslated
     assert "is not modelled; the device is written without it" in proc.stderr
     assert "whose IOMMU iommu-rules does not model (W811): shown untranslated" in text

@@ -1061,3 +1061,55 @@ def test_s390_from_6_7_uses_iommu_dma(kernel: str, cmdline: str, quirk: str, def
 def test_s390_iommu_is_s390_only() -> None:
     text = Z.format(kernel="6.12", arch="arm64", cmdline="", quirk="")
     assert "E130" in {d.code for d in build_model(load_text(text, "z.iommu")).diagnostics}
+
+
+MSM = """\
+include "std/linux"
+include "std/iommu/msm-iommu"
+platform {{ arch {arch}; kernel {kernel} }}
+# qcom-apq8064.dtsi: the GPU's two IOMMUs, three context banks each (qcom,ncb)
+iommu gfx3d: msm-iommu {{ contexts 3 }}
+iommu gfx3d1: msm-iommu {{ contexts {ncb} }}
+device gpu: "qcom,adreno-320.2" {{ iommu gfx3d sid 0, sid 1; iommu gfx3d1 sid 0, sid 1 }}
+device vpe: "qcom,apq8064-vpe" {{ iommu gfx3d1 sid 4 }}
+{extra}
+"""
+
+
+def _msm(kernel: str = "6.12", extra: str = "", ncb: int = 3, arch: str = "arm") -> Resolution:
+    text = MSM.format(kernel=kernel, extra=extra, ncb=ncb, arch=arch)
+    return resolve(build_model(load_text(text, "apq8064.iommu")))
+
+
+@pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.7", "identity")])
+def test_msm_iommu_default_domain_by_era(kernel: str, default: str) -> None:
+    """UNMANAGED domains only until msm_iommu_identity_domain (78fc30b4bb35, 6.7)."""
+    res = _msm(kernel)
+    assert not res.errors
+    assert res.devices["gpu"].values["default_domain"] == default
+    # generic_device_group: one group per device, on its first IOMMU
+    assert res.devices["gpu"].values["group_members"] == ["gpu"]
+    assert res.devices["vpe"].values["iommu"] == "gfx3d1"
+
+
+def test_msm_iommu_domain_takes_a_bank_on_every_iommu_of_its_device() -> None:
+    extra = (
+        "domain vpe_dom: unmanaged on gfx3d1 { attach vpe }\n"
+        "domain msm_gpu: unmanaged on gfx3d { attach gpu }"
+    )
+    res = _msm(extra=extra)
+    assert not res.errors
+    # vpe took bank 0 of gfx3d1 first, so the GPU's domain gets bank 1 there, 0 on gfx3d
+    assert res.devices["gpu"].values["context"] == 0
+    slots = {n: d.name for n, d in res.context_slots("gfx3d1").items()}
+    assert slots == {0: "vpe_dom", 1: "msm_gpu"}
+    # with one bank on gfx3d1 the GPU's attach fails there (msm_iommu_alloc_ctx: -ENODEV)
+    res = _msm(extra=extra, ncb=1)
+    full = [d for d in res.diagnostics if d.code == "E301"]
+    assert full and "on 'gfx3d1'" in full[0].message and "-ENODEV" in full[0].message
+    assert res.devices["gpu"].values["domain"] != "msm_gpu"
+
+
+def test_msm_iommu_is_arm32_only() -> None:
+    text = MSM.format(kernel="6.12", extra="", ncb=3, arch="arm64")
+    assert "E130" in {d.code for d in build_model(load_text(text, "a.iommu")).diagnostics}

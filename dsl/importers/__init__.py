@@ -16,6 +16,7 @@ DRIVER_PACKS = {
     "riscv-iommu": "std/iommu/riscv-iommu",
     "omap-iommu": "std/iommu/omap-iommu",
     "s390-iommu": "std/iommu/s390-iommu",
+    "msm-iommu": "std/iommu/msm-iommu",
 }
 
 

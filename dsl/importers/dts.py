@@ -30,6 +30,8 @@ KINDS = [
     ("qcom,adreno-smmu", "adreno-smmu"),
     ("arm,smmu-v3", "arm-smmu-v3"),
     ("qcom,msm-iommu-v1", "qcom-iommu"),
+    # the arm32 MSM IOMMU v0 (drivers/iommu/msm_iommu.c: msm_iommu_dt_match), before "qcom,"
+    ("qcom,apq8064-iommu", "msm-iommu"),
     ("qcom,", "qcom-smmu"),  # qcom,<soc>-smmu-500, qcom,smmu-v2
     ("nvidia,tegra20-mc-gart", "tegra-gart"),
     ("nvidia,tegra20-gart", "tegra-gart"),
@@ -153,7 +155,7 @@ class DtsImport:
 # IOMMU drivers the language has no kind for, matched before KINDS so that a generic
 # prefix there ("qcom,") does not claim them: compatible -> the driver.
 UNMODELLED = {
-    "qcom,apq8064-iommu": "drivers/iommu/msm_iommu.c (the arm32 MSM IOMMU of APQ8064/MSM8960)",
+    "xen,grant-dma": "drivers/xen/grant-dma-ops.c (Xen grant DMA ops, not an IOMMU driver)",
 }
 
 
@@ -545,6 +547,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             "mtk-iommu-v1",
             "sun50i-iommu",
             "riscv-iommu",
+            "msm-iommu",
             "apple-dart",
             "ipmmu-vmsa",
             "arm-smmu-v3",
@@ -556,6 +559,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             props.append(f"contexts {TEGRA_ASIDS[soc]}  # drivers/memory/tegra/{soc}.c: num_asids")
         if kind == "qcom-iommu":
             props += _qcom_iommu_contexts(node)
+        if kind == "msm-iommu" and _cells(node, "qcom,ncb"):
+            ncb = _cells(node, "qcom,ncb")[0]
+            props.append(f"contexts {ncb}  # qcom,ncb (msm_iommu_probe)")
         if not _enabled(node):
             props.append("disabled")
         iommu_props[node.path] = props
