@@ -48,10 +48,12 @@ AMD_GLOBAL_IDENTITY = (6, 13)
 # Drivers whose old domain stops holding its context when its last group leaves for a
 # driver domain: tegra-smmu frees the ASID (tegra_smmu_detach_as, tegra_smmu_free_asid);
 # sun50i-iommu has one TTB register and points it at the new domain
-# (sun50i_iommu_attach_device: "if (iommu->domain) sun50i_iommu_detach_device").
+# (sun50i_iommu_attach_device: "if (iommu->domain) sun50i_iommu_detach_device"); so does
+# sprd-iommu with its first-PPN register (sprd_iommu_attach_device: sprd_iommu_first_ppn).
 RELEASE_ON_LEAVE = {
     "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_detach_as",
     "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_attach_device",
+    "sprd-iommu": "drivers/iommu/sprd-iommu.c: sprd_iommu_attach_device (sprd_iommu_first_ppn)",
 }
 
 # Drivers that attach a device's domain to every instance its `iommus` names (one group,

@@ -50,6 +50,9 @@ PER_INSTANCE = {
     # drivers/iommu/omap-iommu.c: omap_iommu_device_group returns the MMU's obj->group
     # (generic_single_device_group from 6.7), the group of the device's first MMU
     "omap-iommu": "drivers/iommu/omap-iommu.c: omap_iommu_device_group",
+    # drivers/iommu/sprd-iommu.c: sprd_iommu_device_group returns sdev->group ("All the
+    # client devices are in the same iommu-group"; generic_single_device_group from 6.7)
+    "sprd-iommu": "drivers/iommu/sprd-iommu.c: sprd_iommu_device_group",
 }
 
 

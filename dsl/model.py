@@ -34,6 +34,8 @@ from .node import Node, node_field
 #     index of its device context in the IOMMU's device directory)
 #   msm-iommu: drivers/iommu/msm_iommu.c: qcom_iommu_of_xlate (insert_iommu_master: the
 #     cell is a master ID, MID, of the IOMMU's one master)
+#   sprd-iommu: drivers/iommu/sprd-iommu.c: #iommu-cells = <0>; sprd_iommu_of_xlate only
+#     records the IOMMU (one client device per IOMMU)
 #   omap-iommu: drivers/iommu/omap-iommu.c: #iommu-cells = <0>; omap_iommu_probe_device
 #     counts the `iommus` phandles itself (DRA7 DSPs have two MMUs)
 #   mtk-iommu-v1: drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_probe_device walks `iommus`
@@ -75,6 +77,8 @@ KINDS: dict[str, KindInfo] = {
     # the arm32 MSM IOMMU v0 of APQ8064/MSM8960: `sid` is a master ID (MID); `contexts` is
     # the node's qcom,ncb
     "msm-iommu": KindInfo(frozenset({"sid"}), 1, False, None),
+    # Unisoc (Spreadtrum) multimedia IOMMUs: one per client, no stream cells
+    "sprd-iommu": KindInfo(frozenset({"none"}), 0, False, None),
     # IBM Z: every zPCI function has its own translation (one IOAT), no shared IDs
     "s390-iommu": KindInfo(frozenset({"none"}), 0, True, None),
 }
@@ -91,6 +95,8 @@ UNCOUNTED_CONTEXTS = {
     "(riscv_iommu_pscids, 1..2^20-1), not from the instance",
     "omap-iommu": "one page-table base (MMU_TTB) per MMU, the attached domain's",
     "s390-iommu": "one translation table (IOAT) per zPCI function, the attached domain's",
+    "sprd-iommu": "one page-table base register per IOMMU (sprd_iommu_pgt_base), the attached "
+    "domain's",
 }
 
 # arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).

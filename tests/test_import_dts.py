@@ -296,3 +296,17 @@ def test_the_omap_iommu_of_a_dra7_dsp_and_its_pack(tmp_path: Path) -> None:
     assert text.count(": omap-iommu") == 2 and 'include "std/iommu/omap-iommu"' in text
     assert "arch arm\n" in text
     assert run_cli("check", str(out)).returncode == 0
+
+
+def test_the_unisoc_iommu_and_its_pack(tmp_path: Path) -> None:
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "sprd,sc9863a";\n'
+        '\tiommu_dispc: iommu@63000800 { compatible = "sprd,iommu-v1"; #iommu-cells = <0>; };\n'
+        '\tdpu@63000000 { compatible = "sprd,sharkl3-dpu"; iommus = <&iommu_dispc>; };\n};\n',
+    )
+    text = out.read_text()
+    assert "iommu iommu_dispc: sprd-iommu" in text and 'include "std/iommu/sprd-iommu"' in text
+    assert "iommu iommu_dispc }" in text
+    assert run_cli("check", str(out)).returncode == 0

@@ -1113,3 +1113,34 @@ def test_msm_iommu_domain_takes_a_bank_on_every_iommu_of_its_device() -> None:
 def test_msm_iommu_is_arm32_only() -> None:
     text = MSM.format(kernel="6.12", extra="", ncb=3, arch="arm64")
     assert "E130" in {d.code for d in build_model(load_text(text, "a.iommu")).diagnostics}
+
+
+SPRD = """\
+include "std/linux"
+include "std/iommu/sprd-iommu"
+platform {{ arch arm64; kernel 6.12; cmdline "{cmdline}" }}
+iommu iommu_dispc: sprd-iommu
+# the binding's example: the display controller behind its own IOMMU
+device dispc: "sprd,sharkl3-dpu" {{ iommu iommu_dispc }}
+device dispc_wb: "sprd,sharkl3-dpu-wb" {{ iommu iommu_dispc }}
+{extra}
+"""
+
+
+def test_sprd_iommu_one_group_per_iommu_and_no_identity() -> None:
+    """sprd_iommu_device_group: one group per IOMMU; no identity domain ever, so
+    iommu.passthrough=1 falls back to DMA (iommu_group_alloc_default_domain)."""
+    text = SPRD.format(cmdline="iommu.passthrough=1", extra="")
+    res = resolve(build_model(load_text(text, "sc9863a.iommu")))
+    assert not res.errors
+    assert res.devices["dispc"].values["group_members"] == ["dispc", "dispc_wb"]
+    assert res.devices["dispc"].values["default_domain"] == "dma"
+    assert any("Falling back to IOMMU_DOMAIN_DMA" in line for line in res.log)
+
+
+def test_sprd_iommu_attach_repoints_the_one_table_register() -> None:
+    extra = "domain drm: unmanaged on iommu_dispc { attach dispc }"
+    res = resolve(build_model(load_text(SPRD.format(cmdline="", extra=extra), "s.iommu")))
+    # the whole group moves (W206) and only the driver's domain holds the table
+    assert "W206" in {d.code for d in res.diagnostics}
+    assert [d.name for d in res.context_slots("iommu_dispc").values()] == ["drm"]

@@ -17,6 +17,7 @@ DRIVER_PACKS = {
     "omap-iommu": "std/iommu/omap-iommu",
     "s390-iommu": "std/iommu/s390-iommu",
     "msm-iommu": "std/iommu/msm-iommu",
+    "sprd-iommu": "std/iommu/sprd-iommu",
 }
 
 

@@ -62,6 +62,8 @@ KINDS = [
     # Documentation/devicetree/bindings/iommu/riscv,iommu.yaml: the platform IOMMU and the
     # one that is itself a PCI function (drivers/iommu/riscv/iommu-platform.c, iommu-pci.c)
     ("riscv,iommu", "riscv-iommu"),
+    # drivers/iommu/sprd-iommu.c: sprd_iommu_of_match
+    ("sprd,iommu-v1", "sprd-iommu"),
     # drivers/iommu/omap-iommu.c: omap_iommu_of_match
     ("ti,omap2-iommu", "omap-iommu"),
     ("ti,omap4-iommu", "omap-iommu"),
