@@ -529,34 +529,31 @@ class _Grouper:
                                 "drivers/iommu/apple-dart.c: apple_dart_device_group",
                             ),
                         )
-                    elif iommu.kind == "riscv-iommu":
-                        # Both probe, in groups of their own, on ONE device context: the
-                        # second only warns, and whichever attaches last programs it for both.
-                        self.res.diagnostics.append(
-                            warning(
-                                "W205",
-                                f"'{dev.name}' and '{seen[sid]}' share device ID {sid:#x} "
-                                f"on riscv-iommu '{iommu.name}'",
-                                _link_span(dev, iommu) or dev.span,
-                                help="riscv_iommu_probe_device only warns 'already attached to "
-                                "IOMMU device directory': the two groups share one device "
-                                "context, and the last domain attached translates both",
-                            )
-                        )
-                        self.res.log.append(
-                            f"{dev.name}: already attached to IOMMU device directory"
-                        )
                     else:
+                        # riscv-iommu: both probe, in groups of their own, on ONE device
+                        # context: the second only warns, and whichever attaches last
+                        # programs it for both. arm-smmu-v3 refuses the second.
+                        riscv = iommu.kind == "riscv-iommu"
                         self.res.diagnostics.append(
                             warning(
                                 "W205",
-                                f"'{dev.name}' and '{seen[sid]}' share StreamID {sid:#x} "
+                                f"'{dev.name}' and '{seen[sid]}' share "
+                                f"{'device ID' if riscv else 'StreamID'} {sid:#x} "
                                 f"on {iommu.kind} '{iommu.name}'",
                                 _link_span(dev, iommu) or dev.span,
-                                help="arm-smmu-v3 supports shared StreamIDs only for PCI "
+                                help="riscv_iommu_probe_device only warns 'already attached "
+                                "to IOMMU device directory': the two groups share one device "
+                                "context, and the last domain attached translates both"
+                                if riscv
+                                else "arm-smmu-v3 supports shared StreamIDs only for PCI "
                                 "aliases (arm_smmu_device_group); the second master fails to probe",
                             )
                         )
+                        if riscv:
+                            self.res.log.append(
+                                f"{dev.name}: already attached to IOMMU device directory"
+                            )
+                            continue
                         self.failed.setdefault(
                             dev.name,
                             Reason(

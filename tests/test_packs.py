@@ -1144,3 +1144,20 @@ def test_sprd_iommu_attach_repoints_the_one_table_register() -> None:
     # the whole group moves (W206) and only the driver's domain holds the table
     assert "W206" in {d.code for d in res.diagnostics}
     assert [d.name for d in res.context_slots("iommu_dispc").values()] == ["drm"]
+
+
+def test_arm_smmu_v3_refuses_a_second_master_on_one_streamid() -> None:
+    """arm_smmu_insert_master: a StreamID already in the master tree is -EEXIST, so the
+    second platform master is left without its IOMMU (W205), unlike riscv-iommu."""
+    text = (
+        "platform { arch arm64; kernel 6.8 }\n"
+        "iommu smmu: arm-smmu-v3\n"
+        'device a: "vendor,dma-a" { iommu smmu sid 7 }\n'
+        'device b: "vendor,dma-b" { iommu smmu sid 7 }\n'
+    )
+    res = resolve(build_model(load_text(text, "v3.iommu")))
+    warned = [d for d in res.diagnostics if d.code == "W205"]
+    assert warned and "StreamID 0x7" in warned[0].message
+    assert res.devices["a"].values["iommu"] == "smmu"
+    assert res.devices["b"].values["iommu"] == "none"
+    assert res.devices["b"].values["dma_ops"] == "dma-direct"
