@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import ast
 from .diagnostics import Label, error, warning
+from .model import no_context_errno
 from .provenance import Reason
 from .resolution import Resolution
 from .rules import ActiveRule, conditions_hold
@@ -168,7 +169,8 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                     "W202",
                     f"'{iommu.name}' uses {used} of its {iommu.contexts} contexts",
                     iommu.span,
-                    help="one more translating domain and the kernel fails with -ENOSPC",
+                    help="one more translating domain and the kernel's attach fails with "
+                    + no_context_errno(iommu.kind),
                 )
             )
     for dom in res.domains.values():

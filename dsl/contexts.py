@@ -12,7 +12,7 @@ and the device falls back as the kernel makes it.
 from __future__ import annotations
 
 from .diagnostics import Label, error, warning
-from .model import Device, Iommu
+from .model import Device, Iommu, no_context_errno
 from .model import Domain as ModelDomain
 from .provenance import Reason
 from .resolution import DeviceResult, Domain, Group, Resolution
@@ -179,7 +179,7 @@ class _Allocator:
         context there: msm_iommu_alloc_ctx's error is -ENODEV; the contexts taken before it
         stay taken, as msm_iommu_attach_dev's error path frees none."""
         used = self.used.get(other.name, {})
-        errno = "-ENODEV" if other.kind == "msm-iommu" else "-ENOSPC"
+        errno = no_context_errno(other.kind)
         dom.failed = True
         dom.errno = errno
         dom.exhausted_on = other.name
@@ -298,10 +298,10 @@ class _Allocator:
         free = [c for c in cands if c not in used]
         if not free:
             dom.failed = True
-            dom.errno = "-ENOSPC"
+            dom.errno = no_context_errno(iommu.kind)
             dom.context_reason = Reason(
                 f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
-                "-ENOSPC",
+                f"{dom.errno}",
                 iommu.span,
                 src,
                 tuple(why),
@@ -577,6 +577,7 @@ def _driver_domain(
         )
         return
     groups: list[Group] = []
+    refused: set[int] = set()  # groups a single-client driver turned away
     overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
     for name in spec.attach:
         member = res.devices.get(name)
@@ -601,10 +602,14 @@ def _driver_domain(
         if shared and len(group.members) > 1:
             _single_device_refusal(res, spec, name, group, "arm_iommu_attach_device")
             continue
-        holder = groups[0].members[0] if groups else None
-        if model.iommus[group.iommu].kind in SINGLE_CLIENT and (holder or len(group.members) > 1):
-            other = holder or next(m for m in group.members if m != name)
-            _single_client_refusal(res, spec, name, other, group.iommu)
+        if model.iommus[group.iommu].kind in SINGLE_CLIENT and (groups or len(group.members) > 1):
+            # the second device of the group, or the first of a second group, finds the
+            # domain taken; each group is refused once
+            if group.id not in refused:
+                refused.add(group.id)
+                holder = groups[0].members[0] if groups else group.members[0]
+                second = group.members[1] if not groups else name
+                _single_client_refusal(res, spec, second, holder, group.iommu)
             continue
         groups.append(group)
     if not groups:
@@ -727,7 +732,8 @@ def _no_context_on(res: Resolution, spec: ModelDomain, other: str, label: str, w
         error(
             "E301",
             f"domain '{spec.name}' gets no context on '{other}': all "
-            f"{res.model.iommus[other].contexts} are taken (-ENOSPC)",
+            f"{res.model.iommus[other].contexts} are taken "
+            f"({no_context_errno(res.model.iommus[other].kind)})",
             spec.span,
             label=label,
             help=why,

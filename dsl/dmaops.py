@@ -33,6 +33,11 @@ PASSES_UNATTACHED = {
     # domain (omap_iommu_identity_attach detaches)
     "omap-iommu": "drivers/iommu/omap-iommu.c: omap_iommu_attach (iommu_enable)",
 }
+# IOMMUs known to fault a stream no domain is attached to, and where they decide it.
+FAULTS_UNATTACHED = {
+    k: "drivers/iommu/arm/arm-smmu/arm-smmu.c: disable_bypass"
+    for k in ("arm-smmu", "qcom-smmu", "adreno-smmu")
+}
 GB4 = 1 << 32
 # c76c067e488c "s390/pci: Use dma-iommu layer" (6.7) removed arch/s390/pci/pci_dma.c.
 S390_DMA_IOMMU = (6, 7)
@@ -153,12 +158,25 @@ def dma_ops(res: Resolution) -> None:
         if no_dma is not None:
             dres.set("dma_ops", "none", no_dma)
             continue
-        if (
+        s390_arch_dma = (
             res.platform.arch == "s390"
             and res.platform.kernel < S390_DMA_IOMMU
             and dev.pci is not None
-            and not (dom is not None and dom.origin == "driver")
-        ):
+        )
+        if s390_arch_dma and dom is not None and dom.origin == "driver":
+            dres.set(
+                "dma_ops",
+                "none",
+                Reason(
+                    f"none: '{dom.name}' replaced the arch's own translation of the function, "
+                    "so its DMA API has no table behind it",
+                    None,
+                    "drivers/iommu/s390-iommu.c: s390_iommu_attach_device (zpci_dma_exit_device)",
+                    (dom.reason,),
+                ),
+            )
+            continue
+        if s390_arch_dma:
             dres.set(
                 "dma_ops",
                 "s390_pci_dma",
@@ -256,15 +274,21 @@ def dma_ops(res: Resolution) -> None:
                 Reason("the default domain blocks all DMA", None, None, (group.default_reason,)),
             )
             continue
-        if default is None and model.iommus[group.iommu].kind not in PASSES_UNATTACHED:
+        kind = model.iommus[group.iommu].kind
+        if default is None and kind not in PASSES_UNATTACHED:
+            src = FAULTS_UNATTACHED.get(kind)
             dres.set(
                 "dma_ops",
                 "none",
                 Reason(
                     f"none: no default domain and '{group.iommu}' faults unattached streams; DMA "
-                    "works only once the driver attaches its own domain",
+                    "works only once the driver attaches its own domain"
+                    if src
+                    else f"none: no default domain, and '{group.iommu}' ({kind}) is not known "
+                    "to pass unattached streams through; DMA works only through a domain the "
+                    "driver attaches",
                     None,
-                    "drivers/iommu/arm/arm-smmu/arm-smmu.c: disable_bypass",
+                    src,
                     (group.default_reason,),
                 ),
             )

@@ -189,7 +189,7 @@ def contexts(res: Resolution) -> str:
             if d.failed and d.context is None and d.type in ("dma", "dma-fq", "unmanaged")
         ]
         numbers = iommu.context_numbers if iommu.contexts else list(used)
-        exhausted = any(d.errno in ("-ENOSPC", "-EBUSY") for d in failed)
+        exhausted = any(d.errno in ("-ENOSPC", "-ENODEV", "-EBUSY") for d in failed)
         w.open(
             iommu.name,
             f"{iommu.name} ({iommu.kind}): {len(used)} of "

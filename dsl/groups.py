@@ -531,8 +531,8 @@ class _Grouper:
                         )
                     else:
                         # riscv-iommu: both probe, in groups of their own, on ONE device
-                        # context: the second only warns, and whichever attaches last
-                        # programs it for both. arm-smmu-v3 refuses the second.
+                        # context, which whichever domain attaches last programs for both.
+                        # arm-smmu-v3 refuses the second.
                         riscv = iommu.kind == "riscv-iommu"
                         self.res.diagnostics.append(
                             warning(
@@ -541,18 +541,15 @@ class _Grouper:
                                 f"{'device ID' if riscv else 'StreamID'} {sid:#x} "
                                 f"on {iommu.kind} '{iommu.name}'",
                                 _link_span(dev, iommu) or dev.span,
-                                help="riscv_iommu_probe_device only warns 'already attached "
-                                "to IOMMU device directory': the two groups share one device "
-                                "context, and the last domain attached translates both"
+                                help="riscv_iommu_probe_device takes the device context the "
+                                "first master has (riscv_iommu_get_dc): the two groups share it, "
+                                "and the domain attached last translates both"
                                 if riscv
                                 else "arm-smmu-v3 supports shared StreamIDs only for PCI "
                                 "aliases (arm_smmu_device_group); the second master fails to probe",
                             )
                         )
                         if riscv:
-                            self.res.log.append(
-                                f"{dev.name}: already attached to IOMMU device directory"
-                            )
                             continue
                         self.failed.setdefault(
                             dev.name,

@@ -102,6 +102,16 @@ UNCOUNTED_CONTEXTS = {
 # arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).
 SMR_KINDS = ("arm-smmu", "qcom-smmu", "adreno-smmu")
 
+# What an attach returns when the IOMMU has no free context: -ENOSPC from the allocators
+# (arm_smmu_alloc_context_bank's __arm_smmu_alloc_bitmap, tegra_smmu_alloc_asid), but
+# msm_iommu_attach_dev turns msm_iommu_alloc_ctx's failure into -ENODEV.
+NO_CONTEXT_ERRNO = {"msm-iommu": "-ENODEV"}
+
+
+def no_context_errno(kind: str) -> str:
+    return NO_CONTEXT_ERRNO.get(kind, "-ENOSPC")
+
+
 # Kinds whose driver one architecture only builds: (arch, the Kconfig line that says so).
 ARCH_ONLY: dict[str, tuple[str, str]] = {
     "mtk-iommu-v1": ("arm", "drivers/iommu/Kconfig: MTK_IOMMU_V1 depends on ARM"),
@@ -153,6 +163,7 @@ SPANNING_KINDS: dict[str, str] = {
     "riscv-iommu": "drivers/iommu/riscv/iommu.c: riscv_iommu_attach_paging_domain "
     "(domain->bonds lists devices of any instance)",
     "msm-iommu": "drivers/iommu/msm_iommu.c: msm_iommu_attach_dev (priv->list_attached)",
+    "s390-iommu": "drivers/iommu/s390-iommu.c: s390_iommu_attach_device (s390_domain->devices)",
 }
 # Drivers known to refuse a domain set up on another instance, and how.
 NO_SPAN_SOURCES: dict[str, str] = {
@@ -173,7 +184,7 @@ NO_SPAN_SOURCES: dict[str, str] = {
 ATTRIBUTES: dict[str, dict[str, str]] = {
     "device": {
         "dma_ops": "DMA ops the driver gets: iommu-dma, dma-direct, dma-direct+swiotlb, "
-        "arm_iommu or none",
+        "arm_iommu, s390_pci_dma or none",
         "group": "IOMMU group number, or none",
         "group_members": "devices in the same IOMMU group",
         "domain_type": "type of the domain the device ends up in",
@@ -570,6 +581,7 @@ class _Builder:
         self.check_pci(devices, bridges)
         self.check_maps(list(iommus.values()))
         self.check_arch(platform, iommus)
+        self.check_clients(iommus, devices)
         tags = frozenset(t for d in devices.values() for t in d.tags)
         rules = []
         rule_names: dict[str, Span] = {}
@@ -1281,6 +1293,46 @@ class _Builder:
                     label=need[1],
                     secondary=where,
                     help=f"write 'platform {{ arch {need[0]} }}', or check the IOMMU kind",
+                )
+
+    def check_clients(self, iommus: dict[str, Iommu], devices: dict[str, Device]) -> None:
+        """E131: a client its IOMMU's driver cannot take; E132: an msm-iommu without the
+        bank count its driver needs."""
+        masters: dict[str, tuple[Device, IommuLink]] = {}  # msm-iommu -> its one master
+        for dev in sorted(devices.values(), key=lambda d: d.probe_order):
+            for link in dev.iommus:
+                iommu = iommus.get(link.iommu)
+                if iommu is None:
+                    continue
+                if iommu.kind == "s390-iommu" and dev.pci is None:
+                    self.err(
+                        "E131",
+                        f"'{dev.name}' is not a PCI function: s390-iommu '{iommu.name}' takes "
+                        "zPCI functions only",
+                        link.span,
+                        help="s390_iommu_probe_device returns -ENODEV for any other device; "
+                        "give the device its 'pci' address, or drop the link",
+                    )
+                first = masters.setdefault(iommu.name, (dev, link))
+                if iommu.kind == "msm-iommu" and first[0] is not dev:
+                    self.err(
+                        "E131",
+                        f"msm-iommu '{iommu.name}' serves one master, '{first[0].name}': "
+                        f"'{dev.name}' cannot be a second",
+                        link.span,
+                        secondary=(Label(first[1].span, "its master"),),
+                        help="insert_iommu_master keeps one master per IOMMU (ctx_list), and "
+                        "the driver finds a device only as the first master of an IOMMU "
+                        "(find_iommu_for_dev): give the device its own IOMMU node",
+                    )
+        for iommu in iommus.values():
+            if iommu.kind == "msm-iommu" and iommu.contexts is None and not iommu.disabled:
+                self.err(
+                    "E132",
+                    f"msm-iommu '{iommu.name}' needs 'contexts', its node's qcom,ncb",
+                    iommu.span,
+                    help="msm_iommu_probe fails without qcom,ncb ('could not get ncb'); write "
+                    "'contexts N', or 'disabled' when the node has none",
                 )
 
     def default_of(

@@ -277,6 +277,7 @@ def test_the_riscv_iommu_as_a_pci_function_and_its_pack(tmp_path: Path) -> None:
     text = out.read_text()
     assert ": riscv-iommu" in text and 'include "std/iommu/riscv-iommu"' in text
     assert "arch riscv64" in text
+    assert "map rid 0x0 sid 0x0 length 0x8" in text
     assert "map rid 0x9 sid 0x9 length 0xfff7" in text
     assert run_cli("check", str(out)).returncode == 0
 
@@ -294,6 +295,7 @@ def test_the_omap_iommu_of_a_dra7_dsp_and_its_pack(tmp_path: Path) -> None:
     )
     text = out.read_text()
     assert text.count(": omap-iommu") == 2 and 'include "std/iommu/omap-iommu"' in text
+    assert "iommu mmu0_dsp1; iommu mmu1_dsp1" in text
     assert "arch arm\n" in text
     assert run_cli("check", str(out)).returncode == 0
 
@@ -309,4 +311,19 @@ def test_the_unisoc_iommu_and_its_pack(tmp_path: Path) -> None:
     text = out.read_text()
     assert "iommu iommu_dispc: sprd-iommu" in text and 'include "std/iommu/sprd-iommu"' in text
     assert "iommu iommu_dispc }" in text
+    assert run_cli("check", str(out)).returncode == 0
+
+
+def test_an_msm_iommu_without_qcom_ncb_is_written_disabled(tmp_path: Path) -> None:
+    """msm_iommu_probe: "could not get ncb" - the IOMMU never registers."""
+    proc, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "qcom,apq8064-ifc6410", "qcom,apq8064";\n'
+        '\tgfx3d: iommu@7c00000 { compatible = "qcom,apq8064-iommu"; #iommu-cells = <1>; };\n'
+        '\tgpu@4300000 { compatible = "qcom,adreno-320.2"; iommus = <&gfx3d 0>; };\n};\n',
+    )
+    assert "warning[W815]" in proc.stderr
+    text = out.read_text()
+    assert "disabled  # no qcom,ncb" in text
     assert run_cli("check", str(out)).returncode == 0

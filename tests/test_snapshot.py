@@ -81,12 +81,21 @@ def test_snapshot_names_the_riscv_iommu_by_its_sysfs_entry(tmp_path: Path) -> No
     (root / "sys/class/iommu/dmar0").rmdir()
     (root / "sys/class/iommu/riscv-iommu@0000:00:01.0").mkdir()
     (root / "proc/sys/kernel/arch").write_text("riscv64\n")
+    (root / "proc/sys/kernel/osrelease").write_text("6.18.0\n")
+    for gtype in (root / "sys/kernel/iommu_groups").glob("*/type"):
+        gtype.write_text("identity\n")  # RISC-V has no IOMMU_DMA
     out = tmp_path / "machine.iommu"
     proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "iommu riscv_iommu_0000_00_01_0: riscv-iommu" in text
     assert 'include "std/iommu/riscv-iommu"' in text and "arch riscv64" in text
+    # sysfs shows no iommu-map: RID = device ID is assumed, and said (W804)
+    assert "map rid 0x0 sid 0x0 length 0x10000" in text and "W804" in proc.stderr
+    # the model reproduces the machine's groups and identity default domains
+    test = run_cli("test", str(out))
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert "0 failed" in test.stdout and "group_members" in test.stdout
 
 
 def test_snapshot_of_an_s390_machine_has_one_zpci_iommu(tmp_path: Path) -> None:

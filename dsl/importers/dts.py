@@ -564,6 +564,16 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if kind == "msm-iommu" and _cells(node, "qcom,ncb"):
             ncb = _cells(node, "qcom,ncb")[0]
             props.append(f"contexts {ncb}  # qcom,ncb (msm_iommu_probe)")
+        elif kind == "msm-iommu" and _enabled(node):
+            props.append("disabled  # no qcom,ncb: msm_iommu_probe fails ('could not get ncb')")
+            diags.append(
+                warning(
+                    "W815",
+                    f"IOMMU node '{node.path}' has no qcom,ncb: its driver does not probe, "
+                    "so it is written as disabled and its clients are untranslated",
+                    Span(str(path), 0, 0, 0, 0),
+                )
+            )
         if not _enabled(node):
             props.append("disabled")
         iommu_props[node.path] = props

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
+from ..model import PCI_CLAIM_KINDS
 from . import driver_packs, unique_name
 from .listing import class_info
 
@@ -167,8 +168,25 @@ def snapshot(root: str = "/") -> Snapshot:
     if cmdline:
         out.append(f'    cmdline "{cmdline.replace(chr(34), chr(39))}"')
     out.append("}")
+    first_mapped = next((n for n, kind in iommus if kind not in PCI_CLAIM_KINDS), None)
     for name, kind in iommus:
-        out.append(f"iommu {name}: {kind}")
+        if name == first_mapped:
+            # PCI functions reach a DT-described IOMMU through the host bridge's iommu-map,
+            # which sysfs does not show: stream ID = requester ID is assumed, on the first
+            out.append(
+                f"iommu {name}: {kind} {{\n"
+                "    map rid 0x0 sid 0x0 length 0x10000  # assumed: sysfs shows no iommu-map\n}"
+            )
+            diags.append(
+                warning(
+                    "W804",
+                    f"'{name}' ({kind}) reaches PCI functions through an iommu-map that sysfs "
+                    "does not show; stream ID = requester ID is assumed",
+                    where,
+                )
+            )
+        else:
+            out.append(f"iommu {name}: {kind}")
     for bdf, _klass, _vid, _did, parent in rows:
         if bdf not in bridges:
             continue
