@@ -62,8 +62,9 @@ RELEASE_ON_LEAVE = {
 # omap_iommu_attach_dev programs every MMU the device's `iommus` lists, each with its own
 # copy of the page table (omap_iommu_attach_init; the DRA7 DSPs' two MMUs); msm_iommu_attach_dev
 # takes a context bank on every IOMMU whose master the device is (the APQ8064 GPU's gfx3d and
-# gfx3d1).
-ALL_LINKS = {"exynos-sysmmu", "omap-iommu", "msm-iommu"}
+# gfx3d1); apple_dart_attach_dev sets up every stream map of the device (up to two DARTs:
+# the M1's dwc3 controllers).
+ALL_LINKS = {"exynos-sysmmu", "omap-iommu", "msm-iommu", "apple-dart"}
 
 # Drivers that take one client device per domain: a second attach fails, -EBUSY until the
 # 6.2 attach-errno rework, -EINVAL after.

@@ -176,6 +176,7 @@ NO_SPAN_SOURCES: dict[str, str] = {
     "virtio": 'virtio-iommu.c: viommu_attach_dev ("cannot attach to foreign vIOMMU")',
     "omap-iommu": 'omap-iommu.c: omap_iommu_attach_dev ("iommu domain is already attached": '
     "one client device per domain)",
+    "apple-dart": "apple-dart.c: apple_dart_mod_streams (a domain's DARTs must be the device's)",
     "ipmmu-vmsa": "ipmmu-vmsa.c: ipmmu_attach_device (\"Can't attach IPMMU %s to domain on "
     'IPMMU %s")',
 }

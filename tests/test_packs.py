@@ -1193,3 +1193,29 @@ def test_omap_iommu_refuses_a_group_of_two_once() -> None:
     refusals = [d for d in res.diagnostics if d.code == "E302"]
     assert len(refusals) == 1
     assert "to 'ipu1b'" in refusals[0].message and "'ipu1' is it" in refusals[0].message
+
+
+def test_apple_dart_domain_covers_both_darts_of_a_two_dart_master() -> None:
+    """t8103.dtsi: dwc3_0 sits on two DARTs (`<&dwc3_0_dart_0 0>, <&dwc3_0_dart_1 1>`), and
+    apple_dart_attach_dev sets up every stream map of the device; a domain over DARTs that
+    are not one device's is refused (apple_dart_mod_streams: -EINVAL)."""
+    text = (
+        'include "std/linux"\n'
+        "platform { arch arm64; kernel 6.8; config ARM64_16K_PAGES }\n"
+        "iommu dwc3_0_dart_0: apple-dart\n"
+        "iommu dwc3_0_dart_1: apple-dart\n"
+        "iommu sio_dart: apple-dart\n"
+        'device dwc3_0: "apple,t8103-dwc3" {\n'
+        "    iommu dwc3_0_dart_0 sid 0; iommu dwc3_0_dart_1 sid 1\n}\n"
+        'device admac: "apple,t8103-admac" { iommu sio_dart sid 2 }\n'
+        "domain usb: unmanaged on dwc3_0_dart_0 { attach dwc3_0 }\n"
+    )
+    res = resolve(build_model(load_text(text, "j274.iommu")))
+    assert not res.errors
+    assert res.devices["dwc3_0"].values["group_members"] == ["dwc3_0"]
+    # the default domain and the driver's both reach the second DART
+    on_second = sorted(d.name for d in res.context_slots("dwc3_0_dart_1").values())
+    assert on_second == ["default:0", "usb"]
+    assert "dwc3_0_dart_1" in res.domains["usb"].contexts_on
+    both = text + "domain mixed: unmanaged on dwc3_0_dart_0, sio_dart { attach dwc3_0, admac }\n"
+    assert "E120" in {d.code for d in build_model(load_text(both, "j274.iommu")).diagnostics}
