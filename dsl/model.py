@@ -770,6 +770,22 @@ class _Builder:
                 quirks.add(prop.name.text)
             elif isinstance(prop, ast.Disabled):
                 disabled = True
+        if map_props and (kind in PCI_CLAIMS or (kind in KINDS and not info.pci)):
+            self.warn(
+                "W214",
+                f"'{node.name.text}' ({kind}) "
+                + (
+                    "claims every PCI function itself: its `map` lines are ignored"
+                    if kind in PCI_CLAIMS
+                    else "is not known to translate PCI functions: its `map` lines route them "
+                    "to it all the same"
+                ),
+                map_props[0].span,
+                help=f"it takes them from {PCI_CLAIMS[kind]}; drop the `map` lines"
+                if kind in PCI_CLAIMS
+                else "check the IOMMU kind: the PCI column of the kinds table says which "
+                "drivers take PCI functions",
+            )
         maps = []
         # drivers/of/base.c: of_map_id: no iommu-map-mask means all ones
         default_mask = map_mask if map_mask is not None else 0xFFFFFFFF

@@ -1219,3 +1219,23 @@ def test_apple_dart_domain_covers_both_darts_of_a_two_dart_master() -> None:
     assert "dwc3_0_dart_1" in res.domains["usb"].contexts_on
     both = text + "domain mixed: unmanaged on dwc3_0_dart_0, sio_dart { attach dwc3_0, admac }\n"
     assert "E120" in {d.code for d in build_model(load_text(both, "j274.iommu")).diagnostics}
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("s390-iommu", "claims every PCI function itself"),
+        ("intel-vtd", "claims every PCI function itself"),
+        ("rockchip", "is not known to translate PCI functions"),
+    ],
+)
+def test_map_lines_where_no_iommu_map_is_read_warn(kind: str, text: str) -> None:
+    board = (
+        f"iommu i: {kind} {{ map rid 0x0 sid 0x0 length 0x100 }}\n"
+        'device nic: "pci8086,1533" { pci 0000:00:02.0 }\n'
+    )
+    warned = [d for d in build_model(load_text(board, "m.iommu")).diagnostics if d.code == "W214"]
+    assert len(warned) == 1 and text in warned[0].message
+    # a kind that reads iommu-map says nothing
+    ok = board.replace(kind, "arm-smmu-v3")
+    assert "W214" not in {d.code for d in build_model(load_text(ok, "m.iommu")).diagnostics}
