@@ -177,17 +177,22 @@ class _Allocator:
 
     def _full(self, dom: Domain, other: Iommu) -> None:
         """The attach fails on another instance of the device's (ALL_LINKS) without a free
-        context there: msm_iommu_alloc_ctx's error is -ENODEV; the contexts taken before it
-        stay taken, as msm_iommu_attach_dev's error path frees none."""
-        used = self.used.get(other.name, {})
-        errno = no_context_errno(other.kind)
-        dom.failed = True
-        dom.errno = errno
+        context there; the contexts taken before it stay taken, as msm_iommu_attach_dev's
+        error path frees none."""
+        self._no_free_context(dom, other)
         dom.exhausted_on = other.name
+
+    def _no_free_context(self, dom: Domain, iommu: Iommu, why: tuple[Reason, ...] = ()) -> None:
+        """The attach fails for want of a context on `iommu`, with the driver's errno."""
+        used = self.used.get(iommu.name, {})
+        dom.failed = True
+        dom.errno = no_context_errno(iommu.kind)
         dom.context_reason = Reason(
-            f"no free context on '{other.name}' ({len(used)} of {other.contexts} in use): {errno}",
-            other.span,
-            SOURCES.get(other.kind),
+            f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
+            f"{dom.errno}",
+            iommu.span,
+            SOURCES.get(iommu.kind),
+            why,
         )
 
     def _take(self, dom: Domain) -> bool:
@@ -298,15 +303,7 @@ class _Allocator:
             return True
         free = [c for c in cands if c not in used]
         if not free:
-            dom.failed = True
-            dom.errno = no_context_errno(iommu.kind)
-            dom.context_reason = Reason(
-                f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
-                f"{dom.errno}",
-                iommu.span,
-                src,
-                tuple(why),
-            )
+            self._no_free_context(dom, iommu, tuple(why))
             return False
         dom.context = free[0]
         used[free[0]] = dom.name

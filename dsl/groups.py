@@ -58,18 +58,18 @@ PER_INSTANCE = {
 
 def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
     """fwspec: a device is translated only through a valid `iommus` entry or a PCI claim
-    (drivers/iommu/of_iommu.c: of_iommu_configure; x86 DMAR/IVRS)."""
+    (drivers/iommu/of_iommu.c: of_iommu_configure; PCI_CLAIMS: x86 DMAR/IVRS, s390 zPCI)."""
     model = res.model
     excluded: dict[str, ActiveRule] = {}
     for rule in by_verb(rules, "excludes iommu"):
         for name in rule.devices:
             excluded.setdefault(name, rule)
-    x86 = [i for i in model.iommus.values() if i.kind in PCI_CLAIM_KINDS]
+    claimers = [i for i in model.iommus.values() if i.kind in PCI_CLAIM_KINDS]
     mapped = [i for i in model.iommus.values() if i.maps]
     for dev in sorted(model.devices.values(), key=lambda d: d.probe_order):
         out = DeviceResult(dev.name)
         res.devices[dev.name] = out
-        iommu, why = _iommu_of(dev, model, x86, mapped)
+        iommu, why = _iommu_of(dev, model, claimers, mapped)
         if iommu is not None and dev.disabled:
             iommu, why = None, Reason(f"'{dev.name}' is disabled in the device tree", dev.span)
         if iommu is not None and iommu.disabled:
@@ -221,7 +221,7 @@ def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:
 
 
 def _iommu_of(
-    dev: Device, model: Model, x86: list[Iommu], mapped: list[Iommu]
+    dev: Device, model: Model, claimers: list[Iommu], mapped: list[Iommu]
 ) -> tuple[Iommu | None, Reason]:
     links = [link for link in dev.iommus if link.iommu in model.iommus]
     if links:
@@ -231,8 +231,8 @@ def _iommu_of(
             link.span,
             "drivers/iommu/of_iommu.c: of_iommu_configure",
         )
-    if dev.pci is not None and x86:
-        iommu = x86[0]
+    if dev.pci is not None and claimers:
+        iommu = claimers[0]
         return iommu, Reason(
             f"{iommu.kind} '{iommu.name}' claims PCI device {dev.pci} ({PCI_CLAIMS[iommu.kind]})",
             iommu.span,

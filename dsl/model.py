@@ -147,9 +147,9 @@ def reachable_iommus(dev: Device, iommus: dict[str, Iommu]) -> list[str]:
     (of_iommu_configure_dev_id)."""
     if dev.iommus or dev.pci is None:
         return [link.iommu for link in dev.iommus]
-    x86 = [i.name for i in iommus.values() if i.kind in PCI_CLAIM_KINDS]
-    if x86:
-        return x86[:1]
+    claimers = [i.name for i in iommus.values() if i.kind in PCI_CLAIM_KINDS]
+    if claimers:
+        return claimers[:1]
     pci = dev.pci
     return [i.name for i in iommus.values() if i.maps and i.maps_cover(pci)]
 
@@ -770,20 +770,21 @@ class _Builder:
                 quirks.add(prop.name.text)
             elif isinstance(prop, ast.Disabled):
                 disabled = True
-        if map_props and (kind in PCI_CLAIMS or (kind in KINDS and not info.pci)):
+        if map_props and kind in PCI_CLAIMS:
             self.warn(
                 "W214",
-                f"'{node.name.text}' ({kind}) "
-                + (
-                    "claims every PCI function itself: its `map` lines are ignored"
-                    if kind in PCI_CLAIMS
-                    else "is not known to translate PCI functions: its `map` lines route them "
-                    "to it all the same"
-                ),
+                f"'{node.name.text}' ({kind}) claims every PCI function itself: its `map` lines "
+                "are ignored",
                 map_props[0].span,
-                help=f"it takes them from {PCI_CLAIMS[kind]}; drop the `map` lines"
-                if kind in PCI_CLAIMS
-                else "check the IOMMU kind: the PCI column of the kinds table says which "
+                help=f"it takes them from {PCI_CLAIMS[kind]}; drop the `map` lines",
+            )
+        elif map_props and kind in KINDS and not info.pci:
+            self.warn(
+                "W214",
+                f"'{node.name.text}' ({kind}) is not known to translate PCI functions: its `map` "
+                "lines route them to it all the same",
+                map_props[0].span,
+                help="check the IOMMU kind: the PCI column of the kinds table says which "
                 "drivers take PCI functions",
             )
         maps = []
@@ -1330,8 +1331,10 @@ class _Builder:
                         help="s390_iommu_probe_device returns -ENODEV for any other device; "
                         "give the device its 'pci' address, or drop the link",
                     )
+                if iommu.kind != "msm-iommu":
+                    continue
                 first = masters.setdefault(iommu.name, (dev, link))
-                if iommu.kind == "msm-iommu" and first[0] is not dev:
+                if first[0] is not dev:
                     self.err(
                         "E131",
                         f"msm-iommu '{iommu.name}' serves one master, '{first[0].name}': "
