@@ -770,6 +770,15 @@ class _Builder:
                 quirks.add(prop.name.text)
             elif isinstance(prop, ast.Disabled):
                 disabled = True
+        written = any(isinstance(p, ast.Contexts) for p in node.props)
+        if kind == "msm-iommu" and not written and not disabled:
+            self.err(
+                "E132",
+                f"msm-iommu '{node.name.text}' needs 'contexts', its node's qcom,ncb",
+                node.span,
+                help="msm_iommu_probe fails without qcom,ncb ('could not get ncb'); write "
+                "'contexts N', or 'disabled' when the node has none",
+            )
         if map_props and kind in PCI_CLAIMS:
             self.warn(
                 "W214",
@@ -1314,8 +1323,7 @@ class _Builder:
                 )
 
     def check_clients(self, iommus: dict[str, Iommu], devices: dict[str, Device]) -> None:
-        """E131: a client its IOMMU's driver cannot take; E132: an msm-iommu without the
-        bank count its driver needs."""
+        """E131: a client its IOMMU's driver cannot take."""
         masters: dict[str, tuple[Device, IommuLink]] = {}  # msm-iommu -> its one master
         for dev in sorted(devices.values(), key=lambda d: d.probe_order):
             for link in dev.iommus:
@@ -1345,15 +1353,6 @@ class _Builder:
                         "the driver finds a device only as the first master of an IOMMU "
                         "(find_iommu_for_dev): give the device its own IOMMU node",
                     )
-        for iommu in iommus.values():
-            if iommu.kind == "msm-iommu" and iommu.contexts is None and not iommu.disabled:
-                self.err(
-                    "E132",
-                    f"msm-iommu '{iommu.name}' needs 'contexts', its node's qcom,ncb",
-                    iommu.span,
-                    help="msm_iommu_probe fails without qcom,ncb ('could not get ncb'); write "
-                    "'contexts N', or 'disabled' when the node has none",
-                )
 
     def default_of(
         self,

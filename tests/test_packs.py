@@ -1104,6 +1104,10 @@ def test_msm_iommu_serves_one_master_and_needs_its_bank_count() -> None:
     text = MSM.format(kernel="6.12", extra="", gfx3d1="", arch="arm")
     text = text.replace("iommu gfx3d: msm-iommu { contexts 3 }", "iommu gfx3d: msm-iommu")
     assert "E132" in {d.code for d in build_model(load_text(text, "a.iommu")).diagnostics}
+    # a count that is written but out of range is E114 alone
+    zero = text.replace("iommu gfx3d: msm-iommu", "iommu gfx3d: msm-iommu { contexts 0 }")
+    codes = {d.code for d in build_model(load_text(zero, "a.iommu")).diagnostics}
+    assert "E114" in codes and "E132" not in codes
 
 
 SPRD = """\
