@@ -574,6 +574,23 @@ def _driver_domain(
             )
         )
         return
+    for iommu in dict.fromkeys(spec.iommus):
+        known = model.iommus.get(iommu)
+        why = _cannot_build(known.kind, spec.type, res.platform.kernel) if known else None
+        if known is not None and why is not None:
+            dom.failed = True
+            article = "an" if spec.type[0] in "aeiou" else "a"
+            res.diagnostics.append(
+                error(
+                    "E120",
+                    f"'{spec.name}': {known.kind} '{iommu}' cannot build {article} "
+                    f"{spec.type} domain",
+                    spec.span,
+                    label="the driver's domain allocation fails",
+                    help=why,
+                )
+            )
+            return
     groups: list[Group] = []
     refused: set[int] = set()  # groups a single-client driver turned away
     overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
@@ -674,6 +691,27 @@ def _driver_domain(
                 )
         for left in sorted(n for n in before if n):
             _left(res, alloc, res.domains.get(left))
+
+
+def _cannot_build(kind: str, dtype: str, kernel: tuple[int, ...]) -> str | None:
+    """Why a driver cannot allocate a domain of this type, where it cannot."""
+    if kind == "fsl-pamu" and dtype == "blocked":
+        return (
+            "fsl_pamu_domain_alloc allocates UNMANAGED domains only and the driver has no "
+            "blocked domain (drivers/iommu/fsl_pamu_domain.c)"
+        )
+    if kind == "spapr-tce" and kernel < (6, 4):
+        return (
+            "before 6.4 POWER has IOMMU groups but no iommu_ops, so no domain at all "
+            "(a940904443e4 added spapr_tce_iommu_ops); VFIO drives the PE's TCE tables "
+            "itself (drivers/vfio/vfio_iommu_spapr_tce.c)"
+        )
+    if kind == "spapr-tce" and dtype == "unmanaged":
+        return (
+            "spapr_tce_iommu_ops has no paging domain, only the blocked and platform ones "
+            "(arch/powerpc/kernel/iommu.c); VFIO maps through the SPAPR TCE IOMMU type"
+        )
+    return None
 
 
 def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, group: Group) -> None:

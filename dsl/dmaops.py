@@ -10,7 +10,7 @@ pool exists (kernel/dma/direct.h: dma_capable).
 from __future__ import annotations
 
 from .diagnostics import warning
-from .model import Device
+from .model import Device, Iommu
 from .provenance import Reason
 from .resolution import Domain, Resolution
 
@@ -32,6 +32,9 @@ PASSES_UNATTACHED = {
     # the MMU is switched on only when a domain attaches, and off again by the identity
     # domain (omap_iommu_identity_attach detaches)
     "omap-iommu": "drivers/iommu/omap-iommu.c: omap_iommu_attach (iommu_enable)",
+    # the probe programs every LIODN with a 64 GiB window that does not translate
+    # (PAACE_ATM_NO_XLATE); only a domain's attach reprograms it
+    "fsl-pamu": "drivers/iommu/fsl_pamu.c: setup_liodns",
 }
 # IOMMUs known to fault a stream no domain is attached to, and where they decide it.
 FAULTS_UNATTACHED = {
@@ -65,6 +68,16 @@ def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
             "arm32 has a swiotlb pool only with LPAE" + (" and RAM above 4 GiB" if lpae else ""),
             None,
             "arch/arm/mm/init.c: mem_init (CONFIG_ARM_LPAE)",
+        )
+    if plat.arch == "powerpc":
+        # The e500 boards' setup_arch (corenet_gen_setup_arch, mpc85xx_ds_setup_arch) keep
+        # the pool when RAM ends above 4 GiB; fsl_pci's setup_pci_atmu also when RAM
+        # outgrows a controller's inbound window, not modelled.
+        return top > GB4, Reason(
+            f"swiotlb pool {'kept' if top > GB4 else 'released'}: RAM tops out at {top:#x}",
+            None,
+            "arch/powerpc/platforms/85xx/corenet_generic.c: corenet_gen_setup_arch "
+            "(swiotlb_detect_4g)",
         )
     return False, Reason(f"no swiotlb pool on {plat.arch}")
 
@@ -107,6 +120,60 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
         None,
         "kernel/dma/direct.h: dma_capable",
         (why, mask_why, pool_why),
+    )
+
+
+# The bypass window of a POWER PHB starts at 1 << 59 (powernv TVE#1,
+# pnv_pci_ioda_iommu_bypass_supported): a mask of 60 bits or more reaches it.
+TCE_BYPASS_BITS = 60
+
+
+def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
+    """POWER's PCI DMA ops are the arch's dma_iommu_ops in every era: TCE translation
+    through the PE's table, or the PHB's bypass window for a wide enough mask; the IOMMU
+    API's domains never carry the DMA API there."""
+    if dom is not None and dom.origin == "driver" and dom.type == "blocked" and not dom.failed:
+        return "none", Reason(
+            f"none: '{dom.name}' owns the PE (VFIO): take_ownership removed its DMA windows, so "
+            'the DMA API finds no table ("IOMMU dma not supported: ... table unavailable")',
+            None,
+            "arch/powerpc/platforms/powernv/pci-ioda.c: pnv_ioda2_take_ownership; "
+            "arch/powerpc/kernel/dma-iommu.c: dma_iommu_dma_supported",
+            (dom.reason,),
+        )
+    ops = Reason(
+        "the PHB's PCI devices get dma_iommu_ops",
+        None,
+        "arch/powerpc/kernel/pci-common.c: pcibios_bus_add_device (set_dma_ops(pci_dma_ops)); "
+        "arch/powerpc/platforms/powernv/pci-ioda.c: set_pci_dma_ops(&dma_iommu_ops)",
+    )
+    bits = dev.dma_mask or 32
+    mask = Reason(
+        f"DMA mask {bits} bits" + ("" if dev.dma_mask else " (the PCI default)"), dev.span
+    )
+    if "no-bypass" in iommu.quirks:
+        return "dma_iommu", Reason(
+            f"dma_iommu: '{iommu.name}' offers no bypass window (quirk no-bypass): every "
+            "mapping is a TCE",
+            iommu.span,
+            "arch/powerpc/kernel/dma-iommu.c: dma_iommu_bypass_supported",
+            (ops, mask),
+        )
+    if bits >= TCE_BYPASS_BITS:
+        return "dma-direct", Reason(
+            f"dma-direct: a {bits}-bit mask reaches the PHB's bypass window, so "
+            "dma_iommu_dma_supported sets dev->dma_ops_bypass and the DMA API goes direct",
+            None,
+            "arch/powerpc/kernel/dma-iommu.c: dma_iommu_dma_supported; "
+            "powernv: pnv_pci_ioda_iommu_bypass_supported, pseries: enable_ddw",
+            (ops, mask),
+        )
+    return "dma_iommu", Reason(
+        f"dma_iommu: a {bits}-bit mask cannot reach the bypass window (1 << 59): every mapping "
+        "is a TCE in the PE's 32-bit window",
+        None,
+        "arch/powerpc/kernel/dma-iommu.c: dma_iommu_map_page (iommu_map_page)",
+        (ops, mask),
     )
 
 
@@ -253,6 +320,9 @@ def dma_ops(res: Resolution) -> None:
                 (released.context_reason,),
             )
             dres.set("dma_ops", *_direct(res, dev, why))
+            continue
+        if model.iommus[group.iommu].kind == "spapr-tce":
+            dres.set("dma_ops", *_tce(dev, model.iommus[group.iommu], dom))
             continue
         default = group.default
         if default in ("dma", "dma-fq") and res.platform.enabled("IOMMU_DMA"):

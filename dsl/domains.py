@@ -24,6 +24,7 @@ LOG_NAME = {
     "dma-fq": "Translated",
     "blocked": "Blocked",
     "unmanaged": "Unmanaged",
+    "platform": "Platform",
 }
 IOMMU_C = "drivers/iommu/iommu.c"
 
@@ -96,9 +97,13 @@ class _Deciding:
         iommu = self.res.model.iommus[group.iommu]
         types = {"identity", "dma", "dma-fq", "blocked"}
         # Every driver allocates UNMANAGED domains, but the core makes one a default domain
-        # only when the driver's def_domain_type asks for it (mtk_iommu_v1, 5.8..6.6).
-        if any(_dtype(self.wishes[m]) == "unmanaged" for m in group.members if m in self.wishes):
-            types.add("unmanaged")
+        # only when the driver's def_domain_type asks for it (mtk_iommu_v1, 5.8..6.6). A
+        # PLATFORM domain (6.7+) is the static ops->default_domain of a legacy driver
+        # (fsl_pamu, spapr TCE): iommu_group_alloc_default_domain returns it for that type.
+        for m in group.members:
+            wish = _dtype(self.wishes[m]) if m in self.wishes else None
+            if wish == "unmanaged" or (wish == "platform" and self.res.platform.kernel >= (6, 7)):
+                types.add(wish)
         why: list[Reason] = []
         if iommu.domains is not None:
             types &= set(iommu.domains)

@@ -214,10 +214,14 @@ def mtk_region(res: Resolution, dev: Device, iommu: Iommu) -> int | None:
 
 def _probed_unbound(res: Resolution, iommu: Iommu) -> bool:
     """Whether a device no driver binds still joins a group: x86 IOMMUs probe every PCI
-    function from the ACPI tables at init (s390 every zPCI function), and from 6.15
-    bus_iommu_probe parses DT/ACPI for every device (bcb81ac6ae3c, "iommu: Get DT/ACPI
+    function from the ACPI tables at init (s390 every zPCI function, the PAMU every
+    device, as the machine's only ops), POWER adds each function to its PE's group when
+    the PCI code sets up its DMA (pnv_pci_ioda_dma_dev_setup: iommu_add_device), and from
+    6.15 bus_iommu_probe parses DT/ACPI for every device (bcb81ac6ae3c, "iommu: Get DT/ACPI
     parsing into the proper probe path")."""
-    return iommu.kind in PCI_CLAIM_KINDS or res.platform.kernel >= (6, 15)
+    return (
+        iommu.kind in PCI_CLAIM_KINDS or iommu.kind == "spapr-tce" or res.platform.kernel >= (6, 15)
+    )
 
 
 def _iommu_of(
@@ -367,13 +371,19 @@ class _Grouper:
                         ),
                     )
                 continue
+            if iommu.kind == "spapr-tce":
+                self.pe(iommu, devs)
+                continue
+            if iommu.kind == "fsl-pamu" and "endpoint-partitioning" not in iommu.quirks:
+                self.pamu_controllers(iommu, pci)
+                continue
             if iommu.kind in ARM_SMMU:
                 self.arm_smmu(iommu, devs)
             elif iommu.kind == "tegra-smmu":
                 self.tegra(iommu, others)
             elif iommu.kind in ("arm-smmu-v3", "apple-dart", "riscv-iommu"):
                 self.same_sid(iommu, others)
-            if iommu.kind in PCI_GROUPING or iommu.kind == "tegra-smmu":
+            if iommu.kind in PCI_GROUPING or iommu.kind in ("tegra-smmu", "fsl-pamu"):
                 self.pci(pci)
         self.number(translated)
 
@@ -563,6 +573,47 @@ class _Grouper:
                 else:
                     seen.setdefault(sid, dev.name)
 
+    # -- POWER: one group per PE -----------------------------------------------------------
+    def pe(self, iommu: Iommu, devs: list[Device]) -> None:
+        """The PE's table_group owns the group (iommu_register_group, "domainN-peX"): the
+        functions of one PE share it whatever ACS says (pnv_pci_device_group,
+        pSeries_pci_device_group through spapr_tce_iommu_device_group)."""
+        first: dict[int, str] = {}
+        for dev in sorted(devs, key=lambda d: d.probe_order):
+            for sid, _ in stream_ids(dev, iommu):
+                holder = first.setdefault(sid, dev.name)
+                self.link(
+                    holder,
+                    dev.name,
+                    Reason(
+                        f"'{dev.name}' is in PE#{sid:x} of '{iommu.name}', with '{holder}'",
+                        _link_span(dev, iommu),
+                        "arch/powerpc/platforms/powernv/pci-ioda.c: pnv_pci_device_group "
+                        "(the PE's table_group.group)",
+                    ),
+                )
+
+    # -- PAMU: one group per PCI controller -------------------------------------------
+    def pamu_controllers(self, iommu: Iommu, devs: list[Device]) -> None:
+        """A PCIe controller older than rev 2.4 cannot tell its endpoints apart (one LIODN
+        for all): every function behind it shares the controller's group
+        (fsl_pamu_domain.c: get_pci_device_group, check_pci_ctl_endpt_part)."""
+        first: dict[int, str] = {}
+        for dev in sorted(devs, key=lambda d: d.probe_order):
+            assert dev.pci is not None
+            holder = first.setdefault(dev.pci.domain, dev.name)
+            self.link(
+                holder,
+                dev.name,
+                Reason(
+                    f"the functions of PCI domain {dev.pci.domain:04x} share their controller's "
+                    f"LIODN on '{iommu.name}'",
+                    iommu.span,
+                    "drivers/iommu/fsl_pamu_domain.c: get_pci_device_group "
+                    "(check_pci_ctl_endpt_part: controller rev < 2.4)",
+                ),
+            )
+
     # -- PCI: pci_device_group ------------------------------------------------------------
     def pci(self, devs: list[Device]) -> None:
         """drivers/iommu/iommu.c: pci_device_group (aliases, ACS, multifunction)."""
@@ -709,6 +760,10 @@ def _acs_path(name: str, bridges: dict[str, Bridge]) -> bool:
 def _alone_source(kind: str, pci: bool) -> str:
     if kind in PER_INSTANCE:
         return PER_INSTANCE[kind]
+    if kind == "spapr-tce":
+        return "arch/powerpc/kernel/iommu.c: iommu_register_group (one group per PE)"
+    if kind == "fsl-pamu" and pci:
+        return "drivers/iommu/fsl_pamu_domain.c: get_pci_device_group"
     if pci and kind in PCI_GROUPING:
         return "drivers/iommu/iommu.c: pci_device_group"
     return "drivers/iommu/iommu.c: generic_device_group"

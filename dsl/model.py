@@ -42,6 +42,10 @@ from .node import Node, node_field
 #     itself (no of_xlate); one cell, the flat port ID (MT2701_M4U_ID_LARBn(port))
 #   x86 (intel-vtd, amd-vi): claim PCI devices from DMAR/IVRS, no DT cells
 #   s390-iommu: drivers/iommu/s390-iommu.c: s390_iommu_probe_device takes any PCI device
+#   fsl-pamu: no `iommus` cells; a platform device's `fsl,liodn` list (written by U-Boot),
+#     which fsl_pamu_probe_device requires (6.5+; device_group before), is its `sid`s
+#   spapr-tce: no DT cells; the platform code puts each PCI function in a PE
+#     (pnv_ioda_setup_dev_PE/_bus_PE, pseries' ibm,dma-window node): its `sid` is the PE
 class KindInfo(Node):
     streams: frozenset[str]  # "sid", "swgroup", "context", "none"
     cells: int
@@ -81,6 +85,10 @@ KINDS: dict[str, KindInfo] = {
     "sprd-iommu": KindInfo(frozenset({"none"}), 0, False, None),
     # IBM Z: every zPCI function has its own translation (one IOAT), no shared IDs
     "s390-iommu": KindInfo(frozenset({"none"}), 0, True, None),
+    # Freescale QorIQ PAMU (e500mc/e6500): `sid` is a LIODN
+    "fsl-pamu": KindInfo(frozenset({"sid"}), 1, True, None),
+    # IBM POWER PHBs' TCE tables (pseries, powernv): `sid` is the PE number
+    "spapr-tce": KindInfo(frozenset({"sid"}), 1, True, None),
 }
 
 
@@ -97,6 +105,9 @@ UNCOUNTED_CONTEXTS = {
     "s390-iommu": "one translation table (IOAT) per zPCI function, the attached domain's",
     "sprd-iommu": "one page-table base register per IOMMU (sprd_iommu_pgt_base), the attached "
     "domain's",
+    "fsl-pamu": "one PAACE per LIODN in the table every PAMU shares (PAACE_NUMBER_ENTRIES), "
+    "nothing per domain",
+    "spapr-tce": "one TCE table set per PE (its table_group), owned by the kernel or by VFIO",
 }
 
 # arm-smmu and its Qualcomm implementations match streams with SMRs (id, mask).
@@ -122,16 +133,34 @@ ARCH_ONLY: dict[str, tuple[str, str]] = {
     "omap-iommu": ("arm", "drivers/iommu/Kconfig: OMAP_IOMMU depends on ARCH_OMAP2PLUS (arm32)"),
     "s390-iommu": ("s390", "drivers/iommu/Kconfig: S390_IOMMU def_bool y if S390 && PCI"),
     "msm-iommu": ("arm", "drivers/iommu/Kconfig: MSM_IOMMU depends on ARM"),
+    "fsl-pamu": ("powerpc", "drivers/iommu/Kconfig: FSL_PAMU depends on PPC_E500MC"),
+    "spapr-tce": (
+        "powerpc",
+        "drivers/iommu/Kconfig: SPAPR_TCE_IOMMU depends on PPC_POWERNV || PPC_PSERIES",
+    ),
 }
 
 # IOMMUs that claim every PCI function without a link, and how: from the ACPI tables, or
-# (s390) one IOMMU per zPCI function, registered by the platform.
+# (s390) one IOMMU per zPCI function, registered by the platform, or (PAMU) as the only
+# IOMMU driver of the machine, whose ops the core uses for a device without a fwspec.
 PCI_CLAIMS = {
     "intel-vtd": "ACPI DMAR",
     "amd-vi": "ACPI IVRS",
     "s390-iommu": "the zPCI function's own IOMMU, arch/s390/pci/pci.c: zpci_init_iommu",
+    "fsl-pamu": "the PAMU's ops, the machine's only ones (drivers/iommu/iommu.c: "
+    "__iommu_probe_device, iommu_ops_from_fwnode(NULL)); fsl_pamu_probe_device takes any "
+    "PCI device and the controller's LIODN",
 }
 PCI_CLAIM_KINDS = tuple(PCI_CLAIMS)
+
+
+# Kinds whose probe_device takes PCI functions only, with what it returns for others.
+PCI_ONLY = {
+    "s390-iommu": "s390_iommu_probe_device returns -ENODEV",
+    "spapr-tce": "spapr_tce_iommu_probe_device returns -EPERM (-ENODEV from 6.9)",
+}
+# drivers/iommu/fsl_pamu.h: the PAACT's size; a LIODN indexes it
+PAACE_NUMBER_ENTRIES = 0x500
 
 
 def first_context(kind: str) -> int:
@@ -164,6 +193,9 @@ SPANNING_KINDS: dict[str, str] = {
     "(domain->bonds lists devices of any instance)",
     "msm-iommu": "drivers/iommu/msm_iommu.c: msm_iommu_attach_dev (priv->list_attached)",
     "s390-iommu": "drivers/iommu/s390-iommu.c: s390_iommu_attach_device (s390_domain->devices)",
+    "fsl-pamu": "drivers/iommu/fsl_pamu_domain.c: attach_device (dma_domain->devices, any LIODN)",
+    # only the blocked domain can be attached, and it is one static domain for every PHB
+    "spapr-tce": "arch/powerpc/kernel/iommu.c: spapr_tce_blocked_domain (one static domain)",
 }
 # Drivers known to refuse a domain set up on another instance, and how.
 NO_SPAN_SOURCES: dict[str, str] = {
@@ -185,7 +217,7 @@ NO_SPAN_SOURCES: dict[str, str] = {
 ATTRIBUTES: dict[str, dict[str, str]] = {
     "device": {
         "dma_ops": "DMA ops the driver gets: iommu-dma, dma-direct, dma-direct+swiotlb, "
-        "arm_iommu, s390_pci_dma or none",
+        "arm_iommu, s390_pci_dma, dma_iommu or none",
         "group": "IOMMU group number, or none",
         "group_members": "devices in the same IOMMU group",
         "domain_type": "type of the domain the device ends up in",
@@ -211,7 +243,15 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
     },
 }
 
-DMA_OPS = ("iommu-dma", "dma-direct", "dma-direct+swiotlb", "arm_iommu", "s390_pci_dma", "none")
+DMA_OPS = (
+    "iommu-dma",
+    "dma-direct",
+    "dma-direct+swiotlb",
+    "arm_iommu",
+    "s390_pci_dma",
+    "dma_iommu",
+    "none",
+)
 
 
 class PciAddress(Node):
@@ -1235,14 +1275,14 @@ class _Builder:
             else:
                 known.append(iommu)
         # a default-domain type is refused here with the reason; any other word is E005 already
-        if node.type.text in ("identity", "dma", "dma-fq"):
+        if node.type.text in ("identity", "dma", "dma-fq", "platform"):
             self.err(
                 "E120",
                 "a driver-built domain is 'unmanaged', 'blocked' or 'arm-mapping', not "
                 f"'{node.type.text}'",
                 node.type.span,
-                help="default domains (identity, dma, dma-fq) are chosen by the kernel; "
-                "steer them with rules such as 'requires identity'",
+                help="default domains (identity, dma, dma-fq, platform) are chosen by the "
+                "kernel; steer them with rules such as 'requires identity'",
             )
         self.check_span(node.iommus, known, node.span)
         for iommu in known:
@@ -1323,22 +1363,56 @@ class _Builder:
                 )
 
     def check_clients(self, iommus: dict[str, Iommu], devices: dict[str, Device]) -> None:
-        """E131: a client its IOMMU's driver cannot take."""
+        """E131: a client its IOMMU's driver cannot take; E109: a LIODN past the PAACT;
+        E133: a second PAMU; W215: a PCI function without its PE on a POWER machine."""
         masters: dict[str, tuple[Device, IommuLink]] = {}  # msm-iommu -> its one master
+        pamus = [i for i in iommus.values() if i.kind == "fsl-pamu"]
+        for extra in pamus[1:]:
+            self.err(
+                "E133",
+                f"a second fsl-pamu, '{extra.name}': the kernel registers one PAMU IOMMU for "
+                "all PAMU blocks",
+                extra.span,
+                secondary=(Label(pamus[0].span, "the first"),),
+                help="pamu_domain_init registers one iommu_device (pamu_iommu) and every "
+                "PAMU shares one PAACT indexed by LIODN: declare one fsl-pamu",
+            )
+        tce = [i for i in iommus.values() if i.kind == "spapr-tce"]
         for dev in sorted(devices.values(), key=lambda d: d.probe_order):
+            if tce and dev.pci is not None and not dev.iommus and not dev.disabled:
+                self.warn(
+                    "W215",
+                    f"PCI function '{dev.name}' has no PE: on spapr-tce '{tce[0].name}' every "
+                    "function is in a PE, modelled here as untranslated",
+                    dev.span,
+                    help=f"write 'iommu {tce[0].name} sid PE' with the PE dmesg names "
+                    "(\"Configured PE#..\"), or the group's name file 'domainN-peX'",
+                )
             for link in dev.iommus:
                 iommu = iommus.get(link.iommu)
                 if iommu is None:
                     continue
-                if iommu.kind == "s390-iommu" and dev.pci is None:
+                if iommu.kind in PCI_ONLY and dev.pci is None:
                     self.err(
                         "E131",
-                        f"'{dev.name}' is not a PCI function: s390-iommu '{iommu.name}' takes "
-                        "zPCI functions only",
+                        f"'{dev.name}' is not a PCI function: {iommu.kind} '{iommu.name}' takes "
+                        "PCI functions only",
                         link.span,
-                        help="s390_iommu_probe_device returns -ENODEV for any other device; "
+                        help=f"{PCI_ONLY[iommu.kind]} for any other device; "
                         "give the device its 'pci' address, or drop the link",
                     )
+                if iommu.kind == "fsl-pamu":
+                    for st in link.streams:
+                        if isinstance(st.value, int) and st.value >= PAACE_NUMBER_ENTRIES:
+                            self.err(
+                                "E109",
+                                f"LIODN {st.value:#x} is past the PAACT's "
+                                f"{PAACE_NUMBER_ENTRIES:#x} entries",
+                                st.span,
+                                help="fsl_pamu_attach_device fails such a device (-EINVAL, "
+                                "-ENODEV from 6.2) and setup_liodns skips it: check the "
+                                "fsl,liodn U-Boot wrote",
+                            )
                 if iommu.kind != "msm-iommu":
                     continue
                 first = masters.setdefault(iommu.name, (dev, link))

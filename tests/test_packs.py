@@ -1230,15 +1230,198 @@ def test_map_lines_where_no_iommu_map_is_read_warn(kind: str, text: str) -> None
     assert "W214" not in {d.code for d in build_model(load_text(ok, "m.iommu")).diagnostics}
 
 
+PAMU = """\
+include "std/linux"
+include "std/iommu/fsl-pamu"
+platform {{ arch powerpc; kernel {kernel}; ram 8G }}
+# one PAMU for the SoC's five PAMU blocks; LIODNs as U-Boot's p4080_ids.c writes them
+iommu pamu: fsl-pamu{quirk}
+device dma0: "fsl,eloplus-dma" {{ iommu pamu sid 196 }}
+device portal0: "fsl,qman-portal" {{ iommu pamu sid 1, sid 2; driver own-domain }}
+# two functions behind PCIe controller 2 (PCI domain 1), one behind controller 1
+device nic0: "pci8086,10d3" {{ pci 0000:01:00.0; dma-mask 64 }}
+device nic1: "pci8086,10d3" {{ pci 0001:01:00.0 }}
+device sata: "pci1095,3132" {{ pci 0001:02:00.0 }}
+{extra}
+"""
+
+
+def _why(res: Resolution, dev: str, attr: str) -> str:
+    return "\n".join(res.devices[dev].reasons[attr].lines())
+
+
+def _pamu(kernel: str = "6.8", extra: str = "", quirk: str = "") -> Resolution:
+    text = PAMU.format(kernel=kernel, extra=extra, quirk=quirk)
+    return resolve(build_model(load_text(text, "p4080ds.iommu")))
+
+
+@pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.7", "platform")])
+def test_fsl_pamu_default_domain_by_era(kernel: str, default: str) -> None:
+    """No default domain before fsl_pamu_platform_domain (8565915e7558, 6.7); the PAMU
+    never carries the DMA API, which stays direct (no IOMMU_DMA on powerpc)."""
+    res = _pamu(kernel)
+    assert not res.errors
+    for dev in ("dma0", "nic0", "sata"):
+        assert res.devices[dev].values["default_domain"] == default
+    assert res.devices["nic0"].values["dma_ops"] == "dma-direct"  # 64-bit mask
+    # a 32-bit mask, RAM to 8 GiB: the e500 boards keep a swiotlb pool
+    assert res.devices["dma0"].values["dma_ops"] == "dma-direct+swiotlb"
+    assert "swiotlb_detect_4g" in _why(res, "dma0", "dma_ops")
+
+
+def test_fsl_pamu_pci_functions_share_their_controllers_group() -> None:
+    """get_pci_device_group: a controller before rev 2.4 has one LIODN for every function."""
+    res = _pamu()
+    assert res.devices["nic1"].values["group_members"] == ["nic1", "sata"]
+    assert res.devices["nic0"].values["group_members"] == ["nic0"]
+    assert "check_pci_ctl_endpt_part" in _why(res, "sata", "group")
+    # platform devices: generic_device_group, one each
+    assert res.devices["dma0"].values["group_members"] == ["dma0"]
+    # rev 2.4+ controllers partition their endpoints: pci_device_group
+    split = _pamu(quirk=" { quirk endpoint-partitioning }")
+    assert split.devices["sata"].values["group_members"] == ["sata"]
+
+
+def test_fsl_pamu_domains_are_unmanaged_only() -> None:
+    """The QMan portals' stashing domain attaches; a blocked domain cannot be built."""
+    res = _pamu(extra="domain stash: unmanaged on pamu { attach portal0 }")
+    assert not res.errors
+    assert res.devices["portal0"].values["domain"] == "stash"
+    assert res.devices["portal0"].values["dma_ops"] == "dma-direct+swiotlb"
+    res = _pamu(extra="domain vfio: blocked on pamu { attach nic1 }")
+    e120 = [d for d in res.diagnostics if d.code == "E120"]
+    assert e120 and "cannot build a blocked domain" in e120[0].message
+    assert res.devices["nic1"].values["domain"] != "vfio"
+
+
+def test_fsl_pamu_untrusted_function_is_refused_from_6_7() -> None:
+    """The platform default is a driver's choice, and not DMA: iommu_get_default_domain_type
+    refuses the untrusted device's group."""
+    text = PAMU.format(kernel="6.8", quirk="", extra="").replace(
+        "{ pci 0000:01:00.0; dma-mask 64 }", "{ pci 0000:01:00.0; dma-mask 64; untrusted }"
+    )
+    res = resolve(build_model(load_text(text, "p4080ds.iommu")))
+    assert "E210" in {d.code for d in res.diagnostics}
+    assert any("overriding group" in line and "to Platform" in line for line in res.log)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "text"),
+    [
+        ('device bad: "x" { iommu pamu sid 0x500 }', "E109", "past the PAACT"),
+        ("iommu pamu2: fsl-pamu", "E133", "a second fsl-pamu"),
+        ('device nolodn: "x" { iommu pamu }', "E108", ""),
+        ("iommu pamu3: fsl-pamu { contexts 4 }", "E114", "nothing per domain"),
+    ],
+)
+def test_fsl_pamu_board_mistakes(extra: str, code: str, text: str) -> None:
+    board = PAMU.format(kernel="6.8", quirk="", extra=extra)
+    diags = [d for d in build_model(load_text(board, "p.iommu")).diagnostics if d.code == code]
+    assert diags and text in diags[0].message
+
+
+P9 = """\
+include "std/linux"
+include "std/iommu/spapr-tce"
+platform {{ arch powerpc; kernel {kernel}; ram 256G }}
+iommu phb0: spapr-tce
+iommu phb4: spapr-tce{quirk}
+device nvme: "pci144d,a808" {{ pci 0000:01:00.0; iommu phb0 sid 0x1fd; dma-mask 64 }}
+# a BCM5719's two functions share PE#0
+device eth0: "pci14e4,1657" {{ pci 0004:01:00.0; iommu phb4 sid 0x0; dma-mask 64 }}
+device eth1: "pci14e4,1657" {{ pci 0004:01:00.1; iommu phb4 sid 0x0; dma-mask 64 }}
+# a GPU that reaches 47 bits, below the bypass window at 1 << 59
+device gpu: "pci10de,1f08" {{ pci 0004:02:00.0; iommu phb4 sid 0x1; dma-mask 47 }}
+{extra}
+"""
+
+
+def _p9(kernel: str = "6.8", extra: str = "", quirk: str = "") -> Resolution:
+    text = P9.format(kernel=kernel, extra=extra, quirk=quirk)
+    return resolve(build_model(load_text(text, "talos.iommu")))
+
+
+def test_spapr_tce_groups_are_the_pes() -> None:
+    res = _p9()
+    assert not res.errors
+    assert res.devices["eth1"].values["group_members"] == ["eth0", "eth1"]
+    assert res.devices["gpu"].values["group_members"] == ["gpu"]
+    assert "PE#0" in _why(res, "eth1", "group")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "default"), [("6.3", "none"), ("6.6", "none"), ("6.7", "platform")]
+)
+def test_spapr_tce_default_domain_by_era(kernel: str, default: str) -> None:
+    res = _p9(kernel)
+    assert not res.errors
+    assert res.devices["nvme"].values["default_domain"] == default
+    # the DMA API never goes through a domain: the arch's ops, bypass for a 64-bit mask
+    assert res.devices["nvme"].values["dma_ops"] == "dma-direct"
+    assert res.devices["gpu"].values["dma_ops"] == "dma_iommu"
+
+
+def test_spapr_tce_bypass_needs_the_phb_to_offer_it() -> None:
+    res = _p9(quirk=" { quirk no-bypass }")
+    assert res.devices["eth0"].values["dma_ops"] == "dma_iommu"
+    assert res.devices["nvme"].values["dma_ops"] == "dma-direct"  # phb0 has its window
+
+
+@pytest.mark.parametrize(("kernel", "ok"), [("6.3", False), ("6.4", True), ("6.8", True)])
+def test_spapr_tce_blocked_domain_takes_the_pe_from_the_kernel(kernel: str, ok: bool) -> None:
+    """VFIO's blocked domain (a940904443e4, 6.4) runs take_ownership: the kernel's DMA
+    API has no table left. Before 6.4 there are no iommu_ops to build it with."""
+    res = _p9(kernel, "domain vfio: blocked on phb4 { attach gpu }")
+    assert ("E120" in {d.code for d in res.diagnostics}) is not ok
+    gpu = res.devices["gpu"].values
+    assert (gpu["domain"] == "vfio") is ok
+    assert gpu["dma_ops"] == ("none" if ok else "dma_iommu")
+
+
+def test_spapr_tce_has_no_paging_domain() -> None:
+    res = _p9(extra="domain map: unmanaged on phb4 { attach gpu }")
+    e120 = [d for d in res.diagnostics if d.code == "E120"]
+    assert e120 and "SPAPR TCE IOMMU type" in (e120[0].help or "")
+
+
+def test_spapr_tce_clients_are_pci_functions_in_a_pe() -> None:
+    extra = (
+        'device i2c: "ibm,power9-i2c" { iommu phb0 sid 0x2 }\n'
+        'device usb: "pci1912,0014" { pci 0000:02:00.0 }'
+    )
+    diags = build_model(load_text(P9.format(kernel="6.8", quirk="", extra=extra), "t")).diagnostics
+    assert sorted(d.code for d in diags if d.code in ("E131", "W215")) == ["E131", "W215"]
+
+
+def test_platform_default_is_a_hard_choice_for_user_rules() -> None:
+    """The driver's static default domain wins: a rule asking for another type is E213,
+    one asking for platform holds."""
+    assert not _p9(extra="rule nvme requires platform").errors
+    res = _p9(extra="rule nvme requires identity")
+    assert "E213" in {d.code for d in res.diagnostics}
+
+
 @pytest.mark.parametrize(
     ("board", "arch"),
     [
         (OMAP.format(kernel="6.12", extra="", arch="arm64"), "arm"),
         (Z.format(kernel="6.12", arch="arm64", cmdline="", quirk=""), "s390"),
         (MSM.format(kernel="6.12", extra="", gfx3d1="", arch="arm64"), "arm"),
+        (PAMU.format(kernel="6.8", quirk="", extra="").replace("powerpc", "arm64"), "powerpc"),
+        (P9.format(kernel="6.8", quirk="", extra="").replace("powerpc", "arm64"), "powerpc"),
     ],
-    ids=["omap-iommu", "s390-iommu", "msm-iommu"],
+    ids=["omap-iommu", "s390-iommu", "msm-iommu", "fsl-pamu", "spapr-tce"],
 )
 def test_an_iommu_is_refused_off_the_arch_that_builds_it(board: str, arch: str) -> None:
     e130 = [d for d in build_model(load_text(board, "b.iommu")).diagnostics if d.code == "E130"]
     assert e130 and f"built only on arch {arch}" in e130[0].message
+
+
+def test_spapr_tce_groups_functions_no_driver_binds() -> None:
+    """POWER adds every function to its PE's group when the PCI code sets up its DMA
+    (pnv_pci_ioda_dma_dev_setup), not at driver bind: a Talos II's VGA that ast.modeset=0
+    leaves without a driver is still "Adding to iommu group 2"."""
+    extra = 'device vga: "pci1a03,2000" { pci 0005:02:00.0; iommu phb4 sid 0xfc; driver none }'
+    res = _p9("6.6", extra)
+    assert res.devices["vga"].values["group"] != "none"
+    assert res.devices["vga"].values["dma_ops"] == "none"
