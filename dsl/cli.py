@@ -847,7 +847,8 @@ def build_parser() -> argparse.ArgumentParser:
         "for its #includes) or blob (.dtb). 'listing' reads what people post about a PC: the "
         "'IOMMU Group N ...' script output, lspci -nn lines, lspci -tv (or -t, -tvnn) trees "
         "and dmesg or journalctl -k output (IOMMU groups, the default domain type, DMAR / "
-        "AMD-Vi / arm-smmu lines, the kernel version and command line), alone or mixed, from "
+        "AMD-Vi / arm-smmu lines, POWER's 'Configured PE#' lines, the kernel version and "
+        "command line), alone or mixed, from "
         "one file or several files of the same machine, merged by PCI address. The tree gives "
         "each device's 'upstream' bridge; observed groups and the default domain type become "
         "expectations. What is there is imported and the output says what was missing; lines "
@@ -876,7 +877,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--arch",
-        choices=("arm", "arm64", "x86_64", "riscv64"),
+        choices=("arm", "arm64", "x86_64", "riscv64", "powerpc"),
         help="the architecture, when the root compatible does not tell (dts)",
     )
     p.add_argument("-o", "--output", metavar="OUT", help="write OUT instead of stdout")

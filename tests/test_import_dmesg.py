@@ -294,7 +294,51 @@ MDEV = """\
 [  578.101538] vfio_mdev b323e53e-782f-41bb-a7b8-3538d76fc73a: MDEV: group_id = 0
 """
 
-LOGS = {"gvt": GVT, "apu2": APU2, "sb3": SB3, "sp9": SP9, "lazy": LAZY, "tegra": TEGRA_SMMU}
+# A Talos II (POWER9 PowerNV) booting 6.6-rc7, from its log posted to linuxppc-dev
+# (29 October 2023): PCI enumeration, the PE lines of pnv_pci_ioda_dma_dev_setup, groups.
+TALOS = """\
+Linux version 6.6.0-rc7-P9 (root@T1000) (gcc (Gentoo 13.2.1_p20231014 p9) 13.2.1 20231014) #2 SMP
+Kernel command line: root=/dev/nvme0n1p3 no_entry_flush no_uaccess_flush ast.modeset=0
+iommu: Default domain type: Translated
+iommu: DMA domain TLB invalidation policy: strict mode
+PCI host bridge to bus 0003:00
+pci 0003:00:00.0: [1014:04c1] type 01 class 0x060400
+pci 0003:01:00.0: [104c:8241] type 00 class 0x0c0330
+pci 0003:00:00.0: PCI bridge to [bus 01]
+PCI host bridge to bus 0004:00
+pci 0004:00:00.0: [1014:04c1] type 01 class 0x060400
+pci 0004:01:00.0: [14e4:1657] type 00 class 0x020000
+pci 0004:01:00.1: [14e4:1657] type 00 class 0x020000
+pci 0004:00:00.0: PCI bridge to [bus 01]
+PCI host bridge to bus 0005:00
+pci 0005:00:00.0: [1014:04c1] type 01 class 0x060400
+pci 0005:01:00.0: [1a03:1150] type 01 class 0x060400
+pci 0005:00:00.0: PCI bridge to [bus 01-02]
+pci 0005:02:00.0: [1a03:2000] type 00 class 0x030000
+pci 0005:01:00.0: PCI bridge to [bus 02]
+pci 0003:00:00.0: Configured PE#1fe
+pci 0003:01:00.0: Configured PE#1fd
+pci 0003:01     : [PE# 1fd] Enabling 64-bit DMA bypass
+pci 0003:01:00.0: Adding to iommu group 0
+pci 0004:00:00.0: Configured PE#fe
+pci 0004:01:00.0: Configured PE#0
+pci 0004:01:00.0: Adding to iommu group 1
+pci 0004:01:00.1: Added to existing PE#0
+pci 0004:01:00.1: Adding to iommu group 1
+pci 0005:00:00.0: Configured PE#fe
+pci 0005:01:00.0: Configured PE#fd
+pci 0005:02:00.0: Configured PE#fc
+pci 0005:02:00.0: Adding to iommu group 2
+"""
+LOGS = {
+    "gvt": GVT,
+    "apu2": APU2,
+    "sb3": SB3,
+    "sp9": SP9,
+    "lazy": LAZY,
+    "tegra": TEGRA_SMMU,
+    "talos": TALOS,
+}
 DEVICE = re.compile(r'^device (\S+): "([^"]+)"(?:, "pciclass,[0-9a-f]{4}")? \{ ([^}]*) \}', re.M)
 BRIDGE = re.compile(r"^bridge (\S+): (\S+) \{ ([^}]*) \}", re.MULTILINE)
 EXPECT = re.compile(r"^expect (\S+)\.group_members == \[([^\]]*)\]", re.MULTILINE)
@@ -703,3 +747,20 @@ def test_cli_several_files_and_stdin_then_test(tmp_path: Path) -> None:
     assert "00:05.0" not in text  # its line was cut
     test = run_cli("test", str(out))
     assert test.returncode == 0 and " 0 failed" in test.stdout, test.stdout
+
+
+def test_a_power_log_puts_each_function_in_its_pe() -> None:
+    """PE lines make a POWER board: one spapr-tce per host bridge with a PE'd function, each
+    function in its PE; root ports and the ASPEED bridge have PEs but are bridges."""
+    text = import_listing(TALOS, "talos.txt").text
+    assert "arch powerpc" in text and 'include "std/iommu/spapr-tce"' in text
+    assert [line for line in text.splitlines() if ": spapr-tce" in line] == [
+        "iommu phb0003: spapr-tce",
+        "iommu phb0004: spapr-tce",
+        "iommu phb0005: spapr-tce",
+    ]
+    assert "iommu phb0003 sid 0x1fd" in text and "iommu phb0005 sid 0xfc" in text
+    assert text.count("iommu phb0004 sid 0x0") == 2
+    # the log's three groups, and the model reproduces them
+    outcomes = loads_and_resolves(text)
+    assert len([o for o in outcomes if o[0] != "system"]) == 3 and all(ok for _, ok in outcomes)

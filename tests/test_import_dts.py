@@ -327,3 +327,39 @@ def test_an_msm_iommu_without_qcom_ncb_is_written_disabled(tmp_path: Path) -> No
     text = out.read_text()
     assert "disabled  # no qcom,ncb" in text
     assert run_cli("check", str(out)).returncode == 0
+
+
+# A P4080 device tree as U-Boot hands it over: the PAMU node, and the `fsl,liodn` values
+# U-Boot wrote (p4080_ids.c) on the DMA engine, a QMan portal and a PCIe controller.
+P4080_FDT = """/dts-v1/;
+/ {
+\tcompatible = "fsl,P4080DS";
+\t#address-cells = <2>;
+\t#size-cells = <2>;
+\tmemory { device_type = "memory"; reg = <0x0 0x0 0x1 0x0>; };
+\tsoc: soc@ffe000000 {
+\t\tcompatible = "simple-bus";
+\t\tiommu@20000 { compatible = "fsl,pamu-v1.0", "fsl,pamu"; reg = <0x20000 0x5000>; };
+\t\tdma@100300 { compatible = "fsl,eloplus-dma"; fsl,liodn = <196>; };
+\t\tsdhc@114000 { compatible = "fsl,esdhc"; fsl,liodn = <156>; status = "disabled"; };
+\t};
+\tqman-portal@0 { compatible = "fsl,qman-portal"; fsl,liodn = <1 2>; };
+\tpcie@ffe200000 { compatible = "fsl,p4080-pcie"; device_type = "pci"; fsl,liodn = <193>; };
+};
+"""
+
+
+def test_the_pamu_and_its_liodn_clients(tmp_path: Path) -> None:
+    """No #iommu-cells: the PAMU's clients are the nodes with fsl,liodn, and the machine is
+    powerpc (FSL_PAMU depends on PPC_E500MC)."""
+    _, out = import_dts(tmp_path, P4080_FDT)
+    text = out.read_text()
+    assert "iommu pamu: fsl-pamu" in text and 'include "std/iommu/fsl-pamu"' in text
+    assert "arch powerpc" in text
+    assert '"fsl,eloplus-dma" { iommu pamu sid 196 }' in text
+    assert '"fsl,qman-portal" { iommu pamu sid 1, sid 2 }' in text
+    assert "esdhc" not in text  # disabled: no device
+    # the controller's LIODN is its functions': a note, not a device
+    assert "# /pcie@ffe200000: PCI controller, fsl,liodn 193" in text
+    assert "fsl,p4080-pcie" not in text.split("# /pcie@ffe200000")[1].split("\n")[0]
+    assert run_cli("check", str(out)).returncode == 0

@@ -112,3 +112,55 @@ def test_snapshot_of_an_s390_machine_has_one_zpci_iommu(tmp_path: Path) -> None:
     assert text.count(": s390-iommu") == 1 and "iommu zpci: s390-iommu" in text
     assert "arch s390" in text
     assert 'include "std/iommu/s390-iommu"' in text
+
+
+def test_snapshot_of_a_power_machine_names_each_function_s_pe(tmp_path: Path) -> None:
+    """A Talos II on 6.6: groups are PEs, named "domain%d-pe%lx" (iommu_register_group);
+    their type reads "unknown" (no default domain before 6.7). The snapshot declares one
+    spapr-tce per PHB and puts every function in its PE, which reproduces the groups."""
+    root = tmp_path / "talos"
+    devices = {
+        "0003:00:00.0": ("0x060400", "0x1014", "0x04c1", None),
+        "0003:01:00.0": ("0x0c0330", "0x104c", "0x8241", "0003:00:00.0"),
+        "0030:00:00.0": ("0x060400", "0x1014", "0x04c1", None),
+        "0030:01:00.0": ("0x020000", "0x14e4", "0x1657", "0030:00:00.0"),
+        "0030:01:00.1": ("0x020000", "0x14e4", "0x1657", "0030:00:00.0"),
+    }
+    for bdf, (klass, vid, did, parent) in devices.items():
+        parts = [f"pci{bdf[:4]}:00"] + ([parent] if parent else []) + [bdf]
+        real = root / "sys/devices" / Path(*parts)
+        real.mkdir(parents=True, exist_ok=True)
+        for attr, value in (("class", klass), ("vendor", vid), ("device", did)):
+            (real / attr).write_text(value + "\n")
+        link = root / "sys/bus/pci/devices" / bdf
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(real, link.parent))
+    groups = {
+        0: ("domain3-pe1fd", ["0003:01:00.0"]),
+        1: ("domain48-pe0", ["0030:01:00.0", "0030:01:00.1"]),
+    }
+    for gid, (name, members) in groups.items():
+        gdir = root / "sys/kernel/iommu_groups" / str(gid)
+        (gdir / "devices").mkdir(parents=True)
+        (gdir / "type").write_text("unknown\n")
+        (gdir / "name").write_text(name + "\n")
+        for bdf in members:
+            (gdir / "devices" / bdf).symlink_to(root / "sys/bus/pci/devices" / bdf)
+    for phb in ("iommu-phb0003", "iommu-phb0030"):
+        (root / "sys/class/iommu" / phb).mkdir(parents=True)
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/osrelease").write_text("6.6.0-rc7-P9\n")
+    (root / "proc/sys/kernel/arch").write_text("ppc64le\n")
+    out = tmp_path / "talos.iommu"
+    proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "W804" not in proc.stderr and "W802" not in proc.stderr
+    text = out.read_text()
+    assert "arch powerpc" in text and 'include "std/iommu/spapr-tce"' in text
+    assert "iommu phb0003: spapr-tce" in text and "iommu phb0030: spapr-tce" in text
+    assert "iommu phb0030 sid 0x0" in text and "iommu phb0003 sid 0x1fd" in text
+    # two host bridges reuse bus 00: names carry the PCI domain
+    assert "bridge rp_0003_00_00_0:" in text and "bridge rp_0030_00_00_0:" in text
+    test = run_cli("test", str(out))
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert "2 passed, 0 failed" in test.stdout

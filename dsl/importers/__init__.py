@@ -18,6 +18,8 @@ DRIVER_PACKS = {
     "s390-iommu": "std/iommu/s390-iommu",
     "msm-iommu": "std/iommu/msm-iommu",
     "sprd-iommu": "std/iommu/sprd-iommu",
+    "fsl-pamu": "std/iommu/fsl-pamu",
+    "spapr-tce": "std/iommu/spapr-tce",
 }
 
 

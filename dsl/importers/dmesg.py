@@ -24,6 +24,9 @@ reported.  What each line means comes from the code that prints it:
 - ``Linux version X.Y...``: init/version.c: linux_banner; ``Command line:``
   (arch/x86/kernel/setup.c: setup_arch) and ``Kernel command line:``
   (init/main.c: start_kernel).
+- ``pci dddd:bb:dd.f: Configured PE#x`` / ``Added to existing PE#x``:
+  arch/powerpc/platforms/powernv/pci-ioda.c: pnv_pci_ioda_dma_dev_setup (pci_info), the
+  POWER partitionable endpoint whose TCE tables, and IOMMU group, the function shares.
 - ``DMAR:``/``DMAR-IR:`` (drivers/iommu/intel/dmar.c, iommu.c: pr_fmt "DMAR: "),
   ``AMD-Vi:`` (drivers/iommu/amd/init.c: pr_fmt "AMD-Vi: "), and the
   ``arm-smmu``/``arm-smmu-v3`` drivers' dev_info lines name the IOMMU hardware.
@@ -73,6 +76,7 @@ _ENUM_TRIGGER = re.compile(r"pci [0-9a-fA-F:.]+: \[[0-9a-fA-F]{1,4}(?::|\]?$)")
 _BRIDGE = re.compile(
     rf"pci {_ADDR}: PCI bridge to \[bus ([0-9a-fA-F]{{2}})(?:-([0-9a-fA-F]{{2}}))?\]"
 )
+_PE = re.compile(rf"pci {_ADDR}: (?:Configured|Added to existing) PE#([0-9a-fA-F]+)\s*$")
 _HOST = re.compile(r"PCI host bridge to bus ([0-9a-fA-F]{4}):([0-9a-fA-F]{2})\b")
 _VERSION = re.compile(r"Linux version (\d+)\.(\d+)\S*(.*)$")
 _CMDLINE = re.compile(r"(Kernel command line|Command line): ?(.*)$")
@@ -151,6 +155,7 @@ class DmesgFacts:
     pci: dict[Addr, PciSeen] = field(default_factory=dict)
     bridges: dict[Addr, tuple[int, int, int]] = field(default_factory=dict)  # (sec, sub, line)
     roots: set[tuple[int, int]] = field(default_factory=set)
+    pes: dict[Addr, tuple[int, int]] = field(default_factory=dict)  # addr -> (POWER PE, line)
     lines: int = 0  # lines read as kernel log
     boots: int = 1  # a kern.log or journal may hold several; the last one is kept
 
@@ -164,6 +169,7 @@ class DmesgFacts:
             or self.groups
             or self.other_groups
             or self.pci
+            or self.pes
         )
 
 
@@ -223,6 +229,10 @@ class DmesgReader:
                 end,
                 "PCI device line without '[vvvv:dddd] type NN class 0xCCCCCC' (cut off?)",
             )
+        m = _PE.match(msg)
+        if m:
+            f.pes[_addr(m, 1)] = (int(m.group(5), 16), number)
+            return True
         m = _BRIDGE.match(msg)
         if m:
             low = int(m.group(5), 16)

@@ -263,6 +263,22 @@ def _qcom_iommu_contexts(node: Any) -> list[str]:
     return out
 
 
+def _liodn_client(node: Any, pamu: str, used: set[str]) -> str:
+    """A PAMU client: its `fsl,liodn` list as sids (fsl_pamu_attach_device reads them all).
+    A PCI controller's LIODN is its functions', which a device tree does not list."""
+    liodns = ", ".join(f"sid {v}" for v in _cells(node, "fsl,liodn"))
+    if _strings(node, "device_type") == ["pci"]:
+        return (
+            f"# {node.path}: PCI controller, fsl,liodn {liodns.replace('sid ', '')}: the "
+            "functions behind it use it\n# (they are not in a device tree; add them with their "
+            "'pci' addresses)"
+        )
+    name = _ident(node, used)
+    compatibles = _strings(node, "compatible") or [node.name]
+    quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in compatibles)
+    return f"# {node.path}: fsl,liodn\ndevice {name}: {quoted} {{ iommu {pamu} {liodns} }}"
+
+
 def _enabled(node: Any) -> bool:
     """Available, and so are all its parents: the kernel creates no device below an
     unavailable node (drivers/of/platform.c: of_platform_bus_create checks
@@ -489,6 +505,12 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     root = dt.root
     root_compat = _strings(root, "compatible")
     soc = next((c.split(",")[1] for c in root_compat if c.startswith("nvidia,tegra")), None)
+    nodes = list(dt.node_iter())
+    # The QorIQ PAMU has no #iommu-cells: its clients carry the `fsl,liodn` U-Boot writes
+    # (drivers/iommu/fsl_pamu.c: fsl_pamu_probe matches "fsl,pamu"; e500mc, so powerpc).
+    pamu = next((n for n in nodes if "fsl,pamu" in _strings(n, "compatible")), None)
+    if pamu is not None:
+        arch = arch or "powerpc"
     arch = arch or next((a for c in root_compat for p, a in ARCH if c.startswith(p)), None)
     if arch is None:
         # a RISC-V hart's compatible is "<vendor>,<core>", "riscv" (cpus/riscv,cpus.yaml)
@@ -498,7 +520,6 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     used: set[str] = set()
     names: dict[str, str] = {}
     mapless: dict[str, str] = {}  # node path -> name, IOMMUs the pack declares without maps
-    nodes = list(dt.node_iter())
     iommus: dict[str, tuple[str, int]] = {}  # node path -> (kind, #iommu-cells)
     out_iommus: list[str] = []
     iommu_props: dict[str, list[str]] = {}  # node path -> its properties in the rule file
@@ -577,6 +598,10 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if not _enabled(node):
             props.append("disabled")
         iommu_props[node.path] = props
+    if pamu is not None:
+        iommus[pamu.path] = ("fsl-pamu", 0)
+        names[pamu.path] = unique_name("pamu", used)
+        iommu_props[pamu.path] = [] if _enabled(pamu) else ["disabled"]
     _host_maps(path, nodes, dt, iommus, iommu_props, diags, pack_notes, mapless)
     for ipath, props in iommu_props.items():
         node = dt.get_node(ipath)
@@ -586,6 +611,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         out_iommus.append(f"# {ipath}: {compat}\niommu {names[ipath]}: {iommus[ipath][0]}{block}")
     devices: list[str] = []
     for node in nodes:
+        if pamu is not None and "fsl,liodn" in node.props and _enabled(node):
+            devices.append(_liodn_client(node, names[pamu.path], used))
+            continue
         if "iommus" not in node.props or "#iommu-cells" in node.props:
             continue
         if not _enabled(node):

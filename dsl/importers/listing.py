@@ -182,6 +182,7 @@ class _Fn:
     parent_at: _At | None = None
     acs_deduced: str = ""  # why the observed groups say this bridge's path has ACS
     ids_at: _At | None = None
+    pe: int | None = None  # the POWER PE the kernel log puts it in
 
     @property
     def addr(self) -> str:
@@ -447,6 +448,10 @@ class _Reader:
             self.ids(fn, seen.vid, seen.did, at)
             if not fn.cls or fn.cls == "0000":
                 fn.cls = seen.cls
+        for addr4, (pe, line) in sorted(facts.pes.items()):
+            fn = self.function(_fmt_addr(*addr4), _At(self.source, line))
+            if fn is not None:
+                fn.pe = pe
         for addr4, (low, high, line) in facts.bridges.items():
             fn = self.function(_fmt_addr(*addr4), _At(self.source, line))
             if fn is not None and fn.secondary is None:
@@ -587,6 +592,16 @@ def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
     """The IOMMU statements and why: what a kernel log names (the driver that ran), else
     the host bridge's vendor when the listing shows one (an AMD board often carries an
     Intel NIC), else any Intel or AMD function."""
+    # POWER: the log puts functions in PEs; each host bridge's TCE tables are an IOMMU
+    with_pe = sorted({f.domain for f in fns if f.pe is not None and not f.is_bridge})
+    if with_pe:
+        pe_why = (
+            "The kernel log puts PCI functions in PEs ('Configured PE#', "
+            "pnv_pci_ioda_dma_dev_setup): POWER's TCE tables, one spapr-tce per host bridge."
+        )
+        return [
+            _Iommu(f"phb{d:04x}", "spapr-tce", [pe_why] if d == with_pe[0] else []) for d in with_pe
+        ]
     x86: dict[str, tuple[int, str]] = {}  # kind -> (lines, first seen)
     arm: dict[tuple[str, str], str] = {}
     for source, facts in logs:
@@ -649,6 +664,8 @@ def _platform(logs: list[tuple[str, DmesgFacts]], iommus: list[_Iommu]) -> _Plat
     with_arch = [f.arch for _s, f in logs if f.arch]
     if with_arch:
         arch = with_arch[-1]
+    elif "spapr-tce" in kinds:
+        arch, arch_note = "powerpc", "PEs in the kernel log: a POWER machine"
     elif kinds & {"arm-smmu", "arm-smmu-v3"} and not kinds & {"intel-vtd", "amd-vi"}:
         arch, arch_note = "arm64", "an Arm SMMU: arm64 is a guess (32-bit arm has them too)"
     lines = [f"arch {arch}" + (f"  # {arch_note}" if arch_note else "")]
@@ -833,6 +850,8 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
         if f.acs_note:
             out += _comment(f.acs_note)
             props.append("acs yes")
+        if f.pe is not None:
+            props.append(f"iommu phb{f.domain:04x} sid {f.pe:#x}")
         compatible = f'"pci{f.vid},{f.did}"' if f.vid else f'"{UNKNOWN_ID}"'
         if f.cls and f.cls != "0000":
             # the Open Firmware PCI binding's class compatible ("pciclass,ccss"): packs select

@@ -34,7 +34,12 @@ ARCHES = {
     "arm64": "arm64",
     "riscv64": "riscv64",
     "s390x": "s390",
+    "ppc64le": "powerpc",
+    "ppc64": "powerpc",
 }
+# arch/powerpc/kernel/iommu.c: iommu_register_group names each POWER group after its PE,
+# "domain%d-pe%lx" (the PCI domain in decimal, the PE number in hex)
+PE_NAME = re.compile(r"^domain(\d+)-pe([0-9a-f]+)$")
 
 
 @dataclass
@@ -50,9 +55,16 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def _where(pci: str) -> str:
+    """The bus/device/function part of a name, with the PCI domain when it is not 0000
+    (machines with several host bridges reuse bus numbers in each)."""
+    where = pci[5:] if pci.startswith("0000:") else pci
+    return where.replace(":", "_").replace(".", "_")
+
+
 def _name(pci: str, klass: str, used: set[str]) -> str:
     stem, _tags = class_info(klass[:4])
-    return unique_name(f"{stem}_{pci[5:].replace(':', '_').replace('.', '_')}", used)
+    return unique_name(f"{stem}_{_where(pci)}", used)
 
 
 def snapshot(root: str = "/") -> Snapshot:
@@ -95,14 +107,30 @@ def snapshot(root: str = "/") -> Snapshot:
         "ivhd": "amd-vi",
         "riscv-iommu@": "riscv-iommu",
         "s390-iommu.": "s390-iommu",
+        "iommu-phb": "spapr-tce",
     }
     for entry in sorted(class_dir.iterdir()) if class_dir.is_dir() else []:
         kind = next((k for p, k in prefixes.items() if entry.name.startswith(p)), "arm-smmu-v3")
+        if kind == "spapr-tce":
+            continue  # one per PHB, 6.4+: declared below from the groups' PE names
+
         if kind == "s390-iommu":
             if not any(k == kind for _n, k in iommus):
                 iommus.append(("zpci", kind))
             continue
         iommus.append((re.sub(r"[^A-Za-z0-9_]", "_", entry.name), kind))
+    # POWER: every group is a PE, named after it, in every era (before 6.4 there is no
+    # /sys/class/iommu entry at all): one spapr-tce per PHB, and each function's PE
+    pes: dict[str, tuple[int, int]] = {}  # member -> (PCI domain, PE number)
+    for gdir in sorted(groups_dir.iterdir()) if groups_dir.is_dir() else []:
+        named = PE_NAME.match(_read(gdir / "name") or "")
+        if named is not None and (gdir / "devices").is_dir():
+            for dev in (gdir / "devices").iterdir():
+                pes[dev.name] = (int(named.group(1)), int(named.group(2), 16))
+    for domain in sorted({d for d, _pe in pes.values()}):
+        iommus.append((f"phb{domain:04x}", "spapr-tce"))
+    if pes:
+        arch = arch or "powerpc"
     if not iommus and groups_dir.is_dir() and any(groups_dir.iterdir()):
         diags.append(
             warning(
@@ -148,9 +176,7 @@ def snapshot(root: str = "/") -> Snapshot:
     bridges = {bdf for bdf, klass, *_ in rows if klass == "0604"}
     for bdf, klass, *_ in rows:
         names[bdf] = (
-            f"rp_{bdf[5:].replace(':', '_').replace('.', '_')}"
-            if bdf in bridges
-            else _name(bdf, klass, used)
+            unique_name(f"rp_{_where(bdf)}", used) if bdf in bridges else _name(bdf, klass, used)
         )
 
     out = [
@@ -168,7 +194,9 @@ def snapshot(root: str = "/") -> Snapshot:
     if cmdline:
         out.append(f'    cmdline "{cmdline.replace(chr(34), chr(39))}"')
     out.append("}")
-    first_mapped = next((n for n, kind in iommus if kind not in PCI_CLAIM_KINDS), None)
+    first_mapped = next(
+        (n for n, kind in iommus if kind not in PCI_CLAIM_KINDS and kind != "spapr-tce"), None
+    )
     for name, kind in iommus:
         if name == first_mapped:
             # PCI functions reach a DT-described IOMMU through the host bridge's iommu-map,
@@ -201,6 +229,9 @@ def snapshot(root: str = "/") -> Snapshot:
             continue
         tags = ", ".join(class_info(klass)[1] or ("dev",))
         up = f"; upstream {names[parent]}" if parent in bridges else ""
+        if bdf in pes:
+            domain, pe = pes[bdf]
+            up += f"; iommu phb{domain:04x} sid {pe:#x}"
         out.append(
             f'device {names[bdf]}: "pci{vid},{did}" {{ tags {tags}; pci {bdf}{up} }}'
             f"  # class {klass}"
