@@ -154,6 +154,22 @@ PCI_CLAIMS = {
 PCI_CLAIM_KINDS = tuple(PCI_CLAIMS)
 
 
+# Two DMA-ops names made of the same words, easy to swap.
+DMA_OPS_MEANING = {
+    "iommu-dma": "the IOMMU DMA layer, drivers/iommu/dma-iommu.c",
+    "dma_iommu": "POWER's TCE ops, arch/powerpc/kernel/dma-iommu.c",
+}
+
+
+def _dma_ops_hint(word: str) -> str:
+    """did-you-mean, naming both iommu-dma and dma_iommu for a word of theirs."""
+    words = sorted(re.split(r"[-_]", word.lower()))
+    same = [o for o in DMA_OPS_MEANING if sorted(re.split(r"[-_]", o)) == words]
+    if len(same) > 1:
+        return "did you mean " + " or ".join(f"'{o}' ({DMA_OPS_MEANING[o]})" for o in same) + "?"
+    return did_you_mean(word, DMA_OPS)
+
+
 # Kinds whose probe_device takes PCI functions only, with what it returns for others.
 PCI_ONLY = {
     "s390-iommu": "s390_iommu_probe_device returns -ENODEV",
@@ -1650,7 +1666,7 @@ class _Builder:
                 f"'{node.value.text}' is not a kind of DMA ops",
                 node.value.span,
                 label=f"expected one of: {', '.join(DMA_OPS)}",
-                help=did_you_mean(node.value.text, DMA_OPS),
+                help=_dma_ops_hint(node.value.text),
             )
         if attr in ("domain_type", "default_domain", "type") and isinstance(node.value, ast.Word):
             allowed = (*domain_types(), "none")

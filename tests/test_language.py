@@ -325,3 +325,18 @@ def test_caps_are_facts_a_selector_can_ask_for() -> None:
     assert res.rule_hits == {0: 1}  # only 'a'
     bad = load_text('device a: "x" { caps pasidd }\n', "c.iommu")
     assert [(d.code, d.help) for d in bad.diagnostics] == [("E005", "did you mean 'pasid'?")]
+
+
+@pytest.mark.parametrize(
+    ("word", "hint"),
+    [
+        ("dma-iommu", "did you mean 'iommu-dma' (the IOMMU DMA layer"),
+        ("iommu_dma", "or 'dma_iommu' (POWER's TCE ops"),
+        ("dma-direkt", "did you mean 'dma-direct'"),
+    ],
+)
+def test_dma_ops_expectation_typos_get_a_hint(word: str, hint: str) -> None:
+    """iommu-dma and POWER's dma_iommu are the same two words: a swap names both."""
+    model = build_model(load_text(f'device a: "x"\nexpect a.dma_ops == {word}\n', "b.iommu"))
+    [diag] = [d for d in model.diagnostics if d.code == "E116"]
+    assert hint in (diag.help or "")
