@@ -26,6 +26,8 @@ LOG_NAME = {
     "unmanaged": "Unmanaged",
     "platform": "Platform",
 }
+# include/linux/iommu.h: the IOMMU_DOMAIN_* values, as "%u" prints them
+TYPE_NUMBER = {"blocked": 0, "unmanaged": 1, "dma": 3, "identity": 4, "dma-fq": 11, "platform": 32}
 IOMMU_C = "drivers/iommu/iommu.c"
 
 
@@ -310,9 +312,11 @@ class _Deciding:
                 )
                 ktype = None
             elif ktype != "dma" and "dma" in caps:
+                # pr_warn prints the type's number and group->name, which only POWER sets
                 self.res.log.append(
-                    f"iommu: Failed to allocate default IOMMU domain of type {ktype} for "
-                    f"group {group.id} - Falling back to IOMMU_DOMAIN_DMA"
+                    f"iommu: Failed to allocate default IOMMU domain of type "
+                    f"{TYPE_NUMBER.get(ktype, ktype)} for group (null) - Falling back to "
+                    "IOMMU_DOMAIN_DMA"
                 )
                 kwhy = Reason(
                     f"{ktype} cannot be allocated: falling back to dma", None, src, (kwhy, *capwhy)
