@@ -228,7 +228,8 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                     f"'{trusted[0].name}'",
                     untrusted[0].span,
                     secondary=(Label(trusted[0].span, "trusted device in the same group"),),
-                    help="the whole group gets a strict DMA domain; an external device shares "
-                    "isolation with an internal one",
+                    help="the whole group gets the untrusted device's treatment (a strict DMA "
+                    "domain, or a refused probe where the driver insists on another type); an "
+                    "external device shares isolation with an internal one",
                 )
             )

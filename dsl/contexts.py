@@ -591,6 +591,29 @@ def _driver_domain(
                 )
             )
             return
+    if spec.type == "blocked" and any(
+        model.iommus[i].kind == "fsl-pamu" for i in spec.iommus if i in model.iommus
+    ):
+        # __iommu_group_alloc_blocking_domain: a driver without a blocked domain gets an
+        # empty UNMANAGED one, and fsl_pamu_attach_device programs its fixed window
+        dom.type = "unmanaged"
+        dom.reason = Reason(
+            f"'{spec.name}': the core's stand-in for a blocked domain, an empty UNMANAGED one",
+            spec.span,
+            "drivers/iommu/iommu.c: __iommu_group_alloc_blocking_domain",
+            tuple(when),
+        )
+        res.diagnostics.append(
+            warning(
+                "W216",
+                f"'{spec.name}' does not block DMA on fsl-pamu: the PAMU has no blocked domain, "
+                "the core attaches an empty UNMANAGED one instead, and the PAMU's attach maps "
+                "its fixed window (0..64 GiB, 1:1)",
+                spec.span,
+                help="fsl_pamu_attach_device -> pamu_set_liodn: one hard-coded window since "
+                "57fa44be7fdb (5.13); a VFIO user of a PAMU device is not isolated",
+            )
+        )
     groups: list[Group] = []
     refused: set[int] = set()  # groups a single-client driver turned away
     overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
@@ -695,10 +718,11 @@ def _driver_domain(
 
 def _cannot_build(kind: str, dtype: str, kernel: tuple[int, ...]) -> str | None:
     """Why a driver cannot allocate a domain of this type, where it cannot."""
-    if kind == "fsl-pamu" and dtype == "blocked":
+    if kind == "fsl-pamu" and dtype == "blocked" and kernel < (5, 19):
         return (
             "fsl_pamu_domain_alloc allocates UNMANAGED domains only and the driver has no "
-            "blocked domain (drivers/iommu/fsl_pamu_domain.c)"
+            "blocked domain (drivers/iommu/fsl_pamu_domain.c); the core's empty stand-in "
+            "came with DMA ownership in 5.19"
         )
     if kind == "spapr-tce" and kernel < (6, 4):
         return (

@@ -10,7 +10,7 @@ pool exists (kernel/dma/direct.h: dma_capable).
 from __future__ import annotations
 
 from .diagnostics import warning
-from .model import Device, Iommu
+from .model import Device, Iommu, Model
 from .provenance import Reason
 from .resolution import Domain, Resolution
 
@@ -69,6 +69,12 @@ def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
             None,
             "arch/arm/mm/init.c: mem_init (CONFIG_ARM_LPAE)",
         )
+    if plat.arch == "powerpc" and any(i.kind == "spapr-tce" for i in res.model.iommus.values()):
+        return False, Reason(
+            "no swiotlb pool on POWER servers: ppc_swiotlb_enable stays 0 (secure guests aside)",
+            None,
+            "arch/powerpc/mm/mem.c: mem_init (swiotlb_init(ppc_swiotlb_enable, ...))",
+        )
     if plat.arch == "powerpc":
         # The e500 boards' setup_arch (corenet_gen_setup_arch, mpc85xx_ds_setup_arch) keep
         # the pool when RAM ends above 4 GiB; fsl_pci's setup_pci_atmu also when RAM
@@ -82,14 +88,19 @@ def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
     return False, Reason(f"no swiotlb pool on {plat.arch}")
 
 
-def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
+def _mask_reason(dev: Device) -> Reason:
     bits = dev.dma_mask or 32
-    limit = 1 << bits
-    mask_why = Reason(
+    return Reason(
         f"DMA mask {bits} bits" + ("" if dev.dma_mask else " (the default for DT/PCI devices)"),
         dev.span,
         "drivers/of/device.c: of_dma_configure_id" if not dev.dma_mask else None,
     )
+
+
+def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
+    bits = dev.dma_mask or 32
+    limit = 1 << bits
+    mask_why = _mask_reason(dev)
     top = res.platform.ram_top
     if top <= limit or top == 0:
         return "dma-direct", Reason(
@@ -123,9 +134,22 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
     )
 
 
-# The bypass window of a POWER PHB starts at 1 << 59 (powernv TVE#1,
-# pnv_pci_ioda_iommu_bypass_supported): a mask of 60 bits or more reaches it.
-TCE_BYPASS_BITS = 60
+# A POWER PHB's bypass serves 64-bit masks: pseries grants its direct DDW only to them
+# (iommu_bypass_supported_pSeriesLP, before "Limited Addressing"); powernv's TVE#1 bypass at
+# 1 << 59 also serves masks from 60 bits (pnv_pci_ioda_iommu_bypass_supported), not modelled.
+TCE_BYPASS_BITS = 64
+
+
+def _tce_phb(model: Model, dev: Device) -> Iommu | None:
+    """The POWER PHB whose TCE ops a PCI function gets: its PE's, or (no PE written, W215)
+    the machine's first."""
+    if dev.pci is None:
+        return None
+    phbs = [i for i in model.iommus.values() if i.kind == "spapr-tce"]
+    for link in dev.iommus:
+        if link.iommu in model.iommus and model.iommus[link.iommu].kind == "spapr-tce":
+            return model.iommus[link.iommu]
+    return phbs[0] if phbs and not dev.iommus else None
 
 
 def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
@@ -148,9 +172,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
         "arch/powerpc/platforms/powernv/pci-ioda.c: set_pci_dma_ops(&dma_iommu_ops)",
     )
     bits = dev.dma_mask or 32
-    mask = Reason(
-        f"DMA mask {bits} bits" + ("" if dev.dma_mask else " (the PCI default)"), dev.span
-    )
+    mask = _mask_reason(dev)
     if "no-bypass" in iommu.quirks:
         return "dma_iommu", Reason(
             f"dma_iommu: '{iommu.name}' offers no bypass window (quirk no-bypass): every "
@@ -169,7 +191,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
             (ops, mask),
         )
     return "dma_iommu", Reason(
-        f"dma_iommu: a {bits}-bit mask cannot reach the bypass window (1 << 59): every mapping "
+        f"dma_iommu: a {bits}-bit mask is not served by the PHB's 64-bit bypass: every mapping "
         "is a TCE in the PE's 32-bit window",
         None,
         "arch/powerpc/kernel/dma-iommu.c: dma_iommu_map_page (iommu_map_page)",
@@ -256,6 +278,12 @@ def dma_ops(res: Resolution) -> None:
                 ),
             )
             continue
+        tce = _tce_phb(model, dev)
+        if tce is not None:
+            # the platform code sets dma_iommu_ops whatever the IOMMU API did with the
+            # function (a refused group, a kernel without SPAPR_TCE_IOMMU)
+            dres.set("dma_ops", *_tce(dev, tce, dom))
+            continue
         if dres.iommu is None or group is None or group.failed:
             why = dres.reasons.get("iommu") or Reason("not behind an IOMMU")
             if group is not None and group.failed:
@@ -320,9 +348,6 @@ def dma_ops(res: Resolution) -> None:
                 (released.context_reason,),
             )
             dres.set("dma_ops", *_direct(res, dev, why))
-            continue
-        if model.iommus[group.iommu].kind == "spapr-tce":
-            dres.set("dma_ops", *_tce(dev, model.iommus[group.iommu], dom))
             continue
         default = group.default
         if default in ("dma", "dma-fq") and res.platform.enabled("IOMMU_DMA"):

@@ -11,7 +11,7 @@ choices) and soft `prefers` rules.
 from __future__ import annotations
 
 from .diagnostics import Label, error, warning
-from .model import Device
+from .model import STATIC_DEFAULT, STATIC_DEFAULT_HONOURED, STATIC_DEFAULT_SINCE, Device
 from .provenance import Reason
 from .resolution import Group, Resolution
 from .rules import ActiveRule, by_verb
@@ -99,14 +99,24 @@ class _Deciding:
         iommu = self.res.model.iommus[group.iommu]
         types = {"identity", "dma", "dma-fq", "blocked"}
         # Every driver allocates UNMANAGED domains, but the core makes one a default domain
-        # only when the driver's def_domain_type asks for it (mtk_iommu_v1, 5.8..6.6). A
-        # PLATFORM domain (6.7+) is the static ops->default_domain of a legacy driver
-        # (fsl_pamu, spapr TCE): iommu_group_alloc_default_domain returns it for that type.
-        for m in group.members:
-            wish = _dtype(self.wishes[m]) if m in self.wishes else None
-            if wish == "unmanaged" or (wish == "platform" and self.res.platform.kernel >= (6, 7)):
-                types.add(wish)
+        # only when the driver's def_domain_type asks for it (mtk_iommu_v1, 5.8..6.6).
+        if any(_dtype(self.wishes[m]) == "unmanaged" for m in group.members if m in self.wishes):
+            types.add("unmanaged")
         why: list[Reason] = []
+        # A PLATFORM domain is the static ops->default_domain of a legacy driver (6.7+),
+        # which iommu_group_alloc_default_domain returns for that type and no other.
+        static = STATIC_DEFAULT.get(iommu.kind)
+        if static and self.res.platform.kernel >= STATIC_DEFAULT_SINCE:
+            types.add("platform")
+        elif static:
+            why.append(
+                Reason(
+                    f"'{iommu.name}' has no platform domain before 6.7",
+                    iommu.span,
+                    static,
+                    (self.res.platform.kernel_reason,),
+                )
+            )
         if iommu.domains is not None:
             types &= set(iommu.domains)
             why.append(
@@ -157,6 +167,12 @@ class _Deciding:
             driver: str | None = None
             why: list[Reason] = []
             forced: Reason | None = None  # identity for want of IOMMU_DMA
+            static = STATIC_DEFAULT.get(res.model.iommus[group.iommu].kind)
+            if static and plat.kernel >= STATIC_DEFAULT_HONOURED:
+                # iommu_get_def_domain_type: "Drivers that declare a global static
+                # default_domain will always choose that."
+                driver = "platform"
+                why.append(Reason("the driver's static platform domain", None, static))
             if arm32:
                 driver = "identity"
                 why.append(
@@ -281,7 +297,10 @@ class _Deciding:
                 f"group {group.id} fails to probe: {what}",
                 dev.span,
                 label=f"'{dev.name}' is left without its IOMMU (-EINVAL)",
-                help="the kernel unwinds the device from the IOMMU; it gets no IOMMU DMA ops",
+                help="the kernel unwinds the device from the IOMMU: no group, but its DMA ops "
+                "stay the arch's TCE ops"
+                if self.res.model.iommus[group.iommu].kind == "spapr-tce"
+                else "the kernel unwinds the device from the IOMMU; it gets no IOMMU DMA ops",
             )
         )
 
@@ -293,6 +312,20 @@ class _Deciding:
             return
         ktype, kwhy, hard = self.kernel_type(group)
         if group.failed:
+            return
+        static = STATIC_DEFAULT.get(self.res.model.iommus[group.iommu].kind)
+        if static and self.res.platform.kernel >= STATIC_DEFAULT_SINCE and ktype != "platform":
+            # 6.7 only: the core's choice ignored ops->default_domain (fixed for 6.8)
+            dev = self.res.model.devices[group.members[0]]
+            self.refuse(
+                group,
+                dev,
+                f"the core asks for {ktype} and the driver has only its static platform domain "
+                "(iommu_group_alloc_default_domain: -EINVAL; fixed in 6.8 by 'iommu: Fix the "
+                "domain type checks when default_domain is set')",
+                f"{IOMMU_C}: iommu_group_alloc_default_domain",
+                [kwhy, Reason("ops->default_domain", None, static)],
+            )
             return
         caps, capwhy = self.capable(group)
         src = f"{IOMMU_C}: iommu_group_alloc_default_domain"
@@ -375,8 +408,11 @@ class _Deciding:
         target = positive[-1] if positive else None
         if target is not None:
             t, r, m = target
-            if hard and ktype is not None and t != ktype and t != "none":
-                self.kernel_clash(group, r, f"'{m}' needs {t}", kwhy, ktype)
+            if hard and ktype is not None and t != ktype:
+                # a hard choice stands even against `excludes implicit` (t == "none"): the
+                # kernel sets that domain up whatever the board wants
+                want = f"'{m}' excludes implicit DMA backing" if t == "none" else f"'{m}' needs {t}"
+                self.kernel_clash(group, r, want, kwhy, ktype)
                 return ktype, kwhy
             if t == "none":
                 return None, r.reason(

@@ -7,6 +7,7 @@ two of them, each edge labelled with that reason and its kernel source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -573,46 +574,51 @@ class _Grouper:
                 else:
                     seen.setdefault(sid, dev.name)
 
-    # -- POWER: one group per PE -----------------------------------------------------------
+    # -- POWER PEs and PAMU controllers: one group per shared key --------------------------
+    def by_key(
+        self,
+        devs: list[Device],
+        key: Callable[[Device], int | None],
+        why: Callable[[Device, str, int], Reason],
+    ) -> None:
+        """Link each device to the first (in probe order) with the same key."""
+        first: dict[int, str] = {}
+        for dev in sorted(devs, key=lambda d: d.probe_order):
+            k = key(dev)
+            if k is not None:
+                holder = first.setdefault(k, dev.name)
+                self.link(holder, dev.name, why(dev, holder, k))
+
     def pe(self, iommu: Iommu, devs: list[Device]) -> None:
         """The PE's table_group owns the group (iommu_register_group, "domainN-peX"): the
         functions of one PE share it whatever ACS says (pnv_pci_device_group,
         pSeries_pci_device_group through spapr_tce_iommu_device_group)."""
-        first: dict[int, str] = {}
-        for dev in sorted(devs, key=lambda d: d.probe_order):
-            for sid, _ in stream_ids(dev, iommu):
-                holder = first.setdefault(sid, dev.name)
-                self.link(
-                    holder,
-                    dev.name,
-                    Reason(
-                        f"'{dev.name}' is in PE#{sid:x} of '{iommu.name}', with '{holder}'",
-                        _link_span(dev, iommu),
-                        "arch/powerpc/platforms/powernv/pci-ioda.c: pnv_pci_device_group "
-                        "(the PE's table_group.group)",
-                    ),
-                )
+        self.by_key(
+            devs,
+            lambda d: next((sid for sid, _ in stream_ids(d, iommu)), None),
+            lambda d, holder, pe: Reason(
+                f"'{d.name}' is in PE#{pe:x} of '{iommu.name}', with '{holder}'",
+                _link_span(d, iommu),
+                "arch/powerpc/platforms/powernv/pci-ioda.c: pnv_pci_device_group "
+                "(the PE's table_group.group)",
+            ),
+        )
 
-    # -- PAMU: one group per PCI controller -------------------------------------------
     def pamu_controllers(self, iommu: Iommu, devs: list[Device]) -> None:
         """A PCIe controller older than rev 2.4 cannot tell its endpoints apart (one LIODN
         for all): every function behind it shares the controller's group
         (fsl_pamu_domain.c: get_pci_device_group, check_pci_ctl_endpt_part)."""
-        first: dict[int, str] = {}
-        for dev in sorted(devs, key=lambda d: d.probe_order):
-            assert dev.pci is not None
-            holder = first.setdefault(dev.pci.domain, dev.name)
-            self.link(
-                holder,
-                dev.name,
-                Reason(
-                    f"the functions of PCI domain {dev.pci.domain:04x} share their controller's "
-                    f"LIODN on '{iommu.name}'",
-                    iommu.span,
-                    "drivers/iommu/fsl_pamu_domain.c: get_pci_device_group "
-                    "(check_pci_ctl_endpt_part: controller rev < 2.4)",
-                ),
-            )
+        self.by_key(
+            devs,
+            lambda d: d.pci.domain if d.pci is not None else None,
+            lambda d, _holder, domain: Reason(
+                f"the functions of PCI domain {domain:04x} share their controller's LIODN on "
+                f"'{iommu.name}'",
+                iommu.span,
+                "drivers/iommu/fsl_pamu_domain.c: get_pci_device_group "
+                "(check_pci_ctl_endpt_part: controller rev < 2.4)",
+            ),
+        )
 
     # -- PCI: pci_device_group ------------------------------------------------------------
     def pci(self, devs: list[Device]) -> None:

@@ -154,6 +154,16 @@ PCI_CLAIMS = {
 PCI_CLAIM_KINDS = tuple(PCI_CLAIMS)
 
 
+# Quirks that one driver family has, and the kinds the resolver reads them for
+# (no-identity and no-deferred-flush are core capabilities: any kind).
+QUIRK_KINDS = {
+    "bypass-last-context": frozenset(SMR_KINDS),
+    "multi-larb": frozenset({"mtk-iommu"}),
+    "share-pgtable": frozenset({"mtk-iommu"}),
+    "endpoint-partitioning": frozenset({"fsl-pamu"}),
+    "no-bypass": frozenset({"spapr-tce"}),
+}
+
 # Two DMA-ops names made of the same words, easy to swap.
 DMA_OPS_MEANING = {
     "iommu-dma": "the IOMMU DMA layer, drivers/iommu/dma-iommu.c",
@@ -170,10 +180,24 @@ def _dma_ops_hint(word: str) -> str:
     return did_you_mean(word, DMA_OPS)
 
 
+# Legacy drivers whose iommu_ops carry one static default domain (ops->default_domain,
+# 6.7+): the only type a group of theirs can get. Until "iommu: Fix the domain type checks
+# when default_domain is set" (Shivaprasad Bhat, the 6.8 cycle) the core ignored it when
+# choosing a type, asked for identity (no IOMMU_DMA on powerpc, 0f6a90436a57) and failed
+# every probe (iommu_group_alloc_default_domain: -EINVAL).
+STATIC_DEFAULT = {
+    "fsl-pamu": "drivers/iommu/fsl_pamu_domain.c: fsl_pamu_ops.default_domain (8565915e7558)",
+    "spapr-tce": "arch/powerpc/kernel/iommu.c: spapr_tce_iommu_ops.default_domain (2ad56efa80db)",
+}
+STATIC_DEFAULT_SINCE = (6, 7)
+STATIC_DEFAULT_HONOURED = (6, 8)
+
+
 # Kinds whose probe_device takes PCI functions only, with what it returns for others.
 PCI_ONLY = {
     "s390-iommu": "s390_iommu_probe_device returns -ENODEV",
-    "spapr-tce": "spapr_tce_iommu_probe_device returns -EPERM (-ENODEV from 6.9)",
+    "spapr-tce": "the platform code puts PCI functions only in PEs (iommu_add_device; "
+    "from 6.4 spapr_tce_iommu_probe_device returns -EPERM, -ENODEV from 6.9)",
 }
 # drivers/iommu/fsl_pamu.h: the PAACT's size; a LIODN indexes it
 PAACE_NUMBER_ENTRIES = 0x500
@@ -826,6 +850,17 @@ class _Builder:
                 quirks.add(prop.name.text)
             elif isinstance(prop, ast.Disabled):
                 disabled = True
+        for prop in node.props:
+            if isinstance(prop, ast.Quirk) and kind in KINDS:
+                owners = QUIRK_KINDS.get(prop.name.text)
+                if owners is not None and kind not in owners:
+                    self.warn(
+                        "W217",
+                        f"quirk '{prop.name.text}' means nothing on a {kind}",
+                        prop.span,
+                        help=f"it is a quirk of {', '.join(sorted(owners))}; drop it or check "
+                        "the IOMMU kind",
+                    )
         written = any(isinstance(p, ast.Contexts) for p in node.props)
         if kind == "msm-iommu" and not written and not disabled:
             self.err(
@@ -1398,12 +1433,33 @@ class _Builder:
             if tce and dev.pci is not None and not dev.iommus and not dev.disabled:
                 self.warn(
                     "W215",
-                    f"PCI function '{dev.name}' has no PE: on spapr-tce '{tce[0].name}' every "
-                    "function is in a PE, modelled here as untranslated",
+                    f"PCI function '{dev.name}' has no PE: on a POWER machine every function is "
+                    "in one; modelled here without a group, with the arch's TCE DMA ops",
                     dev.span,
-                    help=f"write 'iommu {tce[0].name} sid PE' with the PE dmesg names "
-                    "(\"Configured PE#..\"), or the group's name file 'domainN-peX'",
+                    help="write 'iommu PHB sid PE' with the spapr-tce of its PCI domain and the "
+                    "PE dmesg names (\"Configured PE#..\"), or its group's name, 'domainN-peX'",
                 )
+            phbs = [
+                lk for lk in dev.iommus if getattr(iommus.get(lk.iommu), "kind", "") == "spapr-tce"
+            ]
+            for second in phbs[1:]:
+                self.err(
+                    "E131",
+                    f"'{dev.name}' is below one host bridge: it cannot be behind spapr-tce "
+                    f"'{second.iommu}' too",
+                    second.span,
+                    secondary=(Label(phbs[0].span, "its PHB"),),
+                    help="a PCI function's TCE tables are its PE's, on the PHB of its PCI domain",
+                )
+            for link in phbs[:1]:
+                if len(link.streams) > 1:
+                    self.err(
+                        "E108",
+                        f"'{dev.name}' is in one PE: spapr-tce '{link.iommu}' takes one 'sid'",
+                        link.streams[1].span,
+                        help="the platform code puts each function in one PE "
+                        "(pnv_pci_ioda_dma_dev_setup); functions that share a PE each name it",
+                    )
             for link in dev.iommus:
                 iommu = iommus.get(link.iommu)
                 if iommu is None:

@@ -1259,10 +1259,10 @@ def _pamu(kernel: str = "6.8", extra: str = "", quirk: str = "") -> Resolution:
     return resolve(build_model(load_text(text, "p4080ds.iommu")))
 
 
-@pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.7", "platform")])
+@pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.8", "platform")])
 def test_fsl_pamu_default_domain_by_era(kernel: str, default: str) -> None:
-    """No default domain before fsl_pamu_platform_domain (8565915e7558, 6.7); the PAMU
-    never carries the DMA API, which stays direct (no IOMMU_DMA on powerpc)."""
+    """No default domain before fsl_pamu_platform_domain (8565915e7558, 6.7; honoured from
+    6.8); the PAMU never carries the DMA API, which stays direct (no IOMMU_DMA on powerpc)."""
     res = _pamu(kernel)
     assert not res.errors
     for dev in ("dma0", "nic0", "sata"):
@@ -1292,10 +1292,30 @@ def test_fsl_pamu_domains_are_unmanaged_only() -> None:
     assert not res.errors
     assert res.devices["portal0"].values["domain"] == "stash"
     assert res.devices["portal0"].values["dma_ops"] == "dma-direct+swiotlb"
-    res = _pamu(extra="domain vfio: blocked on pamu { attach nic1 }")
+    res = _pamu("5.15", extra="domain vfio: blocked on pamu { attach nic1 }")
     e120 = [d for d in res.diagnostics if d.code == "E120"]
     assert e120 and "cannot build a blocked domain" in e120[0].message
     assert res.devices["nic1"].values["domain"] != "vfio"
+    # from 5.19 the core stands in an empty UNMANAGED domain (__iommu_group_alloc_blocking_
+    # domain), which the PAMU's fixed window does not block
+    res = _pamu(extra="domain vfio: blocked on pamu { attach nic1 }")
+    assert not res.errors and "W216" in {d.code for d in res.diagnostics}
+    nic1 = res.devices["nic1"].values
+    assert (nic1["domain"], nic1["domain_type"]) == ("vfio", "unmanaged")
+    assert nic1["dma_ops"] == "dma-direct+swiotlb"
+
+
+@pytest.mark.parametrize("board", ["pamu", "p9"])
+def test_a_static_platform_default_fails_every_probe_in_6_7(board: str) -> None:
+    """6.7 ignored ops->default_domain when choosing a type and asked for identity (no
+    IOMMU_DMA): iommu_group_alloc_default_domain refused it, no device got a group. Fixed
+    in the 6.8 cycle ("iommu: Fix the domain type checks when default_domain is set")."""
+    res = _pamu("6.7") if board == "pamu" else _p9("6.7")
+    refused = [d for d in res.diagnostics if d.code == "E210"]
+    assert refused and "static platform domain" in refused[0].message
+    dev, ops = ("dma0", "dma-direct+swiotlb") if board == "pamu" else ("nvme", "dma-direct")
+    assert res.devices[dev].values["default_domain"] == "none"
+    assert res.devices[dev].values["dma_ops"] == ops  # the DMA API never depended on it
 
 
 def test_fsl_pamu_untrusted_function_is_refused_from_6_7() -> None:
@@ -1354,7 +1374,7 @@ def test_spapr_tce_groups_are_the_pes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kernel", "default"), [("6.3", "none"), ("6.6", "none"), ("6.7", "platform")]
+    ("kernel", "default"), [("6.3", "none"), ("6.6", "none"), ("6.8", "platform")]
 )
 def test_spapr_tce_default_domain_by_era(kernel: str, default: str) -> None:
     res = _p9(kernel)
@@ -1369,6 +1389,23 @@ def test_spapr_tce_bypass_needs_the_phb_to_offer_it() -> None:
     res = _p9(quirk=" { quirk no-bypass }")
     assert res.devices["eth0"].values["dma_ops"] == "dma_iommu"
     assert res.devices["nvme"].values["dma_ops"] == "dma-direct"  # phb0 has its window
+    # a 62-bit mask: pseries' direct DDW serves 64-bit masks only
+    res = _p9(extra='device nic: "pci1,2" { pci 0000:02:00.0; iommu phb0 sid 0x2; dma-mask 62 }')
+    assert res.devices["nic"].values["dma_ops"] == "dma_iommu"
+
+
+def test_spapr_tce_dma_ops_outlive_the_iommu_layer() -> None:
+    """The platform code sets dma_iommu_ops whatever the IOMMU API does: a refused group (an
+    untrusted function), a PHB the kernel does not register, a function without a PE."""
+    res = _p9(extra='device tb: "pci1,2" { pci 0000:03:00.0; iommu phb0 sid 0x3; untrusted }')
+    assert "E210" in {d.code for d in res.diagnostics}
+    assert res.devices["tb"].values["dma_ops"] == "dma_iommu"
+    text = P9.format(kernel="6.8", quirk=" { disabled }", extra="")
+    res = resolve(build_model(load_text(text, "t.iommu")))
+    assert res.devices["gpu"].values["group"] == "none"
+    assert res.devices["gpu"].values["dma_ops"] == "dma_iommu"
+    res = _p9(extra='device usb: "pci1912,0014" { pci 0000:02:00.0 }')
+    assert res.devices["usb"].values["dma_ops"] == "dma_iommu"  # W215, a 32-bit mask
 
 
 @pytest.mark.parametrize(("kernel", "ok"), [("6.3", False), ("6.4", True), ("6.8", True)])
@@ -1399,10 +1436,42 @@ def test_spapr_tce_clients_are_pci_functions_in_a_pe() -> None:
 
 def test_platform_default_is_a_hard_choice_for_user_rules() -> None:
     """The driver's static default domain wins: a rule asking for another type is E213,
-    one asking for platform holds."""
+    one asking for platform holds, and `excludes implicit` cannot remove it."""
     assert not _p9(extra="rule nvme requires platform").errors
-    res = _p9(extra="rule nvme requires identity")
-    assert "E213" in {d.code for d in res.diagnostics}
+    for rule in ("rule nvme requires identity", "rule nvme excludes implicit"):
+        res = _p9(extra=rule)
+        assert "E213" in {d.code for d in res.diagnostics}, rule
+        assert res.devices["nvme"].values["default_domain"] == "platform"
+
+
+def test_platform_is_the_static_default_of_two_drivers_only() -> None:
+    """Another driver asked for a platform domain cannot allocate one (W210); before 6.7
+    there is none to require (E212, saying so)."""
+    board = (
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu-v3\n"
+        'device a: "x" { iommu smmu sid 1 }\n'
+        'rule compatible "x" def-domain-type platform\n'
+    )
+    res = resolve(build_model(load_text(board, "b.iommu")))
+    assert "W210" in {d.code for d in res.diagnostics}
+    assert res.devices["a"].values["default_domain"] == "none"
+    res = _p9("6.5", extra="rule nvme requires platform")
+    [e212] = [d for d in res.diagnostics if d.code == "E212"]
+    assert any("no platform domain before 6.7" in label.message for label in e212.secondary)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        ('device x: "pci1,2" { pci 0000:05:00.0; iommu phb0 sid 1, sid 2 }', "E108"),
+        ('device x: "pci1,2" { pci 0000:05:00.0; iommu phb0 sid 1; iommu phb4 sid 1 }', "E131"),
+        ("iommu odd: spapr-tce { quirk endpoint-partitioning }", "W217"),
+    ],
+)
+def test_spapr_tce_board_mistakes(extra: str, code: str) -> None:
+    text = P9.format(kernel="6.8", quirk="", extra=extra)
+    assert code in {d.code for d in build_model(load_text(text, "t.iommu")).diagnostics}
 
 
 @pytest.mark.parametrize(
