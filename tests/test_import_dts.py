@@ -344,6 +344,7 @@ P4080_FDT = """/dts-v1/;
 \t\tsdhc@114000 { compatible = "fsl,esdhc"; fsl,liodn = <156>; status = "disabled"; };
 \t};
 \tqman-portal@0 { compatible = "fsl,qman-portal"; fsl,liodn = <1 2>; };
+\tqman-portal@4000 { compatible = "fsl,qman-portal"; fsl,liodn; };
 \tpcie@ffe200000 { compatible = "fsl,p4080-pcie"; device_type = "pci"; fsl,liodn = <193>; };
 };
 """
@@ -359,6 +360,7 @@ def test_the_pamu_and_its_liodn_clients(tmp_path: Path) -> None:
     assert '"fsl,eloplus-dma" { iommu pamu sid 196 }' in text
     assert '"fsl,qman-portal" { iommu pamu sid 1, sid 2 }' in text
     assert "esdhc" not in text  # disabled: no device
+    assert "# /qman-portal@4000: an empty fsl,liodn" in text  # nothing to program
     # the controller's LIODN is its functions': a note, not a device
     assert "# /pcie@ffe200000: PCI controller, fsl,liodn 193" in text
     assert "fsl,p4080-pcie" not in text.split("# /pcie@ffe200000")[1].split("\n")[0]

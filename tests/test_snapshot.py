@@ -164,3 +164,19 @@ def test_snapshot_of_a_power_machine_names_each_function_s_pe(tmp_path: Path) ->
     test = run_cli("test", str(out))
     assert test.returncode == 0, test.stdout + test.stderr
     assert "2 passed, 0 failed" in test.stdout
+
+
+def test_snapshot_of_a_qoriq_machine_finds_its_pamu(tmp_path: Path) -> None:
+    """An e500mc (uname -m "ppc") with the PAMU's "iommu0" (pamu_domain_init): a fsl-pamu,
+    which claims the PCI functions itself, so no assumed iommu-map (W804)."""
+    root = fake_sysfs(tmp_path / "p4080")
+    (root / "sys/class/iommu/dmar0").rmdir()
+    (root / "sys/class/iommu/iommu0").mkdir()
+    (root / "proc/sys/kernel/arch").write_text("ppc\n")
+    out = tmp_path / "p4080.iommu"
+    proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "W804" not in proc.stderr
+    text = out.read_text()
+    assert "arch powerpc" in text and "iommu pamu: fsl-pamu" in text
+    assert 'include "std/iommu/fsl-pamu"' in text

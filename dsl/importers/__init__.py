@@ -28,6 +28,11 @@ def driver_packs(kinds: Iterable[str]) -> list[str]:
     return [f'include "{p}"' for p in sorted({DRIVER_PACKS[k] for k in kinds if k in DRIVER_PACKS})]
 
 
+def phb_name(domain: int) -> str:
+    """A POWER host bridge's spapr-tce, named after its PCI domain ("iommu-phb%04x")."""
+    return f"phb{domain:04x}"
+
+
 def unique_name(base: str, used: set[str]) -> str:
     """``base``, or ``base_2``, ``base_3``, ... whichever is not taken yet; records it."""
     name, n = base, 1

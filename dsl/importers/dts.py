@@ -267,6 +267,8 @@ def _liodn_client(node: Any, pamu: str, used: set[str]) -> str:
     """A PAMU client: its `fsl,liodn` list as sids (fsl_pamu_attach_device reads them all).
     A PCI controller's LIODN is its functions', which a device tree does not list."""
     liodns = ", ".join(f"sid {v}" for v in _cells(node, "fsl,liodn"))
+    if not liodns:
+        return f"# {node.path}: an empty fsl,liodn, no LIODN to program: not imported"
     if _strings(node, "device_type") == ["pci"]:
         return (
             f"# {node.path}: PCI controller, fsl,liodn {liodns.replace('sid ', '')}: the "

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, DiagnosticError, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
-from . import driver_packs
+from . import driver_packs, phb_name
 from .dmesg import DmesgFacts, DmesgReader, looks_like_dmesg
 from .lspci_tree import TreeReader
 
@@ -600,7 +600,7 @@ def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
             "pnv_pci_ioda_dma_dev_setup): POWER's TCE tables, one spapr-tce per host bridge."
         )
         return [
-            _Iommu(f"phb{d:04x}", "spapr-tce", [pe_why] if d == with_pe[0] else []) for d in with_pe
+            _Iommu(phb_name(d), "spapr-tce", [pe_why] if d == with_pe[0] else []) for d in with_pe
         ]
     x86: dict[str, tuple[int, str]] = {}  # kind -> (lines, first seen)
     arm: dict[tuple[str, str], str] = {}
@@ -851,7 +851,7 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
             out += _comment(f.acs_note)
             props.append("acs yes")
         if f.pe is not None:
-            props.append(f"iommu phb{f.domain:04x} sid {f.pe:#x}")
+            props.append(f"iommu {phb_name(f.domain)} sid {f.pe:#x}")
         compatible = f'"pci{f.vid},{f.did}"' if f.vid else f'"{UNKNOWN_ID}"'
         if f.cls and f.cls != "0000":
             # the Open Firmware PCI binding's class compatible ("pciclass,ccss"): packs select

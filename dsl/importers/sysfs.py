@@ -17,7 +17,7 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
 from ..model import PCI_CLAIM_KINDS
-from . import driver_packs, unique_name
+from . import driver_packs, phb_name, unique_name
 from .listing import class_info
 
 TYPES = {
@@ -36,6 +36,7 @@ ARCHES = {
     "s390x": "s390",
     "ppc64le": "powerpc",
     "ppc64": "powerpc",
+    "ppc": "powerpc",  # e500mc, the PAMU's cores
 }
 # arch/powerpc/kernel/iommu.c: iommu_register_group names each POWER group after its PE,
 # "domain%d-pe%lx" (the PCI domain in decimal, the PE number in hex)
@@ -113,7 +114,10 @@ def snapshot(root: str = "/") -> Snapshot:
         kind = next((k for p, k in prefixes.items() if entry.name.startswith(p)), "arm-smmu-v3")
         if kind == "spapr-tce":
             continue  # one per PHB, 6.4+: declared below from the groups' PE names
-
+        if entry.name == "iommu0" and arch == "powerpc":
+            # pamu_domain_init: iommu_device_sysfs_add(&pamu_iommu, NULL, NULL, "iommu0")
+            iommus.append(("pamu", "fsl-pamu"))
+            continue
         if kind == "s390-iommu":
             if not any(k == kind for _n, k in iommus):
                 iommus.append(("zpci", kind))
@@ -128,7 +132,7 @@ def snapshot(root: str = "/") -> Snapshot:
             for dev in (gdir / "devices").iterdir():
                 pes[dev.name] = (int(named.group(1)), int(named.group(2), 16))
     for domain in sorted({d for d, _pe in pes.values()}):
-        iommus.append((f"phb{domain:04x}", "spapr-tce"))
+        iommus.append((phb_name(domain), "spapr-tce"))
     if pes:
         arch = arch or "powerpc"
     if not iommus and groups_dir.is_dir() and any(groups_dir.iterdir()):
@@ -231,7 +235,7 @@ def snapshot(root: str = "/") -> Snapshot:
         up = f"; upstream {names[parent]}" if parent in bridges else ""
         if bdf in pes:
             domain, pe = pes[bdf]
-            up += f"; iommu phb{domain:04x} sid {pe:#x}"
+            up += f"; iommu {phb_name(domain)} sid {pe:#x}"
         out.append(
             f'device {names[bdf]}: "pci{vid},{did}" {{ tags {tags}; pci {bdf}{up} }}'
             f"  # class {klass}"
