@@ -11,7 +11,16 @@ choices) and soft `prefers` rules.
 from __future__ import annotations
 
 from .diagnostics import Label, error, warning
-from .model import STATIC_DEFAULT, STATIC_DEFAULT_HONOURED, STATIC_DEFAULT_SINCE, Device
+from .model import (
+    DEFERRED_FLUSH_SINCE,
+    FQ_ALLOC_KINDS,
+    FQ_CAP_SINCE,
+    STATIC_DEFAULT,
+    STATIC_DEFAULT_HONOURED,
+    STATIC_DEFAULT_SINCE,
+    Device,
+    Iommu,
+)
 from .provenance import Reason
 from .resolution import Group, Resolution
 from .rules import ActiveRule, by_verb
@@ -145,6 +154,21 @@ class _Deciding:
                     None,
                     f"{IOMMU_C}: __iommu_domain_alloc",
                     (plat.config_reason("IOMMU_DMA"),),
+                )
+            )
+        if (
+            "dma-fq" in types
+            and (5, 15) <= plat.kernel < FQ_CAP_SINCE
+            and iommu.kind not in FQ_ALLOC_KINDS
+        ):
+            types.discard("dma-fq")
+            why.append(
+                Reason(
+                    f"{iommu.kind} '{iommu.name}' cannot allocate a DMA-FQ domain before 6.5: "
+                    "only the AMD, VT-d and arm-smmu drivers' domain_alloc took the type",
+                    iommu.span,
+                    f"{IOMMU_C}: iommu_group_alloc_default_domain (bf3aed4660c6)",
+                    (plat.kernel_reason,),
                 )
             )
         if "dma" not in types:
@@ -363,17 +387,30 @@ class _Deciding:
                     (kwhy, *capwhy),
                 )
                 ktype = None
-        if ktype == "dma-fq" and "no-deferred-flush" in self.res.model.iommus[group.iommu].quirks:
-            kwhy = Reason(
-                "no deferred flush on this IOMMU: DMA-FQ becomes DMA",
+        final, fwhy = self.user(group, ktype, kwhy, hard, caps, capwhy)
+        strict = self.no_flush_queue(self.res.model.iommus[group.iommu])
+        if final == "dma-fq" and strict is not None:
+            # iommu_dma_init_domain, as the DMA API sets the domain up: silent
+            final = "dma"
+            fwhy = Reason(
+                f"{strict}: DMA-FQ becomes strict DMA",
                 None,
                 "drivers/iommu/dma-iommu.c: iommu_dma_init_domain",
-                (kwhy,),
+                (fwhy,),
             )
-            ktype = "dma"
-        final, fwhy = self.user(group, ktype, kwhy, hard, caps, capwhy)
         group.default = final
         group.default_reason = fwhy
+
+    def no_flush_queue(self, iommu: Iommu) -> str | None:
+        """Why a DMA-FQ domain on this IOMMU loses its flush queue, if it does."""
+        if "no-deferred-flush" in iommu.quirks:
+            return f"'{iommu.name}' has no deferred flush (quirk no-deferred-flush)"
+        kernel = self.res.platform.kernel
+        since = DEFERRED_FLUSH_SINCE.get(iommu.kind)
+        if kernel >= FQ_CAP_SINCE and (since is None or kernel < since):
+            later = f" before {since[0]}.{since[1]}" if since else ""
+            return f"{iommu.kind} does not report IOMMU_CAP_DEFERRED_FLUSH{later}"
+        return None
 
     def user(
         self,
@@ -428,6 +465,18 @@ class _Deciding:
                         label="this rule cannot hold",
                         secondary=tuple(Label(c.span, c.text) for c in capwhy if c.span),
                         help="drop the rule or check the IOMMU's 'domains'",
+                    )
+                )
+                return ktype, kwhy
+            strict = self.no_flush_queue(self.res.model.iommus[group.iommu])
+            if t == "dma-fq" and strict is not None:
+                self.res.diagnostics.append(
+                    error(
+                        "E212",
+                        f"'{m}' needs dma-fq, which '{group.iommu}' cannot keep: {strict}",
+                        r.rule.span,
+                        label="this rule cannot hold",
+                        help="iommu_dma_init_domain turns the domain into strict DMA",
                     )
                 )
                 return ktype, kwhy

@@ -180,6 +180,24 @@ def _dma_ops_hint(word: str) -> str:
     return did_you_mean(word, DMA_OPS)
 
 
+# Lazy DMA (IOMMU_DOMAIN_DMA_FQ, 5.15+, bf3aed4660c6) needs the driver's help. Until 6.5
+# its domain_alloc had to take the DMA_FQ type, which only these drivers' did (the "Prepare
+# for multiple DMA domain types" patches; AMD's took any paging type); any other driver's
+# group fell back to strict DMA with a warning (iommu_group_alloc_default_domain).
+FQ_ALLOC_KINDS = frozenset(
+    {"amd-vi", "intel-vtd", "arm-smmu", "qcom-smmu", "adreno-smmu", "arm-smmu-v3"}
+)
+# From 6.5 the core allocates it for every driver, and iommu_dma_init_domain (a4fdd9762272)
+# keeps the flush queue only where the driver reports IOMMU_CAP_DEFERRED_FLUSH
+# (4a20ce0ff68e): the same four from 6.5, s390 from 6.7 (c76c067e488c), virtio from 6.8.
+FQ_CAP_SINCE = (6, 5)
+DEFERRED_FLUSH_SINCE: dict[str, tuple[int, int]] = {
+    **{k: (6, 5) for k in FQ_ALLOC_KINDS},
+    "s390-iommu": (6, 7),
+    "virtio": (6, 8),
+}
+
+
 # Legacy drivers whose iommu_ops carry one static default domain (ops->default_domain,
 # 6.7+): the only type a group of theirs can get. Until "iommu: Fix the domain type checks
 # when default_domain is set" (Shivaprasad Bhat, the 6.8 cycle) the core ignored it when

@@ -1498,3 +1498,50 @@ def test_spapr_tce_groups_functions_no_driver_binds() -> None:
     res = _p9("6.6", extra)
     assert res.devices["vga"].values["group"] != "none"
     assert res.devices["vga"].values["dma_ops"] == "none"
+
+
+LAZY = """\
+include "std/linux"
+platform {{ arch {arch}; kernel {kernel}; cmdline "iommu.strict=0" }}
+iommu mmu: {kind}
+device dev: "x" {{ iommu mmu{stream} }}
+{extra}
+"""
+
+
+def _lazy(kind: str, kernel: str, extra: str = "", arch: str = "arm64") -> Resolution:
+    stream = "" if kind == "rockchip" else " sid 1"
+    text = LAZY.format(kind=kind, kernel=kernel, extra=extra, arch=arch, stream=stream)
+    return resolve(build_model(load_text(text, "lazy.iommu")))
+
+
+@pytest.mark.parametrize(
+    ("kind", "kernel", "default", "warned"),
+    [
+        # 5.15..6.4: only the AMD, VT-d and arm-smmu drivers' domain_alloc took DMA_FQ;
+        # another driver's group falls back to strict DMA and the core says so
+        ("rockchip", "6.1", "dma", True),
+        ("arm-smmu-v3", "6.1", "dma-fq", False),
+        ("virtio", "6.1", "dma", True),
+        # 6.5+: allocated for all, kept only with IOMMU_CAP_DEFERRED_FLUSH, silently
+        ("rockchip", "6.8", "dma", False),
+        ("arm-smmu-v3", "6.8", "dma-fq", False),
+        ("virtio", "6.6", "dma", False),
+        ("virtio", "6.8", "dma-fq", False),  # viommu_capable from 6.8
+    ],
+)
+def test_lazy_dma_needs_the_driver(kind: str, kernel: str, default: str, warned: bool) -> None:
+    res = _lazy(kind, kernel)
+    assert res.global_default == "dma-fq"
+    assert res.devices["dev"].values["default_domain"] == default
+    fallback = "iommu: Failed to allocate default IOMMU domain of type 11 for group (null)"
+    assert any(line.startswith(fallback) for line in res.log) is warned
+    if default == "dma" and not warned:
+        assert "IOMMU_CAP_DEFERRED_FLUSH" in _why(res, "dev", "default_domain")
+
+
+def test_requiring_dma_fq_where_the_flush_queue_is_dropped_is_an_error() -> None:
+    res = _lazy("rockchip", "6.8", "rule dev requires dma-fq")
+    [e212] = [d for d in res.diagnostics if d.code == "E212"]
+    assert "IOMMU_CAP_DEFERRED_FLUSH" in e212.message
+    assert res.devices["dev"].values["default_domain"] == "dma"
