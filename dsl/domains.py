@@ -456,27 +456,22 @@ class _Deciding:
                     f"no default domain: '{m}' excludes implicit DMA backing and "
                     f"'{group.iommu}' has no identity domain"
                 )
-            if t not in caps:
-                self.res.diagnostics.append(
-                    error(
-                        "E212",
-                        f"'{m}' needs {t}, which '{group.iommu}' cannot allocate",
-                        r.rule.span,
-                        label="this rule cannot hold",
-                        secondary=tuple(Label(c.span, c.text) for c in capwhy if c.span),
-                        help="drop the rule or check the IOMMU's 'domains'",
-                    )
-                )
-                return ktype, kwhy
             strict = self.no_flush_queue(self.res.model.iommus[group.iommu])
-            if t == "dma-fq" and strict is not None:
+            if t not in caps or (t == "dma-fq" and strict is not None):
+                dropped = t in caps  # allocated, then its flush queue dropped
                 self.res.diagnostics.append(
                     error(
                         "E212",
-                        f"'{m}' needs dma-fq, which '{group.iommu}' cannot keep: {strict}",
+                        f"'{m}' needs {t}, which '{group.iommu}' "
+                        + (f"cannot keep: {strict}" if dropped else "cannot allocate"),
                         r.rule.span,
                         label="this rule cannot hold",
-                        help="iommu_dma_init_domain turns the domain into strict DMA",
+                        secondary=()
+                        if dropped
+                        else tuple(Label(c.span, c.text) for c in capwhy if c.span),
+                        help="iommu_dma_init_domain turns the domain into strict DMA"
+                        if dropped
+                        else "drop the rule or check the IOMMU's 'domains'",
                     )
                 )
                 return ktype, kwhy
