@@ -140,16 +140,15 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
 TCE_BYPASS_BITS = 64
 
 
-def _tce_phb(model: Model, dev: Device) -> Iommu | None:
+def _tce_phb(model: Model, dev: Device, first: Iommu | None) -> Iommu | None:
     """The POWER PHB whose TCE ops a PCI function gets: its PE's, or (no PE written, W215)
-    the machine's first."""
-    if dev.pci is None:
+    the machine's first PHB, `first`."""
+    if dev.pci is None or first is None:
         return None
-    phbs = [i for i in model.iommus.values() if i.kind == "spapr-tce"]
     for link in dev.iommus:
         if link.iommu in model.iommus and model.iommus[link.iommu].kind == "spapr-tce":
             return model.iommus[link.iommu]
-    return phbs[0] if phbs and not dev.iommus else None
+    return first if not dev.iommus else None
 
 
 def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
@@ -228,6 +227,7 @@ def dma_ops(res: Resolution) -> None:
         if d.origin == "arm32" and (d.errno == "released" or not d.failed):
             for name in d.devices:
                 (detached if d.errno == "released" else kept)[name] = d
+    first_phb = next((i for i in model.iommus.values() if i.kind == "spapr-tce"), None)
     for dres in res.devices.values():
         dev = model.devices[dres.name]
         group = res.group_of(dres.name)
@@ -278,7 +278,7 @@ def dma_ops(res: Resolution) -> None:
                 ),
             )
             continue
-        tce = _tce_phb(model, dev)
+        tce = _tce_phb(model, dev, first_phb)
         if tce is not None:
             # the platform code sets dma_iommu_ops whatever the IOMMU API did with the
             # function (a refused group, a kernel without SPAPR_TCE_IOMMU)

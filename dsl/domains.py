@@ -261,6 +261,24 @@ class _Deciding:
                     Reason(f"'{u.name}' is untrusted: strict DMA", u.span, src, tuple(why)),
                     True,
                 )
+            if static and driver != "platform":
+                # 6.7 only: the core's choice ignored ops->default_domain (fixed for 6.8)
+                asked_type = driver or res.global_default
+                asked = forced or (
+                    Reason(f"default domain {driver}", None, src, tuple(why))
+                    if driver
+                    else res.global_reason
+                )
+                self.refuse(
+                    group,
+                    devs[0],
+                    f"the core asks for {asked_type} and the driver has only its static platform "
+                    "domain (iommu_group_alloc_default_domain: -EINVAL; fixed in 6.8 by 'iommu: "
+                    "Fix the domain type checks when default_domain is set')",
+                    f"{IOMMU_C}: iommu_group_alloc_default_domain",
+                    [asked, Reason("ops->default_domain", None, static)],
+                )
+                return None, Reason("probe refused", None, src), True
             if forced:
                 return driver, forced, True
             if driver is not None:
@@ -336,20 +354,6 @@ class _Deciding:
             return
         ktype, kwhy, hard = self.kernel_type(group)
         if group.failed:
-            return
-        static = STATIC_DEFAULT.get(self.res.model.iommus[group.iommu].kind)
-        if static and self.res.platform.kernel >= STATIC_DEFAULT_SINCE and ktype != "platform":
-            # 6.7 only: the core's choice ignored ops->default_domain (fixed for 6.8)
-            dev = self.res.model.devices[group.members[0]]
-            self.refuse(
-                group,
-                dev,
-                f"the core asks for {ktype} and the driver has only its static platform domain "
-                "(iommu_group_alloc_default_domain: -EINVAL; fixed in 6.8 by 'iommu: Fix the "
-                "domain type checks when default_domain is set')",
-                f"{IOMMU_C}: iommu_group_alloc_default_domain",
-                [kwhy, Reason("ops->default_domain", None, static)],
-            )
             return
         caps, capwhy = self.capable(group)
         src = f"{IOMMU_C}: iommu_group_alloc_default_domain"
