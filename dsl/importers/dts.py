@@ -276,9 +276,15 @@ def _liodn_client(node: Any, pamu: str, used: set[str]) -> str:
             "'pci' addresses)"
         )
     name = _ident(node, used)
-    compatibles = _strings(node, "compatible") or [node.name]
-    quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in compatibles)
-    return f"# {node.path}: fsl,liodn\ndevice {name}: {quoted} {{ iommu {pamu} {liodns} }}"
+    return (
+        f"# {node.path}: fsl,liodn\ndevice {name}: {_compatibles(node)} {{ iommu {pamu} {liodns} }}"
+    )
+
+
+def _compatibles(node: Any) -> str:
+    """The node's compatible list as rule-file strings (its name when it has none)."""
+    names = _strings(node, "compatible") or [node.name]
+    return ", ".join('"' + c.replace('"', "'") + '"' for c in names)
 
 
 def _enabled(node: Any) -> bool:
@@ -621,7 +627,6 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if not _enabled(node):
             continue
         name = _ident(node, used)
-        compatibles = _strings(node, "compatible") or [node.name]
         cells = _cells(node, "iommus")
         streams: dict[str, list[str]] = {}  # IOMMU name -> stream arguments
         unmodelled = ""
@@ -671,9 +676,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         ]
         if "dma-coherent" in node.props:
             props.append("coherent")
-        quoted = ", ".join('"' + c.replace('"', "'") + '"' for c in compatibles)
         devices.append(
-            f"{unmodelled}# {node.path}\ndevice {name}: {quoted} {{ {'; '.join(props)} }}"
+            f"{unmodelled}# {node.path}\ndevice {name}: {_compatibles(node)} "
+            f"{{ {'; '.join(props)} }}"
         )
     ram: list[str] = []
     for node in nodes:

@@ -123,14 +123,26 @@ def snapshot(root: str = "/") -> Snapshot:
                 iommus.append(("zpci", kind))
             continue
         iommus.append((re.sub(r"[^A-Za-z0-9_]", "_", entry.name), kind))
+    # groups: member -> (group id, type, name)
+    member_group: dict[str, tuple[int, str | None, str | None]] = {}
+    for gdir in (
+        sorted(groups_dir.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else 1 << 30)
+        if groups_dir.is_dir()
+        else []
+    ):
+        if not gdir.name.isdigit():
+            continue
+        gtype = TYPES.get(_read(gdir / "type") or "")
+        gname = _read(gdir / "name")
+        for dev in sorted((gdir / "devices").iterdir()) if (gdir / "devices").is_dir() else []:
+            member_group[dev.name] = (int(gdir.name), gtype, gname)
     # POWER: every group is a PE, named after it, in every era (before 6.4 there is no
     # /sys/class/iommu entry at all): one spapr-tce per PHB, and each function's PE
     pes: dict[str, tuple[int, int]] = {}  # member -> (PCI domain, PE number)
-    for gdir in sorted(groups_dir.iterdir()) if groups_dir.is_dir() else []:
-        named = PE_NAME.match(_read(gdir / "name") or "")
-        if named is not None and (gdir / "devices").is_dir():
-            for dev in (gdir / "devices").iterdir():
-                pes[dev.name] = (int(named.group(1)), int(named.group(2), 16))
+    for member, (_gid, _gtype, gname) in member_group.items():
+        named = PE_NAME.match(gname or "")
+        if named is not None:
+            pes[member] = (int(named.group(1)), int(named.group(2), 16))
     for domain in sorted({d for d, _pe in pes.values()}):
         iommus.append((phb_name(domain), "spapr-tce"))
     if pes:
@@ -144,20 +156,6 @@ def snapshot(root: str = "/") -> Snapshot:
             )
         )
         iommus.append(("iommu0", "intel-vtd"))
-
-    # groups: member -> (group id, type)
-    member_group: dict[str, tuple[int, str | None, str | None]] = {}
-    for gdir in (
-        sorted(groups_dir.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else 1 << 30)
-        if groups_dir.is_dir()
-        else []
-    ):
-        if not gdir.name.isdigit():
-            continue
-        gtype = TYPES.get(_read(gdir / "type") or "")
-        gname = _read(gdir / "name")
-        for dev in sorted((gdir / "devices").iterdir()) if (gdir / "devices").is_dir() else []:
-            member_group[dev.name] = (int(gdir.name), gtype, gname)
 
     # PCI devices, their class and the bridge above them
     used: set[str] = set()
