@@ -213,9 +213,9 @@ STATIC_DEFAULT_HONOURED = (6, 8)
 
 # Kinds whose probe_device takes PCI functions only, with what it returns for others.
 PCI_ONLY = {
-    "s390-iommu": "s390_iommu_probe_device returns -ENODEV",
-    "spapr-tce": "the platform code puts PCI functions only in PEs (iommu_add_device; "
-    "from 6.4 spapr_tce_iommu_probe_device returns -EPERM, -ENODEV from 6.9)",
+    "s390-iommu": "s390_iommu_probe_device returns -ENODEV for any other device",
+    "spapr-tce": "the platform code puts only PCI functions in PEs (iommu_add_device; from "
+    "6.4 spapr_tce_iommu_probe_device returns -EPERM for any other device, -ENODEV from 6.9)",
 }
 # drivers/iommu/fsl_pamu.h: the PAACT's size; a LIODN indexes it
 PAACE_NUMBER_ENTRIES = 0x500
@@ -1488,7 +1488,7 @@ class _Builder:
                         f"'{dev.name}' is not a PCI function: {iommu.kind} '{iommu.name}' takes "
                         "PCI functions only",
                         link.span,
-                        help=f"{PCI_ONLY[iommu.kind]} for any other device; "
+                        help=f"{PCI_ONLY[iommu.kind]}; "
                         "give the device its 'pci' address, or drop the link",
                     )
                 if iommu.kind == "fsl-pamu":
