@@ -21,10 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import __version__
 
 if TYPE_CHECKING:
-    from .diagnostics import Diagnostic
-    from .loader import Loaded
-    from .model import Model
-    from .resolution import Resolution
+    from .board import Board
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -69,67 +66,44 @@ def _read_stdin() -> str:
     return text if text is not None else data.decode("utf-8", "replace")
 
 
-def _load_each(paths: Sequence[str]) -> list[tuple[Loaded, Model]]:
+def _load_each(paths: Sequence[str]) -> list[Board]:
     """Each FILE argument is one board: loaded, with its includes, into its own model."""
-    from .loader import load_paths
-    from .model import build_model
+    from .board import Board
 
     stdin = _read_stdin() if "-" in paths else None
-    out = []
-    for path in paths:
-        loaded = load_paths([path], stdin)
-        out.append((loaded, build_model(loaded)))
-    return out
+    return [Board.load(path, stdin=stdin) for path in paths]
 
 
 def _resolve_each(args: argparse.Namespace, paths: Sequence[str]) -> tuple[list[Board], int]:
-    """Load and resolve each board; print input errors (code 3) as they are found."""
+    """The boards that load without input errors; print the others' errors (code 3)."""
     from .diagnostics import render_all
-    from .resolve import resolve
 
     boards: list[Board] = []
     status = EXIT_OK
-    for loaded, model in _load_each(paths):
-        input_diags = [*loaded.diagnostics, *model.diagnostics]
-        if any(d.is_error for d in input_diags):
+    for board in _load_each(paths):
+        if not board.ok:
             print(
-                render_all(input_diags, loaded.sources, _style(args, sys.stderr)), file=sys.stderr
+                render_all(board.input_diagnostics, board.sources, _style(args, sys.stderr)),
+                file=sys.stderr,
             )
             status = EXIT_INPUT
             continue
-        boards.append(Board(loaded, model, resolve(model), input_diags))
+        boards.append(board)
     return boards, status
-
-
-class Board:
-    """One FILE argument: what was loaded, the model and its resolution."""
-
-    def __init__(
-        self, loaded: Loaded, model: Model, res: Resolution, input_diags: list[Diagnostic]
-    ):
-        self.loaded = loaded
-        self.model = model
-        self.res = res
-        self.diagnostics = [*input_diags, *res.diagnostics]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .diagnostics import SourceMap, render_all, summary, to_json
-    from .resolve import resolve
 
     diags = []
     sources = SourceMap()
     files = 0
     input_error = False
-    for loaded, model in _load_each(args.files):
-        found = [*loaded.diagnostics, *model.diagnostics]
-        if any(d.is_error for d in found):
-            input_error = True
-        else:
-            found += resolve(model).diagnostics
-        diags += found
-        sources.update(loaded.sources)
-        files += len(loaded.sources)
+    for board in _load_each(args.files):
+        input_error = input_error or not board.ok
+        diags += board.diagnostics
+        sources.update(board.base.sources)
+        files += len(board.base.sources)
     if args.format == "json":
         print(to_json(diags))
     elif args.format in ("github", "sarif", "junit"):
@@ -158,19 +132,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     from .diagnostics import render_all
-    from .report import text, to_json
 
     boards, status = _resolve_each(args, args.files)
     for board in boards:
         if args.json:
-            print(to_json(board.res))
+            print(board.to_json())
         else:
             if len(args.files) > 1:
-                print(f"== {board.loaded.roots[0]}")
-            sys.stdout.write(text(board.res))
+                print(f"== {board.name}")
+            sys.stdout.write(board.report())
             if board.diagnostics:
                 print(
-                    render_all(board.diagnostics, board.loaded.sources, _style(args, sys.stderr)),
+                    render_all(board.diagnostics, board.sources, _style(args, sys.stderr)),
                     file=sys.stderr,
                 )
         if any(d.is_error for d in board.diagnostics):
@@ -181,12 +154,11 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 def cmd_why(args: argparse.Namespace) -> int:
     import json
 
-    from .explain import QueryError, explain
+    from .explain import QueryError
 
     boards, status = _resolve_each(args, [args.file])
     if not boards:
         return status
-    res = boards[0].res
     query = " ".join(args.query)
     not_value = None
     if args.query and args.query[0] == "not":
@@ -199,7 +171,7 @@ def cmd_why(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         query, not_value = args.query[1], args.query[2]
     try:
-        ex = explain(res, query, not_value)
+        ex = boards[0].why(query, not_value)
     except QueryError as exc:
         print(f"iommu-rules why: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -225,23 +197,20 @@ def cmd_dot(args: argparse.Namespace) -> int:
     import subprocess
     from pathlib import Path
 
-    from .dot import render
     from .pathio import write_atomic
 
     boards, status = _resolve_each(args, [args.file])
     if not boards:
         return status
-    res = boards[0].res
+    board = boards[0]
     changed: frozenset[str] = frozenset()
     if args.whatif:
-        from .whatif import diff
-
-        after, code = _apply_changes(args, boards[0], list(args.whatif))
+        after, code = _apply_changes(args, board, list(args.whatif))
         if after is None:
             return code
-        changed = frozenset(diff(res, after).devices)
-        res = after
-    text = render(res, args.view, changed)
+        changed = frozenset(board.diff(after).devices)
+        board = after
+    text = board.dot(args.view, changed)
     if args.render:
         dot = shutil.which("dot")
         if dot is None:
@@ -275,37 +244,25 @@ def cmd_dot(args: argparse.Namespace) -> int:
 
 def _apply_changes(
     args: argparse.Namespace, board: Board, texts: list[str]
-) -> tuple[Resolution | None, int]:
-    """Parse, validate and apply what-if changes to a board; report problems as diagnostics.
+) -> tuple[Board | None, int]:
+    """Apply what-if changes to a board; report problems as diagnostics.
 
-    Returns the changed board's resolution, or None and the exit code to give.
+    Returns the changed board, or None and the exit code to give.
     """
     from .diagnostics import SourceMap, render_all
-    from .loader import load_paths
-    from .whatif import ChangeError, WhatIf, parse_change, validate
+    from .whatif import ChangeError
 
     style = _style(args, sys.stderr)
-    changes = []
-    for i, text in enumerate(texts):
-        try:
-            change = parse_change(text, f"<change {i + 1}>")
-        except ChangeError as exc:
-            sources = SourceMap()
-            sources.add(exc.name, exc.text)
-            print(render_all(exc.diagnostics, sources, style), file=sys.stderr)
-            return None, EXIT_INPUT
-        problems = validate(change, board.model)
-        if problems:
-            sources = SourceMap()
-            sources.add("<change>", change.text)
-            print(render_all(problems, sources, style), file=sys.stderr)
-            return None, EXIT_INPUT
-        changes.append(change)
-    loaded = board.loaded if args.file == "-" else load_paths([args.file])
-    after, diags = WhatIf(loaded, changes).resolve()
-    if after is None:
-        errors = [d for d in diags if d.is_error]
-        print(render_all(errors, loaded.sources, style), file=sys.stderr)
+    try:
+        after = board.whatif(*texts)
+    except ChangeError as exc:
+        sources = SourceMap()
+        sources.add(exc.name, exc.text)
+        print(render_all(exc.diagnostics, sources, style), file=sys.stderr)
+        return None, EXIT_INPUT
+    if not after.ok:
+        errors = [d for d in after.input_diagnostics if d.is_error]
+        print(render_all(errors, board.base.sources, style), file=sys.stderr)
         # A bad value in the change itself is an input error; a board it breaks, a failure.
         bad_input = any(d.span.file.startswith("<change") for d in errors)
         return None, EXIT_INPUT if bad_input else EXIT_FAIL
@@ -314,8 +271,6 @@ def _apply_changes(
 
 def cmd_whatif(args: argparse.Namespace) -> int:
     import json
-
-    from .whatif import diff
 
     texts = [f"set {t}" for t in args.set] + [f"add {t}" for t in args.add]
     texts += [f"drop rule {t}" for t in args.drop_rule]
@@ -336,7 +291,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     after, code = _apply_changes(args, board, texts)
     if after is None:
         return code
-    result = diff(board.res, after)
+    result = board.diff(after)
     if args.json:
         print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
     else:
@@ -384,8 +339,6 @@ def cmd_show_pack(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
-    from .whatif import diff
-
     if len(args.kernel) != 2:
         print(
             "iommu-rules compare: give --kernel twice, e.g. --kernel 4.18 --kernel 6.8",
@@ -397,12 +350,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return status
     results = []
     for version in args.kernel:
-        res, code = _apply_changes(args, boards[0], [f"set kernel {version}"])
-        if res is None:
+        after, code = _apply_changes(args, boards[0], [f"set kernel {version}"])
+        if after is None:
             return code
-        results.append(res)
+        results.append(after)
     # The expectations speak of the board's own kernel: leave them out here.
-    result = diff(results[0], results[1], ignore=("E401",))
+    result = results[0].diff(results[1], ignore=("E401",))
     if args.json:
         print(
             json.dumps(

@@ -1798,13 +1798,16 @@ def _what(item: ast.Item) -> str:
     }.get(type(item), "this statement")
 
 
-def platform_of(loaded: Loaded) -> tuple[Platform, list[Diagnostic]]:
-    """Only the platform facts of the loaded files, validated."""
+def platform_of(loaded: Loaded, iommus: dict[str, Iommu]) -> tuple[Platform, list[Diagnostic]]:
+    """Only the platform facts of the loaded files, validated, with the checks that hold the
+    board's IOMMUs against them (what-if of kernel, cmdline, config, arch)."""
     builder = _Builder(loaded)
     nodes = [
         (fname, item) for fname, item in loaded.ordered_items() if isinstance(item, ast.Platform)
     ]
-    return builder.platform(nodes), builder.diags
+    platform = builder.platform(nodes)
+    builder.check_arch(platform, iommus)
+    return platform, builder.diags
 
 
 def build_model(loaded: Loaded) -> Model:

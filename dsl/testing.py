@@ -11,12 +11,12 @@ from .checks import render_value
 from .diagnostics import Style, render_all
 
 if TYPE_CHECKING:
-    from .cli import Board
+    from .board import Board
 
 
 def _cases(board: Board) -> list[dict[str, Any]]:
     out = []
-    for exp, ok, actual, why in board.res.expectations:
+    for exp, ok, actual, why in board.resolution.expectations:
         q = exp.query
         from .checks import _literal
 
@@ -42,7 +42,7 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
         cases = _cases(board)
         # Errors a passing 'expect system.diagnostics has ...' asks for are not failures.
         wanted: set[str] = set()
-        for exp, ok, _actual, _why in board.res.expectations:
+        for exp, ok, _actual, _why in board.resolution.expectations:
             if ok and exp.query.subject.text == "system" and exp.op == "has":
                 from .checks import _literal
 
@@ -69,7 +69,7 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
                     "version": 1,
                     "boards": [
                         {
-                            "file": b.loaded.roots[0],
+                            "file": b.name,
                             "expectations": [
                                 {
                                     **{k: v for k, v in c.items() if k != "why"},
@@ -92,7 +92,7 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
             suite = ET.SubElement(
                 suites,
                 "testsuite",
-                name=board.loaded.roots[0],
+                name=board.name,
                 tests=str(len(cases) + len(errors)),
                 failures=str(sum(not c["passed"] for c in cases)),
                 errors=str(len(errors)),
@@ -101,7 +101,7 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
                 case = ET.SubElement(
                     suite,
                     "testcase",
-                    classname=board.loaded.roots[0],
+                    classname=board.name,
                     name=c["name"],
                     file=c["file"],
                     line=str(c["line"]),
@@ -111,7 +111,7 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
                     fail.text = "\n".join(c["why"].lines())
             for d in errors:
                 case = ET.SubElement(
-                    suite, "testcase", classname=board.loaded.roots[0], name=f"resolve {d.code}"
+                    suite, "testcase", classname=board.name, name=f"resolve {d.code}"
                 )
                 ET.SubElement(case, "error", message=d.message).text = str(d.span)
         ET.indent(suites)
@@ -129,6 +129,6 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
                     print(f"       actual: {c['actual']}")
                     print("\n".join("       " + line for line in c["why"].lines()))
             if errors:
-                print(render_all(errors, board.loaded.sources, style))
+                print(render_all(errors, board.sources, style))
         print(f"{passed} passed, {total - passed} failed")
     return failed

@@ -506,6 +506,9 @@ class WhatIf:
     base_model: Model | None = None  # the model of ``base``, when the caller has it
 
     def model(self) -> tuple[Model, list[Diagnostic]]:
+        if not self.changes:
+            model = build_model(self.base)
+            return model, [*self.base.diagnostics, *model.diagnostics]
         load = ChangedLoad(self.base, self.changes)
         if (
             self.base_model is not None
@@ -515,7 +518,7 @@ class WhatIf:
             # Only platform facts change: revalidate the platform, keep the rest.
             from .model import platform_of
 
-            platform, pdiags = platform_of(load)  # type: ignore[arg-type]
+            platform, pdiags = platform_of(load, self.base_model.iommus)  # type: ignore[arg-type]
             if not any(d.is_error for d in pdiags):
                 model = self.base_model.with_platform(platform)
                 return model, [*load.diagnostics, *pdiags, *model.diagnostics]

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iommu_rules import ast
+from iommu_rules.board import Board
 from iommu_rules.checks import render_value
 from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, render_all
-from iommu_rules.loader import Loaded, load_paths, load_text
 from iommu_rules.model import Model
 from iommu_rules.resolution import Resolution
-from iommu_rules.whatif import Change, ChangeError, WhatIf, diff, parse_change, validate
+from iommu_rules.whatif import Change, ChangeError, diff, parse_change, validate
 
 STATEMENTS = (
     "include",
@@ -54,93 +54,67 @@ class Command:
 
 @dataclass
 class Session:
+    """The loaded board and the changes on top of it, newest last."""
+
     paths: list[str] = field(default_factory=list)
     style: Style = field(default_factory=Style)
-    base: Loaded = field(default_factory=lambda: load_text("", "<session>"))
+    board: Board = field(default_factory=lambda: Board.from_text("", "<session>"))
     changes: list[Change] = field(default_factory=list)
     undone: list[Change] = field(default_factory=list)
-    _cache: tuple[int, Model, Resolution | None, list[Diagnostic]] | None = None
-    _base_model: tuple[int, Model] | None = None
+    _current: tuple[tuple[int, ...], Board] | None = None
 
     # -- loading ---------------------------------------------------------------------
     def load(self, paths: list[str]) -> str:
-        loaded = load_paths(paths)
-        errors = [d for d in loaded.diagnostics if d.is_error]
+        board = Board.load(*paths)
+        errors = [d for d in board.base.diagnostics if d.is_error]
         if errors:
-            raise CommandError(render_all(errors, loaded.sources, self.style))
+            raise CommandError(render_all(errors, board.sources, self.style))
         self.paths = list(paths)
-        self.base = loaded
-        self.changes, self.undone, self._cache = [], [], None
+        self.board = board
+        self.changes, self.undone, self._current = [], [], None
         # Resolving waits for the first query, so the prompt comes up fast.
-        model = WhatIf(self.base).model()[0]
-        self._base_model = (id(self.base), model)  # what-if starts from it
-        problems = [d for d in model.diagnostics if d.is_error]
+        problems = [d for d in board.model.diagnostics if d.is_error]
         note = f"; {len(problems)} problem(s): try 'check'" if problems else ""
-        return f"loaded {', '.join(paths) or 'nothing'}: {len(model.devices)} devices{note}"
+        return f"loaded {', '.join(paths) or 'nothing'}: {len(board.model.devices)} devices{note}"
 
     # -- the current board -----------------------------------------------------------------
+    def current(self) -> Board:
+        """The loaded board with the session's changes on top (built once per change set)."""
+        key = tuple(map(id, self.changes))
+        if self._current is None or self._current[0] != key:
+            self._current = (key, self.board.with_changes(self.changes))
+        return self._current[1]
+
     def _state(self) -> tuple[Model, Resolution | None, list[Diagnostic]]:
-        from iommu_rules.lalr import no_gc
-
-        with no_gc():
-            return self._compute()
-
-    def _compute(self) -> tuple[Model, Resolution | None, list[Diagnostic]]:
-        key = id(self.base) ^ hash(tuple(c.text for c in self.changes))
-        if self._cache is None or self._cache[0] != key:
-            base_model = None
-            if self._base_model is not None and self._base_model[0] == id(self.base):
-                base_model = self._base_model[1]
-            if self.changes:
-                if self._base_model is None or self._base_model[0] != id(self.base):
-                    self._base_model = (id(self.base), WhatIf(self.base).model()[0])
-                base_model = self._base_model[1]
-            what = WhatIf(self.base, list(self.changes), base_model)
-            model, diags = what.model()
-            res = None
-            if not any(d.is_error for d in diags):
-                from iommu_rules.resolve import resolve
-
-                res = resolve(model)
-            self._cache = (key, model, res, diags)
-        return self._cache[1], self._cache[2], self._cache[3]
+        board = self.current()
+        return board.model, board.resolution if board.ok else None, board.input_diagnostics
 
     def model(self) -> Model:
-        return self._state()[0]
+        return self.current().model
 
     def resolved(self) -> tuple[Resolution, list[Diagnostic]]:
-        _model, res, diags = self._state()
-        if res is None:
+        board = self.current()
+        if not board.ok:
             raise CommandError(
                 "the session does not resolve:\n"
-                + render_all([d for d in diags if d.is_error], self.sources(), self.style)
+                + render_all(board.errors, board.sources, self.style)
             )
-        return res, [*diags, *res.diagnostics]
+        return board.resolution, board.diagnostics
 
     def sources(self) -> SourceMap:
-        sources = SourceMap()
-        sources.update(self.base.sources)
-        for i, change in enumerate(self.changes):
-            sources.add(f"<change {i + 1}>", change.text)
-        return sources
+        return self.current().sources
 
     def base_resolution(self) -> Resolution:
-        saved = self.changes
-        self.changes = []
-        try:
-            return self.resolved()[0]
-        finally:
-            self.changes = saved
+        if not self.board.ok:
+            raise CommandError(
+                "the loaded files do not resolve:\n"
+                + render_all(self.board.errors, self.board.sources, self.style)
+            )
+        return self.board.resolution
 
     # -- changes ------------------------------------------------------------------------
     def apply(self, text: str) -> str:
         """Apply one change; if the board then fails, the change is not kept."""
-        from iommu_rules.lalr import no_gc
-
-        with no_gc():
-            return self._apply(text)
-
-    def _apply(self, text: str) -> str:
         try:
             change = parse_change(text, "<input>")
         except ChangeError as exc:
@@ -154,14 +128,14 @@ class Session:
             raise CommandError(render_all(problems, sources, self.style))
         before, _ = self.resolved()
         self.changes.append(change)
-        _model, res, diags = self._state()
-        if res is None:
-            errors = [d for d in diags if d.is_error]
+        after = self.current()
+        if not after.ok:
             self.changes.pop()
-            self._cache = None
-            raise CommandError("not applied:\n" + render_all(errors, self.sources(), self.style))
+            raise CommandError(
+                "not applied:\n" + render_all(after.errors, after.sources, self.style)
+            )
         self.undone.clear()
-        return diff(before, res).text().rstrip()
+        return diff(before, after.resolution).text().rstrip()
 
 
 def _words(arg: str) -> list[str]:
@@ -367,7 +341,7 @@ def session_text(s: Session) -> str:
     from iommu_rules.fmt import format_file
     from iommu_rules.whatif import ChangedLoad
 
-    load = ChangedLoad(s.base, list(s.changes))
+    load = ChangedLoad(s.board.base, list(s.changes))
     items: list[ast.Item] = []
     std: list[str] = []
     for fname, item in load.ordered_items():
