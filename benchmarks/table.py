@@ -28,10 +28,11 @@ from lark import Lark
 from iommu_rules.dot import VIEWS, render
 from iommu_rules.grammar import grammar_text
 from iommu_rules.loader import load_text
-from iommu_rules.model import Model, build_model
+from iommu_rules.model import Model
 from iommu_rules.repl.completer import ReplCompleter
 from iommu_rules.repl.session import Session
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 
 from synth import board
 

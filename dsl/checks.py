@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from . import ast
 from .diagnostics import Label, error, warning
-from .model import no_context_errno
 from .provenance import Reason
 from .resolution import Resolution
 from .rules import ActiveRule, conditions_hold
@@ -159,8 +158,8 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
         )
     live = res.live_domains()
     for iommu in model.iommus.values():
-        # qcom-iommu contexts are fixed by the device tree, never allocated: nothing to run out of
-        if not iommu.contexts or iommu.kind == "qcom-iommu":
+        # contexts fixed by the device tree (qcom-iommu) are never allocated: nothing to run out of
+        if not iommu.contexts or iommu.driver.contexts.fixed:
             continue
         used = len(res.context_slots(iommu.name, live))
         if used / iommu.contexts >= 0.9 and used < iommu.contexts + 1:
@@ -170,13 +169,13 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                     f"'{iommu.name}' uses {used} of its {iommu.contexts} contexts",
                     iommu.span,
                     help="one more translating domain and the kernel's attach fails with "
-                    + no_context_errno(iommu.kind),
+                    + iommu.driver.contexts.errno,
                 )
             )
     for dom in res.domains.values():
         if dom.origin != "driver" or dom.failed:
             continue
-        if model.iommus[dom.iommu].kind == "mtk-iommu":
+        if model.iommus[dom.iommu].driver.shared_page_table:
             continue  # one page table for every domain: DMA API mappings land in it too
         for name in dom.devices:
             dev = model.devices[name]

@@ -14,24 +14,12 @@ from dataclasses import dataclass
 
 from . import ast
 from .diagnostics import Span
+from .eras import S390_DMA_IOMMU, Era
 from .model import DEFAULT_ARCH, Model
 from .provenance import Reason
 
 DEFAULT_KERNEL = (6, 8)
 
-# drivers/iommu/Kconfig: drivers that `select ARM_DMA_USE_IOMMU` (ARM_SMMU: "if ARM").
-ARM_DMA_USE_IOMMU_SELECTED_BY = {
-    "arm-smmu": "ARM_SMMU",
-    "qcom-smmu": "ARM_SMMU",
-    "adreno-smmu": "ARM_SMMU",
-    "rockchip": "ROCKCHIP_IOMMU",
-    "exynos-sysmmu": "EXYNOS_IOMMU",
-    "ipmmu-vmsa": "IPMMU_VMSA",
-    "mtk-iommu": "MTK_IOMMU",
-    "mtk-iommu-v1": "MTK_IOMMU_V1",
-    "sun50i-iommu": "SUN50I_IOMMU",
-    "qcom-iommu": "QCOM_IOMMU",
-}
 # IOMMU_DMA (the iommu-dma glue) exists on these architectures, from the kernel given
 # (drivers/iommu/Kconfig: IOMMU_DMA "def_bool ARM64 || X86 || S390"): s390 joined when its
 # PCI DMA API moved onto dma-iommu (c76c067e488c "s390/pci: Use dma-iommu layer", 6.7).
@@ -39,7 +27,7 @@ ARM_DMA_USE_IOMMU_SELECTED_BY = {
 # Enable IOMMU DMA mapping support" (adding RISCV to the def_bool) was still a posted patch
 # in 2026, so a riscv-iommu default domain is identity unless the board says
 # `config IOMMU_DMA`.
-IOMMU_DMA_ARCHES: dict[str, tuple[int, ...]] = {"arm64": (0,), "x86_64": (0,), "s390": (6, 7)}
+IOMMU_DMA_ARCHES: dict[str, Era | None] = {"arm64": None, "x86_64": None, "s390": S390_DMA_IOMMU}
 
 _BOOL = {"1": "1", "y": "1", "yes": "1", "on": "1", "0": "0", "n": "0", "no": "0", "off": "0"}
 
@@ -79,8 +67,9 @@ class Platform:
         for sym, val, span in p.config:
             self.config[sym] = (val, Reason(f"config {sym}={val}", span))
         if self.arch == "arm" and "ARM_DMA_USE_IOMMU" not in self.config:
+            # drivers/iommu/Kconfig: the drivers that `select ARM_DMA_USE_IOMMU`
             for iommu in model.iommus.values():
-                driver = ARM_DMA_USE_IOMMU_SELECTED_BY.get(iommu.kind)
+                driver = iommu.driver.selects_arm_dma_use_iommu
                 if driver:
                     self.config["ARM_DMA_USE_IOMMU"] = (
                         "y",
@@ -93,17 +82,22 @@ class Platform:
                     )
                     break
         if "IOMMU_DMA" not in self.config:
+            built = self.arch in IOMMU_DMA_ARCHES
             since = IOMMU_DMA_ARCHES.get(self.arch)
-            on = since is not None and self.kernel >= since
+            on = built and (since is None or self.since(since))
             self.config["IOMMU_DMA"] = (
                 "y" if on else "n",
                 Reason(
                     f"config IOMMU_DMA={'y' if on else 'n'} on {self.arch}"
-                    + (f" before {_vtext(since)}" if since and not on else ""),
+                    + (f" before {since.text}" if since and not on else ""),
                     None,
                     "drivers/iommu/Kconfig: IOMMU_DMA",
                 ),
             )
+
+    def since(self, era: Era) -> bool:
+        """Whether the platform's kernel has the behaviour of this era (eras.py)."""
+        return self.kernel >= era.version
 
     def enabled(self, symbol: str) -> bool:
         val = self.config.get(symbol)

@@ -12,69 +12,21 @@ and the device falls back as the kernel makes it.
 from __future__ import annotations
 
 from .diagnostics import Label, error, warning
-from .model import Device, Iommu, no_context_errno
+from .eras import ATTACH_EINVAL, DMA_OWNERSHIP
+from .model import Device, Iommu
 from .model import Domain as ModelDomain
 from .provenance import Reason
-from .resolution import DeviceResult, Domain, Group, Resolution
+from .resolution import Domain, Group, Resolution
 from .rules import ActiveRule, by_verb, conditions_hold
 
 PAGING = ("dma", "dma-fq", "unmanaged")
 ARM_MAPPING = "arch/arm/mm/dma-mapping.c: arm_setup_iommu_dma_ops"
-SOURCES = {
-    "arm-smmu": "drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_alloc_context_bank",
-    "qcom-smmu": "drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_alloc_context_bank",
-    "adreno-smmu": "drivers/iommu/arm/arm-smmu/arm-smmu-qcom.c: "
-    "qcom_adreno_smmu_alloc_context_bank",
-    "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_alloc_asid",
-    "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
-    "qcom-iommu": "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_of_xlate",
-    "amd-vi": "drivers/iommu/amd/iommu.c: domain_id_alloc (amd_iommu_pdom_id_alloc from 6.13)",
-    "msm-iommu": "drivers/iommu/msm_iommu.c: msm_iommu_attach_dev (msm_iommu_alloc_ctx)",
-    "riscv-iommu": "drivers/iommu/riscv/iommu.c: riscv_iommu_alloc_paging_domain "
-    "(ida_alloc_range(&riscv_iommu_pscids, 1, RISCV_IOMMU_MAX_PSCID))",
-}
-
-# Kinds whose domain IDs come from one system-wide pool, whatever the instance, with the
-# first ID handed out: AMD-Vi never hands out protection domain 0 (see _next_id); the
-# RISC-V IOMMU's PSCIDs come from one IDA from 1 (riscv_iommu_alloc_paging_domain), and a
-# domain keeps its PSCID on every IOMMU it is bonded to (riscv_iommu_iotlb_inval).
-GLOBAL_POOL = {"amd-vi": 1, "riscv-iommu": 1}
 
 
-# Vasant Hegde's "iommu/amd: Implement global identity domain" and "Use ida interface to
-# manage protection domain ID" (IOMMU updates for v6.13).
-AMD_GLOBAL_IDENTITY = (6, 13)
+class Allocator:
+    """Contexts in use per IOMMU and the domains holding them; the drivers' allocation
+    rules come from their kinds (take_context, restrict_contexts, the pools)."""
 
-# Drivers whose old domain stops holding its context when its last group leaves for a
-# driver domain: tegra-smmu frees the ASID (tegra_smmu_detach_as, tegra_smmu_free_asid);
-# sun50i-iommu has one TTB register and points it at the new domain
-# (sun50i_iommu_attach_device: "if (iommu->domain) sun50i_iommu_detach_device"); so does
-# sprd-iommu with its first-PPN register (sprd_iommu_attach_device: sprd_iommu_first_ppn).
-RELEASE_ON_LEAVE = {
-    "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_detach_as",
-    "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_attach_device",
-    "sprd-iommu": "drivers/iommu/sprd-iommu.c: sprd_iommu_attach_device (sprd_iommu_first_ppn)",
-}
-
-# Drivers that attach a device's domain to every instance its `iommus` names (one group,
-# hung off the first): exynos_iommu_of_xlate lists each System MMU in owner->controllers and
-# exynos_iommu_attach_device points every one of them at the domain's page table.
-# omap_iommu_attach_dev programs every MMU the device's `iommus` lists, each with its own
-# copy of the page table (omap_iommu_attach_init; the DRA7 DSPs' two MMUs); msm_iommu_attach_dev
-# takes a context bank on every IOMMU whose master the device is (the APQ8064 GPU's gfx3d and
-# gfx3d1); apple_dart_attach_dev sets up every stream map of the device (up to two DARTs:
-# the M1's dwc3 controllers).
-ALL_LINKS = {"exynos-sysmmu", "omap-iommu", "msm-iommu", "apple-dart"}
-
-# Drivers that take one client device per domain: a second attach fails, -EBUSY until the
-# 6.2 attach-errno rework, -EINVAL after.
-SINGLE_CLIENT = {
-    "omap-iommu": 'drivers/iommu/omap-iommu.c: omap_iommu_attach_dev ("only a single client '
-    'device can be attached to a domain")',
-}
-
-
-class _Allocator:
     def __init__(self, res: Resolution, rules: list[ActiveRule]):
         self.res = res
         self.used: dict[str, dict[int, str]] = {}  # iommu -> context -> domain
@@ -108,29 +60,7 @@ class _Allocator:
                     "drivers/iommu/arm/arm-smmu/arm-smmu-qcom.c: qcom_smmu_cfg_probe",
                 )
             )
-        if iommu.kind == "adreno-smmu" and self.res.platform.kernel >= (5, 11):
-            gpu = any(
-                (0, 0) in [(s, 0) for s, _ in _sids(self.res.model.devices[d], iommu)]
-                for d in dom.devices
-            )
-            if gpu:
-                allowed &= {0}
-                why.append(
-                    Reason(
-                        "the Adreno GPU (SID 0) may only use context bank 0",
-                        None,
-                        SOURCES["adreno-smmu"],
-                    )
-                )
-            else:
-                allowed.discard(0)
-                why.append(
-                    Reason(
-                        "other Adreno SMMU clients start at context bank 1",
-                        None,
-                        SOURCES["adreno-smmu"],
-                    )
-                )
+        iommu.driver.restrict_contexts(self, iommu, dom, allowed, why)
         for rule in self.reserve_rules:
             verb = rule.rule.verb
             if getattr(verb, "iommu", None) is None or verb.iommu.text != iommu.name:  # type: ignore[union-attr]
@@ -154,15 +84,9 @@ class _Allocator:
         if not self._take(dom):
             return False
         iommus = self.res.model.iommus
-        if dom.context is not None and iommus[dom.iommu].kind == "mtk-iommu":
-            # A group of a shared hw_list spans M4Us: each one it attaches points its page
-            # table base at the shared table (mtk_iommu_attach_device: bank->m4u_dom).
-            for d in dom.devices:
-                m4u = self.res.devices[d].iommu
-                if m4u and m4u != dom.iommu and m4u not in dom.contexts_on:
-                    self.used.setdefault(m4u, {}).setdefault(0, dom.name)
-                    dom.contexts_on[m4u] = 0
-        if dom.context is not None and iommus[dom.iommu].kind in ALL_LINKS:
+        if dom.context is not None:
+            iommus[dom.iommu].driver.took(self, dom)
+        if dom.context is not None and iommus[dom.iommu].driver.all_links:
             # The driver attaches the domain to every instance the device's `iommus` names
             # (a disabled node probes no System MMU, so it is not among them).
             for d in dom.devices:
@@ -176,7 +100,7 @@ class _Allocator:
         return True
 
     def _full(self, dom: Domain, other: Iommu) -> None:
-        """The attach fails on another instance of the device's (ALL_LINKS) without a free
+        """The attach fails on another instance of the device's (all_links) without a free
         context there; the contexts taken before it stay taken, as msm_iommu_attach_dev's
         error path frees none."""
         self._no_free_context(dom, other)
@@ -186,118 +110,30 @@ class _Allocator:
         """The attach fails for want of a context on `iommu`, with the driver's errno."""
         used = self.used.get(iommu.name, {})
         dom.failed = True
-        dom.errno = no_context_errno(iommu.kind)
+        dom.errno = iommu.driver.contexts.errno
         dom.context_reason = Reason(
             f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
             f"{dom.errno}",
             iommu.span,
-            SOURCES.get(iommu.kind),
+            iommu.driver.contexts.source,
             why,
         )
 
     def _take(self, dom: Domain) -> bool:
         iommu = self.res.model.iommus[dom.iommu]
-        if dom.type == "identity" and iommu.kind == "amd-vi":
-            self._amd_identity(dom)
-            return True
+        driver = iommu.driver
         if dom.type not in PAGING:
-            return True
+            return driver.take_unpaged(self, iommu, dom)
+        taken = driver.take_context(self, iommu, dom)
+        if taken is not None:
+            return taken
         used = self.used.setdefault(iommu.name, {})
-        src = SOURCES.get(iommu.kind)
-        if iommu.kind == "mtk-iommu-v1":
-            # One page table (data->m4u_dom), the driver's arm32 mapping's: its attach
-            # ignores any other domain ("Only allow the domain created internally").
-            if dom.origin == "default":
-                return True
-            used[0] = dom.name
-            dom.context = 0
-            dom.context_reason = Reason(
-                f"'{iommu.name}' has one page table, for every master (data->m4u_dom)",
-                None,
-                "drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_domain_finalise",
-            )
-            return True
-        if iommu.kind == "tegra-gart":
-            # One aperture, one active domain system-wide.
-            if used:
-                holder = next(iter(used.values()))
-                errno = "-EBUSY" if self.res.platform.kernel < (6, 2) else "-EINVAL"
-                dom.failed = True
-                dom.errno = errno
-                dom.context_reason = Reason(
-                    f"the GART's single aperture is taken by '{holder}': {errno}", iommu.span, src
-                )
-                return False
-            used[0] = dom.name
-            dom.context = 0
-            dom.context_reason = Reason("the GART's single aperture", iommu.span, src)
-            return True
-        if iommu.kind == "mtk-iommu":
-            # One page-table base register: every domain (one per IOVA region) re-uses the
-            # first one's io-pgtable and only sets its own aperture; M4Us on one hw_list
-            # (`quirk share-pgtable`) share it too.
-            from .groups import mtk_list
-
-            holder = self.pgtables.setdefault(mtk_list(self.res.model, iommu)[0].name, dom.name)
-            used.setdefault(0, dom.name)
-            dom.context = 0
-            dom.context_reason = Reason(
-                "the M4U's one page table"
-                + ("" if holder == dom.name else f", shared with '{holder}'"),
-                None,
-                "drivers/iommu/mtk_iommu.c: mtk_iommu_domain_finalise (share_dom)",
-            )
-            return True
-        if iommu.kind == "qcom-iommu":
-            # Contexts are not allocated: a domain programs the contexts its FIRST device's
-            # cells name (qcom_iommu_init_domain walks that device's fwspec->ids, and returns
-            # early for every later device once qcom_domain->iommu is set).
-            first = self.res.model.devices[dom.devices[0]] if dom.devices else None
-            ctxs = sorted(
-                {
-                    int(s.value)
-                    for lk in (first.iommus if first else ())
-                    if lk.iommu == iommu.name
-                    for s in lk.streams
-                    if s.form == "context"
-                }
-            )
-            if not ctxs:
-                return True
-            dom.context, dom.more_contexts = ctxs[0], tuple(ctxs[1:])
-            named = ", ".join(str(c) for c in ctxs)
-            plural = "s" if len(ctxs) > 1 else ""
-            secure = [c for c in ctxs if c in iommu.secure]
-            if secure:
-                # A `qcom,msm-iommu-v1-sec` context still serves the client that names it; the
-                # compatible only makes the IOMMU's probe hand TZ a secure page-table pool.
-                which = ", ".join(str(c) for c in secure)
-                dom.context_reason = Reason(
-                    f"fixed context{plural} {named} from the device tree; secure "
-                    f"(qcom,msm-iommu-v1-sec): {which}, which the driver still programs for this "
-                    "domain, TZ's secure page-table pool having been set up at probe",
-                    None,
-                    "drivers/iommu/arm/arm-smmu/qcom_iommu.c: qcom_iommu_init_domain, "
-                    "qcom_iommu_sec_ptbl_init",
-                )
-            else:
-                dom.context_reason = Reason(
-                    f"fixed context{plural} {named} from the device tree", None, src
-                )
-            return True
+        src = driver.contexts.source
         cands, why = self.candidates(iommu, dom)
-        if cands is None or iommu.kind in GLOBAL_POOL:  # the global pool, `contexts` or not
-            n = self._next_id(iommu.name)
+        if cands is None or driver.contexts.pool is not None:  # a pool, `contexts` or not
+            n = self.next_id(iommu.name)
             dom.context = n
-            if iommu.kind == "amd-vi":
-                text = (
-                    f"protection domain ID {n} from the one system-wide pool "
-                    "(0 is never handed out)"
-                )
-            elif iommu.kind == "riscv-iommu":
-                text = f"PSCID {n} from the one system-wide pool of process soft-context IDs"
-            else:
-                text = f"domain ID {n} (not a scarce resource)"
+            text = driver.contexts.id_text.format(n=n)
             dom.context_reason = Reason(text, None, src)
             used[n] = dom.name
             return True
@@ -318,11 +154,12 @@ class _Allocator:
             return True  # identity and blocked domains take no context anywhere
         used = self.used.setdefault(iommu, {})
         other = self.res.model.iommus[iommu]
-        cands = None if other.kind in GLOBAL_POOL else self.candidates(other, dom)[0]
-        if other.kind in GLOBAL_POOL and dom.context is not None:
+        pool = other.driver.contexts.pool is not None
+        cands = None if pool else self.candidates(other, dom)[0]
+        if pool and dom.context is not None:
             n = dom.context  # one domain, one global ID on every IOMMU
         elif cands is None:  # a global pool, or no context limit
-            n = self._next_id(iommu)
+            n = self.next_id(iommu)
         else:
             free = [c for c in cands if c not in used]
             if not free:
@@ -332,39 +169,17 @@ class _Allocator:
         dom.contexts_on[iommu] = n
         return True
 
-    def _next_id(self, iommu: str) -> int:
-        """The next domain ID on an IOMMU without a context limit: per instance, but a
-        GLOBAL_POOL kind's from one system-wide pool. AMD-Vi's never hands out 0
-        (amd/init.c: "never allocate domain 0"; amd_iommu_pd_alloc_bitmap, the pdom_ids IDA
-        from 6.13), and from 6.13 ID 1 is the global identity domain's, taken at init."""
-        kind = self.res.model.iommus[iommu].kind
-        key, first = (kind, GLOBAL_POOL[kind]) if kind in GLOBAL_POOL else (iommu, 0)
-        if key == "amd-vi" and self.res.platform.kernel >= AMD_GLOBAL_IDENTITY:
-            first = 2
+    def next_id(self, iommu: str) -> int:
+        """The next domain ID on an IOMMU without a context limit: per instance, but from
+        one system-wide pool where the kind has one (contexts.pool, the kind's
+        pool_start)."""
+        driver = self.res.model.iommus[iommu].driver
+        key, first = (iommu, 0)
+        if driver.contexts.pool is not None:
+            key, first = driver.name, driver.pool_start(self.res.platform)
         n = self.counter.get(key, first)
         self.counter[key] = n + 1
         return n
-
-    def _amd_identity(self, dom: Domain) -> None:
-        """AMD-Vi identity domains are protection domains with IDs of their own: before 6.13
-        one per group, from the same pool as the paging ones (protection_domain_alloc ->
-        protection_domain_init_v1 -> domain_id_alloc, whose ID set_dte_entry writes into the
-        DTE); from 6.13 every group shares the one global identity_domain, whose ID
-        amd_iommu_init_identity_domain takes before any IOMMU is registered: 1."""
-        if self.res.platform.kernel >= AMD_GLOBAL_IDENTITY:
-            n = 1
-            text = (
-                "protection domain ID 1: the one global identity domain, set up at init "
-                "before any device probes"
-            )
-            src = "drivers/iommu/amd/iommu.c: amd_iommu_init_identity_domain"
-        else:
-            n = self._next_id(dom.iommu)
-            text = f"protection domain ID {n}: an identity domain is a protection domain too"
-            src = "drivers/iommu/amd/iommu.c: protection_domain_alloc (domain_id_alloc)"
-        dom.context = n
-        dom.context_reason = Reason(text, None, src)
-        self.used.setdefault(dom.iommu, {}).setdefault(n, dom.name)
 
     def release(self, dom: Domain) -> None:
         for other, n in dom.contexts_on.items():
@@ -387,18 +202,12 @@ class _Allocator:
             dom.context = None
 
 
-def _sids(dev: Device, iommu: Iommu) -> list[tuple[int, int]]:
-    from .groups import stream_ids
-
-    return stream_ids(dev, iommu)
-
-
 def _ranges(items: list[int]) -> str:
     return ", ".join(str(i) for i in items) or "none"
 
 
 def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
-    alloc = _Allocator(res, rules)
+    alloc = Allocator(res, rules)
     model = res.model
     plat = res.platform
     arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
@@ -453,21 +262,8 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
         if group.failed:
             continue
         dres.domain = created[group.id].name if group.id in created else None
-        if arm32 and model.iommus[group.iommu].kind == "mtk-iommu-v1":
-            _mtk_v1_mapping(res, alloc, dres, group)
-            if dev.name in no_implicit:
-                rule = no_implicit[dev.name]
-                res.diagnostics.append(
-                    warning(
-                        "W213",
-                        f"'{rule.rule.name}' cannot keep '{dev.name}' out of an IOMMU "
-                        f"mapping: the M4U v1 driver of '{group.iommu}' attaches every master "
-                        "to its own mapping, not the arch code",
-                        rule.rule.span,
-                        help="'excludes implicit' stops arch_setup_dma_ops; "
-                        "mtk_iommu_v1_probe_finalize attaches every master regardless",
-                    )
-                )
+        driver = model.iommus[group.iommu].driver
+        if arm32 and driver.implicit_mapping(alloc, dres, group, no_implicit.get(dev.name)):
             continue
         # (b) arm32: the per-device mapping of arch_setup_dma_ops
         if arm32:
@@ -537,7 +333,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
 
 def _driver_domain(
     res: Resolution,
-    alloc: _Allocator,
+    alloc: Allocator,
     spec: ModelDomain,
     when: list[Reason],
     created: dict[int, Domain],
@@ -576,7 +372,7 @@ def _driver_domain(
         return
     for iommu in dict.fromkeys(spec.iommus):
         known = model.iommus.get(iommu)
-        why = _cannot_build(known.kind, spec.type, res.platform.kernel) if known else None
+        why = known.driver.cannot_build(spec.type, res.platform) if known else None
         if known is not None and why is not None:
             dom.failed = True
             article = "an" if spec.type[0] in "aeiou" else "a"
@@ -591,29 +387,10 @@ def _driver_domain(
                 )
             )
             return
-    if spec.type == "blocked" and any(
-        model.iommus[i].kind == "fsl-pamu" for i in spec.iommus if i in model.iommus
-    ):
-        # __iommu_group_alloc_blocking_domain: a driver without a blocked domain gets an
-        # empty UNMANAGED one, and fsl_pamu_attach_device programs its fixed window
-        dom.type = "unmanaged"
-        dom.reason = Reason(
-            f"'{spec.name}': the core's stand-in for a blocked domain, an empty UNMANAGED one",
-            spec.span,
-            "drivers/iommu/iommu.c: __iommu_group_alloc_blocking_domain",
-            tuple(when),
-        )
-        res.diagnostics.append(
-            warning(
-                "W216",
-                f"'{spec.name}' does not block DMA on fsl-pamu: the PAMU has no blocked domain, "
-                "the core attaches an empty UNMANAGED one instead, and the PAMU's attach maps "
-                "its fixed window (0..64 GiB, 1:1)",
-                spec.span,
-                help="fsl_pamu_attach_device -> pamu_set_liodn: one hard-coded window since "
-                "57fa44be7fdb (5.13); a VFIO user of a PAMU device is not isolated",
-            )
-        )
+    if spec.type == "blocked":
+        drivers = [model.iommus[i].driver for i in spec.iommus if i in model.iommus]
+        for driver in dict.fromkeys(drivers):
+            driver.stand_in(res, dom, spec.span)
     groups: list[Group] = []
     refused: set[int] = set()  # groups a single-client driver turned away
     overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
@@ -625,7 +402,7 @@ def _driver_domain(
         if group.failed or group in groups:
             continue
         busy = _implicit_holders(res, group)
-        if busy and group.default is None and res.platform.kernel < (5, 19):
+        if busy and group.default is None and not res.platform.since(DMA_OWNERSHIP):
             # __iommu_attach_group refused only "if (group->default_domain && group->domain
             # != group->default_domain)" until 1ea2a07a532b (5.19): a group with no default
             # domain takes the new domain over the mapping, which stays allocated and keeps
@@ -640,7 +417,7 @@ def _driver_domain(
         if shared and len(group.members) > 1:
             _single_device_refusal(res, spec, name, group, "arm_iommu_attach_device")
             continue
-        if model.iommus[group.iommu].kind in SINGLE_CLIENT and (groups or len(group.members) > 1):
+        if model.iommus[group.iommu].driver.single_client and (groups or len(group.members) > 1):
             # the second device of the group, or the first of a second group, finds the
             # domain taken; each group is refused once
             if group.id not in refused:
@@ -716,66 +493,13 @@ def _driver_domain(
             _left(res, alloc, res.domains.get(left))
 
 
-def _cannot_build(kind: str, dtype: str, kernel: tuple[int, ...]) -> str | None:
-    """Why a driver cannot allocate a domain of this type, where it cannot."""
-    if kind == "fsl-pamu" and dtype == "blocked" and kernel < (5, 19):
-        return (
-            "fsl_pamu_domain_alloc allocates UNMANAGED domains only and the driver has no "
-            "blocked domain (drivers/iommu/fsl_pamu_domain.c); the core's empty stand-in "
-            "came with DMA ownership in 5.19"
-        )
-    if kind == "spapr-tce" and kernel < (6, 4):
-        return (
-            "before 6.4 POWER has IOMMU groups but no iommu_ops, so no domain at all "
-            "(a940904443e4 added spapr_tce_iommu_ops); VFIO drives the PE's TCE tables "
-            "itself (drivers/vfio/vfio_iommu_spapr_tce.c)"
-        )
-    if kind == "spapr-tce" and dtype == "unmanaged":
-        return (
-            "spapr_tce_iommu_ops has no paging domain, only the blocked and platform ones "
-            "(arch/powerpc/kernel/iommu.c); VFIO maps through the SPAPR TCE IOMMU type"
-        )
-    return None
-
-
-def _mtk_v1_mapping(res: Resolution, alloc: _Allocator, dres: DeviceResult, group: Group) -> None:
-    """MediaTek M4U v1 (mt2701, mt7623) builds ONE arm32 mapping for all its masters and
-    attaches each to it (mtk_iommu_v1_probe_finalize: arm_iommu_attach_device(dev,
-    data->mapping); before 5.8 mtk_iommu_create_mapping from add_device), so the arch code
-    gives them no mapping of their own and `excludes implicit` does not stop it. Its domain
-    is the one page table (data->m4u_dom) the M4U has; the group's default domain, where
-    there is one, is never programmed (attach returns 0 for any domain but the mapping's)."""
-    iommu = res.model.iommus[group.iommu]
-    name = f"arm_iommu:{iommu.name}"
-    mapping = res.domains.get(name)
-    if mapping is None:
-        mapping = Domain(
-            name,
-            "unmanaged",
-            iommu.name,
-            "arm32",
-            [],
-            Reason(
-                f"'{iommu.name}' (M4U v1) attaches every master to its one arm32 mapping",
-                iommu.span,
-                "drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_create_mapping, "
-                "mtk_iommu_v1_probe_finalize",
-                (res.platform.config_reason("ARM_DMA_USE_IOMMU"),),
-            ),
-        )
-        res.domains[name] = mapping
-        alloc.take(mapping)
-    mapping.devices.append(dres.name)
-    dres.domain = name
-
-
-def _left(res: Resolution, alloc: _Allocator, old: Domain | None) -> None:
+def _left(res: Resolution, alloc: Allocator, old: Domain | None) -> None:
     """A group left a domain (its default one, or a driver's) for another: where the driver
-    lets a domain go when its last device leaves (RELEASE_ON_LEAVE), its context goes too,
+    lets a domain go when its last device leaves (release_on_leave), its context goes too,
     unless other devices are still in it (a `default of` domain shared with other groups)."""
     if old is None or old.origin == "arm32" or old.context is None:
         return  # (an arm32 mapping under a domain attached over it stays: W212)
-    if res.model.iommus[old.iommu].kind not in RELEASE_ON_LEAVE:
+    if res.model.iommus[old.iommu].driver.contexts.release_on_leave is None:
         return
     if not any(res.devices[m].domain == old.name for m in old.devices):
         alloc.release(old)
@@ -793,7 +517,7 @@ def _no_context_on(res: Resolution, spec: ModelDomain, other: str, label: str, w
             "E301",
             f"domain '{spec.name}' gets no context on '{other}': all "
             f"{res.model.iommus[other].contexts} are taken "
-            f"({no_context_errno(res.model.iommus[other].kind)})",
+            f"({res.model.iommus[other].driver.contexts.errno})",
             spec.span,
             label=label,
             help=why,
@@ -833,22 +557,22 @@ def _single_device_refusal(
 def _single_client_refusal(
     res: Resolution, spec: ModelDomain, name: str, holder: str, iommu: str
 ) -> None:
-    kind = res.model.iommus[iommu].kind
-    errno = "-EBUSY" if res.platform.kernel < (6, 2) else "-EINVAL"
+    driver = res.model.iommus[iommu].driver
+    errno = "-EINVAL" if res.platform.since(ATTACH_EINVAL) else "-EBUSY"
     res.diagnostics.append(
         error(
             "E302",
-            f"cannot attach '{spec.name}' to '{name}': a domain of {kind} takes one client "
+            f"cannot attach '{spec.name}' to '{name}': a domain of {driver.name} takes one client "
             f"device, and '{holder}' is it ({errno})",
             spec.span,
             label="the driver's attach fails",
-            help=f"kernel: {SINGLE_CLIENT[kind]}; give each device its own domain",
+            help=f"kernel: {driver.single_client}; give each device its own domain",
         )
     )
 
 
 def _share_default(
-    res: Resolution, alloc: _Allocator, spec: ModelDomain, created: dict[int, Domain]
+    res: Resolution, alloc: Allocator, spec: ModelDomain, created: dict[int, Domain]
 ) -> None:
     """`domain NAME: default of DEV { attach ... }`: a driver attaches DEV's default domain
     to its other devices with iommu_attach_device, as Exynos DRM does on arm64
@@ -884,7 +608,7 @@ def _share_default(
                 spec.span,
                 label="the driver has no domain to attach",
                 help="an M4U v1's masters already share its one mapping"
-                if owner is not None and model.iommus[owner.iommu].kind == "mtk-iommu-v1"
+                if owner is not None and model.iommus[owner.iommu].driver.shared_arm_mapping
                 else "check the default-domain rules for it, or describe what the driver "
                 "builds instead ('unmanaged on IOMMU', 'arm-mapping on IOMMU' on arm32)",
             )
@@ -902,11 +626,11 @@ def _share_default(
         if len(group.members) > 1:
             _single_device_refusal(res, spec, name, group, "iommu_attach_device")
             continue
-        if model.iommus[group.iommu].kind in SINGLE_CLIENT:
+        if model.iommus[group.iommu].driver.single_client:
             _single_client_refusal(res, spec, name, spec.of, group.iommu)
             continue
         behind = [group.iommu]
-        if model.iommus[group.iommu].kind in ALL_LINKS:  # every System MMU of the master
+        if model.iommus[group.iommu].driver.all_links:  # every System MMU of the master
             behind = [lk.iommu for lk in model.devices[name].iommus]
         full = [
             i

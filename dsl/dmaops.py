@@ -10,40 +10,12 @@ pool exists (kernel/dma/direct.h: dma_capable).
 from __future__ import annotations
 
 from .diagnostics import warning
+from .eras import S390_DMA_IOMMU
 from .model import Device, Iommu, Model
 from .provenance import Reason
 from .resolution import Domain, Resolution
 
-# IOMMUs whose unattached streams pass through untranslated: with no domain a client still
-# reaches memory. Each with the code that leaves translation off until an attach.
-PASSES_UNATTACHED = {
-    # a swgroup's ASID stays disabled until tegra_smmu_enable
-    "tegra-smmu": "drivers/iommu/tegra-smmu.c: tegra_smmu_attach_dev",
-    # the GART remaps only its aperture
-    "tegra-gart": "drivers/iommu/tegra-gart.c: gart_iommu_attach_dev",
-    # the IOMMU stays disabled (stall/bypass) until the first attach enables it
-    "rockchip": "drivers/iommu/rockchip-iommu.c: rk_iommu_attach_device (rk_iommu_enable)",
-    # the System MMU is enabled only when a domain is attached
-    "exynos-sysmmu": "drivers/iommu/exynos-iommu.c: exynos_iommu_attach_device",
-    # a larb port's MMU bit is set only on attach (larb_mmu->mmu |= portid_msk)
-    "mtk-iommu": "drivers/iommu/mtk_iommu.c: mtk_iommu_config",
-    # translation is switched on only when a domain is attached (IOMMU_ENABLE_REG)
-    "sun50i-iommu": "drivers/iommu/sun50i-iommu.c: sun50i_iommu_attach_domain (enable)",
-    # the MMU is switched on only when a domain attaches, and off again by the identity
-    # domain (omap_iommu_identity_attach detaches)
-    "omap-iommu": "drivers/iommu/omap-iommu.c: omap_iommu_attach (iommu_enable)",
-    # the probe programs every LIODN with a 64 GiB window that does not translate
-    # (PAACE_ATM_NO_XLATE); only a domain's attach reprograms it
-    "fsl-pamu": "drivers/iommu/fsl_pamu.c: setup_liodns",
-}
-# IOMMUs known to fault a stream no domain is attached to, and where they decide it.
-FAULTS_UNATTACHED = {
-    k: "drivers/iommu/arm/arm-smmu/arm-smmu.c: disable_bypass"
-    for k in ("arm-smmu", "qcom-smmu", "adreno-smmu")
-}
 GB4 = 1 << 32
-# c76c067e488c "s390/pci: Use dma-iommu layer" (6.7) removed arch/s390/pci/pci_dma.c.
-S390_DMA_IOMMU = (6, 7)
 
 
 def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
@@ -69,7 +41,7 @@ def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
             None,
             "arch/arm/mm/init.c: mem_init (CONFIG_ARM_LPAE)",
         )
-    if plat.arch == "powerpc" and any(i.kind == "spapr-tce" for i in res.model.iommus.values()):
+    if plat.arch == "powerpc" and any(i.driver.arch_dma for i in res.model.iommus.values()):
         return False, Reason(
             "no swiotlb pool on POWER servers: ppc_swiotlb_enable stays 0 (secure guests aside)",
             None,
@@ -146,7 +118,7 @@ def _tce_phb(model: Model, dev: Device, first: Iommu | None) -> Iommu | None:
     if dev.pci is None or first is None:
         return None
     for link in dev.iommus:
-        if link.iommu in model.iommus and model.iommus[link.iommu].kind == "spapr-tce":
+        if link.iommu in model.iommus and model.iommus[link.iommu].driver.arch_dma:
             return model.iommus[link.iommu]
     return first if not dev.iommus else None
 
@@ -165,7 +137,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
             (dom.reason,),
         )
     ops = Reason(
-        "the PHB's PCI devices get dma_iommu_ops",
+        str(iommu.driver.arch_dma),
         None,
         "arch/powerpc/kernel/pci-common.c: pcibios_bus_add_device (set_dma_ops(pci_dma_ops)); "
         "arch/powerpc/platforms/powernv/pci-ioda.c: set_pci_dma_ops(&dma_iommu_ops)",
@@ -227,7 +199,7 @@ def dma_ops(res: Resolution) -> None:
         if d.origin == "arm32" and (d.errno == "released" or not d.failed):
             for name in d.devices:
                 (detached if d.errno == "released" else kept)[name] = d
-    first_phb = next((i for i in model.iommus.values() if i.kind == "spapr-tce"), None)
+    first_phb = next((i for i in model.iommus.values() if i.driver.arch_dma), None)
     for dres in res.devices.values():
         dev = model.devices[dres.name]
         group = res.group_of(dres.name)
@@ -249,7 +221,7 @@ def dma_ops(res: Resolution) -> None:
             continue
         s390_arch_dma = (
             res.platform.arch == "s390"
-            and res.platform.kernel < S390_DMA_IOMMU
+            and not res.platform.since(S390_DMA_IOMMU)
             and dev.pci is not None
         )
         if s390_arch_dma and dom is not None and dom.origin == "driver":
@@ -369,9 +341,10 @@ def dma_ops(res: Resolution) -> None:
                 Reason("the default domain blocks all DMA", None, None, (group.default_reason,)),
             )
             continue
-        kind = model.iommus[group.iommu].kind
-        if default is None and kind not in PASSES_UNATTACHED:
-            src = FAULTS_UNATTACHED.get(kind)
+        driver = model.iommus[group.iommu].driver
+        kind = driver.name
+        if default is None and driver.passes_unattached is None:
+            src = driver.faults_unattached
             dres.set(
                 "dma_ops",
                 "none",
@@ -393,7 +366,7 @@ def dma_ops(res: Resolution) -> None:
             why = Reason(
                 f"no default domain; '{group.iommu}' passes unattached streams through",
                 None,
-                PASSES_UNATTACHED[model.iommus[group.iommu].kind],
+                driver.passes_unattached,
                 (group.default_reason,),
             )
         dres.set("dma_ops", *_direct(res, dev, why))

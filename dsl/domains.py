@@ -11,16 +11,16 @@ choices) and soft `prefers` rules.
 from __future__ import annotations
 
 from .diagnostics import Label, error, warning
-from .model import (
-    DEFERRED_FLUSH_SINCE,
-    FQ_ALLOC_KINDS,
-    FQ_CAP_SINCE,
-    STATIC_DEFAULT,
+from .eras import (
+    DEF_DOMAIN_TYPE,
+    DEFAULT_DOMAIN_LOG,
+    DEFERRED_FLUSH_CAP,
+    DMA_FQ,
+    IDENTITY_WINS,
+    STATIC_DEFAULT_DOMAIN,
     STATIC_DEFAULT_HONOURED,
-    STATIC_DEFAULT_SINCE,
-    Device,
-    Iommu,
 )
+from .model import Device, Iommu
 from .provenance import Reason
 from .resolution import Group, Resolution
 from .rules import ActiveRule, by_verb
@@ -55,7 +55,7 @@ def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
         verb = best.rule.verb
         assert not isinstance(verb, str) and hasattr(verb, "domain_type")
         dtype = verb.domain_type.text  # type: ignore[union-attr]
-        if dtype == "dma-fq" and res.platform.kernel < (5, 15):
+        if dtype == "dma-fq" and not res.platform.since(DMA_FQ):
             dtype = "dma"
             note = "before 5.15 lazy invalidation is a flag of the DMA domain (no DMA-FQ type)"
             best_reason = Reason(f"global default: dma ({note})", None, None, (best.reason(),))
@@ -66,14 +66,13 @@ def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
     cmdline = bool(cands) and max(cands, key=lambda r: (r.position, r.index)).position >= 0
     suffix = " (set via kernel command line)" if cmdline else ""
     name = LOG_NAME.get(res.global_default, "Unknown")
-    kernel = res.platform.kernel
     # iommu_subsys_init prints the type from Joerg Roedel's "iommu: Print default domain type
     # on boot" (posted August 2019, v5.4); earlier kernels print neither line.
-    if kernel >= (5, 4):
+    if res.platform.since(DEFAULT_DOMAIN_LOG):
         res.log.append(f"iommu: Default domain type: {name}{suffix}")
     # The strictness line came with the lazy/strict rework (John Garry's "iommu: Print strict
     # or lazy mode at init time", the 5.14/5.15 window; modelled from 5.15, the DMA_FQ era).
-    if res.global_default in TRANSLATED and kernel >= (5, 15):
+    if res.global_default in TRANSLATED and res.platform.since(DMA_FQ):
         mode = "strict" if res.global_default == "dma" else "lazy"
         res.log.append(f"iommu: DMA domain TLB invalidation policy: {mode} mode{suffix}")
 
@@ -114,8 +113,8 @@ class _Deciding:
         why: list[Reason] = []
         # A PLATFORM domain is the static ops->default_domain of a legacy driver (6.7+),
         # which iommu_group_alloc_default_domain returns for that type and no other.
-        static = STATIC_DEFAULT.get(iommu.kind)
-        if static and self.res.platform.kernel >= STATIC_DEFAULT_SINCE:
+        static = iommu.driver.static_default
+        if static and self.res.platform.since(STATIC_DEFAULT_DOMAIN):
             types.add("platform")
         elif static:
             why.append(
@@ -142,7 +141,7 @@ class _Deciding:
                         types.discard(t)
                         why.append(r.reason(f"no {t} default domain: {r.rule.name}"))
         plat = self.res.platform
-        if "dma" in types and not plat.enabled("IOMMU_DMA") and plat.kernel < (6, 7):
+        if "dma" in types and not plat.enabled("IOMMU_DMA") and not plat.since(IDENTITY_WINS):
             # A DMA domain needs its IOVA cookie, and without IOMMU_DMA (arm32) the stub
             # iommu_get_dma_cookie fails: the drivers' domain_alloc (before 5.15) or
             # __iommu_domain_alloc (from 46983fcd67ac) frees the domain. From 6.7 the core
@@ -158,8 +157,9 @@ class _Deciding:
             )
         if (
             "dma-fq" in types
-            and (5, 15) <= plat.kernel < FQ_CAP_SINCE
-            and iommu.kind not in FQ_ALLOC_KINDS
+            and plat.since(DMA_FQ)
+            and not plat.since(DEFERRED_FLUSH_CAP)
+            and not iommu.driver.fq_alloc
         ):
             types.discard("dma-fq")
             why.append(
@@ -185,14 +185,14 @@ class _Deciding:
         untrusted = [d for d in devs if d.untrusted]
         wishes = [(d, self.wishes[d.name]) for d in devs if d.name in self.wishes]
         gid = group.id
-        if plat.kernel >= (6, 7):
+        if plat.since(IDENTITY_WINS):
             # iommu_get_default_domain_type (6.7+): IDENTITY wins a conflict.
             src = f"{IOMMU_C}: iommu_get_default_domain_type"
             driver: str | None = None
             why: list[Reason] = []
             forced: Reason | None = None  # identity for want of IOMMU_DMA
-            static = STATIC_DEFAULT.get(res.model.iommus[group.iommu].kind)
-            if static and plat.kernel >= STATIC_DEFAULT_HONOURED:
+            static = res.model.iommus[group.iommu].driver.static_default
+            if static and plat.since(STATIC_DEFAULT_HONOURED):
                 # iommu_get_def_domain_type: "Drivers that declare a global static
                 # default_domain will always choose that."
                 driver = "platform"
@@ -284,7 +284,7 @@ class _Deciding:
             if driver is not None:
                 return driver, Reason(f"default domain {driver}", None, src, tuple(why)), True
             return res.global_default, res.global_reason, False
-        if plat.kernel >= (5, 8):
+        if plat.since(DEF_DOMAIN_TYPE):
             # iommu_get_def_domain_type / probe_get_default_domain_type (5.8-6.6):
             # untrusted asks for DMA, else the driver; the first wish wins; a different
             # second wish falls back to the global default.
@@ -341,7 +341,7 @@ class _Deciding:
                 label=f"'{dev.name}' is left without its IOMMU (-EINVAL)",
                 help="the kernel unwinds the device from the IOMMU: no group, but its DMA ops "
                 "stay the arch's TCE ops"
-                if self.res.model.iommus[group.iommu].kind == "spapr-tce"
+                if self.res.model.iommus[group.iommu].driver.arch_dma
                 else "the kernel unwinds the device from the IOMMU; it gets no IOMMU DMA ops",
             )
         )
@@ -409,10 +409,10 @@ class _Deciding:
         """Why a DMA-FQ domain on this IOMMU loses its flush queue, if it does."""
         if "no-deferred-flush" in iommu.quirks:
             return f"'{iommu.name}' has no deferred flush (quirk no-deferred-flush)"
-        kernel = self.res.platform.kernel
-        since = DEFERRED_FLUSH_SINCE.get(iommu.kind)
-        if kernel >= FQ_CAP_SINCE and (since is None or kernel < since):
-            later = f" before {since[0]}.{since[1]}" if since else ""
+        plat = self.res.platform
+        since = iommu.driver.deferred_flush
+        if plat.since(DEFERRED_FLUSH_CAP) and (since is None or not plat.since(since)):
+            later = f" before {since.text}" if since else ""
             return f"{iommu.kind} does not report IOMMU_CAP_DEFERRED_FLUSH{later}"
         return None
 

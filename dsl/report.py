@@ -75,7 +75,8 @@ def text(res: Resolution) -> str:
             for c, doms in sharers.items():
                 shared = ""
                 if len(doms) > 1:  # the M4U's one page table; qcom-iommu's fixed banks
-                    shared = " (one page table)" if iommu.kind == "mtk-iommu" else " (shared)"
+                    one = iommu.driver.shared_page_table
+                    shared = " (one page table)" if one else " (shared)"
                 lines.append(f"  context {c}: {', '.join(d.name for d in doms)}{shared}")
     if res.log:
         lines += ["", "kernel log:"] + [f"  {line}" for line in res.log]

@@ -14,7 +14,7 @@ from .dmaops import dma_ops
 from .domains import default_domains, global_default
 from .groups import attach_iommus, build_groups
 from .lalr import no_gc
-from .model import SPANNING_KINDS, Model
+from .model import Model
 from .provenance import Reason
 from .resolution import Resolution
 from .rules import active_rules, driver_flags
@@ -96,9 +96,9 @@ def _fill(res: Resolution) -> None:
                 f"domain '{dom.name}' spans IOMMU instances: domain ID "
                 f"{dom.contexts_on[dres.iommu]} on '{dres.iommu}' ({how})",
                 None,
-                SPANNING_KINDS.get(inst.kind),
+                inst.driver.span,
             )
-            if inst.kind == "mtk-iommu":
+            if inst.driver.shared_page_table:
                 ctx_why = Reason(
                     f"'{dres.iommu}' shares the page table of '{dom.iommu}' (one hw_list): "
                     f"domain '{dom.name}' is programmed into both",

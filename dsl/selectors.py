@@ -10,7 +10,8 @@ from __future__ import annotations
 import fnmatch
 
 from . import ast
-from .model import PCI_CLAIM_KINDS, Device, Model, reachable_iommus
+from .kinds import claiming_pci
+from .model import Device, Model, reachable_iommus
 
 
 def _pci_pattern(pattern: str) -> str:
@@ -50,7 +51,7 @@ def matches(sel: ast.Selector, dev: Device, model: Model) -> bool:
 def _claims_pci(model: Model, kind: str) -> bool:
     """x86 IOMMUs claim PCI devices from ACPI tables (s390 each zPCI function), without an
     explicit link."""
-    return kind in PCI_CLAIM_KINDS and any(i.kind == kind for i in model.iommus.values())
+    return kind in claiming_pci() and any(i.kind == kind for i in model.iommus.values())
 
 
 def specificity(sel: ast.Selector) -> int:

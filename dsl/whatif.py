@@ -22,9 +22,10 @@ from . import ast
 from .checks import render_value
 from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
 from .loader import Loaded, Loader
-from .model import Model, build_model
+from .model import Model
 from .parse import parse_text
 from .resolution import Domain, Resolution
+from .validate import build_model
 
 ATTRS = ("iommu", "group", "default_domain", "domain", "domain_type", "context", "dma_ops")
 PLATFORM_WORDS = ("arch", "kernel", "ram", "cmdline", "config")
@@ -516,7 +517,7 @@ class WhatIf:
             and all(c.verb == "set" and not c.target for c in self.changes)
         ):
             # Only platform facts change: revalidate the platform, keep the rest.
-            from .model import platform_of
+            from .validate import platform_of
 
             platform, pdiags = platform_of(load, self.base_model.iommus)  # type: ignore[arg-type]
             if not any(d.is_error for d in pdiags):

@@ -20,8 +20,8 @@ import pytest
 import iommu_rules
 from iommu_rules import grammar
 from iommu_rules.loader import load_text
-from iommu_rules.model import build_model
 from iommu_rules.parse import parse_text
+from iommu_rules.validate import build_model
 
 DOC = Path(__file__).parent.parent / "docs" / "language.md"
 PACKAGE = Path(iommu_rules.__file__).parent

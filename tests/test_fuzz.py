@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iommu_rules.loader import decode, load_text
-from iommu_rules.model import build_model
+from iommu_rules.validate import build_model
 
 from conftest import EXAMPLES
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from iommu_rules.loader import load_paths
-from iommu_rules.model import build_model
 from iommu_rules.report import to_json
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 
 from conftest import EXAMPLES, as_unprivileged, run_cli
 

@@ -22,8 +22,8 @@ from iommu_rules.fmt import format_text
 from iommu_rules.importers.dmesg import smmu_name
 from iommu_rules.importers.listing import import_listing, import_listings
 from iommu_rules.loader import load_text
-from iommu_rules.model import build_model
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 
 # An Intel desktop's boot log around the IOMMU probe (dmesg with timestamps): two DMAR
 # lines, the groups, and unrelated lines before and after. Posted by atmgnd in "Bad

@@ -19,8 +19,8 @@ from iommu_rules.fmt import format_text
 from iommu_rules.grammar import keywords
 from iommu_rules.importers.listing import MAX_WARNINGS, ImportResult, import_listing
 from iommu_rules.loader import load_text
-from iommu_rules.model import build_model
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 
 # A desktop (Comet Lake-S, B560-class PCH) with an RTX 3070 Ti behind the CPU's x16 port,
 # from the Arch-wiki script (group headers, tab-indented devices). Posted by jon-bit in

@@ -21,8 +21,8 @@ from iommu_rules.fmt import format_text
 from iommu_rules.importers.listing import import_listing, import_listings
 from iommu_rules.importers.lspci_tree import TreeReader
 from iommu_rules.loader import load_text
-from iommu_rules.model import build_model
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 
 # An AMD desktop (Ryzen, X570-class chipset behind 00:01.1) as `lspci -t` prints it, with
 # the heading the report script puts above it. Posted by Ezgera in "[bench]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iommu_rules.loader import load_paths, std_packs
-from iommu_rules.model import build_model
+from iommu_rules.validate import build_model
 
 
 def write(path: Path, text: str) -> Path:

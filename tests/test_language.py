@@ -9,8 +9,9 @@ import pytest
 from iommu_rules import ast
 from iommu_rules.fmt import format_text
 from iommu_rules.loader import load_text
-from iommu_rules.model import Model, PciAddress, build_model
+from iommu_rules.model import Model, PciAddress
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 
 
 def model_of(text: str) -> Model:
@@ -214,14 +215,12 @@ device c: "x" { pci 0001:02:00.0 }
 
 
 def test_map_entries_are_told_apart_by_pci_domain() -> None:
-    from iommu_rules.groups import stream_ids
-
     model = build_model(load_text(MAPPED, "m.iommu"))
     assert model.ok, model.diagnostics
     smmu = model.iommus["smmu"]
     assert [e.pci_domain for e in smmu.maps] == [0, 1]
-    assert stream_ids(model.devices["a"], smmu) == [(0x10008, 0)]
-    assert stream_ids(model.devices["b"], smmu) == [(0x20008, 0)]
+    assert model.devices["a"].stream_ids(smmu) == [(0x10008, 0)]
+    assert model.devices["b"].stream_ids(smmu) == [(0x20008, 0)]
     res = resolve(model)
     assert res.devices["a"].iommu == res.devices["b"].iommu == "smmu"
     assert res.devices["a"].group != res.devices["b"].group
@@ -257,8 +256,6 @@ def test_map_mask_that_clears_the_rid_base_is_e128() -> None:
 
 
 def test_an_entry_mask_overrides_the_iommu_map_mask() -> None:
-    from iommu_rules.groups import stream_ids
-
     text = """\
 iommu s: arm-smmu {
     map pci-domain 1 rid 0x0 sid 0x57 length 0x1000 mask 0x0
@@ -270,8 +267,8 @@ device b: "x" { pci 0002:03:00.1 }
 """
     model = build_model(load_text(text, "m.iommu"))
     assert model.ok, model.diagnostics
-    assert stream_ids(model.devices["a"], model.iommus["s"]) == [(0x57, 0)]  # RID & 0
-    assert stream_ids(model.devices["b"], model.iommus["s"]) == [(0x101, 0)]  # 0x301 & 0xff
+    assert model.devices["a"].stream_ids(model.iommus["s"]) == [(0x57, 0)]  # RID & 0
+    assert model.devices["b"].stream_ids(model.iommus["s"]) == [(0x101, 0)]  # 0x301 & 0xff
 
 
 # -- `driver FLAG` rules: what packs know about drivers -----------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from iommu_rules.loader import load_text
-from iommu_rules.model import build_model
 from iommu_rules.resolution import Resolution
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 
 from conftest import EXAMPLES, import_dts, run_cli
 

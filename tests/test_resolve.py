@@ -206,7 +206,7 @@ def test_output_is_deterministic_across_hash_seeds() -> None:
 
 def test_every_std_rule_cites_a_kernel_source() -> None:
     from iommu_rules.loader import load_paths, std_root
-    from iommu_rules.model import build_model
+    from iommu_rules.validate import build_model
 
     for pack in sorted(std_root().rglob("*.iommu")):
         model = build_model(load_paths([str(pack)]))
@@ -300,8 +300,8 @@ def test_a_device_no_driver_binds(
 
 def resolved(text: str):  # type: ignore[no-untyped-def]
     from iommu_rules.loader import load_text
-    from iommu_rules.model import build_model
     from iommu_rules.resolve import resolve
+    from iommu_rules.validate import build_model
 
     model = build_model(load_text(text, "b.iommu"))
     return model, resolve(model)

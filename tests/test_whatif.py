@@ -7,8 +7,8 @@ import json
 import pytest
 
 from iommu_rules.loader import load_paths, load_text
-from iommu_rules.model import build_model
 from iommu_rules.resolve import resolve
+from iommu_rules.validate import build_model
 from iommu_rules.whatif import ChangeError, WhatIf, diff, parse_change
 
 from conftest import EXAMPLES, run_cli

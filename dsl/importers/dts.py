@@ -23,54 +23,20 @@ from typing import Any
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
+from ..kinds import KINDS
 from . import driver_packs, unique_name
 
-# IOMMU compatible (glob-like prefix match, first wins) -> kind.
-KINDS = [
-    ("qcom,adreno-smmu", "adreno-smmu"),
-    ("arm,smmu-v3", "arm-smmu-v3"),
-    ("qcom,msm-iommu-v1", "qcom-iommu"),
-    # the arm32 MSM IOMMU v0 (drivers/iommu/msm_iommu.c: msm_iommu_dt_match), before "qcom,"
-    ("qcom,apq8064-iommu", "msm-iommu"),
-    ("qcom,", "qcom-smmu"),  # qcom,<soc>-smmu-500, qcom,smmu-v2
-    ("nvidia,tegra20-mc-gart", "tegra-gart"),
-    ("nvidia,tegra20-gart", "tegra-gart"),
-    # Tegra186 and later: an MMU-500 with NVIDIA's glue (arm-smmu-nvidia.c), listed
-    # before the older SoCs' memory controller, whose compatibles share the prefix
-    ("nvidia,tegra186-smmu", "arm-smmu"),
-    ("nvidia,tegra194-smmu", "arm-smmu"),
-    ("nvidia,tegra234-smmu", "arm-smmu"),
-    ("nvidia,tegra", "tegra-smmu"),  # the memory controller (tegra*-mc)
-    ("nvidia,smmu-500", "arm-smmu"),
-    ("arm,mmu-500", "arm-smmu"),
-    ("arm,mmu-401", "arm-smmu"),
-    ("arm,mmu-400", "arm-smmu"),
-    ("arm,smmu-v", "arm-smmu"),
-    ("rockchip,iommu", "rockchip"),
-    ("rockchip,", "rockchip"),
-    ("samsung,exynos-sysmmu", "exynos-sysmmu"),
-    # M4U v1 (drivers/iommu/mtk_iommu_v1.c: mtk_iommu_v1_of_ids)
-    ("mediatek,mt2701-m4u", "mtk-iommu-v1"),
-    ("mediatek,mt7623-m4u", "mtk-iommu-v1"),
-    ("mediatek,", "mtk-iommu"),
-    ("apple,", "apple-dart"),
-    # (D1's "allwinner,sun20i-d1-iommu" exists only as a posted patch)
-    ("allwinner,sun50i-h6-iommu", "sun50i-iommu"),
-    ("renesas,ipmmu", "ipmmu-vmsa"),
-    ("renesas,", "ipmmu-vmsa"),
-    ("virtio,", "virtio"),
-    # Documentation/devicetree/bindings/iommu/riscv,iommu.yaml: the platform IOMMU and the
-    # one that is itself a PCI function (drivers/iommu/riscv/iommu-platform.c, iommu-pci.c)
-    ("riscv,iommu", "riscv-iommu"),
-    # drivers/iommu/sprd-iommu.c: sprd_iommu_of_match
-    ("sprd,iommu-v1", "sprd-iommu"),
-    # drivers/iommu/omap-iommu.c: omap_iommu_of_match
-    ("ti,omap2-iommu", "omap-iommu"),
-    ("ti,omap4-iommu", "omap-iommu"),
-    ("ti,dra7-iommu", "omap-iommu"),
-    ("ti,dra7-dsp-iommu", "omap-iommu"),
-    ("riscv,pci-iommu", "riscv-iommu"),
-]
+
+def _matches() -> list[tuple[str, str]]:
+    """(compatible prefix, kind), in the order they are tried: the kinds' own compatibles,
+    the longest (most specific) first, and the generic Arm IP's ("arm,mmu-500") last, as
+    a vendor's implementation of it names the driver's impl (qcom,sdm845-smmu-500 before
+    arm,mmu-500: qcom_smmu_impl_init)."""
+    pairs = [(c, k.name) for k in KINDS.values() for c in k.compatibles]
+    return sorted(pairs, key=lambda p: (p[0].startswith("arm,"), -len(p[0])))
+
+
+MATCHES = _matches()
 # drivers/memory/tegra/tegra*.c: .num_asids
 TEGRA_ASIDS = {"tegra30": 4, "tegra114": 4, "tegra124": 128, "tegra132": 128, "tegra210": 128}
 
@@ -167,7 +133,7 @@ def _kind(compatibles: list[str]) -> str | None:
     ("qcom,sdm845-smmu-v2", "qcom,adreno-smmu" is the Adreno SMMU: qcom_smmu_impl_init)."""
     if any(c in UNMODELLED for c in compatibles):
         return None
-    for prefix, kind in KINDS:
+    for prefix, kind in MATCHES:
         if any(compat.startswith(prefix) for compat in compatibles):
             return kind
     return None
@@ -378,7 +344,7 @@ def _host_maps(
                 kind = (
                     iommus[target.path][0] if target is not None and target.path in iommus else ""
                 )
-                if kind in ("arm-smmu", "qcom-smmu", "adreno-smmu") and spec[1:] < [0x10000]:
+                if kind in KINDS and KINDS[kind].smr and spec[1:] < [0x10000]:
                     smr = f" smr-mask {spec[1]:#x}"  # arm_smmu_of_xlate: args[1]
                 else:
                     diags.append(
@@ -478,7 +444,7 @@ def _map_entries(
 def _pack_iommus(pack: str) -> dict[str, tuple[str, bool]]:
     """The IOMMUs a SoC fact pack declares: name -> (kind, whether it has `map` entries)."""
     from ..loader import load_text
-    from ..model import build_model
+    from ..validate import build_model
 
     model = build_model(load_text(f'include "{pack}"\n', "<import>"))
     return {name: (i.kind, bool(i.maps)) for name, i in model.iommus.items()}
@@ -570,21 +536,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         name = _ident(node, used)
         names[node.path] = name
         props = []
-        if kind in (
-            "arm-smmu",
-            "qcom-smmu",
-            "adreno-smmu",
-            "mtk-iommu",
-            "mtk-iommu-v1",
-            "sun50i-iommu",
-            "riscv-iommu",
-            "msm-iommu",
-            "apple-dart",
-            "ipmmu-vmsa",
-            "arm-smmu-v3",
-            "qcom-iommu",
-            "tegra-smmu",
-        ):
+        if KINDS[kind].dt_stream is not None:  # a kind whose clients' cells are imported
             props.append(f"cells {ncells}")
         if kind == "tegra-smmu" and soc in TEGRA_ASIDS:
             props.append(f"contexts {TEGRA_ASIDS[soc]}  # drivers/memory/tegra/{soc}.c: num_asids")
@@ -660,13 +612,14 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             args = cells[i + 1 : i + 1 + n]
             i += 1 + n
             entry = streams.setdefault(names[target.path], [])
-            if kind == "tegra-smmu" and args:
+            form = KINDS[kind].dt_stream
+            if form == "swgroup" and args:
                 table = SWGROUPS.get(soc or "", [])
                 known = args[0] < len(table)
                 entry.append(f"swgroup {table[args[0]] if known else args[0]}")
-            elif kind == "qcom-iommu" and args:
+            elif form == "context" and args:
                 entry.append(f"context {args[0]}")
-            elif kind in ("rockchip", "exynos-sysmmu", "tegra-gart", "virtio"):
+            elif form is None:
                 pass
             elif args:
                 entry.append(f"sid {args[0]:#x}" + (f" mask {args[1]:#x}" if len(args) > 1 else ""))

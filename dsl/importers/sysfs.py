@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
-from ..model import PCI_CLAIM_KINDS
+from ..kinds import claiming_pci
 from . import driver_packs, phb_name, unique_name
 from .listing import class_info
 
@@ -197,7 +197,7 @@ def snapshot(root: str = "/") -> Snapshot:
         out.append(f'    cmdline "{cmdline.replace(chr(34), chr(39))}"')
     out.append("}")
     first_mapped = next(
-        (n for n, kind in iommus if kind not in PCI_CLAIM_KINDS and kind != "spapr-tce"), None
+        (n for n, kind in iommus if kind not in claiming_pci() and kind != "spapr-tce"), None
     )
     for name, kind in iommus:
         if name == first_mapped:
