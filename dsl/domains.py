@@ -17,6 +17,7 @@ from .eras import (
     DEFERRED_FLUSH_CAP,
     DMA_FQ,
     IDENTITY_WINS,
+    NO_IOMMU_DMA_IDENTITY,
     STATIC_DEFAULT_DOMAIN,
     STATIC_DEFAULT_HONOURED,
 )
@@ -141,7 +142,11 @@ class _Deciding:
                         types.discard(t)
                         why.append(r.reason(f"no {t} default domain: {r.rule.name}"))
         plat = self.res.platform
-        if "dma" in types and not plat.enabled("IOMMU_DMA") and not plat.since(IDENTITY_WINS):
+        if (
+            "dma" in types
+            and not plat.enabled("IOMMU_DMA")
+            and not plat.since(NO_IOMMU_DMA_IDENTITY)
+        ):
             # A DMA domain needs its IOVA cookie, and without IOMMU_DMA (arm32) the stub
             # iommu_get_dma_cookie fails: the drivers' domain_alloc (before 5.15) or
             # __iommu_domain_alloc (from 46983fcd67ac) frees the domain. From 6.7 the core

@@ -19,7 +19,7 @@ class Era:
 
     version: tuple[int, ...]
     what: str  # what changed, in the kernel's terms
-    commit: str  # the commit that changed it (12 hex digits)
+    commit: str  # the commit that changed it (12 hex digits; "" where not pinned, said in `what`)
 
     @property
     def text(self) -> str:
@@ -37,28 +37,37 @@ def era(version: str, what: str, commit: str) -> Era:
 # -- the core: default domains ----------------------------------------------------------------
 DEFAULT_DOMAIN_LOG = era(
     "5.4",
-    'iommu_subsys_init prints "iommu: Default domain type: ..." (iommu_domain_type_str)',
-    "?",
+    'iommu_subsys_init prints "iommu: Default domain type: ..." (Joerg Roedel\'s "iommu: Print '
+    'default domain type on boot"; its commit ID is not pinned here)',
+    "",
 )
 DEF_DOMAIN_TYPE = era(
     "5.8",
     "drivers' def_domain_type wishes decide a group's default domain when it is allocated at "
     "probe (probe_get_default_domain_type): the first device's wish wins, a conflicting one "
-    "falls back to the global default",
-    "?",
+    "falls back to the global default (with deac0b3bed26, 'Split off default domain "
+    "allocation from group assignment')",
+    "4cbf38511a00",
 )
 DMA_FQ = era(
     "5.15",
     "lazy invalidation becomes a domain type, IOMMU_DOMAIN_DMA_FQ, which a driver's domain_alloc "
-    'must take; iommu_subsys_init prints "DMA domain TLB invalidation policy"',
+    "must take (c208916fe6c7 makes the lazy default that type); iommu_subsys_init prints "
+    '"DMA domain TLB invalidation policy" (d8577d2e331d)',
     "bf3aed4660c6",
 )
 DMA_OWNERSHIP = era(
     "5.19",
-    "DMA ownership: __iommu_attach_group refuses a domain while the group is in another "
-    "non-default one, and __iommu_group_alloc_blocking_domain stands in an empty UNMANAGED "
-    "domain for drivers without a blocked one",
+    "DMA ownership: __iommu_attach_group refuses a domain while the group is in a domain "
+    "other than its default one (group->domain && group->domain != group->default_domain), "
+    "also when it has no default domain",
     "1ea2a07a532b",
+)
+BLOCKING_DOMAIN = era(
+    "5.19",
+    "__iommu_group_alloc_blocking_domain: a group claimed for DMA ownership always gets a "
+    "domain, an empty UNMANAGED one where the driver has no blocked domain",
+    "0286300e6045",
 )
 DEFERRED_FLUSH_CAP = era(
     "6.5",
@@ -68,10 +77,16 @@ DEFERRED_FLUSH_CAP = era(
 )
 IDENTITY_WINS = era(
     "6.7",
-    "iommu_get_default_domain_type: an identity wish wins a conflict, an untrusted device "
-    "whose driver insists on another type is refused, and without IOMMU_DMA the core asks "
-    "for identity",
-    "?",
+    "iommu_get_default_domain_type: an identity wish wins a conflict, and an untrusted device "
+    "whose driver insists on another type is refused",
+    "59ddce4418da",
+)
+NO_IOMMU_DMA_IDENTITY = era(
+    "6.7",
+    "without IOMMU_DMA the core asks for an identity default domain instead of failing a DMA "
+    "one (before, from 46983fcd67ac in 5.15, __iommu_domain_alloc's iommu_get_dma_cookie "
+    "failed it; earlier the drivers' domain_alloc did)",
+    "0f6a90436a57",
 )
 STATIC_DEFAULT_DOMAIN = era(
     "6.7",
@@ -81,10 +96,10 @@ STATIC_DEFAULT_DOMAIN = era(
 )
 STATIC_DEFAULT_HONOURED = era(
     "6.8",
-    "iommu_get_def_domain_type returns a static default_domain's type (\"iommu: Fix the domain "
-    'type checks when default_domain is set"); in 6.7 the core asked for another type and '
-    "every such probe failed",
-    "?",
+    "iommu_get_def_domain_type returns a static default_domain's type (\"iommu: Allow "
+    'ops->default_domain to work when !CONFIG_IOMMU_DMA"); in 6.7 the core asked for another '
+    "type and every such probe failed",
+    "83b3836bf83f",
 )
 OF_PROBE_PATH = era(
     "6.15",
@@ -106,7 +121,7 @@ ADRENO_CONTEXT_BANK_0 = era(
     "5.11",
     "qcom_adreno_smmu_alloc_context_bank: the Adreno GPU (SID 0) gets context bank 0 and every "
     "other client of its SMMU starts at 1",
-    "?",
+    "5c7469c66f95",
 )
 MTK_ONE_LARB = era(
     "5.17",
@@ -118,7 +133,7 @@ ATTACH_EINVAL = era(
     "6.2",
     "attach_dev returns -EINVAL, not -EBUSY, for a domain the device cannot take (the GART's "
     "taken aperture, an OMAP domain's one client)",
-    "?",
+    "f4a147735793",
 )
 MTK_IOVA_REGIONS = era(
     "6.4",
@@ -139,14 +154,14 @@ TEGRA_SWGROUP_GROUPS = era(
 )
 VIRTIO_DEFERRED_FLUSH = era(
     "6.8",
-    "virtio-iommu reports IOMMU_CAP_DEFERRED_FLUSH",
-    "?",
+    "virtio-iommu reports IOMMU_CAP_DEFERRED_FLUSH (viommu_capable)",
+    "6f01a732608f",
 )
 AMD_GLOBAL_IDENTITY = era(
     "6.13",
     "AMD-Vi: one global identity domain (protection domain ID 1, set up at init) and "
-    "protection domain IDs from an IDA",
-    "?",
+    "protection domain IDs from an IDA (with 2fcab2deebc3)",
+    "4402f2627d30",
 )
 
 ALL: tuple[Era, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Era))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Label, warning
-from ..eras import DMA_OWNERSHIP
+from ..eras import BLOCKING_DOMAIN
 from ..provenance import Reason
 from .base import GENERIC_GROUP, IOMMU_C, Contexts, Kind
 
@@ -52,7 +52,7 @@ class FslPamu(Kind):
         return "its group", self.group_source
 
     def cannot_build(self, dtype: str, platform: Platform) -> str | None:
-        if dtype == "blocked" and not platform.since(DMA_OWNERSHIP):
+        if dtype == "blocked" and not platform.since(BLOCKING_DOMAIN):
             return (
                 "fsl_pamu_domain_alloc allocates UNMANAGED domains only and the driver has no "
                 "blocked domain (drivers/iommu/fsl_pamu_domain.c); the core's empty stand-in "
