@@ -124,9 +124,10 @@ ADRENO_CONTEXT_BANK_0 = era(
     "5c7469c66f95",
 )
 MTK_ONE_LARB = era(
-    "5.17",
+    "5.18",
     'mtk_iommu_probe_device refuses a master whose ports are on two larbs ("Can only use one '
-    'larb")',
+    'larb"); merged through the media tree, so mainline 5.18 (5.16.y and 5.17.y have it as a '
+    "stable backport)",
     "635319a4a744",
 )
 ATTACH_EINVAL = era(

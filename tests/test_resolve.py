@@ -413,6 +413,9 @@ def test_an_own_domain_nobody_declares_is_w208() -> None:
     ("kernel", "quirk", "translated"),
     [
         ("5.16", "", True),  # before 635319a4a744 nothing checked the larbs
+        # 635319a4a744 went through the media tree: mainline 5.18 (5.17.y has a backport)
+        ("5.17", "", True),
+        ("5.18", "", False),
         ("6.8", "", False),  # "Can only use one larb. Fail@larb0-1."
         ("6.8", " { quirk multi-larb }", True),  # DL_WITH_MULTI_LARB platforms
     ],
