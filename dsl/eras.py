@@ -149,9 +149,12 @@ SPAPR_TCE_OPS = era(
     "a940904443e4",
 )
 TEGRA_SWGROUP_GROUPS = era(
-    "6.7",
-    "tegra_smmu_device_group puts the clients of one swgroup in one group",
-    "?",
+    "5.10",
+    "tegra_smmu_device_group puts the clients of one swgroup in one group (Nicolin Chen's "
+    '"iommu/tegra-smmu: Allow to group clients in same swgroup"; before, tegra_smmu_group_get '
+    "returned NULL for a swgroup in no SoC group and the client got a group of its own); its "
+    "commit ID is not pinned here",
+    "",
 )
 VIRTIO_DEFERRED_FLUSH = era(
     "6.8",
