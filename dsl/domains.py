@@ -278,8 +278,9 @@ class _Deciding:
                     group,
                     devs[0],
                     f"the core asks for {asked_type} and the driver has only its static platform "
-                    "domain (iommu_group_alloc_default_domain: -EINVAL; fixed in 6.8 by 'iommu: "
-                    "Fix the domain type checks when default_domain is set')",
+                    "domain (iommu_group_alloc_default_domain: -EINVAL; fixed in 6.8 by "
+                    f"{STATIC_DEFAULT_HONOURED.commit}, 'iommu: Allow ops->default_domain to "
+                    "work when !CONFIG_IOMMU_DMA')",
                     f"{IOMMU_C}: iommu_group_alloc_default_domain",
                     [asked, Reason("ops->default_domain", None, static)],
                 )

@@ -1309,10 +1309,12 @@ def test_fsl_pamu_domains_are_unmanaged_only() -> None:
 def test_a_static_platform_default_fails_every_probe_in_6_7(board: str) -> None:
     """6.7 ignored ops->default_domain when choosing a type and asked for identity (no
     IOMMU_DMA): iommu_group_alloc_default_domain refused it, no device got a group. Fixed
-    in the 6.8 cycle ("iommu: Fix the domain type checks when default_domain is set")."""
+    in 6.8 by 83b3836bf83f ("iommu: Allow ops->default_domain to work when
+    !CONFIG_IOMMU_DMA")."""
     res = _pamu("6.7") if board == "pamu" else _p9("6.7")
     refused = [d for d in res.diagnostics if d.code == "E210"]
     assert refused and "static platform domain" in refused[0].message
+    assert "fixed in 6.8 by 83b3836bf83f" in refused[0].message
     dev, ops = ("dma0", "dma-direct+swiotlb") if board == "pamu" else ("nvme", "dma-direct")
     assert res.devices[dev].values["default_domain"] == "none"
     assert res.devices[dev].values["dma_ops"] == ops  # the DMA API never depended on it
