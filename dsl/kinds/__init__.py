@@ -80,9 +80,23 @@ def kind(name: str) -> Kind:
     return KINDS.get(name, UNKNOWN)
 
 
+def markdown_table() -> str:
+    """The kinds table of docs/language.md, from the registry (a test keeps them equal)."""
+    rows = [
+        "| Kind | Kernel driver | Client stream | Default `cells` | PCI | Max `contexts` |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in KINDS.values():
+        driver = f"`{k.driver}`" + (f" ({k.notes})" if k.notes else "")
+        pci = ("yes" if k.pci else "no") + k.pci_note
+        most = k.contexts.max or ("none" if k.contexts.uncounted else 65536)
+        rows.append(f"| `{k.name}` | {driver} | {k.stream_doc} | {k.cells} | {pci} | {most} |")
+    return "\n".join(rows) + "\n"
+
+
 def claiming_pci() -> tuple[str, ...]:
     """Kinds that claim every PCI function without a link (x86 from ACPI, s390, the PAMU)."""
     return tuple(k.name for k in KINDS.values() if k.pci_claim is not None)
 
 
-__all__ = ["KINDS", "UNKNOWN", "Contexts", "Kind", "claiming_pci", "kind"]
+__all__ = ["KINDS", "UNKNOWN", "Contexts", "Kind", "claiming_pci", "kind", "markdown_table"]

@@ -131,8 +131,9 @@ FSL_PAMU = FslPamu(
     streams=frozenset({"sid"}),
     stream_doc="`sid N` (LIODN)",
     cells=1,
-    xlate="no `iommus` cells: a platform device's `fsl,liodn` list (written by U-Boot), which "
-    "fsl_pamu_probe_device requires (6.5+; device_group before), is its `sid`s",
+    xlate=f"{PAMU_DOMAIN_C}: fsl_pamu_probe_device (no `iommus` cells: a platform device's "
+    "`fsl,liodn` list, written by U-Boot and required from 6.5, device_group before, is its "
+    "`sid`s)",
     dt_stream=None,
     smr=False,
     pci=True,

@@ -111,8 +111,9 @@ SPAPR_TCE = SpaprTce(
     streams=frozenset({"sid"}),
     stream_doc="`sid N` (PE number)",
     cells=1,
-    xlate="no DT cells: the platform code puts each PCI function in a PE "
-    "(pnv_ioda_setup_dev_PE/_bus_PE, pseries' ibm,dma-window node): its `sid` is the PE",
+    xlate="arch/powerpc/platforms/powernv/pci-ioda.c: pnv_ioda_setup_dev_PE (no DT cells: the "
+    "platform code puts each PCI function in a PE, _bus_PE too, pseries by its ibm,dma-window "
+    "node; its `sid` is the PE)",
     dt_stream=None,
     smr=False,
     pci=True,

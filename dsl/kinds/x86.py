@@ -62,7 +62,8 @@ INTEL_VTD = Kind(
     streams=frozenset({"none"}),
     stream_doc="none",
     cells=0,
-    xlate="no DT cells: the DMAR's device scopes and INCLUDE_ALL units claim PCI functions",
+    xlate="drivers/iommu/intel/dmar.c: dmar_find_matched_drhd_unit (no DT cells: the DMAR's "
+    "device scopes and INCLUDE_ALL units claim PCI functions)",
     dt_stream=None,
     smr=False,
     pci=True,
@@ -105,7 +106,8 @@ AMD_VI = INTEL_VTD.variant(
     driver=AMD_C,
     notes="claims devices from ACPI IVRS",
     pack="std/iommu/amd-vi",
-    xlate="no DT cells: the IVRS's device entries claim PCI functions",
+    xlate="drivers/iommu/amd/init.c: init_iommu_from_acpi (no DT cells: the IVRS's device "
+    "entries claim PCI functions)",
     pci_claim="ACPI IVRS",
     span=f"{AMD_C}: protection domains count their IOMMUs (dev_iommu[])",
     iova_regions=None,
