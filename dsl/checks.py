@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from . import ast
 from .diagnostics import Label, error, warning
+from .enums import Origin
 from .provenance import Reason
-from .resolution import Resolution
+from .resolution import Checked, Resolution
 from .rules import ActiveRule, conditions_hold
 
 
@@ -126,7 +127,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
             continue
         expected = _literal(exp.value)
         ok = compare(actual, exp.op, expected)
-        res.expectations.append((exp, ok, render_value(actual), why))
+        res.expectations.append(Checked(exp, ok, render_value(actual), why))
         if not ok:
             res.diagnostics.append(
                 error(
@@ -173,7 +174,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
             )
     for dom in res.domains.values():
-        if dom.origin != "driver" or dom.failed:
+        if dom.origin is not Origin.DRIVER or dom.failed:
             continue
         if model.iommus[dom.iommu].driver.shared_page_table:
             continue  # one page table for every domain: DMA API mappings land in it too

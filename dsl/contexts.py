@@ -12,6 +12,7 @@ and the device falls back as the kernel makes it.
 from __future__ import annotations
 
 from .diagnostics import Label, error, warning
+from .enums import DomainType, Origin, Verb
 from .eras import ATTACH_EINVAL, DMA_OWNERSHIP
 from .model import Device, Iommu
 from .model import Domain as ModelDomain
@@ -19,7 +20,6 @@ from .provenance import Reason
 from .resolution import Domain, Group, Resolution
 from .rules import ActiveRule, by_verb, conditions_hold
 
-PAGING = ("dma", "dma-fq", "unmanaged")
 ARM_MAPPING = "arch/arm/mm/dma-mapping.c: arm_setup_iommu_dma_ops"
 
 
@@ -30,8 +30,8 @@ class Allocator:
     def __init__(self, res: Resolution, rules: list[ActiveRule]):
         self.res = res
         self.used: dict[str, dict[int, str]] = {}  # iommu -> context -> domain
-        self.reserve_rules = [r for r in rules if r.verb == "reserve"]
-        self.allow_rules = by_verb(rules, "allows contexts")
+        self.reserve_rules = by_verb(rules, Verb.RESERVE)
+        self.allow_rules = by_verb(rules, Verb.ALLOWS_CONTEXTS)
         self.counter: dict[str, int] = {}
         self.pgtables: dict[str, str] = {}  # M4U hw_list -> the domain whose page table it uses
 
@@ -109,8 +109,7 @@ class Allocator:
     def _no_free_context(self, dom: Domain, iommu: Iommu, why: tuple[Reason, ...] = ()) -> None:
         """The attach fails for want of a context on `iommu`, with the driver's errno."""
         used = self.used.get(iommu.name, {})
-        dom.failed = True
-        dom.errno = iommu.driver.contexts.errno
+        dom.fail(iommu.driver.contexts.errno)
         dom.context_reason = Reason(
             f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
             f"{dom.errno}",
@@ -122,7 +121,7 @@ class Allocator:
     def _take(self, dom: Domain) -> bool:
         iommu = self.res.model.iommus[dom.iommu]
         driver = iommu.driver
-        if dom.type not in PAGING:
+        if not dom.type.paging:
             return driver.take_unpaged(self, iommu, dom)
         taken = driver.take_context(self, iommu, dom)
         if taken is not None:
@@ -150,7 +149,7 @@ class Allocator:
         """A context (domain ID) on another instance the domain is attached to, by the same
         rules as on its own (candidates), recorded in dom.contexts_on; False when that
         instance has none free (-ENOSPC)."""
-        if dom.type not in PAGING:
+        if not dom.type.paging:
             return True  # identity and blocked domains take no context anywhere
         used = self.used.setdefault(iommu, {})
         other = self.res.model.iommus[iommu]
@@ -212,7 +211,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
     plat = res.platform
     arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
     no_implicit: dict[str, ActiveRule] = {}
-    for r in by_verb(rules, "excludes implicit"):
+    for r in by_verb(rules, Verb.EXCLUDES_IMPLICIT):
         for d in r.devices:
             no_implicit[d] = r
     created: dict[int, Domain] = {}
@@ -250,7 +249,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 f"default:{group.id}",
                 group.default,
                 group.iommu,
-                "default",
+                Origin.DEFAULT,
                 list(group.members),
                 group.default_reason,
             )
@@ -274,9 +273,9 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 continue
             mapping = Domain(
                 f"arm_iommu:{dev.name}",
-                "unmanaged",
+                DomainType.UNMANAGED,
                 group.iommu,
-                "arm32",
+                Origin.ARM32,
                 [dev.name],
                 Reason(
                     f"arm32 gives '{dev.name}' its own IOMMU mapping",
@@ -287,8 +286,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
             )
             res.domains[mapping.name] = mapping
             if len(group.members) > 1:
-                mapping.failed = True
-                mapping.errno = "-EINVAL"
+                mapping.fail("-EINVAL")
                 mapping.context_reason = Reason(
                     f"group {group.id} has {len(group.members)} devices: "
                     "iommu_attach_device returns -EINVAL",
@@ -310,8 +308,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 detaches = res.driver_does(dev.name, "detaches-implicit")
                 if detaches is not None:
                     alloc.release(mapping)
-                    mapping.failed = True
-                    mapping.errno = "released"
+                    mapping.release()
                     earlier = (mapping.context_reason,) if mapping.context_reason else ()
                     mapping.context_reason = Reason(
                         f"the driver of '{dev.name}' detaches the implicit mapping",
@@ -343,9 +340,10 @@ def _driver_domain(
     shared = spec.type == "arm-mapping"
     dom = Domain(
         spec.name,
-        "unmanaged" if shared else spec.type,  # arm_iommu_create_mapping: UNMANAGED
+        # arm_iommu_create_mapping: UNMANAGED
+        DomainType.UNMANAGED if shared else DomainType(spec.type),
         spec.iommu,
-        "driver",
+        Origin.DRIVER,
         [],
         Reason(
             f"a driver's arm32 mapping '{spec.name}' (arm_iommu_create_mapping)"
@@ -359,7 +357,7 @@ def _driver_domain(
     )
     res.domains[dom.name] = dom
     if shared and not res.platform.enabled("ARM_DMA_USE_IOMMU"):
-        dom.failed = True
+        dom.fail()
         res.diagnostics.append(
             error(
                 "E120",
@@ -374,7 +372,7 @@ def _driver_domain(
         known = model.iommus.get(iommu)
         why = known.driver.cannot_build(spec.type, res.platform) if known else None
         if known is not None and why is not None:
-            dom.failed = True
+            dom.fail()
             article = "an" if spec.type[0] in "aeiou" else "a"
             res.diagnostics.append(
                 error(
@@ -387,7 +385,7 @@ def _driver_domain(
                 )
             )
             return
-    if spec.type == "blocked":
+    if spec.type == DomainType.BLOCKED:
         drivers = [model.iommus[i].driver for i in spec.iommus if i in model.iommus]
         for driver in dict.fromkeys(drivers):
             driver.stand_in(res, dom, spec.span)
@@ -410,8 +408,7 @@ def _driver_domain(
             overlaid += busy
             busy = []
         if busy:
-            dom.failed = True
-            dom.errno = "-EBUSY"
+            dom.fail("-EBUSY")
             _busy_refusal(res, spec, name, busy[0])
             continue
         if shared and len(group.members) > 1:
@@ -497,7 +494,7 @@ def _left(res: Resolution, alloc: Allocator, old: Domain | None) -> None:
     """A group left a domain (its default one, or a driver's) for another: where the driver
     lets a domain go when its last device leaves (release_on_leave), its context goes too,
     unless other devices are still in it (a `default of` domain shared with other groups)."""
-    if old is None or old.origin == "arm32" or old.context is None:
+    if old is None or old.origin is Origin.ARM32 or old.context is None:
         return  # (an arm32 mapping under a domain attached over it stays: W212)
     if res.model.iommus[old.iommu].driver.contexts.release_on_leave is None:
         return
@@ -702,7 +699,7 @@ def _name_default(
 def _default_failed(res: Resolution, group: Group, dom: Domain) -> None:
     dev = res.model.devices[group.members[0]]
     group.failed = True
-    dom.failed = True
+    dom.fail()
     _exhausted(
         res,
         dom,

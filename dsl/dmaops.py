@@ -9,11 +9,15 @@ pool exists (kernel/dma/direct.h: dma_capable).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from .diagnostics import warning
+from .enums import DmaOps, DomainType, Origin
 from .eras import S390_DMA_IOMMU
 from .model import Device, Iommu, Model
 from .provenance import Reason
-from .resolution import Domain, Resolution
+from .resolution import DeviceResult, Domain, Group, Resolution
 
 GB4 = 1 << 32
 
@@ -69,13 +73,13 @@ def _mask_reason(dev: Device) -> Reason:
     )
 
 
-def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
+def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[DmaOps, Reason]:
     bits = dev.dma_mask or 32
     limit = 1 << bits
     mask_why = _mask_reason(dev)
     top = res.platform.ram_top
     if top <= limit or top == 0:
-        return "dma-direct", Reason(
+        return DmaOps.DIRECT, Reason(
             "dma-direct: the device reaches all RAM",
             None,
             "kernel/dma/mapping.c: dma_go_direct",
@@ -83,7 +87,7 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
         )
     pool, pool_why = _swiotlb_pool(res)
     if pool:
-        return "dma-direct+swiotlb", Reason(
+        return DmaOps.DIRECT_SWIOTLB, Reason(
             f"dma-direct+swiotlb: a {bits}-bit mask cannot reach RAM up to {top:#x}",
             None,
             "kernel/dma/direct.h: dma_capable, swiotlb_map",
@@ -98,7 +102,7 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[str, Reason]:
             help='the kernel prints "DMA addr ... overflow (mask ..., bus limit ...)"',
         )
     )
-    return "dma-direct", Reason(
+    return DmaOps.DIRECT, Reason(
         "dma-direct: no swiotlb pool, so buffers above the mask fail to map",
         None,
         "kernel/dma/direct.h: dma_capable",
@@ -123,12 +127,17 @@ def _tce_phb(model: Model, dev: Device, first: Iommu | None) -> Iommu | None:
     return first if not dev.iommus else None
 
 
-def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
+def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[DmaOps, Reason]:
     """POWER's PCI DMA ops are the arch's dma_iommu_ops in every era: TCE translation
     through the PE's table, or the PHB's bypass window for a wide enough mask; the IOMMU
     API's domains never carry the DMA API there."""
-    if dom is not None and dom.origin == "driver" and dom.type == "blocked" and not dom.failed:
-        return "none", Reason(
+    if (
+        dom is not None
+        and dom.origin is Origin.DRIVER
+        and dom.type is DomainType.BLOCKED
+        and not dom.failed
+    ):
+        return DmaOps.NONE, Reason(
             f"none: '{dom.name}' owns the PE (VFIO): take_ownership removed its DMA windows, so "
             'the DMA API finds no table ("IOMMU dma not supported: ... table unavailable")',
             None,
@@ -145,7 +154,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
     bits = dev.dma_mask or 32
     mask = _mask_reason(dev)
     if "no-bypass" in iommu.quirks:
-        return "dma_iommu", Reason(
+        return DmaOps.DMA_IOMMU, Reason(
             f"dma_iommu: '{iommu.name}' offers no bypass window (quirk no-bypass): every "
             "mapping is a TCE",
             iommu.span,
@@ -153,7 +162,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
             (ops, mask),
         )
     if bits >= TCE_BYPASS_BITS:
-        return "dma-direct", Reason(
+        return DmaOps.DIRECT, Reason(
             f"dma-direct: a {bits}-bit mask reaches the PHB's bypass window, so "
             "dma_iommu_dma_supported sets dev->dma_ops_bypass and the DMA API goes direct",
             None,
@@ -161,7 +170,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[str, Reason]:
             "powernv: pnv_pci_ioda_iommu_bypass_supported, pseries: enable_ddw",
             (ops, mask),
         )
-    return "dma_iommu", Reason(
+    return DmaOps.DMA_IOMMU, Reason(
         f"dma_iommu: a {bits}-bit mask is not served by the PHB's 64-bit bypass: every mapping "
         "is a TCE in the PE's 32-bit window",
         None,
@@ -180,15 +189,225 @@ NO_DMA_API = {
 }
 
 
-def _no_dma_api_use(res: Resolution, name: str) -> Reason | None:
+@dataclass(frozen=True)
+class Case:
+    """What a decider looks at for one device: the device, its group and domain, and the
+    arm32 mapping its driver detached or kept (if any)."""
+
+    res: Resolution
+    dev: Device
+    dres: DeviceResult
+    group: Group | None
+    dom: Domain | None
+    detached: Domain | None  # its arm32 mapping, which its driver released
+    kept: Domain | None  # its arm32 mapping, still its DMA ops under a domain attached over it
+    phb: Iommu | None  # the POWER PHB whose TCE ops it gets
+
+
+Decision = tuple[DmaOps, Reason]
+
+
+def _disabled(c: Case) -> Decision | None:
+    if not c.dev.disabled:
+        return None
+    return DmaOps.NONE, Reason(
+        f"'{c.dev.name}' is disabled: no device is created, no driver binds",
+        c.dev.span,
+        "drivers/of/platform.c: of_platform_bus_create (of_device_is_available)",
+    )
+
+
+def _no_dma_api(c: Case) -> Decision | None:
+    """Driver flags under which nothing calls the DMA API."""
     for flag, (text, source) in NO_DMA_API.items():
-        said = res.driver_does(name, flag)
+        said = c.res.driver_does(c.dev.name, flag)
         if said is not None:
-            return Reason(text.format(name), said.span, source, (said,))
+            return DmaOps.NONE, Reason(text.format(c.dev.name), said.span, source, (said,))
     return None
 
 
+def _s390_arch(c: Case) -> Decision | None:
+    """Before S390_DMA_IOMMU the arch translates a zPCI function's DMA with its own table."""
+    plat = c.res.platform
+    if plat.arch != "s390" or plat.since(S390_DMA_IOMMU) or c.dev.pci is None:
+        return None
+    if c.dom is not None and c.dom.origin is Origin.DRIVER:
+        return DmaOps.NONE, Reason(
+            f"none: '{c.dom.name}' replaced the arch's own translation of the function, "
+            "so its DMA API has no table behind it",
+            None,
+            "drivers/iommu/s390-iommu.c: s390_iommu_attach_device (zpci_dma_exit_device)",
+            (c.dom.reason,),
+        )
+    return DmaOps.S390_PCI_DMA, Reason(
+        "s390_pci_dma: before 6.7 the arch translates every zPCI function's DMA "
+        "itself, with its own table, whatever the IOMMU API holds",
+        None,
+        "arch/s390/pci/pci_dma.c: zpci_dma_init_device, s390_pci_dma_ops",
+        (plat.kernel_reason,),
+    )
+
+
+def _tce_ops(c: Case) -> Decision | None:
+    """The platform code sets dma_iommu_ops whatever the IOMMU API did with the function
+    (a refused group, a kernel without SPAPR_TCE_IOMMU)."""
+    if c.phb is None:
+        return None
+    return _tce(c.dev, c.phb, c.dom)
+
+
+def _untranslated(c: Case) -> Decision | None:
+    """Not behind an IOMMU, or unwound from it: dma-direct."""
+    group = c.group
+    if c.dres.iommu is not None and group is not None and not group.failed:
+        return None
+    why = c.dres.reasons.get("iommu") or Reason("not behind an IOMMU")
+    if group is not None and group.failed:
+        why = Reason(
+            f"'{c.dev.name}' was unwound from its IOMMU", None, None, (group.default_reason,)
+        )
+    return _direct(c.res, c.dev, why)
+
+
+def _arm32_mapping(c: Case) -> Decision | None:
+    """An arm32 mapping the arch code (or the M4U v1) installed."""
+    dom = c.dom
+    if dom is None or dom.origin is not Origin.ARM32 or dom.failed:
+        return None
+    return DmaOps.ARM_IOMMU, Reason(
+        f"arm_iommu: '{c.dev.name}' translates through its own mapping (context {dom.context})"
+        if dom.name == f"arm_iommu:{c.dev.name}"
+        else f"arm_iommu: '{c.dev.name}' translates through the one mapping of "
+        f"'{dom.iommu}', shared by all its masters",
+        None,
+        "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops",
+        (dom.reason,),
+    )
+
+
+def _driver_mapping(c: Case) -> Decision | None:
+    """A driver's own arm32 mapping (arm_iommu_attach_device)."""
+    dom = c.dom
+    if dom is None or not dom.arm_mapping or dom.failed:
+        return None
+    left = c.detached
+    before = (left.context_reason,) if left and left.context_reason else ()
+    return DmaOps.ARM_IOMMU, Reason(
+        f"arm_iommu: the driver attached '{c.dev.name}' to its shared mapping '{dom.name}'",
+        None,
+        "arch/arm/mm/dma-mapping.c: arm_iommu_attach_device",
+        (*before, dom.reason),
+    )
+
+
+def _stale_mapping(c: Case) -> Decision | None:
+    """Before 5.19 a driver domain attached over an implicit mapping leaves its DMA ops."""
+    dom, stale = c.dom, c.kept
+    if dom is None or dom.origin is not Origin.DRIVER or stale is None or dom.failed:
+        return None
+    return DmaOps.ARM_IOMMU, Reason(
+        f"arm_iommu: '{c.dev.name}' keeps the DMA ops of its implicit mapping "
+        f"'{stale.name}', though the driver attached '{dom.name}' over it "
+        "(nothing resets them before 5.19)",
+        None,
+        "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops; drivers/iommu/iommu.c: __iommu_attach_group",
+        (stale.reason, dom.reason),
+    )
+
+
+def _detached_mapping(c: Case) -> Decision | None:
+    """A driver that detached its implicit mapping resets the DMA ops: dma-direct."""
+    released = c.detached
+    if released is None or released.context_reason is None:
+        return None
+    why = Reason(
+        f"the driver of '{c.dev.name}' detached its arm32 mapping, which resets its DMA ops",
+        None,
+        "arch/arm/mm/dma-mapping.c: arm_iommu_detach_device (set_dma_ops(dev, NULL))",
+        (released.context_reason,),
+    )
+    return _direct(c.res, c.dev, why)
+
+
+def _iommu_dma(c: Case) -> Decision | None:
+    """A DMA default domain: iommu_setup_dma_ops."""
+    assert c.group is not None
+    default = c.group.default
+    if default is None or not default.translated or not c.res.platform.enabled("IOMMU_DMA"):
+        return None
+    return DmaOps.IOMMU_DMA, Reason(
+        f"iommu-dma: the default domain is {default}",
+        None,
+        "drivers/iommu/dma-iommu.c: iommu_setup_dma_ops",
+        (c.group.default_reason,),
+    )
+
+
+def _blocked(c: Case) -> Decision | None:
+    assert c.group is not None
+    if c.group.default is not DomainType.BLOCKED:
+        return None
+    return DmaOps.NONE, Reason(
+        "the default domain blocks all DMA", None, None, (c.group.default_reason,)
+    )
+
+
+def _faults_unattached(c: Case) -> Decision | None:
+    """No default domain on an IOMMU that does not pass unattached streams through."""
+    group = c.group
+    assert group is not None
+    driver = c.res.model.iommus[group.iommu].driver
+    if group.default is not None or driver.passes_unattached is not None:
+        return None
+    src = driver.faults_unattached
+    return DmaOps.NONE, Reason(
+        f"none: no default domain and '{group.iommu}' faults unattached streams; DMA "
+        "works only once the driver attaches its own domain"
+        if src
+        else f"none: no default domain, and '{group.iommu}' ({driver.name}) is not known "
+        "to pass unattached streams through; DMA works only through a domain the "
+        "driver attaches",
+        None,
+        src,
+        (group.default_reason,),
+    )
+
+
+def _direct_otherwise(c: Case) -> Decision | None:
+    """Identity, or no default domain on an IOMMU that passes unattached streams."""
+    group = c.group
+    assert group is not None
+    why = group.default_reason
+    if group.default is None:
+        why = Reason(
+            f"no default domain; '{group.iommu}' passes unattached streams through",
+            None,
+            c.res.model.iommus[group.iommu].driver.passes_unattached,
+            (group.default_reason,),
+        )
+    return _direct(c.res, c.dev, why)
+
+
+# kernel/dma/mapping.c: dma_go_direct and the arch's setup, in the order they take over.
+DECIDERS: tuple[Callable[[Case], Decision | None], ...] = (
+    _disabled,
+    _no_dma_api,
+    _s390_arch,
+    _tce_ops,
+    _untranslated,
+    _arm32_mapping,
+    _driver_mapping,
+    _stale_mapping,
+    _detached_mapping,
+    _iommu_dma,
+    _blocked,
+    _faults_unattached,
+    _direct_otherwise,
+)
+
+
 def dma_ops(res: Resolution) -> None:
+    """Each device's DMA ops: the first decider with an answer gives it, and why."""
     model = res.model
     # arm32 mappings by device, in one pass: those their drivers detached, and those still
     # installed as the DMA ops (under a domain a driver attached over them before 5.19:
@@ -196,177 +415,24 @@ def dma_ops(res: Resolution) -> None:
     detached: dict[str, Domain] = {}
     kept: dict[str, Domain] = {}
     for d in res.domains.values():
-        if d.origin == "arm32" and (d.errno == "released" or not d.failed):
+        if d.origin is Origin.ARM32 and (d.released or not d.failed):
             for name in d.devices:
-                (detached if d.errno == "released" else kept)[name] = d
+                (detached if d.released else kept)[name] = d
     first_phb = next((i for i in model.iommus.values() if i.driver.arch_dma), None)
     for dres in res.devices.values():
         dev = model.devices[dres.name]
-        group = res.group_of(dres.name)
-        dom = res.domains.get(dres.domain or "")
-        if dev.disabled:
-            dres.set(
-                "dma_ops",
-                "none",
-                Reason(
-                    f"'{dev.name}' is disabled: no device is created, no driver binds",
-                    dev.span,
-                    "drivers/of/platform.c: of_platform_bus_create (of_device_is_available)",
-                ),
-            )
-            continue
-        no_dma = _no_dma_api_use(res, dev.name)
-        if no_dma is not None:
-            dres.set("dma_ops", "none", no_dma)
-            continue
-        s390_arch_dma = (
-            res.platform.arch == "s390"
-            and not res.platform.since(S390_DMA_IOMMU)
-            and dev.pci is not None
+        case = Case(
+            res,
+            dev,
+            dres,
+            res.group_of(dres.name),
+            res.domains.get(dres.domain or ""),
+            detached.get(dev.name),
+            kept.get(dev.name),
+            _tce_phb(model, dev, first_phb),
         )
-        if s390_arch_dma and dom is not None and dom.origin == "driver":
-            dres.set(
-                "dma_ops",
-                "none",
-                Reason(
-                    f"none: '{dom.name}' replaced the arch's own translation of the function, "
-                    "so its DMA API has no table behind it",
-                    None,
-                    "drivers/iommu/s390-iommu.c: s390_iommu_attach_device (zpci_dma_exit_device)",
-                    (dom.reason,),
-                ),
-            )
-            continue
-        if s390_arch_dma:
-            dres.set(
-                "dma_ops",
-                "s390_pci_dma",
-                Reason(
-                    "s390_pci_dma: before 6.7 the arch translates every zPCI function's DMA "
-                    "itself, with its own table, whatever the IOMMU API holds",
-                    None,
-                    "arch/s390/pci/pci_dma.c: zpci_dma_init_device, s390_pci_dma_ops",
-                    (res.platform.kernel_reason,),
-                ),
-            )
-            continue
-        tce = _tce_phb(model, dev, first_phb)
-        if tce is not None:
-            # the platform code sets dma_iommu_ops whatever the IOMMU API did with the
-            # function (a refused group, a kernel without SPAPR_TCE_IOMMU)
-            dres.set("dma_ops", *_tce(dev, tce, dom))
-            continue
-        if dres.iommu is None or group is None or group.failed:
-            why = dres.reasons.get("iommu") or Reason("not behind an IOMMU")
-            if group is not None and group.failed:
-                why = Reason(
-                    f"'{dev.name}' was unwound from its IOMMU", None, None, (group.default_reason,)
-                )
-            dres.set("dma_ops", *_direct(res, dev, why))
-            continue
-        if dom is not None and dom.origin == "arm32" and not dom.failed:
-            dres.set(
-                "dma_ops",
-                "arm_iommu",
-                Reason(
-                    f"arm_iommu: '{dev.name}' translates through its own mapping (context "
-                    f"{dom.context})"
-                    if dom.name == f"arm_iommu:{dev.name}"
-                    else f"arm_iommu: '{dev.name}' translates through the one mapping of "
-                    f"'{dom.iommu}', shared by all its masters",
-                    None,
-                    "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops",
-                    (dom.reason,),
-                ),
-            )
-            continue
-        if dom is not None and dom.arm_mapping and not dom.failed:
-            left = detached.get(dev.name)
-            before = (left.context_reason,) if left and left.context_reason else ()
-            dres.set(
-                "dma_ops",
-                "arm_iommu",
-                Reason(
-                    f"arm_iommu: the driver attached '{dev.name}' to its shared mapping "
-                    f"'{dom.name}'",
-                    None,
-                    "arch/arm/mm/dma-mapping.c: arm_iommu_attach_device",
-                    (*before, dom.reason),
-                ),
-            )
-            continue
-        stale = kept.get(dev.name)
-        if dom is not None and dom.origin == "driver" and stale is not None and not dom.failed:
-            dres.set(
-                "dma_ops",
-                "arm_iommu",
-                Reason(
-                    f"arm_iommu: '{dev.name}' keeps the DMA ops of its implicit mapping "
-                    f"'{stale.name}', though the driver attached '{dom.name}' over it "
-                    "(nothing resets them before 5.19)",
-                    None,
-                    "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops; drivers/iommu/iommu.c: "
-                    "__iommu_attach_group",
-                    (stale.reason, dom.reason),
-                ),
-            )
-            continue
-        released = detached.get(dev.name)
-        if released is not None and released.context_reason is not None:
-            why = Reason(
-                f"the driver of '{dev.name}' detached its arm32 mapping, which resets its DMA ops",
-                None,
-                "arch/arm/mm/dma-mapping.c: arm_iommu_detach_device (set_dma_ops(dev, NULL))",
-                (released.context_reason,),
-            )
-            dres.set("dma_ops", *_direct(res, dev, why))
-            continue
-        default = group.default
-        if default in ("dma", "dma-fq") and res.platform.enabled("IOMMU_DMA"):
-            dres.set(
-                "dma_ops",
-                "iommu-dma",
-                Reason(
-                    f"iommu-dma: the default domain is {default}",
-                    None,
-                    "drivers/iommu/dma-iommu.c: iommu_setup_dma_ops",
-                    (group.default_reason,),
-                ),
-            )
-            continue
-        if default == "blocked":
-            dres.set(
-                "dma_ops",
-                "none",
-                Reason("the default domain blocks all DMA", None, None, (group.default_reason,)),
-            )
-            continue
-        driver = model.iommus[group.iommu].driver
-        kind = driver.name
-        if default is None and driver.passes_unattached is None:
-            src = driver.faults_unattached
-            dres.set(
-                "dma_ops",
-                "none",
-                Reason(
-                    f"none: no default domain and '{group.iommu}' faults unattached streams; DMA "
-                    "works only once the driver attaches its own domain"
-                    if src
-                    else f"none: no default domain, and '{group.iommu}' ({kind}) is not known "
-                    "to pass unattached streams through; DMA works only through a domain the "
-                    "driver attaches",
-                    None,
-                    src,
-                    (group.default_reason,),
-                ),
-            )
-            continue
-        why = group.default_reason
-        if default is None:
-            why = Reason(
-                f"no default domain; '{group.iommu}' passes unattached streams through",
-                None,
-                driver.passes_unattached,
-                (group.default_reason,),
-            )
-        dres.set("dma_ops", *_direct(res, dev, why))
+        for decide in DECIDERS:
+            decision = decide(case)
+            if decision is not None:
+                dres.set("dma_ops", *decision)
+                break

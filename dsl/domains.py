@@ -10,7 +10,10 @@ choices) and soft `prefers` rules.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .diagnostics import Label, error, warning
+from .enums import DomainType, Verb
 from .eras import (
     DEF_DOMAIN_TYPE,
     DEFAULT_DOMAIN_LOG,
@@ -26,26 +29,32 @@ from .provenance import Reason
 from .resolution import Group, Resolution
 from .rules import ActiveRule, by_verb
 
-TRANSLATED = ("dma", "dma-fq")
 # iommu_domain_type_str(), as the kernel prints domain types in its messages
 LOG_NAME = {
-    "identity": "Passthrough",
-    "dma": "Translated",
-    "dma-fq": "Translated",
-    "blocked": "Blocked",
-    "unmanaged": "Unmanaged",
-    "platform": "Platform",
+    DomainType.IDENTITY: "Passthrough",
+    DomainType.DMA: "Translated",
+    DomainType.DMA_FQ: "Translated",
+    DomainType.BLOCKED: "Blocked",
+    DomainType.UNMANAGED: "Unmanaged",
+    DomainType.PLATFORM: "Platform",
 }
 # include/linux/iommu.h: the IOMMU_DOMAIN_* values, as "%u" prints them
-TYPE_NUMBER = {"blocked": 0, "unmanaged": 1, "dma": 3, "identity": 4, "dma-fq": 11, "platform": 32}
+TYPE_NUMBER = {
+    DomainType.BLOCKED: 0,
+    DomainType.UNMANAGED: 1,
+    DomainType.DMA: 3,
+    DomainType.IDENTITY: 4,
+    DomainType.DMA_FQ: 11,
+    DomainType.PLATFORM: 32,
+}
 IOMMU_C = "drivers/iommu/iommu.c"
 
 
 def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
     """drivers/iommu/iommu.c: iommu_subsys_init; the std/linux rules say which setting wins."""
-    cands = by_verb(rules, "default-domain")
+    cands = by_verb(rules, Verb.DEFAULT_DOMAIN)
     if not cands:
-        res.global_default = "dma"
+        res.global_default = DomainType.DMA
         res.global_reason = Reason(
             "no default-domain rule holds (is std/linux included?): assuming dma",
             None,
@@ -55,9 +64,9 @@ def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
         best = max(cands, key=lambda r: (r.position, r.index))
         verb = best.rule.verb
         assert not isinstance(verb, str) and hasattr(verb, "domain_type")
-        dtype = verb.domain_type.text  # type: ignore[union-attr]
-        if dtype == "dma-fq" and not res.platform.since(DMA_FQ):
-            dtype = "dma"
+        dtype = DomainType(verb.domain_type.text)  # type: ignore[union-attr]
+        if dtype is DomainType.DMA_FQ and not res.platform.since(DMA_FQ):
+            dtype = DomainType.DMA
             note = "before 5.15 lazy invalidation is a flag of the DMA domain (no DMA-FQ type)"
             best_reason = Reason(f"global default: dma ({note})", None, None, (best.reason(),))
         else:
@@ -73,8 +82,8 @@ def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
         res.log.append(f"iommu: Default domain type: {name}{suffix}")
     # The strictness line came with the lazy/strict rework (John Garry's "iommu: Print strict
     # or lazy mode at init time", the 5.14/5.15 window; modelled from 5.15, the DMA_FQ era).
-    if res.global_default in TRANSLATED and res.platform.since(DMA_FQ):
-        mode = "strict" if res.global_default == "dma" else "lazy"
+    if res.global_default.translated and res.platform.since(DMA_FQ):
+        mode = "strict" if res.global_default is DomainType.DMA else "lazy"
         res.log.append(f"iommu: DMA domain TLB invalidation policy: {mode} mode{suffix}")
 
 
@@ -82,11 +91,11 @@ class _Deciding:
     def __init__(self, res: Resolution, rules: list[ActiveRule]):
         self.res = res
         self.rules = rules
-        self.wishes = self.per_device(by_verb(rules, "def-domain-type"))
-        self.requires = self.per_device(by_verb(rules, "requires"))
-        self.excludes = self.per_device_all(by_verb(rules, "excludes"))
-        self.prefers = self.per_device_all(by_verb(rules, "prefers"))
-        self.no_implicit = self.per_device(by_verb(rules, "excludes implicit"))
+        self.wishes = self.per_device(by_verb(rules, Verb.DEF_DOMAIN_TYPE))
+        self.requires = self.per_device(by_verb(rules, Verb.REQUIRES))
+        self.excludes = self.per_device_all(by_verb(rules, Verb.EXCLUDES))
+        self.prefers = self.per_device_all(by_verb(rules, Verb.PREFERS))
+        self.no_implicit = self.per_device(by_verb(rules, Verb.EXCLUDES_IMPLICIT))
 
     def per_device(self, rules: list[ActiveRule]) -> dict[str, ActiveRule]:
         """Later rules win for the same device (later definition on ties)."""
@@ -104,19 +113,23 @@ class _Deciding:
         return out
 
     # -- what the IOMMU can allocate ------------------------------------------------------
-    def capable(self, group: Group) -> tuple[set[str], list[Reason]]:
+    def capable(self, group: Group) -> tuple[set[DomainType], list[Reason]]:
         iommu = self.res.model.iommus[group.iommu]
-        types = {"identity", "dma", "dma-fq", "blocked"}
+        types = {DomainType.IDENTITY, DomainType.DMA, DomainType.DMA_FQ, DomainType.BLOCKED}
         # Every driver allocates UNMANAGED domains, but the core makes one a default domain
         # only when the driver's def_domain_type asks for it (mtk_iommu_v1, 5.8..6.6).
-        if any(_dtype(self.wishes[m]) == "unmanaged" for m in group.members if m in self.wishes):
-            types.add("unmanaged")
+        if any(
+            _dtype(self.wishes[m]) is DomainType.UNMANAGED
+            for m in group.members
+            if m in self.wishes
+        ):
+            types.add(DomainType.UNMANAGED)
         why: list[Reason] = []
         # A PLATFORM domain is the static ops->default_domain of a legacy driver (6.7+),
         # which iommu_group_alloc_default_domain returns for that type and no other.
         static = iommu.driver.static_default
         if static and self.res.platform.since(STATIC_DEFAULT_DOMAIN):
-            types.add("platform")
+            types.add(DomainType.PLATFORM)
         elif static:
             why.append(
                 Reason(
@@ -127,12 +140,12 @@ class _Deciding:
                 )
             )
         if iommu.domains is not None:
-            types &= set(iommu.domains)
+            types &= {DomainType(t) for t in iommu.domains}
             why.append(
                 Reason(f"'{iommu.name}' supports {', '.join(sorted(iommu.domains))}", iommu.span)
             )
         if "no-identity" in iommu.quirks:
-            types.discard("identity")
+            types.discard(DomainType.IDENTITY)
             why.append(Reason(f"'{iommu.name}' cannot bypass (quirk no-identity)", iommu.span))
         for m in group.members:
             for r in self.excludes.get(m, []):
@@ -143,7 +156,7 @@ class _Deciding:
                         why.append(r.reason(f"no {t} default domain: {r.rule.name}"))
         plat = self.res.platform
         if (
-            "dma" in types
+            DomainType.DMA in types
             and not plat.enabled("IOMMU_DMA")
             and not plat.since(NO_IOMMU_DMA_IDENTITY)
         ):
@@ -151,7 +164,7 @@ class _Deciding:
             # iommu_get_dma_cookie fails: the drivers' domain_alloc (before 5.15) or
             # __iommu_domain_alloc (from 46983fcd67ac) frees the domain. From 6.7 the core
             # asks for identity there instead (kernel_type).
-            types -= {"dma", "dma-fq"}
+            types -= {DomainType.DMA, DomainType.DMA_FQ}
             why.append(
                 Reason(
                     "no DMA domain without IOMMU_DMA (iommu_get_dma_cookie fails)",
@@ -161,12 +174,12 @@ class _Deciding:
                 )
             )
         if (
-            "dma-fq" in types
+            DomainType.DMA_FQ in types
             and plat.since(DMA_FQ)
             and not plat.since(DEFERRED_FLUSH_CAP)
             and not iommu.driver.fq_alloc
         ):
-            types.discard("dma-fq")
+            types.discard(DomainType.DMA_FQ)
             why.append(
                 Reason(
                     f"{iommu.kind} '{iommu.name}' cannot allocate a DMA-FQ domain before 6.5: "
@@ -176,12 +189,12 @@ class _Deciding:
                     (plat.kernel_reason,),
                 )
             )
-        if "dma" not in types:
-            types.discard("dma-fq")
+        if DomainType.DMA not in types:
+            types.discard(DomainType.DMA_FQ)
         return types, why
 
     # -- the kernel's choice ------------------------------------------------------------------
-    def kernel_type(self, group: Group) -> tuple[str | None, Reason, bool]:
+    def kernel_type(self, group: Group) -> tuple[DomainType | None, Reason, bool]:
         """(type, why, hard): hard when a driver or the core insists on it."""
         res = self.res
         plat = res.platform
@@ -193,17 +206,17 @@ class _Deciding:
         if plat.since(IDENTITY_WINS):
             # iommu_get_default_domain_type (6.7+): IDENTITY wins a conflict.
             src = f"{IOMMU_C}: iommu_get_default_domain_type"
-            driver: str | None = None
+            driver: DomainType | None = None
             why: list[Reason] = []
             forced: Reason | None = None  # identity for want of IOMMU_DMA
             static = res.model.iommus[group.iommu].driver.static_default
             if static and plat.since(STATIC_DEFAULT_HONOURED):
                 # iommu_get_def_domain_type: "Drivers that declare a global static
                 # default_domain will always choose that."
-                driver = "platform"
+                driver = DomainType.PLATFORM
                 why.append(Reason("the driver's static platform domain", None, static))
             if arm32:
-                driver = "identity"
+                driver = DomainType.IDENTITY
                 why.append(
                     Reason(
                         "ARM_DMA_USE_IOMMU forces an identity default domain",
@@ -222,7 +235,7 @@ class _Deciding:
                     )
                     res.log.append(msg)
                     why.append(rule.reason(f"'{dev.name}' wants {t}: conflict, identity wins"))
-                    driver = "identity"
+                    driver = DomainType.IDENTITY
                 elif driver is None:
                     driver = t
                     why.append(rule.reason(f"the IOMMU driver wants {t} for '{dev.name}'"))
@@ -234,11 +247,11 @@ class _Deciding:
             if not plat.enabled("IOMMU_DMA"):
                 # Before the untrusted check: without the DMA glue an untrusted device
                 # meets an identity type below and its probe is refused.
-                if driver == "dma":
+                if driver is DomainType.DMA:
                     self.refuse(group, devs[0], "a DMA domain without IOMMU_DMA", src, why)
                     return None, Reason("probe refused", None, src), True
                 if driver is None:
-                    driver = "identity"
+                    driver = DomainType.IDENTITY
                     forced = Reason(
                         "no IOMMU_DMA on this architecture: identity",
                         None,
@@ -247,7 +260,7 @@ class _Deciding:
                     )
             if untrusted:
                 u = untrusted[0]
-                if driver is not None and driver != "dma":
+                if driver is not None and driver is not DomainType.DMA:
                     res.log.append(
                         f"{u.name}: Device is not trusted, but driver is overriding group {gid} "
                         f"to {LOG_NAME.get(driver, driver)}, refusing to probe."
@@ -262,11 +275,11 @@ class _Deciding:
                     )
                     return None, Reason("probe refused", None, src), True
                 return (
-                    "dma",
+                    DomainType.DMA,
                     Reason(f"'{u.name}' is untrusted: strict DMA", u.span, src, tuple(why)),
                     True,
                 )
-            if static and driver != "platform":
+            if static and driver is not DomainType.PLATFORM:
                 # 6.7 only: the core's choice ignored ops->default_domain (fixed for 6.8)
                 asked_type = driver or res.global_default
                 asked = forced or (
@@ -295,10 +308,13 @@ class _Deciding:
             # untrusted asks for DMA, else the driver; the first wish wins; a different
             # second wish falls back to the global default.
             src = f"{IOMMU_C}: probe_get_default_domain_type"
-            first: tuple[Device, str, Reason] | None = None
+            first: tuple[Device, DomainType, Reason] | None = None
             for dev in devs:
                 if dev.untrusted:
-                    t, why1 = "dma", Reason(f"'{dev.name}' is untrusted: DMA", dev.span, src)
+                    t, why1 = (
+                        DomainType.DMA,
+                        Reason(f"'{dev.name}' is untrusted: DMA", dev.span, src),
+                    )
                 elif dev.name in self.wishes:
                     rule = self.wishes[dev.name]
                     t, why1 = (
@@ -378,7 +394,7 @@ class _Deciding:
                     f"{ktype} cannot be allocated: no default domain", None, src, (kwhy, *capwhy)
                 )
                 ktype = None
-            elif ktype != "dma" and "dma" in caps:
+            elif ktype is not DomainType.DMA and DomainType.DMA in caps:
                 # pr_warn prints the type's number and group->name, which only POWER sets
                 self.res.log.append(
                     f"iommu: Failed to allocate default IOMMU domain of type "
@@ -388,7 +404,7 @@ class _Deciding:
                 kwhy = Reason(
                     f"{ktype} cannot be allocated: falling back to dma", None, src, (kwhy, *capwhy)
                 )
-                ktype = "dma"
+                ktype = DomainType.DMA
             else:
                 kwhy = Reason(
                     f"'{group.iommu}' cannot allocate {ktype}: no default domain",
@@ -399,9 +415,9 @@ class _Deciding:
                 ktype = None
         final, fwhy = self.user(group, ktype, kwhy, hard, caps, capwhy)
         strict = self.no_flush_queue(self.res.model.iommus[group.iommu])
-        if final == "dma-fq" and strict is not None:
+        if final is DomainType.DMA_FQ and strict is not None:
             # iommu_dma_init_domain, as the DMA API sets the domain up: silent
-            final = "dma"
+            final = DomainType.DMA
             fwhy = Reason(
                 f"{strict}: DMA-FQ becomes strict DMA",
                 None,
@@ -425,49 +441,49 @@ class _Deciding:
     def user(
         self,
         group: Group,
-        ktype: str | None,
+        ktype: DomainType | None,
         kwhy: Reason,
         hard: bool,
-        caps: set[str],
+        caps: set[DomainType],
         capwhy: list[Reason],
-    ) -> tuple[str | None, Reason]:
+    ) -> tuple[DomainType | None, Reason]:
         """Apply the user's rules (not the packs'): hard ones must agree with the kernel."""
-        wants: list[tuple[str, ActiveRule, str]] = []  # (type or '!type', rule, device)
+        needs: list[Want] = []  # a type, or None: no default domain at all
+        excludes: list[Want] = []
         for m in group.members:
             r = self.requires.get(m)
             if r is not None and not r.rule.std:
-                wants.append((_dtype(r), r, m))
+                needs.append(Want(_dtype(r), r, m))
             r = self.no_implicit.get(m)
             if r is not None and not r.rule.std:
-                wants.append(("identity" if "identity" in caps else "none", r, m))
+                ident = DomainType.IDENTITY
+                needs.append(Want(ident if ident in caps else None, r, m))
             for r in self.excludes.get(m, []):
                 if not r.rule.std:
-                    wants.append(("!" + _dtype(r), r, m))
-        positive = [w for w in wants if not w[0].startswith("!")]
-        for i, (t, r, m) in enumerate(positive):
-            for t2, r2, m2 in positive[i + 1 :]:
-                if t2 != t:
-                    self.clash(group, r2, f"'{m2}' needs {t2}", r, f"'{m}' needs {t}")
-        for t, r, m in wants:
-            if t.startswith("!") and any(p[0] == t[1:] for p in positive):
-                p = next(p for p in positive if p[0] == t[1:])
-                self.clash(group, r, f"'{m}' excludes {t[1:]}", p[1], f"'{p[2]}' needs {t[1:]}")
-        target = positive[-1] if positive else None
-        if target is not None:
+                    excludes.append(Want(_dtype(r), r, m))
+        for i, w in enumerate(needs):
+            for w2 in needs[i + 1 :]:
+                if w2.type != w.type:
+                    self.clash(group, w2.rule, w2.needs, w.rule, w.needs)
+        for x in excludes:
+            p = next((w for w in needs if w.type == x.type), None)
+            if p is not None:
+                self.clash(group, x.rule, f"'{x.device}' excludes {x.type}", p.rule, p.needs)
+        if needs:
+            target = needs[-1]
             t, r, m = target
             if hard and ktype is not None and t != ktype:
-                # a hard choice stands even against `excludes implicit` (t == "none"): the
+                # a hard choice stands even against `excludes implicit` (t is None): the
                 # kernel sets that domain up whatever the board wants
-                want = f"'{m}' excludes implicit DMA backing" if t == "none" else f"'{m}' needs {t}"
-                self.kernel_clash(group, r, want, kwhy, ktype)
+                self.kernel_clash(group, r, target.needs, kwhy, ktype)
                 return ktype, kwhy
-            if t == "none":
+            if t is None:
                 return None, r.reason(
                     f"no default domain: '{m}' excludes implicit DMA backing and "
                     f"'{group.iommu}' has no identity domain"
                 )
             strict = self.no_flush_queue(self.res.model.iommus[group.iommu])
-            if t not in caps or (t == "dma-fq" and strict is not None):
+            if t not in caps or (t is DomainType.DMA_FQ and strict is not None):
                 dropped = t in caps  # allocated, then its flush queue dropped
                 self.res.diagnostics.append(
                     error(
@@ -485,11 +501,11 @@ class _Deciding:
                     )
                 )
                 return ktype, kwhy
-            if t == "identity" and r.verb == "excludes implicit":
+            if t is DomainType.IDENTITY and r.verb is Verb.EXCLUDES_IMPLICIT:
                 return t, r.reason(f"identity: '{m}' excludes implicit DMA backing")
             return t, r.reason(f"{t}: required for '{m}'")
-        excluded = {w[0][1:]: w for w in wants if w[0].startswith("!")}
-        if ktype in excluded:
+        excluded = {x.type: x for x in excludes}
+        if ktype is not None and ktype in excluded:
             _, r, m = excluded[ktype]
             if hard:
                 self.kernel_clash(group, r, f"'{m}' excludes {ktype}", kwhy, ktype)
@@ -507,7 +523,7 @@ class _Deciding:
                 return t, r.reason(f"{t}: preferred for '{m}'")
         if ktype in excluded:
             _, r, m = excluded[ktype]
-            for alt in ("dma", "dma-fq", "identity"):
+            for alt in (DomainType.DMA, DomainType.DMA_FQ, DomainType.IDENTITY):
                 if alt in caps and alt not in excluded:
                     return alt, r.reason(f"{alt}: '{m}' excludes {ktype}")
             return None, r.reason(f"no default domain: '{m}' excludes {ktype}")
@@ -526,7 +542,7 @@ class _Deciding:
         )
 
     def kernel_clash(
-        self, group: Group, r: ActiveRule, want: str, kwhy: Reason, ktype: str
+        self, group: Group, r: ActiveRule, want: str, kwhy: Reason, ktype: DomainType
     ) -> None:
         sec = _first_span(kwhy)
         self.res.diagnostics.append(
@@ -552,10 +568,26 @@ def _first_span(reason: Reason):  # type: ignore[no-untyped-def]
     return None
 
 
-def _dtype(rule: ActiveRule) -> str:
+class Want(NamedTuple):
+    """A user's rule for a group's default domain: a type, or None where `excludes
+    implicit` asks for identity and the IOMMU has none (no default domain at all)."""
+
+    type: DomainType | None
+    rule: ActiveRule
+    device: str
+
+    @property
+    def needs(self) -> str:
+        if self.type is None:
+            return f"'{self.device}' excludes implicit DMA backing"
+        return f"'{self.device}' needs {self.type}"
+
+
+def _dtype(rule: ActiveRule) -> DomainType:
+    """The domain type a rule names; `excludes implicit` asks for identity."""
     verb = rule.rule.verb
     t = getattr(verb, "domain_type", None)
-    return t.text if t is not None else "identity"
+    return DomainType(t.text) if t is not None else DomainType.IDENTITY
 
 
 def default_domains(res: Resolution, rules: list[ActiveRule]) -> None:

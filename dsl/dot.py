@@ -7,6 +7,7 @@ emitted in a fixed order, so the same board gives the same bytes.
 
 from __future__ import annotations
 
+from .enums import DomainType, Origin
 from .resolution import Domain, Group, Resolution, context_sharers
 
 VIEWS = ("topology", "groups", "contexts")
@@ -154,16 +155,18 @@ def groups(res: Resolution) -> str:
             w.node("dev:" + d.name, label=f"{d.name}\n{d.values.get('dma_ops')}")
         w.close()
     for dom in sorted(res.domains.values(), key=lambda d: d.name):
-        if dom.origin == "default" and dom.name.startswith("default:"):
+        if dom.origin is Origin.DEFAULT and dom.name.startswith("default:"):
             continue  # the group box says it; a named one (`default of`) is drawn
         w.node(
             "domain:" + dom.name,
             label=f"{dom.name}\n{dom.type}, "
-            + (dom.placement() if dom.context is not None else f"no context {dom.errno}"),
+            + (dom.placement() if dom.context is not None else f"no context {dom.outcome}"),
             shape="ellipse",
             fillcolor="#ffb3b3"
             if dom.failed
-            else COLOURS.get("unmanaged" if dom.origin != "default" else dom.type, "#eeeeee"),
+            else COLOURS.get(
+                DomainType.UNMANAGED if dom.origin is not Origin.DEFAULT else dom.type, "#eeeeee"
+            ),
         )
         for m in dom.devices:
             w.edge("dev:" + m, "domain:" + dom.name, style="dashed" if dom.failed else None)
@@ -183,11 +186,7 @@ def contexts(res: Resolution) -> str:
         mine = by_iommu.get(iommu.name, [])
         sharers = context_sharers(mine, iommu.name, live)
         used = {c: ds[0] for c, ds in sharers.items()}
-        failed = [
-            d
-            for d in mine
-            if d.failed and d.context is None and d.type in ("dma", "dma-fq", "unmanaged")
-        ]
+        failed = [d for d in mine if d.failed and d.context is None and d.type.paging]
         numbers = iommu.context_numbers if iommu.contexts else list(used)
         exhausted = any(d.errno in ("-ENOSPC", "-ENODEV", "-EBUSY") for d in failed)
         w.open(
@@ -212,7 +211,7 @@ def contexts(res: Resolution) -> str:
         for dom in sorted(failed, key=lambda d: d.name):
             w.node(
                 f"fail:{dom.name}",
-                label=f"{dom.name}\nno context: {dom.errno}",
+                label=f"{dom.name}\nno context: {dom.outcome}",
                 fillcolor="#f2e0e0" if dom.errno == "-EINVAL" else "#ffb3b3",
                 shape="octagon",
             )

@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from .diagnostics import NO_SPAN
+from .enums import Verb
 from .eras import OF_PROBE_PATH
 from .model import Bridge, Device, Iommu, Model, SocGroup
 from .provenance import Reason
@@ -25,7 +26,7 @@ def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
     (drivers/iommu/of_iommu.c: of_iommu_configure; PCI_CLAIMS: x86 DMAR/IVRS, s390 zPCI)."""
     model = res.model
     excluded: dict[str, ActiveRule] = {}
-    for rule in by_verb(rules, "excludes iommu"):
+    for rule in by_verb(rules, Verb.EXCLUDES_IOMMU):
         for name in rule.devices:
             excluded.setdefault(name, rule)
     claimers = [i for i in model.iommus.values() if i.driver.pci_claim is not None]

@@ -12,6 +12,7 @@ import re
 
 from . import ast
 from .diagnostics import Diagnostic, Span
+from .enums import DmaOps
 from .kinds import Kind, claiming_pci, kind
 from .node import Node, node_field
 
@@ -62,15 +63,7 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
     },
 }
 
-DMA_OPS = (
-    "iommu-dma",
-    "dma-direct",
-    "dma-direct+swiotlb",
-    "arm_iommu",
-    "s390_pci_dma",
-    "dma_iommu",
-    "none",
-)
+DMA_OPS = tuple(str(ops) for ops in DmaOps)
 
 
 class PciAddress(Node):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .conditions import Platform
 from .diagnostics import Diagnostic
+from .enums import DomainState, DomainType, Origin
 from .model import Expectation, Model
 from .provenance import Reason
 
@@ -19,7 +21,7 @@ class Group:
     reason: Reason
     name: str | None = None  # SoC group name (sysfs iommu_group/name)
     bridges: list[str] = field(default_factory=list)
-    default: str | None = None  # default domain type, None = no default domain
+    default: DomainType | None = None  # None: no default domain
     default_reason: Reason = field(default_factory=lambda: Reason("not decided"))
     failed: bool = False  # the kernel refused: members are unwound from the IOMMU
 
@@ -29,9 +31,9 @@ class Domain:
     """A domain that exists at run time: a default domain, a driver's, or an arm32 mapping."""
 
     name: str
-    type: str
+    type: DomainType
     iommu: str
-    origin: str  # "default", "driver", "arm32"
+    origin: Origin
     devices: list[str]
     reason: Reason
     context: int | None = None
@@ -40,9 +42,33 @@ class Domain:
     contexts_on: dict[str, int] = field(default_factory=dict)
     arm_mapping: bool = False  # a driver's arm32 dma_iommu_mapping: its devices use arm_iommu
     context_reason: Reason | None = None
-    failed: bool = False
-    errno: str = ""  # why the attach failed: -ENOSPC, -EBUSY, -EINVAL
+    state: DomainState = DomainState.LIVE
+    errno: str = ""  # what a failed attach returned: -ENOSPC, -ENODEV, -EBUSY, -EINVAL
     exhausted_on: str | None = None  # the IOMMU that had no context, when not `iommu`
+
+    @property
+    def failed(self) -> bool:
+        """Not in use: its allocation or attach failed, or its driver released it."""
+        return self.state is not DomainState.LIVE
+
+    @property
+    def released(self) -> bool:
+        return self.state is DomainState.RELEASED
+
+    def fail(self, errno: str | None = None) -> None:
+        """The allocation or attach fails (with this errno, where the kernel returns one)."""
+        self.state = DomainState.FAILED
+        if errno is not None:
+            self.errno = errno
+
+    def release(self) -> None:
+        """The driver detaches it again (arm_iommu_detach_device)."""
+        self.state = DomainState.RELEASED
+
+    @property
+    def outcome(self) -> str:
+        """Why it is not in use, as the views print it: the errno, or 'released'."""
+        return str(DomainState.RELEASED) if self.released else self.errno
 
     def placement(self) -> str:
         """Where the domain sits, for one-line views: "context 3", "contexts 1, 2",
@@ -54,6 +80,15 @@ class Domain:
         if self.contexts_on:
             text += " (" + ", ".join(f"{i}: {n}" for i, n in sorted(self.contexts_on.items())) + ")"
         return text
+
+
+class Checked(NamedTuple):
+    """An `expect` statement checked against the resolution."""
+
+    expectation: Expectation
+    passed: bool
+    actual: str  # the value, as text
+    why: Reason  # why the value is what it is
 
 
 @dataclass
@@ -79,11 +114,10 @@ class Resolution:
     domains: dict[str, Domain] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # kernel log lines this boot prints
-    global_default: str = "dma"
+    global_default: DomainType = DomainType.DMA
     global_reason: Reason = field(default_factory=lambda: Reason("not decided"))
     rule_hits: dict[int, int] = field(default_factory=dict)  # rule index -> devices matched
-    # (expectation, passed, actual value as text, why the actual value)
-    expectations: list[tuple[Expectation, bool, str, Reason]] = field(default_factory=list)
+    expectations: list[Checked] = field(default_factory=list)
     # device -> driver flag -> who says the driver does that (the device, or a pack's rule)
     driver: dict[str, dict[str, Reason]] = field(default_factory=dict)
     settled: bool = False  # resolve() has finished: domains and contexts no longer change

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import ast
+from .enums import Verb
 from .model import Device, Model, Rule
 from .provenance import Reason
 from .resolution import Resolution
@@ -21,8 +22,8 @@ class ActiveRule:
     devices: frozenset[str]
 
     @property
-    def verb(self) -> str:
-        return self.rule.verb.kind if isinstance(self.rule.verb, ast.Verb) else "reserve"
+    def verb(self) -> Verb:
+        return Verb(self.rule.verb.kind) if isinstance(self.rule.verb, ast.Verb) else Verb.RESERVE
 
     def reason(self, text: str | None = None) -> Reason:
         r = self.rule
@@ -87,7 +88,7 @@ def driver_flags(res: Resolution, rules: list[ActiveRule]) -> None:
             res.driver.setdefault(dev.name, {})[flag] = Reason(
                 f"'{dev.name}' says 'driver {flag}'", dev.span
             )
-    for rule in by_verb(rules, "driver"):
+    for rule in by_verb(rules, Verb.DRIVER):
         verb = rule.rule.verb
         assert isinstance(verb, ast.Verb)
         for name in sorted(rule.devices):
@@ -97,5 +98,5 @@ def driver_flags(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
 
 
-def by_verb(rules: list[ActiveRule], *verbs: str) -> list[ActiveRule]:
+def by_verb(rules: list[ActiveRule], *verbs: Verb) -> list[ActiveRule]:
     return [r for r in rules if r.verb in verbs]

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def _cases(board: Board) -> list[dict[str, Any]]:
     out = []
-    for exp, ok, actual, why in board.resolution.expectations:
+    for checked in board.resolution.expectations:
+        exp = checked.expectation
         q = exp.query
         from .checks import _literal
 
@@ -26,9 +27,9 @@ def _cases(board: Board) -> list[dict[str, Any]]:
                 f"{render_value(_literal(exp.value))}",
                 "file": exp.span.file,
                 "line": exp.span.line,
-                "passed": ok,
-                "actual": actual,
-                "why": why,
+                "passed": checked.passed,
+                "actual": checked.actual,
+                "why": checked.why,
             }
         )
     return out
@@ -42,8 +43,9 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
         cases = _cases(board)
         # Errors a passing 'expect system.diagnostics has ...' asks for are not failures.
         wanted: set[str] = set()
-        for exp, ok, _actual, _why in board.resolution.expectations:
-            if ok and exp.query.subject.text == "system" and exp.op == "has":
+        for checked in board.resolution.expectations:
+            exp = checked.expectation
+            if checked.passed and exp.query.subject.text == "system" and exp.op == "has":
                 from .checks import _literal
 
                 value = _literal(exp.value)

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import ast
 from .checks import render_value
 from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
+from .enums import Origin
 from .loader import Loaded, Loader
 from .model import Model
 from .parse import parse_text
@@ -348,7 +349,7 @@ def _domain_label(dom: Domain) -> str:
     """A default domain by its group's first device (its name follows the group number,
     which shifts when other groups come or go, or a `default of` statement that holds on one
     side only); other domains by name."""
-    if dom.origin == "default" and dom.devices:
+    if dom.origin is Origin.DEFAULT and dom.devices:
         return f"default domain of {dom.devices[0]}"
     return dom.name
 
@@ -375,7 +376,9 @@ def _renumbered(
     def own(res: Resolution, name: object) -> bool:
         dom = res.domains.get(str(name))
         return (
-            dom is not None and dom.origin == "default" and dom.devices[: len(members)] == members
+            dom is not None
+            and dom.origin is Origin.DEFAULT
+            and dom.devices[: len(members)] == members
         )
 
     return key == "domain" and own(before, old) and own(after, new)

@@ -276,7 +276,7 @@ def cmd_domains(s: Session, arg: str) -> str:
     res, _ = s.resolved()
     lines = []
     for d in sorted(res.domains.values(), key=lambda d: d.name):
-        state = "FAILED " + d.errno if d.failed else d.placement()
+        state = "FAILED " + d.outcome if d.failed else d.placement()
         lines.append(f"{d.name}: {d.type} on {d.iommu}, {state}; {', '.join(d.devices)}")
     return "\n".join(lines) or "no domains"
 

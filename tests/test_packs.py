@@ -319,7 +319,7 @@ def test_exynos_drm_components_share_one_arm32_mapping() -> None:
     assert res.devices["jpeg"].values["domain"] == "arm_iommu:jpeg"  # no DRM: its own
     # FIMD's second System MMU points at the shared mapping too (owner->controllers)
     assert [d.name for d in res.context_slots("sysmmu_fimd1").values()] == ["drm"]
-    assert res.domains["arm_iommu:fimd"].errno == "released"
+    assert res.domains["arm_iommu:fimd"].released
 
 
 def test_arm_mapping_needs_arm32_and_a_detached_implicit_mapping() -> None:
@@ -385,7 +385,7 @@ def test_rockchip_drm_on_arm32_drops_the_implicit_mapping_from_5_19() -> None:
         # arm_iommu_detach_device resets the DMA ops: the domain is the driver's, the DMA
         # API is dma-direct
         assert (values["domain"], values["dma_ops"]) == ("rockchip_drm", "dma-direct")
-    assert res.domains["arm_iommu:vopb"].errno == "released"
+    assert res.domains["arm_iommu:vopb"].released
     # Before, the driver attached over the implicit mapping: the core allowed it, as the
     # group had no default domain (no DMA domain on arm32, and __iommu_attach_group's
     # -EBUSY needed one until 1ea2a07a532b). The mapping stays, with its ID and the DMA ops.
@@ -395,7 +395,7 @@ def test_rockchip_drm_on_arm32_drops_the_implicit_mapping_from_5_19() -> None:
         values = res.devices[vop].values
         assert (values["default_domain"], values["domain"]) == ("none", "rockchip_drm")
         assert values["dma_ops"] == "arm_iommu"
-        assert res.domains[f"arm_iommu:{vop}"].errno != "released"
+        assert not res.domains[f"arm_iommu:{vop}"].released
     assert sorted(d.message.split("'")[3] for d in res.diagnostics if d.code == "W212") == [
         "vopb",
         "vopl",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Label, warning
+from ..enums import DomainType
 from ..eras import BLOCKING_DOMAIN
 from ..provenance import Reason
 from .base import GENERIC_GROUP, IOMMU_C, Contexts, Kind
@@ -63,7 +64,7 @@ class FslPamu(Kind):
     def stand_in(self, res: Resolution, dom: Domain, span: Span) -> None:
         """__iommu_group_alloc_blocking_domain: a driver without a blocked domain gets an
         empty UNMANAGED one, and fsl_pamu_attach_device programs its fixed window."""
-        dom.type = "unmanaged"
+        dom.type = DomainType.UNMANAGED
         dom.reason = Reason(
             f"'{dom.name}': the core's stand-in for a blocked domain, an empty UNMANAGED one",
             span,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Label, warning
+from ..enums import DomainType, Origin
 from ..eras import MTK_IOVA_REGIONS, MTK_ONE_LARB
 from ..provenance import Reason
 from .base import GENERIC_GROUP, Contexts, Kind, one_group_per_instance
@@ -215,7 +216,7 @@ class MtkIommuV1(Kind):
     def take_context(self, alloc: Allocator, iommu: Iommu, dom: Domain) -> bool | None:
         """One page table (data->m4u_dom), the driver's arm32 mapping's: its attach ignores
         any other domain ("Only allow the domain created internally")."""
-        if dom.origin == "default":
+        if dom.origin is Origin.DEFAULT:
             return True
         alloc.used.setdefault(iommu.name, {})[0] = dom.name
         dom.context = 0
@@ -244,9 +245,9 @@ class MtkIommuV1(Kind):
         if mapping is None:
             mapping = Domain(
                 name,
-                "unmanaged",
+                DomainType.UNMANAGED,
                 iommu.name,
-                "arm32",
+                Origin.ARM32,
                 [],
                 Reason(
                     f"'{iommu.name}' (M4U v1) attaches every master to its one arm32 mapping",

@@ -66,8 +66,7 @@ class TegraGart(Kind):
         if used:
             holder = next(iter(used.values()))
             errno = "-EINVAL" if alloc.res.platform.since(ATTACH_EINVAL) else "-EBUSY"
-            dom.failed = True
-            dom.errno = errno
+            dom.fail(errno)
             dom.context_reason = Reason(
                 f"the GART's single aperture is taken by '{holder}': {errno}", iommu.span, src
             )

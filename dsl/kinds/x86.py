@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..enums import DomainType
 from ..eras import AMD_GLOBAL_IDENTITY, DEFERRED_FLUSH_CAP
 from ..provenance import Reason
 from .base import GENERIC_GROUP, Contexts, Kind
@@ -26,7 +27,7 @@ class AmdVi(Kind):
         set_dte_entry writes into the DTE); from then on every group shares the one global
         identity_domain, whose ID amd_iommu_init_identity_domain takes before any IOMMU is
         registered: 1."""
-        if dom.type != "identity":
+        if dom.type is not DomainType.IDENTITY:
             return True
         if alloc.res.platform.since(AMD_GLOBAL_IDENTITY):
             n = 1
