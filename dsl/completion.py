@@ -1,23 +1,26 @@
-"""Shell completion scripts, generated from the CLI's own argument parser."""
+"""Shell completion scripts, generated from the CLI's command table."""
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .commands.base import Command
 
 
-def _commands(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
+def _commands(commands: Sequence[Command]) -> dict[str, list[str]]:
+    """Each command's long options, as argparse gives them (--help and --color too)."""
     out: dict[str, list[str]] = {}
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                out[name] = sorted(
-                    opt for a in sub._actions for opt in a.option_strings if opt.startswith("--")
-                )
+    for cmd in commands:
+        opts = {"--help"} | ({"--color"} if cmd.color else set())
+        opts |= {name for a in cmd.args for name in a.names if name.startswith("--")}
+        out[cmd.name] = sorted(opts)
     return out
 
 
-def script(shell: str, parser: argparse.ArgumentParser) -> str:
-    cmds = _commands(parser)
+def script(shell: str, commands: Sequence[Command]) -> str:
+    cmds = _commands(commands)
     names = " ".join(sorted(cmds))
     if shell == "bash":
         cases = "\n".join(f'        {c}) opts="{" ".join(o)}" ;;' for c, o in sorted(cmds.items()))

@@ -106,11 +106,12 @@ def test_fmt_refuses_broken_input_and_keeps_the_file(cli, tmp_path: Path) -> Non
 
 def test_internal_error_is_reported_without_traceback(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from iommu_rules import cli as cli_module
+    from iommu_rules.board import Board
 
-    def boom(args):  # type: ignore[no-untyped-def]
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(cli_module, "cmd_check", boom)
+    monkeypatch.setattr(Board, "load", boom)
     monkeypatch.delenv("IOMMU_RULES_DEBUG", raising=False)
     assert cli_module.main(["check", "x"]) == 4
     err = capsys.readouterr().err

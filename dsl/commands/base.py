@@ -1,0 +1,170 @@
+"""What a command of the ``iommu-rules`` CLI is, and what the commands share.
+
+A :class:`Command` is one record (name, help, description, arguments, examples,
+exit codes and the handler), as the REPL's registry is; ``cli.build_parser``
+turns the table ``commands.COMMANDS`` into argparse.  A new command is a module
+in this package with its ``COMMAND``, listed in ``commands/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..diagnostics import Style
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+EXIT_CODES = """exit codes:
+  0  no problems
+  1  a rule or expectation failed, or fmt --check found files to reformat
+  2  usage error
+  3  input error: syntax, unknown name, unreadable file
+  4  internal error (a bug: please report it with the input that caused it)"""
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument, as argparse's add_argument takes it; arguments with the same
+    ``exclusive`` name form a mutually exclusive group."""
+
+    names: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    exclusive: str | None = None
+
+
+def arg(*names: str, exclusive: str | None = None, **options: Any) -> Arg:
+    return Arg(names, options, exclusive)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str  # one line, in `iommu-rules --help`
+    description: str
+    examples: tuple[str, ...]
+    args: tuple[Arg, ...]
+    run: Callable[[argparse.Namespace], int]
+    exit_codes: str | None = EXIT_CODES  # the epilog's exit-code section; None: none
+    color: bool = True  # takes --color
+
+    @property
+    def epilog(self) -> str:
+        head = "example:" if len(self.examples) == 1 else "examples:"
+        text = head + "\n" + "\n".join(f"  {e}" for e in self.examples)
+        return text + (f"\n\n{self.exit_codes}" if self.exit_codes else "")
+
+
+# -- what the commands share --------------------------------------------------------------
+def color_enabled(choice: str, stream: TextIO) -> bool:
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if choice == "always":
+        return True
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def diag_style(args: argparse.Namespace, stream: TextIO) -> Style:
+    from ..diagnostics import Style
+
+    return Style(enabled=color_enabled(args.color, stream))
+
+
+def read_stdin() -> str:
+    data = sys.stdin.buffer.read()
+    from ..loader import decode
+
+    text, _ = decode(data, "<stdin>")
+    return text if text is not None else data.decode("utf-8", "replace")
+
+
+def load_each(paths: Sequence[str]) -> list[Board]:
+    """Each FILE argument is one board: loaded, with its includes, into its own model."""
+    from ..board import Board
+
+    stdin = read_stdin() if "-" in paths else None
+    return [Board.load(path, stdin=stdin) for path in paths]
+
+
+def resolve_each(args: argparse.Namespace, paths: Sequence[str]) -> tuple[list[Board], int]:
+    """The boards that load without input errors; print the others' errors (code 3)."""
+    from ..diagnostics import render_all
+
+    boards: list[Board] = []
+    status = EXIT_OK
+    for board in load_each(paths):
+        if not board.ok:
+            print(
+                render_all(board.input_diagnostics, board.sources, diag_style(args, sys.stderr)),
+                file=sys.stderr,
+            )
+            status = EXIT_INPUT
+            continue
+        boards.append(board)
+    return boards, status
+
+
+def apply_changes(
+    args: argparse.Namespace, board: Board, texts: list[str]
+) -> tuple[Board | None, int]:
+    """Apply what-if changes to a board; report problems as diagnostics.
+
+    Returns the changed board, or None and the exit code to give.
+    """
+    from ..diagnostics import SourceMap, render_all
+    from ..whatif import ChangeError
+
+    style = diag_style(args, sys.stderr)
+    try:
+        after = board.whatif(*texts)
+    except ChangeError as exc:
+        sources = SourceMap()
+        sources.add(exc.name, exc.text)
+        print(render_all(exc.diagnostics, sources, style), file=sys.stderr)
+        return None, EXIT_INPUT
+    if not after.ok:
+        errors = [d for d in after.input_diagnostics if d.is_error]
+        print(render_all(errors, board.base.sources, style), file=sys.stderr)
+        # A bad value in the change itself is an input error; a board it breaks, a failure.
+        bad_input = any(d.span.file.startswith("<change") for d in errors)
+        return None, EXIT_INPUT if bad_input else EXIT_FAIL
+    return after, EXIT_OK
+
+
+def write_output(text: str, output: str | None, force: bool, what: str) -> int:
+    """Write an importer's result: stdout, or a new file (never overwritten without --force)."""
+    from pathlib import Path
+
+    from ..pathio import write_atomic
+
+    if not output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    path = Path(output)
+    if path.exists() and not force:
+        print(
+            f"iommu-rules {what}: '{output}' exists; use --force to overwrite it", file=sys.stderr
+        )
+        return EXIT_USAGE
+    write_atomic(path, text)
+    print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def expand_dirs(paths: Sequence[str]) -> list[str]:
+    from pathlib import Path
+
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if p != "-" and path.is_dir():
+            out += sorted(str(f) for f in path.glob("*.iommu"))
+        else:
+            out.append(p)
+    return out

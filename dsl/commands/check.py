@@ -1,0 +1,66 @@
+"""`iommu-rules check`: parse, validate, resolve and lint rule files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .base import EXIT_FAIL, EXIT_INPUT, EXIT_OK, Command, arg, diag_style, load_each
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..diagnostics import SourceMap, render_all, summary, to_json
+
+    diags = []
+    sources = SourceMap()
+    files = 0
+    input_error = False
+    for board in load_each(args.files):
+        input_error = input_error or not board.ok
+        diags += board.diagnostics
+        sources.update(board.base.sources)
+        files += len(board.base.sources)
+    if args.format == "json":
+        print(to_json(diags))
+    elif args.format in ("github", "sarif", "junit"):
+        from .. import formats
+
+        if args.format == "github":
+            sys.stdout.write(formats.github(diags))
+        elif args.format == "sarif":
+            sys.stdout.write(formats.sarif(diags))
+        else:
+            roots = sorted({d.span.file for d in diags if d.span.line} | set(args.files))
+            sys.stdout.write(formats.junit(diags, roots))
+    else:
+        if diags:
+            print(render_all(diags, sources, diag_style(args, sys.stderr)), file=sys.stderr)
+        print(
+            f"{summary(diags)} in {files} file{'s' if files != 1 else ''}",
+            file=sys.stderr if diags else sys.stdout,
+        )
+    if input_error:
+        return EXIT_INPUT
+    if any(d.is_error for d in diags):
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+COMMAND = Command(
+    name="check",
+    help="parse and validate rule files; report every problem",
+    description="Parse and validate rule files and everything they include; report every "
+    "problem as file:line:col with the offending line.",
+    examples=("iommu-rules check examples/tegra30.iommu",),
+    args=(
+        arg("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)"),
+        arg(
+            "--format",
+            choices=("text", "json", "github", "sarif", "junit"),
+            default="text",
+            help="output format (default text): json (docs/json.md), github (workflow "
+            "annotations), sarif (2.1.0, for code scanning), junit (XML test report)",
+        ),
+    ),
+    run=run,
+)

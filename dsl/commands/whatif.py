@@ -1,0 +1,114 @@
+"""`iommu-rules whatif`: changes on top of a board, and the diff."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .base import EXIT_OK, EXIT_USAGE, Command, apply_changes, arg, resolve_each
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    texts = [f"set {t}" for t in args.set] + [f"add {t}" for t in args.add]
+    texts += [f"drop rule {t}" for t in args.drop_rule]
+    texts += [f"drop device {t}" for t in args.drop_device]
+    texts += [f"drop include {t}" for t in args.drop_include]
+    texts += [f'add include "{t}"' for t in args.add_include]
+    texts += list(args.change)
+    if not texts:
+        print(
+            "iommu-rules whatif: give at least one change (--set, --add, --drop-rule, ...)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    boards, status = resolve_each(args, [args.file])
+    if not boards:
+        return status
+    board = boards[0]
+    after, code = apply_changes(args, board, texts)
+    if after is None:
+        return code
+    result = board.diff(after)
+    if args.json:
+        print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
+    else:
+        sys.stdout.write(result.text())
+    if args.detailed_exitcode:
+        return 2 if result.changed else EXIT_OK
+    return EXIT_OK
+
+
+COMMAND = Command(
+    name="whatif",
+    help="apply changes on top of a board, re-resolve and show the diff",
+    description="Apply a change set on top of a board, resolve again and print the "
+    "difference in Terraform's plan style: '+' added, '-' removed, '~' changed "
+    "(old → new), then a summary line. Changes are written in the rule language.",
+    examples=(
+        "iommu-rules whatif examples/tegra30.iommu --set 'kernel 6.8'",
+        "iommu-rules whatif examples/tegra30.iommu --set 'cmdline \"iommu.passthrough=1\"'",
+        "iommu-rules whatif examples/tegra30.iommu --set 'mc contexts 2'",
+        "iommu-rules whatif examples/tegra30.iommu --drop-rule "
+        "'GPU drivers own their address space'",
+        "iommu-rules whatif board.iommu --add 'rule gpu excludes implicit' --detailed-exitcode",
+    ),
+    exit_codes="exit codes: 0 no change (or no --detailed-exitcode), 2 changes with "
+    "--detailed-exitcode, 1 the changed board fails to resolve, 3 input errors",
+    args=(
+        arg("file", metavar="FILE", help="the board"),
+        arg(
+            "--set",
+            action="append",
+            default=[],
+            metavar="FACT",
+            help="set a platform fact ('kernel 6.8', 'cmdline \"iommu=pt\"', 'config X') "
+            "or an IOMMU property ('mc contexts 2'); a repeatable property (`map`, `group`, "
+            "`region`) replaces all of that IOMMU's lines of its kind",
+        ),
+        arg(
+            "--add",
+            action="append",
+            default=[],
+            metavar="STATEMENT",
+            help="add a statement ('rule gpu excludes implicit', 'device x: ...')",
+        ),
+        arg(
+            "--drop-rule",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="drop a rule by name or FILE:LINE",
+        ),
+        arg("--drop-device", action="append", default=[], metavar="NAME", help="drop a device"),
+        arg(
+            "--add-include",
+            action="append",
+            default=[],
+            metavar="PACK",
+            help="add an include, e.g. std/soc/qcom",
+        ),
+        arg(
+            "--drop-include",
+            action="append",
+            default=[],
+            metavar="PACK",
+            help="drop an included file and what it says",
+        ),
+        arg(
+            "--change",
+            action="append",
+            default=[],
+            metavar="CHANGE",
+            help="any change: 'set ...', 'add ...', 'drop rule|device|include ...'",
+        ),
+        arg(
+            "--detailed-exitcode",
+            action="store_true",
+            help="exit 2 when the diff is not empty, 0 when it is",
+        ),
+        arg("--json", action="store_true", help="JSON diff (version 1)"),
+    ),
+    run=run,
+)
