@@ -10,9 +10,11 @@ and ``when`` blocks are always one property per line.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from . import ast
+from .enums import Verb
 from .parse import normalize_text, parse
 
 INDENT = "    "
@@ -20,6 +22,8 @@ WIDTH = 100
 
 
 # ---------------------------------------------------------------- expressions
+# Each node type has its own layout: the tables below map an AST class to it, as
+# parse.py maps each grammar rule to the node it builds.
 def num(n: ast.Num) -> str:
     return n.text
 
@@ -30,60 +34,60 @@ def ctx_set(ranges: tuple[ast.ContextRange, ...]) -> str:
     )
 
 
-def selector(s: ast.Selector, parent: str = "") -> str:
-    if isinstance(s, ast.SelName):
-        return s.name.text
-    if isinstance(s, ast.SelCompatible):
-        return f"compatible {s.pattern.text}"
-    if isinstance(s, ast.SelOn):
-        return f"on {s.iommu.text}"
-    if isinstance(s, ast.SelKind):
-        return f"kind {s.kind.text}"
-    if isinstance(s, ast.SelPci):
-        return f"pci {s.pattern.text}"
-    if isinstance(s, ast.SelUntrusted):
-        return "untrusted"
-    if isinstance(s, ast.SelCap):
-        return f"cap {s.cap.text}"
-    if isinstance(s, ast.SelAll):
-        return "all"
-    if isinstance(s, ast.SelNot):
-        return "not " + selector(s.operand, "not")
-    op = "and" if isinstance(s, ast.SelAnd) else "or"
-    text = f" {op} ".join(selector(o, op) for o in s.operands)
+def _joined(op: str, parts: list[str], parent: str, joiner: str = "") -> str:
+    """`a and b`, parenthesised inside another operator."""
+    text = (joiner or f" {op} ").join(parts)
     return f"({text})" if parent else text
+
+
+SELECTORS: dict[type, Callable[[Any, str], str]] = {
+    ast.SelName: lambda s, _p: s.name.text,
+    ast.SelCompatible: lambda s, _p: f"compatible {s.pattern.text}",
+    ast.SelOn: lambda s, _p: f"on {s.iommu.text}",
+    ast.SelKind: lambda s, _p: f"kind {s.kind.text}",
+    ast.SelPci: lambda s, _p: f"pci {s.pattern.text}",
+    ast.SelUntrusted: lambda s, _p: "untrusted",
+    ast.SelCap: lambda s, _p: f"cap {s.cap.text}",
+    ast.SelAll: lambda s, _p: "all",
+    ast.SelNot: lambda s, _p: "not " + selector(s.operand, "not"),
+    ast.SelAnd: lambda s, p: _joined("and", [selector(o, "and") for o in s.operands], p),
+    ast.SelOr: lambda s, p: _joined("or", [selector(o, "or") for o in s.operands], p),
+}
+
+
+def selector(s: ast.Selector, parent: str = "") -> str:
+    return SELECTORS[type(s)](s, parent)
+
+
+def _cond_op(op: str, c: ast.CondAnd | ast.CondOr, parent: str, wrap: str) -> str:
+    parts = [condition(o, op) for o in c.operands]
+    return _joined(op, parts, parent, f"{wrap}{op} " if wrap else "")
+
+
+CONDITIONS: dict[type, Callable[[Any, str, str], str]] = {
+    ast.CondKernel: lambda c, _p, _w: f"kernel {c.op} {c.version.text}",
+    ast.CondArch: lambda c, _p, _w: f"arch {c.op} {c.arch.text}",
+    ast.CondCmdline: lambda c, _p, _w: f"cmdline has {c.token.text}",
+    ast.CondConfig: lambda c, _p, _w: f"config {c.symbol.text}",
+    ast.CondNot: lambda c, _p, _w: "not " + condition(c.operand, "not"),
+    ast.CondAnd: lambda c, p, w: _cond_op("and", c, p, w),
+    ast.CondOr: lambda c, p, w: _cond_op("or", c, p, w),
+}
 
 
 def condition(c: ast.Condition, parent: str = "", wrap: str = "") -> str:
     """A condition; with ``wrap``, the top-level and/or operands go on their own lines."""
-    if isinstance(c, ast.CondKernel):
-        return f"kernel {c.op} {c.version.text}"
-    if isinstance(c, ast.CondArch):
-        return f"arch {c.op} {c.arch.text}"
-    if isinstance(c, ast.CondCmdline):
-        return f"cmdline has {c.token.text}"
-    if isinstance(c, ast.CondConfig):
-        return f"config {c.symbol.text}"
-    if isinstance(c, ast.CondNot):
-        return "not " + condition(c.operand, "not")
-    op = "and" if isinstance(c, ast.CondAnd) else "or"
-    joiner = f"{wrap}{op} " if wrap else f" {op} "
-    text = joiner.join(condition(o, op) for o in c.operands)
-    return f"({text})" if parent else text
+    return CONDITIONS[type(c)](c, parent, wrap)
 
 
 def value(v: ast.Value) -> str:
-    if isinstance(v, ast.Word):
-        return v.text
-    if isinstance(v, ast.Num):
-        return v.text
-    if isinstance(v, ast.Str | ast.Version):
-        return v.text
-    return "[" + ", ".join(value(i) for i in v.items) + "]"
+    if isinstance(v, ast.ValueList):
+        return "[" + ", ".join(value(i) for i in v.items) + "]"
+    return v.text
 
 
 def verb(v: ast.Verb) -> str:
-    if v.kind == "allows contexts":
+    if v.kind == Verb.ALLOWS_CONTEXTS:
         return f"allows contexts {ctx_set(v.contexts)}"
     if v.flags:
         return "driver " + ", ".join(f.text for f in v.flags)
@@ -110,107 +114,114 @@ def rule_text(r: ast.Rule, wrap: str = " ") -> str:
     return head + body + tail
 
 
+STREAMS: dict[type, Callable[[Any], str]] = {
+    ast.StreamSid: lambda s: f"sid {num(s.sid)}" + (f" mask {num(s.mask)}" if s.mask else ""),
+    ast.StreamSwgroup: lambda s: f"swgroup {s.swgroup.text}",
+    ast.StreamContext: lambda s: f"context {num(s.index)}",
+}
+
+
 def stream(s: ast.Stream) -> str:
-    if isinstance(s, ast.StreamSid):
-        return f"sid {num(s.sid)}" + (f" mask {num(s.mask)}" if s.mask else "")
-    if isinstance(s, ast.StreamSwgroup):
-        sw = s.swgroup
-        return f"swgroup {sw.text}"
-    return f"context {num(s.index)}"
+    return STREAMS[type(s)](s)
+
+
+def _ram(p: ast.Ram) -> str:
+    if p.base.value == 0 and p.base.text == "0" and p.size is not None:
+        return f"ram {num(p.size)}"
+    return f"ram {num(p.base)}" + (f" size {num(p.size)}" if p.size else "")
+
+
+def _map(p: ast.IommuMap) -> str:
+    dom = f"pci-domain {num(p.pci_domain)} " if p.pci_domain is not None else ""
+    mask = f" mask {num(p.mask)}" if p.mask is not None else ""
+    smr = f" smr-mask {num(p.smr_mask)}" if p.smr_mask is not None else ""
+    return f"map {dom}rid {num(p.rid)} sid {num(p.sid)}{smr} length {num(p.length)}{mask}"
+
+
+def _soc_group(p: ast.SocGroup) -> str:
+    members = ", ".join(m.text for m in p.members)
+    when = f" when {condition(p.condition)}" if p.condition is not None else ""
+    return f"group {p.name.text}: {members}{when}"
+
+
+def _region(p: ast.Region) -> str:
+    larbs = ", ".join(num(n) for n in p.larbs)
+    ports = ", ".join(num(n) for n in p.ports)
+    which = f" {'except ' if p.except_ports else ''}ports {ports}" if p.ports else ""
+    return f"region {num(p.number)} larb {larbs}{which}"
+
+
+def _attach(p: ast.AttachIommu) -> str:
+    streams = ", ".join(stream(s) for s in p.streams)
+    return f"iommu {p.iommu.text}" + (f" {streams}" if streams else "")
+
+
+# One property of a platform, iommu, device or bridge block.
+PROPS: dict[type, Callable[[Any], str]] = {
+    ast.Arch: lambda p: f"arch {p.value.text}",
+    ast.Kernel: lambda p: f"kernel {p.version.text}",
+    ast.Ram: _ram,
+    ast.Cmdline: lambda p: f"cmdline {p.text.text}",
+    ast.Config: lambda p: f"config {p.symbol.text}" + (f" = {p.value.text}" if p.value else ""),
+    ast.Contexts: lambda p: f"contexts {num(p.count)}",
+    ast.Domains: lambda p: "domains " + ", ".join(t.text for t in p.types),
+    ast.Reserved: lambda p: f"reserved {ctx_set(p.contexts)}",
+    ast.Secure: lambda p: f"secure {ctx_set(p.contexts)}",
+    ast.Cells: lambda p: f"cells {num(p.count)}",
+    ast.StreamBits: lambda p: f"stream-bits {num(p.bits)}",
+    ast.IommuMap: _map,
+    ast.MapMask: lambda p: f"map-mask {num(p.mask)}",
+    ast.SocGroup: _soc_group,
+    ast.Region: _region,
+    ast.Quirk: lambda p: f"quirk {p.name.text}",
+    ast.Disabled: lambda p: "disabled",
+    ast.Tags: lambda p: "tags " + ", ".join(t.text for t in p.names),
+    ast.AttachIommu: _attach,
+    ast.Pci: lambda p: f"pci {p.address.text}",
+    ast.Upstream: lambda p: f"upstream {p.bridge.text}",
+    ast.DmaMask: lambda p: f"dma-mask {num(p.bits)}",
+    ast.Coherent: lambda p: "coherent" if p.coherent else "non-coherent",
+    ast.Untrusted: lambda p: "untrusted",
+    ast.Caps: lambda p: "caps " + ", ".join(c.text for c in p.caps),
+    ast.Driver: lambda p: "driver " + ", ".join(f.text for f in p.flags),
+    ast.Alias: lambda p: f"alias {p.address.text}",
+    ast.Acs: lambda p: "acs yes" if p.enabled else "acs no",
+    ast.ProbeOrder: lambda p: f"probe-order {num(p.order)}",
+}
 
 
 def prop(p: Any) -> str:
     """One property of a platform, iommu, device or bridge block."""
-    if isinstance(p, ast.Arch):
-        return f"arch {p.value.text}"
-    if isinstance(p, ast.Kernel):
-        return f"kernel {p.version.text}"
-    if isinstance(p, ast.Ram):
-        if p.base.value == 0 and p.base.text == "0" and p.size is not None:
-            return f"ram {num(p.size)}"
-        return f"ram {num(p.base)}" + (f" size {num(p.size)}" if p.size else "")
-    if isinstance(p, ast.Cmdline):
-        return f"cmdline {p.text.text}"
-    if isinstance(p, ast.Config):
-        return f"config {p.symbol.text}" + (f" = {p.value.text}" if p.value else "")
-    if isinstance(p, ast.Contexts):
-        return f"contexts {num(p.count)}"
-    if isinstance(p, ast.Domains):
-        return "domains " + ", ".join(t.text for t in p.types)
-    if isinstance(p, ast.Reserved):
-        return f"reserved {ctx_set(p.contexts)}"
-    if isinstance(p, ast.Secure):
-        return f"secure {ctx_set(p.contexts)}"
-    if isinstance(p, ast.Cells):
-        return f"cells {num(p.count)}"
-    if isinstance(p, ast.StreamBits):
-        return f"stream-bits {num(p.bits)}"
-    if isinstance(p, ast.IommuMap):
-        dom = f"pci-domain {num(p.pci_domain)} " if p.pci_domain is not None else ""
-        mask = f" mask {num(p.mask)}" if p.mask is not None else ""
-        smr = f" smr-mask {num(p.smr_mask)}" if p.smr_mask is not None else ""
-        return f"map {dom}rid {num(p.rid)} sid {num(p.sid)}{smr} length {num(p.length)}{mask}"
-    if isinstance(p, ast.MapMask):
-        return f"map-mask {num(p.mask)}"
-    if isinstance(p, ast.SocGroup):
-        members = ", ".join(m.text for m in p.members)
-        when = f" when {condition(p.condition)}" if p.condition is not None else ""
-        return f"group {p.name.text}: {members}{when}"
-    if isinstance(p, ast.Region):
-        larbs = ", ".join(num(n) for n in p.larbs)
-        ports = ", ".join(num(n) for n in p.ports)
-        which = f" {'except ' if p.except_ports else ''}ports {ports}" if p.ports else ""
-        return f"region {num(p.number)} larb {larbs}{which}"
-    if isinstance(p, ast.Quirk):
-        return f"quirk {p.name.text}"
-    if isinstance(p, ast.Disabled):
-        return "disabled"
-    if isinstance(p, ast.Tags):
-        return "tags " + ", ".join(t.text for t in p.names)
-    if isinstance(p, ast.AttachIommu):
-        streams = ", ".join(stream(s) for s in p.streams)
-        return f"iommu {p.iommu.text}" + (f" {streams}" if streams else "")
-    if isinstance(p, ast.Pci):
-        return f"pci {p.address.text}"
-    if isinstance(p, ast.Upstream):
-        return f"upstream {p.bridge.text}"
-    if isinstance(p, ast.DmaMask):
-        return f"dma-mask {num(p.bits)}"
-    if isinstance(p, ast.Coherent):
-        return "coherent" if p.coherent else "non-coherent"
-    if isinstance(p, ast.Untrusted):
-        return "untrusted"
-    if isinstance(p, ast.Caps):
-        return "caps " + ", ".join(c.text for c in p.caps)
-    if isinstance(p, ast.Driver):
-        return "driver " + ", ".join(f.text for f in p.flags)
-    if isinstance(p, ast.Alias):
-        return f"alias {p.address.text}"
-    if isinstance(p, ast.Acs):
-        return "acs yes" if p.enabled else "acs no"
-    if isinstance(p, ast.ProbeOrder):
-        return f"probe-order {num(p.order)}"
-    raise TypeError(f"no layout for {type(p).__name__}")
+    layout = PROPS.get(type(p))
+    if layout is None:
+        raise TypeError(f"no layout for {type(p).__name__}")
+    return layout(p)
+
+
+def _domain_header(item: ast.Domain) -> str:
+    if item.of is not None:
+        return f"domain {item.name.text}: default of {item.of.text}"
+    on = ", ".join(i.text for i in item.iommus)
+    return f"domain {item.name.text}: {item.type.text} on {on}"
+
+
+HEADERS: dict[type, Callable[[Any], str]] = {
+    ast.Platform: lambda item: "platform",
+    ast.Iommu: lambda item: f"iommu {item.name.text}: {item.kind.text}",
+    ast.Device: lambda item: (
+        f"device {item.name.text}: " + ", ".join(c.text for c in item.compatibles)
+    ),
+    ast.Bridge: lambda item: f"bridge {item.name.text}: {item.kind.text}",
+    ast.Domain: _domain_header,
+    ast.When: lambda item: f"when {condition(item.condition)}",
+}
 
 
 def header(item: ast.Item) -> str:
-    if isinstance(item, ast.Platform):
-        return "platform"
-    if isinstance(item, ast.Iommu):
-        return f"iommu {item.name.text}: {item.kind.text}"
-    if isinstance(item, ast.Device):
-        compat = ", ".join(c.text for c in item.compatibles)
-        return f"device {item.name.text}: {compat}"
-    if isinstance(item, ast.Bridge):
-        return f"bridge {item.name.text}: {item.kind.text}"
-    if isinstance(item, ast.Domain):
-        if item.of is not None:
-            return f"domain {item.name.text}: default of {item.of.text}"
-        on = ", ".join(i.text for i in item.iommus)
-        return f"domain {item.name.text}: {item.type.text} on {on}"
-    if isinstance(item, ast.When):
-        return f"when {condition(item.condition)}"
-    raise TypeError(type(item).__name__)
+    layout = HEADERS.get(type(item))
+    if layout is None:
+        raise TypeError(type(item).__name__)
+    return layout(item)
 
 
 def _words(text: str) -> list[str]:
