@@ -27,8 +27,8 @@ from ..provenance import Reason
 
 if TYPE_CHECKING:
     from .. import ast
+    from ..allocator import Allocator
     from ..conditions import Platform
-    from ..contexts import Allocator
     from ..diagnostics import Span
     from ..groups import Grouper
     from ..model import Device, Iommu

@@ -14,7 +14,7 @@ from .base import GENERIC_GROUP, Contexts, Kind, one_group_per_instance
 
 if TYPE_CHECKING:
     from .. import ast
-    from ..contexts import Allocator
+    from ..allocator import Allocator
     from ..groups import Grouper
     from ..model import Device, Iommu, Model
     from ..resolution import DeviceResult, Domain, Group, Resolution

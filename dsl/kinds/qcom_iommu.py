@@ -9,7 +9,7 @@ from ..provenance import Reason
 from .base import GENERIC_GROUP, Contexts, Kind
 
 if TYPE_CHECKING:
-    from ..contexts import Allocator
+    from ..allocator import Allocator
     from ..model import Iommu
     from ..resolution import Domain
 

@@ -12,7 +12,7 @@ from ..provenance import Reason
 from .base import GENERIC_GROUP, Contexts, Kind
 
 if TYPE_CHECKING:
-    from ..contexts import Allocator
+    from ..allocator import Allocator
     from ..groups import Grouper
     from ..model import Device, Iommu, SocGroup
     from ..resolution import Domain, Resolution

@@ -11,8 +11,8 @@ from ..provenance import Reason
 from .base import GENERIC_GROUP, Contexts, Kind
 
 if TYPE_CHECKING:
+    from ..allocator import Allocator
     from ..conditions import Platform
-    from ..contexts import Allocator
     from ..model import Iommu
     from ..resolution import Domain
 
