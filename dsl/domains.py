@@ -92,7 +92,7 @@ class _Deciding:
         self.res = res
         self.rules = rules
         self.wishes = self.per_device(by_verb(rules, Verb.DEF_DOMAIN_TYPE))
-        self.requires = self.per_device(by_verb(rules, Verb.REQUIRES))
+        self.requires = self.per_device_all(by_verb(rules, Verb.REQUIRES))
         self.excludes = self.per_device_all(by_verb(rules, Verb.EXCLUDES))
         self.prefers = self.per_device_all(by_verb(rules, Verb.PREFERS))
         self.no_implicit = self.per_device(by_verb(rules, Verb.EXCLUDES_IMPLICIT))
@@ -451,9 +451,9 @@ class _Deciding:
         needs: list[Want] = []  # a type, or None: no default domain at all
         excludes: list[Want] = []
         for m in group.members:
-            r = self.requires.get(m)
-            if r is not None and not r.rule.std:
-                needs.append(Want(_dtype(r), r, m))
+            for r in self.requires.get(m, []):
+                if not r.rule.std:
+                    needs.append(Want(_dtype(r), r, m))
             r = self.no_implicit.get(m)
             if r is not None and not r.rule.std:
                 ident = DomainType.IDENTITY

@@ -34,13 +34,17 @@ class Loaded:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Some file did not parse completely: names it defines may be missing.
     partial: bool = False
+    # The files that are stdlib packs (their real path is inside the shipped stdlib), by
+    # display name: packs may use tags no board has, so some checks skip them.
+    std: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
     def is_std(self, name: str) -> bool:
-        return name.startswith(STD_PREFIX)
+        """Whether the file is a shipped pack: by where it is, never by how it is spelt."""
+        return name in self.std
 
     def ordered_items(self) -> list[tuple[str, ast.Item]]:
         """All items with includes expanded in place, each file once."""
@@ -155,7 +159,8 @@ class Loader:
         if not target.endswith(".iommu"):
             target += ".iommu"
         if target.startswith(STD_PREFIX):
-            return std_root() / target, target
+            full = std_root() / target
+            return full, _std_name(full) or target
         base = from_path.parent if from_path is not None else Path.cwd()
         full = (base / target) if not os.path.isabs(target) else Path(target)
         return full, _display(full)
@@ -192,6 +197,8 @@ class Loader:
             if real in self._real:
                 return
             self._real[real] = display
+            if _std_name(path) is not None:
+                self.result.std.add(display)
         self.result.roots.append(display)
         # Iterative depth-first walk: (display, path, chain of includes that led here)
         pending: list[tuple[str, str, Path | None, tuple[tuple[str, ast.Include], ...]]] = [
@@ -210,6 +217,19 @@ class Loader:
             children = []
             for inc in _includes(parsed.file):
                 full, shown = self._resolve_include(inc, fpath)
+                if inc.path.value.startswith(STD_PREFIX) and _std_name(full) is None:
+                    self.result.diagnostics.append(
+                        error(
+                            "E134",
+                            f"'{inc.path.value}' leaves the stdlib",
+                            inc.path.span,
+                            label="a 'std/' include names a shipped pack",
+                            help="'iommu-rules packs' lists them; include your own files "
+                            "by a path relative to this file",
+                        )
+                    )
+                    self.result.partial = True
+                    continue
                 real = os.path.realpath(full)
                 if real in self._real:
                     target = self._real[real]
@@ -234,6 +254,8 @@ class Loader:
                     continue
                 assert text2 is not None
                 self._real[real] = shown
+                if _std_name(full) is not None:
+                    self.result.std.add(shown)
                 found.append((inc, shown))
                 children.append((shown, text2, full, (*chain, (name, inc))))
             self.result.includes[name] = found

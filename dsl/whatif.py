@@ -139,6 +139,7 @@ class ChangedLoad:
         self.sources.update(base.sources)
         self.diagnostics = list(base.diagnostics)
         self.partial = base.partial
+        self.std = set(base.std)
         self.files = dict(base.files)
         # What each 'add' change brings, by change index (includes already loaded).
         self.added: dict[int, list[tuple[str, ast.Item]]] = {}
@@ -159,6 +160,7 @@ class ChangedLoad:
         self.diagnostics += loaded.diagnostics
         self.files.update(loaded.files)
         self.sources.update(loaded.sources)
+        self.std |= loaded.std
         return loaded.ordered_items()
 
     @property
@@ -166,7 +168,7 @@ class ChangedLoad:
         return not any(d.is_error for d in self.diagnostics)
 
     def is_std(self, name: str) -> bool:
-        return self.base.is_std(name)
+        return name in self.std
 
     def ordered_items(self) -> list[tuple[str, ast.Item]]:
         """The base's items with each change applied in turn (a later 'add' survives an

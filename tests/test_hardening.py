@@ -1,0 +1,57 @@
+"""Defects found by trying the tool as a new user and as a hostile one: each test failed
+before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from iommu_rules import Board
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EMMC = """\
+include "std/linux"
+platform {{ arch arm64; kernel 6.8; ram 0x80000000 size 2G }}
+iommu smmu: arm-smmu {{ contexts 8 }}
+device emmc: "vendor,sdhci" {{ iommu smmu sid 0x10 }}
+{rules}
+"""
+
+
+def test_two_hard_rules_that_contradict_each_other_are_e211_naming_both() -> None:
+    board = Board.from_text(
+        EMMC.format(rules='rule "a": emmc requires identity\nrule "b": emmc requires dma\n'),
+        "emmc.iommu",
+    )
+    e211 = [d for d in board.diagnostics if d.code == "E211"]
+    assert len(e211) == 1
+    assert "'emmc' needs dma" in e211[0].message and "'emmc' needs identity" in e211[0].message
+    assert {e211[0].span.line, e211[0].secondary[0].span.line} == {5, 6}  # both rules
+
+
+def test_two_agreeing_hard_rules_are_no_conflict() -> None:
+    board = Board.from_text(
+        EMMC.format(rules="rule emmc requires identity\nrule emmc requires identity\n"),
+        "emmc.iommu",
+    )
+    assert not board.errors
+    assert board.value("emmc.default_domain") == "identity"
+
+
+def test_a_std_include_that_leaves_the_stdlib_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "pack.iommu").write_text('rule "mine": nosuchtag requires identity\n')
+    board_file = tmp_path / "board.iommu"
+    escape = "std/" + "../" * 30 + str(tmp_path).lstrip("/") + "/pack"
+    board_file.write_text(f'include "{escape}"\ndevice a: "x"\n')
+    board = Board.load(board_file)
+    assert [d.code for d in board.input_diagnostics] == ["E134"]
+    assert "leaves the stdlib" in board.input_diagnostics[0].message
+
+
+def test_a_users_file_under_a_folder_named_std_is_validated(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Trust comes from where a pack is, never from how its path is spelt."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "std").mkdir()
+    (tmp_path / "std" / "mine.iommu").write_text('rule "r": nosuchtag requires identity\n')
+    board = Board.load("std/mine.iommu")
+    assert [d.code for d in board.input_diagnostics] == ["E106"]  # unknown device or tag
