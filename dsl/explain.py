@@ -19,7 +19,12 @@ ALIASES = {"contexts": "contexts_used", "group-of": "group_members", "ops": "dma
 
 
 class QueryError(Exception):
-    """A query that names nothing; carries a did-you-mean hint."""
+    """A query that is malformed, or names nothing the board has (``unknown``); the message
+    carries a did-you-mean hint."""
+
+    def __init__(self, message: str, unknown: bool = False):
+        super().__init__(message)
+        self.unknown = unknown
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ def parse_query(res: Resolution, text: str) -> tuple[str, str]:
     kind = kinds.get(subject)
     if kind is None:
         hint = did_you_mean(subject, kinds)
-        raise QueryError(f"unknown name '{subject}'" + (f"; {hint}" if hint else ""))
+        raise QueryError(f"unknown name '{subject}'" + (f"; {hint}" if hint else ""), unknown=True)
     if kind == "domain" and subject not in model.domains:
         attrs = ATTRIBUTES["domain"]
     else:
@@ -80,7 +85,8 @@ def parse_query(res: Resolution, text: str) -> tuple[str, str]:
         hint = did_you_mean(attr, attrs)
         raise QueryError(
             f"{kind} '{subject}' has no attribute '{attr}'"
-            + (f"; {hint}" if hint else f"; it has {', '.join(sorted(attrs))}")
+            + (f"; {hint}" if hint else f"; it has {', '.join(sorted(attrs))}"),
+            unknown=True,
         )
     return subject, attr
 

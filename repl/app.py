@@ -20,7 +20,8 @@ def history_path() -> Path:
     return Path(state) / "iommu-rules" / "history"
 
 
-def _session(paths: list[str], colour: bool) -> tuple[Session, str]:
+def _session(paths: list[str], colour: bool) -> tuple[Session, str, bool]:
+    """A session with the files loaded: (session, what to say, whether loading failed)."""
     session = Session(style=Style(enabled=colour))
     message = ""
     if paths:
@@ -29,16 +30,15 @@ def _session(paths: list[str], colour: bool) -> tuple[Session, str]:
         try:
             message = session.load(paths)
         except CommandError as exc:
-            message = f"{exc}\n(starting with an empty session)"
-    return session, message
+            return session, f"{exc}\n(starting with an empty session)", True
+    return session, message, False
 
 
 def run_script(paths: list[str], stream) -> int:  # type: ignore[no-untyped-def]
     """Scripted mode: each command (statements may span lines until braces close)."""
-    session, message = _session(paths, colour=False)
-    if message and message.startswith("loaded") is False:
+    session, message, failed = _session(paths, colour=False)
+    if failed:  # the script goes on, but it did not run on the board it named
         print(message, file=sys.stderr)
-    failed = False
     buffer = ""
     for raw in stream:
         buffer += raw
@@ -72,7 +72,7 @@ def run_interactive(paths: list[str], colour: bool) -> int:
     from .lexer import IommuLexer
     from .style import style as repl_style
 
-    session, message = _session(paths, colour)
+    session, message, _failed = _session(paths, colour)
     hist_file = history_path()
     history: FileHistory | InMemoryHistory
     try:

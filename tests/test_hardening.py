@@ -55,3 +55,27 @@ def test_a_users_file_under_a_folder_named_std_is_validated(tmp_path: Path, monk
     (tmp_path / "std" / "mine.iommu").write_text('rule "r": nosuchtag requires identity\n')
     board = Board.load("std/mine.iommu")
     assert [d.code for d in board.input_diagnostics] == ["E106"]  # unknown device or tag
+
+
+def test_why_of_an_unknown_name_is_an_input_error_and_a_malformed_query_usage(
+    tmp_path: Path,
+) -> None:
+    from conftest import run_cli
+
+    board = str(ROOT / "examples" / "tegra30.iommu")
+    unknown = run_cli("why", board, "gr3e.dma_ops")
+    assert unknown.returncode == 3 and "did you mean 'gr3d'" in unknown.stderr
+    no_attr = run_cli("why", board, "gr3d.dma_opz")
+    assert no_attr.returncode == 3 and "did you mean 'dma_ops'" in no_attr.stderr
+    malformed = run_cli("why", board, "gr3d")
+    assert malformed.returncode == 2 and "NAME.ATTRIBUTE" in malformed.stderr
+
+
+def test_a_repl_script_whose_board_does_not_load_fails(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    bad = tmp_path / "bad.iommu"
+    bad.write_text("device a: {\n")
+    proc = run_cli("repl", str(bad), stdin="help\n")
+    assert proc.returncode == 1
+    assert "error[E" in proc.stderr and "starting with an empty session" in proc.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .base import EXIT_OK, EXIT_USAGE, Command, arg, resolve_each
+from .base import EXIT_INPUT, EXIT_OK, EXIT_USAGE, Command, arg, resolve_each
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         ex = boards[0].why(query, not_value)
     except QueryError as exc:
         print(f"iommu-rules why: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INPUT if exc.unknown else EXIT_USAGE  # an unknown name is an input error
     print(
         json.dumps(ex.to_json(), indent=2, sort_keys=True, default=str) if args.json else ex.text()
     )
