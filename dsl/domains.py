@@ -454,10 +454,10 @@ class _Deciding:
             for r in self.requires.get(m, []):
                 if not r.rule.std:
                     needs.append(Want(_dtype(r), r, m))
-            r = self.no_implicit.get(m)
-            if r is not None and not r.rule.std:
+            no_implicit = self.no_implicit.get(m)
+            if no_implicit is not None and not no_implicit.rule.std:
                 ident = DomainType.IDENTITY
-                needs.append(Want(ident if ident in caps else None, r, m))
+                needs.append(Want(ident if ident in caps else None, no_implicit, m))
             for r in self.excludes.get(m, []):
                 if not r.rule.std:
                     excludes.append(Want(_dtype(r), r, m))
