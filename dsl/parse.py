@@ -61,6 +61,7 @@ class _Builder:
     def __init__(self, path: str):
         self.path = path
         self.errors: list[Diagnostic] = []
+        self.when_depth = 0  # `when` blocks inside one another, here
 
     # -- helpers ---------------------------------------------------------
     def span_tok(self, tok: Any) -> Span:
@@ -365,8 +366,16 @@ class _Builder:
 
     # -- when --------------------------------------------------------------
     def r_when(self, t: Any, span: Span) -> ast.When:
+        if self.when_depth >= MAX_NESTING:
+            raise _TooDeep(
+                span, "join the conditions: 'when A and B { ... }' holds where both hold"
+            )
         cond, *items = t.children
-        return ast.When(self.condition(cond), self.items(items), span)
+        self.when_depth += 1
+        try:
+            return ast.When(self.condition(cond), self.items(items), span)
+        finally:
+            self.when_depth -= 1
 
     def condition(self, t: Any, depth: int = 0) -> ast.Condition:
         if depth > MAX_NESTING:
@@ -435,8 +444,11 @@ _VERBS = {
 
 
 class _TooDeep(Exception):
-    def __init__(self, span: Span):
+    def __init__(
+        self, span: Span, help: str = "split the selector or condition into simpler rules"
+    ):
         self.span = span
+        self.help = help
 
 
 # ---------------------------------------------------------------- errors
@@ -740,7 +752,7 @@ def _build(tree: Any, path: str) -> tuple[ast.File | None, list[Diagnostic]]:
                 "E007",
                 f"nesting deeper than {MAX_NESTING} levels",
                 deep.span,
-                help="split the selector or condition into simpler rules",
+                help=deep.help,
             )
         ]
     return file, builder.errors

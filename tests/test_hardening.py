@@ -79,3 +79,30 @@ def test_a_repl_script_whose_board_does_not_load_fails(tmp_path: Path) -> None:
     proc = run_cli("repl", str(bad), stdin="help\n")
     assert proc.returncode == 1
     assert "error[E" in proc.stderr and "starting with an empty session" in proc.stderr
+
+
+def _nested_whens(depth: int) -> str:
+    heads = "".join(f"when kernel >= 4.{i % 20} {{\n" for i in range(depth))
+    return f"{heads}rule all requires dma\n" + "}\n" * depth
+
+
+def test_deeply_nested_when_blocks_are_e007_everywhere(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    head = 'include "std/linux"\nplatform { kernel 6.8 }\ndevice d: "x"\n'
+    ok = Board.from_text(head + _nested_whens(200), "deep.iommu")
+    assert ok.ok and not ok.errors  # the limit itself still loads and resolves
+    deep = Board.from_text(head + _nested_whens(250), "deep.iommu")
+    assert [d.code for d in deep.input_diagnostics] == ["E007"]
+    assert "when A and B" in deep.input_diagnostics[0].help
+    path = tmp_path / "deep.iommu"
+    path.write_text(head + _nested_whens(250))
+    for args in (["check"], ["fmt"], ["resolve"], ["whatif", "--set", "kernel 6.1"]):
+        proc = run_cli(*args[:1], str(path), *args[1:])
+        assert proc.returncode == 3 and "error[E007]" in proc.stderr, (args, proc.stderr)
+    # typed or pasted into the REPL, loaded into it: an error, and the session goes on
+    script = _nested_whens(250) + f"load {path}\nops\n"
+    repl = run_cli("repl", str(ROOT / "examples" / "tegra30.iommu"), stdin=script)
+    assert repl.returncode == 1 and "internal error" not in repl.stderr
+    assert repl.stderr.count("E007") == 2
+    assert "gr3d" in repl.stdout  # `ops` still answers, on the board that stayed loaded
