@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import COMMANDS
-from .commands.base import EXIT_CODES, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Command
+from .commands.base import EXIT_CODES, EXIT_FAIL, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Command
 
 BUG_HINT = (
     "this is a bug in iommu-rules; please report it with the input that caused it "
@@ -80,8 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # whatif --detailed-exitcode keeps 2 for "a difference": its usage errors are 1
+        if exc.code == EXIT_USAGE and "--detailed-exitcode" in argv and "whatif" in argv:
+            return EXIT_FAIL
+        raise
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE

@@ -106,3 +106,24 @@ def test_deeply_nested_when_blocks_are_e007_everywhere(tmp_path: Path) -> None:
     assert repl.returncode == 1 and "internal error" not in repl.stderr
     assert repl.stderr.count("E007") == 2
     assert "gr3d" in repl.stdout  # `ops` still answers, on the board that stayed loaded
+
+
+def test_whatif_exit_codes_follow_terraform_and_new_errors_fail() -> None:
+    from conftest import run_cli
+
+    board = str(ROOT / "examples" / "tegra30.iommu")
+    detailed = ("--detailed-exitcode",)
+    # a change that breaks the board (the implicit mappings run out of ASIDs)
+    broken = run_cli("whatif", board, "--set", "mc contexts 2")
+    assert broken.returncode == 1 and "+ error[E301]" in broken.stdout
+    assert run_cli("whatif", board, "--set", "mc contexts 2", *detailed).returncode == 1
+    # a clean difference, and none
+    assert run_cli("whatif", board, "--set", "kernel 6.8", *detailed).returncode == 2
+    assert run_cli("whatif", board, "--set", "kernel 6.8").returncode == 0
+    assert run_cli("whatif", board, "--set", "kernel 4.18", *detailed).returncode == 0
+    # every error is 1 under --detailed-exitcode, never the 2 of a difference
+    assert run_cli("whatif", board, *detailed).returncode == 1  # no change given
+    assert run_cli("whatif", board, "--bogus", *detailed).returncode == 1  # unknown flag
+    assert run_cli("whatif", board, "--set", "mcc contexts 2", *detailed).returncode == 1
+    assert run_cli("whatif", board, "--bogus").returncode == 2
+    assert run_cli("whatif", board, "--set", "mcc contexts 2").returncode == 3

@@ -5,10 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .base import EXIT_OK, EXIT_USAGE, Command, apply_changes, arg, resolve_each
+from .base import EXIT_FAIL, EXIT_OK, EXIT_USAGE, Command, apply_changes, arg, resolve_each
+
+EXIT_DIFF = 2  # --detailed-exitcode: the board changed
 
 
 def run(args: argparse.Namespace) -> int:
+    """With --detailed-exitcode every error is 1 and a difference 2, as Terraform's plan."""
+    status = _run(args)
+    if args.detailed_exitcode and status not in (EXIT_OK, EXIT_DIFF):
+        return EXIT_FAIL
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     import json
 
     texts = [f"set {t}" for t in args.set] + [f"add {t}" for t in args.add]
@@ -22,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
             "iommu-rules whatif: give at least one change (--set, --add, --drop-rule, ...)",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return EXIT_FAIL if args.detailed_exitcode else EXIT_USAGE  # 2 would say "a diff"
     boards, status = resolve_each(args, [args.file])
     if not boards:
         return status
@@ -35,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
     else:
         sys.stdout.write(result.text())
-    if args.detailed_exitcode:
-        return 2 if result.changed else EXIT_OK
+    if result.counts.get("new_errors"):
+        return EXIT_FAIL  # the change breaks the board: exhaustion, conflicts, expectations
+    if args.detailed_exitcode and result.changed:
+        return EXIT_DIFF
     return EXIT_OK
 
 
@@ -54,8 +66,12 @@ COMMAND = Command(
         "'GPU drivers own their address space'",
         "iommu-rules whatif board.iommu --add 'rule gpu excludes implicit' --detailed-exitcode",
     ),
-    exit_codes="exit codes: 0 no change (or no --detailed-exitcode), 2 changes with "
-    "--detailed-exitcode, 1 the changed board fails to resolve, 3 input errors",
+    exit_codes="""exit codes:
+  0  the changed board has no new error (with --detailed-exitcode: and nothing changed)
+  1  the change brings new errors (exhaustion, rule conflicts, failed expectations)
+  2  usage error; with --detailed-exitcode: the board changed, without new errors
+  3  input error: a change that does not parse or names nothing, a broken board
+  with --detailed-exitcode every error is 1, as in Terraform's plan""",
     args=(
         arg("file", metavar="FILE", help="the board"),
         arg(
@@ -106,7 +122,7 @@ COMMAND = Command(
         arg(
             "--detailed-exitcode",
             action="store_true",
-            help="exit 2 when the diff is not empty, 0 when it is",
+            help="exit 2 when the diff is not empty, 0 when it is, 1 on any error",
         ),
         arg("--json", action="store_true", help="JSON diff (version 1)"),
     ),
