@@ -24,7 +24,7 @@ from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
 from .enums import Origin
 from .loader import Loaded, Loader
 from .model import Model
-from .parse import parse_text
+from .parse import mask_line, parse_text
 from .resolution import Domain, Resolution
 from .validate import build_model
 
@@ -62,34 +62,11 @@ def parse_change(text: str, name: str = "<change>") -> Change:
     if not words:
         raise _fail(text, name, "empty change", help="write 'set ...', 'add ...' or 'drop ...'")
     verb, rest = words[0], (words[1] if len(words) > 1 else "")
-    offset = len(text) - len(text.lstrip()) + len(verb) + 2
+    at = text.index(rest) + 1 if rest else len(text) + 1  # the column where `rest` starts
     if verb == "set":
-        if not rest.strip():
-            raise _fail(
-                text,
-                name,
-                "set what?",
-                1,
-                help="e.g. 'set kernel 6.8', 'set cmdline \"iommu=pt\"', 'set mc contexts 2'",
-            )
-        first = rest.split(None, 1)[0]
-        if first in PLATFORM_WORDS:
-            body, target = f"platform {{ {rest} }}", ""
-        elif did_you_mean(first, PLATFORM_WORDS):
-            raise _fail(
-                text,
-                name,
-                f"unknown platform fact '{first}'",
-                offset,
-                help=did_you_mean(first, PLATFORM_WORDS),
-            )
-        else:
-            target = first
-            body = f"iommu {first}: arm-smmu {{ {rest.split(None, 1)[1] if ' ' in rest else ''} }}"
-        items = _parse(body, text, name, offset - len("platform { ") if not target else offset)
-        return Change(text, "set", items, target)
+        return _parse_set(text, name, rest, at)
     if verb == "add":
-        return Change(text, "add", _parse(rest, text, name, offset))
+        return Change(text, "add", _parse(rest, text, name, at - 1))
     if verb == "drop":
         parts = rest.split(None, 1)
         if len(parts) != 2 or parts[0] not in (
@@ -101,7 +78,7 @@ def parse_change(text: str, name: str = "<change>") -> Change:
             "include",
         ):
             raise _fail(
-                text, name, "expected 'drop rule|device|iommu|bridge|domain|include NAME'", offset
+                text, name, "expected 'drop rule|device|iommu|bridge|domain|include NAME'", at
             )
         return Change(text, "drop", (), parts[0], parts[1].strip().strip('"'))
     raise _fail(
@@ -109,22 +86,74 @@ def parse_change(text: str, name: str = "<change>") -> Change:
     )
 
 
-def _parse(body: str, text: str, name: str, offset: int) -> tuple[ast.Item, ...]:
+def _parse_set(text: str, name: str, rest: str, at: int) -> Change:
+    """`set FACT` (a platform fact) or `set IOMMU PROPERTY`: parsed inside the block it
+    belongs to, with every diagnostic pointing at what the user typed."""
+    if not rest.strip():
+        raise _fail(
+            text,
+            name,
+            "set what?",
+            1,
+            help="e.g. 'set kernel 6.8', 'set cmdline \"iommu=pt\"', 'set mc contexts 2'",
+        )
+    first = rest.split(None, 1)[0]
+    if first in PLATFORM_WORDS:
+        target, fact, fact_at = "", rest, at
+        prefix = "platform { "
+    elif did_you_mean(first, PLATFORM_WORDS):
+        raise _fail(
+            text,
+            name,
+            f"unknown platform fact '{first}'",
+            at,
+            help=did_you_mean(first, PLATFORM_WORDS),
+        )
+    else:
+        target = first
+        fact = rest[len(first) :].lstrip()
+        fact_at = at + len(rest) - len(fact)
+        prefix = f"iommu {first}: arm-smmu {{ "
+    code, _comment = mask_line(fact)
+    braces = [i for i, ch in enumerate(code) if ch in "{}"]
+    if braces:
+        col = fact_at + braces[0]
+        raise ChangeError(
+            [
+                error(
+                    "E501",
+                    f"'{code[braces[0]]}' in a 'set' change",
+                    Span(name, 1, col, 1, col + 1),
+                    label="a 'set' change stays inside the block of the fact it sets",
+                    help="'set' changes one fact of the board; to add statements, write 'add ...'",
+                )
+            ],
+            text,
+            name,
+        )
+    items = _parse(prefix + fact + " }", text, name, fact_at - len(prefix) - 1)
+    if len(items) != 1:
+        raise _fail(text, name, "'set' changes one fact", fact_at)
+    return Change(text, "set", items, target)
+
+
+def _parse(body: str, text: str, name: str, shift: int) -> tuple[ast.Item, ...]:
+    """Parse generated text in which the user's text starts ``shift`` columns to the left of
+    where it starts in ``text``; diagnostics point at ``text``. An error in the text around
+    the user's (a block's closing brace) is reported where the user's text ends."""
     result = parse_text(body, name)
     if not result.ok or result.file is None:
-        # Re-anchor the diagnostics on the change as the user typed it.
-        diags = [
-            error(
-                d.code,
-                d.message,
-                Span(
-                    name, 1, max(d.span.col + offset - 1, 1), 1, max(d.span.end_col + offset - 1, 2)
-                ),
-                label=d.label,
-                help=d.help,
-            )
-            for d in result.diagnostics
-        ]
+        end = len(text.rstrip()) + 1
+        diags = []
+        for d in result.diagnostics:
+            col, end_col = d.span.col + shift, d.span.end_col + shift
+            message = d.message
+            if col > end:  # in what we generated: the user's text ended too early
+                col, end_col = end, end + 1
+                if message == "unexpected '}'":
+                    message = "the change ends too early"
+            span = Span(name, 1, max(col, 1), 1, max(end_col, max(col, 1) + 1))
+            diags.append(error(d.code, message, span, label=d.label, help=d.help))
         raise ChangeError(diags, text, name)
     return result.file.items
 

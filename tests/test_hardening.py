@@ -127,3 +127,19 @@ def test_whatif_exit_codes_follow_terraform_and_new_errors_fail() -> None:
     assert run_cli("whatif", board, "--set", "mcc contexts 2", *detailed).returncode == 1
     assert run_cli("whatif", board, "--bogus").returncode == 2
     assert run_cli("whatif", board, "--set", "mcc contexts 2").returncode == 3
+
+
+def test_a_set_change_cannot_break_out_of_its_block_and_errors_point_at_the_typed_text() -> None:
+    from conftest import run_cli
+
+    board = str(ROOT / "examples" / "tegra30.iommu")
+    escape = 'kernel 6.8 } device evil: "x" { tags q'
+    for args in (["whatif", board, "--set", escape], ["dot", board, "--whatif", f"set {escape}"]):
+        proc = run_cli(*args)
+        assert proc.returncode == 3 and "internal error" not in proc.stderr, proc.stderr
+        assert "<change 1>:1:16: error[E501]: '}' in a 'set' change" in proc.stderr
+    short = run_cli("whatif", board, "--set", "kernel")
+    assert "<change 1>:1:11: error[E001]: the change ends too early" in short.stderr
+    assert "'}'" not in short.stderr  # the user wrote none
+    iommu = run_cli("whatif", board, "--set", "mc contexts x")
+    assert "<change 1>:1:17: error[E001]: unexpected 'x'" in iommu.stderr
