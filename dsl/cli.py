@@ -23,7 +23,15 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import COMMANDS
-from .commands.base import EXIT_CODES, EXIT_FAIL, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Command
+from .commands.base import (
+    EXIT_CODES,
+    EXIT_FAIL,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+)
 
 BUG_HINT = (
     "this is a bug in iommu-rules; please report it with the input that caused it "
@@ -79,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _io_problem(exc: OSError) -> str:
+    """One line: the path the user named and why it failed."""
+    from .pathio import WriteError
+
+    why = exc.strerror or str(exc)
+    if isinstance(exc, WriteError):
+        return f"cannot write '{exc.filename}': {why}"
+    if exc.filename:
+        return f"cannot read '{exc.filename}': {why}"
+    return f"cannot write to standard output: {why}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -93,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -101,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return EXIT_OK
+    except OSError as exc:  # the machine's, not a bug: a path that cannot be written or read
+        print(f"iommu-rules {args.command}: {_io_problem(exc)}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (what was buffered is lost)
+        return EXIT_INPUT
     except Exception as exc:  # the top-level guard: no traceback reaches a user
         if os.environ.get("IOMMU_RULES_DEBUG"):
             raise

@@ -3,42 +3,72 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """As write_atomic, for bytes (caches)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class WriteError(OSError):
+    """A file that cannot be written, named as the user named it (never the temporary
+    file beside it), and why: the front ends report it as an input/output error."""
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    if path.is_dir():
+        raise WriteError(errno.EISDIR, "it is a directory", str(path))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        yield
+    except WriteError:
         raise
+    except OSError as exc:
+        raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """As write_atomic, for bytes (caches, rendered images)."""
+    with _writing(path):
+        directory = path.parent if str(path.parent) else Path(".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename over ``path``.
 
-    The existing file (if any) keeps its permission bits.  On any error the
-    temporary file is removed and the original is untouched.
+    The existing file (if any) keeps its permission bits and, where the user may
+    set them, its owner and group.  On any error the temporary file is removed,
+    the original is untouched, and a WriteError names ``path``.
     """
+    with _writing(path):
+        _write(path, text)
+
+
+def _write(path: Path, text: str) -> None:
     directory = path.parent if str(path.parent) else Path(".")
-    mode = None
+    old: os.stat_result | None = None
     with contextlib.suppress(FileNotFoundError):
-        mode = path.stat().st_mode & 0o7777
+        old = path.stat()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if old is not None:
+            os.chmod(tmp, old.st_mode & 0o7777)
+            with contextlib.suppress(OSError):
+                os.chown(tmp, old.st_uid, old.st_gid)
         else:
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)

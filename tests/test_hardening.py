@@ -143,3 +143,79 @@ def test_a_set_change_cannot_break_out_of_its_block_and_errors_point_at_the_type
     assert "'}'" not in short.stderr  # the user wrote none
     iommu = run_cli("whatif", board, "--set", "mc contexts x")
     assert "<change 1>:1:17: error[E001]: unexpected 'x'" in iommu.stderr
+
+
+def _write_denied(tmp_path: Path) -> Path:
+    """A folder this test's unprivileged child may read but not write."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "ugly.iommu").write_text('device a:"x"\n')
+    folder.chmod(0o555)
+    return folder
+
+
+def test_every_unwritable_output_is_one_clear_line_and_exit_3(tmp_path: Path) -> None:
+    from conftest import as_unprivileged, run_cli
+
+    ro = _write_denied(tmp_path)
+    board = str(ROOT / "examples" / "tegra30.iommu")
+    groups = tmp_path / "groups.txt"
+    groups.write_text(
+        "IOMMU Group 0 00:00.0 Host bridge [0600]: Intel Corporation Device [8086:1234]\n"
+    )
+    cases = [
+        (["fmt", "--write", str(ro / "ugly.iommu")], f"cannot write '{ro}/ugly.iommu'"),
+        (["import", "listing", str(groups), "-o", str(ro / "x.iommu")], "Permission denied"),
+        (["import", "listing", str(groups), "-o", str(tmp_path / "no" / "x.iommu")], "No such"),
+        (["dot", board, "-o", str(tmp_path)], "it is a directory"),
+        (["dot", board, "--render", "svg", "-o", str(ro / "x.svg")], "Permission denied"),
+    ]
+    for args, why in cases:
+        proc = run_cli(*args, prefix=as_unprivileged())
+        assert proc.returncode == 3, (args, proc.stderr)
+        assert "internal error" not in proc.stderr and why in proc.stderr, (args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert sorted(p.name for p in ro.iterdir()) == ["ugly.iommu"]  # nothing half-written
+    assert (ro / "ugly.iommu").read_text() == 'device a:"x"\n'
+
+
+def test_resolve_into_a_full_disk_says_so(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    board = str(ROOT / "examples" / "tegra30.iommu")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "iommu_rules", "resolve", board],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == (
+        "iommu-rules resolve: cannot write to standard output: No space left on device"
+    )
+
+
+def test_fmt_write_keeps_line_endings_bom_mode_and_refuses_read_only_files(
+    tmp_path: Path,
+) -> None:
+    from conftest import run_cli
+
+    crlf = tmp_path / "crlf.iommu"
+    crlf.write_bytes('\ufeffdevice a:"x"\r\ndevice b:"y"\r\n'.encode())
+    crlf.chmod(0o640)
+    assert run_cli("fmt", "--write", str(crlf)).returncode == 0
+    assert crlf.read_bytes() == '\ufeffdevice a: "x"\r\ndevice b: "y"\r\n'.encode()
+    assert crlf.stat().st_mode & 0o777 == 0o640
+    assert run_cli("fmt", "--check", str(crlf)).returncode == 0  # CRLF is not a change
+    locked = tmp_path / "locked.iommu"
+    locked.write_text('device a:"x"\n')
+    locked.chmod(0o444)
+    refused = run_cli("fmt", "--write", str(locked))
+    assert refused.returncode == 3 and "read-only (mode 0444)" in refused.stderr
+    assert locked.read_text() == 'device a:"x"\n'
+    assert run_cli("fmt", "--write", "--force", str(locked)).returncode == 0
+    assert locked.read_text() == 'device a: "x"\n' and locked.stat().st_mode & 0o777 == 0o444
+    both = run_cli("fmt", "--check", "--diff", str(tmp_path / "crlf.iommu"), str(locked))
+    assert both.returncode == 0  # --check and --diff combine (nothing left to change)

@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     import subprocess
     from pathlib import Path
 
-    from ..pathio import write_atomic
+    from ..pathio import write_atomic, write_bytes_atomic
 
     boards, status = resolve_each(args, [args.file])
     if not boards:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.output:
             print("iommu-rules dot: --render writes binary output; give -o FILE", file=sys.stderr)
             return EXIT_USAGE
-        Path(args.output).write_bytes(proc.stdout)
+        write_bytes_atomic(Path(args.output), proc.stdout)
         return status
     if args.output:
         write_atomic(Path(args.output), text)

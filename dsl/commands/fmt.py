@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .base import EXIT_FAIL, EXIT_INPUT, EXIT_OK, EXIT_USAGE, Command, arg, diag_style, read_stdin
 
@@ -14,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from ..diagnostics import DiagnosticError, SourceMap, render_all
     from ..fmt import format_text
     from ..loader import read_source
-    from ..pathio import write_atomic
+    from ..pathio import WriteError, write_atomic
 
     status = EXIT_OK
     style = diag_style(args, sys.stderr)
@@ -22,8 +23,6 @@ def run(args: argparse.Namespace) -> int:
         print("iommu-rules fmt: --write cannot be used with '-' (stdin)", file=sys.stderr)
         return EXIT_USAGE
     for path in args.files:
-        from pathlib import Path
-
         if path == "-":
             text, display = read_stdin(), "<stdin>"
         else:
@@ -46,36 +45,69 @@ def run(args: argparse.Namespace) -> int:
             print(render_all(exc.diagnostics, sources, style), file=sys.stderr)
             status = max(status, EXIT_INPUT)
             continue
+        formatted, mixed = _as_written(text, formatted)
         changed = formatted != text
-        if args.check:
-            if changed:
-                print(f"would reformat {display}", file=sys.stderr)
-                status = max(status, EXIT_FAIL)
-        elif args.diff:
-            if changed:
-                sys.stdout.writelines(
-                    difflib.unified_diff(
-                        text.splitlines(keepends=True),
-                        formatted.splitlines(keepends=True),
-                        f"{display} (original)",
-                        f"{display} (formatted)",
-                    )
+        if args.check and changed:
+            print(f"would reformat {display}", file=sys.stderr)
+            status = max(status, EXIT_FAIL)
+        if args.diff and changed:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    formatted.splitlines(keepends=True),
+                    f"{display} (original)",
+                    f"{display} (formatted)",
                 )
-                status = max(status, EXIT_FAIL)
-        elif args.write:
-            if changed:
+            )
+            status = max(status, EXIT_FAIL)
+        if args.write and changed:
+            refused = _read_only(Path(path)) if not args.force else None
+            if refused:
+                print(f"iommu-rules fmt: {refused}; --force rewrites it", file=sys.stderr)
+                status = max(status, EXIT_INPUT)
+                continue
+            try:
                 write_atomic(Path(path), formatted)
-                print(f"reformatted {display}", file=sys.stderr)
-        else:
+            except WriteError as exc:
+                print(f"iommu-rules fmt: cannot write '{path}': {exc.strerror}", file=sys.stderr)
+                status = max(status, EXIT_INPUT)
+                continue
+            note = " (mixed line endings written as LF)" if mixed else ""
+            print(f"reformatted {display}{note}", file=sys.stderr)
+        if not (args.check or args.diff or args.write):
             sys.stdout.write(formatted)
     return status
+
+
+def _as_written(original: str, formatted: str) -> tuple[str, bool]:
+    """The formatted text with the original's line endings (CRLF where every line had
+    them) and byte-order mark; and whether the original mixed CRLF and LF (then: LF)."""
+    crlf, lines = original.count("\r\n"), original.count("\n")
+    if crlf and crlf == lines:
+        formatted = formatted.replace("\n", "\r\n")
+    if original.startswith("\ufeff"):
+        formatted = "\ufeff" + formatted
+    return formatted, 0 < crlf < lines
+
+
+def _read_only(path: Path) -> str | None:
+    """Why a file is not to be rewritten: no write bit for anyone (0444), which even root
+    should respect."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & 0o222:
+        return f"'{path}' is read-only (mode {mode & 0o777:04o})"
+    return None
 
 
 COMMAND = Command(
     name="fmt",
     help="format rule files canonically",
     description="Lay out rule files canonically, keeping every comment. Without an option "
-    "the formatted text goes to stdout.",
+    "the formatted text goes to stdout; --check, --diff and --write combine (a CI step: "
+    "--check --diff). A file's CRLF line endings and byte-order mark are kept.",
     examples=(
         "iommu-rules fmt board.iommu",
         "iommu-rules fmt --check *.iommu",
@@ -83,16 +115,18 @@ COMMAND = Command(
     ),
     args=(
         arg("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)"),
-        arg(
-            "--check", action="store_true", exclusive="mode", help="exit 1 if any file would change"
-        ),
+        arg("--check", action="store_true", help="exit 1 if any file would change"),
         arg(
             "--diff",
             action="store_true",
-            exclusive="mode",
-            help="print a unified diff of the changes",
+            help="print a unified diff of the changes (exit 1 if there is one)",
         ),
-        arg("--write", action="store_true", exclusive="mode", help="rewrite the files in place"),
+        arg(
+            "--write",
+            action="store_true",
+            help="rewrite the files in place, keeping their line endings, mode and owner",
+        ),
+        arg("--force", action="store_true", help="with --write: rewrite read-only files too"),
     ),
     run=run,
 )
