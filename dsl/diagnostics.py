@@ -162,6 +162,23 @@ def _expand_tabs(text: str) -> str:
     return text.replace("\t", "    ")
 
 
+# Untrusted text echoed to a terminal must not drive it: every control character but tab
+# and newline becomes a
+# visible one of the same width (C0 as its Unicode control picture, ESC as '␛'; DEL, C1 and
+# the bidirectional overrides of "Trojan Source" as '�'), so carets stay aligned.
+_VISIBLE = {
+    **{c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)},  # tab, newline stay
+    0x7F: 0x2421,
+    **{c: 0xFFFD for c in range(0x80, 0xA0)},
+    **{c: 0xFFFD for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)},
+}
+
+
+def visible(text: str) -> str:
+    """``text`` safe to print: no character in it can move the cursor or set colours."""
+    return text.translate(_VISIBLE)
+
+
 # Longest quoted source line; a longer one (a generated file's one-line list) is cut to a
 # window around the caret so one diagnostic cannot flood the terminal.
 MAX_QUOTE = 120
@@ -186,6 +203,7 @@ def _snippet(
     text = sources.line(span.file, span.line)
     if text is None:
         return []
+    text = visible(text)
     gutter = " " * width
     prefix = text[: max(span.col - 1, 0)]
     if span.end_line == span.line and span.end_col > span.col:
@@ -201,7 +219,8 @@ def _snippet(
     underline = style("error" if mark == "^" else "gutter", mark * caret_len)
     lines = [
         f"{style('gutter', str(span.line).rjust(width))} {style('gutter', '|')} {shown}",
-        f"{gutter} {style('gutter', '|')} {caret_pad}{underline}" + (f" {label}" if label else ""),
+        f"{gutter} {style('gutter', '|')} {caret_pad}{underline}"
+        + (f" {visible(label)}" if label else ""),
     ]
     return lines
 
@@ -210,22 +229,25 @@ def render(diag: Diagnostic, sources: SourceMap, style: Style | None = None) -> 
     """Render one diagnostic: location line, quoted source, carets, help."""
     style = style or Style()
     sev = diag.severity.value
+    message = visible(diag.message)
     head = (
-        f"{style('bold', str(diag.span))}: {style(sev, f'{sev}[{diag.code}]')}: "
-        f"{style('bold', diag.message)}"
+        f"{style('bold', visible(str(diag.span)))}: {style(sev, f'{sev}[{diag.code}]')}: "
+        f"{style('bold', message)}"
     )
     if diag.span.line == 0:
-        head = f"{style(sev, f'{sev}[{diag.code}]')}: {style('bold', diag.message)}"
+        head = f"{style(sev, f'{sev}[{diag.code}]')}: {style('bold', message)}"
     spans = [diag.span] + [lab.span for lab in diag.secondary]
     width = max(len(str(s.line)) for s in spans)
     out = [head]
     out += _snippet(sources, diag.span, diag.label, "^", style, width)
     for lab in diag.secondary:
-        where = f"{' ' * width} {style('gutter', '-->')} {lab.span}"
+        where = f"{' ' * width} {style('gutter', '-->')} {visible(str(lab.span))}"
         out.append(where)
         out += _snippet(sources, lab.span, lab.message, "-", style, width)
     if diag.help:
-        out.append(f"{' ' * width} {style('gutter', '=')} {style('help', 'help')}: {diag.help}")
+        out.append(
+            f"{' ' * width} {style('gutter', '=')} {style('help', 'help')}: {visible(diag.help)}"
+        )
     return "\n".join(out)
 
 

@@ -7,6 +7,7 @@ emitted in a fixed order, so the same board gives the same bytes.
 
 from __future__ import annotations
 
+from .diagnostics import visible
 from .enums import DomainType, Origin
 from .resolution import Domain, Group, Resolution, context_sharers
 
@@ -23,7 +24,7 @@ COLOURS = {
 
 def q(text: object) -> str:
     """A DOT quoted string."""
-    s = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    s = visible(str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
     return f'"{s}"'
 
 

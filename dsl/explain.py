@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .checks import query, render_value
-from .diagnostics import did_you_mean
+from .diagnostics import did_you_mean, visible
 from .model import ATTRIBUTES
 from .provenance import Reason
 from .resolution import Resolution
@@ -46,7 +46,7 @@ class Explanation:
         lines = [head, *self.reason.lines(1)]
         for b in self.blockers:
             lines += b.lines(1)
-        return "\n".join(lines)
+        return visible("\n".join(lines))
 
     def to_json(self) -> dict[str, object]:
         return {

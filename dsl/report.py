@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .checks import render_value
+from .diagnostics import visible
 from .resolution import Resolution
 
 SCHEMA = "iommu-rules/resolution"
@@ -80,7 +81,7 @@ def text(res: Resolution) -> str:
                 lines.append(f"  context {c}: {', '.join(d.name for d in doms)}{shared}")
     if res.log:
         lines += ["", "kernel log:"] + [f"  {line}" for line in res.log]
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines)) + "\n"
 
 
 def to_json(res: Resolution) -> str:

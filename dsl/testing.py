@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from .checks import render_value
-from .diagnostics import Style, render_all
+from .diagnostics import Style, render_all, visible
 
 if TYPE_CHECKING:
     from .board import Board
@@ -124,12 +124,12 @@ def run_tests(boards: list[Board], fmt: str, style: Style) -> int:
             for c in cases:
                 total += 1
                 mark = style("help", "ok  ") if c["passed"] else style("error", "FAIL")
-                print(f"{mark} {c['file']}:{c['line']}: {c['name']}")
+                print(f"{mark} {visible(c['file'])}:{c['line']}: {visible(c['name'])}")
                 if c["passed"]:
                     passed += 1
                 else:
-                    print(f"       actual: {c['actual']}")
-                    print("\n".join("       " + line for line in c["why"].lines()))
+                    print(f"       actual: {visible(c['actual'])}")
+                    print(visible("\n".join("       " + line for line in c["why"].lines())))
             if errors:
                 print(render_all(errors, board.sources, style))
         print(f"{passed} passed, {total - passed} failed")

@@ -15,7 +15,7 @@ from pathlib import Path
 from iommu_rules import ast
 from iommu_rules.board import Board
 from iommu_rules.checks import render_value
-from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, render_all
+from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, render_all, visible
 from iommu_rules.model import Model
 from iommu_rules.resolution import Resolution
 from iommu_rules.whatif import Change, ChangeError, diff, parse_change, validate
@@ -179,7 +179,7 @@ def cmd_show(s: Session, arg: str) -> str:
     if name in res.devices:
         d = res.devices[name]
         dev = model.devices[name]
-        lines = [f"device {name}: {', '.join(dev.compatibles)}"]
+        lines = [f"device {name}: {visible(', '.join(dev.compatibles))}"]
         lines += [
             f"  {k:<15} {render_value(d.values.get(k))}"
             for k in (

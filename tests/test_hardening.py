@@ -219,3 +219,48 @@ def test_fmt_write_keeps_line_endings_bom_mode_and_refuses_read_only_files(
     assert locked.read_text() == 'device a: "x"\n' and locked.stat().st_mode & 0o777 == 0o444
     both = run_cli("fmt", "--check", "--diff", str(tmp_path / "crlf.iommu"), str(locked))
     assert both.returncode == 0  # --check and --diff combine (nothing left to change)
+
+
+EVIL = "\x1b]0;pwned\x07\x1b[31m\u202e"  # set the title, colour, reverse the line
+
+
+def test_text_from_a_rule_file_never_drives_the_terminal(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    board = tmp_path / "evil.iommu"
+    board.write_text(
+        'include "std/linux"\n'
+        f'platform {{ arch arm64; kernel 6.8; cmdline "quiet {EVIL}" }}\n'
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        f'device a: "vendor,{EVIL}" {{ iommu smmu sid 1 }}\n'
+        f'rule "r{EVIL}": a requires identity\n'
+        f'expect a.dma_ops == "{EVIL}"\n'
+        f'device b: "x" {{ iommu smu sid 2 }}  # {EVIL}\n'
+    )
+    runs = [
+        ("check", str(board)),
+        ("resolve", str(board)),
+        ("why", str(board), "a.default_domain"),
+        ("test", str(board)),
+        ("dot", str(board), "--view", "topology"),
+    ]
+    broken = "\n".join(board.read_text().splitlines()[:-1]) + "\n"
+    fixed = tmp_path / "fixed.iommu"
+    fixed.write_text(broken)
+    runs = [runs[0]] + [(r[0], str(fixed), *r[2:]) for r in runs[1:]]
+    for args in runs:
+        proc = run_cli(*args)
+        for stream in (proc.stdout, proc.stderr):
+            assert "\x1b" not in stream and "\x07" not in stream and "\u202e" not in stream, args
+    check = run_cli("check", str(board)).stderr
+    assert "\u241b]0;pwned\u2407" in check  # visible, one column each: the caret stays put
+    lines = check.splitlines()
+    quoted = next(i for i, line in enumerate(lines) if "iommu smu" in line)
+    assert lines[quoted + 1].index("^") == lines[quoted].index("smu")
+    repl = run_cli("repl", str(fixed), stdin="show a\n")
+    assert "\x1b" not in repl.stdout and "vendor,\u241b" in repl.stdout
+    # JSON keeps the exact text
+    import json
+
+    data = json.loads(run_cli("resolve", "--json", str(fixed)).stdout)
+    assert data["platform"]["cmdline"] == f"quiet {EVIL}"
