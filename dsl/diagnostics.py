@@ -163,9 +163,9 @@ def _expand_tabs(text: str) -> str:
 
 
 # Untrusted text echoed to a terminal must not drive it: every control character but tab
-# and newline becomes a
-# visible one of the same width (C0 as its Unicode control picture, ESC as '␛'; DEL, C1 and
-# the bidirectional overrides of "Trojan Source" as '�'), so carets stay aligned.
+# and newline becomes a visible one of the same width (C0 as its Unicode control picture,
+# ESC as '␛'; DEL, C1 and the bidirectional overrides of "Trojan Source" as '�'), so carets
+# stay aligned.
 _VISIBLE = {
     **{c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)},  # tab, newline stay
     0x7F: 0x2421,
