@@ -6,8 +6,8 @@ process the way the CLI would: a rule file through Board (as example.iommu in
 an empty directory, so its includes resolve there), a shell session by a small
 interpreter of the few commands the examples use, a what-if change on an empty
 board, a REPL line in a fresh session, a listing or device tree through its
-importer.  markdown_tables() lists every code once, and explain_text renders
-every code.
+importer.  The Diagnostics tables of docs/language.md are the registry's
+markdown_tables(), and explain_text renders every code.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_docs import source_codes
+from test_docs import DOC, source_codes
 
 import iommu_rules
 from iommu_rules import codes
@@ -234,7 +234,22 @@ def test_every_kind_of_example_is_tested() -> None:
         assert of_kind(kind), f"no example is a {kind}: drop the kind or its test"
 
 
-# ---------------------------------------------------------------- markdown tables
+# ---------------------------------------------------------------- the docs' tables
+def diagnostics_section() -> str:
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("\n## Diagnostics\n")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_docs_tables_are_the_registrys() -> None:
+    errors, warnings = markdown_tables()
+    tables = re.findall(r"(?:^\|.*\|\n)+", diagnostics_section(), re.MULTILINE)
+    assert tables == [errors, warnings], (
+        "docs/language.md's Diagnostics tables differ from iommu_rules.codes; "
+        "paste these two tables there:\n\n" + errors + "\n" + warnings
+    )
+
+
 def test_markdown_tables_have_every_code_once() -> None:
     rows = re.findall(r"^\| `([EW]\d{3})` \| (.*) \|$", "".join(markdown_tables()), re.M)
     assert [code for code, _ in rows] == list(CODES)
