@@ -170,11 +170,12 @@ _ALL = (
     ),
     _error(
         "E007",
-        "Selector, condition or value nested deeper than 200 levels.",
-        "A selector (`not`, `and`, `or`), a `when` condition or an expectation's list value "
-        "nests more than 200 levels deep. No real rule needs that; the limit keeps a "
-        "generated or hostile file from exhausting the parser's stack. Split the selector or "
-        "condition into several rules, or flatten the list.",
+        "Selector, condition, value or `when` blocks nested deeper than 200 levels.",
+        "A selector (`not`, `and`, `or`), a `when` condition, an expectation's list value or "
+        "`when` blocks inside one another nest more than 200 levels deep. No real rule needs "
+        "that; the limit keeps a generated or hostile file from exhausting the parser's "
+        "stack. Split the selector or condition into several rules, join nested `when` "
+        "blocks into one (`when A and B { ... }`), or flatten the list.",
         """
         # a list value nested 201 levels deep
         expect gpu.group_members ==
@@ -643,6 +644,19 @@ _ALL = (
         platform { arch powerpc }
         iommu pamu0: fsl-pamu
         iommu pamu1: fsl-pamu
+        """,
+    ),
+    _error(
+        "E134",
+        'An `include "std/..."` whose path leaves the stdlib (`std/../x`): `std/` names a '
+        "shipped pack, and only the shipped packs are trusted as packs.",
+        "A path starting with `std/` names a pack shipped with iommu-rules. A pack is trusted "
+        "more than a board file (its rules may name tags no board has, and an unused pack "
+        "rule is no W201), so the loader decides that by where a file is, the shipped "
+        "stdlib, and refuses a `std/` path that climbs out of it. Include your own files by a "
+        "path relative to the including file; `iommu-rules packs` lists the shipped packs.",
+        """
+        include "std/../../../etc/rules"
         """,
     ),
     # -------------------------------------------------------- E2xx: groups, default domains
