@@ -323,3 +323,30 @@ def test_codes_is_import_light() -> None:
         assert not absolute & HEAVY, f"iommu_rules.{name} imports {absolute & HEAVY}"
         todo += sorted(siblings)
     assert seen == {"codes", "diagnostics"}, seen
+
+
+def test_iommu_rules_explain_prints_every_code_and_suggests_for_a_typo(capsys) -> None:  # type: ignore[no-untyped-def]
+    from iommu_rules.cli import main
+
+    for code in CODES:
+        assert main(["explain", code.lower()]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{code} (") and CODES[code].summary.split()[0] in out
+    assert main(["explain", "E3O1"]) == 3
+    assert "did you mean 'E301'?" in capsys.readouterr().err
+    assert main(["explain"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listing] == list(CODES)
+
+
+def test_help_lists_every_command_of_the_table(capsys) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from iommu_rules.cli import main
+    from iommu_rules.commands import COMMANDS
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in COMMANDS:
+        assert f"    {cmd.name}" in out and cmd.help.split()[0] in out
