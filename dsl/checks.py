@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import ast
-from .diagnostics import Label, error, warning
+from .diagnostics import Label, error, plural, warning
 from .enums import Origin
 from .provenance import Reason
 from .resolution import Checked, Resolution
@@ -45,7 +45,9 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
             if iommu.contexts is None:
                 return "unlimited", Reason(f"'{subject}' has no context limit", iommu.span)
             free = iommu.contexts - len(in_use | iommu.reserved | iommu.secure)
-            return free, Reason(f"{iommu.contexts} contexts, {len(in_use)} in use", iommu.span)
+            return free, Reason(
+                f"{plural(iommu.contexts, 'context')}, {len(in_use)} in use", iommu.span
+            )
         if attr == "groups":
             groups = [g for g in res.groups if g.iommu == subject]
             return len(groups), Reason(f"{len(groups)} groups on '{subject}'", iommu.span)
@@ -167,7 +169,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
             res.diagnostics.append(
                 warning(
                     "W202",
-                    f"'{iommu.name}' uses {used} of its {iommu.contexts} contexts",
+                    f"'{iommu.name}' uses {used} of its {plural(iommu.contexts, 'context')}",
                     iommu.span,
                     help="one more translating domain and the kernel's attach fails with "
                     + iommu.driver.contexts.errno,

@@ -12,10 +12,10 @@ and the device falls back as the kernel makes it.
 from __future__ import annotations
 
 from .allocator import Allocator
-from .diagnostics import Label, error, warning
+from .diagnostics import Label, error, plural, warning
 from .enums import DomainType, Origin, Verb
 from .eras import ATTACH_EINVAL, DMA_OWNERSHIP
-from .model import Device
+from .model import Device, Iommu
 from .model import Domain as ModelDomain
 from .provenance import Reason
 from .resolution import Domain, Group, Resolution
@@ -528,6 +528,13 @@ def _default_failed(res: Resolution, group: Group, dom: Domain) -> None:
     )
 
 
+def _capacity(iommu: Iommu) -> str:
+    """'mc' has 4 contexts; an IOMMU without a count (the GART's one aperture) says so."""
+    if iommu.contexts is None:
+        return f"'{iommu.name}' has no free context"
+    return f"'{iommu.name}' has {plural(iommu.contexts, 'context')}"
+
+
 def _exhausted(res: Resolution, dom: Domain, dev: Device, what: str, fallback: str) -> None:
     reason = dom.context_reason
     text = reason.text if reason else "no context"
@@ -538,7 +545,7 @@ def _exhausted(res: Resolution, dom: Domain, dev: Device, what: str, fallback: s
             f"{what} gets no context on '{iommu.name}': {text}",
             dev.span,
             label=f"'{dev.name}': {fallback}",
-            secondary=(Label(iommu.span, f"'{iommu.name}' has {iommu.contexts} contexts"),),
+            secondary=(Label(iommu.span, _capacity(iommu)),),
             help="free contexts with 'excludes implicit' or 'requires identity' rules, "
             "or check the reservations",
         )

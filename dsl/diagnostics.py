@@ -99,6 +99,24 @@ def warning(code: str, message: str, span: Span, **kw: object) -> Diagnostic:
     return Diagnostic(Severity.WARNING, code, message, span, **kw)  # type: ignore[arg-type]
 
 
+# Acronyms said letter by letter whose first letter sounds like a vowel ("an msm-iommu").
+_VOWEL_SOUND = ("fsl", "msm", "mtk", "s390", "sprd")
+
+
+def article(word: object) -> str:
+    """'a' or 'an' before ``word``, by how it is said: "an identity domain", "an iommu",
+    "a dma domain", "an msm-iommu"."""
+    text = str(word)
+    lowered = text.lower()
+    vowel = lowered[:1] in tuple("aeiou") or lowered.startswith(_VOWEL_SOUND)
+    return f"{'an' if vowel else 'a'} {text}"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 context', '2 contexts'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A 'did you mean' help line, or '' when nothing is close enough."""
     pool = sorted(set(candidates))
@@ -128,6 +146,9 @@ class SourceMap:
 
     def __len__(self) -> int:
         return len(self._lines)
+
+    def names(self) -> list[str]:
+        return list(self._lines)
 
     def line(self, name: str, number: int) -> str | None:
         lines = self._lines.get(name)

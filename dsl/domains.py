@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .diagnostics import Label, error, warning
+from .diagnostics import Label, article, error, warning
 from .enums import DomainType, Verb
 from .eras import (
     DEF_DOMAIN_TYPE,
@@ -384,7 +384,7 @@ class _Deciding:
                 self.res.diagnostics.append(
                     warning(
                         "W210",
-                        f"group {group.id}: the kernel asks for a {ktype} default domain "
+                        f"group {group.id}: the kernel asks for {article(ktype)} default domain "
                         f"that '{group.iommu}' cannot allocate",
                         kwhy.span or self.res.model.iommus[group.iommu].span,
                         help="the group gets no default domain",

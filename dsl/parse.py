@@ -410,7 +410,7 @@ class _Builder:
 
     def value(self, t: Any, depth: int = 0) -> ast.Value:
         if depth > MAX_NESTING:
-            raise _TooDeep(self.span_meta(t.meta))
+            raise _TooDeep(self.span_meta(t.meta), "flatten the list")
         span = self.span_meta(t.meta)
         first = t.children[0]
         if isinstance(first, Tok):
@@ -655,8 +655,14 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
         keywords = [keyword_terminals()[e] for e in expected if e in keyword_terminals()]
         keywords = [k for k in keywords if re.fullmatch(r"[a-z][\w\-]*", k)]
         if tok.type in ("NAME", "CONFIG_SYMBOL") and keywords and "NAME" not in expected:
-            hint = did_you_mean(word, keywords)
-            what = "statement" if set(keywords) & set(TOP_LEVEL) and "platform" in keywords else ""
+            # mid-line, a word is no new statement: suggest what continues this one
+            inline = [k for k in keywords if k not in TOP_LEVEL] if tcol > 1 else []
+            hint = did_you_mean(word, inline) or did_you_mean(word, keywords)
+            what = (
+                "statement"
+                if set(keywords) & set(TOP_LEVEL) and "platform" in keywords and not inline
+                else ""
+            )
             message = f"unknown {what or 'keyword'} '{word}'"
             return error(
                 "E001",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .checks import render_value
-from .diagnostics import visible
+from .diagnostics import plural, visible
 from .resolution import Resolution
 
 SCHEMA = "iommu-rules/resolution"
@@ -50,7 +50,7 @@ def text(res: Resolution) -> str:
         sharers = res.context_sharers(iommu.name, live)
         slots = {c: ds[0] for c, ds in sharers.items()}
         groups = [g for g in res.groups if g.iommu == iommu.name]
-        limit = f"{iommu.contexts} contexts" if iommu.contexts else "no context limit"
+        limit = plural(iommu.contexts, "context") if iommu.contexts else "no context limit"
         lines.append(
             f"iommu {iommu.name} ({iommu.kind}, {limit}): {len(groups)} groups, "
             f"{len(slots)} contexts in use"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .checks import check
 from .conditions import Platform
 from .contexts import allocate
+from .diagnostics import article
 from .dmaops import dma_ops
 from .domains import default_domains, global_default
 from .groups import attach_iommus, build_groups
@@ -88,7 +89,7 @@ def _fill(res: Resolution) -> None:
             )
         dres.set("domain_type", dom.type, why)
         dres.set("domain", dom.name, why)
-        ctx_why = dom.context_reason or Reason(f"a {dom.type} domain needs no context")
+        ctx_why = dom.context_reason or Reason(f"{article(dom.type)} domain needs no context")
         if dres.iommu in dom.contexts_on:  # a spanning domain, seen from another instance
             inst = res.model.iommus[dres.iommu]
             how = "lowest free context" if inst.contexts else "not a scarce resource"

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from . import ast
-from .diagnostics import Diagnostic, Label, Span, did_you_mean, error, warning
+from .diagnostics import Diagnostic, Label, Span, article, did_you_mean, error, warning
 from .grammar import domain_types
 from .kinds import KINDS, Kind
 from .kinds import kind as driver_of
@@ -100,7 +100,7 @@ class Builder:
                 + (f" ({what} and {pwhat})" if pwhat != what else f": {what} defined twice"),
                 name.span,
                 label="defined again here",
-                secondary=(Label(pspan, f"first defined here as a {pwhat}"),),
+                secondary=(Label(pspan, f"first defined here as {article(pwhat)}"),),
                 help="devices, IOMMUs, bridges and domains share one namespace; rename one",
             )
             return False
@@ -310,7 +310,7 @@ class Builder:
             if isinstance(prop, ast.Contexts) and info.contexts.uncounted:
                 self.err(
                     "E114",
-                    f"a {kind} has no contexts to count: {info.contexts.uncounted}",
+                    f"{article(kind)} has no contexts to count: {info.contexts.uncounted}",
                     prop.span,
                     label="not a property of this kind",
                     help="remove 'contexts'",
@@ -367,7 +367,7 @@ class Builder:
                 if owners and kind not in owners:
                     self.warn(
                         "W217",
-                        f"quirk '{prop.name.text}' means nothing on a {kind}",
+                        f"quirk '{prop.name.text}' means nothing on {article(kind)}",
                         prop.span,
                         help=f"it is a quirk of {', '.join(sorted(owners))}; drop it or check "
                         "the IOMMU kind",
@@ -646,7 +646,7 @@ class Builder:
         if not driver_of(kind).smr:
             self.err(
                 "E109",
-                f"'smr-mask' is an arm-smmu stream match mask; a {kind} IOMMU has none",
+                f"'smr-mask' is an arm-smmu stream match mask; {article(kind)} IOMMU has none",
                 mp.smr_mask.span,
                 label=f"only {_names(k for k in KINDS.values() if k.smr)} take it",
                 help="drop 'smr-mask'",
@@ -1195,7 +1195,7 @@ def _stream_example(kind: str) -> str:
     if info is None:
         return ""
     if info.streams == {"none"}:
-        return f"write just 'iommu NAME' for a {kind}"
+        return f"write just 'iommu NAME' for {article(kind)}"
     if not info.smr:  # a mask is an arm-smmu SMR's
         examples["sid"] = "for example 'iommu NAME sid 3' (no mask: that is an arm-smmu's)"
     return "; ".join(examples[f] for f in sorted(info.streams - {"none"}))

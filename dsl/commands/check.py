@@ -13,13 +13,12 @@ def run(args: argparse.Namespace) -> int:
 
     diags = []
     sources = SourceMap()
-    files = 0
     input_error = False
     for board in load_each(args.files):
         input_error = input_error or not board.ok
         diags += board.diagnostics
         sources.update(board.base.sources)
-        files += len(board.base.sources)
+    given = {"<stdin>" if f == "-" else f for f in args.files}
     if args.format == "json":
         print(to_json(diags))
     elif args.format in ("github", "sarif", "junit"):
@@ -35,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         if diags:
             print(render_all(diags, sources, diag_style(args, sys.stderr)), file=sys.stderr)
+        # the files given, then the files they include (packs among them), once each
+        included = len(sources) - len(given & set(sources.names()))
         print(
-            f"{summary(diags)} in {files} file{'s' if files != 1 else ''}",
+            f"{summary(diags)} in {_files(len(given))}"
+            + (f" (and {_files(included)} included)" if included > 0 else ""),
             file=sys.stderr if diags else sys.stdout,
         )
     if input_error:
@@ -44,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if any(d.is_error for d in diags):
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _files(n: int) -> str:
+    return f"{n} file{'s' if n != 1 else ''}"
 
 
 COMMAND = Command(
