@@ -72,12 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
-        help="colour diagnostics (default: auto = on a terminal, never with NO_COLOR)",
+        help="colour diagnostics (default: auto = on a terminal unless NO_COLOR is set)",
     )
     parser = _Parser(
         prog="iommu-rules",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Which IOMMU group, domain, context and DMA ops does each device get, "
-        "and why? Check, resolve and explore *.iommu rule files.",
+        "and why?\nCheck, resolve and explore *.iommu rule files.",
         epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"iommu-rules {__version__}")

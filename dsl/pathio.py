@@ -31,7 +31,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """As write_atomic, for bytes (caches, rendered images)."""
     with _writing(path):
         directory = path.parent if str(path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = _temporary(path, directory)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -59,7 +59,7 @@ def _write(path: Path, text: str) -> None:
     old: os.stat_result | None = None
     with contextlib.suppress(FileNotFoundError):
         old = path.stat()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = _temporary(path, directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -82,6 +82,16 @@ def _write(path: Path, text: str) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _temporary(path: Path, directory: Path) -> tuple[int, str]:
+    """The temporary file beside ``path``; where none can be made (a read-only folder,
+    /proc), say that, not the temporary file's name."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        why = f"cannot create a file in '{directory}' ({exc.strerror or exc})"
+        raise WriteError(exc.errno, why, str(path)) from exc
 
 
 def _umask() -> int:

@@ -67,11 +67,16 @@ def test_stdin(cli) -> None:  # type: ignore[no-untyped-def]
     assert proc.returncode == 0 and proc.stdout == 'device a: "x" { tags gpu }\n'
 
 
-def test_colour_only_when_asked_and_never_with_no_color(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_colour_only_when_asked_and_an_explicit_choice_wins_over_no_color(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "bad.iommu").write_text(BAD)
     assert "\x1b[" not in cli("check", "bad.iommu", cwd=tmp_path).stderr  # not a tty
     assert "\x1b[" in cli("check", "--color", "always", "bad.iommu", cwd=tmp_path).stderr
+    # no-color.org: "command-line arguments should override $NO_COLOR"
     proc = cli("check", "--color", "always", "bad.iommu", cwd=tmp_path, env={"NO_COLOR": "1"})
+    assert "\x1b[" in proc.stderr
+    proc = cli("check", "--color", "never", "bad.iommu", cwd=tmp_path)
     assert "\x1b[" not in proc.stderr
 
 

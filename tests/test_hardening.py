@@ -264,3 +264,44 @@ def test_text_from_a_rule_file_never_drives_the_terminal(tmp_path: Path) -> None
 
     data = json.loads(run_cli("resolve", "--json", str(fixed)).stdout)
     assert data["platform"]["cmdline"] == f"quiet {EVIL}"
+
+
+def test_bash_completion_knows_values_and_lists_help_once(tmp_path: Path) -> None:
+    import subprocess
+
+    from iommu_rules.commands import COMMANDS
+    from iommu_rules.completion import script
+
+    (tmp_path / "c.bash").write_text(script("bash", COMMANDS))
+    probe = tmp_path / "probe.sh"
+    probe.write_text(
+        f"source {tmp_path / 'c.bash'}\n"
+        'c() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=();'
+        ' _iommu_rules; echo "${COMPREPLY[*]}"; }\n'
+        'c iommu-rules dot x.iommu --view ""\n'
+        "c iommu-rules check --\n"
+        'c iommu-rules completion ""\n'
+        "c iommu-rules whatif b.iommu --set k\n"
+        "c iommu-rules whatif b.iommu --add-include std/li\n"
+    )
+    lines = subprocess.run(
+        ["bash", str(probe)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert lines == [
+        "topology groups contexts",
+        "--color --format --help",
+        "bash zsh fish",
+        "kernel",
+        "std/linux",
+    ]
+
+
+def test_top_level_help_keeps_the_exit_code_list_and_save_says_why_it_cannot(
+    tmp_path: Path,
+) -> None:
+    from conftest import run_cli
+
+    out = run_cli("--help").stdout
+    assert "exit codes:\n  0  no problems\n  1  " in out
+    repl = run_cli("repl", str(ROOT / "examples" / "tegra30.iommu"), stdin="save /proc/version\n")
+    assert "cannot save to '/proc/version': cannot create a file in '/proc'" in repl.stderr

@@ -63,10 +63,12 @@ class Command:
 
 # -- what the commands share --------------------------------------------------------------
 def color_enabled(choice: str, stream: TextIO) -> bool:
-    if choice == "never" or os.environ.get("NO_COLOR"):
+    """--color always or never as asked; auto: on a terminal, unless NO_COLOR is set (an
+    explicit option wins over NO_COLOR, as no-color.org asks)."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
         return False
-    if choice == "always":
-        return True
     return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
