@@ -31,6 +31,7 @@ from .commands.base import (
     EXIT_OK,
     EXIT_USAGE,
     Command,
+    InputError,
 )
 
 BUG_HINT = (
@@ -124,6 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return EXIT_OK
+    except InputError as exc:
+        from .diagnostics import SourceMap, render_all
+
+        sources = SourceMap()
+        sources.add(exc.diagnostic.span.file, exc.text)
+        print(render_all([exc.diagnostic], sources), file=sys.stderr)
+        return EXIT_INPUT
     except OSError as exc:  # the machine's, not a bug: a path that cannot be written or read
         print(f"iommu-rules {args.command}: {_io_problem(exc)}", file=sys.stderr)
         with contextlib.suppress(OSError):

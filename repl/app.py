@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from iommu_rules.diagnostics import Style
+from iommu_rules.loader import MAX_FILE_BYTES
 
-from .session import Session, balanced, execute
+from .session import Session, balanced, execute, nesting
 
 
 def history_path() -> Path:
@@ -39,21 +40,32 @@ def run_script(paths: list[str], stream) -> int:  # type: ignore[no-untyped-def]
     session, message, failed = _session(paths, colour=False)
     if failed:  # the script goes on, but it did not run on the board it named
         print(message, file=sys.stderr)
-    buffer = ""
+    lines: list[str] = []  # the entry read so far
+    size = depth = 0  # its bytes, and the braces it leaves open (counted line by line)
     for raw in stream:
-        buffer += raw
-        if not balanced(buffer):
+        lines.append(raw)
+        size += len(raw)
+        depth += nesting(raw)
+        if size > MAX_FILE_BYTES:  # the limit of every rule file, for one entry too
+            print(
+                f"an entry larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (an unclosed "
+                "'{'?): skipped",
+                file=sys.stderr,
+            )
+            failed, lines, size, depth = True, [], 0, 0
             continue
+        if depth > 0:
+            continue
+        buffer = "".join(lines)
+        lines, size, depth = [], 0, 0
         try:
             out = execute(session, buffer)
         except EOFError:
-            buffer = ""
             break
-        buffer = ""
         if out.text:
             print(out.text, file=sys.stdout if out.ok else sys.stderr)
         failed |= not out.ok
-    if buffer.strip():
+    if "".join(lines).strip():
         print("unfinished input at end of script (an unclosed '{' or '(')", file=sys.stderr)
         failed = True
     return 1 if failed else 0
@@ -122,6 +134,9 @@ def run_interactive(paths: list[str], colour: bool) -> int:
             continue  # Ctrl-C cancels the line
         except EOFError:
             break  # Ctrl-D
+        if len(text) > MAX_FILE_BYTES:
+            print(f"input larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not run")
+            continue
         try:
             out = execute(session, text)
         except EOFError:

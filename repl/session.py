@@ -521,10 +521,12 @@ def _execute_one(s: Session, line: str) -> Output:
 
 def balanced(text: str) -> bool:
     """Whether braces and parentheses are closed (strings and comments ignored)."""
+    return sum(nesting(line) for line in text.split("\n")) <= 0
+
+
+def nesting(line: str) -> int:
+    """How many braces and parentheses one line opens (negative: closes)."""
     from iommu_rules.parse import mask_line
 
-    depth = 0
-    for line in text.split("\n"):
-        code, _ = mask_line(line)
-        depth += sum(code.count(c) for c in "{(") - sum(code.count(c) for c in "})")
-    return depth <= 0
+    code, _ = mask_line(line)
+    return sum(code.count(c) for c in "{(") - sum(code.count(c) for c in "})")

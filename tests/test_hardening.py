@@ -305,3 +305,22 @@ def test_top_level_help_keeps_the_exit_code_list_and_save_says_why_it_cannot(
     assert "exit codes:\n  0  no problems\n  1  " in out
     repl = run_cli("repl", str(ROOT / "examples" / "tegra30.iommu"), stdin="save /proc/version\n")
     assert "cannot save to '/proc/version': cannot create a file in '/proc'" in repl.stderr
+
+
+def test_every_input_channel_has_the_16_mib_limit_and_the_utf8_rule(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    big = b"#" * (16 * 1024 * 1024 + 10)
+    for args in (["check", "-"], ["fmt", "-"], ["import", "listing", "-"]):
+        proc = run_cli(*args, stdin=big)
+        assert proc.returncode == 3, args
+        assert "error[E125]: standard input is too large" in proc.stderr, args
+    latin = run_cli("check", "-", stdin=b'device a: "\xff"\n')
+    assert latin.returncode == 3 and "<stdin>:1:12: error[E124]" in latin.stderr
+    dtb = tmp_path / "huge.dtb"
+    dtb.write_bytes(big)
+    proc = run_cli("import", "dts", str(dtb))
+    assert proc.returncode == 3 and "too large" in proc.stderr
+    script = b"device a: {\n" + b"# open\n" * (3 * 1024 * 1024)  # a brace never closed
+    repl = run_cli("repl", stdin=script + b"help\n")
+    assert repl.returncode == 1 and "larger than 16 MiB" in repl.stderr

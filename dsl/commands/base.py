@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ..board import Board
-    from ..diagnostics import Style
+    from ..diagnostics import Diagnostic, Style
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -78,12 +78,36 @@ def diag_style(args: argparse.Namespace, stream: TextIO) -> Style:
     return Style(enabled=color_enabled(args.color, stream))
 
 
-def read_stdin() -> str:
-    data = sys.stdin.buffer.read()
-    from ..loader import decode
+class InputError(Exception):
+    """Input that cannot be read at all: standard input past the size limit, or not UTF-8.
+    The CLI prints the diagnostic (quoting ``text`` where there is one) and exits 3."""
 
-    text, _ = decode(data, "<stdin>")
-    return text if text is not None else data.decode("utf-8", "replace")
+    def __init__(self, diagnostic: Diagnostic, text: str = ""):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+        self.text = text
+
+
+def read_stdin() -> str:
+    """Standard input as text, held to the limits every rule file has (16 MiB, UTF-8)."""
+    from ..diagnostics import Span, error
+    from ..loader import MAX_FILE_BYTES, decode
+
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(
+            error(
+                "E125",
+                f"standard input is too large (more than {MAX_FILE_BYTES // (1024 * 1024)} MiB)",
+                Span("<stdin>", 0, 0, 0, 0),
+                help="split it into several files joined with 'include'",
+            )
+        )
+    text, problem = decode(data, "<stdin>")
+    if problem is not None:
+        raise InputError(problem, data.decode("utf-8", "replace"))
+    assert text is not None
+    return text
 
 
 def load_each(paths: Sequence[str]) -> list[Board]:

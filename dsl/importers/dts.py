@@ -142,6 +142,19 @@ def _kind(compatibles: list[str]) -> str | None:
 def preprocess(path: Path, includes: list[str]) -> tuple[str | None, Diagnostic | None]:
     """Run cpp over a .dts the way the kernel's build does; decode a .dtb."""
     where = Span(str(path), 0, 0, 0, 0)
+    from ..loader import MAX_FILE_BYTES
+
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return None, error("E811", f"cannot read '{path}': {exc.strerror}", where)
+    if size > MAX_FILE_BYTES:
+        return None, error(
+            "E811",
+            f"cannot read '{path}': it is too large ({size / 1e6:.1f} MB; the limit is "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB)",
+            where,
+        )
     if path.suffix == ".dtb":
         try:
             import fdt
