@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLES, GOLDEN, run_cli
+from conftest import EXAMPLES, GOLDEN, run_cli, run_process
 
 SEEDS = ["0", "1", "42", "1234", "random"]
 
@@ -22,7 +22,7 @@ SEEDS = ["0", "1", "42", "1234", "random"]
 )
 def test_output_is_byte_identical_across_hash_seeds(args: list[str]) -> None:
     outputs = {
-        seed: run_cli(*args, cwd=GOLDEN / "diagnostics", env={"PYTHONHASHSEED": seed}).stdout
+        seed: run_process(*args, cwd=GOLDEN / "diagnostics", env={"PYTHONHASHSEED": seed}).stdout
         for seed in SEEDS
     }
     assert len(set(outputs.values())) == 1, outputs

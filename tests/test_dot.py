@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, GOLDEN, run_cli
+from conftest import EXAMPLES, GOLDEN, run_cli, run_process
 
 BOARDS = sorted(EXAMPLES.glob("*.iommu")) + sorted(
     (Path(__file__).parent / "scenarios").glob("*.iommu")
@@ -69,7 +69,7 @@ def test_render_needs_output_and_writes_svg(tmp_path: Path) -> None:
 
 def test_dot_is_deterministic_across_hash_seeds() -> None:
     outs = {
-        run_cli(
+        run_process(
             "dot",
             str(EXAMPLES / "x86-desktop.iommu"),
             "--view",

@@ -13,7 +13,7 @@ from iommu_rules.model import build_model
 from iommu_rules.report import to_json
 from iommu_rules.resolve import resolve
 
-from conftest import EXAMPLES, as_unprivileged, run_cli
+from conftest import EXAMPLES, as_unprivileged, run_cli, run_process
 
 
 def test_huge_file_is_refused_quickly(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "secret.iommu"
     path.write_text('device a: "x"\n')
     path.chmod(0)
-    proc = run_cli("check", str(path), prefix=as_unprivileged())
+    proc = run_process("check", str(path), prefix=as_unprivileged())
     assert proc.returncode == 3 and "cannot read" in proc.stderr, proc.stderr
     assert "Permission denied" in proc.stderr and "Traceback" not in proc.stderr
 
