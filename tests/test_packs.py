@@ -885,7 +885,7 @@ iommu iommu2: riscv-iommu
 device nic: "pci8086,1533" {{ pci 0000:00:02.0; dma-mask 64 }}
 device nvme: "pci144d,a808" {{ pci 0000:00:03.0; dma-mask 64{untrusted} }}
 device dmac: "spacemit,k1-pdma" {{ iommu iommu2 sid 5 }}
-domain vfio: unmanaged on iommu {{ attach nic, dmac }}
+domain vfio: unmanaged on iommu, iommu2 {{ attach nic, dmac }}
 """
 
 
