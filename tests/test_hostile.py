@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iommu_rules.loader import load_paths
-from iommu_rules.model import build_model
-from iommu_rules.report import to_json
-from iommu_rules.resolve import resolve
+from iommu_rules import Board
 
 from conftest import EXAMPLES, as_unprivileged, run_cli, run_process
 
@@ -108,7 +105,7 @@ def test_threads_resolving_separate_boards_agree_with_one_thread() -> None:
     boards = sorted(str(p) for p in EXAMPLES.glob("*.iommu")) * 3
 
     def one(path: str) -> str:
-        return to_json(resolve(build_model(load_paths([path]))))
+        return Board.load(path).to_json()
 
     expected = [one(p) for p in boards]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:

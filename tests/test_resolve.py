@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from iommu_rules import Board
+
 from conftest import EXAMPLES, run_cli, run_process
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -59,8 +61,8 @@ def test_examples_expectations_hold() -> None:
     ],
 )
 def test_kernel_log_lines(case: str, line: str) -> None:
-    proc = run_cli("resolve", "--color", "never", str(SCENARIOS / f"{case}.iommu"))
-    assert line in proc.stdout.splitlines()[-12:] or f"  {line}" in proc.stdout.splitlines()
+    report = Board.load(SCENARIOS / f"{case}.iommu").report()  # what `resolve` prints
+    assert line in report.splitlines()[-12:] or f"  {line}" in report.splitlines()
 
 
 def test_seed_scenario_names_the_failures() -> None:
@@ -120,9 +122,9 @@ def test_why_bad_query_suggests(tmp_path: Path) -> None:
 
 
 def test_resolve_json_schema() -> None:
-    proc = run_cli("resolve", "--json", str(EXAMPLES / "sdm845.iommu"))
-    assert proc.returncode == 0
-    data = json.loads(proc.stdout)
+    board = Board.load(EXAMPLES / "sdm845.iommu")
+    assert not board.errors  # `resolve` would exit 0
+    data = json.loads(board.to_json())
     assert data["schema"] == "iommu-rules/resolution" and data["version"] == 1
     adreno = next(d for d in data["devices"] if d["name"] == "adreno")
     assert adreno["default_domain"] == "identity" and adreno["context"] == 0
@@ -205,24 +207,22 @@ def test_output_is_deterministic_across_hash_seeds() -> None:
 
 
 def test_every_std_rule_cites_a_kernel_source() -> None:
-    from iommu_rules.loader import load_paths, std_root
-    from iommu_rules.model import build_model
+    from iommu_rules.loader import std_root
 
     for pack in sorted(std_root().rglob("*.iommu")):
-        model = build_model(load_paths([str(pack)]))
-        for rule in model.rules:
+        for rule in Board.load(pack).model.rules:
             assert rule.source, f"{rule.span}: rule '{rule.name}' has no 'source'"
             assert rule.explicit_name, f"{rule.span}: std rules are named"
 
 
 def test_a_domain_spanning_instances_shows_on_each_in_json_and_dot() -> None:
-    board = str(SCENARIOS / "domain-spanning-instances.iommu")
-    data = json.loads(run_cli("resolve", "--json", board).stdout)
+    board = Board.load(SCENARIOS / "domain-spanning-instances.iommu")
+    data = json.loads(board.to_json())
     used = {i["name"]: i["contexts_used"] for i in data["iommus"]}
     assert used == {"vopb_mmu": 2, "vopl_mmu": 2, "vpu_mmu": 1}
     dev = {d["name"]: d for d in data["devices"]}
     assert dev["vopb"]["domain"] == dev["vopl"]["domain"] == "drm"
-    dot = run_cli("dot", "--view", "contexts", board).stdout
+    dot = board.dot("contexts")
     # the domain's node appears in both IOMMUs' clusters, not in the VPU's
     assert dot.count("1: drm") == 2, dot
 
@@ -287,24 +287,22 @@ rule "no driver for the idle engine": compatible "vendor,idle" driver none
 def test_a_device_no_driver_binds(
     tmp_path: Path, arch: str, iommu: str, link: str, kernel: str, grouped: bool
 ) -> None:
-    board = tmp_path / "b.iommu"
-    board.write_text(UNBOUND.format(arch=arch, iommu=iommu, link=link, kernel=kernel))
-    data = json.loads(run_cli("resolve", "--json", str(board)).stdout)
+    path = tmp_path / "b.iommu"
+    path.write_text(UNBOUND.format(arch=arch, iommu=iommu, link=link, kernel=kernel))
+    board = Board.load(path)
+    data = json.loads(board.to_json())
     dev = {d["name"]: d for d in data["devices"]}
     assert dev["used"]["group"] != "none"
     assert (dev["idle"]["group"] != "none") == grouped
     assert dev["idle"]["dma_ops"] == "none"  # no driver, no DMA API
-    why = run_cli("why", str(board), "idle.iommu").stdout
+    why = board.why("idle.iommu").text()
     assert ("no driver binds 'idle'" in why) == (not grouped)
 
 
 def resolved(text: str):  # type: ignore[no-untyped-def]
-    from iommu_rules.loader import load_text
-    from iommu_rules.model import build_model
-    from iommu_rules.resolve import resolve
-
-    model = build_model(load_text(text, "b.iommu"))
-    return model, resolve(model)
+    """The board's model, and its resolution (None when it has input errors)."""
+    board = Board.from_text(text, "b.iommu")
+    return board.model, board.resolution if board.ok else None
 
 
 def test_a_spanning_domain_respects_the_other_instances_limit() -> None:
@@ -387,11 +385,11 @@ def test_qcom_iommu_banks_are_counted_from_one_everywhere(tmp_path: Path) -> Non
 
 
 def test_context_counts_in_why_and_whatif_count_banks_not_domains() -> None:
-    board = str(EXAMPLES / "db410c.iommu")
-    why = run_cli("why", board, "apps_iommu.contexts_used").stdout
+    board = Board.load(EXAMPLES / "db410c.iommu")
+    why = board.why("apps_iommu.contexts_used").text()
     assert why.splitlines()[0] == "apps_iommu.contexts_used = 3"
     assert "context 4: mdp_as" in why  # the domain mdp is attached to now
-    plan = run_cli("whatif", board, "--drop-device", "camss", "--color", "never").stdout
+    plan = board.diff(board.whatif("drop device camss")).text()
     assert "~ iommu apps_iommu: contexts used 3 → 2" in plan
 
 
@@ -528,16 +526,14 @@ when cmdline has "iommu.passthrough=1" {{
 
 @pytest.mark.parametrize(("cmdline", "built"), [("quiet", False), ("iommu.passthrough=1", True)])
 def test_a_domain_under_when_is_built_only_where_it_holds(cmdline: str, built: bool) -> None:
-    from iommu_rules.checks import query
-    from iommu_rules.explain import explain
-
-    _, res = resolved(COND_DOMAIN.format(cmdline=cmdline))
+    board = Board.from_text(COND_DOMAIN.format(cmdline=cmdline), "b.iommu")
+    res = board.resolution
     assert not res.errors
     assert ("drm" in res.domains) == built
     assert (res.devices["dc0"].domain == "drm") == built
-    members, _ = query(res, "drm", "members")
+    members = board.value("drm.members")
     assert members == (["dc0", "dc1"] if built else [])
-    text = str(explain(res, "drm.members"))
+    text = str(board.why("drm.members"))
     assert "iommu.passthrough" in text  # the condition, either way
     assert ("not built on this platform" in text) != built
     # a conditional domain still counts as declared: no W208 on the other platform
@@ -848,14 +844,13 @@ def test_a_failed_default_of_leaves_the_default_domain_anonymous() -> None:
 
 
 def test_dot_groups_draws_a_named_default_domain() -> None:
-    from iommu_rules.dot import groups
-
-    _, res = resolved(
+    board = Board.from_text(
         EXYNOS64.format(
             arch="arm64", kernel="6.8", domain="domain drm: default of decon { attach decon_tv }"
-        )
+        ),
+        "b.iommu",
     )
-    text = groups(res)
+    text = board.dot("groups")
     assert '"dev:decon_tv" -> "domain:drm"' in text and '"dev:decon" -> "domain:drm"' in text
     assert '"domain:default:' not in text  # anonymous default domains stay in their group box
 
