@@ -11,13 +11,14 @@ capability, a terminal) start one, through ``run_process``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import io
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,17 @@ def run_process(
         proc.stdout.decode("utf-8", "replace"),
         proc.stderr.decode("utf-8", "replace"),
     )
+
+
+def run_processes(
+    *args: str,
+    envs: Sequence[dict[str, str]],
+    cwd: Path | None = None,
+) -> list[subprocess.CompletedProcess[str]]:
+    """run_process of the same command once per environment in ``envs``, as many at a
+    time as there are CPUs (the processes are independent; only the wall time changes)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(lambda env: run_process(*args, cwd=cwd, env=env), envs))
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLES, GOLDEN, run_cli, run_process
+from conftest import EXAMPLES, GOLDEN, run_cli, run_processes
 
 SEEDS = ["0", "1", "42", "1234", "random"]
 
@@ -21,10 +21,10 @@ SEEDS = ["0", "1", "42", "1234", "random"]
     ids=["check-json", "fmt", "whatif-diff", "whatif-json", "compare"],
 )
 def test_output_is_byte_identical_across_hash_seeds(args: list[str]) -> None:
-    outputs = {
-        seed: run_process(*args, cwd=GOLDEN / "diagnostics", env={"PYTHONHASHSEED": seed}).stdout
-        for seed in SEEDS
-    }
+    procs = run_processes(
+        *args, cwd=GOLDEN / "diagnostics", envs=[{"PYTHONHASHSEED": seed} for seed in SEEDS]
+    )
+    outputs = {seed: proc.stdout for seed, proc in zip(SEEDS, procs, strict=True)}
     assert len(set(outputs.values())) == 1, outputs
     assert next(iter(outputs.values()))
 

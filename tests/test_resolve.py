@@ -11,7 +11,7 @@ import pytest
 
 from iommu_rules import Board
 
-from conftest import EXAMPLES, run_cli, run_process
+from conftest import EXAMPLES, run_cli, run_processes
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 CASES = sorted(SCENARIOS.glob("*.iommu"))
@@ -191,17 +191,23 @@ def test_lints(tmp_path: Path) -> None:
 
 def test_output_is_deterministic_across_hash_seeds() -> None:
     outs = {
-        run_process(
-            "resolve", "--json", str(EXAMPLES / "x86-desktop.iommu"), env={"PYTHONHASHSEED": seed}
-        ).stdout
-        for seed in ("0", "7", "123", "random", "99")
+        proc.stdout
+        for proc in run_processes(
+            "resolve",
+            "--json",
+            str(EXAMPLES / "x86-desktop.iommu"),
+            envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "123", "random", "99")],
+        )
     }
     assert len(outs) == 1
     whys = {
-        run_process(
-            "why", str(EXAMPLES / "sdm845.iommu"), "qce.group_members", env={"PYTHONHASHSEED": seed}
-        ).stdout
-        for seed in ("0", "7", "random")
+        proc.stdout
+        for proc in run_processes(
+            "why",
+            str(EXAMPLES / "sdm845.iommu"),
+            "qce.group_members",
+            envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "random")],
+        )
     }
     assert len(whys) == 1
 
