@@ -50,6 +50,25 @@ def as_unprivileged() -> tuple[str, ...]:
     return (setpriv, "--bounding-set", "-dac_override,-dac_read_search")
 
 
+def _process_env(env: dict[str, str] | None) -> dict[str, str]:
+    """A child's environment: ours without STRIPPED_ENV, then ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if k not in STRIPPED_ENV}
+    full_env.update(env or {})
+    return full_env
+
+
+def _spawn(
+    argv: list[str], cwd: Path | None, data: bytes | None, full_env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, cwd=cwd, input=data, capture_output=True, env=full_env, timeout=120)
+    return subprocess.CompletedProcess(
+        proc.args,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
 def run_process(
     *args: str,
     cwd: Path | None = None,
@@ -60,34 +79,81 @@ def run_process(
     """Run ``python -m iommu_rules ARGS`` (the installed package) in a new process and
     capture its output; ``prefix`` goes before the interpreter (see as_unprivileged).
     For tests whose subject is the process: see run_cli."""
-    full_env = {k: v for k, v in os.environ.items() if k not in STRIPPED_ENV}
-    full_env.update(env or {})
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    proc = subprocess.run(
-        [*prefix, sys.executable, "-m", "iommu_rules", *args],
-        cwd=cwd,
-        input=data,
-        capture_output=True,
-        env=full_env,
-        timeout=120,
-    )
-    return subprocess.CompletedProcess(
-        proc.args,
-        proc.returncode,
-        proc.stdout.decode("utf-8", "replace"),
-        proc.stderr.decode("utf-8", "replace"),
-    )
+    argv = [*prefix, sys.executable, "-m", "iommu_rules", *args]
+    return _spawn(argv, cwd, data, _process_env(env))
 
 
-def run_processes(
-    *args: str,
-    envs: Sequence[dict[str, str]],
-    cwd: Path | None = None,
+def _spawn_all(
+    argv: list[str], cwd: Path, full_envs: Sequence[dict[str, str]]
 ) -> list[subprocess.CompletedProcess[str]]:
-    """run_process of the same command once per environment in ``envs``, as many at a
-    time as there are CPUs (the processes are independent; only the wall time changes)."""
+    """One process per environment, as many at a time as there are CPUs."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(lambda env: run_process(*args, cwd=cwd, env=env), envs))
+        return list(pool.map(lambda full_env: _spawn(argv, cwd, None, full_env), full_envs))
+
+
+class Soon:
+    """One command (``python -m iommu_rules ARGS``) in one new process per environment,
+    as run_process would run it, started before the test that reads the output: once
+    collection is over, one process at a time on a spare CPU while the in-process tests
+    run on the other. Made at import time by processes_soon (for commands that need
+    nothing a test sets up); the test calls results(), which runs whatever has not
+    started yet there and then, as many at a time as there are CPUs."""
+
+    def __init__(self, module: Path, argv: list[str], envs: Sequence[dict[str, str]], cwd: Path):
+        self.module = module
+        self.argv = argv
+        self.envs = list(envs)
+        self.cwd = cwd
+        self.full_envs: list[dict[str, str]] | None = None
+        self.futures: list[concurrent.futures.Future[subprocess.CompletedProcess[str]]] = []
+
+    def start(self, pool: concurrent.futures.Executor) -> None:
+        # The environment is read here, in the main thread, between tests: run_cli
+        # changes os.environ for the length of a call.
+        self.full_envs = [_process_env(env) for env in self.envs]
+        self.futures = [
+            pool.submit(_spawn, self.argv, self.cwd, None, full_env) for full_env in self.full_envs
+        ]
+
+    def results(self) -> list[subprocess.CompletedProcess[str]]:
+        if self.full_envs is None:  # not started: the test runs them itself
+            return _spawn_all(self.argv, self.cwd, [_process_env(env) for env in self.envs])
+        late = [i for i, future in enumerate(self.futures) if future.cancel()]
+        now = _spawn_all(self.argv, self.cwd, [self.full_envs[i] for i in late])
+        done = dict(zip(late, now, strict=True))
+        return [done[i] if i in done else future.result() for i, future in enumerate(self.futures)]
+
+
+_SOON: list[Soon] = []
+_SPARE: list[concurrent.futures.ThreadPoolExecutor] = []
+
+
+def processes_soon(*args: str, envs: Sequence[dict[str, str]], cwd: Path = ROOT) -> Soon:
+    """A Soon for a test module to declare at import time: ``python -m iommu_rules ARGS``
+    in ``cwd``, once per environment in ``envs``. The processes start when collection is
+    over if a test of that module is selected."""
+    module = Path(sys._getframe(1).f_globals["__file__"]).resolve()
+    soon = Soon(module, [sys.executable, "-m", "iommu_rules", *args], envs, cwd)
+    _SOON.append(soon)
+    return soon
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    selected = {Path(str(item.path)).resolve() for item in session.items}
+    wanted = [soon for soon in _SOON if soon.module in selected]
+    if wanted:
+        spare = max(1, (os.cpu_count() or 1) - 1)
+        _SPARE.append(concurrent.futures.ThreadPoolExecutor(spare, thread_name_prefix="soon"))
+        for soon in wanted:
+            soon.start(_SPARE[0])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for pool in _SPARE:  # after -x or a deselected test: do not start what nobody reads
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager

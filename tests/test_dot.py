@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, GOLDEN, run_cli, run_processes
+from conftest import EXAMPLES, GOLDEN, processes_soon, run_cli
 
 BOARDS = sorted(EXAMPLES.glob("*.iommu")) + sorted(
     (Path(__file__).parent / "scenarios").glob("*.iommu")
@@ -78,15 +78,17 @@ def test_render_needs_output_and_writes_svg(tmp_path: Path) -> None:
     assert proc.returncode == 0 and out.read_bytes().lstrip().startswith(b"<?xml")
 
 
+SEED_RUNS = processes_soon(  # one process per hash seed, started after collection
+    "dot",
+    str(EXAMPLES / "x86-desktop.iommu"),
+    "--view",
+    "groups",
+    envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "1", "random")],
+)
+
+
 def test_dot_is_deterministic_across_hash_seeds() -> None:
-    procs = run_processes(
-        "dot",
-        str(EXAMPLES / "x86-desktop.iommu"),
-        "--view",
-        "groups",
-        envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "1", "random")],
-    )
-    outs = {proc.stdout for proc in procs}
+    outs = {proc.stdout for proc in SEED_RUNS.results()}
     assert len(outs) == 1
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from iommu_rules import Board
 
-from conftest import EXAMPLES, run_cli, run_processes
+from conftest import EXAMPLES, processes_soon, run_cli
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 CASES = sorted(SCENARIOS.glob("*.iommu"))
@@ -189,26 +189,25 @@ def test_lints(tmp_path: Path) -> None:
     assert "warning[W202]: 'smmu' uses 2 of its 2 contexts" in err
 
 
+# One process per hash seed, started once collection is over.
+RESOLVE_RUNS = processes_soon(
+    "resolve",
+    "--json",
+    str(EXAMPLES / "x86-desktop.iommu"),
+    envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "123", "random", "99")],
+)
+WHY_RUNS = processes_soon(
+    "why",
+    str(EXAMPLES / "sdm845.iommu"),
+    "qce.group_members",
+    envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "random")],
+)
+
+
 def test_output_is_deterministic_across_hash_seeds() -> None:
-    outs = {
-        proc.stdout
-        for proc in run_processes(
-            "resolve",
-            "--json",
-            str(EXAMPLES / "x86-desktop.iommu"),
-            envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "123", "random", "99")],
-        )
-    }
+    outs = {proc.stdout for proc in RESOLVE_RUNS.results()}
     assert len(outs) == 1
-    whys = {
-        proc.stdout
-        for proc in run_processes(
-            "why",
-            str(EXAMPLES / "sdm845.iommu"),
-            "qce.group_members",
-            envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "random")],
-        )
-    }
+    whys = {proc.stdout for proc in WHY_RUNS.results()}
     assert len(whys) == 1
 
 
