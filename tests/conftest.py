@@ -132,11 +132,24 @@ _SPARE: list[concurrent.futures.ThreadPoolExecutor] = []
 def processes_soon(*args: str, envs: Sequence[dict[str, str]], cwd: Path = ROOT) -> Soon:
     """A Soon for a test module to declare at import time: ``python -m iommu_rules ARGS``
     in ``cwd``, once per environment in ``envs``. The processes start when collection is
-    over if a test of that module is selected."""
+    over if a test of that module is selected; mark the tests that read them with
+    @pytest.mark.soon."""
     module = Path(sys._getframe(1).f_globals["__file__"]).resolve()
     soon = Soon(module, [sys.executable, "-m", "iommu_rules", *args], envs, cwd)
     _SOON.append(soon)
     return soon
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "soon: the test reads processes_soon output; it runs after the other tests, "
+        "by which time those processes have run on the spare CPU",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("soon") is not None)  # stable
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -87,6 +87,7 @@ SEED_RUNS = processes_soon(  # one process per hash seed, started after collecti
 )
 
 
+@pytest.mark.soon
 def test_dot_is_deterministic_across_hash_seeds() -> None:
     outs = {proc.stdout for proc in SEED_RUNS.results()}
     assert len(outs) == 1

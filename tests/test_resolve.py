@@ -204,6 +204,7 @@ WHY_RUNS = processes_soon(
 )
 
 
+@pytest.mark.soon
 def test_output_is_deterministic_across_hash_seeds() -> None:
     outs = {proc.stdout for proc in RESOLVE_RUNS.results()}
     assert len(outs) == 1
