@@ -3,10 +3,11 @@
 ``run_cli`` runs ``iommu_rules.cli.main`` in this interpreter, with its own argv,
 stdin, stdout, stderr, working directory and environment, and returns what a
 process would: a ``CompletedProcess`` with the exit code and the text written.
-Starting an interpreter costs forty times what the command itself does on a
+Starting an interpreter costs some forty times what the command itself does on a
 small board, so only the tests whose subject is the process itself (the console
 script, ``python -m``, the hash seed, the on-disk parse-table cache, a dropped
-capability, a terminal) start one, through ``run_process``.
+capability, a terminal) start one, through ``run_process``, or ``processes_soon``
+for commands that can run on the spare CPU while the other tests run.
 """
 
 from __future__ import annotations
@@ -212,9 +213,10 @@ def run_cli(
     """Run ``iommu-rules ARGS`` in this interpreter and capture its output, as run_process
     would: exit code (argparse's SystemExit included), stdout and stderr as text.
     ``cwd``, ``stdin`` and ``env`` hold for the call only."""
-    late = sorted(set(env or {}) & set(PROCESS_ONLY_ENV))
-    if late:
-        raise ValueError(f"{', '.join(late)} only take effect in a new process: use run_process")
+    process_only = sorted(set(env or {}) & set(PROCESS_ONLY_ENV))
+    if process_only:
+        names = ", ".join(process_only)
+        raise ValueError(f"{names} only take effect in a new process: use run_process")
     from iommu_rules.cli import main
 
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
