@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, run_cli
+from conftest import EXAMPLES, run_process
 
 GOOD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smmu sid 0x0 }\n'
 BAD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smu sid 0x0 }\n'
@@ -154,8 +154,9 @@ def test_parse_tables_are_cached_and_lark_is_not_imported_on_a_warm_start(tmp_pa
     import subprocess
     import sys
 
+    # Processes: in this one the tables are already in memory, and lark already imported.
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    first = run_cli("check", str(EXAMPLES / "tegra30.iommu"), env=env)
+    first = run_process("check", str(EXAMPLES / "tegra30.iommu"), env=env)
     assert first.returncode == 0
     assert list((tmp_path / "cache" / "iommu-rules").glob("tables-*.pickle"))
     import os
@@ -181,5 +182,8 @@ def test_parse_tables_are_cached_and_lark_is_not_imported_on_a_warm_start(tmp_pa
 def test_unwritable_cache_still_works(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    proc = run_cli("check", str(EXAMPLES / "tegra30.iommu"), env={"XDG_CACHE_HOME": str(blocker)})
+    # A process: this one read (or built) its tables long ago.
+    proc = run_process(
+        "check", str(EXAMPLES / "tegra30.iommu"), env={"XDG_CACHE_HOME": str(blocker)}
+    )
     assert proc.returncode == 0, proc.stderr

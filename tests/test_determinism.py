@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLES, GOLDEN, run_cli
+from conftest import EXAMPLES, GOLDEN, processes_soon, run_cli
 
 SEEDS = ["0", "1", "42", "1234", "random"]
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["check", "--format", "json", "several_errors.iommu"],
-        ["fmt", str(EXAMPLES / "tegra30.iommu")],
-        ["whatif", "--set", "kernel 6.8", "--drop-device", "vde", str(EXAMPLES / "tegra30.iommu")],
-        ["whatif", "--json", "--set", "kernel 6.8", str(EXAMPLES / "tegra30.iommu")],
-        ["compare", str(EXAMPLES / "x86-desktop.iommu"), "--kernel", "5.10", "--kernel", "6.8"],
+COMMANDS = {
+    "check-json": ["check", "--format", "json", "several_errors.iommu"],
+    "fmt": ["fmt", str(EXAMPLES / "tegra30.iommu")],
+    "whatif-diff": [
+        "whatif", "--set", "kernel 6.8", "--drop-device", "vde", str(EXAMPLES / "tegra30.iommu")
     ],
-    ids=["check-json", "fmt", "whatif-diff", "whatif-json", "compare"],
-)
-def test_output_is_byte_identical_across_hash_seeds(args: list[str]) -> None:
-    outputs = {
-        seed: run_cli(*args, cwd=GOLDEN / "diagnostics", env={"PYTHONHASHSEED": seed}).stdout
-        for seed in SEEDS
-    }
+    "whatif-json": ["whatif", "--json", "--set", "kernel 6.8", str(EXAMPLES / "tegra30.iommu")],
+    "compare": [
+        "compare", str(EXAMPLES / "x86-desktop.iommu"), "--kernel", "5.10", "--kernel", "6.8"
+    ],
+}  # fmt: skip
+# One process per seed (the seed is the interpreter's): started once collection is over.
+RUNS = {
+    name: processes_soon(
+        *args, cwd=GOLDEN / "diagnostics", envs=[{"PYTHONHASHSEED": seed} for seed in SEEDS]
+    )
+    for name, args in COMMANDS.items()
+}
+
+
+@pytest.mark.soon
+@pytest.mark.parametrize("name", list(RUNS))
+def test_output_is_byte_identical_across_hash_seeds(name: str) -> None:
+    procs = RUNS[name].results()
+    outputs = {seed: proc.stdout for seed, proc in zip(SEEDS, procs, strict=True)}
     assert len(set(outputs.values())) == 1, outputs
     assert next(iter(outputs.values()))
 

@@ -18,10 +18,8 @@ from pathlib import Path
 import pytest
 
 import iommu_rules
-from iommu_rules import grammar
-from iommu_rules.loader import load_text
+from iommu_rules import Board, grammar
 from iommu_rules.parse import parse_text
-from iommu_rules.validate import build_model
 
 DOC = Path(__file__).parent.parent / "docs" / "language.md"
 PACKAGE = Path(iommu_rules.__file__).parent
@@ -72,10 +70,10 @@ FRAGMENTS = blocks_marked(lambda head: head != "# complete" and ERROR_MARK.fullm
 
 def diagnostics_of(body: str) -> list:  # type: ignore[type-arg]
     """Everything loading and validating the text reports, loader first."""
-    loaded = load_text(body, "doc.iommu")
-    found = list(loaded.diagnostics)
-    if loaded.ok:
-        found += list(build_model(loaded).diagnostics)
+    board = Board.from_text(body, "doc.iommu")
+    found = list(board.base.diagnostics)
+    if board.base.ok:
+        found += list(board.model.diagnostics)
     return found
 
 
@@ -149,11 +147,12 @@ def test_doc_has_checked_examples() -> None:
 
 @pytest.mark.parametrize(("line", "body"), COMPLETE, ids=[f"line{n}" for n, _ in COMPLETE])
 def test_complete_example_loads_without_diagnostics(line: int, body: str) -> None:
-    loaded = load_text(body, "doc.iommu")
+    board = Board.from_text(body, "doc.iommu")
+    loaded = board.base
     assert loaded.ok and not loaded.diagnostics, (
         f"docs/language.md:{line}: example does not load:\n{describe(loaded.diagnostics)}"
     )
-    model = build_model(loaded)
+    model = board.model
     assert model.ok and not model.diagnostics, (
         f"docs/language.md:{line}: example does not validate:\n{describe(list(model.diagnostics))}"
     )

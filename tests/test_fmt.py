@@ -9,6 +9,7 @@ survives.
 from __future__ import annotations
 
 from collections import Counter
+from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,6 +37,7 @@ dtypes = st.sampled_from(["identity", "dma", "dma-fq", "unmanaged", "blocked"])
 kinds = st.sampled_from(["arm-smmu", "tegra-smmu", "intel-vtd", "qcom-iommu", "apple-dart"])
 
 
+@cache  # one strategy per depth, not a new tree (for hypothesis to validate) per draw
 def selector(depth: int = 0) -> st.SearchStrategy[list[str]]:
     atoms = st.one_of(
         names.map(lambda n: [n]),
@@ -57,6 +59,7 @@ def selector(depth: int = 0) -> st.SearchStrategy[list[str]]:
     )
 
 
+@cache
 def condition() -> st.SearchStrategy[list[str]]:
     atoms = st.one_of(
         st.tuples(st.sampled_from([">=", "<", "=="]), st.sampled_from(["4.18", "6.7", "5"])).map(

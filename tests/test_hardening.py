@@ -155,7 +155,7 @@ def _write_denied(tmp_path: Path) -> Path:
 
 
 def test_every_unwritable_output_is_one_clear_line_and_exit_3(tmp_path: Path) -> None:
-    from conftest import as_unprivileged, run_cli
+    from conftest import as_unprivileged, run_process
 
     ro = _write_denied(tmp_path)
     board = str(ROOT / "examples" / "tegra30.iommu")
@@ -171,7 +171,7 @@ def test_every_unwritable_output_is_one_clear_line_and_exit_3(tmp_path: Path) ->
         (["dot", board, "--render", "svg", "-o", str(ro / "x.svg")], "Permission denied"),
     ]
     for args, why in cases:
-        proc = run_cli(*args, prefix=as_unprivileged())
+        proc = run_process(*args, prefix=as_unprivileged())
         assert proc.returncode == 3, (args, proc.stderr)
         assert "internal error" not in proc.stderr and why in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

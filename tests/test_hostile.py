@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from iommu_rules.loader import load_paths
-from iommu_rules.report import to_json
-from iommu_rules.resolve import resolve
-from iommu_rules.validate import build_model
+from iommu_rules import Board
 
-from conftest import EXAMPLES, as_unprivileged, run_cli
+from conftest import EXAMPLES, as_unprivileged, run_cli, run_process
 
 
 def test_huge_file_is_refused_quickly(tmp_path: Path) -> None:
@@ -63,7 +60,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "secret.iommu"
     path.write_text('device a: "x"\n')
     path.chmod(0)
-    proc = run_cli("check", str(path), prefix=as_unprivileged())
+    proc = run_process("check", str(path), prefix=as_unprivileged())
     assert proc.returncode == 3 and "cannot read" in proc.stderr, proc.stderr
     assert "Permission denied" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -108,7 +105,7 @@ def test_threads_resolving_separate_boards_agree_with_one_thread() -> None:
     boards = sorted(str(p) for p in EXAMPLES.glob("*.iommu")) * 3
 
     def one(path: str) -> str:
-        return to_json(resolve(build_model(load_paths([path]))))
+        return Board.load(path).to_json()
 
     expected = [one(p) for p in boards]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:

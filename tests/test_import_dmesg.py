@@ -17,13 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iommu_rules import Board
 from iommu_rules.diagnostics import Diagnostic, SourceMap, render_all
 from iommu_rules.fmt import format_text
 from iommu_rules.importers.dmesg import smmu_name
 from iommu_rules.importers.listing import import_listing, import_listings
-from iommu_rules.loader import load_text
-from iommu_rules.resolve import resolve
-from iommu_rules.validate import build_model
 
 # An Intel desktop's boot log around the IOMMU probe (dmesg with timestamps): two DMAR
 # lines, the groups, and unrelated lines before and after. Posted by atmgnd in "Bad
@@ -346,12 +344,12 @@ EXPECT = re.compile(r"^expect (\S+)\.group_members == \[([^\]]*)\]", re.MULTILIN
 
 def loads_and_resolves(text: str) -> list[tuple[str, bool]]:
     """The imported file loads cleanly, is in canonical form; its expectations' results."""
-    loaded = load_text(text, "imported.iommu")
-    assert not loaded.diagnostics, loaded.diagnostics
-    model = build_model(loaded)
+    board = Board.from_text(text, "imported.iommu")
+    assert not board.base.diagnostics, board.base.diagnostics  # the loader's
+    model = board.model
     assert not [d for d in model.diagnostics if d.is_error], model.diagnostics
     assert format_text(text, "imported.iommu") == text
-    res = resolve(model)
+    res = board.resolution
     return [(str(e.query.subject.text), ok) for e, ok, _actual, _ in res.expectations]
 
 
@@ -446,7 +444,7 @@ def test_kernel_command_line_wins_over_the_x86_command_line() -> None:
     # No PCI function and no IOMMU line: said, and the IOMMU is a guess.
     assert "No PCI function in the input" in text
     assert "is a guess" in text
-    model = build_model(load_text(text, "c.iommu"))
+    model = Board.from_text(text, "c.iommu").model
     assert model.platform.cmdline is not None
     assert "intel_iommu=on" in str(model.platform.cmdline.value)
 

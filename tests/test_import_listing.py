@@ -14,13 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iommu_rules import Board
 from iommu_rules.diagnostics import Diagnostic, SourceMap, render_all
 from iommu_rules.fmt import format_text
 from iommu_rules.grammar import keywords
 from iommu_rules.importers.listing import MAX_WARNINGS, ImportResult, import_listing
-from iommu_rules.loader import load_text
-from iommu_rules.resolve import resolve
-from iommu_rules.validate import build_model
 
 # A desktop (Comet Lake-S, B560-class PCH) with an RTX 3070 Ti behind the CPU's x16 port,
 # from the Arch-wiki script (group headers, tab-indented devices). Posted by jon-bit in
@@ -124,9 +122,9 @@ EXPECT = re.compile(r"^expect (\S+)\.group_members == \[([^\]]*)\]", re.MULTILIN
 
 def loads_cleanly(text: str) -> None:
     """The imported file loads, validates and is already in canonical form."""
-    loaded = load_text(text, "imported.iommu")
-    assert not loaded.diagnostics, loaded.diagnostics
-    model = build_model(loaded)
+    board = Board.from_text(text, "imported.iommu")
+    assert not board.base.diagnostics, board.base.diagnostics  # the loader's
+    model = board.model
     assert not [d for d in model.diagnostics if d.is_error], model.diagnostics
     assert format_text(text, "imported.iommu") == text
 
@@ -153,7 +151,7 @@ def test_listing_loads_builds_and_reproduces_its_groups(key: str) -> None:
     assert not [d for d in result.diagnostics if d.is_error]
     loads_cleanly(result.text)
     # Every group here is one slot (or one device), so the model reproduces them as posted.
-    res = resolve(build_model(load_text(result.text, "imported.iommu")))
+    res = Board.from_text(result.text, "imported.iommu").resolution
     assert res.expectations and all(ok for _, ok, _, _ in res.expectations), [
         (str(e.query.subject.text), actual) for e, ok, actual, _ in res.expectations if not ok
     ]
@@ -365,7 +363,7 @@ IOMMU Group 12 00:1f.6 Ethernet controller [0200]: Intel Corporation Ethernet Co
     loads_cleanly(text)
     assert devices(text)["net0"][1] == "tags network; pci 0000:00:1f.6; acs yes"
     assert "acs" not in devices(text)["lpc0"][1]
-    res = resolve(build_model(load_text(text, "z370.iommu")))
+    res = Board.from_text(text, "z370.iommu").resolution
     assert all(ok for _, ok, _, _ in res.expectations)
 
 
@@ -501,5 +499,5 @@ def test_the_iommu_driver_brings_its_pack(line: str, pack: str) -> None:
     result = import_listings([("dmesg.txt", log)])
     assert f'include "{pack}"' in result.text
     assert result.text.count('include "std/iommu/') == 1
-    model = build_model(load_text(result.text, "imported.iommu"))
+    model = Board.from_text(result.text, "imported.iommu").model
     assert model.ok, model.diagnostics

@@ -16,13 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iommu_rules import Board
 from iommu_rules.diagnostics import Diagnostic
 from iommu_rules.fmt import format_text
 from iommu_rules.importers.listing import import_listing, import_listings
 from iommu_rules.importers.lspci_tree import TreeReader
-from iommu_rules.loader import load_text
-from iommu_rules.resolve import resolve
-from iommu_rules.validate import build_model
 
 # An AMD desktop (Ryzen, X570-class chipset behind 00:01.1) as `lspci -t` prints it, with
 # the heading the report script puts above it. Posted by Ezgera in "[bench]
@@ -153,12 +151,12 @@ BRIDGE = re.compile(r"^bridge (\S+): (\S+) \{ ([^}]*) \}", re.MULTILINE)
 
 
 def loads(text: str) -> list[tuple[str, bool]]:
-    loaded = load_text(text, "imported.iommu")
-    assert not loaded.diagnostics, loaded.diagnostics
-    model = build_model(loaded)
+    board = Board.from_text(text, "imported.iommu")
+    assert not board.base.diagnostics, board.base.diagnostics  # the loader's
+    model = board.model
     assert not [d for d in model.diagnostics if d.is_error], model.diagnostics
     assert format_text(text, "imported.iommu") == text
-    return [(str(e.query.subject.text), ok) for e, ok, _, _ in resolve(model).expectations]
+    return [(str(e.query.subject.text), ok) for e, ok, _, _ in board.resolution.expectations]
 
 
 def topology(text: str) -> dict[str, tuple[str, str | None]]:

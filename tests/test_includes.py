@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from iommu_rules import Board
 from iommu_rules.loader import load_paths, std_packs
-from iommu_rules.validate import build_model
 
 
 def write(path: Path, text: str) -> Path:
@@ -16,13 +16,15 @@ def write(path: Path, text: str) -> Path:
 
 def test_relative_and_std_includes(tmp_path: Path) -> None:
     write(tmp_path / "soc" / "chip.iommu", "iommu mc: tegra-smmu { contexts 4 }\n")
-    board = write(
-        tmp_path / "board.iommu",
-        'include "std/linux"\ninclude "soc/chip"\ndevice dc: "x" { iommu mc swgroup dc }\n',
+    board = Board.load(
+        write(
+            tmp_path / "board.iommu",
+            'include "std/linux"\ninclude "soc/chip"\ndevice dc: "x" { iommu mc swgroup dc }\n',
+        )
     )
-    loaded = load_paths([str(board)])
+    loaded = board.base
     assert loaded.ok, loaded.diagnostics
-    model = build_model(loaded)
+    model = board.model
     assert model.ok and "mc" in model.iommus
     assert any(name.startswith("std/linux") for name in loaded.files)
     assert any(r.std for r in model.rules)
@@ -32,9 +34,8 @@ def test_file_reached_twice_is_loaded_once(tmp_path: Path) -> None:
     write(tmp_path / "common.iommu", "iommu mc: tegra-smmu { contexts 4 }\n")
     write(tmp_path / "a.iommu", 'include "common"\n')
     write(tmp_path / "sub" / "b.iommu", 'include "../common.iommu"\n')
-    board = write(tmp_path / "board.iommu", 'include "a"\ninclude "sub/b"\n')
-    loaded = load_paths([str(board)])
-    model = build_model(loaded)
+    board = Board.load(write(tmp_path / "board.iommu", 'include "a"\ninclude "sub/b"\n'))
+    loaded, model = board.base, board.model
     assert loaded.ok and model.ok  # no duplicate 'mc'
     assert len(model.iommus) == 1
 
@@ -71,9 +72,9 @@ def test_deep_include_chain_does_not_recurse(tmp_path: Path) -> None:
     for i in range(depth):
         write(tmp_path / f"f{i}.iommu", f'include "f{i + 1}"\n')
     write(tmp_path / f"f{depth}.iommu", 'device last: "x"\n')
-    loaded = load_paths([str(tmp_path / "f0.iommu")])
-    assert loaded.ok
-    assert "last" in build_model(loaded).devices
+    board = Board.load(tmp_path / "f0.iommu")
+    assert board.base.ok
+    assert "last" in board.model.devices
 
 
 def test_directory_fifo_and_unreadable(tmp_path: Path) -> None:

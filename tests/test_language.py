@@ -6,20 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from iommu_rules import ast
+from iommu_rules import Board, ast
 from iommu_rules.fmt import format_text
 from iommu_rules.loader import load_text
-from iommu_rules.model import Model, PciAddress
-from iommu_rules.resolve import resolve
-from iommu_rules.validate import build_model
 
 
-def model_of(text: str) -> Model:
-    loaded = load_text(text, "board.iommu")
-    assert loaded.ok, [d.message for d in loaded.diagnostics]
-    model = build_model(loaded)
-    assert model.ok, [d.message for d in model.diagnostics]
-    return model
+def model_of(text: str):  # type: ignore[no-untyped-def]
+    board = Board.from_text(text, "board.iommu")
+    assert board.ok, [d.message for d in board.input_diagnostics]  # loading and validation
+    return board.model
 
 
 def test_platform() -> None:
@@ -97,6 +92,8 @@ def test_device_properties() -> None:
     assert gpu.driver == {"own-domain", "detaches-implicit"}
     assert gpu.probe_order == 3
     tb = m.devices["tb"]
+    PciAddress = type(tb.pci)
+    assert PciAddress.__name__ == "PciAddress"
     assert tb.pci == PciAddress(0, 3, 0, 0)
     assert tb.upstream == "rp0" and tb.untrusted and tb.acs is True
     assert tb.aliases == (PciAddress(0, 3, 0, 1),)
@@ -193,11 +190,9 @@ def test_trivial_files(text: str) -> None:
 def test_crlf_and_bom_are_accepted(tmp_path: Path) -> None:
     path = tmp_path / "w.iommu"
     path.write_bytes(b'\xef\xbb\xbfdevice a: "x" {\r\n  tags gpu\r\n}\r\n')
-    from iommu_rules.loader import load_paths
-
-    loaded = load_paths([str(path)])
-    assert loaded.ok
-    assert build_model(loaded).devices["a"].tags == {"gpu"}
+    board = Board.load(path)
+    assert board.base.ok
+    assert board.model.devices["a"].tags == {"gpu"}
 
 
 # -- iommu-map per host bridge ------------------------------------------------------------
@@ -215,13 +210,14 @@ device c: "x" { pci 0001:02:00.0 }
 
 
 def test_map_entries_are_told_apart_by_pci_domain() -> None:
-    model = build_model(load_text(MAPPED, "m.iommu"))
+    board = Board.from_text(MAPPED, "m.iommu")
+    model = board.model
     assert model.ok, model.diagnostics
     smmu = model.iommus["smmu"]
     assert [e.pci_domain for e in smmu.maps] == [0, 1]
     assert model.devices["a"].stream_ids(smmu) == [(0x10008, 0)]
     assert model.devices["b"].stream_ids(smmu) == [(0x20008, 0)]
-    res = resolve(model)
+    res = board.resolution
     assert res.devices["a"].iommu == res.devices["b"].iommu == "smmu"
     assert res.devices["a"].group != res.devices["b"].group
     # RID 0x200 is past both entries: of_map_id bypasses translation
@@ -242,7 +238,7 @@ iommu s1: arm-smmu-v3 { map rid 0x0 sid 0x0 length 0x100 }
 iommu s2: arm-smmu-v3 { map pci-domain 1 rid 0x80 sid 0x0 length 0x100 }
 iommu s3: arm-smmu-v3 { map pci-domain 2 rid 0x0 sid 0x0 length 0x10000 }
 """
-    model = build_model(load_text(text, "m.iommu"))
+    model = Board.from_text(text, "m.iommu").model
     codes = [(d.code, d.span.line) for d in model.diagnostics]
     # s1 has no pci-domain, so it collides with both; s2 and s3 are on different hosts
     assert codes == [("E127", 2), ("E127", 3)]  # s1 x s2, s1 x s3
@@ -251,7 +247,7 @@ iommu s3: arm-smmu-v3 { map pci-domain 2 rid 0x0 sid 0x0 length 0x10000 }
 
 def test_map_mask_that_clears_the_rid_base_is_e128() -> None:
     text = "iommu s: arm-smmu-v3 {\n map rid 0x100 sid 0 length 0x100\n map-mask 0xff\n}\n"
-    model = build_model(load_text(text, "m.iommu"))
+    model = Board.from_text(text, "m.iommu").model
     assert [(d.code, d.span.line) for d in model.diagnostics] == [("E128", 2)]
 
 
@@ -265,7 +261,7 @@ iommu s: arm-smmu {
 device a: "x" { pci 0001:03:00.0 }
 device b: "x" { pci 0002:03:00.1 }
 """
-    model = build_model(load_text(text, "m.iommu"))
+    model = Board.from_text(text, "m.iommu").model
     assert model.ok, model.diagnostics
     assert model.devices["a"].stream_ids(model.iommus["s"]) == [(0x57, 0)]  # RID & 0
     assert model.devices["b"].stream_ids(model.iommus["s"]) == [(0x101, 0)]  # 0x301 & 0xff
@@ -291,7 +287,7 @@ rule "vde detaches": compatible "nvidia,tegra*-vde" driver detaches-implicit,  o
 def test_a_driver_rule_gives_its_flags_to_the_devices_it_selects() -> None:
     out = format_text(DRIVER_RULE, "d.iommu")
     assert 'compatible "nvidia,tegra*-vde" driver detaches-implicit, own-domain' in out
-    res = resolve(build_model(load_text(DRIVER_RULE, "d.iommu")))
+    res = Board.from_text(DRIVER_RULE, "d.iommu").resolution
     why = res.driver_does("vde", "detaches-implicit")
     assert why is not None and why.span is not None and why.span.line == 10
     assert why.source == "tegra-vde/iommu.c: tegra_vde_iommu_init"
@@ -301,13 +297,13 @@ def test_a_driver_rule_gives_its_flags_to_the_devices_it_selects() -> None:
     assert res.devices["vde"].values["dma_ops"] == "dma-direct"
     assert "detached its arm32 mapping" in res.devices["vde"].reasons["dma_ops"].lines()[1]
     dropped = DRIVER_RULE.replace("rule ", "# rule ").replace("    source", "#")
-    res = resolve(build_model(load_text(dropped, "d.iommu")))
+    res = Board.from_text(dropped, "d.iommu").resolution
     assert res.devices["vde"].values["dma_ops"] == "arm_iommu"
 
 
 def test_an_unknown_driver_flag_in_a_rule_is_e005() -> None:
-    loaded = load_text('device a: "x"\nrule "r": a driver detach-implicit\n', "d.iommu")
-    diags = [*loaded.diagnostics, *build_model(loaded).diagnostics]
+    board = Board.from_text('device a: "x"\nrule "r": a driver detach-implicit\n', "d.iommu")
+    diags = board.input_diagnostics  # the loader's, then the model's
     assert [d.code for d in diags] == ["E005"]
     assert "did you mean 'detaches-implicit'?" in (diags[0].help or "")
 
@@ -316,9 +312,9 @@ def test_caps_are_facts_a_selector_can_ask_for() -> None:
     text = 'device a: "x" { caps pasid,ats }\ndevice b: "y"\nrule "r": cap pasid prefers dma\n'
     out = format_text(text, "c.iommu")
     assert 'device a: "x" { caps pasid, ats }' in out and 'rule "r": cap pasid' in out
-    model = build_model(load_text(text, "c.iommu"))
-    assert model.devices["a"].caps == frozenset({"pasid", "ats"})
-    res = resolve(model)
+    board = Board.from_text(text, "c.iommu")
+    assert board.model.devices["a"].caps == frozenset({"pasid", "ats"})
+    res = board.resolution
     assert res.rule_hits == {0: 1}  # only 'a'
     bad = load_text('device a: "x" { caps pasidd }\n', "c.iommu")
     assert [(d.code, d.help) for d in bad.diagnostics] == [("E005", "did you mean 'pasid'?")]
@@ -334,6 +330,6 @@ def test_caps_are_facts_a_selector_can_ask_for() -> None:
 )
 def test_dma_ops_expectation_typos_get_a_hint(word: str, hint: str) -> None:
     """iommu-dma and POWER's dma_iommu are the same two words: a swap names both."""
-    model = build_model(load_text(f'device a: "x"\nexpect a.dma_ops == {word}\n', "b.iommu"))
+    model = Board.from_text(f'device a: "x"\nexpect a.dma_ops == {word}\n', "b.iommu").model
     [diag] = [d for d in model.diagnostics if d.code == "E116"]
     assert hint in (diag.help or "")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from iommu_rules.loader import load_text
-from iommu_rules.resolution import Resolution
-from iommu_rules.resolve import resolve
-from iommu_rules.validate import build_model
+from iommu_rules import Board
 
 from conftest import EXAMPLES, import_dts, run_cli
+
+if TYPE_CHECKING:
+    from iommu_rules.resolution import Resolution
 
 
 def imported(tmp_path, compatible: str, body: str):  # type: ignore[no-untyped-def]
@@ -80,7 +82,7 @@ device dc1: "nvidia,tegra30-dc" {{ iommu mc swgroup dcb }}
     ],
 )
 def test_soc_groups_follow_the_kernel(kernel: str, members: list[str], name: str | None) -> None:
-    res = resolve(build_model(load_text(SOC_GROUP_BOARD.format(kernel=kernel), "b.iommu")))
+    res = Board.from_text(SOC_GROUP_BOARD.format(kernel=kernel), "b.iommu").resolution
     assert res.devices["gr3d"].values["group_members"] == members
     display = res.group_of("dc0")
     assert display is not None and display.name == (name or "display")
@@ -100,7 +102,7 @@ device vic: "nvidia,tegra124-vic" {{ iommu mc swgroup vic }}
 """
     got = {}
     for kernel in ("5.4", "5.8", "5.10"):
-        res = resolve(build_model(load_text(board.format(kernel=kernel), "b.iommu")))
+        res = Board.from_text(board.format(kernel=kernel), "b.iommu").resolution
         got[kernel] = res.devices["dc0"].values["group_members"]
     assert got == {"5.4": ["dc0"], "5.8": ["gpu", "dc0", "vic"], "5.10": ["dc0", "vic"]}
 
@@ -139,7 +141,7 @@ SME_DEFAULT = "; config AMD_MEM_ENCRYPT_ACTIVE_BY_DEFAULT"
 def test_amd_vi_pack_follows_amd_iommu_def_domain_type(
     kernel: str, extra: str, gpu: str, acc: str
 ) -> None:
-    res = resolve(build_model(load_text(AMD_BOARD.format(kernel=kernel, extra=extra), "a.iommu")))
+    res = Board.from_text(AMD_BOARD.format(kernel=kernel, extra=extra), "a.iommu").resolution
     assert not res.errors
     values = {d: res.devices[d].values["default_domain"] for d in ("gpu", "acc", "nic", "egpu")}
     base = res.global_default
@@ -202,7 +204,7 @@ device sio: "apple,t8103-sio" {{ iommu dart_sio sid 2 }}
     ],
 )
 def test_apple_dart_pack_follows_the_kernel_page_size(config: str, dcp: str, sio: str) -> None:
-    res = resolve(build_model(load_text(DART_BOARD.format(config=config), "m1.iommu")))
+    res = Board.from_text(DART_BOARD.format(config=config), "m1.iommu").resolution
     assert res.devices["dcp"].values["default_domain"] == dcp
     assert res.devices["sio"].values["default_domain"] == sio
     assert ("W210" in {d.code for d in res.diagnostics}) == (sio == "none")
@@ -219,7 +221,7 @@ device gpu: "qcom,adreno-306.0", "qcom,adreno" {{ iommu gpu_iommu context 1, con
 @pytest.mark.parametrize("ctx", [4, 5])
 def test_msm8916_secure_context_still_serves_its_client(ctx: int) -> None:
     """qcom_iommu_init_domain programs a -sec context like a -ns one; nothing is refused."""
-    res = resolve(build_model(load_text(MSM8916_BOARD.format(cmdline="", ctx=ctx), "b.iommu")))
+    res = Board.from_text(MSM8916_BOARD.format(cmdline="", ctx=ctx), "b.iommu").resolution
     venus = res.devices["venus"].values
     got = (venus["context"], venus["dma_ops"], venus["default_domain"])
     assert got == (ctx, "iommu-dma", "dma")
@@ -234,7 +236,7 @@ def test_msm8916_passthrough_falls_back_to_dma() -> None:
     """qcom_iommu_domain_alloc has no identity domain: iommu_group_alloc_default_domain falls
     back to IOMMU_DOMAIN_DMA and says so."""
     text = MSM8916_BOARD.format(cmdline='; cmdline "iommu.passthrough=1"', ctx=5)
-    res = resolve(build_model(load_text(text, "b.iommu")))
+    res = Board.from_text(text, "b.iommu").resolution
     assert res.global_default == "identity"
     assert res.devices["venus"].values["default_domain"] == "dma"
     # as pr_warn prints it: IOMMU_DOMAIN_IDENTITY is 4, and the group has no name
@@ -267,7 +269,7 @@ device nic: "pci1af4,1041" {{ pci 0000:00:02.0; iommu viommu }}
 def test_virtio_identity_domains_arrive_in_5_17(kernel: str, domain: str) -> None:
     """viommu_domain_alloc took only UNMANAGED and DMA until 51a4c54f35ae: passthrough fell
     back to a DMA domain."""
-    res = resolve(build_model(load_text(VIRTIO_BOARD.format(kernel=kernel), "vm.iommu")))
+    res = Board.from_text(VIRTIO_BOARD.format(kernel=kernel), "vm.iommu").resolution
     assert res.global_default == "identity"
     assert res.devices["nic"].values["default_domain"] == domain
     assert any("Falling back" in line for line in res.log) == (domain == "dma")
@@ -286,7 +288,7 @@ device nic: "pci19e5,a222" {{ pci 0000:7d:00.0 }}
 @pytest.mark.parametrize(("kernel", "ptt"), [("5.19", "dma"), ("6.1", "identity")])
 def test_smmu_v3_gives_hisilicon_ptt_identity(kernel: str, ptt: str) -> None:
     """arm_smmu_def_domain_type: IS_HISI_PTT_DEVICE -> identity (24b6c7798a01, 6.1)."""
-    res = resolve(build_model(load_text(SMMU3_BOARD.format(kernel=kernel), "hip09.iommu")))
+    res = Board.from_text(SMMU3_BOARD.format(kernel=kernel), "hip09.iommu").resolution
     assert not res.errors
     assert res.devices["ptt"].values["default_domain"] == ptt
     assert res.devices["nic"].values["default_domain"] == "dma"
@@ -309,9 +311,9 @@ domain drm: arm-mapping on sysmmu_fimd0, sysmmu_tv{on} {{ attach fimd, mixer{ext
 
 def test_exynos_drm_components_share_one_arm32_mapping() -> None:
     """drm_iommu_attach_device: off the implicit mapping, onto the DRM's shared one."""
-    model = build_model(load_text(EXYNOS_BOARD.format(arch="arm", on="", extra=""), "b"))
-    assert not model.diagnostics
-    res = resolve(model)
+    board = Board.from_text(EXYNOS_BOARD.format(arch="arm", on="", extra=""), "b")
+    assert not board.model.diagnostics
+    res = board.resolution
     assert not res.errors
     for name in ("fimd", "mixer"):
         values = res.devices[name].values
@@ -323,15 +325,15 @@ def test_exynos_drm_components_share_one_arm32_mapping() -> None:
 
 
 def test_arm_mapping_needs_arm32_and_a_detached_implicit_mapping() -> None:
-    res = resolve(build_model(load_text(EXYNOS_BOARD.format(arch="arm64", on="", extra=""), "b")))
+    res = Board.from_text(EXYNOS_BOARD.format(arch="arm64", on="", extra=""), "b").resolution
     assert [(d.code, "arm32 dma_iommu_mapping" in d.message) for d in res.errors] == [
         ("E120", True)
     ]
     # jpeg's driver keeps its implicit mapping: the shared mapping cannot take it (-EBUSY)
     text = EXYNOS_BOARD.format(arch="arm", on=", sysmmu_jpeg", extra=", jpeg")
-    model = build_model(load_text(text, "b"))
-    assert not model.diagnostics
-    assert [d.code for d in resolve(model).errors] == ["E302"]
+    board = Board.from_text(text, "b")
+    assert not board.model.diagnostics
+    assert [d.code for d in board.resolution.errors] == ["E302"]
 
 
 RCAR_BOARD = """\
@@ -356,7 +358,7 @@ device nvme: "pci144d,a808" {{ pci 0000:01:00.0 }}
 )
 def test_rcar_gen3_ipmmu_serves_only_opted_in_masters(kernel: str, translated: list[str]) -> None:
     """ipmmu_of_xlate: -ENODEV for a master ipmmu_device_is_allowed refuses."""
-    res = resolve(build_model(load_text(RCAR_BOARD.format(kernel=kernel), "salvator.iommu")))
+    res = Board.from_text(RCAR_BOARD.format(kernel=kernel), "salvator.iommu").resolution
     assert not res.errors
     got = [name for name, d in res.devices.items() if d.iommu is not None]
     assert got == translated
@@ -378,7 +380,7 @@ domain rockchip_drm: unmanaged on vopb_mmu, vopl_mmu {{ attach vopb, vopl }}
 
 def test_rockchip_drm_on_arm32_drops_the_implicit_mapping_from_5_19() -> None:
     """8490cad4dc4e: rockchip_drm_dma_attach_device detaches the arm_iommu mapping first."""
-    res = resolve(build_model(load_text(RK3288_BOARD.format(kernel="6.1"), "veyron.iommu")))
+    res = Board.from_text(RK3288_BOARD.format(kernel="6.1"), "veyron.iommu").resolution
     assert not res.errors
     for vop in ("vopb", "vopl"):
         values = res.devices[vop].values
@@ -389,7 +391,7 @@ def test_rockchip_drm_on_arm32_drops_the_implicit_mapping_from_5_19() -> None:
     # Before, the driver attached over the implicit mapping: the core allowed it, as the
     # group had no default domain (no DMA domain on arm32, and __iommu_attach_group's
     # -EBUSY needed one until 1ea2a07a532b). The mapping stays, with its ID and the DMA ops.
-    res = resolve(build_model(load_text(RK3288_BOARD.format(kernel="5.18"), "veyron.iommu")))
+    res = Board.from_text(RK3288_BOARD.format(kernel="5.18"), "veyron.iommu").resolution
     assert not res.errors
     for vop in ("vopb", "vopl"):
         values = res.devices[vop].values
@@ -413,7 +415,7 @@ device nvme: "pci144d,a808" { pci 0004:01:00.0 }
 device eth: "pci10ec,8168" { pci 0008:01:00.0 }
 device eth2: "pci10ec,8168" { pci 0008:02:00.0 }
 """
-    res = resolve(build_model(load_text(text, "orin.iommu")))
+    res = Board.from_text(text, "orin.iommu").resolution
     assert not res.errors
     assert res.devices["nvme"].iommu == "smmu_niso0"  # PCIE4, SID 0x13
     assert res.devices["eth"].iommu == res.devices["eth2"].iommu == "smmu_niso1"  # PCIE8
@@ -451,7 +453,7 @@ device sdhc_1: "qcom,sc7180-sdhci", "qcom,sdhci-msm-v5" {{ iommu apps_smmu sid 0
 def test_sc7180_pack_follows_the_qcom_client_list(
     kernel: str, identity: set[str], gpu_context: int | None
 ) -> None:
-    res = resolve(build_model(load_text(SC7180.format(kernel=kernel), "trogdor.iommu")))
+    res = Board.from_text(SC7180.format(kernel=kernel), "trogdor.iommu").resolution
     assert not res.errors
     got = {n for n, d in res.devices.items() if d.values["default_domain"] == "identity"}
     assert got == identity
@@ -493,7 +495,7 @@ def test_sm8x50_packs_map_bus_1_of_each_pcie_host(soc: str, kernel: str, mdss: s
     text = SM8250.format(kernel=kernel).replace("sm8250", soc)
     if soc == "sm8150":  # two PCIe hosts on SM8150
         text = text.replace("0002:02:00.0", "0001:02:00.0")
-    res = resolve(build_model(load_text(text, "board.iommu")))
+    res = Board.from_text(text, "board.iommu").resolution
     assert not res.errors
     assert res.devices["wifi"].iommu == res.devices["nvme"].iommu == "apps_smmu"
     assert res.devices["wifi"].group != res.devices["nvme"].group  # SIDs 0x1c01, 0x1c81
@@ -577,7 +579,7 @@ device odd: "vendor,ccu-and-camsv" {{ iommu iommu0 sid 0x1a9, sid 0x1a1 }}
     ],
 )  # fmt: skip
 def test_mt8192_pack_groups_masters_by_iova_region(kernel: str, groups: list[list[str]]) -> None:
-    res = resolve(build_model(load_text(MT8192.format(kernel=kernel), "asurada.iommu")))
+    res = Board.from_text(MT8192.format(kernel=kernel), "asurada.iommu").resolution
     assert not res.errors
     assert [g.members for g in res.groups] == groups
     assert len(res.context_slots("iommu0")) == 1  # one shared page table
@@ -597,7 +599,7 @@ def test_import_dts_uses_the_mt8192_pack(tmp_path) -> None:  # type: ignore[no-u
     )
     text = out.read_text()
     assert 'include "std/soc/mt8192"' in text and "declared by std/soc/mt8192 as 'iommu0'" in text
-    res = resolve(build_model(load_text(text, "a.iommu")))  # kernel 6.8, the import's default
+    res = Board.from_text(text, "a.iommu").resolution  # kernel 6.8, the import's default
     assert not res.errors
     assert len(res.groups) == 2  # display in region 0, the encoder in region 1
 
@@ -649,23 +651,19 @@ device wifi: "pci14c3,7961" {{ pci 0001:01:00.0; iommu iommu_infra sid 0x10 }}
 def test_mt8195_vdo_and_vpp_share_groups_per_region(kernel: str, groups: list[list[str]]) -> None:
     """SHARE_PGTABLE: both M4Us are on m4ulist and use the first one's m4u_group[region];
     the infra IOMMU puts every PCIe function in bank 0's group, ACS unasked."""
-    res = resolve(build_model(load_text(MT8195.format(kernel=kernel), "cherry.iommu")))
+    board = Board.from_text(MT8195.format(kernel=kernel), "cherry.iommu")
+    res = board.resolution
     assert not res.errors
     assert sorted(g.members for g in res.groups) == sorted(groups)
     # one page table for every domain of both M4Us; each programs it
     for m4u in ("iommu_vdo", "iommu_vpp", "iommu_infra"):
         assert len(res.context_slots(m4u)) == 1, m4u
-    from iommu_rules.checks import query
-    from iommu_rules.dot import render
-
     mm = [d for d in res.domains if res.domains[d].iommu != "iommu_infra"]
     assert len(mm) == len(groups) - 1
     for m4u in ("iommu_vdo", "iommu_vpp"):
-        assert sorted(query(res, m4u, "domains")[0]) == sorted(mm)  # every sharer, each M4U
-    assert f"0: {', '.join(mm)}" in render(res, "contexts")
-    from iommu_rules.explain import explain
-
-    text = str(explain(res, "vdo1_rdma1.group_members"))
+        assert sorted(board.value(f"{m4u}.domains")) == sorted(mm)  # every sharer, each M4U
+    assert f"0: {', '.join(mm)}" in board.dot("contexts")
+    text = str(board.why("vdo1_rdma1.group_members"))
     assert ("first on their hw_list" if kernel == "6.8" else "dma-ranges") in text
 
 
@@ -699,9 +697,9 @@ def test_a_driver_domain_may_span_m4us_that_share_a_page_table() -> None:
         'device disp_vpp: "x" { iommu iommu_vpp sid 96; driver own-domain }\n'
         "domain d: unmanaged on iommu_vdo, iommu_vpp { attach disp_vdo, disp_vpp }\n"
     )
-    model = build_model(load_text(text, "b.iommu"))
-    assert not model.diagnostics
-    res = resolve(model)
+    board = Board.from_text(text, "b.iommu")
+    assert not board.model.diagnostics
+    res = board.resolution
     assert not res.diagnostics  # no W203: the DMA API maps into the same page table
     assert res.devices["disp_vpp"].domain == "d" and res.domains["d"].contexts_on == {
         "iommu_vpp": 0
@@ -709,7 +707,7 @@ def test_a_driver_domain_may_span_m4us_that_share_a_page_table() -> None:
     # M4Us that do not share a list: not modelled
     bad = text.replace("quirk share-pgtable", "").replace('include "std/soc/mt8195"\n', "")
     bad = "iommu iommu_vdo: mtk-iommu\niommu iommu_vpp: mtk-iommu\n" + bad
-    assert [d.code for d in build_model(load_text(bad, "b.iommu")).diagnostics] == ["E120"]
+    assert [d.code for d in Board.from_text(bad, "b.iommu").model.diagnostics] == ["E120"]
 
 
 def test_jetson_tx2_passthrough_puts_the_drm_clients_in_one_domain() -> None:
@@ -717,7 +715,7 @@ def test_jetson_tx2_passthrough_puts_the_drm_clients_in_one_domain() -> None:
     heads, VIC and NVDEC to tegra-drm's domain; the board's `when` expectations say so."""
     text = (EXAMPLES / "jetson-tx2.iommu").read_text(encoding="utf-8")
     text = text.replace('fw_devlink=on"', 'fw_devlink=on iommu.passthrough=1"')
-    res = resolve(build_model(load_text(text, "jetson-tx2.iommu")))
+    res = Board.from_text(text, "jetson-tx2.iommu").resolution
     drm = [
         (e.query.attribute.text, ok)
         for e, ok, _, _ in res.expectations
@@ -734,7 +732,7 @@ def test_jetson_tx2_passthrough_puts_the_drm_clients_in_one_domain() -> None:
     assert res.devices["nvdec"].values["domain"] == "tegra_drm"
     assert res.devices["host1x"].values["domain_type"] == "identity"
     # on 6.7 the early return still holds: nothing is attached
-    old = resolve(build_model(load_text(text.replace("kernel 6.8", "kernel 6.7"), "b.iommu")))
+    old = Board.from_text(text.replace("kernel 6.8", "kernel 6.7"), "b.iommu").resolution
     assert old.devices["head0"].values["domain_type"] == "identity"
 
 
@@ -760,9 +758,9 @@ device jpegdec: "mediatek,mt7623-jpgdec" {{ iommu m4u sid 43, sid 28 }}
 def test_mtk_iommu_v1_shares_one_arm32_mapping(kernel: str, default: str) -> None:
     """mtk_iommu_v1_probe_finalize: arm_iommu_attach_device(dev, data->mapping) for every
     master: one group each, one mapping and page table for all, arm_iommu DMA ops."""
-    model = build_model(load_text(MT7623.format(arch="arm", kernel=kernel), "bpi.iommu"))
-    assert not model.diagnostics
-    res = resolve(model)
+    board = Board.from_text(MT7623.format(arch="arm", kernel=kernel), "bpi.iommu")
+    assert not board.model.diagnostics
+    res = board.resolution
     assert not res.errors and not res.diagnostics
     mapping = res.domains["arm_iommu:m4u"]
     assert (mapping.origin, mapping.type, mapping.context) == ("arm32", "unmanaged", 0)
@@ -780,12 +778,12 @@ def test_mtk_iommu_v1_shares_one_arm32_mapping(kernel: str, default: str) -> Non
 
 
 def test_mtk_iommu_v1_refusals() -> None:
-    model = build_model(load_text(MT7623.format(arch="arm64", kernel="6.8"), "b.iommu"))
+    model = Board.from_text(MT7623.format(arch="arm64", kernel="6.8"), "b.iommu").model
     assert [(d.code, d.message) for d in model.diagnostics] == [
         ("E130", "'m4u' (mtk-iommu-v1) is built only on arch arm (here: arch arm64)")
     ]
     text = MT7623.format(arch="arm", kernel="6.8") + "domain d: unmanaged on m4u { attach ovl }\n"
-    model = build_model(load_text(text, "b.iommu"))
+    model = Board.from_text(text, "b.iommu").model
     assert [d.code for d in model.diagnostics] == ["E120"]
     assert "only its own mapping" in model.diagnostics[0].message
 
@@ -819,7 +817,7 @@ device behind_switch: "pci10ec,8168" {{ pci 0001:02:00.0 }}
 def test_sc7280_pack(kernel: str, identity: set[str]) -> None:
     """sc7280.dtsi: 80 apps banks, 10 Adreno banks (MMU-500, two cells), pcie1's map of
     RID 0x0 and 0x100 only; the identity clients follow qcom_smmu_client_of_match."""
-    res = resolve(build_model(load_text(SC7280.format(kernel=kernel), "herobrine.iommu")))
+    res = Board.from_text(SC7280.format(kernel=kernel), "herobrine.iommu").resolution
     assert not res.errors
     got = {n for n, d in res.devices.items() if d.values["default_domain"] == "identity"}
     assert got == identity
@@ -833,7 +831,7 @@ def test_sc7280_pack(kernel: str, identity: set[str]) -> None:
 def test_excludes_implicit_on_an_m4u_v1_master_warns() -> None:
     """W213: the M4U v1 driver attaches every master to its mapping itself."""
     text = MT7623.format(arch="arm", kernel="6.8") + 'rule "no mapping": ovl excludes implicit\n'
-    res = resolve(build_model(load_text(text, "b.iommu")))
+    res = Board.from_text(text, "b.iommu").resolution
     assert [(d.code, "'no mapping' cannot keep 'ovl'" in d.message) for d in res.diagnostics] == [
         ("W213", True)
     ]
@@ -863,12 +861,12 @@ def test_sun50i_iommu_one_group_one_table(kernel: str, cmdline: str, default: st
     """One TTB register: every master in one group; a driver domain replaces the default
     domain in the hardware, so only one holds the table."""
     text = H6.format(kernel=kernel, cmdline=cmdline)
-    res = resolve(build_model(load_text(text, "pineh64.iommu")))
+    res = Board.from_text(text, "pineh64.iommu").resolution
     assert not res.errors
     assert res.devices["ve"].values["group_members"] == ["mixer0", "ve"]
     assert res.devices["mixer0"].values["default_domain"] == default
     text += "domain cedrus: unmanaged on iommu { attach ve }\n"
-    res = resolve(build_model(load_text(text, "pineh64.iommu")))
+    res = Board.from_text(text, "pineh64.iommu").resolution
     # mixer0 moves too (W206); with DMA defaults both still map through their DMA API (W203)
     codes = {d.code for d in res.diagnostics}
     assert "W206" in codes and codes <= {"W203", "W206"}
@@ -885,13 +883,13 @@ iommu iommu2: riscv-iommu
 device nic: "pci8086,1533" {{ pci 0000:00:02.0; dma-mask 64 }}
 device nvme: "pci144d,a808" {{ pci 0000:00:03.0; dma-mask 64{untrusted} }}
 device dmac: "spacemit,k1-pdma" {{ iommu iommu2 sid 5 }}
-domain vfio: unmanaged on iommu {{ attach nic, dmac }}
+domain vfio: unmanaged on iommu, iommu2 {{ attach nic, dmac }}
 """
 
 
 def _riscv(kernel: str = "6.18", config: str = "", untrusted: str = "") -> Resolution:
     text = RISCV.format(kernel=kernel, config=config, untrusted=untrusted)
-    return resolve(build_model(load_text(text, "riscv.iommu")))
+    return Board.from_text(text, "riscv.iommu").resolution
 
 
 def test_riscv_iommu_defaults_are_identity_without_iommu_dma() -> None:
@@ -942,14 +940,14 @@ def test_riscv_iommu_has_no_driver_before_6_13() -> None:
 def test_riscv_iommu_refuses_other_arches_and_context_counts() -> None:
     text = RISCV.format(kernel="6.18", config="", untrusted="").replace("riscv64", "arm64")
     text = text.replace("iommu iommu2: riscv-iommu", "iommu iommu2: riscv-iommu { contexts 8 }")
-    codes = [d.code for d in build_model(load_text(text, "riscv.iommu")).diagnostics]
+    codes = [d.code for d in Board.from_text(text, "riscv.iommu").model.diagnostics]
     assert "E130" in codes and "E114" in codes
 
 
 def test_riscv_iommu_shared_device_id_warns_and_both_probe() -> None:
     text = RISCV.format(kernel="6.18", config="", untrusted="")
     text += 'device dmac2: "spacemit,k1-pdma" { iommu iommu2 sid 5 }\n'
-    res = resolve(build_model(load_text(text, "riscv.iommu")))
+    res = Board.from_text(text, "riscv.iommu").resolution
     assert "W205" in {d.code for d in res.diagnostics}
     assert res.devices["dmac2"].values["group"] not in ("none", res.devices["dmac"].values["group"])
 
@@ -970,7 +968,7 @@ device dsp1: "ti,dra7-dsp" {{ iommu mmu0_dsp1; iommu mmu1_dsp1 }}
 
 def _omap(kernel: str = "6.12", extra: str = "", arch: str = "arm") -> Resolution:
     text = OMAP.format(kernel=kernel, extra=extra, arch=arch)
-    return resolve(build_model(load_text(text, "x15.iommu")))
+    return Board.from_text(text, "x15.iommu").resolution
 
 
 @pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.7", "identity")])
@@ -1006,7 +1004,7 @@ def test_omap_iommu_domain_takes_one_client(kernel: str, errno: str) -> None:
     # across MMUs: refused when the model is built
     extra = "domain both: unmanaged on mmu_ipu1, mmu0_dsp1 { attach ipu1, dsp1 }"
     text = OMAP.format(kernel="6.12", extra=extra, arch="arm")
-    assert "E120" in {d.code for d in build_model(load_text(text, "x15.iommu")).diagnostics}
+    assert "E120" in {d.code for d in Board.from_text(text, "x15.iommu").model.diagnostics}
 
 
 Z = """\
@@ -1025,7 +1023,7 @@ def _z(kernel: str, cmdline: str = "", quirk: str = "", arch: str = "s390") -> R
     text = Z.format(
         kernel=kernel, arch=arch, cmdline=f'; cmdline "{cmdline}"' if cmdline else "", quirk=quirk
     )
-    return resolve(build_model(load_text(text, "z16.iommu")))
+    return Board.from_text(text, "z16.iommu").resolution
 
 
 def test_s390_before_6_7_the_arch_translates_with_its_own_dma_ops() -> None:
@@ -1070,7 +1068,7 @@ device gpu: "qcom,adreno-320.2" {{ iommu gfx3d sid 0, sid 1; iommu gfx3d1 sid 0,
 
 def _msm(kernel: str = "6.12", extra: str = "", gfx3d1: str = "", arch: str = "arm") -> Resolution:
     text = MSM.format(kernel=kernel, extra=extra, gfx3d1=gfx3d1, arch=arch)
-    return resolve(build_model(load_text(text, "apq8064.iommu")))
+    return Board.from_text(text, "apq8064.iommu").resolution
 
 
 @pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.7", "identity")])
@@ -1102,15 +1100,15 @@ def test_msm_iommu_serves_one_master_and_needs_its_bank_count() -> None:
     """insert_iommu_master keeps one master per IOMMU; msm_iommu_probe needs qcom,ncb."""
     extra = 'device vpe: "qcom,apq8064-vpe" { iommu gfx3d1 sid 4 }'
     text = MSM.format(kernel="6.12", extra=extra, gfx3d1="", arch="arm")
-    diags = build_model(load_text(text, "a.iommu")).diagnostics
+    diags = Board.from_text(text, "a.iommu").model.diagnostics
     second = [d for d in diags if d.code == "E131"]
     assert second and "'vpe' cannot be a second" in second[0].message
     text = MSM.format(kernel="6.12", extra="", gfx3d1="", arch="arm")
     text = text.replace("iommu gfx3d: msm-iommu { contexts 3 }", "iommu gfx3d: msm-iommu")
-    assert "E132" in {d.code for d in build_model(load_text(text, "a.iommu")).diagnostics}
+    assert "E132" in {d.code for d in Board.from_text(text, "a.iommu").model.diagnostics}
     # a count that is written but out of range is E114 alone
     zero = text.replace("iommu gfx3d: msm-iommu", "iommu gfx3d: msm-iommu { contexts 0 }")
-    codes = {d.code for d in build_model(load_text(zero, "a.iommu")).diagnostics}
+    codes = {d.code for d in Board.from_text(zero, "a.iommu").model.diagnostics}
     assert "E114" in codes and "E132" not in codes
 
 
@@ -1130,7 +1128,7 @@ def test_sprd_iommu_one_group_per_iommu_and_no_identity() -> None:
     """sprd_iommu_device_group: one group per IOMMU; no identity domain ever, so
     iommu.passthrough=1 falls back to DMA (iommu_group_alloc_default_domain)."""
     text = SPRD.format(cmdline="iommu.passthrough=1", extra="")
-    res = resolve(build_model(load_text(text, "sc9863a.iommu")))
+    res = Board.from_text(text, "sc9863a.iommu").resolution
     assert not res.errors
     assert res.devices["dispc"].values["group_members"] == ["dispc", "dispc_wb"]
     assert res.devices["dispc"].values["default_domain"] == "dma"
@@ -1139,7 +1137,7 @@ def test_sprd_iommu_one_group_per_iommu_and_no_identity() -> None:
 
 def test_sprd_iommu_attach_repoints_the_one_table_register() -> None:
     extra = "domain drm: unmanaged on iommu_dispc { attach dispc }"
-    res = resolve(build_model(load_text(SPRD.format(cmdline="", extra=extra), "s.iommu")))
+    res = Board.from_text(SPRD.format(cmdline="", extra=extra), "s.iommu").resolution
     # the whole group moves (W206) and only the driver's domain holds the table
     assert "W206" in {d.code for d in res.diagnostics}
     assert [d.name for d in res.context_slots("iommu_dispc").values()] == ["drm"]
@@ -1154,7 +1152,7 @@ def test_arm_smmu_v3_refuses_a_second_master_on_one_streamid() -> None:
         'device a: "vendor,dma-a" { iommu smmu sid 7 }\n'
         'device b: "vendor,dma-b" { iommu smmu sid 7 }\n'
     )
-    res = resolve(build_model(load_text(text, "v3.iommu")))
+    res = Board.from_text(text, "v3.iommu").resolution
     warned = [d for d in res.diagnostics if d.code == "W205"]
     assert warned and "StreamID 0x7" in warned[0].message
     assert res.devices["a"].values["iommu"] == "smmu"
@@ -1167,9 +1165,9 @@ def test_s390_iommu_takes_pci_functions_only_and_vfio_takes_the_arch_table() -> 
     replaces the arch's translation (zpci_dma_exit_device): no DMA API behind the device."""
     text = Z.format(kernel="6.6", arch="s390", cmdline="", quirk="")
     bad = text + 'device ism: "ibm,ism" { iommu zpci }\n'
-    assert "E131" in {d.code for d in build_model(load_text(bad, "z.iommu")).diagnostics}
+    assert "E131" in {d.code for d in Board.from_text(bad, "z.iommu").model.diagnostics}
     vfio = text + "domain vfio: unmanaged on zpci { attach nvme }\n"
-    res = resolve(build_model(load_text(vfio, "z.iommu")))
+    res = Board.from_text(vfio, "z.iommu").resolution
     assert not res.errors
     nvme = res.devices["nvme"]
     assert nvme.values["dma_ops"] == "none"
@@ -1203,7 +1201,7 @@ def test_apple_dart_domain_covers_both_darts_of_a_two_dart_master() -> None:
         'device admac: "apple,t8103-admac" { iommu sio_dart sid 2 }\n'
         "domain usb: unmanaged on dwc3_0_dart_0 { attach dwc3_0 }\n"
     )
-    res = resolve(build_model(load_text(text, "j274.iommu")))
+    res = Board.from_text(text, "j274.iommu").resolution
     assert not res.errors
     assert res.devices["dwc3_0"].values["group_members"] == ["dwc3_0"]
     # the default domain and the driver's both reach the second DART
@@ -1211,7 +1209,7 @@ def test_apple_dart_domain_covers_both_darts_of_a_two_dart_master() -> None:
     assert on_second == ["default:0", "usb"]
     assert "dwc3_0_dart_1" in res.domains["usb"].contexts_on
     both = text + "domain mixed: unmanaged on dwc3_0_dart_0, sio_dart { attach dwc3_0, admac }\n"
-    assert "E120" in {d.code for d in build_model(load_text(both, "j274.iommu")).diagnostics}
+    assert "E120" in {d.code for d in Board.from_text(both, "j274.iommu").model.diagnostics}
 
 
 @pytest.mark.parametrize(
@@ -1227,11 +1225,11 @@ def test_map_lines_where_no_iommu_map_is_read_warn(kind: str, text: str) -> None
         f"iommu i: {kind} {{ map rid 0x0 sid 0x0 length 0x100 }}\n"
         'device nic: "pci8086,1533" { pci 0000:00:02.0 }\n'
     )
-    warned = [d for d in build_model(load_text(board, "m.iommu")).diagnostics if d.code == "W214"]
+    warned = [d for d in Board.from_text(board, "m.iommu").model.diagnostics if d.code == "W214"]
     assert len(warned) == 1 and text in warned[0].message
     # a kind that reads iommu-map says nothing
     ok = board.replace(kind, "arm-smmu-v3")
-    assert "W214" not in {d.code for d in build_model(load_text(ok, "m.iommu")).diagnostics}
+    assert "W214" not in {d.code for d in Board.from_text(ok, "m.iommu").model.diagnostics}
 
 
 PAMU = """\
@@ -1256,7 +1254,7 @@ def _why(res: Resolution, dev: str, attr: str) -> str:
 
 def _pamu(kernel: str = "6.8", extra: str = "", quirk: str = "") -> Resolution:
     text = PAMU.format(kernel=kernel, extra=extra, quirk=quirk)
-    return resolve(build_model(load_text(text, "p4080ds.iommu")))
+    return Board.from_text(text, "p4080ds.iommu").resolution
 
 
 @pytest.mark.parametrize(("kernel", "default"), [("6.6", "none"), ("6.8", "platform")])
@@ -1326,7 +1324,7 @@ def test_fsl_pamu_untrusted_function_is_refused_from_6_7() -> None:
     text = PAMU.format(kernel="6.8", quirk="", extra="").replace(
         "{ pci 0000:01:00.0; dma-mask 64 }", "{ pci 0000:01:00.0; dma-mask 64; untrusted }"
     )
-    res = resolve(build_model(load_text(text, "p4080ds.iommu")))
+    res = Board.from_text(text, "p4080ds.iommu").resolution
     assert "E210" in {d.code for d in res.diagnostics}
     assert any("overriding group" in line and "to Platform" in line for line in res.log)
 
@@ -1342,7 +1340,7 @@ def test_fsl_pamu_untrusted_function_is_refused_from_6_7() -> None:
 )
 def test_fsl_pamu_board_mistakes(extra: str, code: str, text: str) -> None:
     board = PAMU.format(kernel="6.8", quirk="", extra=extra)
-    diags = [d for d in build_model(load_text(board, "p.iommu")).diagnostics if d.code == code]
+    diags = [d for d in Board.from_text(board, "p.iommu").model.diagnostics if d.code == code]
     assert diags and text in diags[0].message
 
 
@@ -1364,7 +1362,7 @@ device gpu: "pci10de,1f08" {{ pci 0004:02:00.0; iommu phb4 sid 0x1; dma-mask 47 
 
 def _p9(kernel: str = "6.8", extra: str = "", quirk: str = "") -> Resolution:
     text = P9.format(kernel=kernel, extra=extra, quirk=quirk)
-    return resolve(build_model(load_text(text, "talos.iommu")))
+    return Board.from_text(text, "talos.iommu").resolution
 
 
 def test_spapr_tce_groups_are_the_pes() -> None:
@@ -1403,7 +1401,7 @@ def test_spapr_tce_dma_ops_outlive_the_iommu_layer() -> None:
     assert "E210" in {d.code for d in res.diagnostics}
     assert res.devices["tb"].values["dma_ops"] == "dma_iommu"
     text = P9.format(kernel="6.8", quirk=" { disabled }", extra="")
-    res = resolve(build_model(load_text(text, "t.iommu")))
+    res = Board.from_text(text, "t.iommu").resolution
     assert res.devices["gpu"].values["group"] == "none"
     assert res.devices["gpu"].values["dma_ops"] == "dma_iommu"
     res = _p9(extra='device usb: "pci1912,0014" { pci 0000:02:00.0 }')
@@ -1432,7 +1430,7 @@ def test_spapr_tce_clients_are_pci_functions_in_a_pe() -> None:
         'device i2c: "ibm,power9-i2c" { iommu phb0 sid 0x2 }\n'
         'device usb: "pci1912,0014" { pci 0000:02:00.0 }'
     )
-    diags = build_model(load_text(P9.format(kernel="6.8", quirk="", extra=extra), "t")).diagnostics
+    diags = Board.from_text(P9.format(kernel="6.8", quirk="", extra=extra), "t").model.diagnostics
     assert sorted(d.code for d in diags if d.code in ("E131", "W215")) == ["E131", "W215"]
 
 
@@ -1455,7 +1453,7 @@ def test_platform_is_the_static_default_of_two_drivers_only() -> None:
         'device a: "x" { iommu smmu sid 1 }\n'
         'rule compatible "x" def-domain-type platform\n'
     )
-    res = resolve(build_model(load_text(board, "b.iommu")))
+    res = Board.from_text(board, "b.iommu").resolution
     assert "W210" in {d.code for d in res.diagnostics}
     assert res.devices["a"].values["default_domain"] == "none"
     res = _p9("6.5", extra="rule nvme requires platform")
@@ -1473,7 +1471,7 @@ def test_platform_is_the_static_default_of_two_drivers_only() -> None:
 )
 def test_spapr_tce_board_mistakes(extra: str, code: str) -> None:
     text = P9.format(kernel="6.8", quirk="", extra=extra)
-    assert code in {d.code for d in build_model(load_text(text, "t.iommu")).diagnostics}
+    assert code in {d.code for d in Board.from_text(text, "t.iommu").model.diagnostics}
 
 
 @pytest.mark.parametrize(
@@ -1488,7 +1486,7 @@ def test_spapr_tce_board_mistakes(extra: str, code: str) -> None:
     ids=["omap-iommu", "s390-iommu", "msm-iommu", "fsl-pamu", "spapr-tce"],
 )
 def test_an_iommu_is_refused_off_the_arch_that_builds_it(board: str, arch: str) -> None:
-    e130 = [d for d in build_model(load_text(board, "b.iommu")).diagnostics if d.code == "E130"]
+    e130 = [d for d in Board.from_text(board, "b.iommu").model.diagnostics if d.code == "E130"]
     assert e130 and f"built only on arch {arch}" in e130[0].message
 
 
@@ -1514,7 +1512,7 @@ device dev: "x" {{ iommu mmu{stream} }}
 def _lazy(kind: str, kernel: str, extra: str = "", arch: str = "arm64") -> Resolution:
     stream = "" if kind == "rockchip" else " sid 1"
     text = LAZY.format(kind=kind, kernel=kernel, extra=extra, arch=arch, stream=stream)
-    return resolve(build_model(load_text(text, "lazy.iommu")))
+    return Board.from_text(text, "lazy.iommu").resolution
 
 
 @pytest.mark.parametrize(

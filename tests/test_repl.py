@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from iommu_rules.repl.completer import ReplCompleter
 from iommu_rules.repl.session import Session, execute
 
-from conftest import EXAMPLES, as_unprivileged
+from conftest import EXAMPLES, as_unprivileged, run_cli
 
 TEGRA = str(EXAMPLES / "tegra30.iommu")
 PROMPT = "iommu>"
@@ -165,16 +164,12 @@ def test_save_to_readonly_dir_keeps_the_session(repl, tmp_path: Path) -> None:  
 
 def test_scripted_mode_without_a_terminal() -> None:
     script = "ops gpu\nwhy gr3d.dma_ops\nbogus\n"
-    proc = subprocess.run(
-        [exe(), "repl", TEGRA], input=script, capture_output=True, text=True, timeout=60
-    )
+    proc = run_cli("repl", TEGRA, stdin=script)  # stdin is not a terminal
     assert proc.returncode == 1  # a command failed
     assert "iommu>" not in proc.stdout
     assert "gr3d.dma_ops = dma-direct" in proc.stdout
     assert "unknown command 'bogus'" in proc.stderr
-    ok = subprocess.run(
-        [exe(), "repl", TEGRA], input="groups\n", capture_output=True, text=True, timeout=60
-    )
+    ok = run_cli("repl", TEGRA, stdin="groups\n")
     assert ok.returncode == 0 and 'group 3 "display"' in ok.stdout
 
 

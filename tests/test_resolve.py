@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, run_cli
+from iommu_rules import Board
+
+from conftest import EXAMPLES, processes_soon, run_cli
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 CASES = sorted(SCENARIOS.glob("*.iommu"))
@@ -59,8 +61,8 @@ def test_examples_expectations_hold() -> None:
     ],
 )
 def test_kernel_log_lines(case: str, line: str) -> None:
-    proc = run_cli("resolve", "--color", "never", str(SCENARIOS / f"{case}.iommu"))
-    assert line in proc.stdout.splitlines()[-12:] or f"  {line}" in proc.stdout.splitlines()
+    report = Board.load(SCENARIOS / f"{case}.iommu").report()  # what `resolve` prints
+    assert line in report.splitlines()[-12:] or f"  {line}" in report.splitlines()
 
 
 def test_seed_scenario_names_the_failures() -> None:
@@ -112,17 +114,18 @@ def test_why_is_a_derivation_with_sources() -> None:
 
 
 def test_why_bad_query_suggests(tmp_path: Path) -> None:
+    # an unknown name is an input error (3), as the README's exit codes say
     proc = run_cli("why", str(EXAMPLES / "tegra30.iommu"), "gr3.dma_ops")
-    assert proc.returncode == 2 and "did you mean 'gr3d'?" in proc.stderr
+    assert proc.returncode == 3 and "did you mean 'gr3d'?" in proc.stderr
     proc = run_cli("why", str(EXAMPLES / "tegra30.iommu"), "gr3d.dmaops")
-    assert proc.returncode == 2 and "did you mean 'dma_ops'?" in proc.stderr
+    assert proc.returncode == 3 and "did you mean 'dma_ops'?" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_resolve_json_schema() -> None:
-    proc = run_cli("resolve", "--json", str(EXAMPLES / "sdm845.iommu"))
-    assert proc.returncode == 0
-    data = json.loads(proc.stdout)
+    board = Board.load(EXAMPLES / "sdm845.iommu")
+    assert not board.errors  # `resolve` would exit 0
+    data = json.loads(board.to_json())
     assert data["schema"] == "iommu-rules/resolution" and data["version"] == 1
     adreno = next(d for d in data["devices"] if d["name"] == "adreno")
     assert adreno["default_domain"] == "identity" and adreno["context"] == 0
@@ -187,42 +190,46 @@ def test_lints(tmp_path: Path) -> None:
     assert "warning[W202]: 'smmu' uses 2 of its 2 contexts" in err
 
 
+# One process per hash seed, started once collection is over.
+RESOLVE_RUNS = processes_soon(
+    "resolve",
+    "--json",
+    str(EXAMPLES / "x86-desktop.iommu"),
+    envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "123", "random", "99")],
+)
+WHY_RUNS = processes_soon(
+    "why",
+    str(EXAMPLES / "sdm845.iommu"),
+    "qce.group_members",
+    envs=[{"PYTHONHASHSEED": seed} for seed in ("0", "7", "random")],
+)
+
+
+@pytest.mark.soon
 def test_output_is_deterministic_across_hash_seeds() -> None:
-    outs = {
-        run_cli(
-            "resolve", "--json", str(EXAMPLES / "x86-desktop.iommu"), env={"PYTHONHASHSEED": seed}
-        ).stdout
-        for seed in ("0", "7", "123", "random", "99")
-    }
+    outs = {proc.stdout for proc in RESOLVE_RUNS.results()}
     assert len(outs) == 1
-    whys = {
-        run_cli(
-            "why", str(EXAMPLES / "sdm845.iommu"), "qce.group_members", env={"PYTHONHASHSEED": seed}
-        ).stdout
-        for seed in ("0", "7", "random")
-    }
+    whys = {proc.stdout for proc in WHY_RUNS.results()}
     assert len(whys) == 1
 
 
 def test_every_std_rule_cites_a_kernel_source() -> None:
-    from iommu_rules.loader import load_paths, std_root
-    from iommu_rules.validate import build_model
+    from iommu_rules.loader import std_root
 
     for pack in sorted(std_root().rglob("*.iommu")):
-        model = build_model(load_paths([str(pack)]))
-        for rule in model.rules:
+        for rule in Board.load(pack).model.rules:
             assert rule.source, f"{rule.span}: rule '{rule.name}' has no 'source'"
             assert rule.explicit_name, f"{rule.span}: std rules are named"
 
 
 def test_a_domain_spanning_instances_shows_on_each_in_json_and_dot() -> None:
-    board = str(SCENARIOS / "domain-spanning-instances.iommu")
-    data = json.loads(run_cli("resolve", "--json", board).stdout)
+    board = Board.load(SCENARIOS / "domain-spanning-instances.iommu")
+    data = json.loads(board.to_json())
     used = {i["name"]: i["contexts_used"] for i in data["iommus"]}
     assert used == {"vopb_mmu": 2, "vopl_mmu": 2, "vpu_mmu": 1}
     dev = {d["name"]: d for d in data["devices"]}
     assert dev["vopb"]["domain"] == dev["vopl"]["domain"] == "drm"
-    dot = run_cli("dot", "--view", "contexts", board).stdout
+    dot = board.dot("contexts")
     # the domain's node appears in both IOMMUs' clusters, not in the VPU's
     assert dot.count("1: drm") == 2, dot
 
@@ -287,24 +294,22 @@ rule "no driver for the idle engine": compatible "vendor,idle" driver none
 def test_a_device_no_driver_binds(
     tmp_path: Path, arch: str, iommu: str, link: str, kernel: str, grouped: bool
 ) -> None:
-    board = tmp_path / "b.iommu"
-    board.write_text(UNBOUND.format(arch=arch, iommu=iommu, link=link, kernel=kernel))
-    data = json.loads(run_cli("resolve", "--json", str(board)).stdout)
+    path = tmp_path / "b.iommu"
+    path.write_text(UNBOUND.format(arch=arch, iommu=iommu, link=link, kernel=kernel))
+    board = Board.load(path)
+    data = json.loads(board.to_json())
     dev = {d["name"]: d for d in data["devices"]}
     assert dev["used"]["group"] != "none"
     assert (dev["idle"]["group"] != "none") == grouped
     assert dev["idle"]["dma_ops"] == "none"  # no driver, no DMA API
-    why = run_cli("why", str(board), "idle.iommu").stdout
+    why = board.why("idle.iommu").text()
     assert ("no driver binds 'idle'" in why) == (not grouped)
 
 
 def resolved(text: str):  # type: ignore[no-untyped-def]
-    from iommu_rules.loader import load_text
-    from iommu_rules.resolve import resolve
-    from iommu_rules.validate import build_model
-
-    model = build_model(load_text(text, "b.iommu"))
-    return model, resolve(model)
+    """The board's model, and its resolution (None when it has input errors)."""
+    board = Board.from_text(text, "b.iommu")
+    return board.model, board.resolution if board.ok else None
 
 
 def test_a_spanning_domain_respects_the_other_instances_limit() -> None:
@@ -387,11 +392,11 @@ def test_qcom_iommu_banks_are_counted_from_one_everywhere(tmp_path: Path) -> Non
 
 
 def test_context_counts_in_why_and_whatif_count_banks_not_domains() -> None:
-    board = str(EXAMPLES / "db410c.iommu")
-    why = run_cli("why", board, "apps_iommu.contexts_used").stdout
+    board = Board.load(EXAMPLES / "db410c.iommu")
+    why = board.why("apps_iommu.contexts_used").text()
     assert why.splitlines()[0] == "apps_iommu.contexts_used = 3"
     assert "context 4: mdp_as" in why  # the domain mdp is attached to now
-    plan = run_cli("whatif", board, "--drop-device", "camss", "--color", "never").stdout
+    plan = board.diff(board.whatif("drop device camss")).text()
     assert "~ iommu apps_iommu: contexts used 3 → 2" in plan
 
 
@@ -401,6 +406,11 @@ def test_an_own_domain_nobody_declares_is_w208() -> None:
     text = (EXAMPLES / "exynos5420.iommu").read_text()
     start = text.index("domain exynos_drm:")
     text = text[:start] + text[text.index("}", start) + 1 :]
+    # and the expectation about the domain, which would name nothing (E103): a board with an
+    # input error has no resolution
+    lines = text.splitlines(keepends=True)
+    assert sum(line.startswith("expect exynos_drm.") for line in lines) == 1
+    text = "".join(line for line in lines if not line.startswith("expect exynos_drm."))
     _, res = resolved(text)
     w208 = sorted(d.message.split("'")[1] for d in res.diagnostics if d.code == "W208")
     assert w208 == ["fimd", "g2d", "mixer", "rotator", "scaler_0", "scaler_1", "scaler_2"]
@@ -526,16 +536,14 @@ when cmdline has "iommu.passthrough=1" {{
 
 @pytest.mark.parametrize(("cmdline", "built"), [("quiet", False), ("iommu.passthrough=1", True)])
 def test_a_domain_under_when_is_built_only_where_it_holds(cmdline: str, built: bool) -> None:
-    from iommu_rules.checks import query
-    from iommu_rules.explain import explain
-
-    _, res = resolved(COND_DOMAIN.format(cmdline=cmdline))
+    board = Board.from_text(COND_DOMAIN.format(cmdline=cmdline), "b.iommu")
+    res = board.resolution
     assert not res.errors
     assert ("drm" in res.domains) == built
     assert (res.devices["dc0"].domain == "drm") == built
-    members, _ = query(res, "drm", "members")
+    members = board.value("drm.members")
     assert members == (["dc0", "dc1"] if built else [])
-    text = str(explain(res, "drm.members"))
+    text = str(board.why("drm.members"))
     assert "iommu.passthrough" in text  # the condition, either way
     assert ("not built on this platform" in text) != built
     # a conditional domain still counts as declared: no W208 on the other platform
@@ -846,14 +854,13 @@ def test_a_failed_default_of_leaves_the_default_domain_anonymous() -> None:
 
 
 def test_dot_groups_draws_a_named_default_domain() -> None:
-    from iommu_rules.dot import groups
-
-    _, res = resolved(
+    board = Board.from_text(
         EXYNOS64.format(
             arch="arm64", kernel="6.8", domain="domain drm: default of decon { attach decon_tv }"
-        )
+        ),
+        "b.iommu",
     )
-    text = groups(res)
+    text = board.dot("groups")
     assert '"dev:decon_tv" -> "domain:drm"' in text and '"dev:decon" -> "domain:drm"' in text
     assert '"domain:default:' not in text  # anonymous default domains stay in their group box
 
@@ -938,7 +945,7 @@ def test_sun50i_iommu_passes_unattached_streams() -> None:
 @pytest.mark.parametrize(
     ("kind", "entry", "words"),
     [
-        ("apple-dart", "sid 0x10 smr-mask 0x1 length 0x1", "a apple-dart IOMMU has none"),
+        ("apple-dart", "sid 0x10 smr-mask 0x1 length 0x1", "an apple-dart IOMMU has none"),
         ("qcom-smmu", "sid 0x10 smr-mask 0x3 length 0x100", "maps one ID, but this entry maps"),
         ("qcom-smmu", "sid 0x10 smr-mask 0x10000 length 0x1", "out of range (0xffff)"),
     ],

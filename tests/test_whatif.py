@@ -6,10 +6,8 @@ import json
 
 import pytest
 
-from iommu_rules.loader import load_paths, load_text
-from iommu_rules.resolve import resolve
-from iommu_rules.validate import build_model
-from iommu_rules.whatif import ChangeError, WhatIf, diff, parse_change
+from iommu_rules import Board, ChangeError
+from iommu_rules.whatif import parse_change
 
 from conftest import EXAMPLES, run_cli
 
@@ -17,11 +15,10 @@ TEGRA = str(EXAMPLES / "tegra30.iommu")
 
 
 def plan(*changes: str):  # type: ignore[no-untyped-def]
-    base = load_paths([TEGRA])
-    before = resolve(build_model(base))
-    after, diags = WhatIf(base, [parse_change(c) for c in changes]).resolve()
-    assert after is not None, [d.message for d in diags]
-    return diff(before, after)
+    before = Board.load(TEGRA)
+    after = before.whatif(*changes)
+    assert after.ok, [d.message for d in after.input_diagnostics]
+    return before.diff(after)
 
 
 def test_dropping_the_seed_rule_brings_the_exhaustion_back() -> None:
@@ -95,47 +92,42 @@ def test_cli_unknown_names_suggest() -> None:
 
 
 def test_group_split_and_merge_are_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    board = tmp_path / "b.iommu"
-    board.write_text(
+    path = tmp_path / "b.iommu"
+    path.write_text(
         'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
         "iommu smmu: arm-smmu { contexts 8 }\n"
         'device a: "x" { iommu smmu sid 0x1 }\ndevice b: "y" { iommu smmu sid 0x1 }\n'
     )
-    base = load_paths([str(board)])
-    before = resolve(build_model(base))
-    split, _ = WhatIf(
-        base,
-        [parse_change("drop device b"), parse_change('add device b: "y" { iommu smmu sid 0x2 }')],
-    ).resolve()
-    assert split is not None
-    assert "~ group {a, b} split into {a} + {b}" in diff(before, split).text()
-    assert "~ group {a, b} merged from {a} + {b}" in diff(split, before).text()
+    before = Board.load(path)
+    split = before.whatif("drop device b", 'add device b: "y" { iommu smmu sid 0x2 }')
+    assert split.ok
+    assert "~ group {a, b} split into {a} + {b}" in before.diff(split).text()
+    assert "~ group {a, b} merged from {a} + {b}" in split.diff(before).text()
 
 
 def test_dropping_a_device_takes_its_expectations_and_attachments_with_it() -> None:
     # tegra30.iommu expects things of gr2d and attaches it to the DRM domain
     d = plan("drop device gr2d")
     assert "- device gr2d" in d.text()
-    base = load_paths([TEGRA])
-    after, diags = WhatIf(base, [parse_change("drop device gr2d")]).resolve()
-    assert after is not None and not [x for x in diags if x.is_error], diags
+    changed = Board.load(TEGRA).whatif("drop device gr2d")
+    assert changed.ok, changed.input_diagnostics
+    after = changed.resolution
     assert "gr2d" not in after.domains["drm"].devices
     assert all(e.query.subject.text != "gr2d" for e, *_ in after.expectations)
 
 
 def before_after(board: str, *changes: str):  # type: ignore[no-untyped-def]
-    """A board's resolution before and after the changes."""
-    base = load_text(board, "b.iommu")
-    after, diags = WhatIf(base, [parse_change(c) for c in changes]).resolve()
-    assert after is not None, [d.message for d in diags]
-    return resolve(build_model(base)), after
+    """A board's resolution before and after the changes, and the diff's text."""
+    before = Board.from_text(board, "b.iommu")
+    after = before.whatif(*changes)
+    assert after.ok, [d.message for d in after.input_diagnostics]
+    return before.resolution, after.resolution, before.diff(after).text()
 
 
 def test_a_shifted_context_order_is_one_line_not_one_per_domain() -> None:
     board = "platform { arch arm64; kernel 6.8 }\niommu smmu: arm-smmu { contexts 8; cells 2 }\n"
     board += "".join(f'device d{i}: "x" {{ iommu smmu sid {i} }}\n' for i in range(6))
-    before, after = before_after(board, "drop device d0")
-    text = diff(before, after).text()
+    _, _, text = before_after(board, "drop device d0")
     # d1..d5 each move down one bank (arm_smmu_alloc_context_bank takes the lowest free)
     assert "    - context 0: default domain of d0" in text
     assert "    ~ 5 domains moved to other contexts (e.g. default domain of d1: 1 → 0)" in text
@@ -144,7 +136,7 @@ def test_a_shifted_context_order_is_one_line_not_one_per_domain() -> None:
 
 def test_dropping_a_domain_declared_under_when() -> None:
     """A driver domain inside `when` is dropped like any other (it used to stay, silently)."""
-    before, after = before_after(
+    before, after, _ = before_after(
         'include "std/linux"\n'
         'platform { arch arm64; kernel 6.8; cmdline "iommu.passthrough=1" }\n'
         "iommu smmu: arm-smmu { contexts 8 }\n"
@@ -162,15 +154,14 @@ def test_dropping_a_shared_default_domain_splits_the_components() -> None:
     """`drop domain` on a `default of` domain: the components go back to their own default
     domains, and the shared one is the plain default domain of its device again."""
     board = (EXAMPLES / "exynos5433-tm2.iommu").read_text(encoding="utf-8")
-    before, after = before_after(board, "drop domain exynos_drm")
+    before, after, text = before_after(board, "drop domain exynos_drm")
     assert before.devices["decon_tv"].values["domain"] == "exynos_drm"
     assert after.devices["decon_tv"].values["domain"] == "default:1"
     assert after.devices["decon"].values["domain"] == "default:0"
-    text = diff(before, after).text()
     assert "~ device decon_tv" in text and "exynos_drm → default:1" in text
     # dropping the device whose default domain it is takes the domain (and what is
     # expected of it) along, instead of an unknown-name error
-    before, after = before_after(board, "drop device decon")
+    before, after, _ = before_after(board, "drop device decon")
     assert "exynos_drm" not in after.domains
     assert after.devices["decon_tv"].values["domain"] == "default:0"
 
@@ -184,7 +175,6 @@ def test_a_default_of_that_holds_on_one_side_only_moves_only_the_attached_device
         'device a: "x,a" { iommu s0 }\ndevice b: "x,b" { iommu s1 }\n'
         "when kernel >= 6.0 { domain drm: default of a { attach b } }\n"
     )
-    before, after = before_after(board, "set kernel 6.8")
-    text = diff(before, after).text()
+    _, _, text = before_after(board, "set kernel 6.8")
     assert "~ device b" in text and "domain: default:1 → drm" in text
     assert "~ device a" not in text and "1 device change domain" in text
