@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from . import ast
-from .diagnostics import Label, error, plural, warning
-from .enums import Origin
+from .diagnostics import Label, Span, error, plural, warning
+from .enums import Origin, Verb
 from .provenance import Reason
 from .resolution import Checked, Resolution
-from .rules import ActiveRule, conditions_hold
+from .rules import ActiveRule, by_verb, conditions_hold
 
 
 def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
@@ -115,7 +115,33 @@ def compare(actual: object, op: str, expected: object) -> bool:
     }[op]
 
 
+def _assumed(res: Resolution, rules: list[ActiveRule]) -> None:
+    """W218: what the resolution had to assume because the board does not say it."""
+    model = res.model
+    said = model.platform
+    assumed = []
+    if said.kernel is None:
+        assumed.append(f"kernel {'.'.join(map(str, res.platform.kernel))}")
+    if said.arch is None:
+        assumed.append(f"arch {res.platform.arch}")
+    if not by_verb(rules, Verb.DEFAULT_DOMAIN):
+        assumed.append(f"the global default domain {res.global_default} (no std/linux)")
+    if not assumed or not model.devices:
+        return
+    root = model.files[0] if model.files else "<input>"
+    res.diagnostics.append(
+        warning(
+            "W218",
+            "the board does not say it, so the resolution assumes " + ", ".join(assumed),
+            Span(root, 1, 1, 1, 2),
+            help="write 'platform { arch ARCH; kernel X.Y }' and 'include \"std/linux\"' "
+            "(the kernel's Kconfig and command-line policy); results change with both",
+        )
+    )
+
+
 def check(res: Resolution, rules: list[ActiveRule]) -> None:
+    _assumed(res, rules)
     model = res.model
     # expectations
     for exp in model.expectations:

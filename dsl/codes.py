@@ -670,6 +670,8 @@ _ALL = (
         "streams of both, and `arm_smmu_find_sme` returns -EINVAL: the device's IOMMU probe "
         "fails. Give both devices the same SID and mask, or ones that do not overlap.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu { cells 2 }
         device a: "vendor,a" { iommu smmu sid 0x10 mask 0x3 }
         device b: "vendor,b" { iommu smmu sid 0x12 mask 0xc }
@@ -710,6 +712,8 @@ _ALL = (
         "another requires); both are shown. Make them agree, or check why the devices share "
         "a group (a shared stream, an alias, a bridge without ACS).",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu
         device a: "vendor,a" { iommu smmu sid 0x1 }
         device b: "vendor,b" { iommu smmu sid 0x1 }
@@ -729,6 +733,8 @@ _ALL = (
         "`iommu_dma_init_domain` turns it into strict `dma` silently. Drop the rule, require "
         "a type the IOMMU has, or correct its `domains`.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu { domains dma, unmanaged }
         device a: "vendor,a" { iommu smmu sid 0x1 }
         rule a requires identity
@@ -747,6 +753,8 @@ _ALL = (
         "implicit` included, cannot hold; the kernel's choice is shown with its source. Drop "
         "the rule, or model the driver that does what the rule wants.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu
         device a: "vendor,a" { iommu smmu sid 0x1 }
         rule a def-domain-type identity
@@ -768,6 +776,8 @@ _ALL = (
         "keeps dma-direct. Free contexts with `excludes implicit` or `requires identity` "
         "rules, or check the reservations and `contexts`.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu { contexts 4 }
         device a: "vendor,a" { iommu smmu sid 0x1 }
         device b: "vendor,b" { iommu smmu sid 0x2 }
@@ -791,6 +801,7 @@ _ALL = (
         "implicit`) or let the driver detach it (`driver detaches-implicit`), or give each "
         "device its own domain.",
         """
+        include "std/linux"
         platform { arch arm; kernel 5.19; config ARM_DMA_USE_IOMMU }
         iommu mc: tegra-smmu { contexts 4 }
         device gr3d: "nvidia,tegra30-gr3d" { iommu mc swgroup nv }
@@ -809,6 +820,8 @@ _ALL = (
         "instead. Check the default-domain rules for DEVICE, or describe what the driver "
         "builds instead (`unmanaged on IOMMU`, or `arm-mapping on IOMMU` on arm32).",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu { quirk no-identity }
         device a: "vendor,a" { iommu smmu sid 0x1 }
         device b: "vendor,b" { iommu smmu sid 0x2 }
@@ -827,6 +840,8 @@ _ALL = (
         "expectation is out of date. `iommu-rules test` runs the expectations and reports "
         "each failure this way.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         device sdhci: "nvidia,tegra30-sdhci"
         expect sdhci.dma_ops == iommu-dma
         """,
@@ -998,6 +1013,8 @@ _ALL = (
         "behind, a combination that excludes everything. Rules in stdlib packs are exempt. "
         "Check the selector's names, tags and patterns.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         device gpu: "vendor,gpu"
         rule compatible "nvidia,*" excludes implicit
         """,
@@ -1011,6 +1028,8 @@ _ALL = (
         "device tree (qcom-iommu) are not counted. Free contexts with `excludes implicit` or "
         "`requires identity` rules where the devices do not need translation.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu { contexts 1 }
         device a: "vendor,a" { iommu smmu sid 0x1 }
         """,
@@ -1027,6 +1046,8 @@ _ALL = (
         "manage its IOVAs themselves and make no DMA API calls for the device: say so with "
         "`driver no-dma-api`.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu
         device gpu: "vendor,gpu" { iommu smmu sid 0x1; driver own-domain }
         domain gpu_vm: unmanaged on smmu { attach gpu }
@@ -1041,6 +1062,8 @@ _ALL = (
         "or a refused probe where the driver insists on another type), and the external "
         "device shares its isolation with an internal one. Check the topology and ACS.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu vtd: intel-vtd
         bridge rp0: root-port { pci 0000:00:1c.0 }
         bridge legacy: pci-bridge { pci 0000:01:00.0; upstream rp0 }
@@ -1063,6 +1086,8 @@ _ALL = (
         "one has (`riscv_iommu_probe_device`, `riscv_iommu_get_dc`): the two groups share it, "
         "and the domain attached last translates both. Check the masters' stream IDs.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu-v3
         device a: "vendor,a" { iommu smmu sid 0x10 }
         device b: "vendor,b" { iommu smmu sid 0x10 }
@@ -1076,6 +1101,8 @@ _ALL = (
         "statement does not list. List them in `attach` if that is what the driver does, or "
         "check why the devices share a group.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu
         device a: "vendor,a" { iommu smmu sid 0x1; driver own-domain, no-dma-api }
         device b: "vendor,b" { iommu smmu sid 0x1; driver no-dma-api }
@@ -1093,7 +1120,8 @@ _ALL = (
         '("DMA addr ... overflow"). Put the device behind an IOMMU, widen its mask, or '
         "check the `ram` ranges.",
         """
-        platform { arch arm64; ram 0x80000000 size 2G }
+        include "std/linux"
+        platform { arch arm64; kernel 6.8; ram 0x80000000 size 2G }
         device cam: "vendor,camera" { dma-mask 31 }
         """,
     ),
@@ -1108,6 +1136,8 @@ _ALL = (
         "the domain (`domain NAME: unmanaged on IOMMU { attach DEVICE }`, `arm-mapping` for "
         "an arm32 mapping, or `default of DEVICE`).",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu
         device gpu: "vendor,gpu" { iommu smmu sid 0x1; driver own-domain }
         """,
@@ -1122,7 +1152,8 @@ _ALL = (
         "`larb << 5 | port`. Check the master's `sid`s, or say `quirk multi-larb` on an M4U "
         "whose platform data has `DL_WITH_MULTI_LARB`.",
         """
-        platform { kernel 6.1 }
+        include "std/linux"
+        platform { arch arm64; kernel 6.1 }
         iommu m4u: mtk-iommu
         device vdec: "mediatek,mt8183-vcodec-dec" { iommu m4u sid 0x20, sid 0x40 }
         """,
@@ -1137,6 +1168,8 @@ _ALL = (
         "group has no default domain. Check the IOMMU's `domains` and quirks, or the pack's "
         "rules for this kernel.",
         """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
         iommu smmu: arm-smmu { quirk no-identity }
         device a: "vendor,a" { iommu smmu sid 0x1 }
         rule a def-domain-type identity
@@ -1152,7 +1185,8 @@ _ALL = (
         "group and runs untranslated, with dma-direct. Check the `region` lines against the "
         "master's ports (`larb << 5 | port`).",
         """
-        platform { kernel 6.4 }
+        include "std/linux"
+        platform { arch arm64; kernel 6.4 }
         iommu m4u: mtk-iommu { region 0 larb 0 ports 0, 1 }
         device vdec: "mediatek,mt8183-vcodec-dec" { iommu m4u sid 0x2 }
         """,
@@ -1170,6 +1204,7 @@ _ALL = (
         "Drivers that detach the mapping first say `driver detaches-implicit`; or exclude "
         "the implicit mapping with `excludes implicit`.",
         """
+        include "std/linux"
         platform { arch arm; kernel 5.15; config ARM_DMA_USE_IOMMU }
         iommu mc: tegra-smmu { contexts 4; domains identity, unmanaged }
         device gr3d: "nvidia,tegra30-gr3d" {
@@ -1188,7 +1223,8 @@ _ALL = (
         "the driver's one shared mapping (`mtk_iommu_v1_probe_finalize`), so the rule cannot "
         "keep the device out of an IOMMU mapping. Drop the rule.",
         """
-        platform { arch arm; config ARM_DMA_USE_IOMMU }
+        include "std/linux"
+        platform { arch arm; kernel 6.8; config ARM_DMA_USE_IOMMU }
         iommu m4u: mtk-iommu-v1
         device disp: "mediatek,mt7623-disp-ovl" { iommu m4u sid 0x0 }
         rule disp excludes implicit
@@ -1219,7 +1255,8 @@ _ALL = (
         'PCI domain and the PE number dmesg names ("Configured PE#..") or its group\'s name, '
         "`domainN-peX`.",
         """
-        platform { arch powerpc }
+        include "std/linux"
+        platform { arch powerpc; kernel 6.8 }
         iommu phb0: spapr-tce
         device nvme: "pci144d,a808" { pci 0000:01:00.0 }
         """,
@@ -1236,6 +1273,7 @@ _ALL = (
         "still reaches memory: a VFIO user of a PAMU device is not isolated. Do not rely on "
         "the domain to block DMA.",
         """
+        include "std/linux"
         platform { arch powerpc; kernel 6.1 }
         iommu pamu: fsl-pamu
         device dma0: "fsl,eloplus-dma" { iommu pamu sid 0x40 }
@@ -1255,6 +1293,21 @@ _ALL = (
         """,
     ),
     # -------------------------------------------------------- W8xx: importers
+    _warning(
+        "W218",
+        "A board that does not say its kernel, its architecture or its global policy "
+        "(`std/linux`): the resolution assumes kernel 6.8, arm64 and a `dma` default.",
+        "Which group, domain and DMA ops a device gets changes with the kernel release, the "
+        "architecture and the kernel's Kconfig and command-line policy. A board that leaves "
+        "them out is resolved as a 6.8 arm64 kernel whose global default domain is `dma`, and "
+        "this warning names what was assumed, so a result is never read as the board's when "
+        "it is the defaults'. Add `platform { arch ARCH; kernel X.Y }` and `include "
+        '"std/linux"`.',
+        """
+        iommu smmu: arm-smmu { contexts 8 }
+        device gpu: "vendor,gpu" { iommu smmu sid 0x0 }
+        """,
+    ),
     _warning(
         "W801",
         "`import listing`: a line that was not understood, skipped: a listing or `lspci -nn` "

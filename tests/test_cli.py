@@ -9,7 +9,10 @@ import pytest
 
 from conftest import EXAMPLES, run_process
 
-GOOD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smmu sid 0x0 }\n'
+GOOD = (
+    'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+    'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smmu sid 0x0 }\n'
+)
 BAD = 'iommu smmu: arm-smmu { contexts 8 }\ndevice gpu: "qcom,adreno" { iommu smu sid 0x0 }\n'
 
 

@@ -324,3 +324,16 @@ def test_every_input_channel_has_the_16_mib_limit_and_the_utf8_rule(tmp_path: Pa
     script = b"device a: {\n" + b"# open\n" * (3 * 1024 * 1024)  # a brace never closed
     repl = run_cli("repl", stdin=script + b"help\n")
     assert repl.returncode == 1 and "larger than 16 MiB" in repl.stderr
+
+
+def test_a_board_that_leaves_its_platform_out_says_what_was_assumed() -> None:
+    bare = Board.from_text('iommu smmu: arm-smmu\ndevice a: "x" { iommu smmu sid 1 }\n', "b.iommu")
+    (w218,) = [d for d in bare.diagnostics if d.code == "W218"]
+    assert "kernel 6.8" in w218.message and "arch arm64" in w218.message
+    assert "global default domain dma (no std/linux)" in w218.message
+    half = Board.from_text('include "std/linux"\nplatform { arch arm }\ndevice a: "x"\n', "b.iommu")
+    assert [d.message.split("assumes ")[1] for d in half.diagnostics] == ["kernel 6.8"]
+    full = Board.from_text(
+        'include "std/linux"\nplatform { arch arm; kernel 5.10 }\ndevice a: "x"\n', "b.iommu"
+    )
+    assert not full.diagnostics
