@@ -337,3 +337,38 @@ def test_a_board_that_leaves_its_platform_out_says_what_was_assumed() -> None:
         'include "std/linux"\nplatform { arch arm; kernel 5.10 }\ndevice a: "x"\n', "b.iommu"
     )
     assert not full.diagnostics
+
+
+SHORT_SPECIFIER = """/dts-v1/;
+/ {
+    compatible = "vendor,board";
+    #address-cells = <1>;
+    #size-cells = <1>;
+    memory@80000000 { device_type = "memory"; reg = <0x80000000 0x40000000>; };
+    smmu: iommu@12000000 {
+        compatible = "arm,mmu-500";
+        reg = <0x12000000 0x10000>;
+        #iommu-cells = <1>;
+    };
+    dma@1000 { compatible = "vendor,dma"; reg = <0x1000 0x100>; iommus = <&smmu>; };
+    gpu@2000 { compatible = "vendor,gpu"; reg = <0x2000 0x100>; iommus = <&smmu 0x10>; };
+};
+"""
+
+
+def test_import_dts_never_writes_a_file_that_check_rejects(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    dts = tmp_path / "short.dts"
+    dts.write_text(SHORT_SPECIFIER)
+    out = tmp_path / "short.iommu"
+    proc = run_cli("import", "dts", str(dts), "-o", str(out))
+    assert proc.returncode == 0
+    assert "W812" in proc.stderr and "'/dma@1000': its iommus entry" in proc.stderr
+    assert "has 0 cells, and the IOMMU's #iommu-cells is 1" in proc.stderr
+    assert "<&smmu ID>" in proc.stderr
+    check = run_cli("check", str(out))
+    assert check.returncode == 0, check.stderr
+    board = Board.load(out)
+    assert board.value("dma_dev.iommu") == "none"  # of_iommu_configure found no IOMMU
+    assert board.value("gpu.iommu") == "smmu"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from ..kinds import KINDS
 
@@ -12,6 +13,17 @@ def driver_packs(kinds: Iterable[str]) -> list[str]:
     stable order."""
     packs = {KINDS[k].pack for k in kinds if k in KINDS and KINDS[k].pack}
     return [f'include "{p}"' for p in sorted(p for p in packs if p)]
+
+
+def unchecked(text: str, source: Path) -> str | None:
+    """The first input error `iommu-rules check` would report in a generated rule file
+    (includes resolved from beside ``source``), or None when it loads clean: an importer
+    writes only files that check."""
+    from ..board import Board
+
+    board = Board.from_text(text, "<import>", source)
+    errors = [d for d in board.input_diagnostics if d.is_error]
+    return f"{errors[0].code}: {errors[0].message}" if errors else None
 
 
 def phb_name(domain: int) -> str:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import Diagnostic, Span, error, warning
+from ..diagnostics import Diagnostic, Span, error, plural, warning
 from ..fmt import format_text
 from ..grammar import keywords
 from ..kinds import KINDS
-from . import driver_packs, unique_name
+from . import driver_packs, unchecked, unique_name
 
 
 def _matches() -> list[tuple[str, str]]:
@@ -624,6 +624,24 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             kind, n = iommus[target.path]
             args = cells[i + 1 : i + 1 + n]
             i += 1 + n
+            if len(args) < n:
+                # of_parse_phandle_with_args fails on a short specifier, so
+                # of_iommu_configure gives the device no IOMMU (dtc: "property size too small")
+                diags.append(
+                    warning(
+                        "W812",
+                        f"'{node.path}': its iommus entry for '{target.path}' has "
+                        f"{plural(len(args), 'cell')}, and the IOMMU's #iommu-cells is {n}: the "
+                        "kernel cannot parse it (of_parse_phandle_with_args: -EINVAL), so the "
+                        "device is written untranslated",
+                        Span(str(path), 0, 0, 0, 0),
+                        help=f"give the entry its {plural(n, 'cell')}: "
+                        f"<&{target.labels[0] if target.labels else target.path} ID>",
+                    )
+                )
+                unmodelled = f"# {node.path}: its iommus entry is short: untranslated\n"
+                streams = {}
+                break
             entry = streams.setdefault(names[target.path], [])
             form = KINDS[kind].dt_stream
             if form == "swgroup" and args:
@@ -700,6 +718,17 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             error(
                 "E816",
                 f"the generated rule file does not parse: {exc}",
+                Span(str(path), 0, 0, 0, 0),
+                help="please report this with the device tree",
+            )
+        )
+        return DtsImport(text_out, diags)
+    refused = unchecked(text_out, path)
+    if refused is not None:  # never hand the user a file that `check` rejects
+        diags.append(
+            error(
+                "E816",
+                f"the generated rule file does not check: {refused}",
                 Span(str(path), 0, 0, 0, 0),
                 help="please report this with the device tree",
             )

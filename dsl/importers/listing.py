@@ -20,11 +20,12 @@ import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..diagnostics import Diagnostic, DiagnosticError, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
-from . import driver_packs, phb_name
+from . import driver_packs, phb_name, unchecked
 from .dmesg import DmesgFacts, DmesgReader, looks_like_dmesg
 from .lspci_tree import TreeReader
 
@@ -978,6 +979,15 @@ def _import(inputs: Sequence[tuple[str, str]]) -> ImportResult:
             [
                 *reader.diags,
                 error("E801", f"the generated rule file does not parse: {exc}", _top(first)),
+            ],
+        )
+    refused = unchecked(formatted, Path.cwd() / "import.iommu")
+    if refused is not None:  # never hand the user a file that `check` rejects: a bug
+        return ImportResult(
+            formatted,
+            [
+                *reader.diags,
+                error("E801", f"the generated rule file does not check: {refused}", _top(first)),
             ],
         )
     return ImportResult(formatted, reader.diags)

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, Span, error, warning
 from ..fmt import format_text
 from ..kinds import claiming_pci
-from . import driver_packs, phb_name, unique_name
+from . import driver_packs, phb_name, unchecked, unique_name
 from .listing import class_info
 
 TYPES = {
@@ -269,4 +269,8 @@ def snapshot(root: str = "/") -> Snapshot:
         text = format_text(text, "<snapshot>")
     except Exception as exc:  # the generated text must parse; report rather than crash
         diags.append(error("E803", f"the generated rule file does not parse: {exc}", where))
+        return Snapshot(text, diags)
+    refused = unchecked(text, Path.cwd() / "snapshot.iommu")
+    if refused is not None:  # never hand the user a file that `check` rejects: a bug
+        diags.append(error("E803", f"the generated rule file does not check: {refused}", where))
     return Snapshot(text, diags)
