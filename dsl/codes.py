@@ -894,7 +894,7 @@ _ALL = (
         "E801",
         "`import listing`: nothing to import in any input (no IOMMU group, PCI function, "
         "default domain type, kernel version or IOMMU line), or a bug: the importer failed, "
-        "or the rule file it generated does not parse.",
+        "or the rule file it generated does not parse or does not check.",
         "`iommu-rules import listing` found nothing it could turn into a rule file: no "
         "`IOMMU Group N` listing, no `lspci -nn` or `lspci -tv` line, and no kernel-log line "
         "about IOMMU groups, the default domain type, the kernel version or an IOMMU. Give "
@@ -921,7 +921,8 @@ _ALL = (
     ),
     _error(
         "E803",
-        "`snapshot`: the generated file does not parse (a bug: please report it).",
+        "`snapshot`: the generated file does not parse or does not check (a bug: please "
+        "report it).",
         "The rule file `iommu-rules snapshot` generated from the /sys tree does not parse. "
         "That is a bug in the snapshot code, not a problem with the machine; no input is "
         "known to cause it. Please report it with the tree (or the command's output and "
@@ -995,7 +996,8 @@ _ALL = (
     ),
     _error(
         "E816",
-        "`import dts`: the generated file does not parse (a bug: please report it).",
+        "`import dts`: the generated file does not parse or does not check (a bug: please "
+        "report it).",
         "The rule file `iommu-rules import dts` generated from the device tree does not "
         "parse. That is a bug in the importer, not in the device tree; no input is known to "
         "cause it. Please report it with the device tree.",
