@@ -222,6 +222,24 @@ def test_the_arm32_msm_iommu_is_not_taken_for_an_arm_smmu(tmp_path: Path) -> Non
     assert run_cli("check", str(out)).returncode == 0
 
 
+def test_an_iommu_only_one_arch_builds_says_the_arch_before_the_vendor_prefix(
+    tmp_path: Path,
+) -> None:
+    """MSM_IOMMU depends on ARM: a "qcom," root the vendor table would call arm64 is arm32
+    when its IOMMU is msm_iommu (else the board fails E130 and the import E816)."""
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "qcom,some-new-board";\n'
+        '\tmmu: iommu@7500000 { compatible = "qcom,apq8064-iommu"; #iommu-cells = <1>;'
+        " qcom,ncb = <2>; };\n"
+        '\tmdp@5100000 { compatible = "qcom,mdp4"; iommus = <&mmu 0>; };\n};\n',
+    )
+    text = out.read_text()
+    assert "arch arm\n" in text
+    assert run_cli("check", str(out)).returncode == 0
+
+
 def test_an_iommus_provider_with_no_kind_is_skipped_and_its_clients_say_why(
     tmp_path: Path,
 ) -> None:

@@ -498,6 +498,16 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     pamu = next((n for n in nodes if "fsl,pamu" in _strings(n, "compatible")), None)
     if pamu is not None:
         arch = arch or "powerpc"
+    # an IOMMU whose driver one architecture only builds (Kconfig) says which this is
+    only = {
+        arch_of[0]
+        for n in nodes
+        if "#iommu-cells" in n.props
+        and (k := _kind(_strings(n, "compatible"))) is not None
+        and (arch_of := KINDS[k].arch) is not None
+    }
+    if len(only) == 1:
+        arch = arch or only.pop()
     arch = arch or next((a for c in root_compat for p, a in ARCH if c.startswith(p)), None)
     if arch is None:
         # a RISC-V hart's compatible is "<vendor>,<core>", "riscv" (cpus/riscv,cpus.yaml)
