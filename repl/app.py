@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from iommu_rules.diagnostics import Style
+from iommu_rules.diagnostics import Style, plural
 from iommu_rules.loader import MAX_FILE_BYTES
 
 from .session import Session, balanced, execute, nesting
@@ -141,6 +141,10 @@ def run_interactive(paths: list[str], colour: bool) -> int:
             out = execute(session, text)
         except EOFError:
             break
+        except KeyboardInterrupt:  # as psql: cancel the command, keep the session
+            kept = len(session.changes)
+            print(f"cancelled; the session and its {plural(kept, 'change')} are kept")
+            continue
         if out.text:
             print(out.text)
     return 0

@@ -128,14 +128,18 @@ class Session:
             raise CommandError(render_all(problems, sources, self.style))
         before, _ = self.resolved()
         self.changes.append(change)
-        after = self.current()
-        if not after.ok:
+        try:
+            after = self.current()
+            if not after.ok:
+                raise CommandError(
+                    "not applied:\n" + render_all(after.errors, after.sources, self.style)
+                )
+            shown = diff(before, after.resolution).text().rstrip()
+        except (CommandError, KeyboardInterrupt):  # Ctrl-C: the change was never seen
             self.changes.pop()
-            raise CommandError(
-                "not applied:\n" + render_all(after.errors, after.sources, self.style)
-            )
+            raise
         self.undone.clear()
-        return diff(before, after.resolution).text().rstrip()
+        return shown
 
 
 def _words(arg: str) -> list[str]:

@@ -241,3 +241,39 @@ def test_show_a_domain_not_built_on_this_platform(tmp_path: Path) -> None:
     session.load([str(board)])
     out = execute(session, "show drm").text
     assert out.startswith("domain drm: not built on this platform") and "passthrough" in out
+
+
+def _synthetic_board(path: Path, devices: int) -> Path:
+    """The benchmarks' synthetic board (SoC masters on arm-smmus and PCI functions)."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("synth", ROOT / "benchmarks" / "synth.py")
+    assert spec and spec.loader
+    synth = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(synth)
+    path.write_text(synth.board(devices))
+    return path
+
+
+def test_ctrl_c_cancels_a_long_try_and_keeps_the_session(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """As psql and pgcli: Ctrl-C cancels the running command, not the session (it ended
+    the REPL with 130 and the pending changes were lost). A try on 20k devices resolves
+    the board twice, seconds of work, so the interrupt lands inside it."""
+    import time
+
+    board = _synthetic_board(tmp_path / "big.iommu", 20000)
+    child = repl(str(board))
+    child.timeout = 120
+    assert "no changes" in send(child, "try set kernel 6.6")  # a pending change
+    child.sendline("try set kernel 6.1")
+    time.sleep(0.5)
+    child.sendintr()
+    child.expect_exact("cancelled; the session and its 1 change are kept")
+    child.expect(NEXT_PROMPT)
+    out = send(child, "diff")
+    assert "1. set kernel 6.6" in out and "6.1" not in out
+    assert child.isalive()
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
