@@ -30,3 +30,33 @@ def test_exynos_masters_skip_a_disabled_second_system_mmu() -> None:
         'device m: "m" { iommu s0; iommu s1 }\n'
     )
     assert res.context_slots("s1") == {} and len(res.context_slots("s0")) == 1
+
+
+# exynos5433.dtsi: DECON reads through two System MMUs,
+# iommus = <&sysmmu_decon0x>, <&sysmmu_decon1x>
+EXYNOS5433_DECON = """\
+include "std/linux"
+platform { arch arm64; kernel 6.8; ram 0x20000000 size 3G }
+iommu sysmmu_decon0x: exynos-sysmmu
+iommu sysmmu_decon1x: exynos-sysmmu
+device decon: "samsung,exynos5433-decon" { iommu sysmmu_decon0x; iommu sysmmu_decon1x }
+"""
+
+
+def test_exynos_domain_is_set_up_on_every_system_mmu_of_its_master() -> None:
+    """exynos_iommu_attach_device walks the master's owner->controllers (one entry per
+    `iommus` phandle, exynos_iommu_of_xlate) and points each System MMU at the domain's page
+    table: the DMA default domain and a driver's domain alike hold DECON's second System MMU
+    too, while the group is DECON's alone (generic_device_group)."""
+    res = Board.from_text(EXYNOS5433_DECON, "tm2.iommu").resolution
+    assert not res.errors
+    assert res.devices["decon"].values["group_members"] == ["decon"]
+    default = res.domains[res.devices["decon"].domain or ""]
+    assert (default.type, default.iommu) == ("dma", "sysmmu_decon0x")
+    assert default.contexts_on == {"sysmmu_decon1x": default.context}
+    text = EXYNOS5433_DECON + "domain drm: unmanaged on sysmmu_decon0x { attach decon }\n"
+    res = Board.from_text(text, "tm2.iommu").resolution
+    assert not res.errors
+    assert res.devices["decon"].domain == "drm"
+    assert res.domains["drm"].contexts_on == {"sysmmu_decon1x": res.domains["drm"].context}
+    assert "drm" in [d.name for d in res.context_slots("sysmmu_decon1x").values()]

@@ -34,3 +34,18 @@ def test_rcar_gen3_ipmmu_serves_only_opted_in_masters(kernel: str, translated: l
     assert got == translated
     for name in set(res.devices) - set(translated):
         assert res.devices[name].values["dma_ops"].startswith("dma-direct")
+
+
+@pytest.mark.parametrize(("contexts", "refused"), [(8, False), (16, False), (17, True)])
+def test_ipmmu_vmsa_has_at_most_16_contexts(contexts: int, refused: bool) -> None:
+    """ipmmu_probe: num_ctx = min(IPMMU_CTX_MAX, features->number_of_contexts), and
+    IPMMU_CTX_MAX is 16 since R-Car Gen4 (ipmmu_features_rcar_gen4; Gen3 has 8): a count
+    above it is E114."""
+    text = (
+        "platform { arch arm64; kernel 6.8 }\n"
+        f"iommu ipmmu_vi0: ipmmu-vmsa {{ contexts {contexts} }}\n"
+    )
+    diags = Board.from_text(text, "falcon.iommu").model.diagnostics
+    assert [(d.code, d.message) for d in diags] == (
+        [("E114", f"ipmmu-vmsa context count {contexts} is out of range")] if refused else []
+    )

@@ -41,3 +41,23 @@ def test_rockchip_drm_on_arm32_drops_the_implicit_mapping_from_5_19() -> None:
         "vopb",
         "vopl",
     ]
+
+
+def test_rockchip_masters_of_one_iommu_share_its_group() -> None:
+    """rk_iommu_device_group returns the IOMMU's one group (iommu_group_ref_get(iommu->group)):
+    every master behind one Rockchip IOMMU is in it, with one default domain; a master behind
+    another IOMMU is in that one's."""
+    board = Board.from_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8; ram 0x0 size 4G }\n'
+        "iommu vdec_mmu: rockchip\niommu vop_mmu: rockchip\n"
+        'device dec: "vendor,dec" { iommu vdec_mmu }\n'
+        'device pp: "vendor,post-proc" { iommu vdec_mmu }\n'
+        'device vop: "vendor,vop" { iommu vop_mmu }\n',
+        "rk.iommu",
+    )
+    res = board.resolution
+    assert not res.errors
+    assert res.devices["pp"].values["group_members"] == ["dec", "pp"]
+    assert res.devices["vop"].values["group_members"] == ["vop"]
+    assert res.devices["dec"].domain == res.devices["pp"].domain != res.devices["vop"].domain
+    assert "rockchip-iommu.c: rk_iommu_device_group" in str(board.why("pp.group_members"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from kinds.boards import resolved
 
@@ -137,3 +139,21 @@ def test_a_driver_domain_left_by_its_last_group_lets_go_of_its_context() -> None
         assert not res.errors, order
         assert "drm" not in {d.name for d in res.context_slots("mc").values()}
         assert res.devices["c"].values["domain"] == "gpu"
+
+
+TEGRA20_GART = Path(__file__).resolve().parents[1] / "scenarios" / "tegra20-gart.iommu"
+
+
+@pytest.mark.parametrize(("kernel", "errno"), [("6.1", "-EBUSY"), ("6.2", "-EINVAL")])
+def test_gart_has_one_aperture_for_the_whole_system(kernel: str, errno: str) -> None:
+    """gart_iommu_attach_dev: one active domain for the GART's one aperture; a second
+    domain's attach fails, -EBUSY until f4a147735793 (6.2) made it -EINVAL. The board is
+    the tegra20-gart scenario's."""
+    text = TEGRA20_GART.read_text(encoding="utf-8").replace("kernel 6.1", f"kernel {kernel}")
+    res = Board.from_text(text, "t20.iommu").resolution
+    assert res.domains["drm"].context == 0
+    assert res.devices["gr3d"].values["domain"] == "drm"
+    [e301] = [d for d in res.diagnostics if d.code == "E301"]
+    assert f"the GART's single aperture is taken by 'drm': {errno}" in e301.message
+    assert res.devices["vde"].values["domain"] == "none"
+    assert res.devices["vde"].values["dma_ops"] == "dma-direct"

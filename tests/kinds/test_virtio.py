@@ -23,3 +23,19 @@ def test_virtio_identity_domains_arrive_in_5_17(kernel: str, domain: str) -> Non
     assert res.global_default == "identity"
     assert res.devices["nic"].values["default_domain"] == domain
     assert any("Falling back" in line for line in res.log) == (domain == "dma")
+
+
+@pytest.mark.parametrize(("kernel", "domain"), [("6.5", "dma"), ("6.7", "dma"), ("6.8", "dma-fq")])
+def test_virtio_keeps_the_flush_queue_from_6_8(kernel: str, domain: str) -> None:
+    """x86 defaults to lazy invalidation (IOMMU_DEFAULT_DMA_LAZY). From 6.5 (4a20ce0ff68e)
+    the core allocates the DMA-FQ domain for every driver and iommu_dma_init_domain turns it
+    strict unless the driver reports IOMMU_CAP_DEFERRED_FLUSH, which viommu_capable does from
+    6.8 (6f01a732608f): a guest's virtio-iommu keeps its flush queue from 6.8 on."""
+    text = VIRTIO_BOARD.format(kernel=kernel).replace('; cmdline "iommu.passthrough=1"', "")
+    board = Board.from_text(text, "vm.iommu")
+    res = board.resolution
+    assert not res.errors
+    assert res.global_default == "dma-fq"
+    assert res.devices["nic"].values["default_domain"] == domain
+    why = str(board.why("nic.default_domain"))
+    assert ("IOMMU_CAP_DEFERRED_FLUSH" in why) == (domain == "dma")
