@@ -3,7 +3,9 @@ stated, every claim citing the kernel source it mirrors, and the docs' table cur
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import pkgutil
 import re
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from iommu_rules.kinds import KINDS, Contexts, Kind
 from iommu_rules.loader import std_packs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "language.md"
+HERE = Path(__file__).resolve().parent
 # A kernel source file: drivers/iommu/tegra-smmu.c, arm-smmu.c, arch/arm/mm/dma-mapping.c
 SOURCE_FILE = re.compile(r"\b[\w./-]+\.[ch]\b")
 # Facets that hold a citation "file.c: function (...)" when they are set.
@@ -107,3 +110,24 @@ def test_the_docs_kinds_table_is_the_registrys() -> None:
     assert table in doc, (
         "docs/language.md's kinds table differs from dsl/kinds/; paste this table there:\n" + table
     )
+
+
+def test_every_kind_module_has_its_test_file_and_it_tests_something() -> None:
+    """README and dsl/kinds/__init__.py: a kind comes with tests/kinds/test_<module>.py. Every
+    family module of the installed package (all but base) has that file, with a test in it."""
+    modules = sorted(m.name for m in pkgutil.iter_modules(registry.__path__) if m.name != "base")
+    assert "tegra" in modules, modules  # the package's modules are found
+    missing = [m for m in modules if not (HERE / f"test_{m}.py").is_file()]
+    assert not missing, "no tests/kinds/test_<module>.py for: " + ", ".join(missing)
+    empty = []
+    for module in modules:
+        tree = ast.parse((HERE / f"test_{module}.py").read_text(encoding="utf-8"))
+        tests = [
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.name.startswith("test")
+        ]
+        if not tests:
+            empty.append(f"tests/kinds/test_{module}.py")
+    assert not empty, "no test in: " + ", ".join(empty)
