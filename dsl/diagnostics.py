@@ -150,6 +150,11 @@ class SourceMap:
     def names(self) -> list[str]:
         return list(self._lines)
 
+    def lines(self, name: str) -> list[str] | None:
+        """A file's lines, as loaded (without their line endings)."""
+        lines = self._lines.get(name)
+        return None if lines is None else list(lines)
+
     def line(self, name: str, number: int) -> str | None:
         lines = self._lines.get(name)
         if lines is None or not 1 <= number <= len(lines):

@@ -98,3 +98,14 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def as_written(original: str, formatted: str) -> tuple[str, bool]:
+    """The formatted text with the original's line endings (CRLF where every line had
+    them) and byte-order mark; and whether the original mixed CRLF and LF (then: LF)."""
+    crlf, lines = original.count("\r\n"), original.count("\n")
+    if crlf and crlf == lines:
+        formatted = formatted.replace("\n", "\r\n")
+    if original.startswith("\ufeff"):
+        formatted = "\ufeff" + formatted
+    return formatted, 0 < crlf < lines

@@ -172,14 +172,19 @@ class ChangedLoad:
         self.files = dict(base.files)
         # What each 'add' change brings, by change index (includes already loaded).
         self.added: dict[int, list[tuple[str, ast.Item]]] = {}
+        # The statement of a change that brought each item (by id): the item, or its include.
+        self.statement: dict[int, ast.Item] = {}
         for i, change in enumerate(changes):
             if change.verb == "add":
                 added = self.added.setdefault(i, [])
                 for item in change.items:
-                    if isinstance(item, ast.Include):
-                        added += self._include(item, f"<change {i + 1}>")
-                    else:
-                        added.append((f"<change {i + 1}>", item))
+                    brought = (
+                        self._include(item, f"<change {i + 1}>")
+                        if isinstance(item, ast.Include)
+                        else [(f"<change {i + 1}>", item)]
+                    )
+                    self.statement.update((id(it), item) for _, it in brought)
+                    added += brought
             self.sources.add(f"<change {i + 1}>", change.text)
 
     def _include(self, inc: ast.Include, name: str) -> list[tuple[str, ast.Item]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from iommu_rules import ast
 from iommu_rules.board import Board
 from iommu_rules.checks import render_value
-from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, render_all, visible
+from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, plural, render_all, visible
 from iommu_rules.model import Model
 from iommu_rules.resolution import Resolution
 from iommu_rules.whatif import Change, ChangeError, diff, parse_change, validate
@@ -361,19 +361,95 @@ def session_text(s: Session) -> str:
     return "# saved by iommu-rules repl\n" + text
 
 
+SAVE_USAGE = "usage: save [--force] FILE | save --changes [--force] [FILE]"
+
+
 def cmd_save(s: Session, arg: str) -> str:
+    """``save FILE``: the whole session as one generated file, never over an existing file
+    without --force. ``save --changes [FILE]``: the loaded file with the changes written
+    in, its comments and layout kept; without FILE, into the loaded file itself."""
     from iommu_rules.pathio import write_atomic
 
     words = _words(arg)
-    if len(words) != 1:
-        raise CommandError("usage: save FILE")
-    s.resolved()
-    path = Path(words[0]).expanduser()
+    flags = {w for w in words if w.startswith("--")}
+    paths = [w for w in words if not w.startswith("--")]
+    unknown = flags - {"--force", "--changes"}
+    if unknown:
+        raise CommandError(f"unknown option '{sorted(unknown)[0]}'; {SAVE_USAGE}")
+    force, changes = "--force" in flags, "--changes" in flags
+    if len(paths) > 1 or (not paths and not changes):
+        raise CommandError(SAVE_USAGE)
+    res, _ = s.resolved()
+    if changes:
+        return _save_changes(s, paths[0] if paths else None, force, res)
+    path = Path(paths[0]).expanduser()
+    if path.exists() and not force:
+        loaded = " (the file this session loaded)" if _is_loaded(s, path) else ""
+        raise CommandError(
+            f"'{path}' exists{loaded}; 'save --force {paths[0]}' replaces it with the whole "
+            "session as one generated file, 'save --changes' writes only the changes into "
+            "the loaded file, keeping its comments"
+        )
     try:
         write_atomic(path, session_text(s))
     except OSError as exc:
         raise CommandError(f"cannot save to '{path}': {exc.strerror or exc}") from None
+    if len(s.paths) == 1 and _is_loaded(s, path):  # the file holds the session now
+        s.load(s.paths)
+        return f"saved {path}; the session starts from it now"
     return f"saved {path}"
+
+
+def _is_loaded(s: Session, path: Path) -> bool:
+    try:
+        return any(Path(p).expanduser().resolve() == path.resolve() for p in s.paths)
+    except OSError:
+        return False
+
+
+def _save_changes(s: Session, target: str | None, force: bool, res: Resolution) -> str:
+    from iommu_rules.edit import EditError, as_loaded, edit_text
+    from iommu_rules.loader import read_source
+    from iommu_rules.parse import normalize_text
+    from iommu_rules.pathio import as_written, write_atomic
+
+    if len(s.paths) != 1 or s.paths[0] == "-":
+        raise CommandError(
+            "save --changes writes into the one file a session loaded "
+            f"(this one loaded {len(s.paths)}); 'save FILE' writes the whole session"
+        )
+    if not s.changes:
+        raise CommandError("no pending changes to save")
+    source = Path(s.paths[0]).expanduser()
+    raw, diag = read_source(source, s.paths[0], None)
+    if raw is None:
+        raise CommandError(diag.message if diag else f"cannot read '{source}'")
+    path = Path(target).expanduser() if target else source
+    into_loaded = _is_loaded(s, path)
+    if path.exists() and not into_loaded and not force:
+        raise CommandError(f"'{path}' exists; 'save --changes --force {target}' replaces it")
+    if not as_loaded(s.board.base, s.paths[0], raw):
+        raise CommandError(
+            f"'{source}' has changed on disk since it was loaded; 'reload' (which keeps the "
+            "changes) and save again"
+        )
+    try:
+        text = edit_text(s.board.base, s.changes, normalize_text(raw), source, res)
+    except EditError as exc:
+        raise CommandError(
+            f"cannot write the changes into '{source}': {exc}; 'save FILE' writes the whole "
+            "session as one file"
+        ) from None
+    out, _mixed = as_written(raw, text)
+    try:
+        write_atomic(path, out)
+    except OSError as exc:
+        raise CommandError(f"cannot save to '{path}': {exc.strerror or exc}") from None
+    n = len(s.changes)
+    if into_loaded:  # the changes are the file's now: the session starts from it
+        s.load(s.paths)
+        return f"saved {plural(n, 'change')} into {path}; the session starts from it now"
+    return f"saved {s.paths[0]} with {plural(n, 'change')} as {path}"
 
 
 def cmd_load(s: Session, arg: str) -> str:
@@ -451,7 +527,12 @@ REGISTRY: dict[str, Command] = {
         Command("reset", "reset", "drop every change", cmd_reset),
         Command("check", "check", "diagnostics of the session", cmd_check),
         Command(
-            "save", "save FILE", "write the session as a rule file (atomically)", cmd_save, "file"
+            "save",
+            "save [--changes] [--force] FILE",
+            "write the session as one rule file; --changes: only the changes, into the "
+            "loaded file, its comments kept",
+            cmd_save,
+            "file",
         ),
         Command(
             "load",

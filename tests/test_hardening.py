@@ -303,7 +303,9 @@ def test_top_level_help_keeps_the_exit_code_list_and_save_says_why_it_cannot(
 
     out = run_cli("--help").stdout
     assert "exit codes:\n  0  no problems\n  1  " in out
-    repl = run_cli("repl", str(ROOT / "examples" / "tegra30.iommu"), stdin="save /proc/version\n")
+    repl = run_cli(
+        "repl", str(ROOT / "examples" / "tegra30.iommu"), stdin="save --force /proc/version\n"
+    )
     assert "cannot save to '/proc/version': cannot create a file in '/proc'" in repl.stderr
 
 

@@ -151,7 +151,7 @@ def test_save_to_readonly_dir_keeps_the_session(repl, tmp_path: Path) -> None:  
     ro.chmod(0o500)
     try:
         child = repl(TEGRA, prefix=as_unprivileged())
-        out = send(child, f"save {target}")
+        out = send(child, f"save --force {target}")
         assert "cannot save" in out and "Permission denied" in out
         assert target.read_text() == "# keep me\n"
         assert sorted(p.name for p in ro.iterdir()) == ["s.iommu"]  # no temp file left

@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from ..diagnostics import DiagnosticError, SourceMap, render_all
     from ..fmt import format_text
     from ..loader import read_source
-    from ..pathio import WriteError, write_atomic
+    from ..pathio import WriteError, as_written, write_atomic
 
     status = EXIT_OK
     style = diag_style(args, sys.stderr)
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             print(render_all(exc.diagnostics, sources, style), file=sys.stderr)
             status = max(status, EXIT_INPUT)
             continue
-        formatted, mixed = _as_written(text, formatted)
+        formatted, mixed = as_written(text, formatted)
         changed = formatted != text
         if args.check and changed:
             print(f"would reformat {display}", file=sys.stderr)
@@ -77,17 +77,6 @@ def run(args: argparse.Namespace) -> int:
         if not (args.check or args.diff or args.write):
             sys.stdout.write(formatted)
     return status
-
-
-def _as_written(original: str, formatted: str) -> tuple[str, bool]:
-    """The formatted text with the original's line endings (CRLF where every line had
-    them) and byte-order mark; and whether the original mixed CRLF and LF (then: LF)."""
-    crlf, lines = original.count("\r\n"), original.count("\n")
-    if crlf and crlf == lines:
-        formatted = formatted.replace("\n", "\r\n")
-    if original.startswith("\ufeff"):
-        formatted = "\ufeff" + formatted
-    return formatted, 0 < crlf < lines
 
 
 def _read_only(path: Path) -> str | None:
