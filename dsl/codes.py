@@ -659,6 +659,23 @@ _ALL = (
         include "std/../../../etc/rules"
         """,
     ),
+    _error(
+        "E135",
+        "A rule file that is a symbolic link to a file not named `*.iommu`, and that does not "
+        "parse.",
+        "Links are followed, as compilers follow them. But a checked-out repository may hold "
+        "a link named like a rule file that points at any file of the machine checking it "
+        "(`/etc/shadow`, a key, `/proc/self/environ`), and a CI log is often public: so the "
+        "text of a linked file whose real name does not end in `.iommu` is never quoted. Its "
+        "syntax errors become this one error at the first of them, naming the link and where "
+        "it leads. A file given by its own name, or a link to a `*.iommu` file, is quoted as "
+        "usual.",
+        """
+        $ ln -s /etc/passwd example.iommu
+        $ iommu-rules check example.iommu
+        """,
+        _SHELL,
+    ),
     # -------------------------------------------------------- E2xx: groups, default domains
     _error(
         "E201",

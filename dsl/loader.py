@@ -128,9 +128,17 @@ def read_source(
             help="split it into several files joined with 'include'",
         )
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:  # a size of 0 does not bound a /proc file: read at most
+            data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return None, error("E123", f"cannot read '{display}': {exc.strerror}", where)
+    if len(data) > MAX_FILE_BYTES:
+        return None, error(
+            "E125",
+            f"'{display}' is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            where,
+            help="split it into several files joined with 'include'",
+        )
     return decode(data, display)
 
 
@@ -185,7 +193,7 @@ class Loader:
         if diag is not None:
             self.result.diagnostics.append(diag)
             self.result.partial = True
-            if diag.code == "E124":  # quote the line, as well as we can
+            if diag.code == "E124" and link_target(path) is None:  # quote the line, if we may
                 self.result.sources.add(display, path.read_bytes().decode("utf-8", "replace"))
             return
         assert text is not None
@@ -206,8 +214,13 @@ class Loader:
         ]
         while pending:
             name, src, fpath, chain = pending.pop()
-            self.result.sources.add(name, src)
             parsed = parse_text(src, name)
+            target = link_target(fpath) if fpath is not None else None
+            if target is not None and not parsed.ok:
+                self.result.diagnostics.append(_not_a_rule_file(name, target, parsed.diagnostics))
+                self.result.partial = True
+                continue
+            self.result.sources.add(name, src)
             self.result.diagnostics.extend(parsed.diagnostics)
             self.result.partial |= parsed.partial or parsed.file is None
             if parsed.file is None:
@@ -260,6 +273,29 @@ class Loader:
                 children.append((shown, text2, full, (*chain, (name, inc))))
             self.result.includes[name] = found
             pending.extend(reversed(children))
+
+
+def link_target(path: Path) -> str | None:
+    """Where a path leads through a symbolic link, when that is no file named as a rule file
+    (``*.iommu``): such a file's text is never quoted, so a link in a checked-out repository
+    cannot make a check print a file of the machine that runs it (a CI log is often public)."""
+    real = os.path.realpath(path)
+    if real.endswith(".iommu") or real == os.path.abspath(path):
+        return None
+    return real
+
+
+def _not_a_rule_file(name: str, target: str, diags: list[Diagnostic]) -> Diagnostic:
+    """One error in place of a linked non-rule file's syntax errors, quoting none of it."""
+    first = min((d for d in diags if d.is_error), key=Diagnostic.sort_key)
+    at = first.span
+    return error(
+        "E135",
+        f"'{name}' links to '{target}', which does not parse as a rule file",
+        Span(name, at.line, at.col, at.line, at.col + 1),
+        help="its first syntax error is here; a linked file not named *.iommu is never "
+        "quoted. Name the file itself to see its lines",
+    )
 
 
 def _includes(file: ast.File) -> list[ast.Include]:

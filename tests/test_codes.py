@@ -37,8 +37,9 @@ PACKAGE = Path(iommu_rules.__file__).parent
 # what-if changes, the REPL and the importers.
 RULE_FILE_CODE = re.compile(r"E[0-4]\d\d|W2\d\d")
 # Codes about the file itself rather than its statements: their examples make the file in a
-# shell (a NUL byte, a directory, bad UTF-8, 17 MiB), then check it.
-FILE_CODES = {"E006", "E123", "E124", "E125"}
+# shell (a NUL byte, a directory, bad UTF-8, 17 MiB, a link to a file that is no rule file),
+# then check it.
+FILE_CODES = {"E006", "E123", "E124", "E125", "E135"}
 # Codes whose example cannot raise them: they report a bug in a generator, and no input is
 # known to make it produce text that does not parse. Their examples show the command only.
 BUG_ONLY = {
@@ -163,6 +164,8 @@ def run_shell(session: str, monkeypatch: pytest.MonkeyPatch) -> list[Diagnostic]
                     Path(d).mkdir(parents="-p" in dirs)
             case ["printf", fmt] if target is not None:
                 Path(target).write_bytes(_printf(fmt))
+            case ["ln", "-s", target_path, name]:
+                Path(name).symlink_to(target_path)
             case ["truncate", "-s", size, name]:
                 with open(name, "ab") as f:
                     f.truncate(_size(size))

@@ -374,3 +374,32 @@ def test_import_dts_never_writes_a_file_that_check_rejects(tmp_path: Path) -> No
     board = Board.load(out)
     assert board.value("dma_dev.iommu") == "none"  # of_iommu_configure found no IOMMU
     assert board.value("gpu.iommu") == "smmu"
+
+
+def test_a_rule_file_linked_to_another_file_never_prints_that_file(tmp_path: Path) -> None:
+    """A `*.iommu` link to a system file printed its first line (a CI log is often public).
+    Links are followed; a linked file not named *.iommu is never quoted (E135)."""
+    from conftest import run_cli
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2-SECRET:line one\nSECOND-SECRET line\n")
+    (tmp_path / "link.iommu").symlink_to(secret)
+    (tmp_path / "board.iommu").write_text('include "link"\n')
+    binary = tmp_path / "key.bin"
+    binary.write_bytes(b"KEY-\xff\xfe-SECRET\n")
+    (tmp_path / "bin.iommu").symlink_to(binary)
+    for name in ("link.iommu", "board.iommu", "bin.iommu"):
+        for fmt in ("text", "json", "sarif"):
+            proc = run_cli("check", "--format", fmt, name, cwd=tmp_path)
+            assert proc.returncode == 3, (name, fmt, proc.stderr)
+            out = proc.stdout + proc.stderr
+            assert "SECRET" not in out and "hunter2" not in out, (name, fmt, out)
+    proc = run_cli("check", "link.iommu", cwd=tmp_path)
+    assert "link.iommu:1:" in proc.stderr and "E135" in proc.stderr
+    assert f"links to '{secret.resolve()}'" in proc.stderr
+    # the file by its own name, and a link to a rule file, are quoted as usual
+    assert "hunter2-SECRET" in run_cli("check", "secret.txt", cwd=tmp_path).stderr
+    (tmp_path / "real.iommu").write_text("devcie x\n")
+    (tmp_path / "alias.iommu").symlink_to(tmp_path / "real.iommu")
+    quoted = run_cli("check", "alias.iommu", cwd=tmp_path).stderr
+    assert "devcie x" in quoted and "did you mean 'device'?" in quoted
