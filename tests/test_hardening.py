@@ -323,7 +323,8 @@ def test_every_input_channel_has_the_16_mib_limit_and_the_utf8_rule(tmp_path: Pa
     dtb.write_bytes(big)
     proc = run_cli("import", "dts", str(dtb))
     assert proc.returncode == 3 and "too large" in proc.stderr
-    script = b"device a: {\n" + b"# open\n" * (3 * 1024 * 1024)  # a brace never closed
+    line = b"# " + b"o" * 1021 + b"\n"  # long lines: the limit is on bytes, not lines
+    script = b"device a: {\n" + line * (17 * 1024)  # a brace never closed
     repl = run_cli("repl", stdin=script + b"help\n")
     assert repl.returncode == 1 and "larger than 16 MiB" in repl.stderr
 
