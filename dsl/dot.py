@@ -7,11 +7,15 @@ emitted in a fixed order, so the same board gives the same bytes.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Iterable
+
 from .diagnostics import visible
 from .enums import DomainType, Origin
 from .resolution import Domain, Group, Resolution, context_sharers
 
 VIEWS = ("topology", "groups", "contexts")
+UNUSED = {"secure": "#cccccc", "reserved": "#dddddd", "free": "white"}  # contexts no domain holds
 COLOURS = {
     "identity": "#d9f2d9",
     "dma": "#d6e4ff",
@@ -47,6 +51,11 @@ class _Writer:
     def node(self, nid: str, **kw: object) -> None:
         self.lines.append("  " * self.depth + q(nid) + _attrs(**kw) + ";")
 
+    def html_node(self, nid: str, html: str, **kw: object) -> None:
+        """A node whose label is Graphviz HTML (``html`` is built from escaped text)."""
+        rest = "".join(f", {k}={q(v)}" for k, v in sorted(kw.items()))
+        self.lines.append("  " * self.depth + q(nid) + f" [label=<{html}>{rest}];")
+
     def edge(self, a: str, b: str, **kw: object) -> None:
         self.lines.append("  " * self.depth + f"{q(a)} -> {q(b)}" + _attrs(**kw) + ";")
 
@@ -63,6 +72,39 @@ class _Writer:
 
     def text(self) -> str:
         return "\n".join([*self.lines, "}"]) + "\n"
+
+
+def _legend(w: _Writer, colours: list[tuple[str, str]], notes: list[str]) -> None:
+    """A key to the view: each fill colour drawn, then what shapes and lines mean."""
+    rows = ['<tr><td align="left"><b>legend</b></td></tr>']
+    rows += [
+        f'<tr><td align="left" bgcolor="{colour}">{html.escape(text, quote=False)}</td></tr>'
+        for colour, text in colours
+    ]
+    rows += [f'<tr><td align="left">{html.escape(text, quote=False)}</td></tr>' for text in notes]
+    table = '<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+    w.html_node("legend", table + "".join(rows) + "</table>", shape="plaintext")
+
+
+def _type_colours(types: set[str], what: str) -> list[tuple[str, str]]:
+    """The domain-type colours a view uses, in COLOURS' order."""
+    return [
+        (colour, f"no {what}" if t == "none" else f"{t} {what}")
+        for t, colour in COLOURS.items()
+        if t in types
+    ]
+
+
+def _runs(numbers: Iterable[int], kind: dict[int, str]) -> list[tuple[int, int]]:
+    """Consecutive context numbers of one unused kind (free, reserved, secure) as (first,
+    last) runs; a used context is a run of its own."""
+    out: list[tuple[int, int]] = []
+    for i in numbers:
+        if out and kind[i] != "used" and kind[out[-1][1]] == kind[i] and out[-1][1] == i - 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
 
 
 def _streams(res: Resolution, dev: str, iommu: str) -> str:
@@ -120,6 +162,21 @@ def topology(res: Resolution) -> str:
                 )
         if attached and not dev.iommus:
             w.edge("dev:" + dev.name, "iommu:" + attached, style="dotted", label="PCI claim")
+    any_untrusted = any(d.untrusted for d in model.devices.values())
+    _legend(
+        w,
+        [
+            ("#fff4cc", "IOMMU"),
+            *([("#f0f0f0", "PCI bridge")] if model.bridges else []),
+            ("white", "device"),
+            *([("#ffd6d6", "untrusted device")] if any_untrusted else []),
+        ],
+        [
+            "solid arrow: the IOMMU the device is attached to, with its streams",
+            "dotted arrow: an IOMMU listed but not attached, or a PCI claim",
+            *(["dashed arrow: the bridge upstream"] if model.bridges else []),
+        ],
+    )
     return w.text()
 
 
@@ -171,12 +228,25 @@ def groups(res: Resolution) -> str:
         )
         for m in dom.devices:
             w.edge("dev:" + m, "domain:" + dom.name, style="dashed" if dom.failed else None)
+    types = {g.default or "none" for g in res.groups}
+    types |= {str(d.values.get("domain_type")) for d in res.devices.values()}
+    _legend(
+        w,
+        _type_colours(types, "domain"),
+        [
+            "group box: its default domain's type; device: its domain's type",
+            "ellipse: a driver's or named domain (red: not set up)",
+            "dashed arrow: an attach that failed",
+        ],
+    )
     return w.text()
 
 
 def contexts(res: Resolution) -> str:
     model = res.model
     w = _Writer("contexts")
+    types: set[str] = set()
+    seen: set[str] = set()  # what the legend explains: unused kinds, refusals, exhaustion
     by_iommu: dict[str, list[Domain]] = {}  # one pass, not one per IOMMU
     live = res.live_domains()
     for d in res.domains.values():
@@ -190,6 +260,8 @@ def contexts(res: Resolution) -> str:
         failed = [d for d in mine if d.failed and d.context is None and d.type.paging]
         numbers = iommu.context_numbers if iommu.contexts else list(used)
         exhausted = any(d.errno in ("-ENOSPC", "-ENODEV", "-EBUSY") for d in failed)
+        seen |= {"exhausted"} if exhausted else set()
+        seen |= {"-EINVAL" if d.errno == "-EINVAL" else "refused" for d in failed}
         w.open(
             iommu.name,
             f"{iommu.name} ({iommu.kind}): {len(used)} of "
@@ -197,18 +269,32 @@ def contexts(res: Resolution) -> str:
             style="rounded",
             color="#cc0000" if exhausted else "#999999",
         )
-        for i in numbers:
-            dom = used.get(i)
+        kind = {
+            i: "used"
+            if i in used
+            else "secure"
+            if i in iommu.secure
+            else "reserved"
+            if i in iommu.reserved
+            else "free"
+            for i in numbers
+        }
+        for first, last in _runs(numbers, kind):
+            dom = used.get(first)
             if dom is not None:
-                names = ", ".join(d.name for d in sharers[i])
-                fill, label = COLOURS.get(dom.type, "white"), f"{i}: {names}\n{dom.type}"
-            elif i in iommu.secure:
-                fill, label = "#cccccc", f"{i}: secure"
-            elif i in iommu.reserved:
-                fill, label = "#dddddd", f"{i}: reserved"
-            else:
-                fill, label = "white", f"{i}: free"
-            w.node(f"ctx:{iommu.name}:{i}", label=label, fillcolor=fill, shape="box")
+                types.add(dom.type)
+                names = ", ".join(d.name for d in sharers[first])
+                fill, label = COLOURS.get(dom.type, "white"), f"{first}: {names}\n{dom.type}"
+                w.node(f"ctx:{iommu.name}:{first}", label=label, fillcolor=fill, shape="box")
+                continue
+            fill = UNUSED[kind[first]]
+            seen.add(kind[first])
+            if first == last:
+                nid, label = f"ctx:{iommu.name}:{first}", f"{first}: {kind[first]}"
+            else:  # a run of 120 free contexts is one box, not a column of them
+                nid = f"ctx:{iommu.name}:{first}-{last}"
+                label = f"{first}-{last}: {kind[first]} ({last - first + 1})"
+            w.node(nid, label=label, fillcolor=fill, shape="box")
         for dom in sorted(failed, key=lambda d: d.name):
             w.node(
                 f"fail:{dom.name}",
@@ -217,6 +303,21 @@ def contexts(res: Resolution) -> str:
                 shape="octagon",
             )
         w.close()
+    keys = [
+        ("secure", UNUSED["secure"], "secure: kept by the firmware"),
+        ("reserved", UNUSED["reserved"], "reserved by a rule or the driver"),
+        ("free", UNUSED["free"], "free (a run of them is one box: first-last)"),
+        ("refused", "#ffb3b3", "octagon: a domain that got no context"),
+        ("-EINVAL", "#f2e0e0", "octagon: a domain this IOMMU cannot hold (-EINVAL)"),
+    ]
+    _legend(
+        w,
+        [
+            *_type_colours(types, "domain in the context"),
+            *((colour, text) for key, colour, text in keys if key in seen),
+        ],
+        ["red frame: the IOMMU ran out of contexts"] if "exhausted" in seen else [],
+    )
     return w.text()
 
 

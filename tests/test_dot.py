@@ -46,9 +46,11 @@ def test_graphviz_accepts_every_view(board: Path) -> None:
     # Graphviz's own dot, once per view, as many at a time as there are CPUs
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         outs = list(pool.map(render, texts))
-    for view, out in zip(VIEWS, outs, strict=True):
+    for view, text, out in zip(VIEWS, texts, outs, strict=True):
         assert out.returncode == 0 and not out.stderr, (view, out.stderr.decode())
         assert b"<svg" in out.stdout
+        assert b'"legend" [label=<<table' in text, f"{view}: no legend"
+        assert b">legend</text>" in out.stdout  # Graphviz drew it
 
 
 @pytest.mark.skipif(DOT is None, reason="Graphviz is not installed")
@@ -115,3 +117,17 @@ def test_whatif_marks_changed_devices() -> None:
     assert DOT is not None
     out = subprocess.run([DOT, "-Tsvg"], input=proc.stdout.encode(), capture_output=True)
     assert out.returncode == 0 and not out.stderr
+
+
+@pytest.mark.skipif(DOT is None, reason="Graphviz is not installed")
+def test_a_run_of_free_contexts_is_one_box() -> None:
+    """Jetson TK1's 128 ASIDs drew a 421x9687 px column of 'N: free' boxes."""
+    import re
+
+    assert DOT is not None
+    proc = run_cli("dot", str(EXAMPLES / "jetson-tk1.iommu"), "--view", "contexts")
+    assert '"ctx:mc:2-127" [fillcolor="white", label="2-127: free (126)"' in proc.stdout
+    assert proc.stdout.count('"ctx:mc:') == 3  # 0 and 1 are used
+    svg = subprocess.run([DOT, "-Tsvg"], input=proc.stdout.encode(), capture_output=True)
+    height = re.search(rb'<svg width="(\d+)pt" height="(\d+)pt"', svg.stdout)
+    assert height and int(height.group(2)) < 1000, height
