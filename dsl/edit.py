@@ -268,9 +268,12 @@ def _only_root_changes(base: Loaded, changes: list[Change], root: str) -> None:
     for n in range(1, len(changes) + 1):
         load = ChangedLoad(base, changes[:n])
         after: dict[str, list[tuple[Key, ast.Item]]] = {}
+        seen: set[Key] = set()  # a file a change includes again adds nothing to it
         for f, it in load.ordered_items():
-            if id(it) not in load.statement:
-                after.setdefault(f, []).append((_key(f, it.span), it))
+            key = _key(f, it.span)
+            if key not in seen:
+                seen.add(key)
+                after.setdefault(f, []).append((key, it))
         for f, items in before.items():
             if f == root or after.get(f, []) == items:
                 continue

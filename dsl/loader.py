@@ -10,16 +10,51 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from . import ast
 from .diagnostics import Diagnostic, Label, SourceMap, Span, did_you_mean, error
-from .parse import parse_text
+from .parse import ParseResult, parse_text
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 STD_PREFIX = "std/"
+PARSED_CHARS = 8 * 1024 * 1024  # the texts the parse memo keeps, at most
+
+
+class _ParseMemo:
+    """Each file text parsed once per process, by name and text: every board includes the
+    packs, and the REPL, what-ifs and tests load the same files again. The syntax tree and
+    diagnostics are frozen, so boards share them; least recently used texts go first."""
+
+    def __init__(self, limit: int):
+        self.limit, self.size = limit, 0
+        self.entries: OrderedDict[tuple[str, str], ParseResult] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def parse(self, text: str, name: str) -> ParseResult:
+        key = (name, text)
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is not None:
+                self.entries.move_to_end(key)
+                return hit
+        result = parse_text(text, name)
+        if len(text) <= self.limit // 8:
+            with self.lock:
+                if key not in self.entries:
+                    self.entries[key] = result
+                    self.size += len(text)
+                while self.size > self.limit:
+                    (_, old), _ = self.entries.popitem(last=False)
+                    self.size -= len(old)
+        return result
+
+
+_PARSED = _ParseMemo(PARSED_CHARS)
 
 
 @dataclass
@@ -214,7 +249,7 @@ class Loader:
         ]
         while pending:
             name, src, fpath, chain = pending.pop()
-            parsed = parse_text(src, name)
+            parsed = _PARSED.parse(src, name)
             target = link_target(fpath) if fpath is not None else None
             if target is not None and not parsed.ok:
                 self.result.diagnostics.append(_not_a_rule_file(name, target, parsed.diagnostics))
