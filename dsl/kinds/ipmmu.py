@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
-from .base import GENERIC_GROUP, Contexts, Kind
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .base import GENERIC_GROUP, Contexts, Kind, one_group_per_instance
+
+if TYPE_CHECKING:
+    from ..groups import Grouper
+    from ..model import Device, Iommu
+    from ..resolution import Resolution
 
 IPMMU_C = "drivers/iommu/ipmmu-vmsa.c"
 
-IPMMU_VMSA = Kind(
+
+class Ipmmu(Kind):
+    """ipmmu_ops.device_group = IS_ENABLED(CONFIG_ARM) && !IS_ENABLED(CONFIG_IOMMU_DMA) ?
+    generic_device_group : ipmmu_find_group. ipmmu_find_group hands every master of one
+    IPMMU (to_ipmmu(dev), PCI functions too) that IPMMU's one group (mmu->group)."""
+
+    def device_group(self, grouper: Grouper, iommu: Iommu, devs: Sequence[Device]) -> None:
+        if grouper.res.platform.enabled("IOMMU_DMA"):
+            one_group_per_instance(grouper, self, iommu, devs)
+
+    def alone(self, res: Resolution, dev: Device, iommu: Iommu) -> tuple[str, str]:
+        if res.platform.enabled("IOMMU_DMA"):
+            return "its group", self.group_source
+        return "its group", f"{GENERIC_GROUP} (arm32 without IOMMU_DMA)"
+
+
+IPMMU_VMSA = Ipmmu(
     name="ipmmu-vmsa",
     driver=IPMMU_C,
     notes="R-Car Gen3+ masters must opt in: `std/soc/rcar-gen3`",
@@ -27,7 +51,7 @@ IPMMU_VMSA = Kind(
     probes_unbound=False,
     quirks=frozenset(),
     pci_groups=False,
-    group_source=GENERIC_GROUP,
+    group_source=f"{IPMMU_C}: ipmmu_find_group",
     fq_alloc=False,
     deferred_flush=None,
     static_default=None,
@@ -41,7 +65,7 @@ IPMMU_VMSA = Kind(
     contexts=Contexts(
         max=16,  # IPMMU_CTX_MAX since R-Car Gen4 support (8 before)
         first=0,
-        errno="-ENOSPC",
+        errno="-EBUSY",  # ipmmu_domain_allocate_context
         uncounted=None,
         pool=None,
         source=None,

@@ -49,3 +49,36 @@ def test_ipmmu_vmsa_has_at_most_16_contexts(contexts: int, refused: bool) -> Non
     assert [(d.code, d.message) for d in diags] == (
         [("E114", f"ipmmu-vmsa context count {contexts} is out of range")] if refused else []
     )
+
+
+IPMMU_VI = """\
+include "std/linux"
+platform {{ arch {arch}; kernel 6.8; ram 0x48000000 size 2G }}
+iommu ipmmu_vi0: ipmmu-vmsa {{ contexts {contexts} }}
+device vin0: "renesas,vin-r8a7791" {{ iommu ipmmu_vi0 sid 0 }}
+device vin1: "renesas,vin-r8a7791" {{ iommu ipmmu_vi0 sid 1 }}
+device fcp: "renesas,fcpv" {{ iommu ipmmu_vi0 sid 8 }}
+{extra}"""
+
+
+def test_ipmmu_masters_share_their_ipmmus_group_where_iommu_dma_is_built() -> None:
+    """ipmmu_find_group: one group per IPMMU (mmu->group); the engine gave each master its
+    own. On arm32 without IOMMU_DMA the driver uses generic_device_group."""
+    board = Board.from_text(IPMMU_VI.format(arch="arm64", contexts=8, extra=""), "ebisu.iommu")
+    res = board.resolution
+    assert [g.members for g in res.groups] == [["vin0", "vin1", "fcp"]]
+    assert "ipmmu-vmsa.c: ipmmu_find_group" in board.why("vin0.group_members").text()
+    arm32 = Board.from_text(IPMMU_VI.format(arch="arm", contexts=8, extra=""), "koelsch.iommu")
+    assert [g.members for g in arm32.resolution.groups] == [["vin0"], ["vin1"], ["fcp"]]
+    assert "generic_device_group" in arm32.why("fcp.group").text()
+
+
+def test_an_ipmmu_out_of_contexts_fails_the_attach_with_ebusy() -> None:
+    """ipmmu_domain_allocate_context returns -EBUSY when every context is taken (the
+    engine said -ENOSPC), and ipmmu_attach_device passes it on."""
+    text = IPMMU_VI.format(
+        arch="arm64", contexts=1, extra="domain cam: unmanaged on ipmmu_vi0 { attach vin1 }\n"
+    )
+    res = Board.from_text(text, "ebisu.iommu").resolution
+    e301 = [d for d in res.diagnostics if d.code == "E301"]
+    assert len(e301) == 1 and e301[0].message.endswith(": -EBUSY"), e301
