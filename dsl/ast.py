@@ -247,6 +247,32 @@ class Acs(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class AcsRegs(Node):
+    """The ACS capability and control registers, flag words as lspci names them (sv, tb, rr,
+    cr, uf, ec, dt); ``ctl`` None: as the firmware leaves it, nothing set."""
+
+    cap: tuple[Ident, ...]
+    ctl: tuple[Ident, ...] | None
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class PcieType(Node):
+    kind: Ident
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Multifunction(Node):
+    enabled: bool
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Bound(Node):
+    """The driver bound to the function: an Ident or a Str (``bound "8139too"``)."""
+
+    driver: Ident | Str
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class Caps(Node):
     """PCIe capabilities the device has (``caps pasid, ats``): facts drivers decide on."""
 
@@ -271,8 +297,12 @@ DeviceProp = (
     | Caps
     | Alias
     | Acs
+    | AcsRegs
     | ProbeOrder
     | Disabled
+    | PcieType
+    | Multifunction
+    | Bound
 )
 
 
@@ -283,7 +313,7 @@ class Device(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
-BridgeProp = Pci | Upstream | Acs
+BridgeProp = Pci | Upstream | Acs | AcsRegs | Multifunction | Alias | Bound
 
 
 class Bridge(Node):
@@ -291,6 +321,7 @@ class Bridge(Node):
     kind: Ident
     props: tuple[BridgeProp, ...]
     span: Span = node_field(default=NO_SPAN, compare=False)
+    compatibles: tuple[Str, ...] = ()  # its IDs, as for a device: "pci8086,a290"
 
 
 class Domain(Node):

@@ -1328,6 +1328,27 @@ _ALL = (
         """,
     ),
     _warning(
+        "W219",
+        "A `pci=disable_acs_redir=` or `pci=config_acs=` entry on the command line that the "
+        "kernel cannot read.",
+        "The kernel's pci_setup takes `disable_acs_redir=DEVICE[;DEVICE...]` and, from 6.11, "
+        "`config_acs=FLAGS@DEVICE[;...]`. A device is `[DDDD:]BB:DD.F` or `pci:VVVV:DDDD`; "
+        "FLAGS is up to seven of `0`, `1` and `x`, the rightmost for SV. The kernel skips an "
+        'entry it cannot parse (it logs "PCI: Can\'t parse ACS command line parameter"), so '
+        "the ACS registers stay as they were; so does the resolver, and it says which entry.",
+        """
+        include "std/linux"
+        platform {
+            arch x86_64
+            kernel 6.8
+            cmdline "pci=disable_acs_redir=nonsense"
+        }
+        iommu vtd: intel-vtd
+        bridge rp: root-port { pci 0000:00:1c.0; acs yes }
+        device nic: "pci8086,1533" { pci 0000:01:00.0; upstream rp }
+        """,
+    ),
+    _warning(
         "W801",
         "`import listing`: a line that was not understood, skipped: a listing or `lspci -nn` "
         "line without its class or IDs, a broken `lspci -t` line, a kernel-log line that "

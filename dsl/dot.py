@@ -142,6 +142,8 @@ def topology(res: Resolution) -> str:
         if b.upstream:
             w.edge("bridge:" + b.name, "bridge:" + b.upstream)
     for dev in sorted(model.devices.values(), key=lambda d: d.probe_order):
+        if dev.bridge is not None:
+            continue  # drawn as its bridge above
         extra = f"\n{dev.pci}" if dev.pci else ""
         untrusted = "\nuntrusted" if dev.untrusted else ""
         w.node(
@@ -199,10 +201,12 @@ def groups(res: Resolution) -> str:
             )
             for m in g.members:
                 d = res.devices[m]
+                kind = model.devices[m].bridge
                 w.node(
                     "dev:" + m,
-                    label=f"{m}\n{d.values.get('dma_ops')}",
+                    label=f"{m}\n{kind or d.values.get('dma_ops')}",
                     fillcolor=COLOURS.get(str(d.values.get("domain_type")), "white"),
+                    shape="trapezium" if kind else None,
                 )
             w.close()
         w.close()

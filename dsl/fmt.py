@@ -187,6 +187,14 @@ PROPS: dict[type, Callable[[Any], str]] = {
     ast.Alias: lambda p: f"alias {p.address.text}",
     ast.Acs: lambda p: "acs yes" if p.enabled else "acs no",
     ast.ProbeOrder: lambda p: f"probe-order {num(p.order)}",
+    ast.AcsRegs: lambda p: (
+        "acs cap "
+        + " ".join(f.text for f in p.cap)
+        + (" ctl " + " ".join(f.text for f in p.ctl) if p.ctl is not None else "")
+    ),
+    ast.PcieType: lambda p: f"pcie {p.kind.text}",
+    ast.Multifunction: lambda p: "multifunction yes" if p.enabled else "multifunction no",
+    ast.Bound: lambda p: f"bound {p.driver.text}",
 }
 
 
@@ -211,7 +219,10 @@ HEADERS: dict[type, Callable[[Any], str]] = {
     ast.Device: lambda item: (
         f"device {item.name.text}: " + ", ".join(c.text for c in item.compatibles)
     ),
-    ast.Bridge: lambda item: f"bridge {item.name.text}: {item.kind.text}",
+    ast.Bridge: lambda item: (
+        f"bridge {item.name.text}: {item.kind.text}"
+        + "".join((" " if i == 0 else ", ") + c.text for i, c in enumerate(item.compatibles))
+    ),
     ast.Domain: _domain_header,
     ast.When: lambda item: f"when {condition(item.condition)}",
 }

@@ -187,6 +187,8 @@ CHOICE_RULES = {
     "quirk_name": "quirk",
     "arch_name": "architecture",
     "yes_no": "answer",
+    "acs_flag": "ACS flag",
+    "pcie_kind": "PCI Express type",
 }
 
 

@@ -8,17 +8,21 @@ two of them, each edge labelled with that reason and its kernel source.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
 from .diagnostics import NO_SPAN
 from .enums import Verb
 from .eras import OF_PROBE_PATH
-from .model import Bridge, Device, Iommu, Model, SocGroup
+from .model import Device, Iommu, Model, SocGroup
 from .provenance import Reason
 from .resolution import DeviceResult, Group, Resolution
 from .rules import ActiveRule, by_verb
+
+if TYPE_CHECKING:
+    from .pci.isolation import Isolation
+    from .pci.topology import Topology
 
 
 def attach_iommus(res: Resolution, rules: list[ActiveRule]) -> None:
@@ -88,7 +92,7 @@ def _iommu_of(
             "drivers/iommu/of_iommu.c: of_iommu_configure",
         )
     if dev.pci is not None and claimers:
-        iommu = claimers[0]
+        iommu = _claimer(dev, model, claimers)
         return iommu, Reason(
             f"{iommu.kind} '{iommu.name}' claims PCI device {dev.pci} ({iommu.driver.pci_claim})",
             iommu.span,
@@ -112,6 +116,34 @@ def _iommu_of(
     return None, Reason(f"'{dev.name}' has no iommus entry: not behind an IOMMU", dev.span)
 
 
+def _claimer(dev: Device, model: Model, claimers: list[Iommu]) -> Iommu:
+    """Which of several claiming IOMMUs takes a function the board links to none: for a
+    bridge, the one the functions below it are linked to (an ACPI DMAR unit's device scope
+    covers a bridge with its bus); else the one most PCI functions are linked to (the
+    INCLUDE_PCI_ALL unit); else the first."""
+    if len(claimers) == 1:
+        return claimers[0]
+    names = {i.name for i in claimers}
+    below = [
+        link.iommu
+        for d in model.devices.values()
+        if dev.bridge is not None and d.upstream == dev.name
+        for link in d.iommus[:1]
+        if link.iommu in names
+    ]
+    linked = below or [
+        link.iommu
+        for d in model.devices.values()
+        if d.pci is not None
+        for link in d.iommus[:1]
+        if link.iommu in names
+    ]
+    if not linked:
+        return claimers[0]
+    best = max(sorted(set(linked)), key=linked.count)
+    return model.iommus[best]
+
+
 class Grouper:
     """Builds the group graph: each IOMMU's kind links the devices its driver's
     device_group puts together (kinds/), the core's pci_device_group links PCI functions,
@@ -125,6 +157,7 @@ class Grouper:
         self._soc_groups: dict[str, list[tuple[SocGroup, tuple[Reason, ...]]]] = {}
         self._by_iommu: dict[str, list[Device]] = {}
         self._done: set[Hashable] = set()
+        self._pci: tuple[Topology, Isolation] | None = None
 
     def link(self, a: str, b: str, reason: Reason) -> None:
         """Two devices (or a device and "bridge:NAME") the kernel cannot isolate."""
@@ -192,70 +225,31 @@ class Grouper:
 
     # -- PCI: pci_device_group ------------------------------------------------------------
     def pci(self, devs: Sequence[Device]) -> None:
-        """drivers/iommu/iommu.c: pci_device_group (aliases, ACS, multifunction)."""
-        src = "drivers/iommu/iommu.c: pci_device_group"
-        bridges = self.model.bridges
-        by_addr = {d.pci: d.name for d in devs if d.pci is not None}
-        for dev in devs:
-            assert dev.pci is not None
-            # DMA aliases: quirks, and PCIe-to-PCI bridges aliasing everything behind them.
-            for alias in dev.aliases:
-                other = by_addr.get(alias)
-                if other:
-                    self.link(
-                        dev.name, other, Reason(f"'{dev.name}' DMA-aliases {alias}", dev.span, src)
-                    )
-            # Walk up: stop at the first bridge whose path to the root has ACS.
-            cur = dev.upstream
-            prev = dev.name
-            while cur is not None and cur in bridges:
-                b = bridges[cur]
-                if b.kind == "pci-bridge":
-                    self.link(
-                        prev,
-                        "bridge:" + b.name,
-                        Reason(
-                            f"PCIe-to-PCI bridge '{b.name}' aliases every device behind it",
-                            b.span,
-                            "drivers/pci/search.c: pci_for_each_dma_alias",
-                        ),
-                    )
-                elif _acs_path(b.name, bridges):
-                    break
-                else:
-                    self.link(
-                        prev,
-                        "bridge:" + b.name,
-                        Reason(
-                            f"'{b.name}' ({b.kind}) has no ACS isolation up to the root",
-                            b.span,
-                            src,
-                        ),
-                    )
-                prev = "bridge:" + b.name
-                cur = b.upstream
-        # Multifunction slots without ACS are one group, bridge functions included (a
-        # chipset's xHCI, SATA and switch upstream port often share one slot).
-        slots: dict[tuple[int, int, int], list[tuple[str, Any]]] = {}
-        for dev in devs:
-            assert dev.pci is not None
-            if not dev.acs:
-                slots.setdefault(dev.pci.slot, []).append((dev.name, dev))
-        for b in bridges.values():
-            if b.pci is not None and not b.acs and b.pci.slot in slots:
-                slots[b.pci.slot].append(("bridge:" + b.name, b))
-        for slot_fns in slots.values():
-            first = slot_fns[0][0]
-            for node, fn in slot_fns[1:]:
-                self.link(
-                    first,
-                    node,
-                    Reason(
-                        f"functions of multifunction slot {str(fn.pci)[:-2]} without ACS",
-                        fn.span,
-                        "drivers/iommu/iommu.c: get_pci_function_alias_group",
-                    ),
-                )
+        """drivers/iommu/iommu.c: pci_device_group for the PCI functions an IOMMU probes,
+        bridges included, in bus order (pci/grouping.py)."""
+        from .pci.grouping import PciGroups
+
+        topo, iso = self.pci_layer()
+        names = {d.name for d in devs if d.pci is not None}
+        # a bridge without an address still has a group the functions below it can join
+        for name in list(names):
+            names |= {b.name for b in topo.ancestors(topo.functions[name])}
+        probed = [fn for fn in topo.in_order() if fn.name in names]
+        for fn in probed:
+            self.graph.add_node(fn.node)
+        PciGroups(topo, iso, self.link, self.res.platform.kernel).run(probed)
+
+    def pci_layer(self) -> tuple[Topology, Isolation]:
+        """The board's PCI functions and their isolation, worked out once."""
+        if self._pci is None:
+            from .pci.context import isolation
+            from .pci.topology import Topology
+
+            topo = Topology(self.model)
+            iso, diags = isolation(self.res.platform, topo)
+            self.res.diagnostics.extend(diags)
+            self._pci = (topo, iso)
+        return self._pci
 
     # -- numbering ---------------------------------------------------------------------
     def number(self, translated: list[Device]) -> None:
@@ -305,19 +299,6 @@ class Grouper:
             self.res.groups.append(group)
             for m in members:
                 self.res.devices[m].group = gid
-
-
-def _acs_path(name: str, bridges: dict[str, Bridge]) -> bool:
-    """pci_acs_path_enabled(bridge -> root, REQ_ACS_FLAGS)."""
-    cur: str | None = name
-    seen = set()
-    while cur is not None and cur in bridges and cur not in seen:
-        seen.add(cur)
-        b = bridges[cur]
-        if not b.acs:
-            return False
-        cur = b.upstream
-    return True
 
 
 def build_groups(res: Resolution) -> None:

@@ -15,6 +15,7 @@ from .diagnostics import Diagnostic, Span
 from .enums import DmaOps
 from .kinds import Kind, claiming_pci, kind
 from .node import Node, node_field
+from .pci.acs import AcsFlag
 
 DEFAULT_ARCH = "arm64"  # a board without `arch` (the resolver's why says it assumed it)
 
@@ -191,6 +192,17 @@ class Iommu(Node):
         return range(first, first + (self.contexts or 0))
 
 
+class Acs(Node):
+    """A function's ACS registers as the board states them: ``cap`` None is no ACS
+    capability; ``ctl`` is the control register as the firmware leaves it, before the
+    kernel enables what it wants (pci_enable_acs). ``stated``: yes, no, or registers."""
+
+    cap: AcsFlag | None
+    ctl: AcsFlag
+    stated: str
+    span: Span
+
+
 class Device(Node):
     name: str
     compatibles: tuple[str, ...]
@@ -205,11 +217,15 @@ class Device(Node):
     driver: frozenset[str]
     caps: frozenset[str]  # PCIe capabilities: pasid, ats, pri
     aliases: tuple[PciAddress, ...]
-    acs: bool | None
+    acs: Acs | None
     probe_order: int
     disabled: bool
     span: Span
     file: str
+    pcie: str | None = None  # `pcie TYPE`: its PCI Express type, as stated
+    multifunction: bool | None = None  # `multifunction yes|no`, as stated
+    bound: str | None = None  # the driver bound to it (`bound DRIVER`)
+    bridge: str | None = None  # a PCI bridge's kind: the bridge as a PCI function
 
     def stream_ids(self, iommu: Iommu) -> list[tuple[int, int]]:
         """(SID, SMR mask) pairs the device emits on this IOMMU: its `iommus` cells, or for
@@ -243,9 +259,41 @@ class Bridge(Node):
     pci: PciAddress | None
     pci_span: Span
     upstream: str | None
-    acs: bool
+    acs: Acs | None
     span: Span
     file: str
+    compatibles: tuple[str, ...] = ()
+    multifunction: bool | None = None
+    aliases: tuple[PciAddress, ...] = ()
+    bound: str | None = None
+    probe_order: int = 0
+
+    def function(self) -> Device:
+        """The bridge as a PCI function: the IOMMU probes it and it joins a group like any
+        function (pci_device_group); pcieport binds it."""
+        return Device(
+            name=self.name,
+            compatibles=self.compatibles,
+            tags=frozenset(),
+            iommus=(),
+            pci=self.pci,
+            pci_span=self.pci_span,
+            upstream=self.upstream,
+            dma_mask=None,
+            coherent=None,
+            untrusted=False,
+            driver=frozenset(),
+            caps=frozenset(),
+            aliases=self.aliases,
+            acs=self.acs,
+            probe_order=self.probe_order,
+            disabled=False,
+            span=self.span,
+            file=self.file,
+            multifunction=self.multifunction,
+            bound=self.bound,
+            bridge=self.kind,
+        )
 
 
 class Domain(Node):

@@ -270,13 +270,31 @@ class _Builder:
     def r_acs(self, t: Any, span: Span) -> ast.Acs:
         return ast.Acs(self.kw(t.children[0]).text == "yes", span)
 
+    def r_acs_regs(self, t: Any, span: Span) -> ast.AcsRegs:
+        cap, ctl = t.children
+        flags = [tuple(self.kw(f) for f in group.children) for group in (cap, ctl) if group]
+        return ast.AcsRegs(flags[0], flags[1] if ctl is not None else None, span)
+
+    def r_pcie_type(self, t: Any, span: Span) -> ast.PcieType:
+        return ast.PcieType(self.kw(t.children[0]), span)
+
+    def r_multifunction(self, t: Any, span: Span) -> ast.Multifunction:
+        return ast.Multifunction(self.kw(t.children[0]).text == "yes", span)
+
+    def r_bound(self, t: Any, span: Span) -> ast.Bound:
+        tok = t.children[0]
+        driver = self.string(tok) if tok.type == "STRING" else self.ident(tok)
+        return ast.Bound(driver, span)
+
     def r_probe_order(self, t: Any, span: Span) -> ast.ProbeOrder:
         return ast.ProbeOrder(self.num(t.children[0]), span)
 
     # -- bridge, domain ------------------------------------------------------
     def r_bridge(self, t: Any, span: Span) -> ast.Bridge:
-        name, kind, *props = t.children
-        return ast.Bridge(self.ident(name), self.kw(kind), self.items(props), span)
+        name, kind, *rest = t.children
+        compat = tuple(self.string(c) for c in rest if isinstance(c, Tok) and c.type == "STRING")
+        props = [c for c in rest if c is not None and not isinstance(c, Tok)]
+        return ast.Bridge(self.ident(name), self.kw(kind), self.items(props), span, compat)
 
     def r_domain(self, t: Any, span: Span) -> ast.Domain:
         name, dtype, *rest = t.children

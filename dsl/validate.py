@@ -24,6 +24,7 @@ from .model import (
     ATTRIBUTES,
     DEFAULT_ARCH,
     DMA_OPS,
+    Acs,
     Bridge,
     Device,
     Domain,
@@ -42,6 +43,7 @@ from .model import (
     parse_pci,
     reachable_iommus,
 )
+from .pci.acs import STD_ENABLE, WORDS, AcsFlag
 
 # Two DMA-ops names made of the same words, easy to swap.
 DMA_OPS_MEANING = {
@@ -124,6 +126,7 @@ class Builder:
         iommu_nodes: list[tuple[str, ast.Iommu]] = []
         device_nodes: list[tuple[str, ast.Device]] = []
         bridge_nodes: list[tuple[str, ast.Bridge]] = []
+        order: dict[int, int] = {}  # probe order of devices and bridges: as written
         domain_nodes: list[tuple[str, ast.Domain, tuple[ast.Condition, ...]]] = []
         rule_nodes: list[tuple[str, ast.Rule, tuple[ast.Condition, ...]]] = []
         expect_nodes: list[tuple[str, ast.Expect, tuple[ast.Condition, ...]]] = []
@@ -142,8 +145,10 @@ class Builder:
             elif isinstance(item, ast.Iommu):
                 iommu_nodes.append((fname, item))
             elif isinstance(item, ast.Device):
+                order[id(item)] = len(order)
                 device_nodes.append((fname, item))
             elif isinstance(item, ast.Bridge):
+                order[id(item)] = len(order)
                 bridge_nodes.append((fname, item))
             elif isinstance(item, ast.Domain):
                 domain_nodes.append((fname, item, conds))
@@ -160,11 +165,15 @@ class Builder:
         bridges = {}
         for fname, bnode in bridge_nodes:
             if self.define("bridge", bnode.name):
-                bridges[bnode.name.text] = self.bridge(bnode, fname)
+                bridges[bnode.name.text] = self.bridge(bnode, fname, order[id(bnode)])
         devices = {}
-        for order, (fname, dnode) in enumerate(device_nodes):
+        for fname, dnode in device_nodes:
             if self.define("device", dnode.name):
-                devices[dnode.name.text] = self.device(dnode, fname, order, iommus)
+                devices[dnode.name.text] = self.device(dnode, fname, order[id(dnode)], iommus)
+        # A bridge with an address is a PCI function too: the IOMMU probes it, it joins a
+        # group (drivers/iommu/iommu.c: pci_device_group), pcieport binds it.
+        functions = {b.name: b.function() for b in bridges.values() if b.pci is not None}
+        devices = dict(sorted({**devices, **functions}.items(), key=lambda kv: kv[1].probe_order))
         domains = {}
         for fname, mnode, conds in domain_nodes:
             if self.define("domain", mnode.name):
@@ -492,26 +501,63 @@ class Builder:
             return None
         return pci
 
-    def bridge(self, node: ast.Bridge, fname: str) -> Bridge:
-        pci = upstream = None
+    def bridge(self, node: ast.Bridge, fname: str, order: int) -> Bridge:
+        pci = upstream = acs = multifunction = bound = None
         pci_span = node.span
-        acs = False
+        aliases: list[PciAddress] = []
         for prop in node.props:
             if isinstance(prop, ast.Pci):
                 pci = self.pci(prop.address)
                 pci_span = prop.address.span
             elif isinstance(prop, ast.Upstream):
                 upstream = prop.bridge.text
-            elif isinstance(prop, ast.Acs):
-                acs = prop.enabled
+            elif isinstance(prop, ast.Acs | ast.AcsRegs):
+                acs = self.acs(prop)
+            elif isinstance(prop, ast.Multifunction):
+                multifunction = prop.enabled
+            elif isinstance(prop, ast.Alias):
+                a = self.pci(prop.address)
+                if a is not None:
+                    aliases.append(a)
+            elif isinstance(prop, ast.Bound):
+                bound = prop.driver.value if isinstance(prop.driver, ast.Str) else prop.driver.text
         return Bridge(
-            node.name.text, node.kind.text, pci, pci_span, upstream, acs, node.span, fname
+            node.name.text,
+            node.kind.text,
+            pci,
+            pci_span,
+            upstream,
+            acs,
+            node.span,
+            fname,
+            compatibles=tuple(c.value for c in node.compatibles),
+            multifunction=multifunction,
+            aliases=tuple(aliases),
+            bound=bound,
+            probe_order=order,
         )
+
+    def acs(self, prop: ast.Acs | ast.AcsRegs) -> Acs:
+        """`acs yes`: the capability with what the kernel asks for (SV RR CR UF), which it
+        then enables; `acs no`: no capability; `acs cap .. ctl ..`: the registers."""
+        if isinstance(prop, ast.Acs):
+            if prop.enabled:
+                return Acs(STD_ENABLE, AcsFlag(0), "yes", prop.span)
+            return Acs(None, AcsFlag(0), "no", prop.span)
+
+        def flags(words: tuple[ast.Ident, ...]) -> AcsFlag:
+            out = AcsFlag(0)
+            for w in words:
+                out |= WORDS.get(w.text, AcsFlag(0))
+            return out
+
+        ctl = flags(prop.ctl) if prop.ctl is not None else AcsFlag(0)
+        return Acs(flags(prop.cap), ctl, "registers", prop.span)
 
     def device(self, node: ast.Device, fname: str, order: int, iommus: dict[str, Iommu]) -> Device:
         tags: set[str] = set()
         links: list[IommuLink] = []
-        pci = upstream = dma_mask = coherent = acs = None
+        pci = upstream = dma_mask = coherent = acs = pcie = multifunction = bound = None
         pci_span = node.span
         untrusted = disabled = False
         driver: set[str] = set()
@@ -542,8 +588,14 @@ class Builder:
                 a = self.pci(prop.address)
                 if a is not None:
                     aliases.append(a)
-            elif isinstance(prop, ast.Acs):
-                acs = prop.enabled
+            elif isinstance(prop, ast.Acs | ast.AcsRegs):
+                acs = self.acs(prop)
+            elif isinstance(prop, ast.PcieType):
+                pcie = prop.kind.text
+            elif isinstance(prop, ast.Multifunction):
+                multifunction = prop.enabled
+            elif isinstance(prop, ast.Bound):
+                bound = prop.driver.value if isinstance(prop.driver, ast.Str) else prop.driver.text
             elif isinstance(prop, ast.ProbeOrder):
                 probe = prop.order.value
             elif isinstance(prop, ast.Disabled):
@@ -575,6 +627,9 @@ class Builder:
             disabled=disabled,
             span=node.span,
             file=fname,
+            pcie=pcie,
+            multifunction=multifunction,
+            bound=bound,
         )
 
     def check_maps(self, iommus: list[Iommu]) -> None:
@@ -797,7 +852,7 @@ class Builder:
 
     def check_pci(self, devices: dict[str, Device], bridges: dict[str, Bridge]) -> None:
         seen: dict[PciAddress, Span] = {}
-        for owner in list(bridges.values()) + list(devices.values()):
+        for owner in devices.values():  # bridges with an address are PCI functions too
             if owner.pci is None:
                 continue
             if owner.pci in seen:

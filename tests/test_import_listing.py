@@ -172,7 +172,8 @@ def test_gpu_and_its_hdmi_audio_share_one_group_expectation(key: str) -> None:
 def test_whole_gpu_card_is_one_group_and_named_after_the_gpu() -> None:
     text = import_listing(GTX1660, "gtx1660.txt").text
     assert "# observed: IOMMU Group 2 (gtx1660.txt)" in text
-    assert "expect gpu0.group_members == [gpu0, gpu0_audio, gpu0_usb, gpu0_serialbus]" in text
+    # the root port is in the group too: the GPU's functions are below it (upstream inferred)
+    assert "expect rp0.group_members == [rp0, gpu0, gpu0_audio, gpu0_usb, gpu0_serialbus]" in text
     # The GPU on bus 00 (class 0380) is the CPU's own.
     assert devices(text)["igpu0"] == ("pci8086,1912", "tags gpu; pci 0000:00:02.0")
     # the class rides along as the OF PCI binding's class compatible, for packs to select
@@ -180,14 +181,15 @@ def test_whole_gpu_card_is_one_group_and_named_after_the_gpu() -> None:
     assert 'device gpu0: "pci10de,2184", "pciclass,0300" {' in text
 
 
-def test_bridges_become_bridge_statements_without_upstream() -> None:
+def test_a_bridge_in_its_devices_group_is_their_upstream_without_acs() -> None:
+    """Without a tree, the only bridge of a group with functions on another bus is above
+    them (pci_device_group joins a function to a bridge's group only below it), and one
+    whose children share its group does not isolate: `acs no` (it wins over a quirk)."""
     text = import_listing(RTX3070TI, "rtx.txt").text
-    assert (
-        "bridge rp0: root-port { pci 0000:00:01.0 }  # ACS unknown: add 'acs yes' or 'acs no'"
-        in text
-    )
-    assert "upstream" not in text.replace("'upstream'", "")
-    assert all("rp0" not in members for members in groups(text).values())
+    assert 'bridge rp0: root-port "pci8086,1901" { pci 0000:00:01.0; acs no }' in text
+    assert "acs no: deduced, 01:00.1 below it shares its IOMMU group 1" in text
+    assert "# upstream inferred: in the group of 00:01.0, the only bridge there" in text
+    assert groups(text)["rp0"] == ["rp0", "gpu0", "gpu0_audio"]
 
 
 def test_bridge_kinds_and_bridge_only_groups() -> None:
@@ -202,15 +204,18 @@ IOMMU Group 13 06:00.0 Multimedia video controller [0400]: Brooktree Corporation
 """
     text = import_listing(listing, "bridges.txt").text
     loads_cleanly(text)
-    assert "bridge rp0: root-port { pci 0000:00:1c.0 }" in text
-    assert "bridge sw0: switch-port { pci 0000:01:00.2 }" in text
-    assert "bridge sw1: switch-port { pci 0000:02:00.0 }" in text
-    assert "bridge pcibr0: pci-bridge { pci 0000:05:00.0 }" in text
-    assert text.count("# ACS unknown: add 'acs yes' or 'acs no'") == 4
-    assert groups(text) == {"net0": ["net0", "wlan0"], "video0": ["video0"]}
-    # Without 'upstream' the model cannot merge devices on different buses: say so.
+    assert 'bridge rp0: root-port "pci8086,a290" { pci 0000:00:1c.0 }' in text
+    assert 'bridge sw0: switch-port "pci1022,43c6" { pci 0000:01:00.2 }' in text
+    assert 'bridge sw1: switch-port "pci1022,43c7" { pci 0000:02:00.0 }' in text
+    assert 'bridge pcibr0: pci-bridge "pci1b21,1080" { pci 0000:05:00.0 }' in text
+    assert text.count("# ACS unknown: a quirk for its IDs, or say 'acs yes' or 'acs no'") == 4
+    assert groups(text) == {
+        "rp0": ["rp0"],  # a bridge-only group is expected too
+        "sw0": ["sw0", "sw1", "net0", "wlan0"],
+        "pcibr0": ["pcibr0", "video0"],  # video0's upstream is inferred
+    }
+    # Without 'upstream' the model cannot merge functions on different buses: say so.
     assert text.count("# spans several slots") == 1
-    assert "Groups with bridges only (no expectation): 4\n" in text
 
 
 def test_lspci_nn_lines_become_devices_without_expectations() -> None:
@@ -227,7 +232,7 @@ def test_lspci_nn_lines_become_devices_without_expectations() -> None:
         'device ide0: "pci8086,1c3c", "pciclass,0101" { tags storage; pci 0000:00:16.2 }'
         in result.text
     )
-    assert "bridge rp0: root-port { pci 0000:00:01.0 }" in result.text
+    assert 'bridge rp0: root-port "pci8086,0101" { pci 0000:00:01.0 }' in result.text
     assert set(devices(result.text)) == {"host0", "igpu0", "comm0", "ide0", "serial0", "net0"}
     # The prompt line is the only thing skipped.
     assert [(d.code, d.span.line) for d in result.diagnostics] == [("W801", 1)]
@@ -300,7 +305,7 @@ def test_colon_after_group_number_and_full_addresses() -> None:
     result = import_listing(listing, "full.txt")
     assert not result.diagnostics
     loads_cleanly(result.text)
-    assert groups(result.text) == {"gpu0": ["gpu0", "gpu0_audio"], "nvme0": ["nvme0"]}
+    assert groups(result.text) == {"rp0": ["rp0", "gpu0", "gpu0_audio"], "nvme0": ["nvme0"]}
     assert (
         'device nvme0: "pci144d,a808", "pciclass,0108" { tags nvme, storage; pci 0001:03:00.0 }'
         in result.text

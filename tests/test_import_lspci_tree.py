@@ -200,7 +200,9 @@ def test_upstream_and_bridges_from_a_tree() -> None:
     assert t["00:18.7"] == ("device", None)
     assert len(t) == 50  # every function in the tree, once
     # The tree says nothing about ACS: each bridge says so.
-    assert result.text.count("# ACS unknown: add 'acs yes' or 'acs no'") == 13
+    assert (
+        result.text.count("# ACS unknown: a quirk for its IDs, or say 'acs yes' or 'acs no'") == 13
+    )
 
 
 def test_several_root_buses_and_names() -> None:
@@ -309,16 +311,25 @@ def test_listing_and_tree_merge_and_groups_show_bridge_acs() -> None:
         in text
     )
     # 03:00.0 and 04:00.0 are not in their ports' groups: every bridge from there up has
-    # ACS. 05:00.0 shares 00:1c.0's group: that port's ACS stays unknown.
+    # ACS. 05:00.0 shares the group of the root port 00:1c.0 above it: that port does not
+    # isolate, whatever its quirk row says (the observed kernel wins).
     for bridge in ("rp0", "sw0", "sw1", "sw2"):
         assert re.search(rf"^bridge {bridge}: .*; acs yes \}}$", text, re.MULTILINE), bridge
-    assert "bridge rp1: root-port { pci 0000:00:1c.0 }  # ACS unknown" in text
+    assert 'bridge rp1: root-port "pci8086,a290" { pci 0000:00:1c.0; acs no }' in text
     assert "# acs yes: deduced, 03:00.0 below it is in IOMMU group 5 and 02:01.0 in group 3" in (
         text.replace("\n#   ", " ")
     )
     # With the tree and the deduced ACS the model reproduces every observed group.
     outcomes = loads(text)
-    assert outcomes == [("net0", True), ("net1", True), ("net2", True)]
+    assert outcomes == [
+        ("rp0", True),
+        ("sw0", True),
+        ("sw1", True),
+        ("sw2", True),
+        ("net0", True),
+        ("net1", True),
+        ("rp1", True),
+    ]
     # Without the tree, the two NICs' groups hold only once 'upstream' is filled in.
     alone = import_listing(LISTING, "groups.txt").text
     assert "; acs yes }" not in alone

@@ -95,10 +95,15 @@ def test_device_properties() -> None:
     PciAddress = type(tb.pci)
     assert PciAddress.__name__ == "PciAddress"
     assert tb.pci == PciAddress(0, 3, 0, 0)
-    assert tb.upstream == "rp0" and tb.untrusted and tb.acs is True
+    assert tb.upstream == "rp0" and tb.untrusted
+    from iommu_rules.pci.acs import REQ_ACS_FLAGS
+
+    assert tb.acs is not None and tb.acs.stated == "yes" and tb.acs.cap == REQ_ACS_FLAGS
     assert tb.aliases == (PciAddress(0, 3, 0, 1),)
     assert tb.coherent is False and tb.driver == {"managed-dma"}
-    assert m.bridges["rp0"].acs is False and str(m.bridges["rp0"].pci) == "0000:00:1c.0"
+    # a bridge with an address is a PCI function too
+    assert m.devices["rp0"].bridge == "root-port" and m.devices["rp0"].acs.cap is None
+    assert m.bridges["rp0"].acs.stated == "no" and str(m.bridges["rp0"].pci) == "0000:00:1c.0"
 
 
 def test_streams_per_kind() -> None:

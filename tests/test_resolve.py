@@ -49,12 +49,12 @@ def test_examples_expectations_hold() -> None:
         (
             "untrusted-identity-6.8",
             "tb_gpu: Device is not trusted, but driver is overriding "
-            "group 0 to Passthrough, refusing to probe.",
+            "group 1 to Passthrough, refusing to probe.",  # group 0: its root port
         ),
         (
             "untrusted-no-iommu-dma-6.8",
             "tb_nvme: Device is not trusted, but driver is overriding "
-            "group 0 to Passthrough, refusing to probe.",
+            "group 1 to Passthrough, refusing to probe.",
         ),
         ("x86-iommu-pt", "iommu: Default domain type: Passthrough (set via kernel command line)"),
         ("x86-default", "iommu: DMA domain TLB invalidation policy: lazy mode"),

@@ -126,7 +126,7 @@ BASE_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "0c": ("serialbus", ()),
 }
 BRIDGE_CLASSES = {"0604", "0609"}
-ACS_UNKNOWN = "# ACS unknown: add 'acs yes' or 'acs no'"
+ACS_UNKNOWN = "# ACS unknown: a quirk for its IDs, or say 'acs yes' or 'acs no'"
 GPU_CLASSES = {"0300", "0302", "0380"}
 # The compatible of a function whose vendor and device IDs no input shows.
 UNKNOWN_ID = "pci-unknown"
@@ -182,6 +182,8 @@ class _Fn:
     parent_known: bool = False  # whether `parent` (None: a root bus) is known
     parent_at: _At | None = None
     acs_deduced: str = ""  # why the observed groups say this bridge's path has ACS
+    acs_none: str = ""  # why the observed groups say this bridge has no ACS
+    parent_note: str = ""  # why `upstream` was inferred
     ids_at: _At | None = None
     pe: int | None = None  # the POWER PE the kernel log puts it in
 
@@ -538,7 +540,7 @@ def _infer_function_acs(fns: list[_Fn]) -> None:
     that with `acs yes` on the function (iommu.c: get_pci_function_alias_group)."""
     slots: dict[tuple[int, int, int], list[_Fn]] = {}
     for fn in fns:
-        if not fn.is_bridge and fn.group is not None:
+        if fn.group is not None:
             slots.setdefault(fn.slot, []).append(fn)
     for siblings in slots.values():
         if len({f.group for f in siblings}) < 2:
@@ -550,6 +552,50 @@ def _infer_function_acs(fns: list[_Fn]) -> None:
                     f"alone in group {fn.group}, other functions of slot {_short(fn.addr)[:-2]} "
                     f"in {', '.join(map(str, others))}: ACS or a quirk isolates it"
                 )
+
+
+def _infer_upstream(fns: list[_Fn]) -> None:
+    """Without topology, a group with exactly one bridge and functions on another bus
+    shows where they are: the kernel puts a function in a bridge's group only below it
+    (or in its slot, on its own bus), so they sit directly below that bridge."""
+    groups: dict[int, list[_Fn]] = {}
+    for fn in fns:
+        if fn.group is not None:
+            groups.setdefault(fn.group, []).append(fn)
+    for members in groups.values():
+        bridges = [f for f in members if f.is_bridge]
+        if len(bridges) != 1:
+            continue
+        (top,) = bridges
+        for fn in members:
+            if fn is top or fn.parent_known or (fn.domain, fn.bus) == (top.domain, top.bus):
+                continue
+            fn.parent, fn.parent_known = top.addr, True
+            fn.parent_note = (
+                f"upstream inferred: in the group of {_short(top.addr)}, the only bridge there, "
+                "on another bus (iommu.c: pci_device_group)"
+            )
+
+
+def _deduce_bridge_no_acs(by_addr: dict[str, _Fn]) -> None:
+    """A function below a bridge in the bridge's group, while the bridge's own parent (if
+    any) is in another group, shows the bridge itself lacks ACS: `acs no`, which wins over
+    a quirk row the kernel that made the listing may not have had."""
+    for fn in by_addr.values():
+        top = by_addr.get(fn.parent or "")
+        if top is None or fn.group is None or fn.group != top.group or top.acs_deduced:
+            continue
+        if _bridge_kind(top)[0] == "pci-bridge":
+            continue  # below a PCIe-to-PCI bridge everything aliases to it anyway
+        above = by_addr.get(top.parent or "") if top.parent_known else None
+        if above is not None and (above.group is None or above.group == top.group):
+            continue  # which of the two lacks ACS is not shown
+        if not top.parent_known and top.bus != 0:
+            continue
+        top.acs_none = (
+            f"acs no: deduced, {_short(fn.addr)} below it shares its IOMMU group {top.group}, "
+            "so it does not isolate (iommu.c: pci_device_group, pci_acs_path_enabled)"
+        )
 
 
 def _deduce_bridge_acs(by_addr: dict[str, _Fn]) -> None:
@@ -836,18 +882,26 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
     for f in bridges:
         kind = _bridge_kind(f)[0]
         out += _comment(_describe(f))
+        if f.parent_note:
+            out += _comment(f.parent_note)
         props = [f"pci {f.addr}", *upstream(f)]
-        if f.acs_deduced:
-            out += _comment(f.acs_deduced)
-            out.append(f"bridge {f.name}: {kind} {{ " + "; ".join([*props, "acs yes"]) + " }")
+        ids = f' "pci{f.vid},{f.did}"' if f.vid else ""
+        head = f"bridge {f.name}: {kind}{ids}"
+        note = f.acs_deduced or f.acs_none or f.acs_note
+        if note:
+            out += _comment(note)
+            acs = "acs no" if f.acs_none and not f.acs_deduced else "acs yes"
+            out.append(f"{head} {{ " + "; ".join([*props, acs]) + " }")
         else:
-            out.append(f"bridge {f.name}: {kind} {{ " + "; ".join(props) + f" }}  {ACS_UNKNOWN}")
+            out.append(f"{head} {{ " + "; ".join(props) + f" }}  {ACS_UNKNOWN}")
     if devices:
         out += ["", "# ---------------------------------------------------------------- devices"]
     for f in devices:
         tags = class_info(f.cls)[1]
         props = ([f"tags {', '.join(tags)}"] if tags else []) + [f"pci {f.addr}", *upstream(f)]
         out += _comment(_describe(f))
+        if f.parent_note:
+            out += _comment(f.parent_note)
         if f.acs_note:
             out += _comment(f.acs_note)
             props.append("acs yes")
@@ -861,7 +915,7 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
         out.append(f"device {f.name}: {compatible} {{ " + "; ".join(props) + " }")
 
     by_group: dict[int, list[_Fn]] = {}
-    for f in devices:
+    for f in [*bridges, *devices]:  # the order of the file: the resolver's probe order
         if f.group is not None:
             by_group.setdefault(f.group, []).append(f)
     others = [(s, f.other_groups) for s, f in reader.logs if f.other_groups]
@@ -871,26 +925,17 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
             "# ---------------------------------------------------------------- observed",
         ]
     out += platform.expect
-    if by_group:
-        out += [
-            "# Groups, devices only: the kernel's groups also hold the bridges, which the",
-            "# language keeps apart.",
-        ]
     for gid in sorted(by_group):
         members = by_group[gid]
         at = members[0].group_at
         out += _comment(f"observed: IOMMU Group {gid} ({_clean(at.source) if at else '?'})")
-        if len({m.slot for m in members}) > 1 and not all(m.parent_known for m in members):
+        anchor = members[0].slot
+        if any(not m.parent_known and m.slot != anchor for m in members):
             out += _comment(
                 "spans several slots: holds once 'upstream' and bridge ACS are filled in"
             )
         out.append(
             f"expect {members[0].name}.group_members == [{', '.join(m.name for m in members)}]"
-        )
-    bridge_only = sorted({f.group for f in bridges if f.group is not None} - set(by_group))
-    if bridge_only:
-        out += _comment(
-            "Groups with bridges only (no expectation): " + ", ".join(str(g) for g in bridge_only)
         )
     for source, groups in others:
         listed = "; ".join(f"{dev} in group {gid}" for dev, (gid, _line) in sorted(groups.items()))
@@ -968,8 +1013,10 @@ def _import(inputs: Sequence[tuple[str, str]]) -> ImportResult:
         )
     iommus = _iommus(fns, reader.logs)
     _name_devices(fns, {i.name for i in iommus})
+    _infer_upstream(fns)
     _infer_function_acs(fns)
     _deduce_bridge_acs({f.addr: f for f in fns})
+    _deduce_bridge_no_acs({f.addr: f for f in fns})
     raw = _render(fns, reader, iommus)
     try:
         formatted = format_text(raw, "<import>")

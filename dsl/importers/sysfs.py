@@ -241,7 +241,7 @@ def snapshot(root: str = "/") -> Snapshot:
     by_group: dict[int, list[str]] = {}
     gtypes: dict[int, str | None] = {}
     for member, (gid, gtype, _gname) in member_group.items():
-        if member in names and member not in bridges:
+        if member in names:  # a bridge is a group member like any function
             by_group.setdefault(gid, []).append(names[member])
             gtypes[gid] = gtype
         elif member not in names:
