@@ -158,6 +158,7 @@ class Grouper:
         self._by_iommu: dict[str, list[Device]] = {}
         self._done: set[Hashable] = set()
         self._pci: tuple[Topology, Isolation] | None = None
+        self.pci_alone: dict[str, Reason] = {}  # why a PCI function got a group of its own
 
     def link(self, a: str, b: str, reason: Reason) -> None:
         """Two devices (or a device and "bridge:NAME") the kernel cannot isolate."""
@@ -237,7 +238,9 @@ class Grouper:
         probed = [fn for fn in topo.in_order() if fn.name in names]
         for fn in probed:
             self.graph.add_node(fn.node)
-        PciGroups(topo, iso, self.link, self.res.platform.kernel).run(probed)
+        search = PciGroups(topo, iso, self.link, self.res.platform.kernel)
+        search.run(probed)
+        self.pci_alone.update(search.alone)
 
     def pci_layer(self) -> tuple[Topology, Isolation]:
         """The board's PCI functions and their isolation, worked out once."""
@@ -277,7 +280,9 @@ class Grouper:
             # One reason per distinct fact, even where it links several pairs.
             unique = {(r.text, r.span): r for r in reasons.get(gid, [])}
             edges = sorted(unique.values(), key=lambda r: (r.text, r.span or NO_SPAN))
-            if len(members) == 1 and not edges:
+            if len(members) == 1 and not edges and first in self.pci_alone:
+                why = self.pci_alone[first]
+            elif len(members) == 1 and not edges:
                 inst = self.model.iommus[iommu]
                 where, source = inst.driver.alone(self.res, self.model.devices[first], inst)
                 why = Reason(f"'{first}' is alone in {where}", None, source)

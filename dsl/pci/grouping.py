@@ -39,6 +39,7 @@ class PciGroups:
         self.iso = iso
         self.link = link
         self.grouped: set[str] = set()  # functions that have a group (iommu_group_get)
+        self.alone: dict[str, Reason] = {}  # why a function got a new group
         self.aliases = {name: self._aliases(fn, kernel) for name, fn in topo.functions.items()}
 
     def _aliases(self, fn: Function, kernel: tuple[int, ...]) -> tuple[frozenset[int], str]:
@@ -54,7 +55,9 @@ class PciGroups:
 
     def probe(self, fn: Function) -> None:
         found = self.device_group(fn)
-        if found is not None:
+        if found is None:
+            self.alone[fn.name] = self._new_group(fn)
+        else:
             other, chain = found
             self.link(
                 fn.node,
@@ -118,6 +121,35 @@ class PciGroups:
             return None
         other, more = found
         return other, chain + more
+
+    def _new_group(self, fn: Function) -> Reason:
+        """Why pci_device_group found no group to join: iommu_group_alloc."""
+        because: list[Reason] = []
+        parent = self.topo.parent(fn)
+        if parent is not None:
+            because.append(
+                Reason(
+                    f"ACS isolates the path from {parent.label()} to the root",
+                    parent.span,
+                    "drivers/pci/pci.c: pci_acs_path_enabled",
+                    tuple(self.iso.path_reasons(parent, REQ_ACS_FLAGS)),
+                )
+            )
+        siblings = [f for f in self.topo.same_bus(fn) if f.slot == fn.slot and fn.slot is not None]
+        if not fn.multifunction or not siblings:
+            because.append(Reason(f"no other function shares its slot ({fn.mf_why})", fn.span))
+        else:
+            ok, mine = self.iso.enabled(fn, REQ_ACS_FLAGS)
+            if ok:
+                because.append(mine)
+            else:
+                because += [self.iso.enabled(f, REQ_ACS_FLAGS)[1] for f in siblings]
+        return Reason(
+            f"{fn.label()} gets a group of its own",
+            fn.span,
+            f"{IOMMU_C}: pci_device_group (iommu_group_alloc)",
+            tuple(because),
+        )
 
     def alias_group(self, pdev: Function, devfns: set[object]) -> Found | None:
         """get_pci_alias_group."""

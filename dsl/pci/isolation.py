@@ -242,3 +242,14 @@ class Isolation:
                 return cur, why
             cur = self.topo.parent(cur)
         return None, Reason("every bridge up to the root isolates")
+
+    def path_reasons(self, start: Function, wanted: AcsFlag) -> list[Reason]:
+        """pci_acs_enabled of start and of every bridge above it, each with why."""
+        out: list[Reason] = []
+        cur: Function | None = start
+        seen: set[str] = set()
+        while cur is not None and cur.name not in seen:
+            seen.add(cur.name)
+            out.append(self.enabled(cur, wanted)[1])
+            cur = self.topo.parent(cur)
+        return out

@@ -1,0 +1,225 @@
+"""The PCI layer against the kernel: pci_device_group, pci_acs_enabled per PCIe type and
+ACS flags, the quirk tables and the command line (dsl/pci/). Each case cites the lines it
+mirrors; boards go through the public Board."""
+
+from __future__ import annotations
+
+import pytest
+
+from iommu_rules import Board
+
+HEAD = """\
+include "std/linux"
+platform {{ arch x86_64; kernel {kernel}; ram 16G{cmdline} }}
+iommu vtd: intel-vtd
+"""
+
+
+def groups(body: str, kernel: str = "6.8", cmdline: str = "") -> list[list[str]]:
+    cmd = f'; cmdline "{cmdline}"' if cmdline else ""
+    board = Board.from_text(HEAD.format(kernel=kernel, cmdline=cmd) + body, "pc.iommu")
+    assert board.ok, board.errors
+    return sorted(sorted(g.members) for g in board.resolution.groups)
+
+
+def why(body: str, query: str, kernel: str = "6.8", cmdline: str = "") -> str:
+    cmd = f'; cmdline "{cmdline}"' if cmdline else ""
+    board = Board.from_text(HEAD.format(kernel=kernel, cmdline=cmd) + body, "pc.iommu")
+    return board.why(query).text()
+
+
+# ------------------------------------------------------------ the issue's minimal boards
+def test_two_acs_less_root_ports_of_one_slot_are_one_group() -> None:
+    """get_pci_function_alias_group: each device climbs to its root port (no ACS), and the
+    two ports, functions of one multifunction slot without ACS, share a group."""
+    body = """\
+bridge rp0: root-port { pci 0000:00:1c.0 }
+bridge rp4: root-port { pci 0000:00:1c.4 }
+device nic: "pci10ec,8168" { pci 0000:02:00.0; upstream rp0 }
+device wlan: "pci8086,2723" { pci 0000:03:00.0; upstream rp4 }
+"""
+    assert groups(body) == [["nic", "rp0", "rp4", "wlan"]]
+    text = why(body, "wlan.group_members")
+    assert "functions of multifunction slot 00:1c that ACS does not isolate" in text
+
+
+def test_a_single_function_upstream_port_is_never_asked_for_acs() -> None:
+    """pci_acs_enabled: an upstream port that is not multifunction is isolated whatever it
+    has (PCIe 3.0 6.12.1.2); only the downstream ports' ACS decides."""
+    body = """\
+bridge rp: root-port { pci 0000:00:01.0; acs yes }
+bridge usp: upstream-port { pci 0000:01:00.0; upstream rp; acs no }
+bridge dsp0: downstream-port { pci 0000:02:00.0; upstream usp; acs yes }
+bridge dsp1: downstream-port { pci 0000:02:01.0; upstream usp; acs yes }
+device a: "pci144d,a808" { pci 0000:03:00.0; upstream dsp0 }
+device b: "pci144d,a808" { pci 0000:04:00.0; upstream dsp1 }
+"""
+    assert groups(body) == [["a"], ["b"], ["dsp0"], ["dsp1"], ["rp"], ["usp"]]
+    assert "single-function upstream-port" in why(body, "a.group")
+
+
+def test_a_switch_port_below_a_root_port_is_the_upstream_port() -> None:
+    body = """\
+bridge rp: root-port { pci 0000:00:01.0; acs yes }
+bridge sw_up: switch-port { pci 0000:01:00.0; upstream rp }
+bridge sw_dn: switch-port { pci 0000:02:00.0; upstream sw_up }
+device d: "pci144d,a808" { pci 0000:03:00.0; upstream sw_dn }
+"""
+    # the downstream port has no ACS: its device joins it; the upstream port is alone
+    assert groups(body) == [["d", "sw_dn"], ["rp"], ["sw_up"]]
+
+
+# ------------------------------------------------------------ pci_acs_enabled per type
+PORT = """\
+bridge rp: root-port {{ pci 0000:00:1c.0; {acs} }}
+bridge rp2: root-port {{ pci 0000:00:1c.1; acs yes }}
+device d: "pci144d,a808" {{ pci 0000:01:00.0; upstream rp }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("acs", "isolated"),
+    [
+        ("acs yes", True),  # SV RR CR UF in the capability; the kernel enables them
+        ("acs no", False),  # no capability: pci_acs_flags_enabled is false
+        ("acs cap sv rr cr uf ctl sv rr cr uf", True),
+        ("acs cap rr cr", True),  # SV and UF not implemented: "hard-wired enabled"
+        ("acs cap none", True),  # an empty capability asks for nothing
+        ("acs cap sv rr cr uf ec", True),  # EC is never asked for
+    ],
+)
+def test_a_root_port_reads_its_acs_registers(acs: str, isolated: bool) -> None:
+    """pci.c: pci_acs_flags_enabled: acs_flags &= (cap | PCI_ACS_EC); (ctrl & flags) ==
+    flags, after pci_std_enable_acs set SV RR CR UF where the capability has them."""
+    got = groups(PORT.format(acs=acs))
+    assert (["d"] in got) is isolated, got
+
+
+def test_disable_acs_redir_turns_isolation_off_from_4_19() -> None:
+    """pci=disable_acs_redir= clears RR CR EC (aaca43fda742, 4.19)."""
+    body = PORT.format(acs="acs yes")
+    cmd = "intel_iommu=on pci=noaer,disable_acs_redir=0000:00:1c.0"
+    assert ["d", "rp"] in groups(body, "6.8", cmd)
+    assert ["d"] in groups(body, "4.18", cmd)
+    assert "pci=disable_acs_redir= turned off rr cr ec" in why(body, "d.group_members", "6.8", cmd)
+    by_id = "pci=disable_acs_redir=pci:8086:a110"
+    ported = body.replace("root-port {", 'root-port "pci8086,1234" {', 1)
+    assert ["d"] in groups(ported, "6.8", by_id)
+
+
+def test_config_acs_sets_the_control_bits_from_6_11() -> None:
+    """pci=config_acs=FLAGS@DEVICE (47c8846a49ba, 6.11): rightmost character is SV; '0'
+    forces a bit off: RR (bit 2) off breaks the isolation."""
+    body = PORT.format(acs="acs yes")
+    cmd = "pci=config_acs=xxxx0xx@0000:00:1c.0"
+    assert ["d", "rp"] in groups(body, "6.11", cmd)
+    assert ["d"] in groups(body, "6.10", cmd)
+
+
+def test_a_garbled_acs_option_is_a_warning_and_changes_nothing() -> None:
+    body = PORT.format(acs="acs yes")
+    board = Board.from_text(
+        HEAD.format(kernel="6.8", cmdline='; cmdline "pci=disable_acs_redir=nonsense"') + body,
+        "pc.iommu",
+    )
+    w219 = [d for d in board.diagnostics if d.code == "W219"]
+    assert len(w219) == 1 and "'nonsense'" in w219[0].message
+    assert ["d"] in sorted(sorted(g.members) for g in board.resolution.groups)
+
+
+@pytest.mark.parametrize(
+    ("pcie", "mf", "isolated"),
+    [
+        ("endpoint", "no", True),  # single function: isolated whatever it has
+        ("endpoint", "yes", False),  # multifunction without ACS: merged
+        ("legacy-endpoint", "yes", False),
+        ("rc-endpoint", "yes", False),  # no Intel IDs: the RCiEP quirk does not apply
+        ("none", "yes", False),  # conventional PCI: never isolated
+    ],
+)
+def test_endpoints_by_type_and_multifunction_bit(pcie: str, mf: str, isolated: bool) -> None:
+    body = f"""\
+device f0: "pci1234,0001" {{ pci 0000:00:14.0; pcie {pcie}; multifunction {mf} }}
+device f1: "pci1234,0002" {{ pci 0000:00:14.2; pcie none }}
+"""
+    got = groups(body)
+    assert (got == [["f0"], ["f1"]]) is isolated, got
+
+
+def test_behind_a_pcie_to_pci_bridge_everything_is_one_group_with_it() -> None:
+    """search.c: pci_for_each_dma_alias: a PCIe-to-PCI bridge puts its own requester ID on
+    what comes from behind it; the functions join its group before ACS is looked at."""
+    body = """\
+bridge rp: root-port { pci 0000:00:1c.0; acs yes }
+bridge br: pci-bridge { pci 0000:01:00.0; upstream rp; acs yes }
+device tv: "pci109e,036e" { pci 0000:02:00.0; upstream br }
+device snd: "pci109e,0878" { pci 0000:02:00.1; upstream br }
+"""
+    assert groups(body) == [["br", "snd", "tv"], ["rp"]]
+    assert "puts its own requester ID" in why(body, "tv.group_members")
+
+
+# ------------------------------------------------------------ the quirk tables
+def test_intel_pch_root_ports_isolate_by_their_quirk() -> None:
+    """pci_quirk_intel_spt_pch_acs (Sunrise Point a110..): no `acs` needed; an explicit
+    `acs no` wins over the row (a board can say what its kernel did)."""
+    body = """\
+bridge rp1: root-port "pci8086,a110" { pci 0000:00:1c.0 }
+bridge rp5: root-port "pci8086,a114" { pci 0000:00:1c.4 }
+device nic: "pci10ec,8168" { pci 0000:02:00.0; upstream rp1 }
+device wlan: "pci8086,24fd" { pci 0000:03:00.0; upstream rp5 }
+"""
+    assert groups(body) == [["nic"], ["rp1"], ["rp5"], ["wlan"]]
+    assert "pci_quirk_intel_spt_pch_acs answers isolated" in why(body, "nic.group")
+    stated = body.replace("{ pci 0000:00:1c.0 }", "{ pci 0000:00:1c.0; acs no }")
+    assert groups(stated) == [["nic", "rp1"], ["rp5"], ["wlan"]]
+
+
+@pytest.mark.parametrize(("kernel", "isolated"), [("6.10", True), ("6.11", False), ("6.12", True)])
+def test_the_6_11_config_acs_change_broke_the_intel_pch_quirk(kernel: str, isolated: bool) -> None:
+    """47c8846a49ba (6.11) returned from pci_enable_acs before the enable quirk on a port
+    without an ACS capability; f3c3ccc4fe49 (6.12) fixed it (Lynx Point 8c10)."""
+    body = """\
+bridge rp1: root-port "pci8086,8c10" { pci 0000:00:1c.0 }
+bridge rp2: root-port "pci8086,8c12" { pci 0000:00:1c.1 }
+device nic: "pci10ec,8168" { pci 0000:02:00.0; upstream rp1 }
+"""
+    assert (["nic"] in groups(body, kernel)) is isolated
+
+
+def test_the_i219_is_isolated_in_the_lpc_slot_by_its_quirk() -> None:
+    """pci_quirk_mf_endpoint_acs lists the I219 8086:15b7 and 15b8 (not 15bc): it leaves
+    the chipset's 00:1f group, which the other (conventional PCI) functions share."""
+    body = """\
+device lpc: "pci8086,a2c9" { pci 0000:00:1f.0 }
+device smbus: "pci8086,a2a3" { pci 0000:00:1f.4 }
+device eth: "pci8086,15b8" { pci 0000:00:1f.6 }
+"""
+    assert groups(body) == [["eth"], ["lpc", "smbus"]]
+    assert "pci_quirk_mf_endpoint_acs" in why(body, "eth.group")
+    other = body.replace("pci8086,15b8", "pci8086,15bc")
+    assert groups(other) == [["eth", "lpc", "smbus"]]
+
+
+def test_amd_southbridge_functions_isolate_only_with_an_amd_iommu() -> None:
+    """pci_quirk_amd_sb_acs: multifunction, on a root bus, and an ACPI IVRS table."""
+    body = """\
+device smbus: "pci1002,4385" { pci 0000:00:14.0 }
+device ide: "pci1002,439c" { pci 0000:00:14.1 }
+"""
+    amd = HEAD.replace("iommu vtd: intel-vtd", "iommu ivrs: amd-vi")
+    board = Board.from_text(amd.format(kernel="6.8", cmdline="") + body, "pc.iommu")
+    assert sorted(sorted(g.members) for g in board.resolution.groups) == [["ide"], ["smbus"]]
+    assert groups(body) == [["ide", "smbus"]]  # an Intel IOMMU: no IVRS table
+
+
+def test_a_func1_dma_alias_quirk_joins_the_ghost_functions_group() -> None:
+    """quirk_dma_func1_alias (Marvell 88SE9230 1b4b:9230): function 0 DMAs as function 1,
+    so where function 1 exists they are DMA aliases: one group (get_pci_alias_group)."""
+    body = """\
+bridge rp: root-port { pci 0000:00:1c.0; acs yes }
+device sata: "pci1b4b,9230" { pci 0000:01:00.0; upstream rp; multifunction no }
+device ide: "pci1b4b,91a0" { pci 0000:01:00.1; upstream rp; acs yes }
+"""
+    assert ["ide", "sata"] in groups(body)
+    assert "quirk_dma_func1_alias" in why(body, "ide.group_members")
