@@ -7,6 +7,7 @@ one asked about.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .checks import query, render_value
@@ -16,6 +17,8 @@ from .provenance import Reason
 from .resolution import Resolution
 
 ALIASES = {"contexts": "contexts_used", "group-of": "group_members", "ops": "dma_ops"}
+# a PCI function by its address where a name goes: '01:00.0.group', '0000:01:00.0.dma_ops'
+_ADDRESS = re.compile(r"^((?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])(\..*)?$")
 
 
 class QueryError(Exception):
@@ -61,7 +64,14 @@ def parse_query(res: Resolution, text: str) -> tuple[str, str]:
     """'gr3d.dma_ops', 'group-of gpu', 'mc.contexts' -> (subject, attribute)."""
     text = text.strip()
     if text.startswith("group-of "):
-        return text.split(None, 1)[1].strip(), "group_members"
+        subject = text.split(None, 1)[1].strip()
+        return res.model.at_address(subject) or subject, "group_members"
+    at = _ADDRESS.match(text)
+    if at is not None:
+        name = res.model.at_address(at.group(1))
+        if name is None:
+            raise QueryError(f"no PCI function at {at.group(1)} on this board", unknown=True)
+        text = f"{name}{at.group(2) or ''}"  # '01:00.0.dma_ops' is 'dgpu_audio.dma_ops'
     subject, dot, attr = text.partition(".")
     if not dot:
         raise QueryError(f"'{text}' is not a query: write NAME.ATTRIBUTE, e.g. gr3d.dma_ops")

@@ -288,7 +288,8 @@ class Grouper:
                 why = Reason(f"'{first}' is alone in {where}", None, source)
             else:
                 why = Reason(f"{len(members)} devices share group {gid}", None, None, tuple(edges))
-            group = Group(gid, iommu, members, why, bridges=bridges)
+            kinds = {m for m in members if self.model.devices[m].bridge is not None}
+            group = Group(gid, iommu, members, why, bridges=sorted(kinds | set(bridges)))
             soc_names = {
                 g.name
                 for g, _ in self.soc_groups(self.model.iommus[iommu])

@@ -384,6 +384,16 @@ class Model(Node):
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
+    def at_address(self, text: str) -> str | None:
+        """The device or bridge at a PCI address ('01:00.0' or '0000:01:00.0'), or None."""
+        pci = parse_pci(text.strip())
+        if pci is None:
+            return None
+        for dev in self.devices.values():
+            if dev.pci == pci:
+                return dev.name
+        return None
+
     def with_platform(self, platform: Platform) -> Model:
         """The same board on another platform (what-if of kernel, cmdline, config)."""
         return Model(

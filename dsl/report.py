@@ -6,6 +6,7 @@ import json
 
 from .checks import render_value
 from .diagnostics import plural, visible
+from .model import Model
 from .resolution import Resolution
 
 SCHEMA = "iommu-rules/resolution"
@@ -28,6 +29,15 @@ def _table(rows: list[list[str]], header: list[str]) -> list[str]:
     out = [fmt.format(*header).rstrip(), fmt.format(*("-" * w for w in widths)).rstrip()]
     out += [fmt.format(*r).rstrip() for r in rows]
     return out
+
+
+def _member(model: Model, name: str) -> str:
+    """A group member, with its PCI address where it has one: 'dgpu (01:00.0)'."""
+    pci = model.devices[name].pci if name in model.devices else None
+    if pci is None:
+        return name
+    short = str(pci).removeprefix("0000:")
+    return f"{name} ({short})"
 
 
 def text(res: Resolution) -> str:
@@ -58,7 +68,8 @@ def text(res: Resolution) -> str:
         for g in groups:
             label = f' "{g.name}"' if g.name else ""
             default = "refused" if g.failed else (g.default or "none")
-            lines.append(f"  group {g.id}{label}: {', '.join(g.members)}  [default {default}]")
+            members = ", ".join(_member(model, m) for m in g.members)
+            lines.append(f"  group {g.id}{label}: {members}  [default {default}]")
         if iommu.contexts:
             cells = []
             for i in iommu.context_numbers:
@@ -99,6 +110,8 @@ def to_json(res: Resolution) -> str:
         "devices": [
             {
                 "name": name,
+                "pci": str(model.devices[name].pci) if model.devices[name].pci else None,
+                "bridge": model.devices[name].bridge,
                 **{c: res.devices[name].values.get(c) for c in COLUMNS[1:]},
                 "group_members": res.devices[name].values.get("group_members", []),
             }

@@ -178,12 +178,14 @@ def cmd_help(s: Session, arg: str) -> str:
 
 def cmd_show(s: Session, arg: str) -> str:
     res, _ = s.resolved()
-    name = arg.strip()
     model = res.model
+    name = model.at_address(arg) or arg.strip()  # a PCI function by its address
     if name in res.devices:
         d = res.devices[name]
         dev = model.devices[name]
-        lines = [f"device {name}: {visible(', '.join(dev.compatibles))}"]
+        what = f"bridge ({dev.bridge})" if dev.bridge else "device"
+        where = f" at {dev.pci}" if dev.pci is not None else ""
+        lines = [f"{what} {name}{where}: {visible(', '.join(dev.compatibles))}"]
         lines += [
             f"  {k:<15} {render_value(d.values.get(k))}"
             for k in (
@@ -222,7 +224,10 @@ def cmd_show(s: Session, arg: str) -> str:
 def cmd_ops(s: Session, arg: str) -> str:
     res, _ = s.resolved()
     names = list(res.devices)
-    if arg.strip():
+    at = res.model.at_address(arg)
+    if at is not None:
+        names = [at]
+    elif arg.strip():
         from iommu_rules.parse import parse_text
         from iommu_rules.rules import _select
 

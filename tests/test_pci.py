@@ -223,3 +223,30 @@ device ide: "pci1b4b,91a0" { pci 0000:01:00.1; upstream rp; acs yes }
 """
     assert ["ide", "sata"] in groups(body)
     assert "quirk_dma_func1_alias" in why(body, "ide.group_members")
+
+
+# ------------------------------------------------------------ a PCI function by its address
+def test_queries_take_a_pci_address_where_a_name_goes() -> None:
+    """why 'group-of 01:00.0' ended in an internal error (exit 4)."""
+    from conftest import EXAMPLES, run_cli
+
+    from iommu_rules.repl.session import Session, execute
+
+    board = str(EXAMPLES / "x86-desktop.iommu")
+    proc = run_cli("why", board, "group-of 01:00.0")
+    assert proc.returncode == 0 and proc.stdout.startswith("dgpu.group_members = [cpu_rp,")
+    proc = run_cli("why", board, "0000:01:00.1.dma_ops")
+    assert proc.returncode == 0 and proc.stdout.startswith("dgpu_audio.dma_ops = none")
+    proc = run_cli("why", board, "00:1c.0.group")  # a bridge, by its address
+    assert proc.returncode == 0 and proc.stdout.startswith("pch_rp1.group = ")
+    proc = run_cli("why", board, "09:09.0.group")
+    assert proc.returncode == 3 and "no PCI function at 09:09.0" in proc.stderr
+    session = Session()
+    session.load([board])
+    assert execute(session, "show 01:00.0").text.startswith("device dgpu at 0000:01:00.0:")
+    assert execute(session, "show 00:01.0").text.startswith("bridge (root-port) cpu_rp at")
+    assert execute(session, "ops 01:00.1").text.split() == ["dgpu_audio", "none"]
+    resolved = run_cli("resolve", board).stdout
+    assert "group 0: cpu_rp (00:01.0), dgpu (01:00.0), dgpu_audio (01:00.1)" in resolved
+    json = run_cli("resolve", "--json", board).stdout
+    assert '"bridge": "root-port"' in json and '"pci": "0000:00:01.0"' in json
