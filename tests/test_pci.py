@@ -228,9 +228,9 @@ device ide: "pci1b4b,91a0" { pci 0000:01:00.1; upstream rp; acs yes }
 # ------------------------------------------------------------ a PCI function by its address
 def test_queries_take_a_pci_address_where_a_name_goes() -> None:
     """why 'group-of 01:00.0' ended in an internal error (exit 4)."""
-    from conftest import EXAMPLES, run_cli
-
     from iommu_rules.repl.session import Session, execute
+
+    from conftest import EXAMPLES, run_cli
 
     board = str(EXAMPLES / "x86-desktop.iommu")
     proc = run_cli("why", board, "group-of 01:00.0")
