@@ -1349,6 +1349,26 @@ _ALL = (
         """,
     ),
     _warning(
+        "W220",
+        "An IOMMU group with a function bound to vfio-pci that VFIO cannot use: another "
+        "function of the group is bound to a kernel driver.",
+        "VFIO hands a VM whole IOMMU groups. From 5.19 a function bound to a driver without "
+        "`driver_managed_dma` (anything but vfio-pci, pci-stub and pcieport) makes the group's "
+        "owner count non-zero, so VFIO_GROUP_GET_STATUS leaves out VFIO_GROUP_FLAGS_VIABLE "
+        'and QEMU stops with "group N is not viable"; before 5.19 vfio_dev_viable allowed '
+        "only unbound functions, vfio drivers, pci-stub and bridges. A function the board does "
+        "not say is bound (`bound DRIVER`, `vfio-pci.ids=`) is taken to have its own driver, as "
+        "the kernel binds one wherever it exists. Bind it to vfio-pci too or leave it unbound.",
+        """
+        include "std/linux"
+        platform { arch x86_64; kernel 6.8; cmdline "vfio-pci.ids=10de:1b81" }
+        iommu vtd: intel-vtd
+        bridge rp: root-port { pci 0000:00:01.0 }
+        device gpu: "pci10de,1b81" { pci 0000:01:00.0; upstream rp }
+        device hdmi: "pci10de,10f0" { pci 0000:01:00.1; upstream rp }
+        """,
+    ),
+    _warning(
         "W801",
         "`import listing`: a line that was not understood, skipped: a listing or `lspci -nn` "
         "line without its class or IDs, a broken `lspci -t` line, a kernel-log line that "

@@ -46,6 +46,8 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
         "domain": "name of the domain the device ends up in",
         "context": "context (bank/ASID) of that domain, or none",
         "iommu": "the IOMMU the device is behind, or none",
+        "vfio": "whether VFIO can use the device's group: viable, not-viable, or none "
+        "(nothing in it is bound to vfio-pci)",
     },
     "iommu": {
         "contexts_used": "contexts in use",

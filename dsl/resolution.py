@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .conditions import Platform
 from .diagnostics import Diagnostic
@@ -120,6 +120,9 @@ class Resolution:
     expectations: list[Checked] = field(default_factory=list)
     # device -> driver flag -> who says the driver does that (the device, or a pack's rule)
     driver: dict[str, dict[str, Reason]] = field(default_factory=dict)
+    # PCI function -> the driver bound to it (vfio.Binding), where the board or the
+    # command line says, or the port driver takes it
+    bound: dict[str, Any] = field(default_factory=dict)
     settled: bool = False  # resolve() has finished: domains and contexts no longer change
     _holders: dict[str, list[Domain]] | None = field(default=None, repr=False, compare=False)
 

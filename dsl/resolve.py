@@ -19,6 +19,7 @@ from .model import Model
 from .provenance import Reason
 from .resolution import Resolution
 from .rules import active_rules, driver_flags
+from .vfio import bindings, viability
 
 
 def resolve(model: Model) -> Resolution:
@@ -27,6 +28,7 @@ def resolve(model: Model) -> Resolution:
         res = Resolution(model, Platform(model))
         rules = active_rules(res)
         driver_flags(res, rules)
+        bindings(res)
         global_default(res, rules)
         attach_iommus(res, rules)
         build_groups(res)
@@ -34,6 +36,7 @@ def resolve(model: Model) -> Resolution:
         allocate(res, rules)
         dma_ops(res)
         _fill(res)
+        viability(res)
         res.settled = True
         check(res, rules)
         return res

@@ -28,7 +28,16 @@ from .parse import mask_line, parse_text
 from .resolution import Domain, Resolution
 from .validate import build_model
 
-ATTRS = ("iommu", "group", "default_domain", "domain", "domain_type", "context", "dma_ops")
+ATTRS = (
+    "iommu",
+    "group",
+    "default_domain",
+    "domain",
+    "domain_type",
+    "context",
+    "dma_ops",
+    "vfio",
+)
 PLATFORM_WORDS = ("arch", "kernel", "ram", "cmdline", "config")
 
 
@@ -362,6 +371,8 @@ class Diff:
             ("taken", "context{s} taken"),
             ("new_errors", "new error{s}"),
             ("fixed_errors", "error{s} gone"),
+            ("new_warnings", "new warning{s}"),
+            ("fixed_warnings", "warning{s} gone"),
         ]
         for key, label in labels:
             n = self.counts.get(key, 0)
@@ -521,6 +532,16 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
     for code, msg in sorted(eb - ea):
         d.lines.append(f"- error[{code}]: {msg}")
         d.count("fixed_errors")
+    # warnings a change brings or removes are news too (VFIO viability, scarce contexts);
+    # they do not make the changed board fail
+    wb = {(x.code, x.message) for x in before.diagnostics if not x.is_error}
+    wa = {(x.code, x.message) for x in after.diagnostics if not x.is_error}
+    for code, msg in sorted(wa - wb):
+        d.lines.append(f"+ warning[{code}]: {msg}")
+        d.count("new_warnings")
+    for code, msg in sorted(wb - wa):
+        d.lines.append(f"- warning[{code}]: {msg}")
+        d.count("fixed_warnings")
     if before.global_default != after.global_default:
         d.lines.insert(
             0, f"~ system default_domain: {before.global_default} → {after.global_default}"

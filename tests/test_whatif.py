@@ -27,7 +27,8 @@ def test_dropping_the_seed_rule_brings_the_exhaustion_back() -> None:
     assert "~ device gr3d" in text and "dma_ops: dma-direct → arm_iommu" in text
     assert "+ error[E301]: domain 'drm' gets no context on 'mc'" in text
     assert d.counts["dma_ops"] == 2
-    assert text.rstrip().endswith("new errors")
+    assert text.rstrip().endswith("2 new errors, 1 new warning")
+    assert "+ warning[W202]:" in text  # a change's new warnings are news too
 
 
 def test_fewer_contexts() -> None:
