@@ -1369,6 +1369,27 @@ _ALL = (
         """,
     ),
     _warning(
+        "W221",
+        "`pcie_acs_override=` on the command line of a kernel that does not carry the ACS "
+        "override patch.",
+        "The ACS override (`pcie_acs_override=downstream,multifunction,id:VVVV:DDDD`) is an "
+        "out-of-tree patch that mainline never merged: a mainline kernel ignores the option "
+        "and groups as without it, and so does the resolver. Distribution kernels that carry "
+        "it (Proxmox VE, Zen, Liquorix, XanMod, CachyOS) include `std/pci/acs-override`, which "
+        "says so and makes the option split the groups as the patch does.",
+        """
+        include "std/linux"
+        platform {
+            arch x86_64
+            kernel 6.8
+            cmdline "pcie_acs_override=downstream"
+        }
+        iommu vtd: intel-vtd
+        bridge rp: root-port { pci 0000:00:1c.0 }
+        device nic: "pci10ec,8168" { pci 0000:01:00.0; upstream rp }
+        """,
+    ),
+    _warning(
         "W801",
         "`import listing`: a line that was not understood, skipped: a listing or `lspci -nn` "
         "line without its class or IDs, a broken `lspci -t` line, a kernel-log line that "

@@ -250,3 +250,66 @@ def test_queries_take_a_pci_address_where_a_name_goes() -> None:
     assert "group 0: cpu_rp (00:01.0), dgpu (01:00.0), dgpu_audio (01:00.1)" in resolved
     json = run_cli("resolve", "--json", board).stdout
     assert '"bridge": "root-port"' in json and '"pci": "0000:00:01.0"' in json
+
+
+# ------------------------------------------------------------ the out-of-tree ACS override
+OVERRIDE = """\
+bridge rp0: root-port {{ pci 0000:00:1c.0 }}
+bridge rp4: root-port {{ pci 0000:00:1c.4 }}
+bridge peg: root-port {{ pci 0000:00:01.0; acs yes }}
+bridge peg2: root-port {{ pci 0000:00:01.1; acs yes }}
+device nic: "pci10ec,8168" {{ pci 0000:02:00.0; upstream rp0 }}
+device wlan: "pci8086,2723" {{ pci 0000:03:00.0; upstream rp4 }}
+device gpu: "pci10de,1b81" {{ pci 0000:01:00.0; upstream peg }}
+device hdmi: "pci10de,10f0" {{ pci 0000:01:00.1; upstream peg }}
+device card: "pci1234,0001" {{ pci 0000:04:00.0; upstream peg2 }}
+device card_fn1: "pci1234,0002" {{ pci 0000:04:00.1; upstream peg2 }}
+device lpc: "pci8086,a2c9" {{ pci 0000:00:1f.0 }}
+device smbus: "pci8086,a2a3" {{ pci 0000:00:1f.4 }}
+{pack}
+"""
+
+
+def test_pcie_acs_override_is_ignored_without_the_patch() -> None:
+    """A mainline kernel has no pcie_acs_override=: nothing changes, W221 says so."""
+    cmd = "pcie_acs_override=downstream,multifunction"
+    body = OVERRIDE.format(pack="")
+    board = Board.from_text(
+        HEAD.format(kernel="6.8", cmdline=f'; cmdline "{cmd}"') + body, "pc.iommu"
+    )
+    assert [d.code for d in board.diagnostics if d.code.startswith("W22")] == ["W221"]
+    assert groups(body, cmdline=cmd) == groups(body)
+
+
+def test_pcie_acs_override_with_the_patch_splits_as_the_patch_does() -> None:
+    """pcie_acs_overrides: downstream vouches for root and downstream ports without an ACS
+    capability, multifunction for PCIe multifunction endpoints without one; never for
+    conventional PCI (lpc, smbus) or a function with a capability (peg, whose redirect
+    bits pci=disable_acs_redir= turned off)."""
+    body = OVERRIDE.format(pack='include "std/pci/acs-override"')
+    before = [
+        ["card", "card_fn1"],
+        ["gpu", "hdmi"],
+        ["lpc", "smbus"],
+        ["nic", "rp0", "rp4", "wlan"],
+        ["peg"],
+        ["peg2"],
+    ]
+    assert groups(body) == before
+    cmd = "pcie_acs_override=downstream,multifunction pci=disable_acs_redir=0000:00:01.0"
+    assert groups(body, cmdline=cmd) == [
+        ["card"],  # multifunction endpoints without ACS: vouched for
+        ["card_fn1"],
+        ["gpu", "hdmi", "peg"],  # below peg, which has a capability: never overridden
+        ["lpc", "smbus"],  # conventional PCI: never overridden
+        ["nic"],
+        ["peg2"],
+        ["rp0"],
+        ["rp4"],
+        ["wlan"],
+    ]
+    assert "pcie_acs_override=downstream vouches for it" in why(body, "nic.group", cmdline=cmd)
+    by_id = "pcie_acs_override=id:1234:0001,id:1234:0002"
+    assert ["card"] in groups(body, cmdline=by_id) and ["nic", "rp0", "rp4", "wlan"] in groups(
+        body, cmdline=by_id
+    )

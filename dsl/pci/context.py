@@ -68,7 +68,18 @@ def _params(platform: Platform) -> tuple[Params, list[Diagnostic]]:
                             diags.append(_bad(tok.span, f"config_acs entry '{item}'"))
                         else:
                             config.append((flags[0], flags[1], spec))
-        elif tok.param == "pcie_acs_override" and platform.enabled(OVERRIDE_SYMBOL):
+        elif tok.param == "pcie_acs_override" and not platform.enabled(OVERRIDE_SYMBOL):
+            diags.append(
+                warning(
+                    "W221",
+                    "pcie_acs_override= does nothing on a mainline kernel: the ACS override "
+                    "is an out-of-tree patch",
+                    tok.span,
+                    help='if your kernel carries it (Proxmox VE, Zen, XanMod, CachyOS), '
+                    'include "std/pci/acs-override"',
+                )
+            )
+        elif tok.param == "pcie_acs_override":
             ids: set[tuple[int, int]] = set()
             opts = (tok.value or "").split(",")
             for opt in opts:
