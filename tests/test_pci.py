@@ -313,3 +313,27 @@ def test_pcie_acs_override_with_the_patch_splits_as_the_patch_does() -> None:
     assert ["card"] in groups(body, cmdline=by_id) and ["nic", "rp0", "rp4", "wlan"] in groups(
         body, cmdline=by_id
     )
+
+
+@pytest.mark.parametrize(("kernel", "isolated"), [("5.7", False), ("5.8", True)])
+def test_intel_rcieps_isolate_from_5_8(kernel: str, isolated: bool) -> None:
+    """pci_quirk_rciep_acs (3247bd10a450, 5.8): every Intel RCiEP answers isolated."""
+    body = """\
+device f0: "pci8086,9a13" { pci 0000:00:0d.0; pcie rc-endpoint }
+device f1: "pci8086,9a1b" { pci 0000:00:0d.2; pcie rc-endpoint }
+"""
+    assert (groups(body, kernel) == [["f0"], ["f1"]]) is isolated
+
+
+@pytest.mark.parametrize(("kernel", "isolated"), [("5.8", True), ("5.9", False), ("5.10", True)])
+def test_the_5_9_acs_capability_cache_broke_the_intel_pch_quirk(
+    kernel: str, isolated: bool
+) -> None:
+    """52fbf5bdeeef (5.9) ran pci_enable_acs only where an ACS capability is; 462b58fb0339
+    (5.10) enabled it always again."""
+    body = """\
+bridge rp1: root-port "pci8086,1e10" { pci 0000:00:1c.0 }
+bridge rp2: root-port "pci8086,1e12" { pci 0000:00:1c.1 }
+device nic: "pci10ec,8168" { pci 0000:02:00.0; upstream rp1 }
+"""
+    assert (["nic"] in groups(body, kernel)) is isolated

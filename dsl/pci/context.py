@@ -75,7 +75,7 @@ def _params(platform: Platform) -> tuple[Params, list[Diagnostic]]:
                     "pcie_acs_override= does nothing on a mainline kernel: the ACS override "
                     "is an out-of-tree patch",
                     tok.span,
-                    help='if your kernel carries it (Proxmox VE, Zen, XanMod, CachyOS), '
+                    help="if your kernel carries it (Proxmox VE, Zen, XanMod, CachyOS), "
                     'include "std/pci/acs-override"',
                 )
             )

@@ -130,21 +130,32 @@ def _intel_pch(fn: Function, wanted: AcsFlag, facts: Facts) -> Answer:
     # 6.11.y stable) put it back.
     if not facts.acs_requested:
         return Answer(0, "no IOMMU asked for ACS, so the port's ACS was never enabled")
-    if facts.kernel[:2] == (6, 11) and (fn.acs is None or fn.acs.cap is None):
-        return Answer(
-            0,
-            "6.11's pci_enable_acs returns before the enable quirk on a port without an "
-            "ACS capability (47c8846a49ba; fixed by f3c3ccc4fe49 in 6.12)",
+    if facts.kernel[:2] in ((5, 9), (6, 11)) and (fn.acs is None or fn.acs.cap is None):
+        why = (
+            "5.9 enables ACS only where a capability is (52fbf5bdeeef; fixed by "
+            "462b58fb0339 in 5.10)"
+            if facts.kernel[:2] == (5, 9)
+            else "6.11's pci_enable_acs returns before the enable quirk on a port without "
+            "an ACS capability (47c8846a49ba; fixed by f3c3ccc4fe49 in 6.12)"
         )
+        return Answer(0, why + ": the enable quirk never ran")
     return Answer(
         _ctrl_enabled(wanted, SV_RR_CR_UF),
         "Intel PCH root ports isolate once pci_quirk_enable_intel_pch_acs has run",
     )
 
 
+# Union Point's IDs arrived after 4.10 (an Intel spec update of January 2017) and by the
+# 4.14-era tree; the mobile ones after that and by about 4.19: bounds, not pinned releases
+SPT_ID_SINCE = ((range(0xA290, 0xA2EF), (4, 11)), (range(0x9D10, 0x9D1C), (4, 18)))
+
+
 def _intel_spt_pch(fn: Function, wanted: AcsFlag, facts: Facts) -> Answer:
     if fn.type is not PcieType.ROOT_PORT or fn.device not in INTEL_SPT_IDS:
         return Answer(None, "not a Sunrise/Union Point root port")
+    for ids, since in SPT_ID_SINCE:
+        if fn.device in ids and facts.kernel < since:
+            return Answer(None, "its ID is not on this kernel's list yet")
     acs = fn.acs
     cap = acs.cap if acs is not None else SV_RR_CR_UF  # these ports have the capability
     if cap is None:
@@ -162,9 +173,8 @@ def _intel_spt_pch(fn: Function, wanted: AcsFlag, facts: Facts) -> Answer:
 
 def _cavium(fn: Function, wanted: AcsFlag, facts: Facts) -> Answer:
     dev = fn.device or 0
-    if fn.type is not PcieType.ROOT_PORT or not (
-        0xA000 <= dev <= 0xA7FF or dev in (0xAF84, 0xB884)
-    ):
+    later = dev in (0xAF84, 0xB884) and facts.kernel >= (5, 5)  # f338bb9f0179
+    if fn.type is not PcieType.ROOT_PORT or not (0xA000 <= dev <= 0xA7FF or later):
         return Answer(None, "not a ThunderX root port")
     return Answer(_ctrl_enabled(wanted, SV_RR_CR_UF), "ThunderX root ports isolate in RTL")
 
@@ -179,7 +189,8 @@ def _zhaoxin(fn: Function, wanted: AcsFlag, facts: Facts) -> Answer:
     if fn.type not in (PcieType.ROOT_PORT, PcieType.DOWNSTREAM):
         return Answer(None, "not a root or downstream port")
     dev = fn.device or 0
-    if 0x0710 <= dev <= 0x071E or dev == 0x0721 or 0x0723 <= dev <= 0x0752:
+    last = 0x0752 if facts.kernel >= (6, 8) else 0x0732  # e367e3c765f5 widened it in 6.8
+    if 0x0710 <= dev <= 0x071E or dev == 0x0721 or 0x0723 <= dev <= last:
         return Answer(_ctrl_enabled(wanted, SV_RR_CR_UF), "these Zhaoxin ports block P2P")
     return Answer(0, "other Zhaoxin ports are taken as not isolated")
 
@@ -216,12 +227,12 @@ FUNCTIONS: dict[str, Callable[[Function, AcsFlag, Facts], Answer]] = {
 }
 
 ACS_TABLE: tuple[AcsRow, ...] = (
-    AcsRow(0x1002, 0x4385, "amd_sb"),
-    AcsRow(0x1002, 0x439C, "amd_sb"),
-    AcsRow(0x1002, 0x4383, "amd_sb"),
-    AcsRow(0x1002, 0x439D, "amd_sb"),
-    AcsRow(0x1002, 0x4384, "amd_sb"),
-    AcsRow(0x1002, 0x4399, "amd_sb"),
+    AcsRow(0x1002, 0x4385, "amd_sb"),  # 15b100dfd1c9
+    AcsRow(0x1002, 0x439C, "amd_sb"),  # 15b100dfd1c9
+    AcsRow(0x1002, 0x4383, "amd_sb"),  # 15b100dfd1c9
+    AcsRow(0x1002, 0x439D, "amd_sb"),  # 15b100dfd1c9
+    AcsRow(0x1002, 0x4384, "amd_sb"),  # 15b100dfd1c9
+    AcsRow(0x1002, 0x4399, "amd_sb"),  # 15b100dfd1c9
     AcsRow(0x1022, 0x780F, "amd_sb"),
     AcsRow(0x1022, 0x7809, "amd_sb"),
     AcsRow(0x1924, 0x0903, "mf_endpoint"),
@@ -275,19 +286,19 @@ ACS_TABLE: tuple[AcsRow, ...] = (
     AcsRow(0x8086, 0x10D9, "mf_endpoint"),
     AcsRow(0x8086, 0x15B7, "mf_endpoint"),
     AcsRow(0x8086, 0x15B8, "mf_endpoint"),
-    AcsRow(0x8086, ANY, "rciep"),
+    AcsRow(0x8086, ANY, "rciep", "5.8"),  # 3247bd10a450
     AcsRow(0x17CB, 0x0400, "qcom_rp"),
     AcsRow(0x17CB, 0x0401, "qcom_rp"),
-    AcsRow(0x17CB, 0x0115, "qcom_rp"),
-    AcsRow(0x1DBF, 0x0401, "qcom_rp"),
-    AcsRow(0x8086, ANY, "intel_pch"),
-    AcsRow(0x8086, ANY, "intel_spt_pch"),
+    AcsRow(0x17CB, 0x0115, "qcom_rp", "6.12"),  # 026f84d3fa62
+    AcsRow(0x1DBF, 0x0401, "qcom_rp", "5.1"),  # 01926f6b321b
+    AcsRow(0x8086, ANY, "intel_pch", "3.15"),  # d99321b63b1f
+    AcsRow(0x8086, ANY, "intel_spt_pch", "4.7"),  # 1bf2bf229b64
     AcsRow(0x19A2, 0x0710, "mf_endpoint"),
     AcsRow(0x10DF, 0x0720, "mf_endpoint"),
-    AcsRow(0x177D, ANY, "cavium"),
-    AcsRow(0x177D, 0xA026, "mf_endpoint"),
-    AcsRow(0x177D, 0xA059, "mf_endpoint"),
-    AcsRow(0x177D, 0xA060, "mf_endpoint"),
+    AcsRow(0x177D, ANY, "cavium"),  # b404bcfbf035
+    AcsRow(0x177D, 0xA026, "mf_endpoint", "5.15"),  # 32837d8a8f63
+    AcsRow(0x177D, 0xA059, "mf_endpoint", "5.15"),  # 32837d8a8f63
+    AcsRow(0x177D, 0xA060, "mf_endpoint", "5.15"),  # 32837d8a8f63
     AcsRow(0x10E8, 0xE004, "xgene"),
     AcsRow(0x1DEF, 0xE005, "xgene"),
     AcsRow(0x1DEF, 0xE006, "xgene"),
@@ -297,45 +308,55 @@ ACS_TABLE: tuple[AcsRow, ...] = (
     AcsRow(0x1DEF, 0xE00A, "xgene"),
     AcsRow(0x1DEF, 0xE00B, "xgene"),
     AcsRow(0x1DEF, 0xE00C, "xgene"),
-    AcsRow(0x14E4, 0x16D7, "mf_endpoint"),
-    AcsRow(0x14E4, 0x1750, "mf_endpoint"),
-    AcsRow(0x14E4, 0x1751, "mf_endpoint"),
-    AcsRow(0x14E4, 0x1752, "mf_endpoint"),
-    AcsRow(0x14E4, 0x1760, "mf_endpoint"),
-    AcsRow(0x14E4, 0x1761, "mf_endpoint"),
-    AcsRow(0x14E4, 0x1762, "mf_endpoint"),
-    AcsRow(0x14E4, 0x1763, "mf_endpoint"),
-    AcsRow(0x14E4, 0xD714, "brcm"),
-    AcsRow(0x1C36, 0x0031, "al"),
-    AcsRow(0x1D17, 0x3038, "mf_endpoint"),
-    AcsRow(0x1D17, 0x3104, "mf_endpoint"),
-    AcsRow(0x1D17, 0x9083, "mf_endpoint"),
-    AcsRow(0x1957, 0x8D81, "nxp_rp"),
-    AcsRow(0x1957, 0x8DA1, "nxp_rp"),
-    AcsRow(0x1957, 0x8D83, "nxp_rp"),
-    AcsRow(0x1957, 0x8D80, "nxp_rp"),
-    AcsRow(0x1957, 0x8DA0, "nxp_rp"),
-    AcsRow(0x1957, 0x8D82, "nxp_rp"),
-    AcsRow(0x1957, 0x8D90, "nxp_rp"),
-    AcsRow(0x1957, 0x8DB0, "nxp_rp"),
-    AcsRow(0x1957, 0x8D92, "nxp_rp"),
-    AcsRow(0x1957, 0x8D91, "nxp_rp"),
-    AcsRow(0x1957, 0x8DB1, "nxp_rp"),
-    AcsRow(0x1957, 0x8D93, "nxp_rp"),
-    AcsRow(0x1957, 0x8D89, "nxp_rp"),
-    AcsRow(0x1957, 0x8DA9, "nxp_rp"),
-    AcsRow(0x1957, 0x8D8B, "nxp_rp"),
-    AcsRow(0x1957, 0x8D88, "nxp_rp"),
-    AcsRow(0x1957, 0x8DA8, "nxp_rp"),
-    AcsRow(0x1957, 0x8D8A, "nxp_rp"),
-    AcsRow(0x1957, 0x8D98, "nxp_rp"),
-    AcsRow(0x1957, 0x8DB8, "nxp_rp"),
-    AcsRow(0x1957, 0x8D9A, "nxp_rp"),
-    AcsRow(0x1957, 0x8D99, "nxp_rp"),
-    AcsRow(0x1957, 0x8DB9, "nxp_rp"),
-    AcsRow(0x1957, 0x8D9B, "nxp_rp"),
-    AcsRow(0x1D17, ANY, "zhaoxin_pcie_ports"),
-    AcsRow(0x8088, ANY, "wangxun_nic"),
+    AcsRow(0x14E4, 0x16D7, "mf_endpoint", "5.13"),  # db2f77e2bd99
+    AcsRow(0x14E4, 0x1750, "mf_endpoint", "6.0"),  # afd306a65ced
+    AcsRow(0x14E4, 0x1751, "mf_endpoint", "6.0"),  # afd306a65ced
+    AcsRow(0x14E4, 0x1752, "mf_endpoint", "6.0"),  # afd306a65ced
+    AcsRow(0x14E4, 0x1760, "mf_endpoint", "6.11"),  # 524e057b2d66
+    AcsRow(0x14E4, 0x1761, "mf_endpoint", "6.11"),  # 524e057b2d66
+    AcsRow(0x14E4, 0x1762, "mf_endpoint", "6.11"),  # 524e057b2d66
+    AcsRow(0x14E4, 0x1763, "mf_endpoint", "6.11"),  # 524e057b2d66
+    AcsRow(0x14E4, 0xD714, "brcm", "5.4"),  # 46b2c32df7a4
+    AcsRow(0x0014, 0x3C09, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x3C19, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x3C29, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x7A09, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x7A19, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x7A29, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x7A39, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x7A49, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x7A59, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x0014, 0x7A69, "loongson", "6.16"),  # 1f3303aa92e1
+    AcsRow(0x1C36, 0x0031, "al", "5.4"),  # 76e67e9e0f0f
+    AcsRow(0x1D17, 0x3038, "mf_endpoint", "5.7"),  # 0325837c51cb
+    AcsRow(0x1D17, 0x3104, "mf_endpoint", "5.7"),  # 0325837c51cb
+    AcsRow(0x1D17, 0x9083, "mf_endpoint", "5.7"),  # 0325837c51cb
+    AcsRow(0x1957, 0x8D81, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DA1, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D83, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D80, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DA0, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D82, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D90, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DB0, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D92, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D91, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DB1, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D93, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D89, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DA9, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D8B, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D88, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DA8, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D8A, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D98, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DB8, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D9A, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D99, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8DB9, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1957, 0x8D9B, "nxp_rp", "5.15"),  # d08c8b855140
+    AcsRow(0x1D17, ANY, "zhaoxin_pcie_ports", "5.7"),  # 299bd044a6f3
+    AcsRow(0x8088, ANY, "wangxun_nic", "6.3"),  # a2b9b123ccac
 )
 
 
@@ -370,25 +391,25 @@ class AliasRow:
 ALIAS_TABLE: tuple[AliasRow, ...] = (
     AliasRow(0x1180, 0xE832, "func0"),
     AliasRow(0x1180, 0xE476, "func0"),
-    AliasRow(0x6766, 0x3D40, "func0"),
-    AliasRow(0x6766, 0x3D41, "func0"),
-    AliasRow(0x1B4B, 0x9120, "func1"),
-    AliasRow(0x1B4B, 0x9123, "func1"),
-    AliasRow(0x1B4B, 0x9125, "func1"),
-    AliasRow(0x1B4B, 0x9128, "func1"),
+    AliasRow(0x6766, 0x3D40, "func0", "6.12"),  # 9246b487ab3c
+    AliasRow(0x6766, 0x3D41, "func0", "6.12"),  # 9246b487ab3c
+    AliasRow(0x1B4B, 0x9120, "func1"),  # cc346a4714a5
+    AliasRow(0x1B4B, 0x9123, "func1"),  # cc346a4714a5
+    AliasRow(0x1B4B, 0x9125, "func1", "5.17"),  # e44537588288
+    AliasRow(0x1B4B, 0x9128, "func1"),  # aa0082066343
     AliasRow(0x1B4B, 0x9130, "func1"),
-    AliasRow(0x1B4B, 0x9170, "func1"),
+    AliasRow(0x1B4B, 0x9170, "func1"),  # 9cde402a5977
     AliasRow(0x1B4B, 0x9172, "func1"),
     AliasRow(0x1B4B, 0x917A, "func1"),
-    AliasRow(0x1B4B, 0x9182, "func1"),
-    AliasRow(0x1B4B, 0x9183, "func1"),
+    AliasRow(0x1B4B, 0x9182, "func1"),  # 00456b35a527
+    AliasRow(0x1B4B, 0x9183, "func1"),  # 7695e73f3db4
     AliasRow(0x1B4B, 0x91A0, "func1"),
-    AliasRow(0x1B4B, 0x9215, "func1"),
-    AliasRow(0x1B4B, 0x9220, "func1"),
+    AliasRow(0x1B4B, 0x9215, "func1", "5.11"),  # 059983790a4c
+    AliasRow(0x1B4B, 0x9220, "func1"),  # 832e4e1f76b8
     AliasRow(0x1B4B, 0x9230, "func1"),
-    AliasRow(0x1B4B, 0x9235, "func1"),
+    AliasRow(0x1B4B, 0x9235, "func1", "6.5"),  # 88d341716b83
     AliasRow(0x1103, 0x0642, "func1"),
-    AliasRow(0x1103, 0x0645, "func1"),
+    AliasRow(0x1103, 0x0645, "func1"),  # 1903be8222b7
     AliasRow(0x197B, 0x2392, "func1"),
     AliasRow(0x1C28, 0x0122, "func1"),
     AliasRow(0x9005, 0x0285, "fixed"),
@@ -397,18 +418,18 @@ ALIAS_TABLE: tuple[AliasRow, ...] = (
     AliasRow(0x1283, 0x8892, "pcie_bridge"),
     AliasRow(0x1283, 0x8893, "pcie_bridge"),
     AliasRow(0x8086, 0x244E, "pcie_bridge"),
-    AliasRow(0x8086, 0x2260, "mic_x200"),
+    AliasRow(0x8086, 0x2260, "mic_x200", "4.7"),  # b1a928cdb477
     AliasRow(0x8086, 0x2264, "mic_x200"),
-    AliasRow(0x8086, 0x2954, "pex_vca"),
-    AliasRow(0x8086, 0x2955, "pex_vca"),
-    AliasRow(0x8086, 0x2956, "pex_vca"),
-    AliasRow(0x8086, 0x2958, "pex_vca"),
-    AliasRow(0x8086, 0x2959, "pex_vca"),
-    AliasRow(0x8086, 0x295A, "pex_vca"),
+    AliasRow(0x8086, 0x2954, "pex_vca", "5.5"),  # 56b4cd4b7da9
+    AliasRow(0x8086, 0x2955, "pex_vca", "5.5"),  # 56b4cd4b7da9
+    AliasRow(0x8086, 0x2956, "pex_vca", "5.5"),  # 56b4cd4b7da9
+    AliasRow(0x8086, 0x2958, "pex_vca", "5.5"),  # 56b4cd4b7da9
+    AliasRow(0x8086, 0x2959, "pex_vca", "5.5"),  # 56b4cd4b7da9
+    AliasRow(0x8086, 0x295A, "pex_vca", "5.5"),  # 56b4cd4b7da9
     AliasRow(0x14E4, 0x9000, "xlate_root"),
     AliasRow(0x14E4, 0x9084, "xlate_root"),
-    AliasRow(0x10B5, 0x87B0, "plx_ntb"),
-    AliasRow(0x10B5, 0x87B1, "plx_ntb"),
+    AliasRow(0x10B5, 0x87B0, "plx_ntb", "5.6"),  # 7b90dfc4873b
+    AliasRow(0x10B5, 0x87B1, "plx_ntb", "5.6"),  # 7b90dfc4873b
 )
 # quirk_switchtec_ntb_dma_alias: aliases read from the NTB's MMIO partition tables
 SWITCHTEC_NTB = frozenset(
