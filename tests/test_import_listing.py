@@ -18,7 +18,12 @@ from iommu_rules import Board
 from iommu_rules.diagnostics import Diagnostic, SourceMap, render_all
 from iommu_rules.fmt import format_text
 from iommu_rules.grammar import keywords
-from iommu_rules.importers.listing import MAX_WARNINGS, ImportResult, import_listing
+from iommu_rules.importers.listing import (
+    MAX_WARNINGS,
+    ImportResult,
+    import_listing,
+    import_listings,
+)
 
 # A desktop (Comet Lake-S, B560-class PCH) with an RTX 3070 Ti behind the CPU's x16 port,
 # from the Arch-wiki script (group headers, tab-indented devices). Posted by jon-bit in
@@ -206,7 +211,8 @@ IOMMU Group 13 06:00.0 Multimedia video controller [0400]: Brooktree Corporation
     loads_cleanly(text)
     assert 'bridge rp0: root-port "pci8086,a290" { pci 0000:00:1c.0 }' in text
     assert 'bridge sw0: switch-port "pci1022,43c6" { pci 0000:01:00.2 }' in text
-    assert 'bridge sw1: switch-port "pci1022,43c7" { pci 0000:02:00.0 }' in text
+    # bus 02 is the next one after sw0's: numbered depth first, it is below sw0
+    assert 'bridge sw1: switch-port "pci1022,43c7" { pci 0000:02:00.0; upstream sw0 }' in text
     assert 'bridge pcibr0: pci-bridge "pci1b21,1080" { pci 0000:05:00.0 }' in text
     assert text.count("# ACS unknown: a quirk for its IDs, or say 'acs yes' or 'acs no'") == 4
     assert groups(text) == {
@@ -327,7 +333,11 @@ IOMMU Group  12: 0000:01:00.1 SATA controller [0106] Advanced Micro Devices, Inc
     loads_cleanly(result.text)
     assert "iommu amdvi: amd-vi" in result.text
     assert groups(result.text) == {"usb0": ["usb0", "sata0"]}
-    assert devices(result.text)["sata0"] == ("pci1022,43c8", "tags sata, storage; pci 0000:01:00.1")
+    # "Kernel driver in use:" becomes `bound` (VFIO viability reads it)
+    assert devices(result.text)["sata0"] == (
+        "pci1022,43c8",
+        "tags sata, storage; pci 0000:01:00.1; bound ahci",
+    )
 
 
 def test_scripts_that_print_the_id_before_the_class() -> None:
@@ -506,3 +516,58 @@ def test_the_iommu_driver_brings_its_pack(line: str, pack: str) -> None:
     assert result.text.count('include "std/iommu/') == 1
     model = Board.from_text(result.text, "imported.iommu").model
     assert model.ok, model.diagnostics
+
+
+def test_find_and_ls_listings_of_sysfs_merge_with_lspci_by_address() -> None:
+    """`find /sys/kernel/iommu_groups/ -type l` and `ls /sys/kernel/iommu_groups/*/devices`
+    were refused; each gives functions by address in their groups."""
+    found = """\
+/sys/kernel/iommu_groups/1/devices/0000:00:01.0
+/sys/kernel/iommu_groups/1/devices/0000:01:00.0
+/sys/kernel/iommu_groups/1/devices/0000:01:00.1
+/sys/kernel/iommu_groups/2/devices/0000:00:14.0
+"""
+    listed = """\
+/sys/kernel/iommu_groups/1/devices:
+0000:00:01.0  0000:01:00.0  0000:01:00.1
+
+/sys/kernel/iommu_groups/2/devices:
+0000:00:14.0
+"""
+    lspci = """\
+00:01.0 PCI bridge [0604]: Intel Corporation PCIe Controller (x16) [8086:1901]
+00:14.0 USB controller [0c03]: Intel Corporation xHCI [8086:a2af]
+01:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104 [10de:1b81]
+01:00.1 Audio device [0403]: NVIDIA Corporation GP104 Audio [10de:10f0]
+"""
+    for name, text in (("find.txt", found), ("ls.txt", listed)):
+        result = import_listings([(name, text), ("lspci.txt", lspci)])
+        assert not result.diagnostics, result.diagnostics
+        assert groups(result.text) == {"rp0": ["rp0", "gpu0", "gpu0_audio"], "usb0": ["usb0"]}
+        res = Board.from_text(result.text, "imported.iommu").resolution
+        assert all(ok for _, ok, _, _ in res.expectations)
+
+
+def test_a_truncated_lspci_vvv_imports_what_it_shows() -> None:
+    """A dump cut in the middle of a block: the functions before are whole, the cut one
+    keeps what its lines gave; no traceback, nothing lost before the cut."""
+    dump = """\
+00:1c.0 PCI bridge [0604]: Intel Corporation 200 Series PCH PCI Express Root Port #1 [8086:a290] (rev f0) (prog-if 00 [Normal decode])
+\tControl: I/O+ Mem+ BusMaster+ SpecCycle- MemWINV- VGASnoop- ParErr- Stepping- SERR- FastB2B- DisINTx+
+\tBus: primary=00, secondary=02, subordinate=02, sec-latency=0
+\tCapabilities: [40] Express (v2) Root Port (Slot+), MSI 00
+\tCapabilities: [140 v1] Access Control Services
+\t\tACSCap:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-
+\t\tACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+ EgressCtrl- DirectTrans-
+\tKernel driver in use: pcieport
+
+02:00.0 Ethernet controller [0200]: Intel Corporation I211 Gigabit Network Connection [8086:1539] (rev 03)
+\tControl: I/O+ Mem+ BusMaster+
+\tCapabilities: [a0] Express (v2) Endp"""
+    result = import_listing(dump, "cut.txt")
+    assert not [d for d in result.diagnostics if d.is_error]
+    loads_cleanly(result.text)
+    text = result.text
+    assert 'bridge rp0: root-port "pci8086,a290" {' in text
+    assert "acs cap sv rr cr uf ctl sv rr cr uf" in text and "bound pcieport" in text
+    assert "upstream rp0" in text  # from the bridge's Bus: line

@@ -60,19 +60,24 @@ COMMAND = Command(
     help="turn a device tree, or IOMMU-group listings, dmesg and lspci trees, into a rule file",
     description="Import a board: 'dts' reads a device tree source (.dts, run through cpp "
     "for its #includes) or blob (.dtb). 'listing' reads what people post about a PC: the "
-    "'IOMMU Group N ...' script output, lspci -nn lines, lspci -tv (or -t, -tvnn) trees "
+    "'IOMMU Group N ...' script output, 'find' or 'ls' of /sys/kernel/iommu_groups, "
+    "lspci -nn lines, lspci -vvv / -vvnn (PCI Express types, 'Bus:' numbers, ACS "
+    "registers) and -k (drivers), lspci -tv (or -t, -tvnn) trees, a posted /proc/cmdline, "
     "and dmesg or journalctl -k output (IOMMU groups, the default domain type, DMAR / "
     "AMD-Vi / arm-smmu lines, POWER's 'Configured PE#' lines, the kernel version and "
-    "command line), alone or mixed, from "
-    "one file or several files of the same machine, merged by PCI address. The tree gives "
-    "each device's 'upstream' bridge; observed groups and the default domain type become "
-    "expectations. What is there is imported and the output says what was missing; lines "
+    "command line, the ACS override's warning), alone or mixed, from "
+    "one file or several files of the same machine, merged by PCI address. The tree and "
+    "the bridges' bus numbers give each function's 'upstream' bridge; observed groups and "
+    "the default domain type become expectations, and where they show ACS that nothing "
+    "else does, an 'acs' statement says it. What is there is imported and the output says "
+    "what was missing; lines "
     "that look like these but cannot be read are W801 warnings at file:line:col (other "
     "dmesg lines are skipped silently).",
     examples=(
         "iommu-rules import dts tegra30-grouper.dts -I linux/include -o nexus7.iommu",
         "iommu-rules import listing groups.txt -o my-pc.iommu",
         "iommu-rules import listing groups.txt dmesg.txt lspci-tv.txt -o board.iommu",
+        "sudo lspci -vvnn | iommu-rules import listing - -o board.iommu",
         "sudo dmesg | iommu-rules import listing - lspci-tv.txt",
     ),
     exit_codes=None,

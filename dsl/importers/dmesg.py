@@ -120,6 +120,11 @@ def _strip(line: str) -> int:
     return pos if pos > len(line) - len(line.lstrip()) else 0
 
 
+# `cat /proc/cmdline`: "BOOT_IMAGE=/boot/vmlinuz-6.8.0-49-generic root=UUID=... ro quiet"
+_PROC_CMDLINE = re.compile(r"^BOOT_IMAGE=(\S+)(?:\s|$)")
+_IMAGE_VERSION = re.compile(r"vmlinuz-(\d+)\.(\d+)")
+
+
 @dataclass(frozen=True)
 class Seen:
     """A fact and the line that showed it."""
@@ -156,6 +161,7 @@ class DmesgFacts:
     bridges: dict[Addr, tuple[int, int, int]] = field(default_factory=dict)  # (sec, sub, line)
     roots: set[tuple[int, int]] = field(default_factory=set)
     pes: dict[Addr, tuple[int, int]] = field(default_factory=dict)  # addr -> (POWER PE, line)
+    acs_override: int | None = None  # the line where the ACS override patch said it runs
     lines: int = 0  # lines read as kernel log
     boots: int = 1  # a kern.log or journal may hold several; the last one is kept
 
@@ -207,6 +213,19 @@ class DmesgReader:
 
     def _read(self, number: int, msg: str, col: int, end: int) -> bool:
         f = self.facts
+        boot = _PROC_CMDLINE.match(msg)
+        if boot and f.cmdline is None:
+            # a posted `cat /proc/cmdline`: the command line, and the kernel the image names
+            f.cmdline = Seen(msg.strip(), number, msg.strip())
+            image = _IMAGE_VERSION.search(boot.group(1))
+            if image and f.kernel is None and 2 <= int(image.group(1)) <= 9:
+                f.kernel = (int(image.group(1)), int(image.group(2)))
+                f.kernel_seen = Seen(f"{f.kernel[0]}.{f.kernel[1]}", number, msg.strip())
+            return True
+        if msg.startswith("Warning: PCIe ACS overrides enabled"):
+            # pcie_acs_override_setup: only a kernel with the out-of-tree patch prints it
+            f.acs_override = number
+            return True
         if _GROUP_TRIGGER.search(msg):
             return self._group(number, msg, col, end)
         m = _ENUM.match(msg)

@@ -27,6 +27,7 @@ from ..fmt import format_text
 from ..grammar import keywords
 from . import driver_packs, phb_name, unchecked
 from .dmesg import DmesgFacts, DmesgReader, looks_like_dmesg
+from .lspci_details import ADDRESSES, SYSFS_HEADER, SYSFS_LINK, Detail, detail
 from .lspci_tree import TreeReader
 
 __all__ = ["ImportResult", "import_listing", "import_listings"]
@@ -55,6 +56,8 @@ _IGNORED = re.compile(
     r"(?:subsystem|kernel driver in use|kernel modules)\s*:|```|~~~|(?:\.{3,}|…)\s*$",
     re.IGNORECASE,
 )
+# an lspci -v detail line: "Control: I/O- Mem+", "Kernel modules: nvme", "Region 0: ..."
+_DETAIL = re.compile(r"^[A-Za-z][A-Za-z0-9 ./()#+_-]{0,40}:(?:\s|$)")
 _PCI_TO_PCI = re.compile(r"pci-to-pci|pci(?:e| express)[- ]to[- ]pci(?!e| express)", re.I)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*")
 
@@ -136,6 +139,7 @@ KINDS = {
     "lspci": "lspci -nn lines",
     "dmesg": "a kernel log",
     "tree": "an lspci -t tree",
+    "details": "lspci -vvv or -k details",
 }
 
 
@@ -184,6 +188,14 @@ class _Fn:
     acs_deduced: str = ""  # why the observed groups say this bridge's path has ACS
     acs_none: str = ""  # why the observed groups say this bridge has no ACS
     parent_note: str = ""  # why `upstream` was inferred
+    # from lspci -vvv / -k: the Express port type ('' without the capability), the ACS
+    # registers, the driver bound, and whether the capabilities were readable at all
+    express: str | None = None
+    acs_cap: tuple[str, ...] | None = None
+    acs_ctl: tuple[str, ...] | None = None
+    driver: str = ""
+    caps_seen: bool = False
+    caps_denied: bool = False
     ids_at: _At | None = None
     pe: int | None = None  # the POWER PE the kernel log puts it in
 
@@ -276,6 +288,7 @@ class _Reader:
         self.logs: list[tuple[str, DmesgFacts]] = []
         self.kinds: dict[str, set[str]] = {}  # source -> kinds of input seen in it
         self.texts: dict[str, list[str]] = {}
+        self.buses: dict[tuple[int, int], str] = {}  # (domain, secondary bus) -> bridge
         self.source = ""
         self.skipped = 0
         self.first_unshown: Span | None = None
@@ -315,14 +328,32 @@ class _Reader:
         tree = TreeReader(self.warn)
         log = DmesgReader(self.warn)
         current: int | None = None
+        last: _Fn | None = None  # the function whose lspci -vvv / -k lines follow
+        sysfs: int | None = None  # the group an `ls .../iommu_groups/N/devices:` header opened
         for number, raw in enumerate(lines, start=1):
             stripped = raw.strip()
             if not stripped:
-                current = None  # a blank line ends a header's device list
+                current = sysfs = last = None  # a blank line ends a block
                 continue
             if len(raw) > MAX_LINE:
                 self.skip(number, raw, "line too long for lspci output")
                 continue
+            if self.sysfs_line(stripped, number, sysfs):
+                kinds.add("groups")
+                continue
+            if (header := SYSFS_HEADER.match(stripped)) is not None:
+                sysfs = int(header.group(1))
+                continue
+            if last is not None and raw[:1] in " \t" and not _ADDR.match(stripped):
+                fact = detail(stripped)
+                if (
+                    fact.kind != "other"
+                    or _DETAIL.match(stripped)
+                    or raw.startswith(("\t\t", " " * 8))
+                ):
+                    self.detail(last, fact, number)
+                    kinds.add("details")
+                    continue
             if _IGNORED.match(stripped) or tree.feed(number, raw) or log.feed(number, raw):
                 continue
             gm = _GROUP.match(stripped)
@@ -343,6 +374,8 @@ class _Reader:
             parsed.source = source
             kinds.add("groups" if group is not None else "lspci")
             self.add(parsed, raw)
+            last = self.fns.get(parsed.addr)
+        self.merge_buses()
         if tree.lines:
             kinds.add("tree")
             self.merge_tree(tree)
@@ -359,6 +392,61 @@ class _Reader:
                     self.first_unshown,
                 )
             )
+
+    def sysfs_line(self, text: str, number: int, group: int | None) -> bool:
+        """`find /sys/kernel/iommu_groups/ -type l` lines, and the addresses below an `ls`
+        header: each function by address, in its group."""
+        link = SYSFS_LINK.match(text)
+        if link is not None:
+            found = [(int(link.group(1)), link.group(2))]
+        elif group is not None and ADDRESSES.match(text):
+            found = [(group, a) for a in text.split()]
+        else:
+            return False
+        at = _At(self.source, number)
+        for gid, addr in found:
+            fn = self.function(addr if addr.count(":") == 2 else "0000:" + addr, at)
+            if fn is not None:
+                self.group(fn, gid, at)
+        return True
+
+    def detail(self, fn: _Fn, d: Detail, number: int) -> None:
+        """One lspci -vvv / -k line about the function above it."""
+        at = _At(self.source, number)
+        if d.kind == "express" and isinstance(d.value, str):
+            fn.express, fn.caps_seen = d.value, True
+        elif d.kind == "capability":
+            fn.caps_seen = True
+        elif d.kind == "denied":
+            fn.caps_denied = True
+        elif d.kind == "acs_cap" and isinstance(d.value, tuple):
+            fn.acs_cap = d.value
+        elif d.kind == "acs_ctl" and isinstance(d.value, tuple):
+            fn.acs_ctl = d.value
+        elif d.kind == "bus" and isinstance(d.value, tuple):
+            _primary, secondary, subordinate = d.value
+            fn.secondary = fn.secondary or (secondary, subordinate)
+            self.buses[(fn.domain, secondary)] = fn.addr
+        elif d.kind == "driver" and isinstance(d.value, str):
+            fn.driver = d.value
+        elif d.kind == "group" and isinstance(d.value, int):
+            self.group(fn, d.value, at)
+
+    def merge_buses(self) -> None:
+        """Bus numbers from lspci -vvv's 'Bus: primary= secondary=' lines: a function on a
+        bridge's secondary bus is below it (drivers/pci/probe.c: pci_scan_bridge); once the
+        input shows bridges' buses, one on a bus no bridge has is on a root bus."""
+        if not self.buses:
+            return
+        for fn in self.fns.values():
+            if fn.parent_known:
+                continue
+            above = self.buses.get((fn.domain, fn.bus))
+            at = _At(fn.source, fn.line)
+            if above is not None and above != fn.addr:
+                self.parent(fn, above, at)
+            elif fn.bus == 0:
+                self.parent(fn, None, at)
 
     def function(self, addr: str, at: _At) -> _Fn | None:
         """The merged record for an address, created on first sight."""
@@ -523,8 +611,21 @@ def class_info(cls: str) -> tuple[str, tuple[str, ...]]:
     return CLASSES.get(cls) or BASE_CLASSES.get(cls[:2]) or ("dev", ())
 
 
+EXPRESS_BRIDGES = {
+    "root-port": ("root-port", "rp"),
+    "upstream-port": ("upstream-port", "usp"),
+    "downstream-port": ("downstream-port", "dsp"),
+    "pci-bridge": ("pci-bridge", "pcibr"),
+    "pcie-bridge": ("pcie-bridge", "pciebr"),
+    "": ("conventional-bridge", "pcibr"),  # capabilities shown, no Express among them
+}
+
+
 def _bridge_kind(fn: _Fn) -> tuple[str, str]:
-    """(bridge kind, name stem): PCI-to-PCI bridges alias what is behind them."""
+    """(bridge kind, name stem): lspci -vvv's Express type where it shows one; else from
+    the name and the bus. PCI-to-PCI bridges alias what is behind them."""
+    if fn.express in EXPRESS_BRIDGES and (fn.express or fn.caps_seen):
+        return EXPRESS_BRIDGES[fn.express]
     if fn.cls == "0609" or _PCI_TO_PCI.search(fn.desc):
         return "pci-bridge", "pcibr"
     if fn.parent_known:
@@ -554,6 +655,40 @@ def _infer_function_acs(fns: list[_Fn]) -> None:
                 )
 
 
+def _infer_buses(fns: list[_Fn]) -> None:
+    """A bridge whose bus numbers no input shows (its -vvv block missing) still numbered
+    the buses below it as firmware and pci_scan_bridge do, depth first: its secondary bus
+    is the next one after its own that has functions and no bridge claims. Taken only where
+    the observed groups agree (the functions there share the bridge's group, or no group
+    is shown)."""
+    claimed = {(f.domain, f.secondary[0]) for f in fns if f.secondary is not None}
+    buses: dict[tuple[int, int], list[_Fn]] = {}
+    for f in fns:
+        buses.setdefault((f.domain, f.bus), []).append(f)
+    for bridge in sorted(fns, key=lambda f: (f.domain, f.bus, f.dev, f.fn)):
+        if not bridge.is_bridge or bridge.secondary is not None:
+            continue
+        nxt = sorted(
+            b for b in buses if b[0] == bridge.domain and b[1] > bridge.bus and b not in claimed
+        )
+        if not nxt:
+            continue
+        below = buses[nxt[0]]
+        if bridge.group is not None and any(
+            f.group is not None and f.group != bridge.group for f in below
+        ):
+            continue
+        bridge.secondary = (nxt[0][1], nxt[0][1])
+        claimed.add(nxt[0])
+        for f in below:
+            if not f.parent_known:
+                f.parent, f.parent_known = bridge.addr, True
+                f.parent_note = (
+                    f"upstream inferred: bus {f.bus:02x} is the next unclaimed bus after "
+                    f"{_short(bridge.addr)}, numbered depth first as pci_scan_bridge does"
+                )
+
+
 def _infer_upstream(fns: list[_Fn]) -> None:
     """Without topology, a group with exactly one bridge and functions on another bus
     shows where they are: the kernel puts a function in a bridge's group only below it
@@ -564,16 +699,17 @@ def _infer_upstream(fns: list[_Fn]) -> None:
             groups.setdefault(fn.group, []).append(fn)
     for members in groups.values():
         bridges = [f for f in members if f.is_bridge]
-        if len(bridges) != 1:
+        if not bridges or len({b.slot for b in bridges}) != 1:
             continue
-        (top,) = bridges
+        top = bridges[0]  # several: functions of one slot, whichever is above, one group
         for fn in members:
             if fn is top or fn.parent_known or (fn.domain, fn.bus) == (top.domain, top.bus):
                 continue
             fn.parent, fn.parent_known = top.addr, True
+            only = "the only bridge there" if len(bridges) == 1 else "a bridge of its one slot"
             fn.parent_note = (
-                f"upstream inferred: in the group of {_short(top.addr)}, the only bridge there, "
-                "on another bus (iommu.c: pci_device_group)"
+                f"upstream inferred: in the group of {_short(top.addr)}, {only}, on another "
+                "bus (iommu.c: pci_device_group)"
             )
 
 
@@ -854,7 +990,23 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
                 f"{_clean(source)} holds {facts.boots} boots: only the last one is imported."
             )
     platform = _platform(reader.logs, iommus)
-    out += ['include "std/linux"', *driver_packs(i.kind for i in iommus), "", "platform {"]
+    out += ['include "std/linux"', *driver_packs(i.kind for i in iommus)]
+    for source, facts in reader.logs:
+        asks = facts.cmdline is not None and "pcie_acs_override=" in facts.cmdline.value
+        if facts.acs_override is not None or asks:
+            line = facts.acs_override or (facts.cmdline.line if facts.cmdline else 0)
+            said = (
+                "'PCIe ACS overrides enabled'"
+                if facts.acs_override is not None
+                else "its command line asks for pcie_acs_override="
+            )
+            out += _comment(
+                f"{_clean(source)}:{line} {said}: this kernel carries the out-of-tree ACS "
+                "override patch."
+            )
+            out.append('include "std/pci/acs-override"')
+            break
+    out += ["", "platform {"]
     for line in platform.lines:
         out.append("    " + line)
     out += ["}", ""]
@@ -884,11 +1036,13 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
         out += _comment(_describe(f))
         if f.parent_note:
             out += _comment(f.parent_note)
-        props = [f"pci {f.addr}", *upstream(f)]
+        props = [f"pci {f.addr}", *upstream(f), *_registers(f)]
         ids = f' "pci{f.vid},{f.did}"' if f.vid else ""
         head = f"bridge {f.name}: {kind}{ids}"
         note = f.acs_deduced or f.acs_none or f.acs_note
-        if note:
+        if f.acs_cap is not None:
+            out.append(f"{head} {{ " + "; ".join(props) + " }")
+        elif note:
             out += _comment(note)
             acs = "acs no" if f.acs_none and not f.acs_deduced else "acs yes"
             out.append(f"{head} {{ " + "; ".join([*props, acs]) + " }")
@@ -902,7 +1056,8 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
         out += _comment(_describe(f))
         if f.parent_note:
             out += _comment(f.parent_note)
-        if f.acs_note:
+        props += _registers(f)
+        if f.acs_note and f.acs_cap is None:
             out += _comment(f.acs_note)
             props.append("acs yes")
         if f.pe is not None:
@@ -944,6 +1099,25 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
             + _clean(listed)
         )
     return "\n".join(out) + "\n"
+
+
+def _registers(f: _Fn) -> list[str]:
+    """What lspci -vvv and -k showed of the function: its PCI Express type (a device's;
+    a bridge's is its kind), its ACS registers, its driver."""
+    out = []
+    if not f.is_bridge and f.express is not None and not f.caps_denied:
+        out.append(f"pcie {f.express or 'none'}")
+    if f.acs_cap is not None:
+        ctl = " ctl " + (" ".join(f.acs_ctl) or "none") if f.acs_ctl is not None else ""
+        out.append(f"acs cap {' '.join(f.acs_cap) or 'none'}{ctl}")
+    if f.driver:
+        driver = (
+            f.driver
+            if _NAME.fullmatch(f.driver) and f.driver not in keywords()
+            else (f'"{f.driver}"')
+        )
+        out.append(f"bound {driver}")
+    return out
 
 
 def _describe(f: _Fn) -> str:
@@ -1014,6 +1188,7 @@ def _import(inputs: Sequence[tuple[str, str]]) -> ImportResult:
     iommus = _iommus(fns, reader.logs)
     _name_devices(fns, {i.name for i in iommus})
     _infer_upstream(fns)
+    _infer_buses(fns)
     _infer_function_acs(fns)
     _deduce_bridge_acs({f.addr: f for f in fns})
     _deduce_bridge_no_acs({f.addr: f for f in fns})

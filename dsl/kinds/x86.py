@@ -13,8 +13,8 @@ from .base import GENERIC_GROUP, Contexts, Kind
 if TYPE_CHECKING:
     from ..allocator import Allocator
     from ..conditions import Platform
-    from ..model import Iommu
-    from ..resolution import Domain
+    from ..model import Device, Iommu
+    from ..resolution import Domain, Resolution
 
 AMD_C = "drivers/iommu/amd/iommu.c"
 
@@ -44,6 +44,19 @@ class AmdVi(Kind):
         dom.context_reason = Reason(text, None, src)
         alloc.used.setdefault(dom.iommu, {}).setdefault(n, dom.name)
         return True
+
+    def refuse_probe(self, res: Resolution, dev: Device, iommu: Iommu) -> Reason | None:
+        """The IOMMU does not translate itself: init_iommu_one clears the rlookup entry of
+        its own requester ID ("The IVRS table tells us so, but this is a lie!"), so
+        check_device refuses the IOMMU function (class 0806) and it gets no group."""
+        if dev.pci is not None and any(c.startswith("pciclass,0806") for c in dev.compatibles):
+            return Reason(
+                f"'{dev.name}' is the AMD IOMMU's own function: the IOMMU does not translate "
+                "itself",
+                dev.span,
+                "drivers/iommu/amd/init.c: init_iommu_one; drivers/iommu/amd/iommu.c: check_device",
+            )
+        return None
 
     def pool_start(self, platform: Platform) -> int:
         """AMD-Vi never hands out protection domain 0 (amd/init.c: "never allocate domain
