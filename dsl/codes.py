@@ -1451,6 +1451,39 @@ _ALL = (
         _SHELL,
     ),
     _warning(
+        "W805",
+        "`snapshot`: PCI config space the snapshot could not read (run as a user): the "
+        "functions' PCI Express types and ACS registers are left out.",
+        "The kernel decides isolation from each function's config space: its Express type, "
+        "its multifunction bit and its ACS registers. /sys/bus/pci/devices/*/config gives a "
+        "user only the first 64 bytes, before the capability list, so the snapshot cannot "
+        "write `pcie`, `multifunction` or `acs cap` for them and the resolver falls back on "
+        "the quirk tables and its defaults. Run the snapshot as root for the whole picture.",
+        """
+        $ mkdir -p root/sys/bus/pci/devices/0000:00:1f.0
+        $ printf '\\x86\\x80\\xc9\\xa2' > root/sys/bus/pci/devices/0000:00:1f.0/config
+        $ iommu-rules snapshot --root root
+        """,
+        _SHELL,
+    ),
+    _warning(
+        "W806",
+        "`snapshot` of a machine with no IOMMU on: the IOMMU is taken from the host bridge's "
+        "vendor and the groups are predicted, not observed.",
+        "With the IOMMU off (in the firmware, or `intel_iommu=off`, or a kernel that leaves "
+        "it off by default) there is no /sys/class/iommu entry and no group. The snapshot "
+        "still writes the board, with the IOMMU an Intel (VT-d) or AMD (AMD-Vi) host bridge "
+        "implies, so you can ask what the groups would be: `iommu-rules whatif board.iommu "
+        "--set 'cmdline \"intel_iommu=on\"'`. No group is recorded as an expectation.",
+        """
+        $ mkdir -p root/sys/bus/pci/devices/0000:00:00.0
+        $ printf '0x8086' > root/sys/bus/pci/devices/0000:00:00.0/vendor
+        $ truncate -s 4096 root/sys/bus/pci/devices/0000:00:00.0/config
+        $ iommu-rules snapshot --root root
+        """,
+        _SHELL,
+    ),
+    _warning(
         "W811",
         "`import dts`: an IOMMU node with an unknown compatible, or one driven by a driver "
         "iommu-rules does not model: skipped.",

@@ -56,7 +56,7 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "kernel 6.8" in text and "iommu dmar0: intel-vtd" in text
-    assert "bridge rp_00_01_0: root-port { pci 0000:00:01.0 }" in text
+    assert 'bridge rp_00_01_0: root-port "pci8086,1901" { pci 0000:00:01.0 }' in text
     assert "upstream rp_00_01_0" in text
     # The model reproduces the machine's groups and default domains.
     test = run_cli("test", str(out))
@@ -180,3 +180,129 @@ def test_snapshot_of_a_qoriq_machine_finds_its_pamu(tmp_path: Path) -> None:
     text = out.read_text()
     assert "arch powerpc" in text and "iommu pamu: fsl-pamu" in text
     assert 'include "std/iommu/fsl-pamu"' in text
+
+
+def config_space(
+    *, bridge: bool = False, express: int | None = None, acs: int | None = None, mf: bool = False
+) -> bytes:
+    """4 KiB of PCI config space: header type (multifunction bit), a PCI Express capability
+    of this port type at 0x40, and an ACS extended capability at 0x100 (cap = ctl = acs)."""
+    data = bytearray(4096)
+    data[0x0E] = (0x80 if mf else 0) | (1 if bridge else 0)
+    if express is not None:
+        data[0x06] = 0x10  # a capability list
+        data[0x34] = 0x40
+        data[0x40:0x44] = bytes([0x10, 0x00, 0x02 | (express << 4) & 0xF0, 0x00])
+    if acs is not None:
+        data[0x100:0x104] = (0x000D | (1 << 16)).to_bytes(4, "little")
+        data[0x104:0x108] = acs.to_bytes(2, "little") + acs.to_bytes(2, "little")
+    return bytes(data)
+
+
+PC_DEVICES = {
+    # bdf: (class, vendor, device, parent, config, driver)
+    "0000:00:00.0": ("0x060000", "0x8086", "0x3ec2", None, config_space(), None),
+    "0000:00:1c.0": (
+        "0x060400",
+        "0x8086",
+        "0xa290",
+        None,
+        config_space(bridge=True, express=4, acs=0x1D, mf=True),
+        "pcieport",
+    ),
+    "0000:00:1c.4": (
+        "0x060400",
+        "0x8086",
+        "0xa33c",
+        None,
+        config_space(bridge=True, express=4, mf=True),
+        "pcieport",
+    ),
+    "0000:02:00.0": (
+        "0x020000",
+        "0x8086",
+        "0x1539",
+        "0000:00:1c.0",
+        config_space(express=0),
+        "igb",
+    ),
+    "0000:03:00.0": ("0x028000", "0x8086", "0x24fb", "0000:00:1c.4", config_space(express=0), None),
+    "0000:00:1f.0": ("0x060100", "0x8086", "0xa2c9", None, config_space(mf=True), None),
+    "0000:00:1f.6": ("0x020000", "0x8086", "0x15b8", None, config_space(mf=True), "e1000e"),
+}
+PC_GROUPS = {  # as the kernel makes them: 00:1c.4 (Cannon Lake, no quirk row) has no ACS
+    # capability, 00:1c.0 (Union Point) has one
+    0: ["0000:00:00.0"],
+    1: ["0000:00:1c.0"],
+    2: ["0000:00:1c.4", "0000:03:00.0"],
+    3: ["0000:02:00.0"],
+    4: ["0000:00:1f.0"],
+    5: ["0000:00:1f.6"],  # the I219: pci_quirk_mf_endpoint_acs
+}
+
+
+def pc_sysfs(root: Path, iommu_on: bool = True) -> Path:
+    for bdf, (klass, vid, did, parent, config, driver) in PC_DEVICES.items():
+        parts = ["pci0000:00"] + ([parent] if parent else []) + [bdf]
+        real = root / "sys/devices" / Path(*parts)
+        real.mkdir(parents=True, exist_ok=True)
+        (real / "class").write_text(klass + "\n")
+        (real / "vendor").write_text(vid + "\n")
+        (real / "device").write_text(did + "\n")
+        (real / "config").write_bytes(config)
+        if driver:
+            drv = root / "sys/bus/pci/drivers" / driver
+            drv.mkdir(parents=True, exist_ok=True)
+            (real / "driver").symlink_to(os.path.relpath(drv, real))
+        link = root / "sys/bus/pci/devices" / bdf
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(real, link.parent))
+    if iommu_on:
+        for gid, members in PC_GROUPS.items():
+            gdir = root / "sys/kernel/iommu_groups" / str(gid)
+            (gdir / "devices").mkdir(parents=True)
+            (gdir / "type").write_text("DMA-FQ\n")
+            for bdf in members:
+                (gdir / "devices" / bdf).symlink_to(root / "sys/bus/pci/devices" / bdf)
+        (root / "sys/class/iommu/dmar0").mkdir(parents=True)
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/osrelease").write_text("6.8.0-49-generic\n")
+    (root / "proc/sys/kernel/arch").write_text("x86_64\n")
+    (root / "proc/cmdline").write_text("BOOT_IMAGE=/vmlinuz intel_iommu=on\n")
+    return root
+
+
+def test_snapshot_reads_config_space_and_reproduces_its_groups(tmp_path: Path) -> None:
+    """Each function's config space gives the kernel's inputs: the header's multifunction
+    bit, the Express type (pci_pcie_type) and the ACS registers; the driver link gives
+    `bound`. With them the machine's own groups hold, the quirk rows doing their part."""
+    out = tmp_path / "pc.iommu"
+    proc = run_cli("snapshot", "--root", str(pc_sysfs(tmp_path / "pc")), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert 'bridge rp_00_1c_0: root-port "pci8086,a290" {' in text
+    assert "acs cap sv rr cr uf ctl sv rr cr uf" in text and "bound pcieport" in text
+    assert "pcie endpoint" in text and "bound igb" in text
+    assert "pcie none" in text  # 00:1f.x: a capability list without Express: conventional
+    test = run_cli("test", str(out))
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert "0 failed" in test.stdout
+
+
+def test_snapshot_with_the_iommu_off_still_writes_the_board(tmp_path: Path) -> None:
+    """No /sys/class/iommu and no groups: the host bridge's vendor gives the IOMMU (W806),
+    and the board predicts the groups the machine makes with it on."""
+    out = tmp_path / "off.iommu"
+    proc = run_cli(
+        "snapshot", "--root", str(pc_sysfs(tmp_path / "pc", iommu_on=False)), "-o", str(out)
+    )
+    assert proc.returncode == 0 and "warning[W806]" in proc.stderr
+    text = out.read_text()
+    assert "iommu dmar0: intel-vtd" in text and "group_members" not in text
+    from iommu_rules import Board
+
+    board = Board.load(out)
+    got = sorted(
+        sorted(str(board.model.devices[m].pci) for m in g.members) for g in board.resolution.groups
+    )
+    assert got == sorted(sorted(m) for m in PC_GROUPS.values())

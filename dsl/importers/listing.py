@@ -994,14 +994,14 @@ def _render(fns: list[_Fn], reader: _Reader, iommus: list[_Iommu]) -> str:
     for source, facts in reader.logs:
         asks = facts.cmdline is not None and "pcie_acs_override=" in facts.cmdline.value
         if facts.acs_override is not None or asks:
-            line = facts.acs_override or (facts.cmdline.line if facts.cmdline else 0)
+            seen_at = facts.acs_override or (facts.cmdline.line if facts.cmdline else 0)
             said = (
                 "'PCIe ACS overrides enabled'"
                 if facts.acs_override is not None
                 else "its command line asks for pcie_acs_override="
             )
             out += _comment(
-                f"{_clean(source)}:{line} {said}: this kernel carries the out-of-tree ACS "
+                f"{_clean(source)}:{seen_at} {said}: this kernel carries the out-of-tree ACS "
                 "override patch."
             )
             out.append('include "std/pci/acs-override"')

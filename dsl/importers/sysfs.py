@@ -9,6 +9,7 @@ kernel release and RAM size.  ``root`` lets tests and users read a copied tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -43,6 +44,74 @@ ARCHES = {
 PE_NAME = re.compile(r"^domain(\d+)-pe([0-9a-f]+)$")
 
 
+# PCI Express Capabilities register, Device/Port Type (bits 7:4): pci_pcie_type()
+EXPRESS_TYPES = {
+    0x0: "endpoint",
+    0x1: "legacy-endpoint",
+    0x4: "root-port",
+    0x5: "upstream-port",
+    0x6: "downstream-port",
+    0x7: "pci-bridge",
+    0x8: "pcie-bridge",
+    0x9: "rc-endpoint",
+    0xA: "rc-event-collector",
+}
+ACS_BITS = ("sv", "tb", "rr", "cr", "uf", "ec", "dt")  # PCI_ACS_SV .. PCI_ACS_DT
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a function's config space says (/sys/bus/pci/devices/*/config): the header's
+    multifunction bit, the Express type ('' where the capability list has none; None
+    where it could not be read, as a user reads only the first 64 bytes) and the ACS
+    registers (None without the extended capability, or where it could not be read)."""
+
+    multifunction: bool | None = None
+    express: str | None = None
+    acs: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    extended: bool = False  # the extended space (0x100..) was readable
+
+
+def read_config(data: bytes) -> Config:
+    """Parse config space as pci_setup_device and pci_find_(ext_)capability read it."""
+    if len(data) < 0x40:
+        return Config()
+
+    def u16(at: int) -> int:
+        return int.from_bytes(data[at : at + 2], "little")
+
+    def u32(at: int) -> int:
+        return int.from_bytes(data[at : at + 4], "little")
+
+    multifunction = bool(data[0x0E] & 0x80)
+    if len(data) <= 0x40 or not u16(0x06) & 0x10:  # no capability list, or not readable
+        return Config(multifunction, None if len(data) <= 0x40 else "")
+    express = ""
+    ptr, seen = data[0x34] & ~3, 0
+    while 0x40 <= ptr < min(len(data), 0x100) - 2 and seen < 48:
+        if data[ptr] == 0x10:  # PCI_CAP_ID_EXP
+            express = EXPRESS_TYPES.get((u16(ptr + 2) >> 4) & 0xF, "")
+            break
+        ptr, seen = data[ptr + 1] & ~3, seen + 1
+    if len(data) < 0x104:
+        return Config(multifunction, express)
+    acs = None
+    at, seen = 0x100, 0
+    while 0x100 <= at < len(data) - 8 and seen < 96:
+        header = u32(at)
+        if header in (0, 0xFFFFFFFF):
+            break
+        if header & 0xFFFF == 0x000D:  # PCI_EXT_CAP_ID_ACS
+            cap, ctl = u16(at + 4), u16(at + 6)
+            acs = (
+                tuple(b for i, b in enumerate(ACS_BITS) if cap & (1 << i)),
+                tuple(b for i, b in enumerate(ACS_BITS) if ctl & (1 << i)),
+            )
+            break
+        at, seen = (header >> 20) & 0xFFC, seen + 1
+    return Config(multifunction, express, acs, True)
+
+
 @dataclass
 class Snapshot:
     text: str
@@ -66,6 +135,44 @@ def _where(pci: str) -> str:
 def _name(pci: str, klass: str, used: set[str]) -> str:
     stem, _tags = class_info(klass[:4])
     return unique_name(f"{stem}_{_where(pci)}", used)
+
+
+BRIDGE_KINDS = {
+    "root-port": "root-port",
+    "upstream-port": "upstream-port",
+    "downstream-port": "downstream-port",
+    "pci-bridge": "pci-bridge",
+    "pcie-bridge": "pcie-bridge",
+    "": "conventional-bridge",
+}
+
+
+def _function_props(
+    bdf: str,
+    cfg: Config,
+    drivers: dict[str, str],
+    slots: dict[tuple[str, str | None], int],
+    parent: str | None,
+    bridge: bool = False,
+) -> str:
+    """The facts config space and the driver link give, as properties: a device's Express
+    type, the multifunction bit where the functions present do not already say it, the ACS
+    registers, the driver bound."""
+    out = []
+    if not bridge and cfg.express is not None:
+        out.append(f"pcie {cfg.express or 'none'}")
+    inferred = slots.get((bdf[:-2], parent), 1) > 1 or not bdf.endswith(".0")
+    if cfg.multifunction is not None and cfg.multifunction != inferred:
+        out.append(f"multifunction {'yes' if cfg.multifunction else 'no'}")
+    if cfg.acs is not None:
+        cap, ctl = cfg.acs
+        out.append(f"acs cap {' '.join(cap) or 'none'} ctl {' '.join(ctl) or 'none'}")
+    driver = drivers.get(bdf)
+    if driver:
+        out.append(
+            f"bound {driver}" if re.fullmatch(r"[A-Za-z_][\w-]*", driver) else f'bound "{driver}"'
+        )
+    return "".join(f"; {p}" for p in out)
 
 
 def snapshot(root: str = "/") -> Snapshot:
@@ -156,11 +263,31 @@ def snapshot(root: str = "/") -> Snapshot:
             )
         )
         iommus.append(("iommu0", "intel-vtd"))
+    if not iommus and pci_dir.is_dir() and arch in (None, "x86_64"):
+        # No IOMMU on this boot (off in firmware or on the command line): the host bridge's
+        # vendor says which one the machine has, so the board can still ask what the groups
+        # would be (`whatif --set 'cmdline "intel_iommu=on"'`)
+        host = _read(pci_dir / "0000:00:00.0" / "vendor")
+        vendor = {"0x8086": ("dmar0", "intel-vtd"), "0x1022": ("ivhd0", "amd-vi")}.get(host or "")
+        if vendor is not None:
+            iommus.append(vendor)
+            diags.append(
+                warning(
+                    "W806",
+                    f"no IOMMU is on in this boot (no /sys/class/iommu, no groups); the host "
+                    f"bridge's vendor says {vendor[1]}: the groups are the engine's, not "
+                    "observed",
+                    where,
+                    help="boot with the IOMMU on to record the kernel's own groups",
+                )
+            )
 
     # PCI devices, their class and the bridge above them
     used: set[str] = set()
     names: dict[str, str] = {}
     rows: list[tuple[str, str, str, str, str | None]] = []  # (bdf, class, vid, did, parent)
+    configs: dict[str, Config] = {}
+    drivers: dict[str, str] = {}
     for entry in sorted(pci_dir.iterdir()) if pci_dir.is_dir() else []:
         if not BDF.match(entry.name):
             continue
@@ -174,7 +301,24 @@ def snapshot(root: str = "/") -> Snapshot:
             parent = up if BDF.match(up) else None
         except OSError:
             pass
+        try:
+            configs[entry.name] = read_config((entry / "config").read_bytes()[:4096])
+        except OSError:
+            configs[entry.name] = Config()
+        with contextlib.suppress(OSError):
+            drivers[entry.name] = Path(os.readlink(entry / "driver")).name
         rows.append((entry.name, klass, vid, did, parent))
+    unread = sum(1 for c in configs.values() if c.express is None)
+    if unread:
+        diags.append(
+            warning(
+                "W805",
+                f"the config space of {unread} of {len(configs)} PCI functions could not be "
+                "read (as a user, only its first 64 bytes): their PCI Express type and ACS "
+                "registers are left to the quirk tables; run as root for them",
+                where,
+            )
+        )
     bridges = {bdf for bdf, klass, *_ in rows if klass == "0604"}
     for bdf, klass, *_ in rows:
         names[bdf] = (
@@ -217,15 +361,19 @@ def snapshot(root: str = "/") -> Snapshot:
             )
         else:
             out.append(f"iommu {name}: {kind}")
+    slots: dict[tuple[str, str | None], int] = {}
     for bdf, _klass, _vid, _did, parent in rows:
+        slots[(bdf[:-2], parent)] = slots.get((bdf[:-2], parent), 0) + 1
+    for bdf, _klass, vid, did, parent in rows:
         if bdf not in bridges:
             continue
-        kind = "root-port" if bdf[5:7] == "00" else "switch-port"
+        cfg = configs.get(bdf, Config())
+        guess = "root-port" if bdf[5:7] == "00" else "switch-port"
+        kind = BRIDGE_KINDS.get(cfg.express, guess) if cfg.express is not None else guess
         up = f"; upstream {names[parent]}" if parent in bridges else ""
-        out.append(
-            f"bridge {names[bdf]}: {kind} {{ pci {bdf}{up} }}  "
-            "# ACS unknown: add 'acs yes' or 'acs no'"
-        )
+        props = _function_props(bdf, cfg, drivers, slots, parent, bridge=True)
+        note = "" if cfg.acs is not None else "  # ACS: a quirk for its IDs, or no capability"
+        out.append(f'bridge {names[bdf]}: {kind} "pci{vid},{did}" {{ pci {bdf}{up}{props} }}{note}')
     for bdf, klass, vid, did, parent in rows:
         if bdf in bridges:
             continue
@@ -234,8 +382,9 @@ def snapshot(root: str = "/") -> Snapshot:
         if bdf in pes:
             domain, pe = pes[bdf]
             up += f"; iommu {phb_name(domain)} sid {pe:#x}"
+        props = _function_props(bdf, configs.get(bdf, Config()), drivers, slots, parent)
         out.append(
-            f'device {names[bdf]}: "pci{vid},{did}" {{ tags {tags}; pci {bdf}{up} }}'
+            f'device {names[bdf]}: "pci{vid},{did}" {{ tags {tags}; pci {bdf}{up}{props} }}'
             f"  # class {klass}"
         )
     by_group: dict[int, list[str]] = {}
