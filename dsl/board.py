@@ -145,7 +145,9 @@ class Board:
             name = f"<change {len(self.changes) + i + 1}>"
             if isinstance(change, str):
                 change = parse_change(change, name)
-            problems = validate(change, self.model)
+            # each change names what the board has after the ones before it
+            model = self.with_changes([*self.changes, *parsed]).model if parsed else self.model
+            problems = validate(change, model)
             if problems:
                 raise ChangeError(problems, change.text, "<change>")
             parsed.append(change)

@@ -894,6 +894,19 @@ _ALL = (
         """,
         _CHANGE,
     ),
+    _error(
+        "E503",
+        "A `move DEVICE to BRIDGE` change into a port whose slot already holds another card.",
+        "A PCI Express link is point to point: a root port or a switch's downstream port has "
+        "one slot, device 00 on its secondary bus. A what-if that moves a card below a port "
+        "whose slot holds another card would give two cards one address, so it is refused; "
+        "move or drop the card that is there first (`--drop-device NAME`, or `drop device "
+        "NAME` before the move in the REPL).",
+        """
+        $ iommu-rules whatif examples/x86-desktop.iommu --move 'dgpu to pch_rp9'
+        """,
+        _SHELL,
+    ),
     # -------------------------------------------------------- E6xx: the REPL
     _error(
         "E601",

@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import ast
 from .checks import render_value
 from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
 from .enums import Origin
 from .loader import Loaded, Loader
-from .model import Model
+from .model import Model, PciAddress, parse_pci
 from .parse import mask_line, parse_text
 from .resolution import Domain, Resolution
 from .validate import build_model
@@ -90,8 +91,24 @@ def parse_change(text: str, name: str = "<change>") -> Change:
                 text, name, "expected 'drop rule|device|iommu|bridge|domain|include NAME'", at
             )
         return Change(text, "drop", (), parts[0], parts[1].strip().strip('"'))
+    if verb == "move":
+        parts = rest.split()
+        if len(parts) != 3 or parts[1] != "to":
+            raise _fail(
+                text,
+                name,
+                "expected 'move DEVICE to BRIDGE'",
+                at,
+                help="moves the card in DEVICE's slot, all its functions, below BRIDGE (a "
+                "root or downstream port): e.g. 'move dgpu to pch_rp7'",
+            )
+        return Change(text, "move", (), parts[2], parts[0])
     raise _fail(
-        text, name, f"unknown change '{verb}'", 1, help="write 'set ...', 'add ...' or 'drop ...'"
+        text,
+        name,
+        f"unknown change '{verb}'",
+        1,
+        help="write 'set ...', 'add ...', 'drop ...' or 'move ...'",
     )
 
 
@@ -227,6 +244,8 @@ class ChangedLoad:
                     items = _without_name(change.name, items)
             elif change.verb == "set":
                 items = _apply_set(change, items)
+            elif change.verb == "move":
+                items = _apply_move(change, items)
         return items
 
 
@@ -299,6 +318,88 @@ def _cascade(gone: set[str], item: ast.Item) -> ast.Item | None:
         inner = (_cascade(gone, i) for i in item.items)
         return ast.When(item.condition, tuple(i for i in inner if i is not None), item.span)
     return item
+
+
+def _pci_of(item: ast.Item) -> PciAddress | None:
+    for p in getattr(item, "props", ()):
+        if isinstance(p, ast.Pci):
+            return parse_pci(p.address.text)
+    return None
+
+
+def _upstream_of(item: ast.Item) -> str | None:
+    for p in getattr(item, "props", ()):
+        if isinstance(p, ast.Upstream):
+            return p.bridge.text
+    return None
+
+
+def _apply_move(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:
+    """`move DEVICE to BRIDGE`: the card in DEVICE's slot, every function of it and what
+    hangs below its own bridges, now below BRIDGE: at device 00 of BRIDGE's secondary bus
+    (a PCIe link has one slot), each function keeping its number; the buses below the card
+    renumbered past every bus in use, as a rescan would give them new numbers."""
+    functions = {
+        it.name.text: (f, it)
+        for f, it in items
+        if isinstance(it, ast.Device | ast.Bridge) and _pci_of(it) is not None
+    }
+    if change.name not in functions or change.target not in functions:
+        return items  # validate() said so
+    card = _pci_of(functions[change.name][1])
+    assert card is not None
+    slot = {n for n, (_, it) in functions.items() if (p := _pci_of(it)) and p.slot == card.slot}
+    below: set[str] = set()
+    frontier = set(slot)
+    while frontier:  # the card's own bridges' subtrees
+        frontier = {
+            n for n, (_, it) in functions.items() if _upstream_of(it) in frontier and n not in slot
+        } - below
+        below |= frontier
+    used = {p.bus for _, it in functions.values() if (p := _pci_of(it)) is not None}
+    target = _pci_of(functions[change.target][1])
+    assert target is not None
+    children = [
+        p
+        for n, (_, it) in functions.items()
+        if _upstream_of(it) == change.target and n not in slot and (p := _pci_of(it))
+    ]
+    bus = children[0].bus if children else max(used | {target.bus}) + 1
+    renumber: dict[int, int] = {}
+    fresh = max(used | {bus}) + 1
+    for n in sorted(below, key=lambda n: str(_pci_of(functions[n][1]))):
+        old = _pci_of(functions[n][1])
+        assert old is not None
+        if old.bus not in renumber:
+            renumber[old.bus] = fresh
+            fresh += 1
+    out: list[tuple[str, ast.Item]] = []
+    for f, it in items:
+        name = it.name.text if isinstance(it, ast.Device | ast.Bridge) else None
+        if name in slot or name in below:
+            old = _pci_of(it)
+            assert old is not None and isinstance(it, ast.Device | ast.Bridge)
+            up: str | None
+            if name in slot:
+                addr = f"{old.domain:04x}:{bus:02x}:00.{old.function}"
+                up = change.target
+            else:
+                addr = f"{old.domain:04x}:{renumber[old.bus]:02x}:{old.device:02x}.{old.function}"
+                up = _upstream_of(it)
+            it = _with_place(it, addr, up)
+        out.append((f, it))
+    return out
+
+
+def _with_place(item: ast.Device | ast.Bridge, address: str, upstream: str | None) -> ast.Item:
+    props: list[Any] = [p for p in item.props if not isinstance(p, ast.Pci | ast.Upstream)]
+    span = item.span
+    props.insert(0, ast.Pci(ast.Ident(address, span), span))
+    if upstream is not None:
+        props.insert(1, ast.Upstream(ast.Ident(upstream, span), span))
+    if isinstance(item, ast.Device):
+        return ast.Device(item.name, item.compatibles, tuple(props), span)
+    return ast.Bridge(item.name, item.kind, tuple(props), span, item.compatibles)
 
 
 def _apply_set(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:
@@ -607,6 +708,8 @@ def validate(change: Change, model: Model) -> list[Diagnostic]:
                 help=did_you_mean(change.target, [*model.iommus, *PLATFORM_WORDS]),
             )
         ]
+    if change.verb == "move":
+        return _validate_move(change, model, span)
     if change.verb == "drop":
         pools: dict[str, list[str]] = {
             "rule": [r.name for r in model.rules],
@@ -633,4 +736,45 @@ def validate(change: Change, model: Model) -> list[Diagnostic]:
                     help=did_you_mean(name, pool),
                 )
             ]
+    return []
+
+
+def _validate_move(change: Change, model: Model, span: Span) -> list[Diagnostic]:
+    """A move names a PCI function to take and a port to put it below, whose link is free."""
+    dev = model.devices.get(change.name)
+    if dev is None or dev.pci is None:
+        pool = [d.name for d in model.devices.values() if d.pci is not None]
+        return [
+            error(
+                "E502",
+                f"no PCI device '{change.name}' to move",
+                span,
+                help=did_you_mean(change.name, pool),
+            )
+        ]
+    port = model.bridges.get(change.target)
+    if port is None or port.pci is None:
+        pool = [b.name for b in model.bridges.values() if b.pci is not None]
+        return [
+            error(
+                "E502",
+                f"no bridge '{change.target}' with an address to move to",
+                span,
+                help=did_you_mean(change.target, pool),
+            )
+        ]
+    there = [
+        d.name
+        for d in model.devices.values()
+        if d.upstream == change.target and d.pci is not None and d.pci.slot != dev.pci.slot
+    ]
+    if there and port.kind in ("root-port", "downstream-port", "switch-port"):
+        return [
+            error(
+                "E503",
+                f"'{change.target}' already has '{there[0]}' in its slot",
+                span,
+                help=f"a PCIe port has one slot: move or drop '{there[0]}' first",
+            )
+        ]
     return []

@@ -68,7 +68,13 @@ class ReplCompleter(Completer):
             return _matching(pool, current)
         if command == "try":
             if len(before) == 1:
-                pool = [(w, "change") for w in ("set", "add", "drop")]
+                pool = [(w, "change") for w in ("set", "add", "drop", "move")]
+            elif before[1] == "move" and len(before) == 3:
+                pool = [("to", "keyword")]
+            elif before[1] == "move":
+                model = self.session.model()
+                wanted = model.bridges if len(before) == 4 else model.devices
+                pool = [(n, "bridge" if len(before) == 4 else "device") for n in wanted]
             elif before[1] == "drop" and len(before) == 2:
                 pool = [
                     (w, "what") for w in ("rule", "device", "iommu", "bridge", "domain", "include")

@@ -173,6 +173,13 @@ def run_shell(session: str, monkeypatch: pytest.MonkeyPatch) -> list[Diagnostic]
                 monkeypatch.setitem(sys.modules, package, None)  # import now fails
             case ["iommu-rules", "check", *files]:
                 found = Board.load(*files).diagnostics
+            case ["iommu-rules", "whatif", board, "--move", spec]:
+                shipped = Path(__file__).resolve().parent.parent / board  # examples/...
+                try:
+                    Board.load(shipped if shipped.exists() else board).whatif(f"move {spec}")
+                    found = []
+                except ChangeError as exc:
+                    found = exc.diagnostics
             case ["iommu-rules", "snapshot", "--root", root]:
                 found = snapshot(root).diagnostics
             case ["iommu-rules", "import", "dts", name]:

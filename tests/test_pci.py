@@ -337,3 +337,24 @@ bridge rp2: root-port "pci8086,1e12" { pci 0000:00:1c.1 }
 device nic: "pci10ec,8168" { pci 0000:02:00.0; upstream rp1 }
 """
     assert (["nic"] in groups(body, kernel)) is isolated
+
+
+# ------------------------------------------------------------ moving a card to another slot
+def test_moving_a_card_to_another_slot_regroups_it() -> None:
+    """`move DEVICE to BRIDGE`: the card's functions below another port, at device 00 of
+    its secondary bus; from the CPU's port without ACS to a PCH port with it, the GPU
+    leaves the port's group."""
+    from conftest import EXAMPLES, run_cli
+
+    board = Board.load(EXAMPLES / "x86-desktop.iommu")
+    moved = board.whatif("drop device nvme", "move dgpu to pch_rp9")
+    assert moved.value("dgpu.group_members") == ["dgpu", "dgpu_audio"]
+    # nothing is left below pch_rp9 to show its bus: the card gets the next free one
+    assert str(moved.model.devices["dgpu_audio"].pci) == "0000:0b:00.1"
+    assert moved.model.devices["dgpu"].upstream == "pch_rp9"
+    text = board.diff(moved).text()
+    assert "~ group {cpu_rp, dgpu, dgpu_audio} split into {cpu_rp} + {dgpu, dgpu_audio}" in text
+    proc = run_cli("whatif", str(EXAMPLES / "x86-desktop.iommu"), "--move", "dgpu to pch_rp9")
+    assert proc.returncode == 3 and "error[E503]: 'pch_rp9' already has 'nvme'" in proc.stderr
+    proc = run_cli("whatif", str(EXAMPLES / "x86-desktop.iommu"), "--move", "dgpu to pch_rp99")
+    assert proc.returncode == 3 and "did you mean 'pch_rp9', 'pch_rp7'" in proc.stderr

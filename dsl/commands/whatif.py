@@ -26,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     texts += [f"drop device {t}" for t in args.drop_device]
     texts += [f"drop include {t}" for t in args.drop_include]
     texts += [f'add include "{t}"' for t in args.add_include]
+    texts += [f"move {t}" for t in args.move]
     texts += list(args.change)
     if not texts:
         print(
@@ -65,6 +66,7 @@ COMMAND = Command(
         "iommu-rules whatif examples/tegra30.iommu --drop-rule "
         "'GPU drivers own their address space'",
         "iommu-rules whatif board.iommu --add 'rule gpu excludes implicit' --detailed-exitcode",
+        "iommu-rules whatif examples/x86-desktop.iommu --move 'dgpu to pch_rp9'",
     ),
     exit_codes="""exit codes:
   0  the changed board has no new error (with --detailed-exitcode: and nothing changed)
@@ -113,11 +115,20 @@ COMMAND = Command(
             help="drop an included file and what it says",
         ),
         arg(
+            "--move",
+            action="append",
+            default=[],
+            metavar="'DEVICE to BRIDGE'",
+            help="move the card in DEVICE's slot (all its functions, and what is below its "
+            "own bridges) below BRIDGE, as into another slot: 'dgpu to pch_rp7'",
+        ),
+        arg(
             "--change",
             action="append",
             default=[],
             metavar="CHANGE",
-            help="any change: 'set ...', 'add ...', 'drop rule|device|include ...'",
+            help="any change: 'set ...', 'add ...', 'drop rule|device|include ...', "
+            "'move DEVICE to BRIDGE'",
         ),
         arg(
             "--detailed-exitcode",
