@@ -344,6 +344,10 @@ def _apply_move(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple
         for f, it in items
         if isinstance(it, ast.Device | ast.Bridge) and _pci_of(it) is not None
     }
+    at = parse_pci(change.name)  # a card by its address: 'move 01:00.0 to pch_rp9'
+    if at is not None:
+        named = [n for n, (_, it) in functions.items() if _pci_of(it) == at]
+        change = Change(change.text, change.verb, (), change.target, named[0] if named else "")
     if change.name not in functions or change.target not in functions:
         return items  # validate() said so
     card = _pci_of(functions[change.name][1])
@@ -741,7 +745,7 @@ def validate(change: Change, model: Model) -> list[Diagnostic]:
 
 def _validate_move(change: Change, model: Model, span: Span) -> list[Diagnostic]:
     """A move names a PCI function to take and a port to put it below, whose link is free."""
-    dev = model.devices.get(change.name)
+    dev = model.devices.get(model.at_address(change.name) or change.name)
     if dev is None or dev.pci is None:
         pool = [d.name for d in model.devices.values() if d.pci is not None]
         return [
