@@ -1343,7 +1343,7 @@ _ALL = (
     _warning(
         "W219",
         "A `pci=disable_acs_redir=` or `pci=config_acs=` entry on the command line that the "
-        "kernel cannot read.",
+        "kernel cannot read, or a `pci=noacs`, which no kernel has.",
         "The kernel's pci_setup takes `disable_acs_redir=DEVICE[;DEVICE...]` and, from 6.11, "
         "`config_acs=FLAGS@DEVICE[;...]`. A device is `[DDDD:]BB:DD.F` or `pci:VVVV:DDDD`; "
         "FLAGS is up to seven of `0`, `1` and `x`, the rightmost for SV. The kernel skips an "

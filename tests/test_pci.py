@@ -358,3 +358,14 @@ def test_moving_a_card_to_another_slot_regroups_it() -> None:
     assert proc.returncode == 3 and "error[E503]: 'pch_rp9' already has 'nvme'" in proc.stderr
     proc = run_cli("whatif", str(EXAMPLES / "x86-desktop.iommu"), "--move", "dgpu to pch_rp99")
     assert proc.returncode == 3 and "did you mean 'pch_rp9', 'pch_rp7'" in proc.stderr
+
+
+def test_pci_noacs_is_not_a_kernel_option() -> None:
+    """pci_setup knows disable_acs_redir= and config_acs=, no noacs."""
+    body = PORT.format(acs="acs yes")
+    board = Board.from_text(
+        HEAD.format(kernel="6.8", cmdline='; cmdline "pci=noacs"') + body, "pc.iommu"
+    )
+    (w,) = [d for d in board.diagnostics if d.code == "W219"]
+    assert "no pci=noacs" in w.message and "disable_acs_redir" in w.help
+    assert ["d"] in sorted(sorted(g.members) for g in board.resolution.groups)

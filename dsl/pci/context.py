@@ -59,6 +59,17 @@ def _params(platform: Platform) -> tuple[Params, list[Diagnostic]]:
                             diags.append(_bad(tok.span, f"disable_acs_redir device '{item}'"))
                         else:
                             disable.append(spec)
+                elif name == "noacs":
+                    diags.append(
+                        warning(
+                            "W219",
+                            'the kernel has no pci=noacs: pci_setup prints "PCI: Unknown '
+                            "option `noacs'\" and ACS stays as it was",
+                            tok.span,
+                            help="to turn ACS redirection off for devices, use "
+                            "pci=disable_acs_redir=DEVICE;... (4.19+) or pci=config_acs= (6.11+)",
+                        )
+                    )
                 elif name == "config_acs":
                     for item in arg.split(";"):
                         flags_text, at, dev = item.partition("@")
