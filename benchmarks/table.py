@@ -27,7 +27,7 @@ from lark import Lark
 
 from iommu_rules.dot import VIEWS, render
 from iommu_rules.grammar import grammar_text
-from iommu_rules.loader import load_text
+from iommu_rules.loader import forget_parsed, load_text
 from iommu_rules.model import Model
 from iommu_rules.repl.completer import ReplCompleter
 from iommu_rules.repl.session import Session
@@ -72,11 +72,14 @@ class Column:
         model: list[Model] = []
 
         def load() -> None:
+            forget_parsed()  # a cold parse each time, not the memo's copy
             loaded = load_text(self.text, self.path.name)
             model[:] = [build_model(loaded)]
             assert loaded.ok and model[0].ok, (loaded.diagnostics[:3], model[0].diagnostics[:3])
 
         t_load = best(load, self.repeat)
+        load()  # the text is in the memo now
+        t_warm = best(lambda: build_model(load_text(self.text, self.path.name)), self.repeat)
         t_res = best(lambda: resolve(model[0]), self.repeat)
         res = resolve(model[0])
 
@@ -89,6 +92,7 @@ class Column:
 
         t_floor = best(floor, self.repeat)  # as many tries as the stages it is set against
         self.cells["parse + validate"] = f"{secs(t_load)} ({mb / t_load:.2f} MB/s)"
+        self.cells["validate, text parsed before in this process"] = secs(t_warm)
         self.cells["resolve"] = secs(t_res)
         self.cells["parse + resolve"] = secs(t_load + t_res)
         self.cells["floor: lark LALR + networkx"] = secs(t_floor)

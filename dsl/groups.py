@@ -21,6 +21,7 @@ from .resolution import DeviceResult, Group, Resolution
 from .rules import ActiveRule, by_verb
 
 if TYPE_CHECKING:
+    from .pci.grouping import PciGroups
     from .pci.isolation import Isolation
     from .pci.topology import Topology
 
@@ -159,6 +160,7 @@ class Grouper:
         self._done: set[Hashable] = set()
         self._pci: tuple[Topology, Isolation] | None = None
         self.pci_alone: dict[str, Reason] = {}  # why a PCI function got a group of its own
+        self._pci_search: PciGroups | None = None  # one search: the kernel's groups are global
 
     def link(self, a: str, b: str, reason: Reason) -> None:
         """Two devices (or a device and "bridge:NAME") the kernel cannot isolate."""
@@ -238,9 +240,10 @@ class Grouper:
         probed = [fn for fn in topo.in_order() if fn.name in names]
         for fn in probed:
             self.graph.add_node(fn.node)
-        search = PciGroups(topo, iso, self.link, self.res.platform.kernel)
-        search.run(probed)
-        self.pci_alone.update(search.alone)
+        if self._pci_search is None:
+            self._pci_search = PciGroups(topo, iso, self.link, self.res.platform.kernel)
+        self._pci_search.run(probed)
+        self.pci_alone.update(self._pci_search.alone)
 
     def pci_layer(self) -> tuple[Topology, Isolation]:
         """The board's PCI functions and their isolation, worked out once."""

@@ -23,6 +23,7 @@ from . import ast
 from .checks import render_value
 from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
 from .enums import Origin
+from .lalr import no_gc
 from .loader import Loaded, Loader
 from .model import Model, PciAddress, parse_pci
 from .parse import mask_line, parse_text
@@ -542,6 +543,11 @@ def _partition(res: Resolution) -> set[frozenset[str]]:
 
 def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) -> Diff:
     """The plan-style difference; diagnostics with codes in ``ignore`` are left out."""
+    with no_gc():  # it builds a line per change and no cycles: the collector only costs
+        return _diff(before, after, ignore)
+
+
+def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Diff:
     d = Diff()
     changes: list[dict[str, object]] = []
     names = list(before.devices) + [n for n in after.devices if n not in before.devices]

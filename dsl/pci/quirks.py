@@ -364,8 +364,8 @@ def acs_quirk(fn: Function, wanted: AcsFlag, facts: Facts) -> tuple[AcsRow, Answ
     """pci_dev_specific_acs_enabled: the first row that answers, or None (-ENOTTY)."""
     if fn.vendor is None:
         return None
-    for row in ACS_TABLE:
-        if row.vendor != fn.vendor or row.device not in (ANY, fn.device):
+    for row in _ACS_BY_VENDOR.get(fn.vendor, ()):  # table order within a vendor
+        if row.device not in (ANY, fn.device):
             continue
         if row.since is not None and facts.kernel < _version(row.since):
             continue
@@ -373,6 +373,11 @@ def acs_quirk(fn: Function, wanted: AcsFlag, facts: Facts) -> tuple[AcsRow, Answ
         if answer.value is not None:
             return row, answer
     return None
+
+
+_ACS_BY_VENDOR: dict[int, list[AcsRow]] = {}
+for _acs in ACS_TABLE:
+    _ACS_BY_VENDOR.setdefault(_acs.vendor, []).append(_acs)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -546,14 +551,17 @@ ALIAS_WHY = {
 }
 
 
+_ALIAS_ROWS: dict[tuple[int, int], list[AliasRow]] = {}
+for _row in ALIAS_TABLE:
+    _ALIAS_ROWS.setdefault((_row.vendor, _row.device), []).append(_row)
+
+
 def alias_quirk(fn: Function, kernel: tuple[int, ...]) -> tuple[frozenset[int], str] | None:
     """The devfns (on its own bus) a header fixup makes the function DMA-alias (its
     dma_alias_mask), and the fixup."""
-    if fn.vendor is None or fn.address is None:
+    if fn.vendor is None or fn.address is None or fn.device is None:
         return None
-    for row in ALIAS_TABLE:
-        if (row.vendor, row.device) != (fn.vendor, fn.device):
-            continue
+    for row in _ALIAS_ROWS.get((fn.vendor, fn.device), ()):
         if row.since is not None and kernel < _version(row.since):
             continue
         slot, func = fn.address.device, fn.address.function
@@ -576,7 +584,6 @@ def alias_quirk(fn: Function, kernel: tuple[int, ...]) -> tuple[frozenset[int], 
 def xlate_root(fn: Function) -> bool:
     """quirk_bridge_cavm_thrx2_pcie_root: PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT, the alias walk
     stops at this bridge (ThunderX2 root ports)."""
-    return any(
-        (r.vendor, r.device) == (fn.vendor, fn.device) and r.function == "xlate_root"
-        for r in ALIAS_TABLE
-    )
+    if fn.vendor is None or fn.device is None:
+        return False
+    return any(r.function == "xlate_root" for r in _ALIAS_ROWS.get((fn.vendor, fn.device), ()))

@@ -133,6 +133,7 @@ class Topology:
         for name, bridge in rows:
             self.functions[name] = self._function(name, bridge, kinds, slots)
         self._order: list[Function] | None = None
+        self._buses: dict[Hashable, list[Function]] | None = None
         self.children: dict[str | None, list[Function]] = {}
         for fn in self.functions.values():
             self.children.setdefault(fn.parent, []).append(fn)
@@ -287,7 +288,11 @@ class Topology:
 
     def same_bus(self, fn: Function) -> list[Function]:
         """The other functions on the function's bus, in bus order."""
-        return [f for f in self.in_order() if f.bus == fn.bus and f.name != fn.name]
+        if self._buses is None:
+            self._buses = {}
+            for f in self.in_order():
+                self._buses.setdefault(f.bus, []).append(f)
+        return [f for f in self._buses.get(fn.bus, []) if f.name != fn.name]
 
     def secondary_bus(self, bridge: Function) -> int | None:
         """The bridge's secondary bus number, from the functions below it."""
