@@ -24,8 +24,9 @@ def test_huge_file_is_refused_quickly(tmp_path: Path) -> None:
 
 
 def test_many_statements_on_one_line(tmp_path: Path) -> None:
+    """30k statements on one line (a generator's output): linear, or far past the limit."""
     path = tmp_path / "line.iommu"
-    path.write_text(" ".join(f'device d{i}: "x";' for i in range(100_000)) + "\n")
+    path.write_text(" ".join(f'device d{i}: "x";' for i in range(30_000)) + "\n")
     t = time.monotonic()
     proc = run_cli("check", str(path))
     assert proc.returncode == 0, proc.stderr[-500:]
