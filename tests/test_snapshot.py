@@ -289,6 +289,33 @@ def test_snapshot_reads_config_space_and_reproduces_its_groups(tmp_path: Path) -
     assert "0 failed" in test.stdout
 
 
+def test_snapshot_of_an_acs_override_kernel_includes_the_pack(tmp_path: Path) -> None:
+    """pcie_acs_override= on /proc/cmdline means the out-of-tree patch is in this kernel:
+    the snapshot includes std/pci/acs-override, so 00:1c.4 (no ACS capability) counts as
+    isolating under `downstream` and the card behind it gets the group the machine shows."""
+    root = pc_sysfs(tmp_path / "pc")
+    (root / "proc/cmdline").write_text(
+        "BOOT_IMAGE=/vmlinuz intel_iommu=on pcie_acs_override=downstream\n"
+    )
+    (root / "sys/kernel/iommu_groups/2/devices/0000:03:00.0").rename(
+        (root / "sys/kernel/iommu_groups/6/devices").mkdir(parents=True)
+        or root / "sys/kernel/iommu_groups/6/devices/0000:03:00.0"
+    )
+    (root / "sys/kernel/iommu_groups/6/type").write_text("DMA-FQ\n")
+    out = tmp_path / "pc.iommu"
+    proc = run_cli("snapshot", "--root", str(root), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert 'include "std/pci/acs-override"' in text
+    test = run_cli("test", str(out))
+    assert test.returncode == 0 and "0 failed" in test.stdout, test.stdout + test.stderr
+    # Without the pack the option is ignored (W221) and the split does not happen.
+    out.write_text(text.replace('include "std/pci/acs-override"', ""))
+    test = run_cli("test", str(out))
+    assert test.returncode == 1 and "2 failed" in test.stdout
+    assert "warning[W221]" in run_cli("check", str(out)).stderr
+
+
 def test_snapshot_with_the_iommu_off_still_writes_the_board(tmp_path: Path) -> None:
     """No /sys/class/iommu and no groups: the host bridge's vendor gives the IOMMU (W806),
     and the board predicts the groups the machine makes with it on."""

@@ -330,6 +330,16 @@ def snapshot(root: str = "/") -> Snapshot:
         "# Expectations record what the running kernel decided (iommu_groups/*/type).",
         'include "std/linux"',
         *driver_packs(kind for _name, kind in iommus),
+    ]
+    if cmdline and "pcie_acs_override=" in cmdline:
+        # The option exists only with the out-of-tree ACS override patch; without the pack
+        # the resolver would ignore it (W221) and group as a stock kernel does.
+        out += [
+            "# /proc/cmdline asks for pcie_acs_override=: this kernel carries the",
+            "# out-of-tree ACS override patch.",
+            'include "std/pci/acs-override"',
+        ]
+    out += [
         "",
         "platform {",
         f"    arch {arch or 'x86_64'}" + ("" if arch else "  # unknown: a guess"),
