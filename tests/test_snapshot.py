@@ -289,6 +289,19 @@ def test_snapshot_reads_config_space_and_reproduces_its_groups(tmp_path: Path) -
     assert "0 failed" in test.stdout
 
 
+def test_snapshot_trusts_only_function_0_s_multifunction_bit(tmp_path: Path) -> None:
+    """pci_scan_slot (drivers/pci/probe.c) sets dev->multifunction for every function > 0:
+    00:1f.6, whose own header lacks the bit, is still multifunction to the kernel."""
+    root = pc_sysfs(tmp_path / "pc")
+    (root / "sys/bus/pci/devices/0000:00:1f.6/config").write_bytes(config_space(mf=False))
+    out = tmp_path / "pc.iommu"
+    assert run_cli("snapshot", "--root", str(root), "-o", str(out)).returncode == 0
+    text = out.read_text()
+    assert "multifunction no" not in text
+    test = run_cli("test", str(out))
+    assert test.returncode == 0 and "0 failed" in test.stdout, test.stdout + test.stderr
+
+
 def test_snapshot_of_an_acs_override_kernel_includes_the_pack(tmp_path: Path) -> None:
     """pcie_acs_override= on /proc/cmdline means the out-of-tree patch is in this kernel:
     the snapshot includes std/pci/acs-override, so 00:1c.4 (no ACS capability) counts as

@@ -162,7 +162,9 @@ def _function_props(
     if not bridge and cfg.express is not None:
         out.append(f"pcie {cfg.express or 'none'}")
     inferred = slots.get((bdf[:-2], parent), 1) > 1 or not bdf.endswith(".0")
-    if cfg.multifunction is not None and cfg.multifunction != inferred:
+    # pci_scan_slot sets dev->multifunction on every function but 0 whatever its header
+    # says; only function 0's header bit is the kernel's input.
+    if bdf.endswith(".0") and cfg.multifunction is not None and cfg.multifunction != inferred:
         out.append(f"multifunction {'yes' if cfg.multifunction else 'no'}")
     if cfg.acs is not None:
         cap, ctl = cfg.acs
