@@ -175,7 +175,9 @@ class Allocator:
         self.counter[key] = n + 1
         return n
 
-    def release(self, dom: Domain) -> None:
+    def release(self, dom: Domain, source: str | None = None) -> None:
+        """DOM's contexts go back to the pool; SOURCE is the kernel function that let it
+        go, where not the one that took it."""
         for other, n in dom.contexts_on.items():
             if self.used.get(other, {}).get(n) == dom.name:  # not a page table it only shares
                 self.used[other].pop(n)
@@ -190,10 +192,10 @@ class Allocator:
             dom.context_reason = Reason(
                 f"context {dom.context} released",
                 None,
-                dom.context_reason.source if dom.context_reason else None,
+                source or (dom.context_reason.source if dom.context_reason else None),
                 (dom.context_reason,) if dom.context_reason else (),
             )
-            dom.context = None
+            dom.released_context, dom.context = dom.context, None
 
 
 def _ranges(items: list[int]) -> str:

@@ -28,7 +28,7 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
         in_use = set(slots)
         if attr == "contexts_used":
             return len(in_use), Reason(
-                f"{len(in_use)} contexts in use on '{subject}'",
+                f"{plural(len(in_use), 'context')} in use on '{subject}'",
                 iommu.span,
                 None,
                 tuple(
@@ -39,6 +39,16 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
                         (d.context_reason,) if d.context_reason and d.iommu == subject else (),
                     )
                     for c, d in slots.items()
+                )
+                + tuple(
+                    Reason(
+                        f"context {d.released_context}: {d.name}, released",
+                        None,
+                        d.context_reason.source,
+                        d.context_reason.because,
+                    )
+                    for d in res.domains.values()
+                    if d.iommu == subject and d.released_context is not None and d.context_reason
                 ),
             )
         if attr == "contexts_free":

@@ -315,10 +315,11 @@ def _left(res: Resolution, alloc: Allocator, old: Domain | None) -> None:
     unless other devices are still in it (a `default of` domain shared with other groups)."""
     if old is None or old.origin is Origin.ARM32 or old.context is None:
         return  # (an arm32 mapping under a domain attached over it stays: W212)
-    if res.model.iommus[old.iommu].driver.contexts.release_on_leave is None:
+    release = res.model.iommus[old.iommu].driver.contexts.release_on_leave
+    if release is None:
         return
     if not any(res.devices[m].domain == old.name for m in old.devices):
-        alloc.release(old)
+        alloc.release(old, release)
 
 
 def _implicit_holders(res: Resolution, group: Group) -> list[str]:

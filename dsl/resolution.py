@@ -42,6 +42,7 @@ class Domain:
     contexts_on: dict[str, int] = field(default_factory=dict)
     arm_mapping: bool = False  # a driver's arm32 dma_iommu_mapping: its devices use arm_iommu
     context_reason: Reason | None = None
+    released_context: int | None = None  # the context it held until its driver let it go
     state: DomainState = DomainState.LIVE
     errno: str = ""  # what a failed attach returned: -ENOSPC, -ENODEV, -EBUSY, -EINVAL
     exhausted_on: str | None = None  # the IOMMU that had no context, when not `iommu`

@@ -9,7 +9,7 @@ EXYNOS_C = "drivers/iommu/exynos-iommu.c"
 EXYNOS_SYSMMU = Kind(
     name="exynos-sysmmu",
     driver=EXYNOS_C,
-    notes="",
+    notes="a master's System MMUs hold one page table, so a driver domain replaces the default one",
     pack=None,
     compatibles=("samsung,exynos-sysmmu",),
     arch=None,
@@ -44,11 +44,14 @@ EXYNOS_SYSMMU = Kind(
         max=None,
         first=0,
         errno="-ENOSPC",
-        uncounted=None,
+        uncounted="one page table base register per System MMU that each attach repoints",
         pool=None,
         source=None,
         fixed=False,
-        release_on_leave=None,
+        # exynos_iommu_attach_device: a master's System MMUs hold one page table
+        # (data->pgtable); attaching another first detaches the previous domain
+        # (exynos_iommu_detach_device, in later kernels the identity attach)
+        release_on_leave=f"{EXYNOS_C}: exynos_iommu_attach_device (data->pgtable = pagetable)",
         id_text="domain ID {n} (not a scarce resource)",
     ),
     # the System MMU is enabled only when a domain is attached

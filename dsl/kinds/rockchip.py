@@ -23,7 +23,8 @@ class Rockchip(Kind):
 ROCKCHIP = Rockchip(
     name="rockchip",
     driver=RK_C,
-    notes="",
+    notes="one group per IOMMU; an instance holds one domain, so a driver domain replaces "
+    "the default one",
     pack=None,
     compatibles=("rockchip,iommu", "rockchip,"),
     arch=None,
@@ -56,11 +57,14 @@ ROCKCHIP = Rockchip(
         max=None,
         first=0,
         errno="-ENOSPC",
-        uncounted=None,
+        uncounted="one directory table address (RK_MMU_DTE_ADDR) that each attach repoints",
         pool=None,
         source=None,
         fixed=False,
-        release_on_leave=None,
+        # rk_iommu_attach_device: an instance holds one domain (iommu->domain); attaching
+        # another first detaches the previous one (rk_iommu_detach_device, in later kernels
+        # the identity attach), so a domain no group is in any more holds nothing
+        release_on_leave=f"{RK_C}: rk_iommu_attach_device (iommu->domain = domain)",
         id_text="domain ID {n} (not a scarce resource)",
     ),
     # the IOMMU stays disabled (stall/bypass) until the first attach enables it

@@ -60,3 +60,16 @@ def test_exynos_domain_is_set_up_on_every_system_mmu_of_its_master() -> None:
     assert res.devices["decon"].domain == "drm"
     assert res.domains["drm"].contexts_on == {"sysmmu_decon1x": res.domains["drm"].context}
     assert "drm" in [d.name for d in res.context_slots("sysmmu_decon1x").values()]
+
+
+def test_exynos_system_mmu_holds_one_page_table_so_a_driver_domain_replaces_the_default() -> None:
+    """exynos_iommu_attach_device detaches owner->domain first, then points each System MMU
+    at the new page table (data->pgtable = pagetable): both System MMUs of DECON hold the
+    driver's domain only."""
+    text = EXYNOS5433_DECON + "domain drm: unmanaged on sysmmu_decon0x { attach decon }\n"
+    board = Board.from_text(text, "tm2.iommu")
+    res = board.resolution
+    assert not res.errors
+    for sysmmu in ("sysmmu_decon0x", "sysmmu_decon1x"):
+        assert [d.name for d in res.context_slots(sysmmu).values()] == ["drm"], sysmmu
+        assert board.value(f"{sysmmu}.contexts_used") == 1

@@ -61,3 +61,21 @@ def test_rockchip_masters_of_one_iommu_share_its_group() -> None:
     assert res.devices["vop"].values["group_members"] == ["vop"]
     assert res.devices["dec"].domain == res.devices["pp"].domain != res.devices["vop"].domain
     assert "rockchip-iommu.c: rk_iommu_device_group" in str(board.why("pp.group_members"))
+
+
+def test_rockchip_instance_holds_one_domain_so_a_driver_domain_replaces_the_default() -> None:
+    """rk_iommu_attach_device sets iommu->domain = domain after detaching the previous one
+    (rk_iommu_detach_device; the identity attach in later kernels): the instance holds the
+    driver's domain only, and the master's detached default domain holds nothing."""
+    board = Board.from_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8; ram 0x0 size 4G }\n'
+        "iommu vop_mmu: rockchip\n"
+        'device vop: "rockchip,rk3399-vop-big" { iommu vop_mmu; driver own-domain }\n'
+        "domain drm: unmanaged on vop_mmu { attach vop }\n",
+        "rk.iommu",
+    )
+    res = board.resolution
+    assert not res.errors
+    assert [d.name for d in res.context_slots("vop_mmu").values()] == ["drm"]
+    assert board.value("vop_mmu.contexts_used") == 1
+    assert "rk_iommu_attach_device" in str(board.why("vop_mmu.contexts_used"))
