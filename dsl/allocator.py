@@ -12,6 +12,7 @@ stage that decides which domains exist and when they attach is contexts.py.
 from __future__ import annotations
 
 from .enums import Verb
+from .kinds.arm_smmu import BYPASS_SOURCE
 from .model import Iommu
 from .provenance import Reason
 from .resolution import Domain, Resolution
@@ -46,13 +47,14 @@ class Allocator:
                 Reason(f"context {idx} is secure and never handed out", iommu.span)
             )
         allowed -= iommu.secure
-        if "bypass-last-context" in iommu.quirks and iommu.contexts:
-            allowed.discard(iommu.contexts - 1)
+        bypass = iommu.bypass_context
+        if bypass is not None:
+            allowed.discard(bypass)
             why.append(
                 Reason(
-                    f"context {iommu.contexts - 1} emulates bypass (Qualcomm firmware quirk)",
+                    f"context {bypass} is reserved to emulate bypass (Qualcomm firmware quirk)",
                     iommu.span,
-                    "drivers/iommu/arm/arm-smmu/arm-smmu-qcom.c: qcom_smmu_cfg_probe",
+                    BYPASS_SOURCE,
                 )
             )
         iommu.driver.restrict_contexts(self, iommu, dom, allowed, why)
@@ -105,9 +107,10 @@ class Allocator:
         """The attach fails for want of a context on `iommu`, with the driver's errno."""
         used = self.used.get(iommu.name, {})
         dom.fail(iommu.driver.contexts.errno)
+        held = iommu.withheld_text(used)
         dom.context_reason = Reason(
-            f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use): "
-            f"{dom.errno}",
+            f"no free context on '{iommu.name}' ({len(used)} of {iommu.contexts} in use"
+            f"{held}): {dom.errno}",
             iommu.span,
             iommu.driver.contexts.source,
             why,

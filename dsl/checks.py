@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import ast
 from .diagnostics import Label, Span, error, plural, warning
 from .enums import Origin, Verb
+from .kinds.arm_smmu import BYPASS_SOURCE
 from .provenance import Reason
 from .resolution import Checked, Resolution
 from .rules import ActiveRule, by_verb, conditions_hold
@@ -54,9 +55,13 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
         if attr == "contexts_free":
             if iommu.contexts is None:
                 return "unlimited", Reason(f"'{subject}' has no context limit", iommu.span)
-            free = iommu.contexts - len(in_use | iommu.reserved | iommu.secure)
+            withheld = {i: why for i, why in iommu.withheld().items() if i not in in_use}
+            free = iommu.contexts - len(in_use) - len(withheld)
             return free, Reason(
-                f"{plural(iommu.contexts, 'context')}, {len(in_use)} in use", iommu.span
+                f"{plural(iommu.contexts, 'context')}, {len(in_use)} in use"
+                + iommu.withheld_text(in_use),
+                iommu.span,
+                BYPASS_SOURCE if iommu.bypass_context in withheld else None,
             )
         if attr == "groups":
             groups = [g for g in res.groups if g.iommu == subject]

@@ -533,7 +533,7 @@ def _capacity(iommu: Iommu) -> str:
     """'mc' has 4 contexts; an IOMMU without a count (the GART's one aperture) says so."""
     if iommu.contexts is None:
         return f"'{iommu.name}' has no free context"
-    return f"'{iommu.name}' has {plural(iommu.contexts, 'context')}"
+    return f"'{iommu.name}' has {plural(iommu.contexts, 'context')}{iommu.withheld_text()}"
 
 
 def _exhausted(res: Resolution, dom: Domain, dev: Device, what: str, fallback: str) -> None:

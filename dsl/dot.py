@@ -279,7 +279,7 @@ def contexts(res: Resolution) -> str:
             else "secure"
             if i in iommu.secure
             else "reserved"
-            if i in iommu.reserved
+            if i in iommu.reserved or i == iommu.bypass_context
             else "free"
             for i in numbers
         }

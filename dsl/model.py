@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Collection
 
 from . import ast
 from .diagnostics import Diagnostic, Span
@@ -186,6 +187,32 @@ class Iommu(Node):
             if sid is not None:
                 return entry, sid
         return None
+
+    @property
+    def bypass_context(self) -> int | None:
+        """The bank the driver keeps to emulate bypass (quirk bypass-last-context):
+        BYPASS_SOURCE sets bit num_context_banks - 1 in context_map, so no domain ever
+        gets it."""
+        if "bypass-last-context" in self.quirks and self.contexts:
+            return self.contexts - 1
+        return None
+
+    def withheld(self) -> dict[int, str]:
+        """Contexts no domain is handed, and why: firmware reservations, secure banks and
+        the bypass bank."""
+        out = {i: "reserved by firmware" for i in self.reserved}
+        out.update({i: "secure" for i in self.secure if i not in out})
+        bypass = self.bypass_context
+        if bypass is not None:
+            out.setdefault(bypass, "reserved to emulate bypass")
+        return dict(sorted(out.items()))
+
+    def withheld_text(self, used: Collection[int] = ()) -> str:
+        """', context 7 reserved to emulate bypass' for each withheld context not in USED,
+        to follow a count of contexts in a message."""
+        return "".join(
+            f", context {i} {why}" for i, why in self.withheld().items() if i not in used
+        )
 
     @property
     def context_numbers(self) -> range:

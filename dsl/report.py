@@ -62,14 +62,16 @@ def text(res: Resolution) -> str:
         groups = [g for g in res.groups if g.iommu == iommu.name]
         limit = plural(iommu.contexts, "context") if iommu.contexts else "no context limit"
         lines.append(
-            f"iommu {iommu.name} ({iommu.kind}, {limit}): {len(groups)} groups, "
-            f"{len(slots)} contexts in use"
+            f"iommu {iommu.name} ({iommu.kind}, {limit}): {plural(len(groups), 'group')}, "
+            f"{plural(len(slots), 'context')} in use"
         )
         for g in groups:
             label = f' "{g.name}"' if g.name else ""
-            default = "refused" if g.failed else (g.default or "none")
             members = ", ".join(_member(model, m) for m in g.members)
-            lines.append(f"  group {g.id}{label}: {members}  [default {default}]")
+            if g.failed:  # __iommu_probe_device unwound them: no such group in sysfs
+                lines.append(f"  group {g.id}{label}: {members}  [refused: unwound, no group]")
+            else:
+                lines.append(f"  group {g.id}{label}: {members}  [default {g.default or 'none'}]")
         if iommu.contexts:
             cells = []
             for i in iommu.context_numbers:
@@ -77,6 +79,8 @@ def text(res: Resolution) -> str:
                     cells.append(f"{i}={'+'.join(d.name for d in sharers[i])}")
                 elif i in iommu.reserved:
                     cells.append(f"{i}=(reserved)")
+                elif i == iommu.bypass_context:
+                    cells.append(f"{i}=(bypass)")
                 elif i in iommu.secure:
                     cells.append(f"{i}=(secure)")
                 else:

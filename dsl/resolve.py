@@ -14,6 +14,7 @@ from .diagnostics import article
 from .dmaops import dma_ops
 from .domains import default_domains, global_default
 from .groups import attach_iommus, build_groups
+from .kinds.base import IOMMU_C
 from .lalr import no_gc
 from .model import Model
 from .provenance import Reason
@@ -58,22 +59,23 @@ def _fill(res: Resolution) -> None:
                 dres.set(attr, "none", why)
             dres.set("group_members", [], why)
             continue
+        if group.failed:
+            # __iommu_probe_device's error path (err_remove_gdev, iommu_deinit_device)
+            # takes the device out of its group again and clears dev->iommu_group: no
+            # group in sysfs, no IOMMU
+            unwound = Reason(
+                f"'{dres.name}' was unwound from '{group.iommu}'",
+                None,
+                f"{IOMMU_C}: __iommu_probe_device (err_remove_gdev, iommu_deinit_device)",
+                (group.default_reason,),
+            )
+            for attr in ("group", "default_domain", "domain_type", "domain", "context"):
+                dres.set(attr, "none", unwound)
+            dres.set("group_members", [], unwound)
+            dres.set("iommu", "none", unwound)
+            continue
         dres.set("group", group.id, group.reason)
         dres.set("group_members", list(group.members), group.reason)
-        if group.failed:
-            for attr in ("default_domain", "domain_type", "domain", "context"):
-                dres.set(attr, "none", group.default_reason)
-            dres.set(
-                "iommu",
-                "none",
-                Reason(
-                    f"'{dres.name}' was unwound from '{group.iommu}'",
-                    None,
-                    None,
-                    (group.default_reason,),
-                ),
-            )
-            continue
         dres.set("default_domain", group.default or "none", group.default_reason)
         dom = res.domains.get(dres.domain or "")
         if dom is None or dom.failed:

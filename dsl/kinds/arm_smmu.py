@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 ARM_SMMU_C = "drivers/iommu/arm/arm-smmu/arm-smmu.c"
 QCOM_C = "drivers/iommu/arm/arm-smmu/arm-smmu-qcom.c"
+# quirk bypass-last-context: set_bit(qsmmu->bypass_cbndx, smmu->context_map)
+BYPASS_SOURCE = f"{QCOM_C}: qcom_smmu_cfg_probe"
 
 
 class _SmrTable:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from kinds.boards import resolved
 
+from iommu_rules import Board
+
 
 def test_an_iommu_map_smr_mask_groups_functions_like_a_device_mask() -> None:
     """<rid &smmu sid mask len> (ccb2fd725d41): arm_smmu_of_xlate takes args[1] as the SMR
@@ -46,3 +48,43 @@ def test_e201_for_a_map_stream_points_at_the_map_entry() -> None:
     )
     (e201,) = [d for d in res.errors if d.code == "E201"]
     assert e201.span.line == 5  # the entry that gives 'b' its stream, not 'b' itself
+
+
+QCOM_BYPASS = """\
+include "std/linux"
+platform { arch arm64; kernel 6.8; ram 0x80000000 size 4G }
+iommu apps_smmu: arm-smmu { contexts 3; quirk bypass-last-context }
+device a: "qcom,a" { iommu apps_smmu sid 1 }
+"""
+
+
+def test_the_bypass_bank_is_never_free_and_the_exhaustion_says_so() -> None:
+    """qcom_smmu_cfg_probe sets the last bank's bit in context_map when the firmware turns
+    S2CR bypass into faults: contexts_free does not count it, and the -ENOSPC of the next
+    domain says which bank is held back."""
+    board = Board.from_text(QCOM_BYPASS, "sdm845.iommu")
+    assert not board.resolution.errors
+    assert board.value("apps_smmu.contexts_free") == 1  # 3 banks, 1 used, bank 2 withheld
+    assert "qcom_smmu_cfg_probe" in str(board.why("apps_smmu.contexts_free"))
+    text = QCOM_BYPASS + 'device b: "qcom,b" { iommu apps_smmu sid 2 }\n'
+    text += 'device c: "qcom,c" { iommu apps_smmu sid 3 }\n'
+    board = Board.from_text(text, "sdm845.iommu")
+    (e301,) = [d for d in board.diagnostics if d.code == "E301"]
+    assert "(2 of 3 in use, context 2 reserved to emulate bypass): -ENOSPC" in e301.message
+    assert board.value("apps_smmu.contexts_free") == 0
+    assert "2=(bypass)" in board.report()
+
+
+def test_a_device_whose_default_domain_fails_is_unwound_and_has_no_group() -> None:
+    """__iommu_probe_device: when iommu_setup_default_domain fails, err_remove_gdev takes
+    the device out of the group and iommu_deinit_device clears dev->iommu_group, so sysfs
+    shows no group for it."""
+    text = QCOM_BYPASS + 'device b: "qcom,b" { iommu apps_smmu sid 2 }\n'
+    text += 'device c: "qcom,c" { iommu apps_smmu sid 3 }\n'  # bank 2 is the bypass bank
+    board = Board.from_text(text, "sdm845.iommu")
+    values = board.resolution.devices["c"].values
+    assert (values["group"], values["group_members"], values["iommu"]) == ("none", [], "none")
+    assert "err_remove_gdev" in str(board.why("c.group"))
+    assert values["dma_ops"].startswith("dma-direct")
+    assert "group 2: c  [refused: unwound, no group]" in board.report()
+    assert board.resolution.devices["b"].values["group"] == 1
