@@ -76,6 +76,8 @@ def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
     cmdline = bool(cands) and max(cands, key=lambda r: (r.position, r.index)).position >= 0
     suffix = " (set via kernel command line)" if cmdline else ""
     name = LOG_NAME.get(res.global_default, "Unknown")
+    if not _iommu_api(res):
+        return
     # iommu_subsys_init prints the type from Joerg Roedel's "iommu: Print default domain type
     # on boot" (posted August 2019, v5.4); earlier kernels print neither line.
     if res.platform.since(DEFAULT_DOMAIN_LOG):
@@ -85,6 +87,16 @@ def global_default(res: Resolution, rules: list[ActiveRule]) -> None:
     if res.global_default.translated and res.platform.since(DMA_FQ):
         mode = "strict" if res.global_default is DomainType.DMA else "lazy"
         res.log.append(f"iommu: DMA domain TLB invalidation policy: {mode} mode{suffix}")
+
+
+def _iommu_api(res: Resolution) -> bool:
+    """Whether drivers/iommu/iommu.c (and its iommu_subsys_init, which prints the log
+    lines) is built: `config IOMMU_API` where the board states it, else whether the board has
+    an IOMMU, as every IOMMU driver selects IOMMU_API (drivers/iommu/Kconfig)."""
+    stated = res.platform.config.get("IOMMU_API")
+    if stated is not None:
+        return stated[0] in ("y", "m")
+    return bool(res.model.iommus)
 
 
 class _Deciding:

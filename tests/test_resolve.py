@@ -630,3 +630,22 @@ def test_one_table_kinds_take_no_contexts(kind: str) -> None:
     assert [(d.code, "has no contexts to count" in d.message) for d in model.diagnostics] == [
         ("E114", True)
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "printed"),
+    [
+        ("", False),  # no IOMMU driver selects IOMMU_API: iommu.c is not built
+        ("platform { config IOMMU_API }\n", True),  # a distro kernel: built all the same
+        ("iommu smmu: arm-smmu { contexts 8 }\n", True),
+        ("iommu smmu: arm-smmu { contexts 8 }\nplatform { config IOMMU_API = n }\n", False),
+    ],
+)
+def test_the_default_domain_line_needs_iommu_api(body: str, printed: bool) -> None:
+    """iommu_subsys_init prints 'Default domain type' only where drivers/iommu/iommu.c is
+    built (CONFIG_IOMMU_API, selected by every IOMMU driver)."""
+    text = 'include "std/linux"\nplatform { arch arm64; kernel 6.8; ram 0x0 size 4G }\n' + body
+    board = Board.from_text(text, "b.iommu")
+    assert not board.diagnostics
+    log = board.resolution.log
+    assert any("Default domain type" in line for line in log) == printed, log
