@@ -413,6 +413,10 @@ class Verb(Node):
     domain_type: Ident | None = node_field(default=None)
     contexts: tuple[ContextRange, ...] = node_field(default=())
     flags: tuple[Ident, ...] = node_field(default=())  # `driver FLAG, ...`
+    # `builds domain NAME: KIND [per device]`
+    domain: Ident | None = node_field(default=None)
+    built: Ident | None = node_field(default=None)
+    per_device: bool = node_field(default=False)
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 

@@ -88,6 +88,17 @@ def query(res: Resolution, subject: str, attr: str) -> tuple[object, Reason]:
             f"domain '{subject}' is not built on this platform", spec.span, None, tuple(why)
         )
         return ([] if attr == "members" else "none"), reason
+    rules = model.builders(subject)
+    if rules and attr in ("context", "members", "type"):
+        # a pack's `builds domain` rule that does not hold here, or matches no device the
+        # kernel translates: the driver builds no such domain
+        reason = Reason(
+            f"domain '{subject}' is not built on this platform: the rule building it does "
+            "not hold here, or its devices are untranslated or held by another domain",
+            rules[0].span,
+            rules[0].source,
+        )
+        return ([] if attr == "members" else "none"), reason
     raise KeyError(f"{subject}.{attr}")
 
 
@@ -216,6 +227,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                     + iommu.driver.contexts.errno,
                 )
             )
+    specs = res.domain_specs()
     for dom in res.domains.values():
         if dom.origin is not Origin.DRIVER or dom.failed:
             continue
@@ -233,14 +245,14 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                         f"'{name}' is in driver domain '{dom.name}' but its DMA API calls "
                         f"still go through {ops}",
                         dev.span,
-                        secondary=(Label(model.domains[dom.name].span, "domain built here"),),
+                        secondary=(Label(specs[dom.name].span, "domain built here"),),
                         help="iommu_get_dma_domain() returns the default domain: buffers "
                         "mapped with the DMA API are not mapped in the driver's domain; add "
                         "'driver no-dma-api' if the driver manages its IOVAs itself",
                     )
                 )
     # any `domain` that attaches it, on this platform or under another `when`: it is modelled
-    attached = {name for dom in model.domains.values() for name in (*dom.attach, dom.of) if name}
+    attached = {name for dom in specs.values() for name in (*dom.attach, dom.of) if name}
     for dres in res.devices.values():
         own = res.driver_does(dres.name, "own-domain")
         if own is None or dres.iommu is None or dres.name in attached:

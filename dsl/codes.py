@@ -1403,6 +1403,26 @@ _ALL = (
         """,
     ),
     _warning(
+        "W222",
+        "A pack's `builds domain` rule matches devices behind several IOMMUs of a kind whose "
+        "domains cannot span instances: those behind the others stay out of the domain.",
+        "A driver attaches its one domain to each of its devices; on a kind whose driver "
+        "refuses a domain set up on another instance (arm-smmu's `smmu_domain->smmu != "
+        "smmu`, -EINVAL) the attach fails there, and the device stays in its default "
+        "domain. The rule builds the domain on the IOMMU of its first device; a board that "
+        "knows its driver does otherwise writes its own `domain` statement, which wins.",
+        """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
+        iommu smmu0: arm-smmu { contexts 8 }
+        iommu smmu1: arm-smmu { contexts 8 }
+        device dc0: "vendor,dc" { tags dc; iommu smmu0 sid 1 }
+        device dc1: "vendor,dc" { tags dc; iommu smmu1 sid 1 }
+        rule "one display domain": dc builds domain drm: unmanaged
+        rule "it maps its own buffers": dc driver no-dma-api
+        """,
+    ),
+    _warning(
         "W801",
         "`import listing`: a line that was not understood, skipped: a listing or `lspci -nn` "
         "line without its class or IDs, a broken `lspci -t` line, a kernel-log line that "

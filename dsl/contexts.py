@@ -36,10 +36,10 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
     created: dict[int, Domain] = {}
     # `domain NAME: default of DEV`: DEV's default domain goes by NAME (built where it holds)
     named: dict[str, tuple[ModelDomain, list[Reason]]] = {}
-    for spec in model.domains.values():
+    specs = _built_here(res)
+    for spec, when in specs:
         if spec.of is not None:
-            built, when = conditions_hold(res, spec.conditions)
-            if built and spec.of in named:
+            if spec.of in named:
                 first = named[spec.of][0]
                 res.diagnostics.append(
                     error(
@@ -52,7 +52,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                         "every other device in that statement",
                     )
                 )
-            elif built:
+            else:
                 named[spec.of] = (spec, when)
     order = sorted(res.devices.values(), key=lambda d: model.devices[d.name].probe_order)
     for dres in order:
@@ -137,14 +137,22 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                     )
                     dres.domain = created[group.id].name if group.id in created else None
     # (c) domains the drivers build and attach
-    for spec in model.domains.values():
-        built, when = conditions_hold(res, spec.conditions)
-        if not built:
-            continue  # its `when` does not hold here: the driver does not build it
+    for spec, when in specs:
         if spec.of is not None:
             _share_default(res, alloc, spec, created)
         else:
             _driver_domain(res, alloc, spec, when, created)
+
+
+def _built_here(res: Resolution) -> list[tuple[ModelDomain, list[Reason]]]:
+    """The driver-built domains of this platform and why they are built: the board's
+    statements whose `when` holds, then those the packs' rules derive (built.py)."""
+    out = []
+    for spec in res.model.domains.values():
+        built, when = conditions_hold(res, spec.conditions)
+        if built:  # else its `when` does not hold here: the driver does not build it
+            out.append((spec, when))
+    return out + [(b.spec, list(b.why)) for b in res.built.values()]
 
 
 def _driver_domain(

@@ -47,6 +47,7 @@ class Verb(StrEnum):
     DEF_DOMAIN_TYPE = "def-domain-type"  # a pack: what a driver's def_domain_type asks
     DEFAULT_DOMAIN = "default-domain"  # a pack: the global default (Kconfig, command line)
     DRIVER = "driver"  # a pack: what a device's driver does
+    BUILDS_DOMAIN = "builds domain"  # a pack: a domain a driver builds and attaches
     RESERVE = "reserve"  # context IOMMU.N reserved for SELECTOR
 
 

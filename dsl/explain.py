@@ -84,6 +84,8 @@ def parse_query(res: Resolution, text: str) -> tuple[str, str]:
         "system": "system",
     }
     kind = kinds.get(subject)
+    if kind is None and model.builders(subject):
+        kind = "domain"  # a pack's rule builds it on other platforms
     if kind is None:
         hint = did_you_mean(subject, kinds)
         raise QueryError(f"unknown name '{subject}'" + (f"; {hint}" if hint else ""), unknown=True)

@@ -91,6 +91,9 @@ def verb(v: ast.Verb) -> str:
         return f"allows contexts {ctx_set(v.contexts)}"
     if v.flags:
         return "driver " + ", ".join(f.text for f in v.flags)
+    if v.domain is not None and v.built is not None:
+        each = " per device" if v.per_device else ""
+        return f"builds domain {v.domain.text}: {v.built.text}{each}"
     if v.domain_type is not None:
         return f"{v.kind} {v.domain_type.text}"
     return v.kind

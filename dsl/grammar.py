@@ -182,6 +182,7 @@ CHOICE_RULES = {
     "iommu_kind": "iommu kind",
     "domain_type": "domain type",
     "domain_kind": "driver domain kind",
+    "built_kind": "driver domain kind",
     "bridge_kind": "bridge kind",
     "driver_flag": "driver behaviour",
     "quirk_name": "quirk",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from . import ast
 from .diagnostics import Diagnostic, Span
@@ -398,6 +398,23 @@ class Platform(Node):
         return max((base + size for base, size, _ in self.ram), default=0)
 
 
+def builders(rules: Iterable[Rule], devices: Collection[str], name: str) -> list[Rule]:
+    """The `builds domain` rules that may build a domain of this name: NAME, or
+    NAME-DEVICE for a rule that builds one per device."""
+    out = []
+    for rule in rules:
+        verb = rule.verb
+        if not isinstance(verb, ast.Verb) or verb.domain is None:
+            continue
+        base = verb.domain.text
+        if verb.per_device:
+            if name.startswith(base + "-") and name[len(base) + 1 :] in devices:
+                out.append(rule)
+        elif name == base:
+            out.append(rule)
+    return out
+
+
 class Model(Node):
     platform: Platform
     iommus: dict[str, Iommu]
@@ -412,6 +429,10 @@ class Model(Node):
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
+
+    def builders(self, name: str) -> list[Rule]:
+        """The `builds domain` rules that may build a domain of this name on some platform."""
+        return builders(self.rules, self.devices, name)
 
     def at_address(self, text: str) -> str | None:
         """The device or bridge at a PCI address ('01:00.0' or '0000:01:00.0'), or None."""

@@ -348,6 +348,15 @@ class _Builder:
             return ast.Verb(kind, contexts=self.context_set(t.children[0]), span=span)
         if t.data == "driver_does":
             return ast.Verb(kind, flags=tuple(self.kw(c) for c in t.children), span=span)
+        if t.data == "builds_domain":
+            name, built, per = t.children
+            return ast.Verb(
+                kind,
+                domain=self.ident(name),
+                built=self.kw(built),
+                per_device=per is not None,
+                span=span,
+            )
         if t.children:
             return ast.Verb(kind, domain_type=self.kw(t.children[0]), span=span)
         return ast.Verb(kind, span=span)
@@ -458,6 +467,7 @@ _VERBS = {
     "def_domain_type": "def-domain-type",
     "default_domain": "default-domain",
     "driver_does": "driver",
+    "builds_domain": "builds domain",
 }
 
 

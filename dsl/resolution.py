@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .conditions import Platform
 from .diagnostics import Diagnostic
 from .enums import DomainState, DomainType, Origin
 from .model import Expectation, Model
 from .provenance import Reason
+
+if TYPE_CHECKING:
+    from .built import Built
+    from .model import Domain as ModelDomain
 
 
 @dataclass
@@ -124,12 +128,18 @@ class Resolution:
     # PCI function -> the driver bound to it (vfio.Binding), where the board or the
     # command line says, or the port driver takes it
     bound: dict[str, Any] = field(default_factory=dict)
+    # domains the packs' `builds domain` rules derive for this board (built.py)
+    built: dict[str, Built] = field(default_factory=dict)
     settled: bool = False  # resolve() has finished: domains and contexts no longer change
     _holders: dict[str, list[Domain]] | None = field(default=None, repr=False, compare=False)
 
     def driver_does(self, device: str, flag: str) -> Reason | None:
         """Why the device's driver has this behaviour (`driver FLAG`), or None."""
         return self.driver.get(device, {}).get(flag)
+
+    def domain_specs(self) -> dict[str, ModelDomain]:
+        """Every driver-built domain statement: the board's, then those the packs derive."""
+        return {**self.model.domains, **{n: b.spec for n, b in self.built.items()}}
 
     def group_of(self, device: str) -> Group | None:
         gid = self.devices[device].group

@@ -7,6 +7,7 @@ contexts, DMA ops; then expectations and lints.
 
 from __future__ import annotations
 
+from .built import derive
 from .checks import check
 from .conditions import Platform
 from .contexts import allocate
@@ -34,6 +35,7 @@ def resolve(model: Model) -> Resolution:
         attach_iommus(res, rules)
         build_groups(res)
         default_domains(res, rules)
+        derive(res, rules)
         allocate(res, rules)
         dma_ops(res)
         _fill(res)
@@ -46,11 +48,8 @@ def resolve(model: Model) -> Resolution:
 def _fill(res: Resolution) -> None:
     """The per-device attributes `expect` and `why` ask about."""
     # the devices each `default of` statement attaches, as sets: a lookup per device
-    shared = {
-        spec.name: frozenset(spec.attach)
-        for spec in res.model.domains.values()
-        if spec.of is not None
-    }
+    specs = res.domain_specs()
+    shared = {spec.name: frozenset(spec.attach) for spec in specs.values() if spec.of is not None}
     for dres in res.devices.values():
         group = res.group_of(dres.name)
         if group is None or dres.iommu is None:
@@ -85,7 +84,7 @@ def _fill(res: Resolution) -> None:
             continue
         why = dom.reason
         if dres.name in shared.get(dom.name, ()):
-            spec = res.model.domains[dom.name]
+            spec = specs[dom.name]
             why = Reason(
                 f"the driver attaches the default domain of '{spec.of}' to '{dres.name}'",
                 spec.span,

@@ -11,7 +11,7 @@ asked of the kind (``kinds/``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from . import ast
 from .diagnostics import Diagnostic, Label, Span, article, did_you_mean, error, warning
@@ -40,6 +40,7 @@ from .model import (
     Rule,
     SocGroup,
     Stream,
+    builders,
     parse_pci,
     reachable_iommus,
 )
@@ -203,7 +204,7 @@ class Builder:
                     rule_names[rule.name] = rnode.name.span
             rules.append(rule)
         expectations = [
-            self.expect(enode, fname, conds, iommus, devices, domains)
+            self.expect(enode, fname, conds, iommus, devices, domains, rules)
             for fname, enode, conds in expect_nodes
         ]
         return Model(
@@ -1106,6 +1107,8 @@ class Builder:
                 self.check_context("context", node.verb.index, iommu.name, iommu.context_numbers)
         if selector is not None and not std:
             self.check_selector(selector, iommus, devices, tags)
+        if isinstance(node.verb, ast.Verb) and node.verb.domain is not None:
+            self.check_builds(node.verb)
         if isinstance(node.verb, ast.Verb) and node.verb.contexts:
             for r in node.verb.contexts:
                 if r.last is not None and r.last.value < r.first.value:
@@ -1123,6 +1126,38 @@ class Builder:
             file=fname,
             std=std,
         )
+
+    def check_builds(self, verb: ast.Verb) -> None:
+        """`builds domain NAME: KIND [per device]`: a driver-built kind, a name of its own."""
+        assert verb.domain is not None and verb.built is not None
+        kind = verb.built.text
+        if kind in ("identity", "dma", "dma-fq", "platform"):
+            self.err(
+                "E120",
+                "a driver-built domain is 'unmanaged', 'blocked', 'arm-mapping' or "
+                f"'default-of-first', not '{kind}'",
+                verb.built.span,
+                help="default domains (identity, dma, dma-fq, platform) are chosen by the "
+                "kernel; a driver asks for one with 'def-domain-type'",
+            )
+        elif kind == "default-of-first" and verb.per_device:
+            self.err(
+                "E120",
+                "'default-of-first' shares one device's default domain with the others: it "
+                "cannot be built per device",
+                verb.built.span,
+                help="drop 'per device'",
+            )
+        prev = self.defined.get(verb.domain.text)
+        if prev is not None and prev[0] != "domain":
+            self.err(
+                "E101",
+                f"duplicate name '{verb.domain.text}' (domain and {prev[0]})",
+                verb.domain.span,
+                label="a domain built by this rule",
+                secondary=(Label(prev[1], f"defined here as {article(prev[0])}"),),
+                help="devices, IOMMUs, bridges and domains share one namespace; rename one",
+            )
 
     def check_selector(
         self,
@@ -1166,6 +1201,7 @@ class Builder:
         iommus: dict[str, Iommu],
         devices: dict[str, Device],
         domains: dict[str, Domain],
+        rules: Sequence[Rule],
     ) -> Expectation | None:
         q = node.query
         subject = q.subject.text
@@ -1175,7 +1211,7 @@ class Builder:
             kind = "device"
         elif subject in iommus:
             kind = "iommu"
-        elif subject in domains:
+        elif subject in domains or builders(rules, devices, subject):
             kind = "domain"
         elif self.loaded.partial:
             return None

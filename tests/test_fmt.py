@@ -133,6 +133,11 @@ def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
                 dtypes.map(lambda t: ["requires", t]),
                 dtypes.map(lambda t: ["prefers", t]),
                 st.just(["allows", "contexts", "0", "..", "1"]),
+                st.tuples(
+                    names,
+                    st.sampled_from(["unmanaged", "blocked", "arm-mapping", "default-of-first"]),
+                    st.sampled_from([[], ["per", "device"]]),
+                ).map(lambda t: ["builds", "domain", t[0], ":", t[1], *t[2]]),
             )
         )
         name = draw(st.one_of(st.just([]), strings.map(lambda s: [s, ":"])))

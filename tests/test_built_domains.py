@@ -1,0 +1,113 @@
+"""Drivers' own domains from `builds domain` rules (dsl/built.py): what a pack says a
+driver builds becomes the domain a board would write, and a board's own statement wins."""
+
+from __future__ import annotations
+
+import pytest
+
+from iommu_rules import Board
+
+BOARD = """\
+include "std/linux"
+platform {{ arch arm64; kernel 6.8; ram 0x0 size 4G }}
+iommu smmu: arm-smmu {{ contexts 16 }}
+iommu smmu1: arm-smmu {{ contexts 8 }}
+device dc0: "vendor,dc" {{ tags dc; iommu smmu sid 1 }}
+device dc1: "vendor,dc" {{ tags dc; iommu smmu sid 2 }}
+device gpu: "vendor,gpu" {{ iommu smmu sid 3 }}
+device dsp: "vendor,dsp" {{ iommu smmu sid 4 }}
+device dsp1: "vendor,dsp" {{ iommu smmu sid 5 }}
+device lcd: "vendor,dc" {{ tags dc }}
+rule "drm": dc builds domain drm: unmanaged source "drm.c: drm_probe"
+rule "rproc": compatible "vendor,dsp" builds domain rproc: unmanaged per device
+rule "no DMA API in them": dc or compatible "vendor,dsp" driver no-dma-api
+{extra}"""
+
+
+def board(extra: str = "") -> Board:
+    return Board.from_text(BOARD.format(extra=extra), "soc.iommu")
+
+
+def test_a_shared_domain_holds_every_translated_device_the_rule_matches() -> None:
+    b = board()
+    assert not b.diagnostics
+    res = b.resolution
+    assert res.domains["drm"].devices == ["dc0", "dc1"]  # lcd: no IOMMU, left on the DMA API
+    assert res.domains["drm"].context is not None
+    assert b.value("lcd.domain") == "none"
+    why = str(b.why("dc1.domain"))
+    assert 'rule "drm"' in why and "drm.c: drm_probe" in why
+    assert b.value("gpu.domain") == "default:2"
+
+
+def test_per_device_domains_are_named_after_their_device() -> None:
+    b = board("expect rproc-dsp.members == [dsp]\nexpect rproc-dsp1.members == [dsp1]\n")
+    assert not b.diagnostics
+    assert [e.passed for e in b.resolution.expectations] == [True, True]
+    assert b.value("dsp1.domain") == "rproc-dsp1"
+
+
+def test_a_board_domain_of_the_same_name_wins() -> None:
+    b = board("domain drm: unmanaged on smmu { attach dc0 }\n")
+    assert not b.diagnostics
+    assert b.resolution.domains["drm"].devices == ["dc0"]
+    assert "rule" not in str(b.why("drm.members"))
+    assert b.value("dc1.domain") == "default:1"
+
+
+def test_a_device_a_board_domain_attaches_is_not_derived_again() -> None:
+    b = board("domain mine: unmanaged on smmu { attach dc1 }\n")
+    assert b.value("dc1.domain") == "mine"
+    assert b.resolution.domains["drm"].devices == ["dc0"]
+
+
+def test_a_rule_that_does_not_hold_builds_nothing_and_why_says_so() -> None:
+    text = BOARD.format(extra="").replace(
+        'rule "drm": dc builds', 'when kernel < 5.0 {\nrule "drm": dc builds'
+    )
+    text = text.replace('source "drm.c: drm_probe"', 'source "drm.c: drm_probe"\n}')
+    b = Board.from_text(text + "expect drm.members == []\n", "soc.iommu")
+    assert not b.diagnostics
+    assert "drm" not in b.resolution.domains
+    assert b.resolution.expectations[0].passed
+    assert "not built on this platform" in str(b.why("drm.members"))
+
+
+def test_the_first_device_shares_its_default_domain() -> None:
+    text = BOARD.format(extra="").replace(
+        "builds domain drm: unmanaged", "builds domain drm: default-of-first"
+    )
+    b = Board.from_text(text, "soc.iommu")
+    res = b.resolution
+    assert res.devices["dc1"].domain == "drm"
+    # dc0's default domain, renamed: no context of its own beyond that one
+    assert res.domains["drm"].origin == "default"
+    assert res.domains["drm"].devices[0] == "dc0"
+
+
+def test_a_kind_that_cannot_span_keeps_the_others_out() -> None:
+    b = board('device dc2: "vendor,dc" { tags dc; iommu smmu1 sid 1 }\n')
+    (w,) = [d for d in b.diagnostics if d.code == "W222"]
+    assert "dc2 stays out of it" in w.message
+    assert b.resolution.domains["drm"].devices == ["dc0", "dc1"]
+    assert b.value("dc2.domain") != "drm"
+
+
+@pytest.mark.parametrize(
+    ("verb", "code", "words"),
+    [
+        ("builds domain x: dma", "E120", "not 'dma'"),
+        ("builds domain x: unmanagd", "E005", "did you mean 'unmanaged'"),
+        ("builds domain x: default-of-first per device", "E120", "cannot be built per device"),
+        ("builds domain gpu: unmanaged", "E101", "duplicate name 'gpu'"),
+    ],
+)
+def test_bad_builds_rules(verb: str, code: str, words: str) -> None:
+    b = board(f"rule dc {verb}\n")
+    found = [d for d in b.diagnostics if d.code == code]
+    assert found and words in found[0].message + (found[0].help or ""), b.diagnostics
+
+
+def test_w208_is_quiet_for_a_device_a_pack_builds_a_domain_for() -> None:
+    b = board('rule "own": dc or gpu driver own-domain\n')
+    assert [d.message.split("'")[1] for d in b.diagnostics if d.code == "W208"] == ["gpu"]
