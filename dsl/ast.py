@@ -417,6 +417,7 @@ class Verb(Node):
     domain: Ident | None = node_field(default=None)
     built: Ident | None = node_field(default=None)
     per_device: bool = node_field(default=False)
+    unless: Ident | None = node_field(default=None)  # `unless attached|translated`
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 

@@ -125,5 +125,6 @@ def _spec(res: Resolution, name: str, rule: ActiveRule, members: list[str]) -> B
         rule.rule.file,
         (),
         members[0] if shared else None,
+        verb.unless.text if verb.unless is not None else None,
     )
     return Built(spec, (why,))

@@ -27,6 +27,11 @@ DEFAULT_KERNEL = (6, 8)
 # Enable IOMMU DMA mapping support" (adding RISCV to the def_bool) was still a posted patch
 # in 2026, so a riscv-iommu default domain is identity unless the board says
 # `config IOMMU_DMA`.
+# Kconfig symbols the packs ask about whose default is y: unstated, a board has them
+KCONFIG_DEFAULTS: dict[str, tuple[str, str]] = {
+    # host1x_wants_iommu: a 32-bit host1x behind its firewall builds no domain of its own
+    "TEGRA_HOST1X_FIREWALL": ("y", "drivers/gpu/host1x/Kconfig: TEGRA_HOST1X_FIREWALL default y"),
+}
 IOMMU_DMA_ARCHES: dict[str, Era | None] = {"arm64": None, "x86_64": None, "s390": S390_DMA_IOMMU}
 
 _BOOL = {"1": "1", "y": "1", "yes": "1", "on": "1", "0": "0", "n": "0", "no": "0", "off": "0"}
@@ -81,6 +86,9 @@ class Platform:
                         ),
                     )
                     break
+        for sym, (val, src) in KCONFIG_DEFAULTS.items():
+            if sym not in self.config:
+                self.config[sym] = (val, Reason(f"config {sym}={val} (its default)", None, src))
         if "IOMMU_DMA" not in self.config:
             built = self.arch in IOMMU_DMA_ARCHES
             since = IOMMU_DMA_ARCHES.get(self.arch)

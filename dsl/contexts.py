@@ -219,12 +219,16 @@ def _driver_domain(
     groups: list[Group] = []
     refused: set[int] = set()  # groups a single-client driver turned away
     overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
+    kept: list[Reason] = []  # devices the driver leaves in their domain (`unless`)
     for name in spec.attach:
         member = res.devices.get(name)
         if member is None or member.group is None:
             continue
         group = res.groups[member.group]
         if group.failed or group in groups:
+            continue
+        if (why_kept := _kept(res, spec, name)) is not None:
+            kept.append(why_kept)
             continue
         busy = _implicit_holders(res, group)
         if busy and group.default is None and not res.platform.since(DMA_OWNERSHIP):
@@ -251,6 +255,9 @@ def _driver_domain(
                 _single_client_refusal(res, spec, second, holder, group.iommu)
             continue
         groups.append(group)
+    if kept:
+        r = dom.reason
+        dom.reason = Reason(r.text, r.span, r.source, (*r.because, *kept))
     if not groups:
         return
     dom.devices = [m for g in groups for m in g.members]
@@ -328,6 +335,23 @@ def _left(res: Resolution, alloc: Allocator, old: Domain | None) -> None:
         return
     if not any(res.devices[m].domain == old.name for m in old.devices):
         alloc.release(old, release)
+
+
+def _kept(res: Resolution, spec: ModelDomain, name: str) -> Reason | None:
+    """Why a pack's driver leaves the device where it is: `unless attached`, it is in a
+    domain already (an arm32 mapping not detached, a default domain); `unless
+    translated`, in one that translates (not identity). As host1x_client_iommu_attach
+    returns early (drivers/gpu/drm/tegra/drm.c), the device stays on the DMA API."""
+    current = res.domains.get(res.devices[name].domain or "")
+    if spec.unless is None or current is None or current.failed:
+        return None
+    if spec.unless == "translated" and current.type is DomainType.IDENTITY:
+        return None
+    return Reason(
+        f"'{name}' stays in {current.name} ({current.type}): the driver attaches only a "
+        f"device {'in no domain' if spec.unless == 'attached' else 'not translated'} yet",
+        spec.span,
+    )
 
 
 def _implicit_holders(res: Resolution, group: Group) -> list[str]:

@@ -93,7 +93,8 @@ def verb(v: ast.Verb) -> str:
         return "driver " + ", ".join(f.text for f in v.flags)
     if v.domain is not None and v.built is not None:
         each = " per device" if v.per_device else ""
-        return f"builds domain {v.domain.text}: {v.built.text}{each}"
+        unless = f" unless {v.unless.text}" if v.unless is not None else ""
+        return f"builds domain {v.domain.text}: {v.built.text}{each}{unless}"
     if v.domain_type is not None:
         return f"{v.kind} {v.domain_type.text}"
     return v.kind

@@ -183,6 +183,7 @@ CHOICE_RULES = {
     "domain_type": "domain type",
     "domain_kind": "driver domain kind",
     "built_kind": "driver domain kind",
+    "built_guard": "attach condition",
     "bridge_kind": "bridge kind",
     "driver_flag": "driver behaviour",
     "quirk_name": "quirk",

@@ -334,6 +334,8 @@ class Domain(Node):
     file: str
     conditions: tuple[ast.Condition, ...] = ()  # `when` blocks: the platforms it is built on
     of: str | None = None  # `default of DEVICE`: that device's default domain, shared
+    # a pack's `unless attached|translated`: devices the driver leaves where they are
+    unless: str | None = None
 
     @property
     def iommu(self) -> str:

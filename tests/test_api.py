@@ -30,7 +30,7 @@ def test_the_docs_example_runs_as_written() -> None:
     text = out.getvalue()
     assert text.startswith("dma-direct\ngr3d.dma_ops = dma-direct\n")
     assert "[examples/tegra30.iommu:53:1]" in text  # the rule, with its file:line
-    assert "~ device host1x" in text and "contexts freed" in text
+    assert "~ device host1x" in text and "1 context freed" in text
 
 
 def test_a_board_with_input_errors_loads_but_does_not_resolve() -> None:

@@ -111,3 +111,24 @@ def test_bad_builds_rules(verb: str, code: str, words: str) -> None:
 def test_w208_is_quiet_for_a_device_a_pack_builds_a_domain_for() -> None:
     b = board('rule "own": dc or gpu driver own-domain\n')
     assert [d.message.split("'")[1] for d in b.diagnostics if d.code == "W208"] == ["gpu"]
+
+
+@pytest.mark.parametrize(
+    ("unless", "cmdline", "attached"),
+    [
+        ("translated", "", False),  # the DMA default domain translates: left on the DMA API
+        ("translated", "iommu.passthrough=1", True),  # identity does not count (fae6e669cdc5)
+        ("attached", "iommu.passthrough=1", False),  # any domain counts (5.5..6.7)
+    ],
+)
+def test_unless_leaves_a_device_in_its_domain(unless: str, cmdline: str, attached: bool) -> None:
+    """host1x_client_iommu_attach returns early for a client already in a domain."""
+    text = BOARD.format(extra="").replace(
+        "builds domain drm: unmanaged", f"builds domain drm: unmanaged unless {unless}"
+    )
+    text = text.replace("size 4G }", f'size 4G; cmdline "{cmdline}" }}')
+    b = Board.from_text(text, "soc.iommu")
+    assert not b.diagnostics
+    assert (b.value("dc0.domain") == "drm") == attached
+    if not attached:
+        assert "the driver attaches only a device" in str(b.why("drm.members"))

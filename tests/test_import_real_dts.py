@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from iommu_rules import Board
+
 from conftest import EXAMPLES, run_cli
 
 FIX = Path(__file__).parent / "fixtures" / "dts" / "real"
@@ -148,7 +150,12 @@ expect vde.group_members == [vde]
 # ("FIXME ... IDENTITY mode"); an identity attach takes no ASID
 expect gr2d.default_domain == identity
 expect vde.default_domain == identity
-expect mc.contexts_used == 0
+# the drivers' own domains, from std/soc/tegra: tegra-drm attaches its engines over the
+# identity domain from fae6e669cdc5 (6.8), tegra-vde replaces it (tegra_vde_iommu_init)
+expect gr2d.domain == tegra_drm
+expect tegra_drm.members == [lcd, dc, gr2d, gr3d]
+expect vde.domain == tegra_vde
+expect mc.contexts_used == 2
 """,
     )
 
@@ -518,3 +525,32 @@ expect venus.dma_ops == iommu-dma
 expect gpu_iommu.contexts_used == 2
 """,
     )
+
+
+def test_the_seed_thread_from_the_device_tree_alone(tmp_path: Path) -> None:
+    """The 2018 thread's failure with no hand-written domain: a Tegra30 DT on 4.18 with
+    ARM_DMA_USE_IOMMU (a multi-platform kernel) gives every client an implicit mapping, they
+    take the four ASIDs, and tegra-drm's own domain (std/soc/tegra: tegra_drm_load,
+    iommu_attach_group) finds none left: -ENOSPC. Keeping the engines off implicit
+    backing, as the thread asked, leaves it an ASID."""
+    text = imported(tmp_path, TEGRA30)
+    text = text.replace(
+        "kernel 6.8  # an assumption: set the kernel you run",
+        "kernel 4.18\n    config ARM_DMA_USE_IOMMU  # multi_v7_defconfig",
+    )
+    assert "domain " not in text  # nothing hand-written
+    board = Board.from_text(text, "grouper.iommu")
+    (e301,) = [d for d in board.diagnostics if d.code == "E301"]
+    assert e301.message.startswith("domain 'tegra_drm' gets no context on 'mc'")
+    assert e301.message.endswith("(4 of 4 in use): -ENOSPC")
+    assert board.value("tegra_drm.context") == "none"  # the attach failed
+    assert board.value("gr2d.domain") == "arm_iommu:gr2d"  # still in its implicit mapping
+    assert 'rule "tegra-drm < 5.5' in str(board.why("tegra_drm.members"))
+    opt_out = (
+        'rule "the engines manage their own": compatible "nvidia,tegra30-gr2d" '
+        'or compatible "nvidia,tegra30-gr3d" excludes implicit\n'
+    )
+    board = Board.from_text(text + opt_out, "grouper.iommu")
+    assert not board.resolution.errors
+    assert board.value("tegra_drm.members") == ["gr2d", "gr3d", "lcd", "dc"]
+    assert board.value("gr2d.dma_ops") == "dma-direct"

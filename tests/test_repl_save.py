@@ -105,8 +105,6 @@ def test_a_dropped_device_takes_its_expectations_and_attachments(tmp_path: Path)
         '-include "std/soc/tegra"',
         "+    reserved 3",
         '-device gr3d: "nvidia,tegra30-gr3d" { tags gpu; iommu mc swgroup nv }',
-        "-domain drm: unmanaged on mc { attach gr2d, gr3d, dc0, dc1 }",
-        "+domain drm: unmanaged on mc { attach gr2d, dc0, dc1 }",
         '-rule "keep ASID 0 for the GPU": context mc.0 reserved for gpu',
         "-expect gr3d.dma_ops == dma-direct",
     ]
