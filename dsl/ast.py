@@ -418,6 +418,7 @@ class Verb(Node):
     built: Ident | None = node_field(default=None)
     per_device: bool = node_field(default=False)
     unless: Ident | None = node_field(default=None)  # `unless attached|translated`
+    log: Str | None = node_field(default=None)  # `log "failed to attach: {errno}"`
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 

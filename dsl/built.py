@@ -126,5 +126,6 @@ def _spec(res: Resolution, name: str, rule: ActiveRule, members: list[str]) -> B
         (),
         members[0] if shared else None,
         verb.unless.text if verb.unless is not None else None,
+        verb.log.value if verb.log is not None else None,
     )
     return Built(spec, (why,))

@@ -241,6 +241,7 @@ def _driver_domain(
         if busy:
             dom.fail("-EBUSY")
             _busy_refusal(res, spec, name, busy[0])
+            _driver_log(res, spec, name, "-EBUSY")
             continue
         if shared and len(group.members) > 1:
             _single_device_refusal(res, spec, name, group, "arm_iommu_attach_device")
@@ -273,6 +274,7 @@ def _driver_domain(
             f"domain '{spec.name}'",
             "the driver's attach fails",
         )
+        _driver_log(res, spec, groups[0].members[0], dom.errno)
         return
     full = {o for o in others if o not in dom.contexts_on and not alloc.take_more(dom, o)}
     for other in sorted(full):
@@ -335,6 +337,16 @@ def _left(res: Resolution, alloc: Allocator, old: Domain | None) -> None:
         return
     if not any(res.devices[m].domain == old.name for m in old.devices):
         alloc.release(old, release)
+
+
+# include/uapi/asm-generic/errno-base.h: the numbers drivers print
+ERRNO = {"-ENOMEM": -12, "-EBUSY": -16, "-ENODEV": -19, "-EINVAL": -22, "-ENOSPC": -28}
+
+
+def _driver_log(res: Resolution, spec: ModelDomain, device: str, errno: str) -> None:
+    """The line a pack says the driver prints when its attach fails (`log "..."`)."""
+    if spec.log is not None and errno in ERRNO:
+        res.log.append(f"{device}: " + spec.log.replace("{errno}", str(ERRNO[errno])))
 
 
 def _kept(res: Resolution, spec: ModelDomain, name: str) -> Reason | None:

@@ -94,7 +94,8 @@ def verb(v: ast.Verb) -> str:
     if v.domain is not None and v.built is not None:
         each = " per device" if v.per_device else ""
         unless = f" unless {v.unless.text}" if v.unless is not None else ""
-        return f"builds domain {v.domain.text}: {v.built.text}{each}{unless}"
+        log = f" log {v.log.text}" if v.log is not None else ""
+        return f"builds domain {v.domain.text}: {v.built.text}{each}{unless}{log}"
     if v.domain_type is not None:
         return f"{v.kind} {v.domain_type.text}"
     return v.kind
@@ -265,6 +266,23 @@ def _words(text: str) -> list[str]:
     return words
 
 
+# keywords whose string argument stays on their line: `compatible "x"`, `log "..."`
+STRING_ARGUMENT = frozenset({"compatible", "log", "cmdline", "because", "source"})
+
+
+def _glued(words: list[str]) -> list[str]:
+    """The words, with each STRING_ARGUMENT keyword joined to its string and each
+    'and'/'or'/'not' to what follows, so no line ends in a connective."""
+    out: list[str] = []
+    for word in words:
+        last = out[-1].rsplit(" ", 1)[-1] if out else ""
+        if (last in STRING_ARGUMENT and word.startswith('"')) or last in ("and", "or", "not"):
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    return out
+
+
 def fill(text: str, depth: int) -> str:
     """Break a too-long line, before 'and'/'or' where it can, else between tokens;
     continuation lines get two more indents."""
@@ -283,7 +301,7 @@ def fill(text: str, depth: int) -> str:
         if len(phrase) + len(INDENT * 2) <= width:
             pieces.append(phrase)
         else:
-            pieces.extend(_words(phrase))
+            pieces.extend(_glued(_words(phrase)))
     lines: list[str] = []
     cur = ""
     for piece in pieces:

@@ -336,6 +336,7 @@ class Domain(Node):
     of: str | None = None  # `default of DEVICE`: that device's default domain, shared
     # a pack's `unless attached|translated`: devices the driver leaves where they are
     unless: str | None = None
+    log: str | None = None  # a pack's `log "..."`: what the driver prints when it fails
 
     @property
     def iommu(self) -> str:

@@ -349,13 +349,14 @@ class _Builder:
         if t.data == "driver_does":
             return ast.Verb(kind, flags=tuple(self.kw(c) for c in t.children), span=span)
         if t.data == "builds_domain":
-            name, built, per, unless = t.children
+            name, built, per, unless, log = t.children
             return ast.Verb(
                 kind,
                 domain=self.ident(name),
                 built=self.kw(built),
                 per_device=per is not None,
                 unless=self.kw(unless.children[0]) if unless is not None else None,
+                log=self.string(log.children[0]) if log is not None else None,
                 span=span,
             )
         if t.children:

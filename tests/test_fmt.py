@@ -137,7 +137,9 @@ def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
                     names,
                     st.sampled_from(["unmanaged", "blocked", "arm-mapping", "default-of-first"]),
                     st.sampled_from([[], ["per", "device"]]),
-                ).map(lambda t: ["builds", "domain", t[0], ":", t[1], *t[2]]),
+                    st.sampled_from([[], ["unless", "attached"], ["unless", "translated"]]),
+                    st.sampled_from([[], ["log", '"failed to attach to domain: {errno}"']]),
+                ).map(lambda t: ["builds", "domain", t[0], ":", t[1], *t[2], *t[3], *t[4]]),
             )
         )
         name = draw(st.one_of(st.just([]), strings.map(lambda s: [s, ":"])))

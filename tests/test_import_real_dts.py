@@ -544,6 +544,10 @@ def test_the_seed_thread_from_the_device_tree_alone(tmp_path: Path) -> None:
     assert e301.message.startswith("domain 'tegra_drm' gets no context on 'mc'")
     assert e301.message.endswith("(4 of 4 in use): -ENOSPC")
     assert board.value("tegra_drm.context") == "none"  # the attach failed
+    # and the engine's init says so (dev_err in tegra_dc_init, gr2d_init, ...)
+    assert [line for line in board.resolution.log if "failed to attach" in line] == [
+        "gr2d: failed to attach to domain: -28"
+    ]
     assert board.value("gr2d.domain") == "arm_iommu:gr2d"  # still in its implicit mapping
     assert 'rule "tegra-drm < 5.5' in str(board.why("tegra_drm.members"))
     opt_out = (
