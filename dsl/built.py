@@ -5,8 +5,9 @@ engines in one unmanaged domain (host1x_drm_probe), a remoteproc builds one per 
 (rproc_enable_iommu). Here each active rule becomes a domain statement for the devices it
 matches that the kernel translates (the drivers check iommu_get_domain_for_dev or
 device_iommu_mapped first, so an untranslated device is left on the DMA API). A board's own
-`domain` statement wins: a domain of the same name, or a device it attaches, is not
-derived again.
+`domain` statement wins: a domain of the same name is not derived, a device it attaches
+gets no domain of its own, and a driver's one shared domain is the board's as soon as the
+board's statement holds any of its devices.
 """
 
 from __future__ import annotations
@@ -35,34 +36,36 @@ class Built:
 def derive(res: Resolution, rules: list[ActiveRule]) -> None:
     """Fill res.built from the active `builds domain` rules, in rule order."""
     model = res.model
-    claimed: set[str] = set()  # devices a board domain (built here) or an earlier rule holds
+    board: set[str] = set()  # devices a board domain built here holds
     for spec in model.domains.values():
         if conditions_hold(res, spec.conditions)[0]:
-            claimed.update(spec.attach)
+            board.update(spec.attach)
             if spec.of is not None:
-                claimed.add(spec.of)
+                board.add(spec.of)
+    claimed = set(board)  # and those an earlier rule's domain holds
     order = {name: dev.probe_order for name, dev in model.devices.items()}
     wanted: dict[str, tuple[ActiveRule, list[str]]] = {}
     for rule in by_verb(rules, Verb.BUILDS_DOMAIN):
         verb = rule.rule.verb
         assert isinstance(verb, ast.Verb) and verb.domain is not None  # the grammar's shape
-        devices = [
-            d
-            for d in sorted(rule.devices, key=lambda d: (order[d], d))
-            if d not in claimed and _translated(res, d)
+        translated = [
+            d for d in sorted(rule.devices, key=lambda d: (order[d], d)) if _translated(res, d)
         ]
+        if not verb.per_device and board.intersection(translated):
+            continue  # the board wrote the driver's one domain itself
+        devices = [d for d in translated if d not in claimed]
         names = (
             {f"{verb.domain.text}-{d}": [d] for d in devices}
             if verb.per_device
             else {verb.domain.text: devices}
         )
         for name, members in names.items():
-            if name in model.domains or not members:
-                continue  # the board's statement wins; or nothing here for the driver
-            if name in wanted:
-                wanted[name][1].extend(members)
-            else:
-                wanted[name] = (rule, members)
+            if name in model.domains or name in wanted or not members:
+                # the board's statement wins; rules of one name are alternatives, the
+                # first with devices builds it (msm: the MDP's, else the MDSS's); or
+                # nothing here for the driver
+                continue
+            wanted[name] = (rule, members)
             claimed.update(members)
     for name, (rule, members) in wanted.items():
         built = _spec(res, name, rule, members)

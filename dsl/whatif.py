@@ -738,12 +738,15 @@ def validate(change: Change, model: Model) -> list[Diagnostic]:
         if change.target == "include":
             found = any(p == name or p.endswith("/" + name) for p in pool)
         if not found:
+            builders = model.builders(name) if change.target == "domain" else []
             return [
                 error(
                     "E502",
                     f"no {change.target} '{change.name}' to drop",
                     span,
-                    help=did_you_mean(name, pool),
+                    help=f'a pack\'s rule builds it: drop rule "{builders[0].name}"'
+                    if builders
+                    else did_you_mean(name, pool),
                 )
             ]
     return []

@@ -55,10 +55,19 @@ def test_a_board_domain_of_the_same_name_wins() -> None:
     assert b.value("dc1.domain") == "default:1"
 
 
-def test_a_device_a_board_domain_attaches_is_not_derived_again() -> None:
+def test_a_board_domain_holding_one_device_replaces_the_drivers_shared_domain() -> None:
+    """The board wrote the driver's one domain itself: no second one from the pack."""
     b = board("domain mine: unmanaged on smmu { attach dc1 }\n")
     assert b.value("dc1.domain") == "mine"
-    assert b.resolution.domains["drm"].devices == ["dc0"]
+    assert "drm" not in b.resolution.domains
+    assert b.value("dc0.domain") == "default:0"
+
+
+def test_a_device_a_board_domain_attaches_gets_no_domain_of_its_own() -> None:
+    b = board("domain mine: unmanaged on smmu { attach dsp }\n")
+    assert b.value("dsp.domain") == "mine"
+    assert "rproc-dsp" not in b.resolution.domains
+    assert b.value("dsp1.domain") == "rproc-dsp1"
 
 
 def test_a_rule_that_does_not_hold_builds_nothing_and_why_says_so() -> None:
@@ -106,6 +115,16 @@ def test_bad_builds_rules(verb: str, code: str, words: str) -> None:
     b = board(f"rule dc {verb}\n")
     found = [d for d in b.diagnostics if d.code == code]
     assert found and words in found[0].message + (found[0].help or ""), b.diagnostics
+
+
+def test_dropping_a_derived_domain_points_at_its_rule() -> None:
+    from iommu_rules import ChangeError
+
+    with pytest.raises(ChangeError) as info:
+        board().whatif("drop domain drm")
+    (diag,) = info.value.diagnostics
+    assert diag.code == "E502" and 'drop rule "drm"' in (diag.help or "")
+    assert "drm" not in board().whatif('drop rule "drm"').resolution.domains
 
 
 def test_w208_is_quiet_for_a_device_a_pack_builds_a_domain_for() -> None:

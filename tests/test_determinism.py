@@ -85,7 +85,7 @@ def _split_board(text: str, probe_order: bool) -> dict[str, str]:
 def _resolve_split(tmp_path, parts: dict[str, str], order: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
     for name, body in parts.items():
         (tmp_path / f"{name}.iommu").write_text(body)
-    main = parts["head"] + "".join(f'include "{name}.iommu"\n' for name in order)
+    main = parts["head"] + "".join(f'include "{name}.iommu"\n' for name in order if name in parts)
     (tmp_path / "board.iommu").write_text(main)
     runs = [
         ["resolve", "board.iommu"],

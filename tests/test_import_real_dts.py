@@ -346,12 +346,18 @@ expect crypto.group_members == [cryptobam, crypto]
 expect slimbam.group_members == [slim, slimbam]
 # the cDSP banks 0x1401..0x1408 under mask 0x30 do not overlap: a group each
 expect compute_cb_3.group_members == [compute_cb_3]
-# 27 apps_smmu masters, two shared pairs: 25 groups; all but mdss translate, one bank each
+# 27 apps_smmu masters, two shared pairs: 25 groups; all but mdss translate, one bank each,
+# and mdss's identity group takes the display's own domain (std/driver/msm: msm_kms)
 expect apps_smmu.groups == 25
-expect apps_smmu.contexts_used == 24
-# identity is S2CR bypass on arm-smmu: no context bank
+expect apps_smmu.contexts_used == 25
+expect mdss.domain == msm_kms
+# identity is S2CR bypass on arm-smmu: no context bank for the default domains; the GPU's
+# and the GMU's own domains (std/driver/msm) take banks 0 (the Adreno hook) and 1
 expect adreno_smmu.groups == 2
-expect adreno_smmu.contexts_used == 0
+expect adreno_smmu.contexts_used == 2
+expect gpu.domain == msm_gpu
+expect gpu.context == 0
+expect gmu.domain == msm_gmu
 """,
     )
 

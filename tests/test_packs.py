@@ -127,8 +127,11 @@ def test_sc7180_pack_follows_the_qcom_client_list(
     got = {n for n, d in res.devices.items() if d.values["default_domain"] == "identity"}
     assert got == identity
     assert res.devices["venus"].values["dma_ops"] == "iommu-dma"
-    gpu_dom = res.domains[res.devices["gpu"].domain or ""]
-    assert gpu_dom.context == gpu_context
+    group = res.group_of("gpu")
+    assert group is not None
+    # the GPU's default domain (its own, msm_gpu, comes from std/driver/msm)
+    assert res.domains[f"default:{group.id}"].context == gpu_context
+    assert res.devices["gpu"].domain == "msm_gpu"
     assert len(res.groups) == 6  # one stream map entry each, no shared SMR
 
 

@@ -92,6 +92,6 @@ def test_context_counts_in_why_and_whatif_count_banks_not_domains() -> None:
     board = Board.load(EXAMPLES / "db410c.iommu")
     why = board.why("apps_iommu.contexts_used").text()
     assert why.splitlines()[0] == "apps_iommu.contexts_used = 3"
-    assert "context 4: mdp_as" in why  # the domain mdp is attached to now
+    assert "context 4: msm_kms" in why  # the domain mdp is attached to now (std/driver/msm)
     plan = board.diff(board.whatif("drop device camss")).text()
     assert "~ iommu apps_iommu: contexts used 3 → 2" in plan
