@@ -415,9 +415,10 @@ RK3399 = "rk3399-rock-pi-4a.dts"
 
 def test_rk3399_import(tmp_path: Path) -> None:
     text = imported(tmp_path, RK3399)
-    # Root compatible "radxa,rockpi4a", "radxa,rockpi4", "rockchip,rk3399": arm64, no
-    # SoC pack (rockchip-iommu.c has no def_domain_type); no memory node.
-    assert "arch arm64\n" in text and "std/soc" not in text and "ram " not in text
+    # Root compatible "radxa,rockpi4a", "radxa,rockpi4", "rockchip,rk3399": arm64, no SoC
+    # fact pack, the Rockchip DRM's policy pack (its domain over the VOPs); no memory node.
+    assert "arch arm64\n" in text and "ram " not in text
+    assert re.findall(r'^include "(std/soc/\S+)"', text, re.M) == ["std/soc/rockchip"]
     # Seven "rockchip,iommu" nodes with #iommu-cells = <0>; iep_mmu stays disabled.
     iommus = re.findall(r"^iommu (\w+): rockchip( \{\n    disabled\n\})?$", text, re.M)
     assert iommus == [
@@ -564,3 +565,71 @@ def test_the_seed_thread_from_the_device_tree_alone(tmp_path: Path) -> None:
     assert not board.resolution.errors
     assert board.value("tegra_drm.members") == ["gr2d", "gr3d", "lcd", "dc"]
     assert board.value("gr2d.dma_ops") == "dma-direct"
+
+
+# ---------------------------------------------------------------- the examples from the DT alone
+def platform_of(text: str) -> str:
+    """The `platform { ... }` block of a rule file."""
+    found = re.search(r"^platform \{.*?^\}\n", text, re.M | re.S)
+    assert found, text
+    return found.group(0)
+
+
+# the board policy of examples/tegra30.iommu, which selects by tag, said by compatible
+TEGRA30_POLICY = """\
+rule "GPU drivers own their address space": compatible "nvidia,tegra30-gr2d"
+    or compatible "nvidia,tegra30-gr3d" excludes implicit
+rule "keep ASID 0 for the GPU": context mc.0 reserved for compatible "nvidia,tegra30-gr2d"
+    or compatible "nvidia,tegra30-gr3d"
+"""
+
+
+@pytest.mark.parametrize(
+    ("fixture", "example", "same", "policy", "exact"),
+    [
+        (
+            TEGRA30,
+            "tegra30.iommu",
+            {"gr2d": "gr2d", "gr3d": "gr3d", "dc0": "lcd", "dc1": "dc", "vde": "vde"},
+            TEGRA30_POLICY,
+            True,
+        ),
+        (RK3399, "rk3399.iommu", {"vopb": "vopb", "vopl": "vopl", "vpu": "vpu"}, "", True),
+        (APQ8016, "db410c.iommu", {"mdp": "mdp", "camss": "camss", "gpu": "gpu"}, "", True),
+        # the DT enables more apps_smmu masters than the example: other bank numbers
+        (SDM845, "sdm845.iommu", {"adreno": "gpu", "gmu": "gmu", "mdss": "mdss"}, "", False),
+    ],
+)
+def test_the_dt_alone_builds_the_examples_driver_domains(
+    tmp_path: Path, fixture: str, example: str, same: dict[str, str], policy: str, exact: bool
+) -> None:
+    """Imported with the example's platform (and board policy) and no hand-written `domain`,
+    the DT puts the example's devices in the same drivers' domains (the packs' `builds
+    domain` rules), of the same type, with the same contexts and DMA ops."""
+    text = imported(tmp_path, fixture)
+    assert "\ndomain " not in text
+    example_text = (EXAMPLES / example).read_text()
+    dt = Board.from_text(
+        text.replace(platform_of(text), platform_of(example_text)) + policy, "dt.iommu"
+    )
+    board = Board.load(EXAMPLES / example)
+    origins = set()
+    # the example's boot, and the eras and command lines its what-ifs look at
+    for changes in [(), ("set kernel 6.8",), ('set cmdline "iommu.passthrough=1"',)]:
+        ours = dt.whatif(*changes).resolution if changes else dt.resolution
+        theirs = board.whatif(*changes).resolution if changes else board.resolution
+        assert not ours.errors, changes
+        for example_name, name in same.items():
+            mine, want = ours.devices[name], theirs.devices[example_name]
+            domain = theirs.domains.get(want.domain or "")
+            if domain is not None:
+                origins.add(domain.origin)
+            attrs = ["domain_type", "dma_ops"]
+            if domain is None or domain.origin != "default":  # default:N follow the groups
+                attrs.append("domain")
+            if exact:
+                attrs.append("context")
+            for attr in attrs:
+                assert mine.values[attr] == want.values[attr], (changes, example_name, attr)
+            assert (mine.values["context"] == "none") == (want.values["context"] == "none")
+    assert "driver" in origins  # the comparison covers a driver's own domain

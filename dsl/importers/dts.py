@@ -89,11 +89,15 @@ FACT_PACKS = {
     "qcom,msm8916": "std/soc/msm8916",
     "qcom,apq8016": "std/soc/msm8916",
 }
-# Root compatible -> policy pack. Tegra186 and later have an MMU-500 with no policy of its
-# own (std/soc/tegra186's header); std/soc/tegra is the tegra-smmu and GART drivers'.
+# Root compatible -> policy pack: what the IOMMU drivers and the client drivers (DRM, GPU,
+# remote processors) do. std/soc/tegra is the tegra-smmu and GART drivers' and the Tegra
+# client drivers' (Tegra186 and later reach it through their fact packs); std/soc/rockchip
+# and std/soc/exynos say which domains Rockchip DRM and Exynos DRM build.
 PACKS = [
     *((f"nvidia,tegra{soc}", "std/soc/tegra") for soc in ("20", "30", "114", "124", "132", "210")),
     ("qcom,", "std/soc/qcom"),
+    ("rockchip,", "std/soc/rockchip"),
+    ("samsung,exynos", "std/soc/exynos"),
 ]
 ARCH = [
     ("nvidia,tegra20", "arm"),
