@@ -112,6 +112,16 @@ class StreamBits(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class Smrs(Node):
+    count: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class StreamMatchMask(Node):
+    mask: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class IommuMap(Node):
     pci_domain: Num | None  # the host bridge's PCI domain; None: every domain
     rid: Num
@@ -161,6 +171,8 @@ IommuProp = (
     | Secure
     | Cells
     | StreamBits
+    | Smrs
+    | StreamMatchMask
     | IommuMap
     | MapMask
     | SocGroup

@@ -695,6 +695,26 @@ _ALL = (
         """,
     ),
     _error(
+        "E202",
+        "A stream that finds every stream match register of an arm-smmu taken (`smrs`): the "
+        "kernel fails the probe (`arm_smmu_find_sme`, -ENOSPC).",
+        "An arm-smmu has a fixed number of stream match registers (IDR0.NUMSMRG, the boot "
+        "log's 'stream matching with N register groups'). Each master's stream takes one "
+        "unless it lies within an SMR already in use; when none is free "
+        "`arm_smmu_find_sme` returns -ENOSPC, `arm_smmu_master_alloc_smes` frees the ones "
+        "the master took, and its IOMMU probe fails: no group, DMA without the IOMMU. "
+        "Masters that can share an SMR (equal SID/mask, or one within another) save "
+        "registers.",
+        """
+        include "std/linux"
+        platform { arch arm64; kernel 6.8 }
+        iommu smmu: arm-smmu { smrs 2 }
+        device a: "vendor,a" { iommu smmu sid 0x10 }
+        device b: "vendor,b" { iommu smmu sid 0x11 }
+        device c: "vendor,c" { iommu smmu sid 0x12 }
+        """,
+    ),
+    _error(
         "E210",
         "From 6.7 the kernel refuses to probe a group (`iommu_get_default_domain_type`): an "
         "untrusted device whose driver wants another type, or whose kernel has no "

@@ -174,6 +174,8 @@ PROPS: dict[type, Callable[[Any], str]] = {
     ast.Secure: lambda p: f"secure {ctx_set(p.contexts)}",
     ast.Cells: lambda p: f"cells {num(p.count)}",
     ast.StreamBits: lambda p: f"stream-bits {num(p.bits)}",
+    ast.Smrs: lambda p: f"smrs {num(p.count)}",
+    ast.StreamMatchMask: lambda p: f"stream-match-mask {num(p.mask)}",
     ast.IommuMap: _map,
     ast.MapMask: lambda p: f"map-mask {num(p.mask)}",
     ast.SocGroup: _soc_group,

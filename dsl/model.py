@@ -169,6 +169,8 @@ class Iommu(Node):
     disabled: bool
     span: Span
     file: str
+    smrs: int | None = None  # an Arm SMMU's stream match registers; None: not stated
+    match_mask: int = 0  # the node's stream-match-mask, for streams with no SMR mask cell
 
     @property
     def driver(self) -> Kind:
@@ -265,11 +267,12 @@ class Device(Node):
                 continue
             for s in link.streams:
                 if s.form == "sid" and isinstance(s.value, int):
-                    out.append((s.value, s.mask or 0))
+                    # arm_smmu_of_xlate: a one-cell specifier takes the stream-match-mask
+                    out.append((s.value, s.mask if s.mask is not None else iommu.match_mask))
         if not out and self.pci is not None and iommu.maps:
             found = iommu.map_entry(self.pci)
             if found is not None:
-                out.append((found[1], found[0].smr_mask))
+                out.append((found[1], found[0].smr_mask or iommu.match_mask))
         return out
 
     def link_span(self, iommu: Iommu) -> Span:

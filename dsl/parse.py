@@ -180,6 +180,12 @@ class _Builder:
     def r_stream_bits(self, t: Any, span: Span) -> ast.StreamBits:
         return ast.StreamBits(self.num(t.children[0]), span)
 
+    def r_smrs(self, t: Any, span: Span) -> ast.Smrs:
+        return ast.Smrs(self.num(t.children[0]), span)
+
+    def r_stream_match_mask(self, t: Any, span: Span) -> ast.StreamMatchMask:
+        return ast.StreamMatchMask(self.num(t.children[0]), span)
+
     def r_iommu_map(self, t: Any, span: Span) -> ast.IommuMap:
         dom, rid, sid, smr, length, mask = (None if c is None else self.num(c) for c in t.children)
         assert rid is not None and sid is not None and length is not None

@@ -62,11 +62,13 @@ def _fill(res: Resolution) -> None:
             # __iommu_probe_device's error path (err_remove_gdev, iommu_deinit_device)
             # takes the device out of its group again and clears dev->iommu_group: no
             # group in sysfs, no IOMMU
+            # its own probe failed (build_groups said so), or its group's default domain
+            own = dres.values.get("iommu") == "none"
             unwound = Reason(
                 f"'{dres.name}' was unwound from '{group.iommu}'",
                 None,
                 f"{IOMMU_C}: __iommu_probe_device (err_remove_gdev, iommu_deinit_device)",
-                (group.default_reason,),
+                (dres.reasons["iommu"] if own else group.default_reason,),
             )
             for attr in ("group", "default_domain", "domain_type", "domain", "context"):
                 dres.set(attr, "none", unwound)

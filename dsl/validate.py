@@ -308,6 +308,8 @@ class Builder:
         secure: set[int] = set()
         cells = info.cells
         bits = None
+        smrs: int | None = None
+        match_mask = 0
         map_props: list[ast.IommuMap] = []
         map_mask = None
         groups: list[SocGroup] = []
@@ -342,6 +344,12 @@ class Builder:
                     cells = c
             elif isinstance(prop, ast.StreamBits):
                 bits = self.number(prop.bits, 1, 32, "stream-bits")
+            elif isinstance(prop, ast.Smrs | ast.StreamMatchMask):
+                got = self.smr_prop(prop, kind)
+                if isinstance(prop, ast.Smrs):
+                    smrs = got
+                else:
+                    match_mask = got or 0
             elif isinstance(prop, ast.IommuMap):
                 map_props.append(prop)
             elif isinstance(prop, ast.MapMask):
@@ -442,7 +450,28 @@ class Builder:
             disabled=disabled,
             span=node.span,
             file=fname,
+            smrs=smrs,
+            match_mask=match_mask,
         )
+
+    def smr_prop(self, prop: ast.Smrs | ast.StreamMatchMask, kind: str) -> int | None:
+        """`smrs N` (1..255: IDR0.NUMSMRG is 8 bits) and `stream-match-mask M` (an SMR mask,
+        15 bits: ARM_SMMU_SMR_MASK) belong to the Arm SMMU kinds, whose stream matching
+        arm_smmu_find_sme does."""
+        word = "smrs" if isinstance(prop, ast.Smrs) else "stream-match-mask"
+        if kind in KINDS and not driver_of(kind).stream_matching:
+            self.err(
+                "E114",
+                f"'{word}' is a property of an Arm SMMU (arm-smmu, qcom-smmu, adreno-smmu), "
+                f"not of {article(kind)}",
+                prop.span,
+                label="not a property of this kind",
+                help=f"remove '{word}'",
+            )
+            return None
+        if isinstance(prop, ast.Smrs):
+            return self.number(prop.count, 1, 255, "stream match register count")
+        return self.number(prop.mask, 0, 0x7FFF, "stream-match-mask")
 
     def region(self, prop: ast.Region, kind: str, seen: list[IovaRegion]) -> list[IovaRegion]:
         """The rows one `region` line adds; larbs and ports are 0..31 (MTK_LARB_NR_MAX, a

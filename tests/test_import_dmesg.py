@@ -763,3 +763,24 @@ def test_a_power_log_puts_each_function_in_its_pe() -> None:
     # the log's three groups, and the model reproduces them
     outcomes = loads_and_resolves(text)
     assert len([o for o in outcomes if o[0] != "system"]) == 3 and all(ok for _, ok in outcomes)
+
+
+MSM8998_LPASS = """\
+[    0.000000] Linux version 6.8.0 (builder@host) #1 SMP PREEMPT
+[    2.570000] arm-smmu 5100000.iommu: probing hardware configuration...
+[    2.570001] arm-smmu 5100000.iommu: SMMUv2 with:
+[    2.574566] arm-smmu 5100000.iommu: \t(IDR0.CTTW overridden by FW configuration)
+[    2.580220] arm-smmu 5100000.iommu: \tstream matching with 12 register groups
+[    2.587263] arm-smmu 5100000.iommu: \t13 context banks (0 stage-2 only)
+"""
+
+
+def test_an_arm_smmu_sizes_come_from_its_probe_lines() -> None:
+    """arm_smmu_device_cfg_probe prints the stream match registers and the context banks:
+    they become `smrs` and `contexts`, each with the line that said it."""
+    text = import_listing(MSM8998_LPASS, "lpass.txt").text
+    assert "iommu smmu_5100000: arm-smmu {\n    contexts 13\n    smrs 12\n}" in text
+    assert "# smrs 12: lpass.txt:5: 'arm-smmu 5100000.iommu: stream matching with 12" in text
+    board = Board.from_text(text, "lpass.iommu")
+    assert not board.diagnostics
+    assert board.model.iommus["smmu_5100000"].smrs == 12

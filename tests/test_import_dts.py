@@ -383,3 +383,21 @@ def test_the_pamu_and_its_liodn_clients(tmp_path: Path) -> None:
     assert "# /pcie@ffe200000: PCI controller, fsl,liodn 193" in text
     assert "fsl,p4080-pcie" not in text.split("# /pcie@ffe200000")[1].split("\n")[0]
     assert run_cli("check", str(out)).returncode == 0
+
+
+def test_an_arm_smmu_stream_match_mask_comes_through(tmp_path: Path) -> None:
+    """A one-cell arm-smmu node's `stream-match-mask` is every client's SMR mask
+    (arm_smmu_of_xlate): 0x10 and 0x11 under 0x1 share a stream map entry and a group."""
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "vendor,board";\n'
+        '\tsmmu: iommu@1000 { compatible = "arm,mmu-500", "arm,smmu-v2"; #iommu-cells = <1>;'
+        " stream-match-mask = <0x1>; };\n"
+        '\ta@2000 { compatible = "vendor,a"; iommus = <&smmu 0x10>; };\n'
+        '\tb@3000 { compatible = "vendor,b"; iommus = <&smmu 0x11>; };\n};\n',
+    )
+    text = out.read_text()
+    assert "stream-match-mask 0x1  # arm_smmu_of_xlate: one-cell streams" in text
+    proc = run_cli("why", str(out), "a.group_members")
+    assert proc.returncode == 0 and proc.stdout.startswith("a.group_members = [a, b]"), proc.stdout

@@ -86,6 +86,12 @@ _AMDVI = re.compile(r"(?:^|\s)AMD-Vi:")
 _AMDVI_ABSENT = re.compile(r"not available|not a bug|not found|disabled", re.IGNORECASE)
 _SMMU = re.compile(r"(arm-smmu(?:-v3)?) (\S+?):")
 _SMMU_TRIGGER = re.compile(r"arm-smmu(?:-v3)?\b")
+# arm_smmu_device_cfg_probe: "\tstream matching with %u register groups",
+# "\t%u context banks (%u stage-2 only)"
+_SMMU_SIZES = {
+    "smrs": re.compile(r"stream matching with (\d+) register groups"),
+    "contexts": re.compile(r"\s(\d+) context banks \("),
+}
 _ARCHES = [
     (re.compile(r"x86_64|amd64|x86-64"), "x86_64"),
     (re.compile(r"aarch64|arm64"), "arm64"),
@@ -154,6 +160,9 @@ class DmesgFacts:
     tlb: Seen | None = None  # value: lazy or strict
     tlb_via_cmdline: bool = False
     iommus: dict[tuple[str, str], Seen] = field(default_factory=dict)  # (kind, name) -> first
+    # an arm-smmu's hardware as arm_smmu_device_cfg_probe prints it: (kind, name) ->
+    # {"contexts": ..., "smrs": ...}, each with its line
+    smmu_sizes: dict[tuple[str, str], dict[str, Seen]] = field(default_factory=dict)
     evidence: dict[str, int] = field(default_factory=dict)  # kind -> number of lines
     groups: dict[Addr, tuple[int, int]] = field(default_factory=dict)  # addr -> (group, line)
     other_groups: dict[str, tuple[int, int]] = field(default_factory=dict)  # non-PCI devices
@@ -352,7 +361,13 @@ class DmesgReader:
             m = _SMMU.match(msg)
             if not m:
                 return self._bad(number, col, end, f"'{msg.split()[0]}' line without a device")
-            return saw(m.group(1), smmu_name(m.group(2)))
+            key = (m.group(1), smmu_name(m.group(2)))
+            for what, pattern in _SMMU_SIZES.items():
+                size = pattern.search(msg)
+                if size and key[0] == "arm-smmu":
+                    seen = Seen(size.group(1), number, msg.strip())
+                    f.smmu_sizes.setdefault(key, {})[what] = seen
+            return saw(*key)
         return False
 
 

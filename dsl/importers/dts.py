@@ -565,6 +565,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         props = []
         if KINDS[kind].dt_stream is not None:  # a kind whose clients' cells are imported
             props.append(f"cells {ncells}")
+        if KINDS[kind].stream_matching and _cells(node, "stream-match-mask"):
+            mask = _cells(node, "stream-match-mask")[0]
+            props.append(f"stream-match-mask {mask:#x}  # arm_smmu_of_xlate: one-cell streams")
         if kind == "tegra-smmu" and soc in TEGRA_ASIDS:
             props.append(f"contexts {TEGRA_ASIDS[soc]}  # drivers/memory/tegra/{soc}.c: num_asids")
         if kind == "qcom-iommu":

@@ -26,7 +26,7 @@ from ..diagnostics import Diagnostic, DiagnosticError, Span, error, warning
 from ..fmt import format_text
 from ..grammar import keywords
 from . import driver_packs, phb_name, unchecked
-from .dmesg import DmesgFacts, DmesgReader, looks_like_dmesg
+from .dmesg import DmesgFacts, DmesgReader, Seen, looks_like_dmesg
 from .lspci_details import ADDRESSES, SYSFS_HEADER, SYSFS_LINK, Detail, detail
 from .lspci_tree import TreeReader
 
@@ -765,10 +765,12 @@ class _Iommu:
     name: str
     kind: str
     why: list[str]
+    props: list[str] = field(default_factory=list)  # `contexts 13`, `smrs 12`
 
     @property
     def statement(self) -> str:
-        return f"iommu {self.name}: {self.kind}"
+        block = f" {{ {'; '.join(self.props)} }}" if self.props else ""
+        return f"iommu {self.name}: {self.kind}{block}"
 
 
 def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
@@ -787,6 +789,7 @@ def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
         ]
     x86: dict[str, tuple[int, str]] = {}  # kind -> (lines, first seen)
     arm: dict[tuple[str, str], str] = {}
+    sizes: dict[tuple[str, str], dict[str, tuple[str, Seen]]] = {}
     for source, facts in logs:
         for (kind, name), seen in facts.iommus.items():
             where = f"{source}:{seen.line}: '{_clean(seen.text)}'"
@@ -795,6 +798,9 @@ def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
                 x86[kind] = (count + facts.evidence.get(kind, 0), first)
             else:
                 arm.setdefault((kind, name), where)
+        for key, found in facts.smmu_sizes.items():
+            for what, seen in found.items():
+                sizes.setdefault(key, {})[what] = (source, seen)
     out: list[_Iommu] = []
     if x86:
         kind = max(x86, key=lambda k: (x86[k][0], k == "intel-vtd"))
@@ -804,7 +810,12 @@ def _iommus(fns: list[_Fn], logs: list[tuple[str, DmesgFacts]]) -> list[_Iommu]:
             why.append(f"It also has {x86[other][0]} {other} line(s), fewer: {x86[other][1]}.")
         out.append(_Iommu(name, kind, why))
     for (kind, name), where in sorted(arm.items(), key=lambda kv: kv[0][1]):
-        out.append(_Iommu(name, kind, [f"The kernel log shows it: {where}."]))
+        why = [f"The kernel log shows it: {where}."]
+        props = []
+        for what, (source, seen) in sorted(sizes.get((kind, name), {}).items()):
+            props.append(f"{what} {seen.value}")
+            why.append(f"{what} {seen.value}: {source}:{seen.line}: '{_clean(seen.text)}'.")
+        out.append(_Iommu(name, kind, why, props))
     if out:
         return out
     hosts = {f.vid for f in fns if f.cls == "0600" and f.bus == 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ..diagnostics import Label, error
 from ..eras import ADRENO_CONTEXT_BANK_0, DEFERRED_FLUSH_CAP
@@ -46,6 +46,14 @@ class _SmrTable:
             if mask0 == mask:
                 table.setdefault(sid & ~(m | mask0), []).append(pos)
 
+    def truncate(self, n: int) -> None:
+        """Forget the entries from position n on (a master whose probe failed)."""
+        del self.entries[n:]
+        self.by_mask = {}
+        for pos, (_, mask, _) in enumerate(self.entries):
+            self.by_mask.setdefault(mask, []).append(pos)
+        self.index = {}
+
     def first_overlap(self, sid: int, mask: int, owner: str) -> tuple[int, int, str] | None:
         best: int | None = None
         for mask0, positions in self.by_mask.items():
@@ -64,16 +72,26 @@ class _SmrTable:
 
 
 class ArmSmmu(Kind):
+    stream_matching: ClassVar[bool] = True
+
     def device_group(self, grouper: Grouper, iommu: Iommu, devs: Sequence[Device]) -> None:
         """arm_smmu_find_sme, arm_smmu_device_group: masters whose streams fall in one stream
         map entry share its group; a stream that partly overlaps another master's SMR fails
-        the probe. PCI functions too: their iommu-map SIDs take stream map entries, and a
-        group found through a shared entry comes before pci_device_group."""
+        the probe, and so does one that finds every SMR taken (`smrs`). PCI functions too:
+        their iommu-map SIDs take stream map entries, and a group found through a shared
+        entry comes before pci_device_group."""
         smrs = _SmrTable()
         src = f"{ARM_SMMU_C}: arm_smmu_find_sme"
         for dev in sorted(devs, key=lambda d: d.probe_order):
+            before = len(smrs.entries)
             for sid, mask in dev.stream_ids(iommu):
                 hit = smrs.first_overlap(sid, mask, dev.name)
+                if hit is None and iommu.smrs is not None and len(smrs.entries) >= iommu.smrs:
+                    # no free SMR: -ENOSPC; arm_smmu_master_alloc_smes frees the ones this
+                    # master took before it fails
+                    smrs.truncate(before)
+                    _no_free_smr(grouper, iommu, dev, sid, mask)
+                    break
                 if hit is None:
                     smrs.add(sid, mask, dev.name)
                     continue
@@ -113,6 +131,30 @@ class ArmSmmu(Kind):
                     )
                 )
         super().device_group(grouper, iommu, devs)
+
+
+def _no_free_smr(grouper: Grouper, iommu: Iommu, dev: Device, sid: int, mask: int) -> None:
+    """E202: every stream match register is taken when this master's stream needs one."""
+    reason = Reason(
+        f"stream {sid:#x}/{mask:#x} of '{dev.name}' finds all {iommu.smrs} stream match "
+        f"registers of '{iommu.name}' taken: -ENOSPC",
+        dev.link_span(iommu),
+        f"{ARM_SMMU_C}: arm_smmu_find_sme, arm_smmu_master_alloc_smes",
+    )
+    grouper.fail(dev, reason)
+    grouper.res.diagnostics.append(
+        error(
+            "E202",
+            f"no free stream match register on '{iommu.name}' for stream {sid:#x} of "
+            f"'{dev.name}': all {iommu.smrs} are taken",
+            reason.span or dev.span,
+            label="the kernel fails this device's IOMMU probe with -ENOSPC",
+            secondary=(Label(iommu.span, f"'{iommu.name}' has {iommu.smrs} SMRs"),),
+            help="masters whose streams share one SMR (the same SID/mask, or one within "
+            "another) use one register: widen a mask, or check `smrs` against the boot "
+            "log's 'stream matching with N register groups'",
+        )
+    )
 
 
 class AdrenoSmmu(ArmSmmu):

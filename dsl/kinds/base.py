@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ..eras import Era
 from ..provenance import Reason
@@ -100,6 +100,9 @@ class Kind:
     passes_unattached: str | None  # a stream no domain is attached to reaches memory: where
     faults_unattached: str | None  # such a stream faults: where
     arch_dma: str | None  # the DMA API is the arch's own ops whatever the IOMMU API holds
+
+    # matches streams with SMRs (arm_smmu_find_sme): `smrs` and `stream-match-mask` apply
+    stream_matching: ClassVar[bool] = False
 
     # -- hooks: the kernel's procedural logic, per driver ---------------------------------------
     def device_group(self, grouper: Grouper, iommu: Iommu, devs: Sequence[Device]) -> None:

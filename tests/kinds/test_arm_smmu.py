@@ -88,3 +88,73 @@ def test_a_device_whose_default_domain_fails_is_unwound_and_has_no_group() -> No
     assert values["dma_ops"].startswith("dma-direct")
     assert "group 2: c  [refused: unwound, no group]" in board.report()
     assert board.resolution.devices["b"].values["group"] == 1
+
+
+SMRS = """\
+include "std/linux"
+platform {{ arch arm64; kernel 6.8; ram 0x80000000 size 4G }}
+iommu smmu: arm-smmu {{ contexts 8; smrs 2{extra} }}
+{devices}"""
+
+
+def test_a_master_that_finds_every_smr_taken_fails_its_probe() -> None:
+    """arm_smmu_find_sme returns -ENOSPC when no stream match register is free: the probe
+    fails (E202) and the master has no group; a stream within an SMR in use needs none."""
+    devices = (
+        'device a: "v,a" { iommu smmu sid 0x10 }\n'
+        'device b: "v,b" { iommu smmu sid 0x20 }\n'
+        'device c: "v,c" { iommu smmu sid 0x30 }\n'
+        'device a2: "v,a" { iommu smmu sid 0x10 }\n'  # a's SMR: shared, and a's group
+    )
+    board = Board.from_text(SMRS.format(extra="", devices=devices), "b.iommu")
+    (e202,) = [d for d in board.diagnostics if d.code == "E202"]
+    assert "stream 0x30 of 'c': all 2 are taken" in e202.message
+    values = board.resolution.devices["c"].values
+    assert (values["group"], values["iommu"]) == ("none", "none")
+    assert board.value("a2.group_members") == ["a", "a2"]
+    assert "arm_smmu_master_alloc_smes" in str(board.why("c.iommu"))
+
+
+def test_a_failed_master_gives_back_the_smrs_it_took() -> None:
+    """arm_smmu_master_alloc_smes frees the entries of a master whose later stream fails."""
+    devices = (
+        'device a: "v,a" { iommu smmu sid 0x10 }\n'
+        'device two: "v,b" { iommu smmu sid 0x20, sid 0x30 }\n'  # the second finds none
+        'device c: "v,c" { iommu smmu sid 0x40 }\n'  # takes the register 'two' gave back
+    )
+    board = Board.from_text(SMRS.format(extra="", devices=devices), "b.iommu")
+    assert [d.message.split("'")[3] for d in board.diagnostics if d.code == "E202"] == ["two"]
+    assert board.value("c.iommu") == "smmu"
+
+
+def test_the_stream_match_mask_applies_to_one_cell_streams() -> None:
+    """arm_smmu_of_xlate: without a mask cell the node's stream-match-mask is the SMR mask,
+    so 0x10 and 0x11 under mask 0x1 are one stream map entry, one register, one group."""
+    devices = 'device a: "v,a" { iommu smmu sid 0x10 }\ndevice b: "v,b" { iommu smmu sid 0x11 }\n'
+    board = Board.from_text(SMRS.format(extra="; stream-match-mask 0x1", devices=devices), "b")
+    assert not board.diagnostics
+    assert board.value("a.group_members") == ["a", "b"]
+    board = Board.from_text(SMRS.format(extra="", devices=devices), "b")
+    assert board.value("a.group_members") == ["a"]
+
+
+@pytest.mark.parametrize("prop", ["smrs 4", "stream-match-mask 0x1"])
+def test_smr_properties_belong_to_the_arm_smmu_kinds(prop: str) -> None:
+    board = Board.from_text(
+        f'include "std/linux"\nplatform {{ arch arm; kernel 6.8 }}\niommu mc: tegra-smmu {{ {prop} }}\n',
+        "b.iommu",
+    )
+    (diag,) = [d for d in board.diagnostics if d.code == "E114"]
+    assert "is a property of an Arm SMMU" in diag.message
+
+
+def test_smr_property_values_are_checked() -> None:
+    for prop, words in (
+        ("smrs 0", "stream match register count 0"),
+        ("stream-match-mask 0x8000", ""),
+    ):
+        board = Board.from_text(
+            f"platform {{ arch arm64; kernel 6.8 }}\niommu s: arm-smmu {{ {prop} }}\n", "b"
+        )
+        (diag,) = [d for d in board.diagnostics if d.code == "E114"]
+        assert words in diag.message
