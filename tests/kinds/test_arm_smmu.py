@@ -141,7 +141,8 @@ def test_the_stream_match_mask_applies_to_one_cell_streams() -> None:
 @pytest.mark.parametrize("prop", ["smrs 4", "stream-match-mask 0x1"])
 def test_smr_properties_belong_to_the_arm_smmu_kinds(prop: str) -> None:
     board = Board.from_text(
-        f'include "std/linux"\nplatform {{ arch arm; kernel 6.8 }}\niommu mc: tegra-smmu {{ {prop} }}\n',
+        'include "std/linux"\nplatform { arch arm; kernel 6.8 }\n'
+        f"iommu mc: tegra-smmu {{ {prop} }}\n",
         "b.iommu",
     )
     (diag,) = [d for d in board.diagnostics if d.code == "E114"]
