@@ -235,6 +235,15 @@ class DmaMask(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class DmaRange(Node):
+    """`dma-range CPU size SIZE [bus BUS]`: the bus's dma-ranges window."""
+
+    cpu: Num
+    size: Num
+    bus: Num | None
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class Coherent(Node):
     coherent: bool
     span: Span = node_field(default=NO_SPAN, compare=False)
@@ -303,6 +312,7 @@ DeviceProp = (
     | Pci
     | Upstream
     | DmaMask
+    | DmaRange
     | Coherent
     | Untrusted
     | Driver

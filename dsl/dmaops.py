@@ -25,6 +25,19 @@ GB4 = 1 << 32
 def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
     plat = res.platform
     top = plat.ram_top
+    windows = [d.dma_range for d in res.model.devices.values() if d.dma_range is not None]
+    if plat.arch == "arm64" and windows:
+        # zone_dma_limit: the lowest end of every dma-ranges window (of_dma_get_max_cpu_address)
+        # rounded up to a power of two (fls64), at most 32 bits; the pool when RAM is above
+        lowest = min(cpu + size - 1 for cpu, size, _ in windows)
+        limit = min(GB4, 1 << lowest.bit_length())
+        return top > limit, Reason(
+            f"swiotlb pool {'allocated' if top > limit else 'not allocated'}: RAM tops out at "
+            f"{top:#x}, the DMA zone (the lowest dma-ranges end, {lowest:#x}) at {limit:#x}",
+            None,
+            "arch/arm64/mm/init.c: zone_sizes_init (of_dma_get_max_cpu_address), mem_init "
+            "(max_pfn > arm64_dma_phys_limit)",
+        )
     if plat.arch in ("arm64", "riscv64", "x86_64", "s390"):
         src = {
             "arm64": "arch/arm64/mm/init.c: mem_init (max_pfn > arm64_dma_phys_limit)",
@@ -73,25 +86,52 @@ def _mask_reason(dev: Device) -> Reason:
     )
 
 
+def _reach(dev: Device) -> tuple[int, int, str, tuple[Reason, ...]]:
+    """The CPU addresses [lo, hi) the device's DMA reaches, what limits it, and why: its
+    mask, and the bus's dma-ranges window, whose end is dev->bus_dma_limit
+    (of_dma_configure_id) and whose offset turns CPU into bus addresses (dma_capable
+    checks the bus address against min(mask, bus_dma_limit))."""
+    bits = dev.dma_mask or 32
+    mask_why = _mask_reason(dev)
+    if dev.dma_range is None:
+        return 0, 1 << bits, f"a {bits}-bit mask", (mask_why,)
+    cpu, size, bus = dev.dma_range
+    end = min(1 << bits, bus + size)  # bus addresses below this are capable
+    window = Reason(
+        f"dma-ranges: CPU {cpu:#x}..{cpu + size - 1:#x} at bus {bus:#x}",
+        dev.dma_range_span,
+        "drivers/of/device.c: of_dma_configure_id (bus_dma_limit, dma_range_map)",
+    )
+    return (
+        cpu,
+        cpu + max(end - bus, 0),
+        f"the dma-ranges window with a {bits}-bit mask",
+        (
+            mask_why,
+            window,
+        ),
+    )
+
+
 def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[DmaOps, Reason]:
     bits = dev.dma_mask or 32
-    limit = 1 << bits
-    mask_why = _mask_reason(dev)
+    lo, hi, limited, reach_why = _reach(dev)
+    banks = [(base, base + size) for base, size, _ in res.model.platform.ram]
     top = res.platform.ram_top
-    if top <= limit or top == 0:
+    if top == 0 or all(lo <= start and end <= hi for start, end in banks):
         return DmaOps.DIRECT, Reason(
             "dma-direct: the device reaches all RAM",
             None,
             "kernel/dma/mapping.c: dma_go_direct",
-            (why, mask_why),
+            (why, *reach_why),
         )
     pool, pool_why = _swiotlb_pool(res)
     if pool:
         return DmaOps.DIRECT_SWIOTLB, Reason(
-            f"dma-direct+swiotlb: a {bits}-bit mask cannot reach RAM up to {top:#x}",
+            f"dma-direct+swiotlb: {limited} cannot reach all RAM (up to {top:#x})",
             None,
             "kernel/dma/direct.h: dma_capable, swiotlb_map",
-            (why, mask_why, pool_why),
+            (why, *reach_why, pool_why),
         )
     res.diagnostics.append(
         warning(
@@ -106,7 +146,7 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[DmaOps, Reason]:
         "dma-direct: no swiotlb pool, so buffers above the mask fail to map",
         None,
         "kernel/dma/direct.h: dma_capable",
-        (why, mask_why, pool_why),
+        (why, *reach_why, pool_why),
     )
 
 

@@ -187,6 +187,10 @@ PROPS: dict[type, Callable[[Any], str]] = {
     ast.Pci: lambda p: f"pci {p.address.text}",
     ast.Upstream: lambda p: f"upstream {p.bridge.text}",
     ast.DmaMask: lambda p: f"dma-mask {num(p.bits)}",
+    ast.DmaRange: lambda p: (
+        f"dma-range {num(p.cpu)} size {num(p.size)}"
+        + (f" bus {num(p.bus)}" if p.bus is not None else "")
+    ),
     ast.Coherent: lambda p: "coherent" if p.coherent else "non-coherent",
     ast.Untrusted: lambda p: "untrusted",
     ast.Caps: lambda p: "caps " + ", ".join(c.text for c in p.caps),

@@ -257,6 +257,9 @@ class Device(Node):
     multifunction: bool | None = None  # `multifunction yes|no`, as stated
     bound: str | None = None  # the driver bound to it (`bound DRIVER`)
     bridge: str | None = None  # a PCI bridge's kind: the bridge as a PCI function
+    # `dma-range CPU size SIZE [bus BUS]`: the CPU window it reaches, and its bus address
+    dma_range: tuple[int, int, int] | None = None
+    dma_range_span: Span | None = None
 
     def stream_ids(self, iommu: Iommu) -> list[tuple[int, int]]:
         """(SID, SMR mask) pairs the device emits on this IOMMU: its `iommus` cells, or for

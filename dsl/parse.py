@@ -258,6 +258,12 @@ class _Builder:
     def r_dma_mask(self, t: Any, span: Span) -> ast.DmaMask:
         return ast.DmaMask(self.num(t.children[0]), span)
 
+    def r_dma_range(self, t: Any, span: Span) -> ast.DmaRange:
+        cpu, size, bus = t.children
+        return ast.DmaRange(
+            self.num(cpu), self.num(size), None if bus is None else self.num(bus), span
+        )
+
     def r_coherent(self, t: Any, span: Span) -> ast.Coherent:
         return ast.Coherent(str(t.children[0]) == "coherent", span)
 

@@ -589,6 +589,8 @@ class Builder:
         links: list[IommuLink] = []
         pci = upstream = dma_mask = coherent = acs = pcie = multifunction = bound = None
         pci_span = node.span
+        dma_range: tuple[int, int, int] | None = None
+        dma_range_span: Span | None = None
         untrusted = disabled = False
         driver: set[str] = set()
         caps: set[str] = set()
@@ -606,6 +608,9 @@ class Builder:
                 upstream = prop.bridge.text
             elif isinstance(prop, ast.DmaMask):
                 dma_mask = self.number(prop.bits, 12, 64, "DMA mask width")
+            elif isinstance(prop, ast.DmaRange):
+                dma_range = self.dma_range(prop)
+                dma_range_span = prop.span
             elif isinstance(prop, ast.Coherent):
                 coherent = prop.coherent
             elif isinstance(prop, ast.Untrusted):
@@ -660,7 +665,24 @@ class Builder:
             pcie=pcie,
             multifunction=multifunction,
             bound=bound,
+            dma_range=dma_range,
+            dma_range_span=dma_range_span,
         )
+
+    def dma_range(self, prop: ast.DmaRange) -> tuple[int, int, int] | None:
+        """A dma-ranges window: a size above zero, all of it below 2^64."""
+        size = self.number(prop.size, 1, 1 << 64, "dma-range size")
+        bus = prop.bus.value if prop.bus is not None else prop.cpu.value
+        for what, base in (("CPU", prop.cpu.value), ("bus", bus)):
+            if size is not None and base + size > 1 << 64:
+                self.err(
+                    "E114",
+                    f"dma-range {what} window {base:#x} + {size:#x} runs past 2^64",
+                    prop.span,
+                    help="dma-ranges = <bus-address cpu-address size>: check the size",
+                )
+                return None
+        return None if size is None else (prop.cpu.value, size, bus)
 
     def check_maps(self, iommus: list[Iommu]) -> None:
         """iommu-map entries: each must survive its mask, and no requester ID may reach

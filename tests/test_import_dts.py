@@ -401,3 +401,28 @@ def test_an_arm_smmu_stream_match_mask_comes_through(tmp_path: Path) -> None:
     assert "stream-match-mask 0x1  # arm_smmu_of_xlate: one-cell streams" in text
     proc = run_cli("why", str(out), "a.group_members")
     assert proc.returncode == 0 and proc.stdout.startswith("a.group_members = [a, b]"), proc.stdout
+
+
+def test_a_bus_dma_ranges_window_comes_through(tmp_path: Path) -> None:
+    """i.MX8MQ: soc@0's dma-ranges limits its masters to the CPU window below 4 GiB
+    (of_dma_configure_id: bus_dma_limit); with 4 GiB of RAM from 0x40000000 a master the
+    IOMMU does not translate bounces through swiotlb above it."""
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n\t#address-cells = <2>; #size-cells = <2>;\n"
+        '\tcompatible = "vendor,imx8mq-board", "fsl,imx8mq";\n'
+        '\tmemory@40000000 { device_type = "memory"; reg = <0x0 0x40000000 0x1 0x0>; };\n'
+        "\tsoc@0 {\n\t\t#address-cells = <1>; #size-cells = <1>;\n"
+        "\t\tdma-ranges = <0x40000000 0x0 0x40000000 0xc0000000>;\n"
+        '\t\tsmmu: iommu@1000 { compatible = "arm,mmu-500", "arm,smmu-v2";'
+        " #iommu-cells = <1>; };\n"
+        '\t\tusb@2000 { compatible = "vendor,usb"; iommus = <&smmu 0x10>; };\n\t};\n};\n',
+    )
+    text = out.read_text()
+    assert "# /soc@0/usb@2000 (dma-range: /soc@0's dma-ranges)" in text
+    assert "dma-range 0x40000000 size 0xc0000000 }" in text
+    from iommu_rules import Board
+
+    board = Board.load(out).whatif('set cmdline "iommu.passthrough=1"')
+    assert board.value("usb.dma_ops") == "dma-direct+swiotlb"
+    assert "dma-ranges: CPU 0x40000000..0xffffffff" in str(board.why("usb.dma_ops"))

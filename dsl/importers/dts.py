@@ -217,6 +217,40 @@ def _strings(node: Any, prop: str) -> list[str]:
         return []
 
 
+def _number(cells: list[int]) -> int:
+    """A multi-cell number, most significant cell first."""
+    out = 0
+    for c in cells:
+        out = (out << 32) | c
+    return out
+
+
+def _dma_range(node: Any) -> tuple[str, str] | None:
+    """The `dma-range` of the nearest bus above the node whose dma-ranges is not empty (an
+    empty one is 1:1 and of_dma_get_range looks further up), and where it came from: its
+    first window, <bus-address cpu-address size> in the bus's and its parent's cells."""
+    bus = node.parent
+    while bus is not None:
+        if "dma-ranges" in bus.props:
+            cells = _cells(bus, "dma-ranges")
+            if cells:
+                child = (_cells(bus, "#address-cells") or [2])[0]
+                parent = (_cells(bus.parent, "#address-cells") or [2])[0] if bus.parent else 2
+                size = (_cells(bus, "#size-cells") or [1])[0]
+                if len(cells) < child + parent + size:
+                    return None
+                at = _number(cells[:child])
+                cpu = _number(cells[child : child + parent])
+                length = _number(cells[child + parent : child + parent + size])
+                more = ", the first of its windows" if len(cells) > child + parent + size else ""
+                prop = f"dma-range {cpu:#x} size {length:#x}" + (
+                    f" bus {at:#x}" if at != cpu else ""
+                )
+                return prop, f"{bus.path}'s dma-ranges{more}"
+        bus = bus.parent
+    return None
+
+
 def _cells(node: Any, prop: str) -> list[int]:
     p = node.props.get(prop)
     if p is None:
@@ -677,8 +711,13 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         ]
         if "dma-coherent" in node.props:
             props.append("coherent")
+        window = _dma_range(node)
+        note = ""
+        if window is not None:
+            props.append(window[0])
+            note = f" (dma-range: {window[1]})"
         devices.append(
-            f"{unmodelled}# {node.path}\ndevice {name}: {_compatibles(node)} "
+            f"{unmodelled}# {node.path}{note}\ndevice {name}: {_compatibles(node)} "
             f"{{ {'; '.join(props)} }}"
         )
     ram: list[str] = []

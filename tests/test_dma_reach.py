@@ -1,0 +1,65 @@
+"""What a device's DMA reaches without an IOMMU: its mask, and the bus's dma-ranges window
+(dsl/dmaops.py: _reach), and when dma-direct bounces through swiotlb."""
+
+from __future__ import annotations
+
+import pytest
+
+from iommu_rules import Board
+
+BOARD = """\
+include "std/linux"
+platform {{ arch arm64; kernel 6.8; ram {ram} }}
+device dev: "vendor,dev" {{ dma-mask {bits}{extra} }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("ram", "bits", "extra", "ops"),
+    [
+        # a 64-bit mask and no window reaches everything
+        ("0x40000000 size 4G", 64, "", "dma-direct"),
+        # i.MX8MQ's soc@0: CPU 0x40000000..0xffffffff 1:1; RAM above 4 GiB bounces
+        ("0x40000000 size 4G", 64, "; dma-range 0x40000000 size 0xc0000000", "dma-direct+swiotlb"),
+        ("0x40000000 size 3G", 64, "; dma-range 0x40000000 size 0xc0000000", "dma-direct"),
+        # BCM2711 (Raspberry Pi 4): bus 0xc0000000 is CPU 0, 1 GiB: a 32-bit mask still
+        # reaches only that GiB
+        ("0x0 size 4G", 32, "; dma-range 0x0 size 0x40000000 bus 0xc0000000", "dma-direct+swiotlb"),
+        ("0x0 size 1G", 32, "; dma-range 0x0 size 0x40000000 bus 0xc0000000", "dma-direct"),
+    ],
+)
+def test_the_dma_ranges_window_limits_what_dma_direct_reaches(
+    ram: str, bits: int, extra: str, ops: str
+) -> None:
+    """of_dma_configure_id sets bus_dma_limit from dma-ranges; dma_capable checks the bus
+    address (CPU minus the window's offset) against min(mask, bus_dma_limit)."""
+    board = Board.from_text(BOARD.format(ram=ram, bits=bits, extra=extra), "b.iommu")
+    assert not board.diagnostics
+    assert board.value("dev.dma_ops") == ops
+    if extra:
+        assert "of_dma_configure_id (bus_dma_limit" in str(board.why("dev.dma_ops"))
+
+
+def test_the_lowest_window_sets_the_arm64_dma_zone_and_so_the_pool() -> None:
+    """arm64 sizes ZONE_DMA from the lowest dma-ranges end (of_dma_get_max_cpu_address) and
+    keeps a swiotlb pool when RAM lies above it, though RAM ends below 4 GiB."""
+    text = BOARD.format(ram="0x0 size 2G", bits=32, extra="; dma-range 0x0 size 0x40000000")
+    board = Board.from_text(text, "b.iommu")
+    assert board.value("dev.dma_ops") == "dma-direct+swiotlb"
+    assert "the DMA zone (the lowest dma-ranges end, 0x3fffffff)" in str(board.why("dev.dma_ops"))
+
+
+@pytest.mark.parametrize(
+    ("prop", "words"),
+    [
+        ("dma-range 0x0 size 0", "dma-range size 0"),
+        ("dma-range 0xffffffffffff0000 size 1M", "2^64"),
+    ],
+)
+def test_bad_dma_ranges(prop: str, words: str) -> None:
+    board = Board.from_text(BOARD.format(ram="0x0 size 1G", bits=32, extra=f"; {prop}"), "b")
+    (diag,) = [d for d in board.diagnostics if d.code == "E114"]
+    assert words in diag.message
+    from iommu_rules.fmt import format_text
+
+    assert prop in format_text(BOARD.format(ram="0x0 size 1G", bits=32, extra=f"; {prop}"))
