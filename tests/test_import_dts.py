@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from conftest import import_dts, run_cli
@@ -426,3 +427,24 @@ def test_a_bus_dma_ranges_window_comes_through(tmp_path: Path) -> None:
     board = Board.load(out).whatif('set cmdline "iommu.passthrough=1"')
     assert board.value("usb.dma_ops") == "dma-direct+swiotlb"
     assert "dma-ranges: CPU 0x40000000..0xffffffff" in str(board.why("usb.dma_ops"))
+
+
+def test_ram_is_the_memory_nodes_not_the_carve_outs(tmp_path: Path) -> None:
+    """early_init_dt_scan_memory takes the root's available children with device_type =
+    "memory": a /reserved-memory child named memory@... is a carve-out inside RAM, not
+    more RAM (which made ranges overlap, E126)."""
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n\t#address-cells = <2>; #size-cells = <2>;\n"
+        '\tcompatible = "vendor,board";\n'
+        '\tmemory@80000000 { device_type = "memory"; reg = <0x0 0x80000000 0x0 0x80000000>; };\n'
+        '\tmemory@100000000 { device_type = "memory"; reg = <0x1 0x0 0x0 0x1000>;'
+        ' status = "disabled"; };\n'
+        "\treserved-memory {\n\t\t#address-cells = <2>; #size-cells = <2>; ranges;\n"
+        "\t\tmemory@86000000 { reg = <0x0 0x86000000 0x0 0x200000>; no-map; };\n\t};\n"
+        '\tsmmu: iommu@1000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; };\n'
+        '\tusb@2000 { compatible = "vendor,usb"; iommus = <&smmu 0x10>; };\n};\n',
+    )
+    text = out.read_text()
+    assert re.findall(r"^    ram .*$", text, re.M) == ["    ram 0x80000000 size 0x80000000"]
+    assert run_cli("check", str(out)).returncode == 0

@@ -722,7 +722,13 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         )
     ram: list[str] = []
     for node in nodes:
-        if node.name.split("@")[0] != "memory" or "reg" not in node.props:
+        # early_init_dt_scan_memory: the root's children with device_type = "memory" that are
+        # available; a /reserved-memory child named memory@... is a carve-out, not RAM
+        if node.parent is None or node.parent.parent is not None:
+            continue
+        if _strings(node, "device_type")[:1] != ["memory"] or "reg" not in node.props:
+            continue
+        if not _enabled(node):
             continue
         reg = _cells(node, "reg")
         parent = node.parent
