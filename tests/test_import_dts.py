@@ -448,3 +448,20 @@ def test_ram_is_the_memory_nodes_not_the_carve_outs(tmp_path: Path) -> None:
     text = out.read_text()
     assert re.findall(r"^    ram .*$", text, re.M) == ["    ram 0x80000000 size 0x80000000"]
     assert run_cli("check", str(out)).returncode == 0
+
+
+def test_dtc_tolerated_alias_names_and_dtc_includes(tmp_path: Path) -> None:
+    """dtc only warns about an alias name with '_' (AM57xx's d_can0), and `/include/` is
+    dtc's own include, which cpp leaves for it (OMAP3 boards): both import."""
+    (tmp_path / "nothing.h").write_text("#define NOTHING 1\n")
+    (tmp_path / "soc.dtsi").write_text(
+        '/ { smmu: iommu@1000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; }; };\n'
+    )
+    _, out = import_dts(
+        tmp_path,
+        '/dts-v1/;\n/include/ "soc.dtsi"\n#include "nothing.h"\n/ {\n'
+        '\tcompatible = "vendor,board";\n\taliases { d_can0 = &usb; serial0 = &usb; };\n'
+        '\tusb: usb@2000 { compatible = "vendor,usb"; iommus = <&smmu 0x10>; };\n};\n',
+    )
+    text = out.read_text()
+    assert "device usb: " in text and "iommu smmu" in text

@@ -501,6 +501,24 @@ def _pack_iommus(pack: str) -> dict[str, tuple[str, bool]]:
     return {name: (i.kind, bool(i.maps)) for name, i in model.iommus.items()}
 
 
+ALIAS = re.compile(r"[0-9a-z-]+$")  # what dtlib accepts as an alias name
+
+
+def _tolerant(dtlib: Any) -> Any:
+    """dtlib's DT, but taking the /aliases names dtc only warns about (`d_can0` on AM57xx):
+    dtlib refuses the whole tree for one, and the import uses no alias."""
+
+    class TolerantDT(dtlib.DT):  # type: ignore[misc, name-defined]
+        def _register_aliases(self) -> None:
+            aliases = self.root.nodes.get("aliases")
+            if aliases is not None:
+                for name in [n for n in aliases.props if not ALIAS.match(n)]:
+                    del aliases.props[name]
+            super()._register_aliases()
+
+    return TolerantDT if hasattr(dtlib.DT, "_register_aliases") else dtlib.DT
+
+
 def import_dts(path: Path, includes: list[str] | None = None, arch: str | None = None) -> DtsImport:
     """A formatted rule file for the board; never raises."""
     diags: list[Diagnostic] = []
@@ -518,7 +536,8 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     with tempfile.NamedTemporaryFile("w", suffix=".dts", delete=False) as tmp:
         tmp.write(text)
     try:
-        dt = dtlib.DT(tmp.name)
+        # cpp leaves dtc's own `/include/` lines: resolve them where cpp looked
+        dt = _tolerant(dtlib)(tmp.name, include_path=[str(path.parent), *(includes or [])])
     except Exception as exc:  # dtlib.DTError, with its own file:line in the message
         msg = str(exc).replace(tmp.name, str(path))
         return DtsImport(
