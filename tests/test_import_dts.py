@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from conftest import import_dts, run_cli
 
 FIX = Path(__file__).parent / "fixtures" / "dts"
@@ -465,3 +467,40 @@ def test_dtc_tolerated_alias_names_and_dtc_includes(tmp_path: Path) -> None:
     )
     text = out.read_text()
     assert "device usb: " in text and "iommu smmu" in text
+
+
+ARCH_DTS = (
+    "/dts-v1/;\n/ {{\n\tcompatible = {root};\n"
+    '\tcpus {{ cpu@0 {{ device_type = "cpu"; compatible = "{core}"; }}; }};\n'
+    '\tsmmu: iommu@1000 {{ compatible = "arm,mmu-500"; #iommu-cells = <1>; }};\n'
+    '\tusb@2000 {{ compatible = "vendor,usb"; iommus = <&smmu 0x10>; }};\n}};\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("root", "core", "where", "arch"),
+    [
+        # a core only arm32 runs: Exynos4412, RK3128, RZ/G1
+        ('"samsung,exynos4412"', "arm,cortex-a9", "", "arm"),
+        ('"rockchip,rk3128"', "arm,cortex-a7", "", "arm"),
+        # a core that runs AArch32 at EL0 at most: arm64
+        ('"vendor,soc"', "arm,cortex-a76", "", "arm64"),
+        # either: the tree it comes from decides (arm32 MSM8916 boards sit in arch/arm)
+        ('"qcom,msm8916"', "arm,cortex-a53", "src/arm/qcom", "arm"),
+        ('"qcom,msm8916"', "arm,cortex-a53", "arch/arm64/boot/dts/qcom", "arm64"),
+        # either, and no tree: the SoC (Exynos5433 is arm64, though "samsung,exynos5")
+        ('"samsung,exynos5433"', "arm,cortex-a53", "", "arm64"),
+        ('"samsung,exynos5420"', "arm,cortex-a53", "", "arm"),
+    ],
+)
+def test_the_arch_comes_from_the_tree_and_the_cpus(
+    tmp_path: Path, root: str, core: str, where: str, arch: str
+) -> None:
+    folder = tmp_path / where if where else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    src = folder / "board.dts"
+    src.write_text(ARCH_DTS.format(root=root, core=core))
+    out = tmp_path / "board.iommu"
+    proc = run_cli("import", "dts", str(src), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert f"    arch {arch}\n" in out.read_text()

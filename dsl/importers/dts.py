@@ -100,6 +100,9 @@ PACKS = [
     ("samsung,exynos", "std/soc/exynos"),
 ]
 ARCH = [
+    ("samsung,exynos5433", "arm64"),  # before "samsung,exynos5": Cortex-A57/A53, arm64 only
+    ("samsung,exynos7", "arm64"),
+    ("nvidia,tegra132", "arm64"),  # Denver: arm64 (its DTs also say "nvidia,tegra124")
     ("nvidia,tegra20", "arm"),
     ("nvidia,tegra30", "arm"),
     ("nvidia,tegra114", "arm"),
@@ -116,6 +119,47 @@ ARCH = [
     ("ti,am57", "arm"),
     ("ti,dra7", "arm"),
 ]
+
+
+# CPU cores an arm64 kernel cannot run on (32-bit only), and cores that run AArch32 at EL0
+# at most, so only an arm64 kernel (the `compatible` of /cpus/cpu@N, cpus/arm,cpus.yaml).
+# Cores that run either (Cortex-A35/A53/A57/A72/A73) decide nothing.
+ARM32_CORES = re.compile(
+    r"arm,(cortex-a(5|7|8|9|12|15|17)|cortex-r\d+|arm9\w*|arm11\w*|arm1176\w*)$"
+    r"|qcom,(krait|scorpion)$|marvell,(pj4\w*|sheeva\w*)$|brcm,brahma-b15$"
+)
+ARM64_CORES = re.compile(
+    r"arm,(cortex-a(55|65|65ae|75|76|76ae|77|78\w*|510|520|710|715|720|725)|cortex-x\d+\w*"
+    r"|neoverse-\w+)$|nvidia,(denver|carmel)$|apple,\w+$|qcom,(kryo[3-9]\d\d|oryon\w*)$"
+)
+# the source tree's arch directories: arch/<arch>/boot/dts (a kernel), src/<arch>/ (the
+# devicetree-rebasing tree U-Boot carries)
+TREE_ARCH = {"arm64": "arm64", "arm": "arm", "riscv": "riscv64", "powerpc": "powerpc"}
+
+
+def _arch_of_tree(path: Path) -> str | None:
+    """The arch directory the board comes from, when its path has one."""
+    parts = path.resolve().parts
+    for i, part in enumerate(parts[:-1]):
+        if part in TREE_ARCH and (
+            parts[i + 1 : i + 3] == ("boot", "dts") or (i > 0 and parts[i - 1] == "src")
+        ):
+            return TREE_ARCH[part]
+    return None
+
+
+def _arch_of_cpus(dt: Any) -> str | None:
+    """What the CPU cores allow: a RISC-V hart ("riscv", cpus/riscv,cpus.yaml), a core
+    only arm32 runs on, or one only arm64 runs on."""
+    cpus = dt.get_node("/cpus").nodes.values() if dt.has_node("/cpus") else []
+    compat = {c for cpu in cpus for c in _strings(cpu, "compatible")}
+    if "riscv" in compat:
+        return "riscv64"
+    if any(ARM64_CORES.match(c) for c in compat):
+        return "arm64"
+    if any(ARM32_CORES.match(c) for c in compat):
+        return "arm"
+    return None
 
 
 @dataclass
@@ -565,12 +609,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     }
     if len(only) == 1:
         arch = arch or only.pop()
+    arch = arch or _arch_of_tree(path) or _arch_of_cpus(dt)
     arch = arch or next((a for c in root_compat for p, a in ARCH if c.startswith(p)), None)
-    if arch is None:
-        # a RISC-V hart's compatible is "<vendor>,<core>", "riscv" (cpus/riscv,cpus.yaml)
-        harts = dt.get_node("/cpus").nodes.values() if dt.has_node("/cpus") else []
-        riscv = any("riscv" in _strings(cpu, "compatible") for cpu in harts)
-        arch = "riscv64" if riscv else "arm64"
+    arch = arch or "arm64"
     used: set[str] = set()
     names: dict[str, str] = {}
     mapless: dict[str, str] = {}  # node path -> name, IOMMUs the pack declares without maps
