@@ -122,6 +122,11 @@ class StreamMatchMask(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class Reg(Node):
+    address: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class IommuMap(Node):
     pci_domain: Num | None  # the host bridge's PCI domain; None: every domain
     rid: Num
@@ -173,6 +178,7 @@ IommuProp = (
     | StreamBits
     | Smrs
     | StreamMatchMask
+    | Reg
     | IommuMap
     | MapMask
     | SocGroup

@@ -176,6 +176,7 @@ PROPS: dict[type, Callable[[Any], str]] = {
     ast.StreamBits: lambda p: f"stream-bits {num(p.bits)}",
     ast.Smrs: lambda p: f"smrs {num(p.count)}",
     ast.StreamMatchMask: lambda p: f"stream-match-mask {num(p.mask)}",
+    ast.Reg: lambda p: f"reg {num(p.address)}",
     ast.IommuMap: _map,
     ast.MapMask: lambda p: f"map-mask {num(p.mask)}",
     ast.SocGroup: _soc_group,

@@ -171,6 +171,7 @@ class Iommu(Node):
     file: str
     smrs: int | None = None  # an Arm SMMU's stream match registers; None: not stated
     match_mask: int = 0  # the node's stream-match-mask, for streams with no SMR mask cell
+    reg: int | None = None  # the node's MMIO base: names it in a .dtb, which has no labels
 
     @property
     def driver(self) -> Kind:

@@ -186,6 +186,9 @@ class _Builder:
     def r_stream_match_mask(self, t: Any, span: Span) -> ast.StreamMatchMask:
         return ast.StreamMatchMask(self.num(t.children[0]), span)
 
+    def r_reg(self, t: Any, span: Span) -> ast.Reg:
+        return ast.Reg(self.num(t.children[0]), span)
+
     def r_iommu_map(self, t: Any, span: Span) -> ast.IommuMap:
         dom, rid, sid, smr, length, mask = (None if c is None else self.num(c) for c in t.children)
         assert rid is not None and sid is not None and length is not None

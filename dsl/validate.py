@@ -310,6 +310,7 @@ class Builder:
         bits = None
         smrs: int | None = None
         match_mask = 0
+        reg: int | None = None
         map_props: list[ast.IommuMap] = []
         map_mask = None
         groups: list[SocGroup] = []
@@ -344,6 +345,8 @@ class Builder:
                     cells = c
             elif isinstance(prop, ast.StreamBits):
                 bits = self.number(prop.bits, 1, 32, "stream-bits")
+            elif isinstance(prop, ast.Reg):
+                reg = prop.address.value
             elif isinstance(prop, ast.Smrs | ast.StreamMatchMask):
                 got = self.smr_prop(prop, kind)
                 if isinstance(prop, ast.Smrs):
@@ -452,6 +455,7 @@ class Builder:
             file=fname,
             smrs=smrs,
             match_mask=match_mask,
+            reg=reg,
         )
 
     def smr_prop(self, prop: ast.Smrs | ast.StreamMatchMask, kind: str) -> int | None:

@@ -97,6 +97,7 @@ iommu_props = st.one_of(
     st.just(["reserved", "0", ",", "2", "..", "3"]),
     st.just(["secure", "1"]),
     st.just(["cells", "2"]),
+    st.sampled_from([["smrs", "12"], ["stream-match-mask", "0x7f80"], ["reg", "0x12000000"]]),
     st.tuples(names, names).map(lambda t: ["group", t[0], ":", t[1], ",", "0x4"]),
     st.just(["quirk", "no-identity"]),
     st.sampled_from([[], ["smr-mask", "0x1"]]).map(
@@ -117,6 +118,9 @@ device_props = st.one_of(
     st.tuples(names, names).map(lambda t: ["iommu", t[0], "swgroup", t[1]]),
     st.just(["pci", "0000:01:00.1"]),
     st.just(["dma-mask", "32"]),
+    st.sampled_from([[], ["bus", "0xc0000000"]]).map(
+        lambda bus: ["dma-range", "0x0", "size", "0x40000000", *bus]
+    ),
     st.sampled_from([["coherent"], ["non-coherent"], ["untrusted"], ["acs", "no"]]),
     st.just(["driver", "own-domain", ",", "managed-dma"]),
 )

@@ -504,3 +504,33 @@ def test_the_arch_comes_from_the_tree_and_the_cpus(
     proc = run_cli("import", "dts", str(src), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert f"    arch {arch}\n" in out.read_text()
+
+
+TEGRA194_LIKE = """\
+/dts-v1/;
+/ {{
+\tcompatible = "nvidia,p2972-0000", "nvidia,tegra194";
+\t#address-cells = <1>; #size-cells = <1>;
+\t{iso}iommu@10000000 {{ compatible = "nvidia,tegra194-smmu", "nvidia,smmu-500";
+\t\t#iommu-cells = <1>; status = "disabled"; phandle = <2>; }};
+\t{main}iommu@12000000 {{ compatible = "nvidia,tegra194-smmu", "nvidia,smmu-500";
+\t\t#iommu-cells = <1>; phandle = <1>; }};
+\tethernet@2490000 {{ compatible = "nvidia,tegra194-eqos"; iommus = <1 0x14>; }};
+}};
+"""
+
+
+def test_a_dtb_without_labels_finds_the_fact_packs_iommus_by_address(tmp_path: Path) -> None:
+    """A .dtb keeps unit addresses, not labels: the fact pack's `reg` says which of its
+    two arm-smmus each node is, so the import declares none twice (E127 before)."""
+    texts = []
+    for iso, main in (("smmu_iso: ", "smmu: "), ("", "")):  # a .dts, then as a .dtb has it
+        sub = tmp_path / ("labels" if iso else "bare")
+        sub.mkdir()
+        _, out = import_dts(sub, TEGRA194_LIKE.format(iso=iso, main=main))
+        texts.append(out.read_text())
+        assert "# /iommu@12000000: declared by std/soc/tegra194 as 'smmu'" in texts[-1]
+        assert "# /iommu@10000000: declared by std/soc/tegra194 as 'smmu_iso'" in texts[-1]
+        assert "\niommu " not in texts[-1]
+        assert run_cli("check", str(out)).returncode == 0
+    assert texts[0].replace("labels", "bare") == texts[1]

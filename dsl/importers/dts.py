@@ -536,13 +536,23 @@ def _map_entries(
     return entries, ""
 
 
-def _pack_iommus(pack: str) -> dict[str, tuple[str, bool]]:
-    """The IOMMUs a SoC fact pack declares: name -> (kind, whether it has `map` entries)."""
+def _pack_iommus(pack: str) -> dict[str, tuple[str, bool, int | None]]:
+    """The IOMMUs a SoC fact pack declares: name -> (kind, whether it has `map` entries,
+    its `reg`)."""
     from ..loader import load_text
     from ..validate import build_model
 
     model = build_model(load_text(f'include "{pack}"\n', "<import>"))
-    return {name: (i.kind, bool(i.maps)) for name, i in model.iommus.items()}
+    return {name: (i.kind, bool(i.maps), i.reg) for name, i in model.iommus.items()}
+
+
+def _unit_address(node: Any) -> int | None:
+    """The node's unit address (iommu@12000000), which a .dtb keeps though labels go."""
+    _, _, unit = node.name.partition("@")
+    try:
+        return int(unit.split(",")[0], 16) if unit else None
+    except ValueError:
+        return None
 
 
 ALIAS = re.compile(r"[0-9a-z-]+$")  # what dtlib accepts as an alias name
@@ -644,8 +654,21 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         ncells = _cells(node, "#iommu-cells")[0] if _cells(node, "#iommu-cells") else 1
         iommus[node.path] = (kind, ncells)
         label = node.labels[0] if node.labels else None
-        same_kind = [n for n, (k, _) in pack_iommus.items() if k == kind]
-        declared = label if label in pack_iommus else same_kind[0] if len(same_kind) == 1 else None
+        # the pack's IOMMU this node is: by label (a .dts), by address (a .dtb keeps the
+        # unit address, not the labels), or the pack's only one of the kind whose address
+        # does not say otherwise
+        address = _unit_address(node)
+        same_kind = [
+            n
+            for n, (k, _, reg) in pack_iommus.items()
+            if k == kind and (reg is None or address is None or reg == address)
+        ]
+        at = [n for n in same_kind if address is not None and pack_iommus[n][2] == address]
+        declared = label if label in pack_iommus else None
+        if declared is None and at:
+            declared = at[0]
+        elif declared is None and len(same_kind) == 1:
+            declared = same_kind[0]
         if declared is not None:
             names[node.path] = declared
             used.add(declared)
