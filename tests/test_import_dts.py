@@ -120,7 +120,25 @@ def test_pci_host_iommu_maps(tmp_path: Path) -> None:
 
 
 def test_iommu_map_on_a_non_pci_node_is_a_warning(tmp_path: Path) -> None:
-    """host1x maps its context devices' IDs with an iommu-map too; they are not PCI."""
+    """The fsl-mc bus maps its objects' ICIDs with an iommu-map; they are not PCI functions
+    and not in the DT (the MC firmware makes them): W814 says so."""
+    proc, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n"
+        '\tcompatible = "fsl,lx2160a-rdb", "fsl,lx2160a";\n'
+        '\tsmmu: iommu@5000000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; };\n'
+        '\tfsl-mc@80c000000 { compatible = "fsl,qoriq-mc"; iommu-map = <0x17 &smmu 0 1>; };\n'
+        '\tusb@3100000 { compatible = "snps,dwc3"; iommus = <&smmu 0x4>; };\n};\n',
+    )
+    assert "warning[W814]" in proc.stderr and "not a PCI host" in proc.stderr
+    assert "MC firmware" in proc.stderr
+    text = out.read_text()
+    assert "map rid" not in text and "iommu smmu sid 0x4" in text
+
+
+def test_a_single_host1x_map_entry_is_one_context_device(tmp_path: Path) -> None:
+    """host1x_memory_context_list_init counts entries (u32 cells / 4), not IDs: one entry
+    of length 8 is one context device, ID 0."""
     proc, out = import_dts(
         tmp_path,
         "/dts-v1/;\n/ {\n"
@@ -130,9 +148,9 @@ def test_iommu_map_on_a_non_pci_node_is_a_warning(tmp_path: Path) -> None:
         '\thost1x@13e00000 { compatible = "nvidia,tegra186-host1x";'
         " iommus = <&smmu 0x6>; iommu-map = <0 &smmu 0x38 8>; };\n};\n",
     )
-    assert "warning[W814]" in proc.stderr and "not a PCI host" in proc.stderr
     text = out.read_text()
-    assert "map rid" not in text and "iommu smmu sid 0x6" in text
+    assert "W814" not in proc.stderr
+    assert re.findall(r"^device (host1x_ctx\d+)", text, re.M) == ["host1x_ctx0"]
     # std/soc/tegra186 declares the MMU-500 (not the tegra memory controller's pack)
     assert 'include "std/soc/tegra186"' in text and 'include "std/soc/tegra"\n' not in text
     assert "declared by std/soc/tegra186 as 'smmu'" in text
@@ -534,3 +552,23 @@ def test_a_dtb_without_labels_finds_the_fact_packs_iommus_by_address(tmp_path: P
         assert "\niommu " not in texts[-1]
         assert run_cli("check", str(out)).returncode == 0
     assert texts[0].replace("labels", "bare") == texts[1]
+
+
+def test_host1x_context_devices_come_from_its_iommu_map(tmp_path: Path) -> None:
+    """host1x_memory_context_list_init: one context device per iommu-map entry, configured
+    with ID i (of_dma_configure_id), which the map turns into the entry's stream ID."""
+    proc, out = import_dts(
+        tmp_path,
+        '/dts-v1/;\n/ {\n\tcompatible = "vendor,board", "nvidia,tegra186";\n'
+        '\tsmmu: iommu@12000000 { compatible = "nvidia,tegra186-smmu", "nvidia,smmu-500";'
+        " #iommu-cells = <1>; };\n"
+        '\thost1x@13e00000 { compatible = "nvidia,tegra186-host1x"; iommus = <&smmu 0x01>;\n'
+        "\t\tiommu-map = <0 &smmu 0x38 1>, <1 &smmu 0x39 1>; };\n};\n",
+    )
+    text = out.read_text()
+    assert 'device host1x_ctx0: "host1x-ctx" { iommu smmu sid 0x38; dma-mask 38 }' in text
+    assert 'device host1x_ctx1: "host1x-ctx" { iommu smmu sid 0x39; dma-mask 38 }' in text
+    assert "W814" not in proc.stderr  # the map is imported, not skipped
+    from iommu_rules import Board
+
+    assert Board.load(out).value("host1x_ctx1.group_members") == ["host1x_ctx1"]

@@ -360,6 +360,38 @@ def _enabled(node: Any) -> bool:
     return True
 
 
+def _is_host1x(node: Any) -> bool:
+    return any(re.fullmatch(r"nvidia,tegra\d+-host1x", c) for c in _strings(node, "compatible"))
+
+
+def _host1x_contexts(
+    node: Any, dt: Any, iommus: dict[str, tuple[str, int]], names: dict[str, str], used: set[str]
+) -> list[str]:
+    """host1x's context devices (drivers/gpu/host1x/context.c:
+    host1x_memory_context_list_init, 6.0): one per four-cell `iommu-map` entry of the host1x
+    node, host1x-ctx.N, with a 38-bit DMA mask, configured by of_dma_configure_id with ID N,
+    which the map turns into a stream ID (of_map_id). No DT node and no compatible of their
+    own: "host1x-ctx" stands in for one."""
+    cells = _cells(node, "iommu-map")
+    count = len(cells) // 4
+    entries = [cells[i : i + 4] for i in range(0, count * 4, 4)]
+    out = []
+    base = names.get(node.path) or _ident(node, set(used))
+    for i in range(count):
+        hit = next((e for e in entries if e[0] <= i < e[0] + e[3]), None)
+        target = dt.phandle2node.get(hit[1]) if hit is not None else None
+        if hit is None or target is None or target.path not in iommus:
+            continue  # "Context device %d has no IOMMU!": the kernel deletes it
+        name = unique_name(f"{base}_ctx{i}", used)
+        sid = hit[2] + i - hit[0]
+        out.append(
+            f"# {node.path}: context device host1x-ctx.{i} (iommu-map ID {i})\n"
+            f'device {name}: "host1x-ctx" {{ iommu {names[target.path]} sid {sid:#x}; '
+            "dma-mask 38 }"
+        )
+    return out
+
+
 def _host_maps(
     path: Path,
     nodes: list[Any],
@@ -388,16 +420,25 @@ def _host_maps(
     for n in nodes:
         if "iommu-map" not in n.props or not _enabled(n):
             continue
+        if _is_host1x(n):
+            continue  # its context devices: _host1x_contexts
         if _strings(n, "device_type") != ["pci"]:
-            # host1x maps its context devices' IDs the same way (drivers/gpu/host1x/
-            # context.c); those are not PCI functions and the language has no map for them
+            fsl_mc = "fsl,qoriq-mc" in _strings(n, "compatible")
             diags.append(
                 warning(
                     "W814",
                     f"'{n.path}': iommu-map on a node that is not a PCI host "
-                    '(device_type "pci"); not imported',
+                    '(device_type "pci"); not imported'
+                    + (
+                        ": the fsl-mc bus's objects (DPAA2 DPNIs, DPIOs, ...) come from the "
+                        "MC firmware at run time, each with the ICID its iommu-map turns into "
+                        "a stream ID (fsl_mc_dma_configure)"
+                        if fsl_mc
+                        else ""
+                    ),
                     where,
-                    help="declare the devices its IDs belong to with 'iommu NAME sid N'",
+                    help="declare the devices its IDs belong to with 'iommu NAME sid N'"
+                    + (" (the ICIDs: 'ls-listni' or /sys/bus/fsl-mc)" if fsl_mc else ""),
                 )
             )
             continue
@@ -717,6 +758,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         block = f" {{\n    {body}\n}}" if props else ""
         out_iommus.append(f"# {ipath}: {compat}\niommu {names[ipath]}: {iommus[ipath][0]}{block}")
     devices: list[str] = []
+    device_names: dict[str, str] = {}  # node path -> its device's name
     for node in nodes:
         if pamu is not None and "fsl,liodn" in node.props and _enabled(node):
             devices.append(_liodn_client(node, names[pamu.path], used))
@@ -726,6 +768,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if not _enabled(node):
             continue
         name = _ident(node, used)
+        device_names[node.path] = name
         cells = _cells(node, "iommus")
         streams: dict[str, list[str]] = {}  # IOMMU name -> stream arguments
         unmodelled = ""
@@ -803,6 +846,9 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             f"{unmodelled}# {node.path}{note}\ndevice {name}: {_compatibles(node)} "
             f"{{ {'; '.join(props)} }}"
         )
+    for node in nodes:
+        if _is_host1x(node) and "iommu-map" in node.props and _enabled(node):
+            devices += _host1x_contexts(node, dt, iommus, {**names, **device_names}, used)
     ram: list[str] = []
     for node in nodes:
         # early_init_dt_scan_memory: the root's children with device_type = "memory" that are
