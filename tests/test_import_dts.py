@@ -572,3 +572,26 @@ def test_host1x_context_devices_come_from_its_iommu_map(tmp_path: Path) -> None:
     from iommu_rules import Board
 
     assert Board.load(out).value("host1x_ctx1.group_members") == ["host1x_ctx1"]
+
+
+@pytest.mark.parametrize(
+    ("include", "where"),
+    [
+        ("<arm/cros-ec-keyboard.dtsi>", "scripts/dtc/include-prefixes"),
+        ("<dt-bindings/memory/tegra30-mc.h>", "-I linux/include"),
+    ],
+)
+def test_e813_names_the_missing_file_and_where_it_lives(
+    tmp_path: Path, include: str, where: str
+) -> None:
+    """cpp's first line is often 'In file included from ...': the error names the file cpp
+    could not find, the #include that wanted it, and the directories that have it."""
+    (tmp_path / "soc.dtsi").write_text(f"#include {include}\n")
+    src = tmp_path / "board.dts"
+    src.write_text('/dts-v1/;\n#include "soc.dtsi"\n/ { };\n')
+    proc = run_cli("import", "dts", str(src))
+    assert proc.returncode == 3
+    name = include.strip("<>")
+    assert f"error[E813]: cpp cannot find '{name}', included from" in proc.stderr
+    assert "soc.dtsi:1:10: error[E813]" in proc.stderr and where in proc.stderr
+    assert "In file included from" not in proc.stderr

@@ -229,15 +229,46 @@ def preprocess(path: Path, includes: list[str]) -> tuple[str | None, Diagnostic 
         args += ["-I", inc]
     proc = subprocess.run([*args, str(path)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        first = (proc.stderr.strip().splitlines() or ["cpp failed"])[0]
-        return None, error(
-            "E813",
-            f"cpp failed on '{path}': {first}",
-            where,
-            help="add the kernel's include directories with -I "
-            "(e.g. -I linux/include -I linux/arch/arm64/boot/dts)",
-        )
+        return None, _cpp_failure(path, proc.stderr, where)
     return proc.stdout, None
+
+
+# gcc's cpp: "FILE:LINE:COL: fatal error: NAME: No such file or directory"
+CPP_MISSING = re.compile(r"^(.+?):(\d+):(\d+): fatal error: (.+?): No such file or directory$")
+
+
+def _cpp_failure(path: Path, stderr: str, where: Span) -> Diagnostic:
+    """E813 naming what cpp could not find and where it was included, with the include
+    directories that find it in a kernel tree and in the devicetree-rebasing tree."""
+    lines = stderr.strip().splitlines()
+    missing = next((m for line in lines if (m := CPP_MISSING.match(line))), None)
+    if missing is None:
+        error_line = next((line for line in lines if "error" in line), None)
+        return error(
+            "E813",
+            f"cpp failed on '{path}': {error_line or (lines[0] if lines else 'no message')}",
+            where,
+        )
+    name = missing.group(4)
+    line, col = int(missing.group(2)), int(missing.group(3))
+    at = Span(missing.group(1), line, col, line, col + len(name) + 2)  # <name> or "name"
+    arch_dir = name.split("/")[0] in ("arm", "arm64", "riscv", "powerpc", "mips")
+    found_in = (
+        "another arch's dts directory: a kernel tree has them in scripts/dtc/include-prefixes/ "
+        "(-I linux/scripts/dtc/include-prefixes), the devicetree-rebasing tree in src/ "
+        "(-I dts/upstream/src)"
+        if arch_dir
+        else "the include directory (-I linux/include, or -I dts/upstream/include)"
+        if name.startswith("dt-bindings/")
+        else "the board's own directory or another -I"
+    )
+    return error(
+        "E813",
+        f"cpp cannot find '{name}', included from {missing.group(1)}:{line}",
+        at,
+        label="this #include",
+        help=f"'{name}' lives in {found_in}",
+    )
 
 
 def _ident(node: Any, used: set[str]) -> str:
