@@ -1010,8 +1010,11 @@ _ALL = (
         "`import dts`: `#include` without `cpp`, or `cpp` failed (add `-I` directories).",
         "A .dts that uses `#include` is run through the C preprocessor first. Either "
         "`cpp` is not installed, or it failed: most often an "
-        "included .dtsi or header is not found. Install `cpp`, and give the directories the "
-        "includes are in with `-I` (for a kernel tree, `-I include -I arch/arm64/boot/dts`).",
+        "included .dtsi or header is not found: the error names it and the `#include` that "
+        "wanted it. Install `cpp`, and give the directories the includes are in with `-I`: "
+        "for a kernel tree `-I include -I scripts/dtc/include-prefixes` (which has `arm/`, "
+        "`arm64/` and `dt-bindings/` for includes across arches), for the devicetree-rebasing "
+        "tree `-I include -I src`.",
         """
         $ printf '/dts-v1/;\\n#include "board-common.dtsi"\\n' > board.dts
         $ iommu-rules import dts board.dts
