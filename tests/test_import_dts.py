@@ -279,12 +279,21 @@ def test_an_iommus_provider_with_no_kind_is_skipped_and_its_clients_say_why(
     assert "whose IOMMU iommu-rules does not model (W811): shown untranslated" in text
 
 
-def test_the_allwinner_h6_iommu_and_its_pack(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("soc", "iommu"),
+    [
+        ("allwinner,sun50i-h6", '"allwinner,sun50i-h6-iommu"'),
+        # H616 and A523 (which falls back to it): the same driver, sun50i_iommu_dt
+        ("allwinner,sun50i-h616", '"allwinner,sun50i-h616-iommu"'),
+        ("allwinner,sun55i-a523", '"allwinner,sun55i-a523-iommu", "allwinner,sun50i-h616-iommu"'),
+    ],
+)
+def test_the_allwinner_h6_iommu_and_its_pack(tmp_path: Path, soc: str, iommu: str) -> None:
     _, out = import_dts(
         tmp_path,
         "/dts-v1/;\n/ {\n"
-        '\tcompatible = "pine64,pine-h64", "allwinner,sun50i-h6";\n'
-        '\tiommu: iommu@30f0000 { compatible = "allwinner,sun50i-h6-iommu";'
+        f'\tcompatible = "vendor,board", "{soc}";\n'
+        f"\tiommu: iommu@30f0000 {{ compatible = {iommu};"
         " #iommu-cells = <1>; };\n"
         '\tmixer@1100000 { compatible = "allwinner,sun50i-h6-de3-mixer-0";'
         " iommus = <&iommu 0>; };\n"

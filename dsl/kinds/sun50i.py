@@ -26,8 +26,11 @@ SUN50I_IOMMU = Sun50i(
     notes="Allwinner H6: one table register, so one group for all masters, and a driver domain "
     "replaces the default one; `std/iommu/sun50i-iommu`",
     pack="std/iommu/sun50i-iommu",
-    # (D1's "allwinner,sun20i-d1-iommu" exists only as a posted patch)
-    compatibles=("allwinner,sun50i-h6-iommu",),
+    # H616 (and A523, which lists it as its fallback) has the same IP: sun50i_iommu_dt
+    # matches "allwinner,sun50i-h616-iommu" from the series that added the H616 IOMMU node
+    # (the release is not established here, so the kind takes the node on every kernel).
+    # D1's "allwinner,sun20i-d1-iommu" exists only as a posted patch.
+    compatibles=("allwinner,sun50i-h6-iommu", "allwinner,sun50i-h616-iommu"),
     arch=None,
     selects_arm_dma_use_iommu="SUN50I_IOMMU",
     streams=frozenset({"sid"}),
