@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
-from ..diagnostics import Label, error
+from ..diagnostics import Diagnostic, Label, error
 from ..eras import ADRENO_CONTEXT_BANK_0, DEFERRED_FLUSH_CAP
 from ..provenance import Reason
 from .base import GENERIC_GROUP, Contexts, Kind
@@ -87,53 +87,56 @@ class ArmSmmu(Kind):
             for sid, mask in dev.stream_ids(iommu):
                 hit = smrs.first_overlap(sid, mask, dev.name)
                 if hit is None and iommu.smrs is not None and len(smrs.entries) >= iommu.smrs:
-                    # no free SMR: -ENOSPC; arm_smmu_master_alloc_smes frees the ones this
-                    # master took before it fails
-                    smrs.truncate(before)
-                    _no_free_smr(grouper, iommu, dev, sid, mask)
-                    break
-                if hit is None:
+                    reason, diag = _no_free_smr(iommu, dev, sid, mask)
+                elif hit is None:
                     smrs.add(sid, mask, dev.name)
                     continue
-                sid0, mask0, owner = hit
-                if (mask & mask0) == mask and ((sid ^ sid0) & ~mask0) == 0:
+                elif (mask & hit[1]) == mask and ((sid ^ hit[0]) & ~hit[1]) == 0:
                     # The new entry lies entirely within an existing SMR: reuse it.
                     grouper.link(
-                        owner,
+                        hit[2],
                         dev.name,
                         Reason(
                             f"'{dev.name}' stream {sid:#x}/{mask:#x} lies within "
-                            f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: one stream map entry",
+                            f"'{hit[2]}''s SMR {hit[0]:#x}/{hit[1]:#x}: one stream map entry",
                             dev.link_span(iommu),
                             src,
                         ),
                     )
                     continue
-                # Overlapping but not contained: the kernel refuses (-EINVAL).
-                reason = Reason(
-                    f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
-                    f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: -EINVAL",
-                    dev.link_span(iommu),
-                    src,
-                )
+                else:
+                    reason, diag = _partial_overlap(grouper, iommu, dev, sid, mask, hit)
+                # arm_smmu_master_alloc_smes: the master's probe fails, and the entries it
+                # took are freed again
+                smrs.truncate(before)
                 grouper.fail(dev, reason)
-                grouper.res.diagnostics.append(
-                    error(
-                        "E201",
-                        f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
-                        f"the SMR of '{owner}'",
-                        reason.span or dev.span,
-                        label="the kernel fails this device's IOMMU probe with -EINVAL",
-                        secondary=(
-                            Label(grouper.model.devices[owner].span, f"'{owner}' defined here"),
-                        ),
-                        help="give both devices the same SID/mask, or non-overlapping ones",
-                    )
-                )
+                grouper.res.diagnostics.append(diag)
+                break
         super().device_group(grouper, iommu, devs)
 
 
-def _no_free_smr(grouper: Grouper, iommu: Iommu, dev: Device, sid: int, mask: int) -> None:
+def _partial_overlap(
+    grouper: Grouper, iommu: Iommu, dev: Device, sid: int, mask: int, hit: tuple[int, int, str]
+) -> tuple[Reason, Diagnostic]:
+    """E201: the stream overlaps another master's SMR without lying within it (-EINVAL)."""
+    sid0, mask0, owner = hit
+    reason = Reason(
+        f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
+        f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: -EINVAL",
+        dev.link_span(iommu),
+        f"{ARM_SMMU_C}: arm_smmu_find_sme",
+    )
+    return reason, error(
+        "E201",
+        f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps the SMR of '{owner}'",
+        reason.span or dev.span,
+        label="the kernel fails this device's IOMMU probe with -EINVAL",
+        secondary=(Label(grouper.model.devices[owner].span, f"'{owner}' defined here"),),
+        help="give both devices the same SID/mask, or non-overlapping ones",
+    )
+
+
+def _no_free_smr(iommu: Iommu, dev: Device, sid: int, mask: int) -> tuple[Reason, Diagnostic]:
     """E202: every stream match register is taken when this master's stream needs one."""
     reason = Reason(
         f"stream {sid:#x}/{mask:#x} of '{dev.name}' finds all {iommu.smrs} stream match "
@@ -141,19 +144,16 @@ def _no_free_smr(grouper: Grouper, iommu: Iommu, dev: Device, sid: int, mask: in
         dev.link_span(iommu),
         f"{ARM_SMMU_C}: arm_smmu_find_sme, arm_smmu_master_alloc_smes",
     )
-    grouper.fail(dev, reason)
-    grouper.res.diagnostics.append(
-        error(
-            "E202",
-            f"no free stream match register on '{iommu.name}' for stream {sid:#x} of "
-            f"'{dev.name}': all {iommu.smrs} are taken",
-            reason.span or dev.span,
-            label="the kernel fails this device's IOMMU probe with -ENOSPC",
-            secondary=(Label(iommu.span, f"'{iommu.name}' has {iommu.smrs} SMRs"),),
-            help="masters whose streams share one SMR (the same SID/mask, or one within "
-            "another) use one register: widen a mask, or check `smrs` against the boot "
-            "log's 'stream matching with N register groups'",
-        )
+    return reason, error(
+        "E202",
+        f"no free stream match register on '{iommu.name}' for stream {sid:#x} of "
+        f"'{dev.name}': all {iommu.smrs} are taken",
+        reason.span or dev.span,
+        label="the kernel fails this device's IOMMU probe with -ENOSPC",
+        secondary=(Label(iommu.span, f"'{iommu.name}' has {iommu.smrs} SMRs"),),
+        help="masters whose streams share one SMR (the same SID/mask, or one within "
+        "another) use one register: widen a mask, or check `smrs` against the boot "
+        "log's 'stream matching with N register groups'",
     )
 
 

@@ -159,3 +159,17 @@ def test_smr_property_values_are_checked() -> None:
         )
         (diag,) = [d for d in board.diagnostics if d.code == "E114"]
         assert words in diag.message
+
+
+def test_a_master_refused_for_an_overlap_gives_back_its_smrs_too() -> None:
+    """E201 fails the whole master (arm_smmu_master_alloc_smes's error path frees what it
+    took): 'b''s first register is free again, so 'c' fits in the two."""
+    devices = (
+        'device a: "v,a" { iommu smmu sid 0x10 mask 0x0 }\n'
+        'device b: "v,b" { iommu smmu sid 0x20 mask 0x0, sid 0x11 mask 0x1 }\n'
+        'device c: "v,c" { iommu smmu sid 0x30 mask 0x0 }\n'
+    )
+    text = SMRS.format(extra="; cells 2", devices=devices)
+    board = Board.from_text(text, "b.iommu")
+    assert [d.code for d in board.diagnostics] == ["E201"]
+    assert board.value("b.group") == "none" and board.value("c.iommu") == "smmu"
