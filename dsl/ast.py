@@ -548,7 +548,16 @@ class When(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
-Item = Include | Platform | Iommu | Device | Bridge | Domain | Rule | When | Expect
+class HostMap(Node):
+    """`map IOMMU ...` at the top level: a PCI host's iommu-map onto an IOMMU declared
+    elsewhere (a fact pack's), with the entry as an `iommu` block's `map` line has it."""
+
+    iommu: Ident
+    entry: IommuMap
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+Item = Include | Platform | Iommu | Device | Bridge | Domain | Rule | When | Expect | HostMap
 
 
 class Comment(Node):

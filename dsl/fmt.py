@@ -421,6 +421,10 @@ class _Writer:
                 )
             self.emit(depth, text + self.trailing(span.end_line, span.end_col))
             return
+        if isinstance(item, ast.HostMap):
+            text = f"map {item.iommu.text} " + _map(item.entry).removeprefix("map ")
+            self.emit(depth, text + self.trailing(span.end_line, span.end_col))
+            return
         if isinstance(item, ast.Expect):
             text = f"expect {item.query.subject.text}.{item.query.attribute.text} {item.op} "
             text = fill(text + value(item.value), depth)

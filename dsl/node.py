@@ -10,7 +10,7 @@ dataclasses.
 from __future__ import annotations
 
 import inspect
-from typing import Any, dataclass_transform
+from typing import Any, Self, dataclass_transform
 
 _MISSING: Any = object()
 
@@ -73,6 +73,10 @@ class Node:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (nodes are frozen)."""
+        return type(self)(**{n: changes.get(n, getattr(self, n)) for n in self._fields})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._compared)

@@ -19,7 +19,18 @@ from .lalr import Tok, UnexpectedCharacters, UnexpectedToken, no_gc
 
 UnexpectedInput = (UnexpectedToken, UnexpectedCharacters)
 
-TOP_LEVEL = ("include", "platform", "iommu", "device", "bridge", "domain", "rule", "when", "expect")
+TOP_LEVEL = (
+    "include",
+    "platform",
+    "iommu",
+    "device",
+    "bridge",
+    "domain",
+    "rule",
+    "when",
+    "expect",
+    "map",
+)
 MAX_NESTING = 200
 
 
@@ -193,6 +204,13 @@ class _Builder:
         dom, rid, sid, smr, length, mask = (None if c is None else self.num(c) for c in t.children)
         assert rid is not None and sid is not None and length is not None
         return ast.IommuMap(dom, rid, sid, length, mask, span, smr)
+
+    def r_host_map(self, t: Any, span: Span) -> ast.HostMap:
+        name, *rest = t.children
+        dom, rid, sid, smr, length, mask = (None if c is None else self.num(c) for c in rest)
+        assert rid is not None and sid is not None and length is not None
+        entry = ast.IommuMap(dom, rid, sid, length, mask, span, smr)
+        return ast.HostMap(self.ident(name), entry, span)
 
     def r_map_mask(self, t: Any, span: Span) -> ast.MapMask:
         return ast.MapMask(self.num(t.children[0]), span)

@@ -131,6 +131,7 @@ class Builder:
         domain_nodes: list[tuple[str, ast.Domain, tuple[ast.Condition, ...]]] = []
         rule_nodes: list[tuple[str, ast.Rule, tuple[ast.Condition, ...]]] = []
         expect_nodes: list[tuple[str, ast.Expect, tuple[ast.Condition, ...]]] = []
+        host_maps: list[ast.HostMap] = []
         for fname, item, conds in items:
             if conds and not isinstance(item, ast.Rule | ast.Expect | ast.Domain):
                 self.err(
@@ -145,6 +146,8 @@ class Builder:
                 platform_nodes.append((fname, item))
             elif isinstance(item, ast.Iommu):
                 iommu_nodes.append((fname, item))
+            elif isinstance(item, ast.HostMap):
+                host_maps.append(item)
             elif isinstance(item, ast.Device):
                 order[id(item)] = len(order)
                 device_nodes.append((fname, item))
@@ -163,6 +166,8 @@ class Builder:
         for fname, node in iommu_nodes:
             if self.define("iommu", node.name):
                 iommus[node.name.text] = self.iommu(node, fname)
+        for hmap in host_maps:
+            self.host_map(hmap, iommus)
         bridges = {}
         for fname, bnode in bridge_nodes:
             if self.define("bridge", bnode.name):
@@ -476,6 +481,42 @@ class Builder:
         if isinstance(prop, ast.Smrs):
             return self.number(prop.count, 1, 255, "stream match register count")
         return self.number(prop.mask, 0, 0x7FFF, "stream-match-mask")
+
+    def host_map(self, node: ast.HostMap, iommus: dict[str, Iommu]) -> None:
+        """`map IOMMU ...`: one more iommu-map entry on an IOMMU declared anywhere (a fact
+        pack's), as the PCI host's node says it; the same checks as an `iommu` block's."""
+        iommu = iommus.get(node.iommu.text)
+        if iommu is None:
+            self.unknown("E104", "iommu", node.iommu, iommus)
+            return
+        info = driver_of(iommu.kind)
+        if info.pci_claim or (iommu.kind in KINDS and not info.pci):
+            why = (
+                f"it takes them from {info.pci_claim}"
+                if info.pci_claim
+                else "it is not known to translate PCI functions"
+            )
+            self.warn(
+                "W214",
+                f"a `map` onto '{iommu.name}' ({iommu.kind}): {why}",
+                node.span,
+                help="check the IOMMU: the PCI column of the kinds table says which drivers "
+                "take PCI functions",
+            )
+            if info.pci_claim:
+                return
+        mp = node.entry
+        default_mask = iommu.map_mask if iommu.map_mask is not None else 0xFFFFFFFF
+        entry = IommuMapEntry(
+            None if mp.pci_domain is None else self.number(mp.pci_domain, 0, 0xFFFF, "PCI domain"),
+            mp.rid.value,
+            mp.sid.value,
+            mp.length.value,
+            mp.mask.value if mp.mask is not None else default_mask,
+            mp.span,
+            self.smr_mask(mp, iommu.kind, iommu.cells, iommu.stream_bits),
+        )
+        iommus[iommu.name] = iommu.replace(maps=(*iommu.maps, entry))
 
     def region(self, prop: ast.Region, kind: str, seen: list[IovaRegion]) -> list[IovaRegion]:
         """The rows one `region` line adds; larbs and ports are 0..31 (MTK_LARB_NR_MAX, a
@@ -1361,6 +1402,7 @@ def _what(item: ast.Item) -> str:
         ast.Device: "a device",
         ast.Bridge: "a bridge",
         ast.Domain: "a domain",
+        ast.HostMap: "a map",
     }.get(type(item), "this statement")
 
 

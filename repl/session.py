@@ -17,20 +17,12 @@ from iommu_rules.board import Board
 from iommu_rules.checks import render_value
 from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, plural, render_all, visible
 from iommu_rules.model import Model
+from iommu_rules.parse import TOP_LEVEL
 from iommu_rules.resolution import Resolution
 from iommu_rules.whatif import Change, ChangeError, diff, parse_change, validate
 
-STATEMENTS = (
-    "include",
-    "platform",
-    "iommu",
-    "device",
-    "bridge",
-    "domain",
-    "rule",
-    "when",
-    "expect",
-)
+# the words that start a statement, which joins the session when typed at the prompt
+STATEMENTS = TOP_LEVEL
 
 
 class CommandError(Exception):

@@ -128,7 +128,7 @@ device_props = st.one_of(
 
 @st.composite
 def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
-    choice = draw(st.integers(0, 9 if depth == 0 else 2))
+    choice = draw(st.integers(0, 10 if depth == 0 else 2))
     if choice == 0:
         sel = draw(selector())
         verb = draw(
@@ -181,6 +181,21 @@ def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
         if draw(st.booleans()):
             head = ["domain", draw(names), ":", "default", "of", draw(names)]
         return head + draw(st.one_of(st.just([]), names.map(lambda n: ["{", "attach", n, "}"])))
+    if choice == 9:  # a PCI host's iommu-map onto an IOMMU declared elsewhere
+        dom = draw(st.sampled_from([[], ["pci-domain", "1"]]))
+        return [
+            "map",
+            draw(names),
+            *dom,
+            "rid",
+            "0x0",
+            "sid",
+            "0x10",
+            "length",
+            "0x2",
+            "mask",
+            "0x0",
+        ]
     inner = draw(st.lists(statements(depth + 1), max_size=3))
     return ["when", *draw(condition()), "{", *[t for s in inner for t in s], "}"]
 

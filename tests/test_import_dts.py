@@ -604,3 +604,26 @@ def test_e813_names_the_missing_file_and_where_it_lives(
     assert f"error[E813]: cpp cannot find '{name}', included from" in proc.stderr
     assert "soc.dtsi:1:10: error[E813]" in proc.stderr and where in proc.stderr
     assert "In file included from" not in proc.stderr
+
+
+def test_a_host_map_onto_a_fact_pack_iommu_without_maps_is_the_boards(tmp_path: Path) -> None:
+    """MT8195's infra IOMMU takes the PCIe hosts' iommu-maps, but which PCI domain a host gets
+    depends on the hosts a board enables, so std/soc/mt8195 has no maps: the import writes
+    the host's entries as top-level `map` lines, and its functions reach the IOMMU."""
+    proc, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n\t#address-cells = <2>; #size-cells = <2>;\n"
+        '\tcompatible = "google,tomato", "mediatek,mt8195";\n'
+        '\tiommu_infra: infra-iommu@10315000 { compatible = "mediatek,mt8195-iommu-infra";'
+        " reg = <0 0x10315000 0 0x5000>; #iommu-cells = <1>; };\n"
+        '\tpcie@112f8000 { device_type = "pci"; compatible = "mediatek,mt8195-pcie";'
+        " iommu-map = <0 &iommu_infra 0x10 0x2>; iommu-map-mask = <0>; };\n};\n",
+    )
+    text = out.read_text()
+    assert "W814" not in proc.stderr
+    assert "\nmap iommu_infra rid 0x0 sid 0x10 length 0x2 mask 0x0\n" in text
+    from iommu_rules import Board
+
+    board = Board.from_text(text + 'device nvme: "pci144d,a808" { pci 0000:01:00.0 }\n', "b")
+    assert not board.diagnostics
+    assert board.value("nvme.iommu") == "iommu_infra"

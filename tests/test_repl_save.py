@@ -207,3 +207,20 @@ def test_every_example_keeps_its_comments_through_save_changes(
     comments = [line for line in original.splitlines() if line.lstrip().startswith("#")]
     kept = saved.splitlines()
     assert [c for c in comments if c not in kept] == []
+
+
+def test_a_host_map_typed_at_the_prompt_joins_and_is_saved(tmp_path: Path) -> None:
+    """`map IOMMU ...` is a statement like the others: typed at the prompt it joins the
+    session, the function behind it reaches the IOMMU, and `save --changes` writes it."""
+    original = (
+        'include "std/linux"\ninclude "std/soc/mt8195"\nplatform { arch arm64; kernel 6.8 }\n'
+    )
+    session, path = session_on(tmp_path, original)
+    run(
+        session,
+        "map iommu_infra rid 0x0 sid 0x10 length 0x2 mask 0x0",
+        'device nvme: "pci144d,a808" { pci 0000:01:00.0 }',
+    )
+    assert run(session, "why nvme.iommu").startswith("nvme.iommu = iommu_infra")
+    run(session, "save --changes")
+    assert "\nmap iommu_infra rid 0x0 sid 0x10 length 0x2 mask 0x0\n" in path.read_text()

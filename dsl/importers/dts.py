@@ -432,6 +432,7 @@ def _host_maps(
     diags: list[Diagnostic],
     notes: list[str],
     mapless: dict[str, str],
+    host_maps: list[str],
 ) -> None:
     """PCI host bridges' iommu-map and iommu-map-mask become `map` entries on their IOMMU.
 
@@ -443,8 +444,8 @@ def _host_maps(
     of_pci_reserve_static_domain_nr, of_pci_bus_find_domain_nr; 6.0+).  With a
     single host the entries serve every domain and say none.  An IOMMU a SoC fact
     pack declares carries the SoC's maps already: those entries become a note; where the
-    pack gives it none (MT8195's infra IOMMU: its hosts have no linux,pci-domain), W814 and
-    a note say which `iommu NAME sid S` the host's functions need.
+    pack gives it none (MT8195's infra IOMMU: which domain a host gets depends on the hosts
+    a board enables), the board says the host's entries with top-level `map NAME ...` lines.
     """
     where = Span(str(path), 0, 0, 0, 0)
     hosts = []
@@ -532,27 +533,18 @@ def _host_maps(
                     )
                 )
                 continue
-            if target.path in mapless:  # declared by the fact pack, without maps
+            masked = f" mask {mask[0]:#x}" if mask else ""
+            if target.path in mapless:  # declared by the fact pack, without maps: the board
+                # says the host's map (its domain number depends on the hosts it enables)
                 name = mapless[target.path]
-                notes.append(
-                    f"# {host.path}: iommu-map RID {rid:#x}.. -> '{name}' ID {sid:#x}; the "
-                    f"fact pack declares '{name}' without maps: give each PCI function below "
-                    f"this host `iommu {name} sid {sid:#x}`"
+                host_maps.append(
+                    f"# {host.path}: its iommu-map, onto the fact pack's '{name}'\n"
+                    f"map {name} {dom}rid {rid:#x} sid {sid:#x}{smr} length {length:#x}{masked}"
                 )
-                diags.append(
-                    warning(
-                        "W814",
-                        f"'{host.path}': iommu-map onto '{name}', which the fact pack declares "
-                        f"without maps; not imported (link its functions with `iommu {name} "
-                        f"sid {sid:#x}`)",
-                        where,
-                    )
-                )
-                break
+                continue
             if target.path not in iommu_props:  # declared by the fact pack, maps and all
                 notes.append(f"# {host.path}: its iommu-map is the fact pack's, on that IOMMU")
                 break
-            masked = f" mask {mask[0]:#x}" if mask else ""
             iommu_props[target.path].append(
                 f"map {dom}rid {rid:#x} sid {sid:#x}{smr} length {length:#x}{masked}  # {host.path}"
             )
@@ -781,7 +773,8 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         iommus[pamu.path] = ("fsl-pamu", 0)
         names[pamu.path] = unique_name("pamu", used)
         iommu_props[pamu.path] = [] if _enabled(pamu) else ["disabled"]
-    _host_maps(path, nodes, dt, iommus, iommu_props, diags, pack_notes, mapless)
+    host_maps: list[str] = []  # `map NAME ...` onto IOMMUs the fact pack declares
+    _host_maps(path, nodes, dt, iommus, iommu_props, diags, pack_notes, mapless, host_maps)
     for ipath, props in iommu_props.items():
         node = dt.get_node(ipath)
         compat = ", ".join(_strings(node, "compatible"))
@@ -923,6 +916,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         "",
         *pack_notes,
         *out_iommus,
+        *(["", *host_maps] if host_maps else []),
         "",
         *devices,
     ]

@@ -300,8 +300,10 @@ MTK_IOMMU = MtkIommu(
     xlate=f"{MTK_C}: mtk_iommu_of_xlate (the M4U port, larb << 5 | port)",
     dt_stream="sid",
     smr=False,
-    pci=False,
-    pci_note="",
+    # an infra M4U with IFA_IOMMU_PCIE_SUPPORT (MT8195's) takes the PCIe hosts' functions
+    # through their iommu-map: mtk_iommu_probe registers it for the PCI bus
+    pci=True,
+    pci_note=" (the infra M4U, MT8195, through the hosts' iommu-map)",
     pci_claim=None,
     pci_only=None,
     probes_unbound=False,
