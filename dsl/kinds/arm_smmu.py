@@ -54,7 +54,9 @@ class _SmrTable:
             self.by_mask.setdefault(mask, []).append(pos)
         self.index = {}
 
-    def first_overlap(self, sid: int, mask: int, owner: str) -> tuple[int, int, str] | None:
+    def first_overlap(self, sid: int, mask: int) -> tuple[int, int, str] | None:
+        """The first SMR, in allocation order, that (sid, mask) overlaps: the master's own
+        too, as arm_smmu_master_alloc_smes marks each entry valid as it takes it."""
         best: int | None = None
         for mask0, positions in self.by_mask.items():
             table = self.index.get((mask0, mask))
@@ -63,11 +65,9 @@ class _SmrTable:
                 for pos in positions:
                     table.setdefault(self.entries[pos][0] & ~(mask | mask0), []).append(pos)
                 self.index[(mask0, mask)] = table
-            for pos in table.get(sid & ~(mask | mask0), ()):
-                if self.entries[pos][2] != owner:
-                    if best is None or pos < best:
-                        best = pos
-                    break
+            found = table.get(sid & ~(mask | mask0))
+            if found and (best is None or found[0] < best):
+                best = found[0]
         return self.entries[best] if best is not None else None
 
 
@@ -84,34 +84,43 @@ class ArmSmmu(Kind):
         src = f"{ARM_SMMU_C}: arm_smmu_find_sme"
         for dev in sorted(devs, key=lambda d: d.probe_order):
             before = len(smrs.entries)
+            links: list[tuple[str, Reason]] = []  # made only if the whole master succeeds
+            refusal: tuple[Reason, Diagnostic] | None = None
             for sid, mask in dev.stream_ids(iommu):
-                hit = smrs.first_overlap(sid, mask, dev.name)
+                hit = smrs.first_overlap(sid, mask)
                 if hit is None and iommu.smrs is not None and len(smrs.entries) >= iommu.smrs:
-                    reason, diag = _no_free_smr(iommu, dev, sid, mask)
-                elif hit is None:
+                    refusal = _no_free_smr(iommu, dev, sid, mask)
+                    break
+                if hit is None:
                     smrs.add(sid, mask, dev.name)
-                    continue
                 elif (mask & hit[1]) == mask and ((sid ^ hit[0]) & ~hit[1]) == 0:
-                    # The new entry lies entirely within an existing SMR: reuse it.
-                    grouper.link(
-                        hit[2],
-                        dev.name,
-                        Reason(
-                            f"'{dev.name}' stream {sid:#x}/{mask:#x} lies within "
-                            f"'{hit[2]}''s SMR {hit[0]:#x}/{hit[1]:#x}: one stream map entry",
-                            dev.link_span(iommu),
-                            src,
-                        ),
-                    )
-                    continue
+                    # The new entry lies entirely within an existing SMR: reuse it (one of
+                    # its own, or another master's, whose group it then shares).
+                    if hit[2] != dev.name:
+                        links.append(
+                            (
+                                hit[2],
+                                Reason(
+                                    f"'{dev.name}' stream {sid:#x}/{mask:#x} lies within "
+                                    f"'{hit[2]}''s SMR {hit[0]:#x}/{hit[1]:#x}: one stream "
+                                    "map entry",
+                                    dev.link_span(iommu),
+                                    src,
+                                ),
+                            )
+                        )
                 else:
-                    reason, diag = _partial_overlap(grouper, iommu, dev, sid, mask, hit)
-                # arm_smmu_master_alloc_smes: the master's probe fails, and the entries it
-                # took are freed again
+                    refusal = _partial_overlap(grouper, iommu, dev, sid, mask, hit)
+                    break
+            if refusal is not None:
+                # arm_smmu_master_alloc_smes: the master's probe fails, the entries it took
+                # are freed again, and it never reaches arm_smmu_device_group
                 smrs.truncate(before)
-                grouper.fail(dev, reason)
-                grouper.res.diagnostics.append(diag)
-                break
+                grouper.fail(dev, refusal[0])
+                grouper.res.diagnostics.append(refusal[1])
+                continue
+            for owner, reason in links:
+                grouper.link(owner, dev.name, reason)
         super().device_group(grouper, iommu, devs)
 
 
@@ -120,15 +129,17 @@ def _partial_overlap(
 ) -> tuple[Reason, Diagnostic]:
     """E201: the stream overlaps another master's SMR without lying within it (-EINVAL)."""
     sid0, mask0, owner = hit
+    whose = "its own" if owner == dev.name else f"'{owner}''s"
     reason = Reason(
         f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
-        f"'{owner}''s SMR {sid0:#x}/{mask0:#x}: -EINVAL",
+        f"{whose} SMR {sid0:#x}/{mask0:#x}: -EINVAL",
         dev.link_span(iommu),
         f"{ARM_SMMU_C}: arm_smmu_find_sme",
     )
     return reason, error(
         "E201",
-        f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps the SMR of '{owner}'",
+        f"stream {sid:#x}/{mask:#x} of '{dev.name}' partly overlaps "
+        + ("another SMR of its own" if owner == dev.name else f"the SMR of '{owner}'"),
         reason.span or dev.span,
         label="the kernel fails this device's IOMMU probe with -EINVAL",
         secondary=(Label(grouper.model.devices[owner].span, f"'{owner}' defined here"),),

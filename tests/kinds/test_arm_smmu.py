@@ -173,3 +173,28 @@ def test_a_master_refused_for_an_overlap_gives_back_its_smrs_too() -> None:
     board = Board.from_text(text, "b.iommu")
     assert [d.code for d in board.diagnostics] == ["E201"]
     assert board.value("b.group") == "none" and board.value("c.iommu") == "smmu"
+
+
+def test_a_refused_master_takes_no_other_master_down_with_it() -> None:
+    """'b''s first stream lies within 'a''s SMR, its second finds none free: only 'b' fails;
+    a master whose probe fails never reaches arm_smmu_device_group, so 'a' keeps its group."""
+    devices = (
+        'device a: "v,a" { iommu smmu sid 0x10 }\n'
+        'device c: "v,c" { iommu smmu sid 0x30 }\n'
+        'device b: "v,b" { iommu smmu sid 0x10, sid 0x20 }\n'
+    )
+    board = Board.from_text(SMRS.format(extra="", devices=devices), "b.iommu")
+    assert [d.code for d in board.diagnostics] == ["E202"]
+    assert board.value("a.group_members") == ["a"] and board.value("b.group") == "none"
+
+
+def test_a_master_reuses_its_own_smr_and_may_not_half_overlap_it() -> None:
+    """arm_smmu_find_sme walks the master's own entries too: a stream within one of them
+    takes no register, one that partly overlaps it is -EINVAL."""
+    inside = 'device b: "v,b" { iommu smmu sid 0x10 mask 0xf, sid 0x11 mask 0x0 }\n'
+    board = Board.from_text(SMRS.format(extra="; cells 2; smrs 1", devices=inside), "b")
+    assert not board.diagnostics
+    half = 'device b: "v,b" { iommu smmu sid 0x10 mask 0x1, sid 0x11 mask 0x2 }\n'
+    board = Board.from_text(SMRS.format(extra="; cells 2", devices=half), "b")
+    (e201,) = [d for d in board.diagnostics if d.code == "E201"]
+    assert "partly overlaps another SMR of its own" in e201.message
