@@ -37,14 +37,17 @@ def derive(res: Resolution, rules: list[ActiveRule]) -> None:
     """Fill res.built from the active `builds domain` rules, in rule order."""
     model = res.model
     board: set[str] = set()  # devices a board domain built here holds
+    held: set[str] = set()  # the names of the board's domains built here
     for spec in model.domains.values():
         if conditions_hold(res, spec.conditions)[0]:
+            held.add(spec.name)
             board.update(spec.attach)
             if spec.of is not None:
                 board.add(spec.of)
+    # names the board gives other things: a pack's domain of that name is not built
+    taken = {*model.devices, *model.iommus, *model.bridges}
     claimed = set(board)  # and those an earlier rule's domain holds
     order = {name: dev.probe_order for name, dev in model.devices.items()}
-    wanted: dict[str, tuple[ActiveRule, list[str]]] = {}
     for rule in by_verb(rules, Verb.BUILDS_DOMAIN):
         verb = rule.rule.verb
         assert isinstance(verb, ast.Verb) and verb.domain is not None  # the grammar's shape
@@ -60,17 +63,17 @@ def derive(res: Resolution, rules: list[ActiveRule]) -> None:
             else {verb.domain.text: devices}
         )
         for name, members in names.items():
-            if name in model.domains or name in wanted or not members:
-                # the board's statement wins; rules of one name are alternatives, the
-                # first with devices builds it (msm: the MDP's, else the MDSS's); or
-                # nothing here for the driver
+            if name in held or name in res.built or name in taken or not members:
+                # the board's statement wins (or the board named something else so); rules
+                # of one name are alternatives, the first with devices builds it (msm: the
+                # MDP's, else the MDSS's); or nothing here for the driver
                 continue
-            wanted[name] = (rule, members)
-            claimed.update(members)
-    for name, (rule, members) in wanted.items():
-        built = _spec(res, name, rule, members)
-        if built is not None:
-            res.built[name] = built
+            built = _spec(res, name, rule, members)
+            if built is not None:
+                res.built[name] = built
+                claimed.update(built.spec.attach)
+                if built.spec.of is not None:
+                    claimed.add(built.spec.of)
 
 
 def _translated(res: Resolution, device: str) -> bool:
@@ -110,6 +113,8 @@ def _spec(res: Resolution, name: str, rule: ActiveRule, members: list[str]) -> B
         )
         members = [m for m in members if m not in left]
         iommus = [first]
+        if kind == SHARED_DEFAULT and len(members) < 2:
+            return None  # no other device on that instance to share the default domain with
     why = rule.reason(
         f'rule "{rule.rule.name}": the driver builds '
         + (

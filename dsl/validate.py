@@ -1204,7 +1204,7 @@ class Builder:
         if selector is not None and not std:
             self.check_selector(selector, iommus, devices, tags)
         if isinstance(node.verb, ast.Verb) and node.verb.domain is not None:
-            self.check_builds(node.verb)
+            self.check_builds(node.verb, std)
         if isinstance(node.verb, ast.Verb) and node.verb.contexts:
             for r in node.verb.contexts:
                 if r.last is not None and r.last.value < r.first.value:
@@ -1223,8 +1223,9 @@ class Builder:
             std=std,
         )
 
-    def check_builds(self, verb: ast.Verb) -> None:
-        """`builds domain NAME: KIND [per device]`: a driver-built kind, a name of its own."""
+    def check_builds(self, verb: ast.Verb, std: bool) -> None:
+        """`builds domain NAME: KIND [per device]`: a driver-built kind, a name of its own
+        (a pack's rule yields to a board that uses the name: built.py does not build it)."""
         assert verb.domain is not None and verb.built is not None
         kind = verb.built.text
         if kind in ("identity", "dma", "dma-fq", "platform"):
@@ -1245,7 +1246,7 @@ class Builder:
                 help="drop 'per device'",
             )
         prev = self.defined.get(verb.domain.text)
-        if prev is not None and prev[0] != "domain":
+        if prev is not None and prev[0] != "domain" and not std:
             self.err(
                 "E101",
                 f"duplicate name '{verb.domain.text}' (domain and {prev[0]})",

@@ -151,3 +151,38 @@ def test_unless_leaves_a_device_in_its_domain(unless: str, cmdline: str, attache
     assert (b.value("dc0.domain") == "drm") == attached
     if not attached:
         assert "the driver attaches only a device" in str(b.why("drm.members"))
+
+
+def test_a_board_name_a_pack_domain_would_take_wins_without_an_error() -> None:
+    """A board may name a device 'tegra_vde' (or 'nouveau'): the pack's domain of that name
+    is then not built, and the board gets no E101 from a pack it cannot edit."""
+    text = (
+        'include "std/linux"\ninclude "std/soc/tegra30"\n'
+        "platform { arch arm; kernel 6.8; ram 0x80000000 size 1G }\n"
+        'device tegra_vde: "nvidia,tegra30-vde" { iommu mc swgroup vde }\n'
+    )
+    board = Board.from_text(text, "b.iommu")
+    assert not [d for d in board.diagnostics if d.is_error]
+    assert board.value("tegra_vde.domain") != "tegra_vde"
+
+
+def test_a_board_domain_under_a_when_that_fails_leaves_the_name_to_the_pack() -> None:
+    b = board("when kernel < 5.0 {\n    domain drm: unmanaged on smmu { attach dc0 }\n}\n")
+    assert not b.diagnostics
+    assert b.resolution.domains["drm"].devices == ["dc0", "dc1"]
+    assert 'rule "drm"' in str(b.why("drm.members"))
+
+
+def test_a_shared_default_left_with_one_device_is_not_built() -> None:
+    """default-of-first over two instances of a kind that cannot span: W222 leaves one
+    device on the first, with no other to share its default domain with."""
+    text = BOARD.format(extra="").replace(
+        "builds domain drm: unmanaged", "builds domain drm: default-of-first"
+    )
+    text = text.replace(
+        'device dc1: "vendor,dc" { tags dc; iommu smmu sid 2 }',
+        'device dc1: "vendor,dc" { tags dc; iommu smmu1 sid 2 }',
+    )
+    b = Board.from_text(text, "soc.iommu")
+    assert [d.code for d in b.diagnostics] == ["W222"]
+    assert "drm" not in b.resolution.domains
