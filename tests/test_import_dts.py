@@ -518,6 +518,10 @@ ARCH_DTS = (
         # either, and no tree: the SoC (Exynos5433 is arm64, though "samsung,exynos5")
         ('"samsung,exynos5433"', "arm,cortex-a53", "", "arm64"),
         ('"samsung,exynos5420"', "arm,cortex-a53", "", "arm"),
+        # hyphenated core names: the ARM9/ARM11 of at91 and bcm2835, Tegra132's Denver
+        ('"vendor,soc"', "arm,arm926ej-s", "", "arm"),
+        ('"vendor,soc"', "arm,arm1176jzf-s", "", "arm"),
+        ('"nvidia,tegra132", "nvidia,tegra124"', "nvidia,tegra132-denver", "", "arm64"),
     ],
 )
 def test_the_arch_comes_from_the_tree_and_the_cpus(
@@ -627,3 +631,39 @@ def test_a_host_map_onto_a_fact_pack_iommu_without_maps_is_the_boards(tmp_path: 
     board = Board.from_text(text + 'device nvme: "pci144d,a808" { pci 0000:01:00.0 }\n', "b")
     assert not board.diagnostics
     assert board.value("nvme.iommu") == "iommu_infra"
+
+
+@pytest.mark.parametrize(("middle", "window"), [("dma-ranges;", True), ("", False)])
+def test_dma_ranges_are_found_as_of_dma_get_range_walks(
+    tmp_path: Path, middle: str, window: bool
+) -> None:
+    """of_dma_get_range walks up from the parent: an empty dma-ranges is 1:1 and the walk
+    goes on; a bus without one ends it with no limit ("we've gone too far")."""
+    _, out = import_dts(
+        tmp_path,
+        "/dts-v1/;\n/ {\n\t#address-cells = <1>; #size-cells = <1>;\n"
+        '\tcompatible = "vendor,board";\n'
+        "\tsoc@0 {\n\t\t#address-cells = <1>; #size-cells = <1>;\n"
+        "\t\tdma-ranges = <0x40000000 0x40000000 0x40000000>;\n"
+        '\t\tsmmu: iommu@1000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; };\n'
+        f"\t\tbus@2000 {{ #address-cells = <1>; #size-cells = <1>; {middle}\n"
+        '\t\t\tusb@2000 { compatible = "vendor,usb"; iommus = <&smmu 0x10>; };\n'
+        "\t\t};\n\t};\n};\n",
+    )
+    assert ("dma-range 0x40000000 size 0x40000000" in out.read_text()) == window
+
+
+def test_a_host1x_context_without_an_iommu_leaves_none(tmp_path: Path) -> None:
+    """host1x_memory_context_list_init unregisters every context device when one has no
+    IOMMU ("Context device %d has no IOMMU!"): a map onto a disabled SMMU gives none."""
+    _, out = import_dts(
+        tmp_path,
+        '/dts-v1/;\n/ {\n\tcompatible = "vendor,board", "nvidia,tegra186";\n'
+        '\tsmmu: iommu@12000000 { compatible = "nvidia,tegra186-smmu", "nvidia,smmu-500";'
+        " #iommu-cells = <1>; };\n"
+        '\tiso: iommu@10000000 { compatible = "nvidia,tegra186-smmu", "nvidia,smmu-500";'
+        ' #iommu-cells = <1>; status = "disabled"; };\n'
+        '\thost1x@13e00000 { compatible = "nvidia,tegra186-host1x"; iommus = <&smmu 0x01>;\n'
+        "\t\tiommu-map = <0 &smmu 0x38 1>, <1 &iso 0x39 1>; };\n};\n",
+    )
+    assert "host1x_ctx" not in out.read_text()

@@ -125,12 +125,15 @@ ARCH = [
 # at most, so only an arm64 kernel (the `compatible` of /cpus/cpu@N, cpus/arm,cpus.yaml).
 # Cores that run either (Cortex-A35/A53/A57/A72/A73) decide nothing.
 ARM32_CORES = re.compile(
-    r"arm,(cortex-a(5|7|8|9|12|15|17)|cortex-r\d+|arm9\w*|arm11\w*|arm1176\w*)$"
-    r"|qcom,(krait|scorpion)$|marvell,(pj4\w*|sheeva\w*)$|brcm,brahma-b15$"
+    r"arm,(cortex-a(5|7|8|9|12|15|17|32)|cortex-r[4-8]|cortex-m\d+\w*"
+    r"|arm(7|9|10|11)[\w-]*|arm1136[\w-]*|arm1176[\w-]*|sa1100)"
+    r"|qcom,(krait|scorpion)|marvell,(pj4[\w-]*|sheeva[\w-]*|feroceon|mohawk)"
+    r"|brcm,brahma-b15|faraday,fa526|intel,sa1100"
 )
 ARM64_CORES = re.compile(
-    r"arm,(cortex-a(55|65|65ae|75|76|76ae|77|78\w*|510|520|710|715|720|725)|cortex-x\d+\w*"
-    r"|neoverse-\w+)$|nvidia,(denver|carmel)$|apple,\w+$|qcom,(kryo[3-9]\d\d|oryon\w*)$"
+    r"arm,(cortex-a(34|55|65|65ae|75|76|76ae|77|78\w*|320|510|520\w*|710|715|720\w*|725)"
+    r"|cortex-x\d+\w*|cortex-r82|neoverse-[\w-]+|c1-[\w-]+)"
+    r"|nvidia,tegra\d+-(denver|carmel)|apple,[\w-]+|qcom,(kryo[3-9]\d\d|oryon[\w-]*)"
 )
 # the source tree's arch directories: arch/<arch>/boot/dts (a kernel), src/<arch>/ (the
 # devicetree-rebasing tree U-Boot carries)
@@ -155,9 +158,9 @@ def _arch_of_cpus(dt: Any) -> str | None:
     compat = {c for cpu in cpus for c in _strings(cpu, "compatible")}
     if "riscv" in compat:
         return "riscv64"
-    if any(ARM64_CORES.match(c) for c in compat):
+    if any(ARM64_CORES.fullmatch(c) for c in compat):
         return "arm64"
-    if any(ARM32_CORES.match(c) for c in compat):
+    if any(ARM32_CORES.fullmatch(c) for c in compat):
         return "arm"
     return None
 
@@ -301,27 +304,32 @@ def _number(cells: list[int]) -> int:
 
 
 def _dma_range(node: Any) -> tuple[str, str] | None:
-    """The `dma-range` of the nearest bus above the node whose dma-ranges is not empty (an
-    empty one is 1:1 and of_dma_get_range looks further up), and where it came from: its
-    first window, <bus-address cpu-address size> in the bus's and its parent's cells."""
+    """The `dma-range` of_dma_get_range finds for the node, and where it came from: up from
+    its parent, an empty dma-ranges is 1:1 and the walk goes on, a bus without one ends it
+    with no limit, and the first non-empty one gives the window (its first entry,
+    <bus-address cpu-address size> in the bus's and its parent's cells; a PCI bus's 3-cell
+    address without its phys.hi cell). The parent address is taken as the CPU address (a
+    window translated again further up is not followed)."""
     bus = node.parent
     while bus is not None:
-        if "dma-ranges" in bus.props:
-            cells = _cells(bus, "dma-ranges")
-            if cells:
-                child = (_cells(bus, "#address-cells") or [2])[0]
-                parent = (_cells(bus.parent, "#address-cells") or [2])[0] if bus.parent else 2
-                size = (_cells(bus, "#size-cells") or [1])[0]
-                if len(cells) < child + parent + size:
-                    return None
-                at = _number(cells[:child])
-                cpu = _number(cells[child : child + parent])
-                length = _number(cells[child + parent : child + parent + size])
-                more = ", the first of its windows" if len(cells) > child + parent + size else ""
-                prop = f"dma-range {cpu:#x} size {length:#x}" + (
-                    f" bus {at:#x}" if at != cpu else ""
-                )
-                return prop, f"{bus.path}'s dma-ranges{more}"
+        if "dma-ranges" not in bus.props:
+            return None  # "we've gone too far": no translation, no limit
+        cells = _cells(bus, "dma-ranges")
+        if cells:
+            child = (_cells(bus, "#address-cells") or [1])[0]
+            parent = (_cells(bus.parent, "#address-cells") or [1])[0] if bus.parent else 1
+            size = (_cells(bus, "#size-cells") or [1])[0]
+            if len(cells) < child + parent + size:
+                return None
+            pci = _strings(bus, "device_type") == ["pci"]
+            at = _number(cells[1 if pci and child == 3 else 0 : child])
+            cpu = _number(cells[child : child + parent])
+            length = _number(cells[child + parent : child + parent + size])
+            if length == 0 or at + length > 1 << 64 or cpu + length > 1 << 64:
+                return None
+            more = ", the first of its windows" if len(cells) > child + parent + size else ""
+            prop = f"dma-range {cpu:#x} size {length:#x}" + (f" bus {at:#x}" if at != cpu else "")
+            return prop, f"{bus.path}'s dma-ranges{more}"
         bus = bus.parent
     return None
 
@@ -399,26 +407,28 @@ def _host1x_contexts(
     node: Any, dt: Any, iommus: dict[str, tuple[str, int]], names: dict[str, str], used: set[str]
 ) -> list[str]:
     """host1x's context devices (drivers/gpu/host1x/context.c:
-    host1x_memory_context_list_init, 6.0): one per four-cell `iommu-map` entry of the host1x
-    node, host1x-ctx.N, with a 38-bit DMA mask, configured by of_dma_configure_id with ID N,
-    which the map turns into a stream ID (of_map_id). No DT node and no compatible of their
-    own: "host1x-ctx" stands in for one."""
+    host1x_memory_context_list_init, from 8aa5bcb61612, 6.0): one per four-cell `iommu-map`
+    entry of the host1x node, host1x-ctx.N, with a 38-bit DMA mask, configured by
+    of_dma_configure_id with ID N, which the map turns into a stream ID (of_map_id). One
+    without an IOMMU ("Context device %d has no IOMMU!") unregisters them all, so then none is
+    written. No DT node and no compatible of their own: "host1x-ctx" stands in for one."""
     cells = _cells(node, "iommu-map")
     count = len(cells) // 4
     entries = [cells[i : i + 4] for i in range(0, count * 4, 4)]
-    out = []
-    base = names.get(node.path) or _ident(node, set(used))
+    contexts = []
     for i in range(count):
         hit = next((e for e in entries if e[0] <= i < e[0] + e[3]), None)
         target = dt.phandle2node.get(hit[1]) if hit is not None else None
-        if hit is None or target is None or target.path not in iommus:
-            continue  # "Context device %d has no IOMMU!": the kernel deletes it
+        if hit is None or target is None or target.path not in iommus or not _enabled(target):
+            return []
+        contexts.append((i, names[target.path], hit[2] + i - hit[0]))
+    base = names.get(node.path) or _ident(node, set(used))
+    out = []
+    for i, iommu, sid in contexts:
         name = unique_name(f"{base}_ctx{i}", used)
-        sid = hit[2] + i - hit[0]
         out.append(
-            f"# {node.path}: context device host1x-ctx.{i} (iommu-map ID {i})\n"
-            f'device {name}: "host1x-ctx" {{ iommu {names[target.path]} sid {sid:#x}; '
-            "dma-mask 38 }"
+            f"# {node.path}: context device host1x-ctx.{i} (iommu-map ID {i}; 6.0+)\n"
+            f'device {name}: "host1x-ctx" {{ iommu {iommu} sid {sid:#x}; dma-mask 38 }}'
         )
     return out
 
