@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .diagnostics import warning
 from .enums import DmaOps, DomainType, Origin
-from .eras import S390_DMA_IOMMU
+from .eras import ARM64_ZONE_DMA_FROM_DT, S390_DMA_IOMMU
 from .model import Device, Iommu, Model
 from .provenance import Reason
 from .resolution import DeviceResult, Domain, Group, Resolution
@@ -26,11 +26,18 @@ def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
     plat = res.platform
     top = plat.ram_top
     windows = [d.dma_range for d in res.model.devices.values() if d.dma_range is not None]
-    if plat.arch == "arm64" and windows:
-        # zone_dma_limit: the lowest end of every dma-ranges window (of_dma_get_max_cpu_address)
-        # rounded up to a power of two (fls64), at most 32 bits; the pool when RAM is above
+    if plat.arch == "arm64" and windows and plat.since(ARM64_ZONE_DMA_FROM_DT):
+        # zone_dma_bits: the lowest end of the dma-ranges windows (of_dma_get_max_cpu_address)
+        # rounded up to a power of two (fls64), at most 32 bits; max_zone_phys: no cap when
+        # DRAM starts above 4 GiB, 4 GiB when it starts above the zone; the pool when RAM is
+        # above the zone (of the devices the board states: the kernel reads every DT node)
         lowest = min(cpu + size - 1 for cpu, size, _ in windows)
         limit = min(GB4, 1 << lowest.bit_length())
+        start = min((base for base, _, _ in res.model.platform.ram), default=0)
+        if start >= GB4:
+            limit = top
+        elif start > limit:
+            limit = GB4
         return top > limit, Reason(
             f"swiotlb pool {'allocated' if top > limit else 'not allocated'}: RAM tops out at "
             f"{top:#x}, the DMA zone (the lowest dma-ranges end, {lowest:#x}) at {limit:#x}",

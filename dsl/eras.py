@@ -167,5 +167,12 @@ AMD_GLOBAL_IDENTITY = era(
     "protection domain IDs from an IDA (with 2fcab2deebc3)",
     "4402f2627d30",
 )
+ARM64_ZONE_DMA_FROM_DT = era(
+    "5.11",
+    "arm64 sizes ZONE_DMA from the device tree's lowest dma-ranges end "
+    '(zone_sizes_init: of_dma_get_max_cpu_address, "arm64: mm: Set ZONE_DMA size based on '
+    "devicetree's dma-ranges\"); its commit ID is not pinned here",
+    "",
+)
 
 ALL: tuple[Era, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Era))

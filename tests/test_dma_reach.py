@@ -63,3 +63,24 @@ def test_bad_dma_ranges(prop: str, words: str) -> None:
     from iommu_rules.fmt import format_text
 
     assert prop in format_text(BOARD.format(ram="0x0 size 1G", bits=32, extra=f"; {prop}"))
+
+
+def test_the_dma_zone_follows_dma_ranges_only_from_5_11() -> None:
+    """Before 5.11 arm64 did not size ZONE_DMA from dma-ranges: RAM below 4 GiB keeps no
+    pool, and a buffer above the window fails to map (W207)."""
+    text = BOARD.format(ram="0x0 size 2G", bits=32, extra="; dma-range 0x0 size 0x40000000")
+    board = Board.from_text(text.replace("kernel 6.8", "kernel 5.10"), "b.iommu")
+    assert board.value("dev.dma_ops") == "dma-direct"
+    assert [d.code for d in board.diagnostics] == ["W207"]
+
+
+def test_dram_above_4g_leaves_the_dma_zone_uncapped() -> None:
+    """max_zone_phys: with DRAM starting above 4 GiB the zone covers all of it, so there is
+    no swiotlb pool, and RAM beyond a 1 GiB window fails to map (W207)."""
+    text = BOARD.format(
+        ram="0x800000000 size 4G", bits=64, extra="; dma-range 0x800000000 size 0x40000000"
+    )
+    board = Board.from_text(text, "b.iommu")
+    assert board.value("dev.dma_ops") == "dma-direct"
+    assert [d.code for d in board.diagnostics] == ["W207"]
+    assert "not allocated" in str(board.why("dev.dma_ops"))
