@@ -219,7 +219,7 @@ def _driver_domain(
     groups: list[Group] = []
     refused: set[int] = set()  # groups a single-client driver turned away
     overlaid: list[str] = []  # attached over an implicit mapping they keep (before 5.19)
-    kept: list[Reason] = []  # devices the driver leaves in their domain (`unless`)
+    kept: list[tuple[str, Reason]] = []  # devices the driver leaves where they are (`unless`)
     for name in spec.attach:
         member = res.devices.get(name)
         if member is None or member.group is None:
@@ -228,7 +228,7 @@ def _driver_domain(
         if group.failed or group in groups:
             continue
         if (why_kept := _kept(res, spec, name)) is not None:
-            kept.append(why_kept)
+            kept.append((name, why_kept))
             continue
         busy = _implicit_holders(res, group)
         if busy and group.default is None and not res.platform.since(DMA_OWNERSHIP):
@@ -245,6 +245,7 @@ def _driver_domain(
             continue
         if shared and len(group.members) > 1:
             _single_device_refusal(res, spec, name, group, "arm_iommu_attach_device")
+            _driver_log(res, spec, name, "-EINVAL")
             continue
         if model.iommus[group.iommu].driver.single_client and (groups or len(group.members) > 1):
             # the second device of the group, or the first of a second group, finds the
@@ -254,11 +255,16 @@ def _driver_domain(
                 holder = groups[0].members[0] if groups else group.members[0]
                 second = group.members[1] if not groups else name
                 _single_client_refusal(res, spec, second, holder, group.iommu)
+                errno = "-EINVAL" if res.platform.since(ATTACH_EINVAL) else "-EBUSY"
+                _driver_log(res, spec, second, errno)
             continue
         groups.append(group)
-    if kept:
+    # iommu_attach_group moves whole groups: a kept device whose group-mate was attached
+    # went along, and stayed nowhere
+    moved = {m for g in groups for m in g.members}
+    if still := [why for name, why in kept if name not in moved]:
         r = dom.reason
-        dom.reason = Reason(r.text, r.span, r.source, (*r.because, *kept))
+        dom.reason = Reason(r.text, r.span, r.source, (*r.because, *still))
     if not groups:
         return
     dom.devices = [m for g in groups for m in g.members]
