@@ -34,6 +34,21 @@ TOP_LEVEL = (
 MAX_NESTING = 200
 
 
+# properties that are one number: the grammar rule -> the AST node
+ONE_NUMBER: dict[str, Any] = {
+    "contexts": ast.Contexts,
+    "cells": ast.Cells,
+    "stream_bits": ast.StreamBits,
+    "smrs": ast.Smrs,
+    "stream_match_mask": ast.StreamMatchMask,
+    "reg": ast.Reg,
+    "map_mask": ast.MapMask,
+    "stream_context": ast.StreamContext,
+    "dma_mask": ast.DmaMask,
+    "probe_order": ast.ProbeOrder,
+}
+
+
 class ParseResult:
     """A parsed file and its problems.
 
@@ -117,6 +132,9 @@ class _Builder:
     def build(self, tree: Any) -> Any:
         if isinstance(tree, Tok):
             return tree
+        one = ONE_NUMBER.get(str(tree.data))
+        if one is not None:  # `contexts 8`, `cells 2`, `dma-mask 40`, ...: a node of one number
+            return one(self.num(tree.children[0]), self.span_meta(tree.meta))
         method = getattr(self, "r_" + str(tree.data), None)
         if method is None:
             raise AssertionError(f"no builder for {tree.data}")
@@ -160,9 +178,6 @@ class _Builder:
         name, kind, *props = t.children
         return ast.Iommu(self.ident(name), self.kw(kind), self.items(props), span)
 
-    def r_contexts(self, t: Any, span: Span) -> ast.Contexts:
-        return ast.Contexts(self.num(t.children[0]), span)
-
     def r_domains(self, t: Any, span: Span) -> ast.Domains:
         return ast.Domains(tuple(self.kw(c) for c in t.children), span)
 
@@ -185,21 +200,6 @@ class _Builder:
     def r_secure(self, t: Any, span: Span) -> ast.Secure:
         return ast.Secure(self.context_set(t.children[0]), span)
 
-    def r_cells(self, t: Any, span: Span) -> ast.Cells:
-        return ast.Cells(self.num(t.children[0]), span)
-
-    def r_stream_bits(self, t: Any, span: Span) -> ast.StreamBits:
-        return ast.StreamBits(self.num(t.children[0]), span)
-
-    def r_smrs(self, t: Any, span: Span) -> ast.Smrs:
-        return ast.Smrs(self.num(t.children[0]), span)
-
-    def r_stream_match_mask(self, t: Any, span: Span) -> ast.StreamMatchMask:
-        return ast.StreamMatchMask(self.num(t.children[0]), span)
-
-    def r_reg(self, t: Any, span: Span) -> ast.Reg:
-        return ast.Reg(self.num(t.children[0]), span)
-
     def r_iommu_map(self, t: Any, span: Span) -> ast.IommuMap:
         dom, rid, sid, smr, length, mask = (None if c is None else self.num(c) for c in t.children)
         assert rid is not None and sid is not None and length is not None
@@ -211,9 +211,6 @@ class _Builder:
         assert rid is not None and sid is not None and length is not None
         entry = ast.IommuMap(dom, rid, sid, length, mask, span, smr)
         return ast.HostMap(self.ident(name), entry, span)
-
-    def r_map_mask(self, t: Any, span: Span) -> ast.MapMask:
-        return ast.MapMask(self.num(t.children[0]), span)
 
     def stream_id(self, t: Any) -> ast.Ident | ast.Num:
         tok = t.children[0]
@@ -267,17 +264,11 @@ class _Builder:
     def r_stream_swgroup(self, t: Any, span: Span) -> ast.StreamSwgroup:
         return ast.StreamSwgroup(self.stream_id(t.children[0]), span)
 
-    def r_stream_context(self, t: Any, span: Span) -> ast.StreamContext:
-        return ast.StreamContext(self.num(t.children[0]), span)
-
     def r_pci(self, t: Any, span: Span) -> ast.Pci:
         return ast.Pci(self.ident(t.children[0]), span)
 
     def r_upstream(self, t: Any, span: Span) -> ast.Upstream:
         return ast.Upstream(self.ident(t.children[0]), span)
-
-    def r_dma_mask(self, t: Any, span: Span) -> ast.DmaMask:
-        return ast.DmaMask(self.num(t.children[0]), span)
 
     def r_dma_range(self, t: Any, span: Span) -> ast.DmaRange:
         cpu, size, bus = t.children
@@ -318,9 +309,6 @@ class _Builder:
         tok = t.children[0]
         driver = self.string(tok) if tok.type == "STRING" else self.ident(tok)
         return ast.Bound(driver, span)
-
-    def r_probe_order(self, t: Any, span: Span) -> ast.ProbeOrder:
-        return ast.ProbeOrder(self.num(t.children[0]), span)
 
     # -- bridge, domain ------------------------------------------------------
     def r_bridge(self, t: Any, span: Span) -> ast.Bridge:
