@@ -157,3 +157,17 @@ def test_gart_has_one_aperture_for_the_whole_system(kernel: str, errno: str) -> 
     assert f"the GART's single aperture is taken by 'drm': {errno}" in e301.message
     assert res.devices["vde"].values["domain"] == "none"
     assert res.devices["vde"].values["dma_ops"] == "dma-direct"
+
+
+def test_nouveau_on_tegra124_detaches_the_arm32_mapping_and_takes_its_domain() -> None:
+    """nvkm_device_tegra_probe_iommu drops the implicit arm32 mapping before it attaches
+    its own domain (std/soc/tegra), so on 6.8 the attach succeeds (no -EBUSY, E302)."""
+    board = Board.from_text(
+        'include "std/linux"\ninclude "std/soc/tegra124"\n'
+        "platform { arch arm; kernel 6.8; ram 0x80000000 size 2G; config ARM_DMA_USE_IOMMU }\n"
+        'device gpu: "nvidia,gk20a" { iommu mc swgroup gpu }\n',
+        "tk1.iommu",
+    )
+    assert not board.resolution.errors
+    assert board.value("gpu.domain") == "nouveau"
+    assert "nvkm_device_tegra_probe_iommu" in str(board.why("gpu.domain"))
