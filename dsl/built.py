@@ -89,8 +89,6 @@ def _spec(res: Resolution, name: str, rule: ActiveRule, members: list[str]) -> B
     verb = rule.rule.verb
     assert isinstance(verb, ast.Verb) and verb.built is not None
     kind = verb.built.text
-    if kind == SHARED_DEFAULT and len(members) < 2:
-        return None  # no other device to share the first one's default domain with
     iommus = list(dict.fromkeys(res.devices[m].iommu or "" for m in members))
     instances = [res.model.iommus[i] for i in iommus]
     if len(instances) > 1 and not instances[0].driver.spans(instances):
@@ -113,8 +111,8 @@ def _spec(res: Resolution, name: str, rule: ActiveRule, members: list[str]) -> B
         )
         members = [m for m in members if m not in left]
         iommus = [first]
-        if kind == SHARED_DEFAULT and len(members) < 2:
-            return None  # no other device on that instance to share the default domain with
+    if kind == SHARED_DEFAULT and len(members) < 2:
+        return None  # no other device (on that instance) to share the default domain with
     why = rule.reason(
         f'rule "{rule.rule.name}": the driver builds '
         + (

@@ -254,8 +254,7 @@ def _driver_domain(
                 refused.add(group.id)
                 holder = groups[0].members[0] if groups else group.members[0]
                 second = group.members[1] if not groups else name
-                _single_client_refusal(res, spec, second, holder, group.iommu)
-                errno = "-EINVAL" if res.platform.since(ATTACH_EINVAL) else "-EBUSY"
+                errno = _single_client_refusal(res, spec, second, holder, group.iommu)
                 _driver_log(res, spec, second, errno)
             continue
         groups.append(group)
@@ -423,7 +422,8 @@ def _single_device_refusal(
 
 def _single_client_refusal(
     res: Resolution, spec: ModelDomain, name: str, holder: str, iommu: str
-) -> None:
+) -> str:
+    """E302 for a second client of a single-client driver's domain; the errno it gets."""
     driver = res.model.iommus[iommu].driver
     errno = "-EINVAL" if res.platform.since(ATTACH_EINVAL) else "-EBUSY"
     res.diagnostics.append(
@@ -436,6 +436,7 @@ def _single_client_refusal(
             help=f"kernel: {driver.single_client}; give each device its own domain",
         )
     )
+    return errno
 
 
 def _share_default(

@@ -27,19 +27,12 @@ from .lalr import no_gc
 from .loader import Loaded, Loader
 from .model import Model, PciAddress, parse_pci
 from .parse import mask_line, parse_text
+from .report import COLUMNS
 from .resolution import Domain, Resolution
 from .validate import build_model
 
-ATTRS = (
-    "iommu",
-    "group",
-    "default_domain",
-    "domain",
-    "domain_type",
-    "context",
-    "dma_ops",
-    "vfio",
-)
+# what a what-if compares per device: the report's columns, and the VFIO viability
+ATTRS = (*COLUMNS[1:], "vfio")
 PLATFORM_WORDS = ("arch", "kernel", "ram", "cmdline", "config")
 
 

@@ -940,21 +940,15 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     try:
         text_out = format_text(text_out, "<import>")
     except Exception as exc:
+        problem: str | None = f"does not parse: {exc}"
+    else:
+        refused = unchecked(text_out, path)  # never hand the user a file `check` rejects
+        problem = None if refused is None else f"does not check: {refused}"
+    if problem is not None:
         diags.append(
             error(
                 "E816",
-                f"the generated rule file does not parse: {exc}",
-                Span(str(path), 0, 0, 0, 0),
-                help="please report this with the device tree",
-            )
-        )
-        return DtsImport(text_out, diags)
-    refused = unchecked(text_out, path)
-    if refused is not None:  # never hand the user a file that `check` rejects
-        diags.append(
-            error(
-                "E816",
-                f"the generated rule file does not check: {refused}",
+                f"the generated rule file {problem}",
                 Span(str(path), 0, 0, 0, 0),
                 help="please report this with the device tree",
             )
