@@ -687,6 +687,17 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
                     label="expected 'default of DEVICE', or a kind and 'on IOMMU'",
                     help=did_you_mean(prev.group(1), kinds),
                 )
+        nameless = re.match(r"map\s+(rid|pci-domain)\s+", text.splitlines()[tline - 1])
+        if nameless is not None and nameless.end() == tcol - 1:
+            # a top-level `map` whose IOMMU name is missing: 'rid' was taken for it
+            return error(
+                "E001",
+                f"unexpected '{word}'",
+                span,
+                label=f"expected {_expected_text(expected)}",
+                help="a `map` outside an `iommu` block names its IOMMU first: "
+                "`map IOMMU rid R sid S length L`",
+            )
         misplaced = _DEFAULT_OF_HINTS.get(word)
         if misplaced and re.search(
             r":\s*default\s+of\s+[\w\-]+\s*$", text.splitlines()[tline - 1][: tcol - 1]

@@ -186,3 +186,8 @@ def test_a_shared_default_left_with_one_device_is_not_built() -> None:
     b = Board.from_text(text, "soc.iommu")
     assert [d.code for d in b.diagnostics] == ["W222"]
     assert "drm" not in b.resolution.domains
+
+
+def test_a_default_domain_type_as_built_kind_is_one_e120_not_also_e005() -> None:
+    b = board('rule "x": dc builds domain x: identity\n')
+    assert [d.code for d in b.diagnostics if d.is_error] == ["E120"]

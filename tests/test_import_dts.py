@@ -667,3 +667,11 @@ def test_a_host1x_context_without_an_iommu_leaves_none(tmp_path: Path) -> None:
         "\t\tiommu-map = <0 &smmu 0x38 1>, <1 &iso 0x39 1>; };\n};\n",
     )
     assert "host1x_ctx" not in out.read_text()
+
+
+def test_a_top_level_map_without_its_iommu_says_how_to_write_it(tmp_path: Path) -> None:
+    board = tmp_path / "b.iommu"
+    board.write_text('include "std/linux"\nmap rid 0x0 sid 0x1 length 1\n')
+    proc = run_cli("check", str(board))
+    assert proc.returncode == 3 and "b.iommu:2:9: error[E001]" in proc.stderr
+    assert "names its IOMMU first: `map IOMMU rid R sid S length L`" in proc.stderr
