@@ -127,6 +127,22 @@ class Reg(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 
+class Aperture(Node):
+    """`aperture BASE size SIZE`: the IOVAs the IOMMU's domains translate."""
+
+    base: Num
+    size: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
+class Window(Node):
+    """`window BASE size SIZE`: an arm32 mapping's IOVA window."""
+
+    base: Num
+    size: Num
+    span: Span = node_field(default=NO_SPAN, compare=False)
+
+
 class IommuMap(Node):
     pci_domain: Num | None  # the host bridge's PCI domain; None: every domain
     rid: Num
@@ -178,6 +194,7 @@ IommuProp = (
     | StreamBits
     | Smrs
     | StreamMatchMask
+    | Aperture
     | Reg
     | IommuMap
     | MapMask
@@ -360,6 +377,7 @@ class Domain(Node):
     span: Span = node_field(default=NO_SPAN, compare=False)
     # `default of DEVICE`: that device's default domain, which a driver attaches to others
     of: Ident | None = None
+    window: Window | None = None  # an arm-mapping's `window BASE size SIZE`
 
 
 # ------------------------------------------------------------------ selectors
@@ -447,6 +465,7 @@ class Verb(Node):
     per_device: bool = node_field(default=False)
     unless: Ident | None = node_field(default=None)  # `unless attached|translated`
     log: Str | None = node_field(default=None)  # `log "failed to attach: {errno}"`
+    window: Window | None = node_field(default=None)  # an arm-mapping's IOVA window
     span: Span = node_field(default=NO_SPAN, compare=False)
 
 

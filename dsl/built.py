@@ -133,5 +133,11 @@ def _spec(res: Resolution, name: str, rule: ActiveRule, members: list[str]) -> B
         members[0] if shared else None,
         verb.unless.text if verb.unless is not None else None,
         verb.log.value if verb.log is not None else None,
+        _window(verb.window),
     )
     return Built(spec, (why,))
+
+
+def _window(window: ast.Window | None) -> tuple[int, int] | None:
+    """The rule's window as validated (validate.py refuses a bad one before resolving)."""
+    return None if window is None else (window.base.value, window.size.value)

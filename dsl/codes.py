@@ -1446,6 +1446,26 @@ _ALL = (
         """,
     ),
     _warning(
+        "W223",
+        "An arm32 mapping's IOVA window reaches outside its IOMMU's aperture (the Tegra20 "
+        "GART's 32 MiB, or a stated `aperture`): mappings there fail.",
+        "arm32's dma_iommu_mapping hands out IOVAs from the bottom of its window "
+        "(arch/arm/mm/dma-mapping.c: __alloc_iova, first fit), and the window is the one "
+        "arm_iommu_create_mapping was given: the device's dma-ranges, else 0 and 4 GiB, for "
+        "the implicit mapping; the driver's own base and size (`window`) for a driver's. The "
+        "arm32 code never looks at the domain's aperture, but the IOMMU driver's map does "
+        "(tegra-gart: gart_iova_range_invalid; sprd-iommu: sprd_iommu_map; -EINVAL), so a "
+        "window that starts below the aperture fails every mapping, and one that ends past "
+        "it fails once the IOVAs inside are used up. Exclude the implicit mapping for the "
+        "device, or give the driver's mapping a window inside the aperture.",
+        """
+        include "std/linux"
+        platform { arch arm; kernel 6.1; config ARM_DMA_USE_IOMMU }
+        iommu gart: tegra-gart { aperture 0x58000000 size 32M }
+        device gr2d: "nvidia,tegra20-gr2d" { iommu gart }
+        """,
+    ),
+    _warning(
         "W801",
         "`import listing`: a line that was not understood, skipped: a listing or `lspci -nn` "
         "line without its class or IDs, a broken `lspci -t` line, a kernel-log line that "

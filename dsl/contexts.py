@@ -102,6 +102,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                     ARM_MAPPING,
                     (plat.config_reason("ARM_DMA_USE_IOMMU"),),
                 ),
+                window=implicit_window(dev),
             )
             res.domains[mapping.name] = mapping
             if len(group.members) > 1:
@@ -181,6 +182,7 @@ def _driver_domain(
             tuple(when),
         ),
         arm_mapping=shared,
+        window=spec.window,
     )
     res.domains[dom.name] = dom
     if shared and not res.platform.enabled("ARM_DMA_USE_IOMMU"):
@@ -533,6 +535,16 @@ def _unname(res: Resolution, dom: Domain, group: Group) -> None:
     for name in dom.devices:
         if res.devices[name].domain == old:
             res.devices[name].domain = dom.name
+
+
+def implicit_window(dev: Device) -> tuple[int, int]:
+    """The IOVA window of the arm32 mapping arch_setup_dma_ops makes for a device: its
+    dma-ranges on the bus side, else 0 and 4 GiB (of_dma_configure_id's defaults, and
+    arm_setup_iommu_dma_ops's own from 6.10)."""
+    if dev.dma_range is not None:
+        _, size, bus = dev.dma_range
+        return bus, size
+    return 0, 1 << 32
 
 
 def _name_default(

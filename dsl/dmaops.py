@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .diagnostics import warning
+from .diagnostics import Label, warning
 from .enums import DmaOps, DomainType, Origin
-from .eras import ARM64_ZONE_DMA_FROM_DT, S390_DMA_IOMMU
+from .eras import ARM64_ZONE_DMA_FROM_DT, IOMMU_DMA_RANGE_MAP_CHECK, S390_DMA_IOMMU
 from .model import Device, Iommu, Model
 from .provenance import Reason
 from .resolution import DeviceResult, Domain, Group, Resolution
@@ -328,7 +328,28 @@ def _arm32_mapping(c: Case) -> Decision | None:
         f"'{dom.iommu}', shared by all its masters",
         None,
         "arch/arm/mm/dma-mapping.c: arm_iommu_dma_ops",
-        (dom.reason,),
+        (dom.reason, *_window_reason(dom, c.dev)),
+    )
+
+
+def _window_reason(dom: Domain, dev: Device) -> tuple[Reason, ...]:
+    """Where an arm32 mapping's IOVAs come from (arm_iommu_create_mapping's base, size)."""
+    if dom.window is None:
+        return ()
+    lo, size = dom.window
+    return (
+        Reason(
+            f"its IOVAs: {lo:#x}..{lo + size - 1:#x}, "
+            + (
+                f"the window the driver gives '{dom.name}'"
+                if dom.origin is not Origin.ARM32
+                else "the device's dma-ranges"
+                if dev.dma_range is not None
+                else "of_dma_configure's default base and size (0, 4 GiB)"
+            ),
+            dev.dma_range_span if dom.origin is Origin.ARM32 else None,
+            "arch/arm/mm/dma-mapping.c: arm_iommu_create_mapping, __alloc_iova",
+        ),
     )
 
 
@@ -343,7 +364,7 @@ def _driver_mapping(c: Case) -> Decision | None:
         f"arm_iommu: the driver attached '{c.dev.name}' to its shared mapping '{dom.name}'",
         None,
         "arch/arm/mm/dma-mapping.c: arm_iommu_attach_device",
-        (*before, dom.reason),
+        (*before, dom.reason, *_window_reason(dom, c.dev)),
     )
 
 
@@ -377,16 +398,56 @@ def _detached_mapping(c: Case) -> Decision | None:
 
 
 def _iommu_dma(c: Case) -> Decision | None:
-    """A DMA default domain: iommu_setup_dma_ops."""
+    """A DMA default domain: iommu_setup_dma_ops, unless iommu_dma_init_domain finds the
+    device's DMA range outside the IOMMU's aperture (-EFAULT: the platform's ops stay)."""
     assert c.group is not None
     default = c.group.default
     if default is None or not default.translated or not c.res.platform.enabled("IOMMU_DMA"):
         return None
-    return DmaOps.IOMMU_DMA, Reason(
+    why = Reason(
         f"iommu-dma: the default domain is {default}",
         None,
         "drivers/iommu/dma-iommu.c: iommu_setup_dma_ops",
         (c.group.default_reason,),
+    )
+    aperture = c.res.model.iommus[c.group.iommu].iova_aperture()
+    if aperture is None:
+        return DmaOps.IOMMU_DMA, why
+    base, size, ap_why = aperture
+    end = base + size - 1
+    dev = c.dev
+    if dev.dma_range is not None:
+        _, span, lo = dev.dma_range
+        hi, checked = lo + span - 1, f"its dma-ranges, bus {lo:#x}..{lo + span - 1:#x}"
+    elif not c.res.platform.since(IOMMU_DMA_RANGE_MAP_CHECK):
+        lo, hi, checked = 0, GB4 - 1, "of_dma_configure's default range, 0x0..0xffffffff"
+    else:
+        lo, hi, checked = 0, (1 << 64) - 1, ""
+    src = "drivers/iommu/dma-iommu.c: iommu_dma_init_domain"
+    if checked and (lo > end or hi < base):
+        c.res.log.append("specified DMA range outside IOMMU capability")
+        c.res.log.append(
+            f"Failed to set up IOMMU for device {dev.name}; retaining platform DMA ops"
+        )
+        return _direct(
+            c.res,
+            dev,
+            Reason(
+                f"iommu_dma_init_domain fails (-EFAULT): {checked} misses the aperture of "
+                f"'{c.group.iommu}', {base:#x}..{end:#x}; the platform's DMA ops stay",
+                None,
+                f"{src}; iommu_setup_dma_ops (out_err)",
+                (why, ap_why),
+            ),
+        )
+    top = min(end, hi, (1 << (dev.dma_mask or 32)) - 1)
+    return DmaOps.IOMMU_DMA, Reason(
+        f"iommu-dma: the default domain is {default}, with IOVAs "
+        f"{max(base, lo):#x}..{top:#x} (the aperture of '{c.group.iommu}'"
+        + (f" within {checked})" if checked else " and the DMA mask)"),
+        None,
+        f"{src}; iommu_dma_alloc_iova (force_aperture)",
+        (c.group.default_reason, ap_why),
     )
 
 
@@ -483,3 +544,46 @@ def dma_ops(res: Resolution) -> None:
             if decision is not None:
                 dres.set("dma_ops", *decision)
                 break
+    for dom in res.domains.values():
+        if dom.window is not None and not dom.failed:
+            _window_past_aperture(res, dom)
+
+
+def _window_past_aperture(res: Resolution, dom: Domain) -> None:
+    """W223: an arm32 mapping whose IOVA window reaches outside its IOMMU's aperture. The
+    mapping's allocator hands out the lowest free IOVAs first (__alloc_iova) and the
+    driver's map refuses every IOVA outside the aperture (the GART's gart_iova_range_invalid,
+    sprd_iommu_map: -EINVAL), so mappings there fail."""
+    assert dom.window is not None
+    iommu = res.model.iommus[dom.iommu]
+    aperture = iommu.iova_aperture()
+    if aperture is None:
+        return
+    base, size, _ = aperture
+    lo, span = dom.window
+    hi, end = lo + span - 1, base + size - 1
+    if base <= lo and hi <= end:
+        return
+    if lo < base or lo > end:
+        fate = "its first IOVAs lie outside the aperture, so every DMA mapping fails"
+    else:
+        fate = f"mappings fail once the IOVAs up to {end:#x} are in use"
+    spec = res.model.domains.get(dom.name) or (
+        res.built[dom.name].spec if dom.name in res.built else None
+    )
+    dev = res.model.devices[dom.devices[0]] if dom.devices else None
+    span_at = spec.span if spec is not None else dev.span if dev is not None else iommu.span
+    res.diagnostics.append(
+        warning(
+            "W223",
+            f"the arm32 mapping '{dom.name}' hands out IOVAs {lo:#x}..{hi:#x}, but "
+            f"'{iommu.name}' translates only {base:#x}..{end:#x}: {fate}",
+            span_at,
+            secondary=(
+                Label(iommu.aperture_span or iommu.span, f"the aperture of '{iommu.name}'"),
+            ),
+            help="iommu_map refuses IOVAs outside the aperture; the mapping's window "
+            "(arm_iommu_create_mapping's base and size, or the device's dma-ranges) must lie "
+            "inside it",
+        )
+    )

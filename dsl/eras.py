@@ -174,5 +174,12 @@ ARM64_ZONE_DMA_FROM_DT = era(
     "devicetree's dma-ranges\"); its commit ID is not pinned here",
     "",
 )
+IOMMU_DMA_RANGE_MAP_CHECK = era(
+    "6.10",
+    "iommu_dma_init_domain checks the device's dma_range_map (its dma-ranges) against the "
+    "domain's aperture, and no longer the base and size of_dma_configure passed (0 and "
+    "4 GiB without dma-ranges)",
+    "ad4750b07d34",
+)
 
 ALL: tuple[Era, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Era))

@@ -95,7 +95,8 @@ def verb(v: ast.Verb) -> str:
         each = " per device" if v.per_device else ""
         unless = f" unless {v.unless.text}" if v.unless is not None else ""
         log = f" log {v.log.text}" if v.log is not None else ""
-        return f"builds domain {v.domain.text}: {v.built.text}{each}{unless}{log}"
+        window = _window(v.window)
+        return f"builds domain {v.domain.text}: {v.built.text}{window}{each}{unless}{log}"
     if v.domain_type is not None:
         return f"{v.kind} {v.domain_type.text}"
     return v.kind
@@ -177,6 +178,7 @@ PROPS: dict[type, Callable[[Any], str]] = {
     ast.Smrs: lambda p: f"smrs {num(p.count)}",
     ast.StreamMatchMask: lambda p: f"stream-match-mask {num(p.mask)}",
     ast.Reg: lambda p: f"reg {num(p.address)}",
+    ast.Aperture: lambda p: f"aperture {num(p.base)} size {num(p.size)}",
     ast.IommuMap: _map,
     ast.MapMask: lambda p: f"map-mask {num(p.mask)}",
     ast.SocGroup: _soc_group,
@@ -218,11 +220,15 @@ def prop(p: Any) -> str:
     return layout(p)
 
 
+def _window(w: ast.Window | None) -> str:
+    return "" if w is None else f" window {num(w.base)} size {num(w.size)}"
+
+
 def _domain_header(item: ast.Domain) -> str:
     if item.of is not None:
-        return f"domain {item.name.text}: default of {item.of.text}"
+        return f"domain {item.name.text}: default of {item.of.text}{_window(item.window)}"
     on = ", ".join(i.text for i in item.iommus)
-    return f"domain {item.name.text}: {item.type.text} on {on}"
+    return f"domain {item.name.text}: {item.type.text} on {on}{_window(item.window)}"
 
 
 HEADERS: dict[type, Callable[[Any], str]] = {

@@ -17,6 +17,7 @@ from .enums import DmaOps
 from .kinds import Kind, claiming_pci, kind
 from .node import Node, node_field
 from .pci.acs import AcsFlag
+from .provenance import Reason
 
 DEFAULT_ARCH = "arm64"  # a board without `arch` (the resolver's why says it assumed it)
 
@@ -172,11 +173,28 @@ class Iommu(Node):
     smrs: int | None = None  # an Arm SMMU's stream match registers; None: not stated
     match_mask: int = 0  # the node's stream-match-mask, for streams with no SMR mask cell
     reg: int | None = None  # the node's MMIO base: names it in a .dtb, which has no labels
+    # `aperture BASE size SIZE`: the IOVAs its domains translate; None: the kind's (or all)
+    aperture: tuple[int, int] | None = None
+    aperture_span: Span | None = None
 
     @property
     def driver(self) -> Kind:
         """Its kind's record: what its kernel driver does (kinds/)."""
         return kind(self.kind)
+
+    def iova_aperture(self) -> tuple[int, int, Reason] | None:
+        """The IOVAs its domains translate (domain->geometry with force_aperture): the
+        board's `aperture`, else its kind's; None where nothing narrower than the page
+        tables is known."""
+        if self.aperture is not None:
+            base, size = self.aperture
+            why = Reason(f"'{self.name}' states its aperture", self.aperture_span)
+        elif self.driver.aperture is not None:
+            base, size, src = self.driver.aperture
+            why = Reason(f"the {self.kind} driver's aperture", None, src)
+        else:
+            return None
+        return base, size, why
 
     def maps_cover(self, addr: PciAddress) -> bool:
         """Whether one of this IOMMU's iommu-map entries translates the function."""
@@ -344,6 +362,7 @@ class Domain(Node):
     # a pack's `unless attached|translated`: devices the driver leaves where they are
     unless: str | None = None
     log: str | None = None  # a pack's `log "..."`: what the driver prints when it fails
+    window: tuple[int, int] | None = None  # an arm-mapping's IOVA base and size
 
     @property
     def iommu(self) -> str:

@@ -270,6 +270,16 @@ class _Builder:
     def r_upstream(self, t: Any, span: Span) -> ast.Upstream:
         return ast.Upstream(self.ident(t.children[0]), span)
 
+    def r_aperture(self, t: Any, span: Span) -> ast.Aperture:
+        base, size = t.children
+        return ast.Aperture(self.num(base), self.num(size), span)
+
+    def window(self, t: Any) -> ast.Window | None:
+        if t is None:
+            return None
+        base, size = t.children
+        return ast.Window(self.num(base), self.num(size), self.span_meta(t.meta))
+
     def r_dma_range(self, t: Any, span: Span) -> ast.DmaRange:
         cpu, size, bus = t.children
         return ast.DmaRange(
@@ -321,15 +331,20 @@ class _Builder:
         name, dtype, *rest = t.children
         iommus = [self.ident(c) for c in rest if isinstance(c, Tok)]
         attach: list[ast.Ident] = []
+        window = None
         for p in rest:
-            if p is not None and not isinstance(p, Tok):
+            if p is not None and not isinstance(p, Tok) and p.data == "iova_window":
+                window = self.window(p)
+            elif p is not None and not isinstance(p, Tok):
                 attach.extend(self.ident(c) for c in p.children)
         if dtype.data == "domain_of":  # `default of DEVICE`: no kind word, no `on`
             of = self.ident(dtype.children[0])
             return ast.Domain(
-                self.ident(name), ast.Ident("default", of.span), (), tuple(attach), span, of
+                self.ident(name), ast.Ident("default", of.span), (), tuple(attach), span, of, window
             )
-        return ast.Domain(self.ident(name), self.kw(dtype), tuple(iommus), tuple(attach), span)
+        return ast.Domain(
+            self.ident(name), self.kw(dtype), tuple(iommus), tuple(attach), span, window=window
+        )
 
     # -- rules -------------------------------------------------------------
     def r_rule(self, t: Any, span: Span) -> ast.Rule:
@@ -370,11 +385,12 @@ class _Builder:
         if t.data == "driver_does":
             return ast.Verb(kind, flags=tuple(self.kw(c) for c in t.children), span=span)
         if t.data == "builds_domain":
-            name, built, per, unless, log = t.children
+            name, built, window, per, unless, log = t.children
             return ast.Verb(
                 kind,
                 domain=self.ident(name),
                 built=self.kw(built),
+                window=self.window(window),
                 per_device=per is not None,
                 unless=self.kw(unless.children[0]) if unless is not None else None,
                 log=self.string(log.children[0]) if log is not None else None,

@@ -50,6 +50,7 @@ class Domain:
     state: DomainState = DomainState.LIVE
     errno: str = ""  # what a failed attach returned: -ENOSPC, -ENODEV, -EBUSY, -EINVAL
     exhausted_on: str | None = None  # the IOMMU that had no context, when not `iommu`
+    window: tuple[int, int] | None = None  # an arm32 mapping's IOVA base and size
 
     @property
     def failed(self) -> bool:

@@ -316,6 +316,8 @@ class Builder:
         smrs: int | None = None
         match_mask = 0
         reg: int | None = None
+        aperture: tuple[int, int] | None = None
+        aperture_span: Span | None = None
         map_props: list[ast.IommuMap] = []
         map_mask = None
         groups: list[SocGroup] = []
@@ -352,6 +354,9 @@ class Builder:
                 bits = self.number(prop.bits, 1, 32, "stream-bits")
             elif isinstance(prop, ast.Reg):
                 reg = prop.address.value
+            elif isinstance(prop, ast.Aperture):
+                aperture = self.iova_range(prop, "aperture", 1 << 64)
+                aperture_span = prop.span
             elif isinstance(prop, ast.Smrs | ast.StreamMatchMask):
                 got = self.smr_prop(prop, kind)
                 if isinstance(prop, ast.Smrs):
@@ -461,6 +466,8 @@ class Builder:
             smrs=smrs,
             match_mask=match_mask,
             reg=reg,
+            aperture=aperture,
+            aperture_span=aperture_span,
         )
 
     def smr_prop(self, prop: ast.Smrs | ast.StreamMatchMask, kind: str) -> int | None:
@@ -713,6 +720,42 @@ class Builder:
             dma_range=dma_range,
             dma_range_span=dma_range_span,
         )
+
+    def iova_range(
+        self, prop: ast.Aperture | ast.Window, word: str, top: int
+    ) -> tuple[int, int] | None:
+        """An IOVA range, `WORD BASE size SIZE`: a size above zero, all of it below ``top``
+        (2^64 for an IOMMU's aperture; 4 GiB for an arm32 mapping, whose dma_addr_t is 32 bits
+        and which arm_iommu_create_mapping refuses larger than that, -ERANGE)."""
+        size = self.number(prop.size, 1, top, f"{word} size")
+        if size is None:
+            return None
+        if prop.base.value + size > top:
+            self.err(
+                "E114",
+                f"{word} {prop.base.value:#x} + {size:#x} runs past {top:#x}",
+                prop.span,
+                help="an arm32 mapping's window must end at or below 4 GiB "
+                "(arch/arm/mm/dma-mapping.c: arm_iommu_create_mapping)"
+                if top == 1 << 32
+                else "check the size",
+            )
+            return None
+        return prop.base.value, size
+
+    def window(self, kind: str, window: ast.Window | None) -> tuple[int, int] | None:
+        """An arm-mapping's `window`; other kinds of domain have none (E120)."""
+        if window is None:
+            return None
+        if kind != "arm-mapping":
+            self.err(
+                "E120",
+                f"only an arm-mapping has an IOVA window, not {article(kind)} domain",
+                window.span,
+                help="a driver's own paging domain allocates IOVAs itself; drop the window",
+            )
+            return None
+        return self.iova_range(window, "window", 1 << 32)
 
     def dma_range(self, prop: ast.DmaRange) -> tuple[int, int, int] | None:
         """A dma-ranges window: a size above zero, all of it below 2^64."""
@@ -1023,6 +1066,7 @@ class Builder:
             node.span,
             fname,
             conds,
+            window=self.window(node.type.text, node.window),
         )
 
     def check_context(self, what: str, idx: ast.Num, iommu: str, numbers: range) -> None:
@@ -1095,6 +1139,7 @@ class Builder:
         attaches to other devices with iommu_attach_device (exynos_drm_dma.c on arm64:
         `iommu_get_domain_for_dev(priv->dma_dev)`). Its IOMMUs are those of the devices."""
         assert node.of is not None
+        self.window("default", node.window)
         # where each IOMMU first comes in: the device that brings it, for the span checks
         refs: dict[str, ast.Ident] = {}
         for ref in (node.of, *node.attach):
@@ -1237,6 +1282,8 @@ class Builder:
                 help="default domains (identity, dma, dma-fq, platform) are chosen by the "
                 "kernel; a driver asks for one with 'def-domain-type'",
             )
+        elif verb.window is not None:
+            self.window(kind, verb.window)
         elif kind == "default-of-first" and verb.per_device:
             self.err(
                 "E120",

@@ -620,6 +620,26 @@ def _pack_iommus(pack: str) -> dict[str, tuple[str, bool, int | None]]:
     return {name: (i.kind, bool(i.maps), i.reg) for name, i in model.iommus.items()}
 
 
+def _reg_entries(node: Any) -> list[tuple[int, int]]:
+    """The node's `reg` as (address, size) pairs, in its parent's #address-cells and
+    #size-cells (2 and 1 when the parent does not say, as the DT spec's defaults)."""
+    reg = _cells(node, "reg")
+    parent = node.parent
+    ac = (_cells(parent, "#address-cells") or [2])[0] if parent is not None else 2
+    sc = (_cells(parent, "#size-cells") or [1])[0] if parent is not None else 1
+    step = ac + sc
+    out = []
+    for j in range(0, len(reg) - step + 1, step) if step else ():
+        base = 0
+        for c in reg[j : j + ac]:
+            base = (base << 32) | c
+        size = 0
+        for c in reg[j + ac : j + step]:
+            size = (size << 32) | c
+        out.append((base, size))
+    return out
+
+
 def _unit_address(node: Any) -> int | None:
     """The node's unit address (iommu@12000000), which a .dtb keeps though labels go."""
     _, _, unit = node.name.partition("@")
@@ -759,6 +779,12 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
         if KINDS[kind].stream_matching and _cells(node, "stream-match-mask"):
             mask = _cells(node, "stream-match-mask")[0]
             props.append(f"stream-match-mask {mask:#x}  # arm_smmu_of_xlate: one-cell streams")
+        regs = _reg_entries(node) if kind == "tegra-gart" else []
+        if len(regs) > 1 and regs[1][1]:
+            base, size = regs[1]
+            props.append(
+                f"aperture {base:#x} size {size:#x}  # the MC's second reg (tegra_gart_probe)"
+            )
         if kind == "tegra-smmu" and soc in TEGRA_ASIDS:
             props.append(f"contexts {TEGRA_ASIDS[soc]}  # drivers/memory/tegra/{soc}.c: num_asids")
         if kind == "qcom-iommu":
@@ -893,18 +919,7 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
             continue
         if not _enabled(node):
             continue
-        reg = _cells(node, "reg")
-        parent = node.parent
-        ac = (_cells(parent, "#address-cells") or [2])[0]
-        sc = (_cells(parent, "#size-cells") or [1])[0]
-        step = ac + sc
-        for j in range(0, len(reg) - step + 1, step):
-            base = 0
-            for c in reg[j : j + ac]:
-                base = (base << 32) | c
-            size = 0
-            for c in reg[j + ac : j + step]:
-                size = (size << 32) | c
+        for base, size in _reg_entries(node):
             if size:
                 ram.append(f"    ram {base:#x} size {size:#x}")
     packs = sorted({p for c in root_compat for pre, p in PACKS if c.startswith(pre)})

@@ -80,6 +80,7 @@ APPLE_DART = AppleDart(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (APPLE_DART,)

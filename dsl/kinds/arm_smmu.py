@@ -252,6 +252,7 @@ ARM_SMMU = ArmSmmu(
     passes_unattached=None,
     faults_unattached=f"{ARM_SMMU_C}: disable_bypass",
     arch_dma=None,
+    aperture=None,
 )
 
 QCOM_SMMU = ARM_SMMU.variant(

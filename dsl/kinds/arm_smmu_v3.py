@@ -92,6 +92,7 @@ ARM_SMMU_V3 = ArmSmmuV3(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (ARM_SMMU_V3,)

@@ -100,6 +100,9 @@ class Kind:
     passes_unattached: str | None  # a stream no domain is attached to reaches memory: where
     faults_unattached: str | None  # such a stream faults: where
     arch_dma: str | None  # the DMA API is the arch's own ops whatever the IOMMU API holds
+    # the IOVA window its domains translate when the board states none (base, size, where the
+    # driver sets domain->geometry); None: the whole of what its page tables address
+    aperture: tuple[int, int, str] | None
 
     # matches streams with SMRs (arm_smmu_find_sme): `smrs` and `stream-match-mask` apply
     stream_matching: ClassVar[bool] = False

@@ -58,6 +58,7 @@ EXYNOS_SYSMMU = Kind(
     passes_unattached=f"{EXYNOS_C}: exynos_iommu_attach_device",
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (EXYNOS_SYSMMU,)

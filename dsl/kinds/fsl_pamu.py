@@ -176,6 +176,7 @@ FSL_PAMU = FslPamu(
     passes_unattached="drivers/iommu/fsl_pamu.c: setup_liodns",
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (FSL_PAMU,)

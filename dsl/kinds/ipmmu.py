@@ -76,6 +76,7 @@ IPMMU_VMSA = Ipmmu(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (IPMMU_VMSA,)

@@ -336,6 +336,7 @@ MTK_IOMMU = MtkIommu(
     passes_unattached=f"{MTK_C}: mtk_iommu_config",
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 MTK_IOMMU_V1 = MtkIommuV1(
@@ -387,6 +388,7 @@ MTK_IOMMU_V1 = MtkIommuV1(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (MTK_IOMMU, MTK_IOMMU_V1)

@@ -106,6 +106,7 @@ MSM_IOMMU = MsmIommu(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (MSM_IOMMU,)

@@ -77,6 +77,7 @@ OMAP_IOMMU = Omap(
     passes_unattached=f"{OMAP_C}: omap_iommu_attach (iommu_enable)",
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (OMAP_IOMMU,)

@@ -102,6 +102,7 @@ QCOM_IOMMU = QcomIommu(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (QCOM_IOMMU,)

@@ -92,6 +92,7 @@ RISCV_IOMMU = RiscvIommu(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (RISCV_IOMMU,)

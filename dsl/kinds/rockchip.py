@@ -71,6 +71,7 @@ ROCKCHIP = Rockchip(
     passes_unattached=f"{RK_C}: rk_iommu_attach_device (rk_iommu_enable)",
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (ROCKCHIP,)

@@ -58,6 +58,7 @@ S390_IOMMU = Kind(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (S390_IOMMU,)

@@ -152,6 +152,7 @@ SPAPR_TCE = SpaprTce(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma="the PHB's PCI devices get dma_iommu_ops",
+    aperture=None,
 )
 
 KINDS = (SPAPR_TCE,)

@@ -72,6 +72,7 @@ SPRD_IOMMU = Sprd(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (SPRD_IOMMU,)

@@ -74,6 +74,7 @@ SUN50I_IOMMU = Sun50i(
     passes_unattached=f"{SUN50I_C}: sun50i_iommu_attach_domain (enable)",
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (SUN50I_IOMMU,)

@@ -126,6 +126,7 @@ TEGRA_SMMU = TegraSmmu(
     passes_unattached=f"{SMMU_C}: tegra_smmu_attach_dev",
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 TEGRA_GART = TegraGart(
@@ -175,6 +176,14 @@ TEGRA_GART = TegraGart(
     passes_unattached=f"{GART_C}: gart_iommu_attach_dev",
     faults_unattached=None,
     arch_dma=None,
+    # Tegra20's 32 MiB aperture, the MC node's second reg (tegra20.dtsi); every IOVA outside
+    # it is refused by gart_iommu_map (gart_iova_range_invalid: -EINVAL)
+    aperture=(
+        0x58000000,
+        32 << 20,
+        f"{GART_C}: tegra_gart_probe (iovmm_base, page_count from the MC's second reg), "
+        "gart_iommu_domain_alloc (geometry.aperture_start/_end, force_aperture)",
+    ),
 )
 
 KINDS = (TEGRA_SMMU, TEGRA_GART)

@@ -53,6 +53,7 @@ VIRTIO = Kind(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 KINDS = (VIRTIO,)

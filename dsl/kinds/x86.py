@@ -112,6 +112,7 @@ INTEL_VTD = Kind(
     passes_unattached=None,
     faults_unattached=None,
     arch_dma=None,
+    aperture=None,
 )
 
 AMD_VI = INTEL_VTD.variant(
