@@ -12,6 +12,7 @@ import os
 import stat
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -57,6 +58,15 @@ class _ParseMemo:
 _PARSED = _ParseMemo(PARSED_CHARS)
 
 
+def remember_parsed(text: str, name: str, result: ParseResult) -> None:
+    """Hand the memo a parse made elsewhere (the language server parses an edited file
+    statement by statement), so loading that text takes it as it is."""
+    with _PARSED.lock:
+        if (name, text) not in _PARSED.entries and len(text) <= _PARSED.limit // 8:
+            _PARSED.entries[(name, text)] = result
+            _PARSED.size += len(text)
+
+
 def forget_parsed() -> None:
     """Empty the parse memo: benchmarks time a cold parse."""
     with _PARSED.lock:
@@ -79,6 +89,8 @@ class Loaded:
     # The files that are stdlib packs (their real path is inside the shipped stdlib), by
     # display name: packs may use tags no board has, so some checks skip them.
     std: set[str] = field(default_factory=set)
+    # display name -> the file it was read from (files given as text have none)
+    paths: dict[str, Path] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -200,9 +212,11 @@ def decode(data: bytes, display: str) -> tuple[str | None, Diagnostic | None]:
 
 
 class Loader:
-    def __init__(self) -> None:
+    def __init__(self, overlay: Mapping[str, str] | None = None) -> None:
         self.result = Loaded()
         self._real: dict[str, str] = {}  # real path -> display name
+        # real path -> text to use instead of the file's (an editor's unsaved buffers)
+        self.overlay = overlay or {}
 
     def _resolve_include(self, inc: ast.Include, from_path: Path | None) -> tuple[Path, str]:
         target = inc.path.value
@@ -247,6 +261,7 @@ class Loader:
             if real in self._real:
                 return
             self._real[real] = display
+            self.result.paths[display] = Path(real)
             if _std_name(path) is not None:
                 self.result.std.add(display)
         self.result.roots.append(display)
@@ -294,7 +309,11 @@ class Loader:
                         continue
                     found.append((inc, target))
                     continue
-                text2, diag = read_source(full, shown, inc.path.span)
+                text2: str | None
+                if real in self.overlay:
+                    text2, diag = self.overlay[real], None
+                else:
+                    text2, diag = read_source(full, shown, inc.path.span)
                 if diag is not None:
                     if diag.code == "E121":
                         diag = error(
@@ -309,6 +328,7 @@ class Loader:
                     continue
                 assert text2 is not None
                 self._real[real] = shown
+                self.result.paths[shown] = Path(real)
                 if _std_name(full) is not None:
                     self.result.std.add(shown)
                 found.append((inc, shown))

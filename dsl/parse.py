@@ -8,6 +8,7 @@ re-parsed statement by statement so that independent errors are all reported.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from . import ast
 from .diagnostics import Diagnostic, DiagnosticError, Label, Span, did_you_mean, error
 from .grammar import CHOICE_RULES, describe_terminal, keyword_terminals, parser, rule_choices
 from .lalr import Tok, UnexpectedCharacters, UnexpectedToken, no_gc
+from .node import Node
 
 UnexpectedInput = (UnexpectedToken, UnexpectedCharacters)
 
@@ -896,6 +898,71 @@ def _parse_text(text: str, path: str, keep_comments: bool) -> ParseResult:
     if file is not None and keep_comments:
         file = ast.File(file.path, file.items, scan_comments(text, path), file.span)
     return ParseResult(file, errors)
+
+
+# A statement's parse, by its text: the line it was parsed at, its items and diagnostics.
+Statements = dict[str, tuple[int, tuple[ast.Item, ...], tuple[Diagnostic, ...]]]
+
+
+def parse_edited(text: str, path: str, memo: Statements) -> ParseResult:
+    """Parse a text that changes a little at a time (an editor's buffer): each top-level
+    statement whose text is unchanged since the last call is taken from ``memo`` (which is
+    updated), moved to its new line if lines were added or removed above it, so a keystroke
+    re-parses one statement. The result is what parse_text gives; where a statement does not
+    parse alone, the whole text is parsed by parse_text, which recovers and reports every
+    error."""
+    with no_gc():
+        text = normalize_text(text)
+        if _check_text(text, path):
+            memo.clear()
+            return _parse_text(text, path, False)
+        fresh: Statements = {}
+        items: list[ast.Item] = []
+        diags: list[Diagnostic] = []
+        for offset, chunk in _chunks(text):
+            hit = memo.get(chunk) or fresh.get(chunk)
+            if hit is None:
+                try:
+                    tree = parser().parse("\n" * offset + chunk)
+                except (*UnexpectedInput, RecursionError):
+                    memo.clear()
+                    return _parse_text(text, path, False)
+                file, errors = _build(tree, path)
+                if file is None:
+                    memo.clear()
+                    return _parse_text(text, path, False)
+                hit = (offset, file.items, tuple(errors))
+            fresh[chunk] = hit
+            at, got, said = hit
+            if at != offset:
+                got = _moved(got, offset - at)
+                said = _moved(said, offset - at)
+            items += got
+            diags += said
+        memo.clear()
+        memo.update(fresh)
+        return ParseResult(ast.File(path, tuple(items)), diags)
+
+
+def _moved(value: Any, lines: int) -> Any:
+    """The same syntax (nodes, diagnostics, spans) ``lines`` lines further down."""
+    if isinstance(value, Span):
+        if not value.line:
+            return value
+        return Span(
+            value.file, value.line + lines, value.col, value.end_line + lines, value.end_col
+        )
+    if isinstance(value, Node):
+        return type(value)(*[_moved(getattr(value, n), lines) for n in value._fields])
+    if isinstance(value, tuple):
+        return tuple(_moved(v, lines) for v in value)
+    if isinstance(value, Diagnostic):
+        return dataclasses.replace(
+            value,
+            span=_moved(value.span, lines),
+            secondary=tuple(Label(_moved(lab.span, lines), lab.message) for lab in value.secondary),
+        )
+    return value
 
 
 def parse(text: str, path: str = "<input>", keep_comments: bool = False) -> ast.File:
