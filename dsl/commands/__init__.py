@@ -11,6 +11,7 @@ from . import (
     explain,
     fmt,
     importing,
+    lsp,
     packs,
     repl,
     resolve,
@@ -37,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     importing.COMMAND,
     snapshot.COMMAND,
     fmt.COMMAND,
+    lsp.COMMAND,
 )
 
 __all__ = ["COMMANDS", "Command"]

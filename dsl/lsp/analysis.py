@@ -1,0 +1,211 @@
+"""One open document's analysis: the board it starts, its diagnostics, and its names.
+
+A document is loaded as ``iommu-rules check`` loads a file (the same loader, model and
+resolution, so the same diagnostics), with two differences an editor needs: the text is
+the editor's buffer, parsed statement by statement (``parse_edited``) so a keystroke
+re-parses one statement, and any file it includes that is open in the editor is read
+from its buffer too. Names are indexed from the syntax tree: each identifier that names a
+device, IOMMU, bridge, domain or tag, with where it is and whether it defines the name.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .. import ast
+from ..board import Board
+from ..diagnostics import Diagnostic, Span
+from ..loader import Loaded, Loader, remember_parsed
+from ..node import Node
+from ..parse import Statements, parse_edited
+from ..resolution import Resolution
+
+# Identifier fields that define a name, and what the name is.
+DEFINES: dict[tuple[type, str], str] = {
+    (ast.Device, "name"): "device",
+    (ast.Iommu, "name"): "iommu",
+    (ast.Bridge, "name"): "bridge",
+    (ast.Domain, "name"): "domain",
+    (ast.Verb, "domain"): "domain",  # `builds domain NAME`
+}
+# Identifier fields that name one of those (or a tag: `tags` both defines and uses one).
+REFERS: frozenset[tuple[type, str]] = frozenset(
+    {
+        (ast.Domain, "iommus"),
+        (ast.Domain, "attach"),
+        (ast.Domain, "of"),
+        (ast.Tags, "names"),
+        (ast.AttachIommu, "iommu"),
+        (ast.Upstream, "bridge"),
+        (ast.SelName, "name"),
+        (ast.SelOn, "iommu"),
+        (ast.Reserve, "iommu"),
+        (ast.Query, "subject"),
+        (ast.HostMap, "iommu"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One identifier that names something: ``role`` is what a definition defines
+    ("device", "iommu", "bridge", "domain"), "tag" in a `tags` list, else "ref"."""
+
+    name: str
+    span: Span
+    role: str
+
+    @property
+    def defines(self) -> bool:
+        return self.role not in ("ref", "tag")
+
+    def holds(self, line: int, col: int) -> bool:
+        """Whether the 1-based position is on the identifier (or just after it)."""
+        s = self.span
+        return s.line == line and s.col <= col <= s.end_col
+
+
+def occurrences(file: ast.File) -> list[Occurrence]:
+    """Every naming identifier of a file, in file order."""
+    out: list[Occurrence] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, tuple):
+            for v in value:
+                visit(v)
+            return
+        if not isinstance(value, Node):
+            return
+        cls = type(value)
+        for name in value._fields:
+            field_value = getattr(value, name)
+            role = DEFINES.get((cls, name))
+            if role is None and (cls, name) in REFERS:
+                role = "tag" if cls is ast.Tags else "ref"
+            if role is None:
+                visit(field_value)
+                continue
+            for ident in field_value if isinstance(field_value, tuple) else (field_value,):
+                if isinstance(ident, ast.Ident):
+                    out.append(Occurrence(ident.text, ident.span, role))
+
+    visit(file.items)
+    out.sort(key=lambda o: (o.span.line, o.span.col))
+    return out
+
+
+def walk_items(items: tuple[ast.Item, ...]) -> Iterator[ast.Item]:
+    """Every statement, those inside `when` blocks too, in file order."""
+    for item in items:
+        yield item
+        if isinstance(item, ast.When):
+            yield from walk_items(item.items)
+
+
+@dataclass
+class Analysis:
+    """What the server knows of one open document after its last change."""
+
+    uri: str
+    display: str  # the document's name in spans: its path
+    text: str
+    loaded: Loaded
+    board: Board
+    diagnostics: list[Diagnostic]
+    failure: str | None = None  # an internal error's traceback, reported, never raised
+    _resolution: Resolution | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> Any:
+        return self.board.model
+
+    @property
+    def resolution(self) -> Resolution | None:
+        """The resolution, when the board has no input error (and resolving worked)."""
+        if not self.board.ok or self.failure is not None:
+            return None
+        try:
+            return self.board.resolution
+        except Exception:  # reported as a diagnostic by analyse(); never crash a request
+            return None
+
+    def file(self, display: str) -> ast.File | None:
+        return self.loaded.files.get(display)
+
+    def path_of(self, display: str) -> Path | None:
+        return self.loaded.paths.get(display)
+
+    def lines(self, display: str) -> list[str]:
+        if display == self.display:
+            return self.text.split("\n")
+        return self.loaded.sources.lines(display) or []
+
+    def user_files(self) -> list[str]:
+        """The files of the board that are not shipped packs: the ones a rename edits."""
+        return [n for n in self.loaded.files if not self.loaded.is_std(n)]
+
+    @cached_property
+    def names(self) -> dict[str, list[Occurrence]]:
+        """Each loaded file's naming identifiers."""
+        return {name: occurrences(file) for name, file in self.loaded.files.items()}
+
+    def at(self, display: str, line: int, col: int) -> Occurrence | None:
+        """The naming identifier at a 1-based position."""
+        for occ in self.names.get(display, []):
+            if occ.holds(line, col):
+                return occ
+        return None
+
+    def all_of(self, name: str) -> Iterator[tuple[str, Occurrence]]:
+        """Every occurrence of a name across the board's files, packs included."""
+        for display, found in self.names.items():
+            for occ in found:
+                if occ.name == name:
+                    yield display, occ
+
+    def kind_of(self, name: str) -> str | None:
+        """What the model says a name is: device, iommu, bridge, domain or tag."""
+        model = self.model
+        for kind, table in (
+            ("device", model.devices),
+            ("iommu", model.iommus),
+            ("bridge", model.bridges),
+            ("domain", model.domains),
+        ):
+            if name in table:
+                return kind
+        res = self.resolution
+        if res is not None and name in res.built:
+            return "domain"
+        if name in model.tags:
+            return "tag"
+        return None
+
+
+def analyse(
+    uri: str,
+    display: str,
+    text: str,
+    overlay: Mapping[str, str],
+    statements: Statements,
+) -> Analysis:
+    """Load the document as `check` would; ``overlay`` gives the texts of other open
+    files by real path, ``statements`` is the document's statement memo."""
+    path = Path(display)
+    parsed = parse_edited(text, display, statements)
+    remember_parsed(text, display, parsed)
+    loader = Loader(overlay)
+    loader.add_text(text, display, path)
+    board = Board(loader.result)
+    failure = None
+    try:
+        diagnostics = list(board.diagnostics)
+    except Exception:  # a bug must not take the editor's server down: the server says so
+        failure = traceback.format_exc()
+        diagnostics = list(board.input_diagnostics)
+    return Analysis(uri, display, text, loader.result, board, diagnostics, failure)

@@ -1,0 +1,420 @@
+"""The language server end to end: pygls's own client drives `iommu-rules lsp` over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types as lsp
+from pygls.lsp.client import LanguageClient
+
+from conftest import EXAMPLES, run_cli
+
+TIMEOUT = 30.0
+
+
+def exe() -> str:
+    found = shutil.which("iommu-rules", path=str(Path(sys.executable).parent))
+    assert found, "console script not installed next to this Python"
+    return found
+
+
+class Editor:
+    """A client session: open documents, edit them, ask, and read what is published."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.client = LanguageClient("iommu-rules-tests", "1")
+        self.published: dict[str, lsp.PublishDiagnosticsParams] = {}
+        self.logs: list[str] = []
+        self.changed = asyncio.Condition()
+        self.versions: dict[str, int] = {}
+        self.texts: dict[str, str] = {}
+
+        @self.client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        async def published(params: lsp.PublishDiagnosticsParams) -> None:
+            self.published[params.uri] = params
+            async with self.changed:
+                self.changed.notify_all()
+
+        @self.client.feature(lsp.WINDOW_LOG_MESSAGE)
+        def logged(params: lsp.LogMessageParams) -> None:
+            self.logs.append(params.message)
+
+        @self.client.feature(lsp.WINDOW_SHOW_MESSAGE)
+        def shown(params: lsp.ShowMessageParams) -> None:
+            self.logs.append(params.message)
+
+    async def start(self) -> None:
+        await self.client.start_io(exe(), "lsp", cwd=str(self.root))
+        await self.client.initialize_async(
+            lsp.InitializeParams(
+                capabilities=lsp.ClientCapabilities(),
+                root_uri=self.root.as_uri(),
+            )
+        )
+        self.client.initialized(lsp.InitializedParams())
+
+    async def stop(self) -> None:
+        await self.client.shutdown_async(None)
+        self.client.exit(None)
+        await self.client.stop()
+
+    def uri(self, name: str) -> str:
+        return (self.root / name).as_uri()
+
+    async def open(self, name: str, text: str | None = None) -> str:
+        uri = self.uri(name)
+        text = (self.root / name).read_text() if text is None else text
+        self.versions[uri] = 1
+        self.texts[uri] = text
+        self.client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(
+                text_document=lsp.TextDocumentItem(
+                    uri=uri, language_id="iommu", version=1, text=text
+                )
+            )
+        )
+        await self.diagnostics(uri, 1)
+        return uri
+
+    async def edit(self, uri: str, line: int, col: int, end_col: int, text: str) -> None:
+        """Replace characters col..end_col (0-based) of a line, as a keystroke does."""
+        self.versions[uri] += 1
+        rng = lsp.Range(
+            start=lsp.Position(line=line, character=col),
+            end=lsp.Position(line=line, character=end_col),
+        )
+        lines = self.texts[uri].split("\n")
+        lines[line] = lines[line][:col] + text + lines[line][end_col:]
+        self.texts[uri] = "\n".join(lines)
+        self.client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                text_document=lsp.VersionedTextDocumentIdentifier(
+                    uri=uri, version=self.versions[uri]
+                ),
+                content_changes=[lsp.TextDocumentContentChangePartial(range=rng, text=text)],
+            )
+        )
+
+    async def diagnostics(self, uri: str, version: int | None = None) -> list[lsp.Diagnostic]:
+        """The diagnostics published for this version of the document (default: latest)."""
+        want = self.versions.get(uri) if version is None else version
+
+        def ready() -> bool:
+            got = self.published.get(uri)
+            return got is not None and (want is None or got.version == want)
+
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(ready), TIMEOUT)
+        return list(self.published[uri].diagnostics)
+
+    def at(self, uri: str, line: int, col: int) -> dict[str, Any]:
+        return {
+            "text_document": lsp.TextDocumentIdentifier(uri=uri),
+            "position": lsp.Position(line=line, character=col),
+        }
+
+
+def session(root: Path, body: Callable[[Editor], Awaitable[None]]) -> None:
+    async def main() -> None:
+        editor = Editor(root)
+        await editor.start()
+        try:
+            await body(editor)
+        finally:
+            await editor.stop()
+
+    asyncio.run(main())
+
+
+BOARD = """\
+include "std/linux"
+include "soc.iommu"
+
+platform {
+    arch arm64
+    kernel 6.8
+}
+
+device gpu: "vendor,gpu" { tags display; iommu smmu sid 0x10 }
+device dc: "vendor,dc" { tags display; iommu smmu sid 0x11 }
+rule "displays share nothing": display excludes implicit
+expect gpu.group == 0
+"""
+SOC = """\
+iommu smmu: arm-smmu { contexts 8 }
+"""
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> Path:
+    (tmp_path / "board.iommu").write_text(BOARD)
+    (tmp_path / "soc.iommu").write_text(SOC)
+    return tmp_path
+
+
+def find(text: str, needle: str, nth: int = 0) -> tuple[int, int]:
+    """The 0-based line and column of a needle's nth occurrence."""
+    at = -1
+    for _ in range(nth + 1):
+        at = text.index(needle, at + 1)
+    line = text.count("\n", 0, at)
+    return line, at - (text.rfind("\n", 0, at) + 1)
+
+
+def test_diagnostics_as_you_type_are_checks(board: Path) -> None:
+    """A typo gives the same code, range and help as `check`; fixing it clears it."""
+
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu")
+        assert await ed.diagnostics(uri) == []
+        line, col = find(BOARD, "iommu smmu sid 0x11")
+        await ed.edit(uri, line, col + 6, col + 10, "smu")  # iommu smu sid 0x11
+        (d,) = await ed.diagnostics(uri)
+        (board / "typo.iommu").write_text(ed.texts[uri])
+        (checked,) = _check_json(board / "typo.iommu")
+        assert d.code == checked["code"] == "E104"
+        assert (d.range.start.line, d.range.start.character) == (
+            checked["span"]["line"] - 1,
+            checked["span"]["col"] - 1,
+        )
+        assert (d.range.end.line, d.range.end.character) == (
+            checked["span"]["end_line"] - 1,
+            checked["span"]["end_col"] - 1,
+        )
+        assert checked["message"] in d.message and "did you mean 'smmu'?" in d.message
+        assert d.severity == lsp.DiagnosticSeverity.Error and d.source == "iommu-rules"
+        await ed.edit(uri, line, col + 6, col + 9, "smmu")
+        assert await ed.diagnostics(uri) == []
+
+    session(board, body)
+
+
+def _check_json(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    proc = run_cli("check", "--format", "json", str(path))
+    found: list[dict[str, Any]] = json.loads(proc.stdout)["diagnostics"]
+    return found
+
+
+def test_problems_in_an_included_file_are_published_on_it(board: Path) -> None:
+    (board / "soc.iommu").write_text("iommu smmu: arm-smmu { contexts 0 }\n")
+
+    async def body(ed: Editor) -> None:
+        await ed.open("board.iommu")
+        soc = ed.uri("soc.iommu")
+        async with ed.changed:
+            await asyncio.wait_for(ed.changed.wait_for(lambda: soc in ed.published), TIMEOUT)
+        (d,) = ed.published[soc].diagnostics
+        assert d.code == "E114" and d.range.start.line == 0
+
+    session(board, body)
+
+
+def test_an_open_include_is_read_from_the_editor(board: Path) -> None:
+    """An unsaved edit of an included file counts when the including file is analysed."""
+
+    async def body(ed: Editor) -> None:
+        soc = await ed.open("soc.iommu")
+        uri = await ed.open("board.iommu")
+        await ed.edit(soc, 0, 6, 10, "mmu0")  # iommu mmu0: unsaved
+        await ed.diagnostics(soc)
+        await ed.edit(uri, 0, 0, 0, " ")  # touch the board: re-analysed with the buffer
+        codes = {d.code for d in await ed.diagnostics(uri)}
+        assert "E104" in codes  # 'smmu' is gone from the buffer, not from the disk
+
+    session(board, body)
+
+
+def test_hover_shows_resolved_values_why_keyword_docs_and_codes(board: Path) -> None:
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu")
+        line, col = find(BOARD, "gpu:")
+        h = await ed.client.text_document_hover_async(lsp.HoverParams(**ed.at(uri, line, col)))
+        assert h is not None and isinstance(h.contents, lsp.MarkupContent)
+        text = h.contents.value
+        assert "**device gpu**" in text and "- group: `0`" in text
+        assert "- dma_ops: `dma-direct`" in text and "gpu.dma_ops = dma-direct" in text
+        line, col = find(BOARD, "excludes")
+        h = await ed.client.text_document_hover_async(lsp.HoverParams(**ed.at(uri, line, col)))
+        assert h is not None and "excludes implicit" in h.contents.value  # type: ignore[union-attr]
+        line, col = find(BOARD, "rule")
+        h = await ed.client.text_document_hover_async(lsp.HoverParams(**ed.at(uri, line, col)))
+        assert h is not None and "matches: dc, gpu" in h.contents.value  # type: ignore[union-attr]
+        line, col = find(BOARD, "smmu sid")
+        h = await ed.client.text_document_hover_async(lsp.HoverParams(**ed.at(uri, line, col)))
+        assert h is not None and "**iommu smmu** — arm-smmu" in h.contents.value  # type: ignore[union-attr]
+        assert "contexts_used" in h.contents.value  # type: ignore[union-attr]
+        await ed.edit(uri, 12, 0, 0, "# E104\n")
+        await ed.diagnostics(uri)
+        h = await ed.client.text_document_hover_async(lsp.HoverParams(**ed.at(uri, 12, 3)))
+        assert h is not None and "E104 (error)" in h.contents.value  # type: ignore[union-attr]
+
+    session(board, body)
+
+
+def test_completion_from_the_grammar_and_the_model(board: Path) -> None:
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu")
+
+        async def labels(line: int, col: int) -> set[str]:
+            got = await ed.client.text_document_completion_async(
+                lsp.CompletionParams(**ed.at(uri, line, col))
+            )
+            assert isinstance(got, lsp.CompletionList)
+            return {i.label for i in got.items}
+
+        last = BOARD.count("\n")
+        await ed.edit(uri, last, 0, 0, 'device x: "v" { iommu ')
+        await ed.diagnostics(uri)
+        got = await labels(last, len('device x: "v" { iommu '))
+        assert got == {"smmu"}  # after `iommu` in a device: IOMMU names only
+        await ed.edit(uri, last, 0, len('device x: "v" { iommu '), 'device x: "v" { ')
+        await ed.diagnostics(uri)
+        props = await labels(last, len('device x: "v" { '))
+        assert {"iommu", "tags", "dma-mask", "dma-range", "coherent"} <= props
+        await ed.edit(uri, last, 0, len('device x: "v" { '), "expect gpu.")
+        await ed.diagnostics(uri)
+        assert {"dma_ops", "group", "domain"} <= await labels(last, len("expect gpu."))
+        await ed.edit(uri, last, 0, len("expect gpu."), 'include "std/soc/teg')
+        await ed.diagnostics(uri)
+        assert "std/soc/tegra30" in await labels(last, len('include "std/soc/teg'))
+
+    session(board, body)
+
+
+def test_definition_references_and_rename_across_files(board: Path) -> None:
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu")
+        soc = ed.uri("soc.iommu")
+        line, col = find(BOARD, "smmu sid")
+        defs = await ed.client.text_document_definition_async(
+            lsp.DefinitionParams(**ed.at(uri, line, col + 1))
+        )
+        assert isinstance(defs, list) and [(d.uri, d.range.start.line) for d in defs] == [(soc, 0)]
+        line, col = find(BOARD, '"soc.iommu"')
+        defs = await ed.client.text_document_definition_async(
+            lsp.DefinitionParams(**ed.at(uri, line, col + 2))
+        )
+        assert isinstance(defs, list) and defs[0].uri == soc
+        line, col = find(BOARD, "display", 1)
+        refs = await ed.client.text_document_references_async(
+            lsp.ReferenceParams(
+                **ed.at(uri, line, col), context=lsp.ReferenceContext(include_declaration=True)
+            )
+        )
+        assert refs is not None and len(refs) == 3  # two `tags` and the rule's selector
+        line, col = find(BOARD, "smmu sid")
+        edit = await ed.client.text_document_rename_async(
+            lsp.RenameParams(**ed.at(uri, line, col), new_name="apps_smmu")
+        )
+        assert edit is not None and edit.changes is not None
+        assert {u: len(e) for u, e in edit.changes.items()} == {uri: 2, soc: 1}
+        with pytest.raises(Exception, match="already a device"):
+            await ed.client.text_document_rename_async(
+                lsp.RenameParams(**ed.at(uri, line, col), new_name="gpu")
+            )
+        with pytest.raises(Exception, match="not a name"):
+            await ed.client.text_document_rename_async(
+                lsp.RenameParams(**ed.at(uri, line, col), new_name="9lives")
+            )
+
+    session(board, body)
+
+
+def test_outline_formatting_and_code_actions(board: Path) -> None:
+    messy = (
+        BOARD.replace("device gpu: ", "device   gpu:")
+        .replace('include "std/linux"\n', "")
+        .replace("iommu smmu sid 0x11", "iommu smu sid 0x11")
+    )
+
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu", messy)
+        syms = await ed.client.text_document_document_symbol_async(
+            lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+        )
+        assert syms is not None
+        names = [s.name for s in syms]
+        assert names == [
+            'include "soc.iommu"',
+            "platform",
+            "gpu",
+            "dc",
+            'rule "displays share nothing"',
+            "expect gpu.group",
+        ]
+        edits = await ed.client.text_document_formatting_async(
+            lsp.DocumentFormattingParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri),
+                options=lsp.FormattingOptions(tab_size=4, insert_spaces=True),
+            )
+        )
+        assert edits is not None and "device gpu: " in edits[0].new_text
+        diags = await ed.diagnostics(uri)
+        line = next(d.range.start.line for d in diags if d.code == "E104")
+        actions = await ed.client.text_document_code_action_async(
+            lsp.CodeActionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri),
+                range=lsp.Range(
+                    start=lsp.Position(line=line, character=0),
+                    end=lsp.Position(line=line, character=0),
+                ),
+                context=lsp.CodeActionContext(diagnostics=diags),
+            )
+        )
+        assert actions is not None
+        titles = [a.title for a in actions if isinstance(a, lsp.CodeAction)]
+        assert titles == ["Replace with smmu"]
+        fix = next(a for a in actions if isinstance(a, lsp.CodeAction))
+        assert fix.edit is not None and fix.edit.changes is not None
+        (change,) = fix.edit.changes[uri]
+        assert change.new_text == "smmu" and change.range == diags[0].range
+        # a board that leaves the kernel's policy out is offered std/linux
+        plain = await ed.open("plain.iommu", BOARD.replace('include "std/linux"\n', ""))
+        diags = await ed.diagnostics(plain)
+        assert [d.code for d in diags] == ["W218"]
+        actions = await ed.client.text_document_code_action_async(
+            lsp.CodeActionParams(
+                text_document=lsp.TextDocumentIdentifier(uri=plain),
+                range=diags[0].range,
+                context=lsp.CodeActionContext(diagnostics=diags),
+            )
+        )
+        assert actions is not None
+        add = next(a for a in actions if isinstance(a, lsp.CodeAction))
+        assert add.title == 'Add include "std/linux"' and add.edit and add.edit.changes
+        (change,) = add.edit.changes[plain]
+        assert change.new_text == 'include "std/linux"\n' and change.range.start.line == 1
+
+    session(board, body)
+
+
+def test_the_examples_open_clean(tmp_path: Path) -> None:
+    """Every shipped example opens with the diagnostics `check` gives it."""
+
+    async def body(ed: Editor) -> None:
+        for example in sorted(EXAMPLES.glob("*.iommu"))[:6]:
+            uri = example.as_uri()
+            ed.versions[uri] = 1
+            ed.client.text_document_did_open(
+                lsp.DidOpenTextDocumentParams(
+                    text_document=lsp.TextDocumentItem(
+                        uri=uri, language_id="iommu", version=1, text=example.read_text()
+                    )
+                )
+            )
+            got = sorted(d.code for d in await ed.diagnostics(uri))
+            checked = sorted(
+                d["code"] for d in _check_json(example) if d["span"]["file"] == str(example)
+            )
+            assert got == checked, example.name
+
+    session(tmp_path, body)
