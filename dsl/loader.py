@@ -79,6 +79,9 @@ class Loaded:
     # The files that are stdlib packs (their real path is inside the shipped stdlib), by
     # display name: packs may use tags no board has, so some checks skip them.
     std: set[str] = field(default_factory=set)
+    # Every file this load read or tried to read (absolute, as reached, in order; packs
+    # too): what `--watch` watches, a missing or unparsable file included.
+    paths: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -204,6 +207,11 @@ class Loader:
         self.result = Loaded()
         self._real: dict[str, str] = {}  # real path -> display name
 
+    def _reached(self, path: Path) -> None:
+        full = Path(os.path.abspath(path))
+        if full not in self.result.paths:
+            self.result.paths.append(full)
+
     def _resolve_include(self, inc: ast.Include, from_path: Path | None) -> tuple[Path, str]:
         target = inc.path.value
         if not target.endswith(".iommu"):
@@ -231,6 +239,7 @@ class Loader:
 
     def add_path(self, path: Path, display: str | None = None) -> None:
         display = display or _std_name(path) or str(path)  # as the user wrote it
+        self._reached(path)
         text, diag = read_source(path, display, None)
         if diag is not None:
             self.result.diagnostics.append(diag)
@@ -294,6 +303,7 @@ class Loader:
                         continue
                     found.append((inc, target))
                     continue
+                self._reached(full)
                 text2, diag = read_source(full, shown, inc.path.span)
                 if diag is not None:
                     if diag.code == "E121":
