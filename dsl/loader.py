@@ -91,6 +91,9 @@ class Loaded:
     std: set[str] = field(default_factory=set)
     # display name -> the file it was read from (files given as text have none)
     paths: dict[str, Path] = field(default_factory=dict)
+    # Every file this load read or tried to read (absolute, as reached, in order; packs
+    # too): what `--watch` watches, a missing or unparsable file included.
+    reached: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -218,6 +221,11 @@ class Loader:
         # real path -> text to use instead of the file's (an editor's unsaved buffers)
         self.overlay = overlay or {}
 
+    def _reached(self, path: Path) -> None:
+        full = Path(os.path.abspath(path))
+        if full not in self.result.reached:
+            self.result.reached.append(full)
+
     def _resolve_include(self, inc: ast.Include, from_path: Path | None) -> tuple[Path, str]:
         target = inc.path.value
         if not target.endswith(".iommu"):
@@ -245,6 +253,7 @@ class Loader:
 
     def add_path(self, path: Path, display: str | None = None) -> None:
         display = display or _std_name(path) or str(path)  # as the user wrote it
+        self._reached(path)
         text, diag = read_source(path, display, None)
         if diag is not None:
             self.result.diagnostics.append(diag)
@@ -309,6 +318,7 @@ class Loader:
                         continue
                     found.append((inc, target))
                     continue
+                self._reached(full)
                 text2: str | None
                 if real in self.overlay:
                     text2, diag = self.overlay[real], None

@@ -289,7 +289,7 @@ def test_bash_completion_knows_values_and_lists_help_once(tmp_path: Path) -> Non
     ).stdout.splitlines()
     assert lines == [
         "topology groups contexts",
-        "--color --format --help",
+        "--color --format --help --watch",
         "bash zsh fish",
         "kernel",
         "std/linux",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from ..board import Board
     from ..diagnostics import Diagnostic, Style
+    from ..watch import Outcome
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -120,11 +121,16 @@ def load_each(paths: Sequence[str]) -> list[Board]:
 
 def resolve_each(args: argparse.Namespace, paths: Sequence[str]) -> tuple[list[Board], int]:
     """The boards that load without input errors; print the others' errors (code 3)."""
+    return resolvable(args, load_each(paths))
+
+
+def resolvable(args: argparse.Namespace, loaded: Sequence[Board]) -> tuple[list[Board], int]:
+    """Of these boards, those without input errors; print the others' errors (code 3)."""
     from ..diagnostics import render_all
 
     boards: list[Board] = []
     status = EXIT_OK
-    for board in load_each(paths):
+    for board in loaded:
         if not board.ok:
             print(
                 render_all(board.input_diagnostics, board.sources, diag_style(args, sys.stderr)),
@@ -194,3 +200,31 @@ def expand_dirs(paths: Sequence[str]) -> list[str]:
         else:
             out.append(p)
     return out
+
+
+# -- watch mode (check, test) -------------------------------------------------------------
+WATCH = arg(
+    "--watch",
+    action="store_true",
+    help="run again whenever a file this run read changes (the FILEs, what they include, "
+    "a directory's *.iommu files), clearing the screen first on a terminal; Ctrl-C stops "
+    "and exits with the last run's status. For a person at a terminal: text output only, "
+    "and not with '-' (stdin)",
+)
+
+
+def watching(args: argparse.Namespace, once: Callable[[], Outcome]) -> int:
+    """Run ``once`` under watch mode (see watch.py), or refuse what it cannot do: another
+    format is for a program, which would get one document per change in one stream with
+    headers between them; standard input cannot be read again."""
+    from ..watch import watch
+
+    problem = None
+    if args.format != "text":
+        problem = f"--watch is for a terminal and prints text; --format {args.format} is not"
+    elif "-" in args.files:
+        problem = "--watch reads its files again on each change; '-' (stdin) cannot be"
+    if problem is not None:
+        print(f"iommu-rules {args.command}: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    return watch(once, args.command, args.files)

@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from .base import EXIT_FAIL, EXIT_INPUT, EXIT_OK, Command, arg, diag_style, load_each
+from .base import (
+    EXIT_FAIL,
+    EXIT_INPUT,
+    EXIT_OK,
+    WATCH,
+    Command,
+    arg,
+    diag_style,
+    load_each,
+    watching,
+)
+
+if TYPE_CHECKING:
+    from ..watch import Outcome
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.watch:
+        return watching(args, lambda: check(args))
+    return check(args).status
+
+
+def check(args: argparse.Namespace) -> Outcome:
     from ..diagnostics import SourceMap, render_all, summary, to_json
+    from ..watch import Outcome, files_read
 
     diags = []
     sources = SourceMap()
     input_error = False
-    for board in load_each(args.files):
+    boards = load_each(args.files)
+    for board in boards:
         input_error = input_error or not board.ok
         diags += board.diagnostics
         sources.update(board.base.sources)
@@ -42,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr if diags else sys.stdout,
         )
     if input_error:
-        return EXIT_INPUT
-    if any(d.is_error for d in diags):
-        return EXIT_FAIL
-    return EXIT_OK
+        status = EXIT_INPUT
+    elif any(d.is_error for d in diags):
+        status = EXIT_FAIL
+    else:
+        status = EXIT_OK
+    return Outcome(status, files_read(boards))
 
 
 def _files(n: int) -> str:
@@ -57,7 +81,10 @@ COMMAND = Command(
     help="parse and validate rule files; report every problem",
     description="Parse and validate rule files and everything they include; report every "
     "problem as file:line:col with the offending line.",
-    examples=("iommu-rules check examples/tegra30.iommu",),
+    examples=(
+        "iommu-rules check examples/tegra30.iommu",
+        "iommu-rules check --watch board.iommu",
+    ),
     args=(
         arg("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)"),
         arg(
@@ -67,6 +94,7 @@ COMMAND = Command(
             help="output format (default text): json (docs/json.md), github (workflow "
             "annotations), sarif (2.1.0, for code scanning), junit (XML test report)",
         ),
+        WATCH,
     ),
     run=run,
 )
