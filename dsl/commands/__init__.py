@@ -14,6 +14,7 @@ from . import (
     packs,
     repl,
     resolve,
+    schema,
     snapshot,
     test,
     whatif,
@@ -37,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     importing.COMMAND,
     snapshot.COMMAND,
     fmt.COMMAND,
+    schema.COMMAND,
 )
 
 __all__ = ["COMMANDS", "Command"]
