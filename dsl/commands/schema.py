@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         width = max(len(s.name) for s in SCHEMAS)
         command_width = max(len(s.command) for s in SCHEMAS)
         for s in SCHEMAS:
-            print(f"{s.name:<{width}}  iommu-rules {s.command:<{command_width}}  version {s.version}")
+            print(
+                f"{s.name:<{width}}  iommu-rules {s.command:<{command_width}}  version {s.version}"
+            )
         return EXIT_OK
     schema = find(args.name)
     if schema is None:
