@@ -15,6 +15,7 @@ from . import (
     packs,
     repl,
     resolve,
+    schema,
     snapshot,
     test,
     whatif,
@@ -38,6 +39,7 @@ COMMANDS: tuple[Command, ...] = (
     importing.COMMAND,
     snapshot.COMMAND,
     fmt.COMMAND,
+    schema.COMMAND,
     lsp.COMMAND,
 )
 
