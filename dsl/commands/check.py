@@ -59,7 +59,13 @@ COMMAND = Command(
     "problem as file:line:col with the offending line.",
     examples=("iommu-rules check examples/tegra30.iommu",),
     args=(
-        arg("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)"),
+        arg(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            completes="rules",
+            help="rule files ('-' reads stdin)",
+        ),
         arg(
             "--format",
             choices=("text", "json", "github", "sarif", "junit"),

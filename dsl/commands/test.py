@@ -29,7 +29,9 @@ COMMAND = Command(
         "iommu-rules test --format junit board.iommu > report.xml",
     ),
     args=(
-        arg("files", nargs="+", metavar="FILE", help="rule files or directories"),
+        arg(
+            "files", nargs="+", metavar="FILE", completes="rules", help="rule files or directories"
+        ),
         arg(
             "--format",
             choices=("text", "json", "junit", "github", "sarif"),
