@@ -1,149 +1,414 @@
-"""Shell completion scripts, generated from the CLI's command table.
+"""Shell completion scripts (bash, zsh, fish), generated from the CLI's parser.
 
-Each command completes its long options; an option or positional argument with
-a closed set of values completes those values (``--view`` the three views,
-``--format`` the formats, ``completion`` the shells), ``--set`` the platform
-facts, ``--add-include``/``--drop-include`` the stdlib packs, and anything else
-``*.iommu`` files and directories.
+What a shell offers comes from one place each: the commands, their options and
+every ``choices=`` list from argparse as ``cli.build_parser`` builds it (so
+``--view`` offers exactly the views ``dot`` accepts); what a value is beyond its
+choices from the command table's ``Arg.completes``: rule files (``*.iommu`` and
+directories), any file, a directory, the shipped stdlib packs (``loader.std_packs``),
+the platform facts of the grammar (``grammar.platform_facts``) or the diagnostic codes
+(``codes.CODES``).  :func:`shapes` is that model, shell-neutral; each shell's writer
+only spells it.
+
+A value with nothing to complete (``--add STATEMENT``) completes nothing rather than
+file names; ``--help`` is argparse's own option, listed once per command.
 """
 
 from __future__ import annotations
 
+import argparse
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from .commands.base import Command
+    from .commands.base import Arg, Command
+
+PathKind = Literal["rules", "file", "dir"]
 
 
 @dataclass(frozen=True)
-class _Shape:
-    """What one command completes."""
+class Value:
+    """What an argument's value completes: a closed list of words, a kind of path, or
+    (neither) nothing."""
 
-    options: list[str]  # its long options, --help and --color included
-    values: dict[str, list[str]]  # option -> the values it takes
-    positional: list[str]  # the values of its first positional argument, if closed
+    words: tuple[str, ...] = ()
+    path: PathKind | None = None
+
+    @property
+    def kind(self) -> str:
+        return "words" if self.words else self.path or "none"
 
 
-def _shapes(commands: Sequence[Command]) -> dict[str, _Shape]:
-    from .loader import std_packs
-    from .whatif import PLATFORM_WORDS
+@dataclass(frozen=True)
+class Option:
+    names: tuple[str, ...]  # as argparse has them: -o before --output
+    help: str
+    value: Value | None  # None: a flag
+    metavar: str
+    repeats: bool  # action="append": may be given again
 
-    out: dict[str, _Shape] = {}
-    for cmd in commands:
-        opts = {"--help"} | ({"--color"} if cmd.color else set())
-        values: dict[str, list[str]] = {"--color": ["auto", "always", "never"]} if cmd.color else {}
-        positional: list[str] = []
-        for a in cmd.args:
-            longs = [n for n in a.names if n.startswith("--")]
-            opts |= set(longs)
-            choices = [str(c) for c in a.options.get("choices", ())]
-            if longs and choices:
-                values[longs[0]] = choices
-            elif not a.names[0].startswith("-") and choices and not positional:
-                positional = choices
-        if "--set" in opts:
-            values["--set"] = list(PLATFORM_WORDS)
-        for option in ("--add-include", "--drop-include"):
-            if option in opts:
-                values[option] = std_packs()
-        out[cmd.name] = _Shape(sorted(opts), dict(sorted(values.items())), positional)
-    return out
+
+@dataclass(frozen=True)
+class Positional:
+    metavar: str
+    help: str
+    value: Value
+    many: bool  # nargs + or *: the last positional takes every further word
+    optional: bool  # nargs ? or *
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One command (or, named '', the program itself) as a shell sees it."""
+
+    name: str
+    help: str
+    options: tuple[Option, ...]
+    positionals: tuple[Positional, ...]
+
+    @property
+    def value_options(self) -> list[str]:
+        return [n for o in self.options if o.value is not None for n in o.names]
+
+
+def _one_line(text: str | None) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def _value(action: argparse.Action, spec: Arg | None) -> Value:
+    if action.choices is not None:
+        return Value(tuple(str(c) for c in action.choices))
+    completes = spec.completes if spec is not None else None
+    if completes == "pack":
+        from .loader import std_packs
+
+        return Value(tuple(std_packs()))
+    if completes == "fact":
+        from .grammar import platform_facts
+
+        return Value(platform_facts())
+    if completes == "code":
+        from .codes import CODES
+
+        return Value(tuple(CODES))
+    if completes in ("rules", "file", "dir"):
+        return Value(path=completes)
+    return Value()
+
+
+def _metavar(action: argparse.Action) -> str:
+    if isinstance(action.metavar, str):
+        return action.metavar
+    return action.dest.upper() if action.option_strings else action.dest
+
+
+def _shape(name: str, help: str, parser: argparse.ArgumentParser, cmd: Command | None) -> Shape:
+    specs = {n: a for a in (cmd.args if cmd else ()) for n in a.names}
+    options: list[Option] = []
+    positionals: list[Positional] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            continue
+        spec = specs.get(action.option_strings[0] if action.option_strings else action.dest)
+        if action.option_strings:
+            takes = action.nargs != 0
+            options.append(
+                Option(
+                    tuple(action.option_strings),
+                    _one_line(action.help),
+                    _value(action, spec) if takes else None,
+                    _metavar(action),
+                    isinstance(action, argparse._AppendAction),
+                )
+            )
+        else:
+            positionals.append(
+                Positional(
+                    _metavar(action),
+                    _one_line(action.help),
+                    _value(action, spec),
+                    action.nargs in ("+", "*"),
+                    action.nargs in ("?", "*"),
+                )
+            )
+    return Shape(name, help, tuple(options), tuple(positionals))
+
+
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The command parsers below the program's parser, by command name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def shapes(commands: Sequence[Command]) -> tuple[Shape, list[Shape]]:
+    """(the program's own options, each command in ``commands``), read from the parser."""
+    from .cli import build_parser
+
+    parser = build_parser()
+    subs = subparsers(parser)
+    top = _shape("", _one_line(parser.description), parser, None)
+    return top, [_shape(c.name, c.help, subs[c.name], c) for c in commands]
 
 
 def script(shell: str, commands: Sequence[Command]) -> str:
-    shapes = _shapes(commands)
-    names = " ".join(sorted(shapes))
+    top, cmds = shapes(commands)
     if shell == "bash":
-        return _bash(shapes, names)
+        return _bash(top, cmds)
     if shell == "zsh":
-        return _zsh(shapes)
+        return _zsh(top, cmds)
     if shell == "fish":
-        return _fish(shapes)
+        return _fish(top, cmds)
     raise ValueError(shell)
 
 
-def _bash(shapes: dict[str, _Shape], names: str) -> str:
+# -- bash ---------------------------------------------------------------------------------
+def _bash(top: Shape, cmds: list[Shape]) -> str:
+    names = " ".join(c.name for c in cmds)
+    top_options = " ".join(n for o in top.options for n in o.names)
     cases, value_cases = [], []
-    for name, shape in sorted(shapes.items()):
-        first = " ".join(shape.positional)
-        cases.append(f'        {name}) opts="{" ".join(shape.options)}"; first="{first}" ;;')
-        for option, values in shape.values.items():
-            value_cases.append(f'        {name}:{option}) vals="{" ".join(values)}" ;;')
+    for c in cmds:
+        opts = " ".join(sorted(n for o in c.options for n in o.names))
+        pos = " ".join(f'"{p.value.kind}:{" ".join(p.value.words)}"' for p in c.positionals)
+        many = int(bool(c.positionals) and c.positionals[-1].many)
+        cases.append(
+            f'        {c.name}) opts="{opts}"; valopts="{" ".join(c.value_options)}"; '
+            f"pos=({pos}); many={many} ;;"
+        )
+        for o in c.options:
+            if o.value is not None:
+                pattern = "|".join(f"{c.name}:{n}" for n in o.names)
+                value_cases.append(
+                    f'        {pattern}) kind={o.value.kind}; words="{" ".join(o.value.words)}" ;;'
+                )
     return f"""# bash completion for iommu-rules; install: iommu-rules completion bash \\
 #   > ~/.local/share/bash-completion/completions/iommu-rules
+_iommu_rules_reply() {{
+    # $1: what the value is (words, rules, file, dir or none); $2: the words; $3: typed so far
+    case "$1" in
+        words) COMPREPLY=($(compgen -W "$2" -- "$3")) ;;
+        rules) COMPREPLY=($(compgen -f -X '!*.iommu' -- "$3") $(compgen -d -- "$3")) ;;
+        file) COMPREPLY=($(compgen -f -- "$3")) ;;
+        dir) COMPREPLY=($(compgen -d -- "$3")) ;;
+        *) COMPREPLY=() ;;
+    esac
+}}
 _iommu_rules() {{
     local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
-    local cmd=${{COMP_WORDS[1]}} opts="" first="" vals=""
-    if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "{names} --help --version" -- "$cur")); return
+    local cmd=${{COMP_WORDS[1]}} opts="" valopts="" kind="" words="" many=0 i n=0 w spec
+    local -a pos=()
+    # --view=groups: readline splits the word at '=' (COMP_WORDBREAKS)
+    if [ "$cur" = "=" ]; then
+        cur=""
+    elif [ "$prev" = "=" ] && [ "$COMP_CWORD" -ge 3 ]; then
+        prev=${{COMP_WORDS[COMP_CWORD-2]}}
+    fi
+    if [ "$COMP_CWORD" -eq 1 ] && [[ "$cur" == -* ]]; then
+        _iommu_rules_reply words "{top_options}" "$cur"; return
+    elif [ "$COMP_CWORD" -eq 1 ]; then
+        _iommu_rules_reply words "{names}" "$cur"; return
     fi
     case "$cmd" in
 {chr(10).join(cases)}
+        *) return ;;
     esac
     case "$cmd:$prev" in
 {chr(10).join(value_cases)}
     esac
-    if [ -n "$vals" ]; then
-        COMPREPLY=($(compgen -W "$vals" -- "$cur")); return
+    if [ -n "$kind" ]; then
+        _iommu_rules_reply "$kind" "$words" "$cur"; return
     fi
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-    elif [ "$COMP_CWORD" -eq 2 ] && [ -n "$first" ]; then
-        COMPREPLY=($(compgen -W "$first" -- "$cur"))
-    else
-        COMPREPLY=($(compgen -f -X '!*.iommu' -- "$cur") $(compgen -d -- "$cur"))
+        _iommu_rules_reply words "$opts" "$cur"; return
     fi
+    # which positional argument this is: options and their values do not count
+    for (( i = 2; i < COMP_CWORD; i++ )); do
+        w=${{COMP_WORDS[i]}}
+        case "$w" in
+            -*) if [[ " $valopts " == *" $w "* ]]; then
+                    if [ "${{COMP_WORDS[i+1]}}" = "=" ]; then (( i += 2 )); else (( i++ )); fi
+                fi ;;
+            *) (( n++ )) ;;
+        esac
+    done
+    if (( n >= ${{#pos[@]}} )); then
+        if (( many == 0 )); then
+            _iommu_rules_reply words "$opts" "$cur"; return
+        fi
+        n=$(( ${{#pos[@]}} - 1 ))
+    fi
+    spec=${{pos[n]}}
+    _iommu_rules_reply "${{spec%%:*}}" "${{spec#*:}}" "$cur"
 }}
 complete -o filenames -F _iommu_rules iommu-rules
 """
 
 
-def _zsh(shapes: dict[str, _Shape]) -> str:
-    lines = "\n".join(f"    '{c}:{c}'" for c in sorted(shapes))
+# -- zsh ----------------------------------------------------------------------------------
+def _zq(text: str) -> str:
+    """One single-quoted zsh word."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _zdesc(text: str) -> str:
+    """An _arguments description or message: brackets and colons escaped."""
+    return re.sub(r"([\\\[\]:])", r"\\\1", text)
+
+
+def _zaction(value: Value) -> str:
+    if value.words:
+        return "(" + " ".join(value.words) + ")"
+    return {"rules": '_files -g "*.iommu"', "file": "_files", "dir": "_files -/"}.get(
+        value.path or "", " "
+    )
+
+
+def _zmessage(metavar: str) -> str:
+    return _zdesc(metavar.strip("'\"")) or "value"
+
+
+def _zoption(o: Option) -> str:
+    if o.names[-1] == "--help" or o.names[-1] == "--version":
+        prefix = "'(- *)'"
+    elif o.repeats:
+        prefix = "'*'"
+    elif len(o.names) > 1:
+        prefix = _zq("(" + " ".join(o.names) + ")")
+    else:
+        prefix = ""
+    # a value in the same word too: -oOUT, --output=OUT
+    spelled = [n + ("" if o.value is None else "=" if n.startswith("--") else "+") for n in o.names]
+    names = "{" + ",".join(spelled) + "}" if len(spelled) > 1 else spelled[0]
+    spec = f"[{_zdesc(o.help)}]"
+    if o.value is not None:
+        spec += f":{_zmessage(o.metavar)}:{_zaction(o.value)}"
+    return prefix + names + _zq(spec)
+
+
+def _zpositionals(c: Shape) -> list[str]:
+    out = []
+    for i, p in enumerate(c.positionals, 1):
+        where = "*" if p.many else str(i) + (":" if p.optional else "")
+        out.append(_zq(f"{where}:{_zmessage(p.metavar)}:{_zaction(p.value)}"))
+    return out
+
+
+def _zsh(top: Shape, cmds: list[Shape]) -> str:
+    described = "\n".join(f"    {_zq(c.name + ':' + _zdesc(c.help))}" for c in cmds)
     cases = []
-    for name, shape in sorted(shapes.items()):
-        specs = []
-        for option in shape.options:
-            values = shape.values.get(option)
-            specs.append(f"'{option}[]" + (f":value:({' '.join(values)})'" if values else "'"))
-        first = f" '1:value:({' '.join(shape.positional)})'" if shape.positional else ""
+    for c in cmds:
+        specs = [_zoption(o) for o in c.options] + _zpositionals(c)
         cases.append(
-            f"    {name}) _arguments {' '.join(specs)}{first} '*:file:_files -g \"*.iommu\"' ;;"
+            f"        {c.name})\n          _arguments -s -S \\\n            "
+            + (" \\\n            ".join(specs))
+            + " ;;"
         )
+    top_specs = " ".join(_zoption(o) for o in top.options)
     return f"""#compdef iommu-rules
 # zsh completion for iommu-rules; install: iommu-rules completion zsh > ~/.zfunc/_iommu-rules
 _iommu_rules() {{
+  local curcontext="$curcontext" state line
   local -a commands
   commands=(
-{lines}
+{described}
   )
-  if (( CURRENT == 2 )); then
-    _describe 'command' commands
-    return
-  fi
-  shift words; (( CURRENT-- ))
-  case "$words[1]" in
+  _arguments -C {top_specs} '1:command:->command' '*::argument:->argument'
+  case $state in
+    command) _describe -t commands 'iommu-rules command' commands ;;
+    argument)
+      curcontext="${{curcontext%:*:*}}:iommu-rules-$words[1]:"
+      case $words[1] in
 {chr(10).join(cases)}
+      esac ;;
   esac
 }}
-_iommu_rules "$@"
+if [ "$funcstack[1]" = "_iommu_rules" ] || [ "$funcstack[1]" = "_iommu-rules" ]; then
+  _iommu_rules "$@"
+else
+  compdef _iommu_rules iommu-rules
+fi
 """
 
 
-def _fish(shapes: dict[str, _Shape]) -> str:
+# -- fish ---------------------------------------------------------------------------------
+def _fq(text: str) -> str:
+    """One single-quoted fish word."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _faction(value: Value) -> str:
+    if value.words:
+        return f"-a {_fq(' '.join(value.words))}"
+    return {
+        "rules": "-a '(__iommu_rules_files)'",
+        "file": "-F",
+        "dir": "-a '(__fish_complete_directories)'",
+    }.get(value.path or "", "")
+
+
+def _fish(top: Shape, cmds: list[Shape]) -> str:
     out = [
         "# fish completion for iommu-rules; install: iommu-rules completion fish > "
-        "~/.config/fish/completions/iommu-rules.fish"
+        "~/.config/fish/completions/iommu-rules.fish",
+        "function __iommu_rules_using --argument-names cmd",
+        "    set -l tokens (commandline -opc)",
+        '    test (count $tokens) -ge 2; and test "$tokens[2]" = "$cmd"',
+        "end",
+        "# true when the word typed is CMD's positional argument N (from 0; MANY: or later):",
+        "# options and the values of VALUE-OPTIONS do not count",
+        "function __iommu_rules_at --argument-names cmd n many",
+        "    set -l tokens (commandline -opc)",
+        '    test (count $tokens) -ge 2; and test "$tokens[2]" = "$cmd"; or return 1',
+        "    set -l count 0",
+        "    set -l skip 0",
+        "    for t in $tokens[3..-1]",
+        "        if test $skip = 1",
+        "            set skip 0",
+        "        else if contains -- $t $argv[4..-1]",
+        "            set skip 1",
+        "        else if not string match -q -- '-*' $t",
+        "            set count (math $count + 1)",
+        "        end",
+        "    end",
+        "    test $skip = 0; or return 1",
+        "    test $count -eq $n; or begin; test $many = 1; and test $count -gt $n; end",
+        "end",
+        "# rule files: *.iommu and directories, as fish completes file names",
+        "function __iommu_rules_files",
+        "    set -l token (commandline -ct)",
+        "    string match -r -- '^.*(?:\\\\.iommu|/)$' "
+        '(complete -C"__fish_command_without_completions $token")',
+        "end",
+        "complete -c iommu-rules -f",
     ]
-    for c, shape in sorted(shapes.items()):
-        out.append(f"complete -c iommu-rules -n '__fish_use_subcommand' -a {c}")
-        seen = f"__fish_seen_subcommand_from {c}"
-        for o in shape.options:
-            values = shape.values.get(o)
-            takes = f" -r -f -a '{' '.join(values)}'" if values else ""
-            out.append(f"complete -c iommu-rules -n '{seen}' -l {o[2:]}{takes}")
-        if shape.positional:
-            out.append(f"complete -c iommu-rules -n '{seen}' -f -a '{' '.join(shape.positional)}'")
+
+    def option_line(condition: str, o: Option) -> str:
+        parts = [f"complete -c iommu-rules -n {_fq(condition)}"]
+        for n in o.names:
+            parts.append(f"-l {n[2:]}" if n.startswith("--") else f"-s {n[1:]}")
+        if o.value is not None:
+            # -x: a value, and no file names unless the value is one (-r -F)
+            parts.append("-r" if o.value.path == "file" else "-x")
+            if action := _faction(o.value):
+                parts.append(action)
+        parts.append(f"-d {_fq(o.help)}")
+        return " ".join(parts)
+
+    for o in top.options:
+        out.append(option_line("__fish_use_subcommand", o))
+    for c in cmds:
+        out.append(f"complete -c iommu-rules -n __fish_use_subcommand -a {c.name} -d {_fq(c.help)}")
+    for c in cmds:
+        for o in c.options:
+            out.append(option_line(f"__iommu_rules_using {c.name}", o))
+        valopts = " ".join(c.value_options)
+        for i, p in enumerate(c.positionals):
+            action = _faction(p.value)
+            if not action:
+                continue
+            last = int(p.many and i == len(c.positionals) - 1)
+            condition = f"__iommu_rules_at {c.name} {i} {last} {valopts}".rstrip()
+            out.append(f"complete -c iommu-rules -n {_fq(condition)} {action} -d {_fq(p.help)}")
     return "\n".join(out) + "\n"

@@ -169,6 +169,13 @@ def keywords_after(text: str) -> list[str]:
     return sorted(w for w in out if re.fullmatch(r"[a-z][\w\-]*", w))
 
 
+@cache
+def platform_facts() -> tuple[str, ...]:
+    """The facts a ``platform`` block states (``arch``, ``kernel``, ...), asked of the
+    grammar: what what-if's ``set FACT`` and the shells' ``--set`` complete."""
+    return tuple(keywords_after("platform { "))
+
+
 def describe_terminal(name: str) -> str:
     kw = keyword_terminals().get(name)
     if kw is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from iommu_rules.grammar import keywords, keywords_after
+from iommu_rules.grammar import keywords, keywords_after, platform_facts
 from iommu_rules.model import ATTRIBUTES
 
 from .session import REGISTRY, STATEMENTS, Session
@@ -80,7 +80,7 @@ class ReplCompleter(Completer):
                     (w, "what") for w in ("rule", "device", "iommu", "bridge", "domain", "include")
                 ]
             elif before[1] == "set" and len(before) == 2:
-                pool = [(w, "platform") for w in ("arch", "kernel", "ram", "cmdline", "config")]
+                pool = [(w, "platform") for w in platform_facts()]
                 pool += [(n, "iommu") for n, k in names.items() if k == "iommu"]
             else:
                 pool = [(n, kind) for n, kind in names.items()] + [

@@ -108,4 +108,4 @@ def test_completion_scripts() -> None:
     assert "complete -o filenames -F _iommu_rules iommu-rules" in bash and "whatif" in bash
     assert subprocess.run(["bash", "-n"], input=bash, text=True).returncode == 0
     assert "#compdef iommu-rules" in run_cli("completion", "zsh").stdout
-    assert "__fish_seen_subcommand_from dot" in run_cli("completion", "fish").stdout
+    assert "__iommu_rules_using dot" in run_cli("completion", "fish").stdout

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -30,18 +30,29 @@ EXIT_CODES = """exit codes:
   4  internal error (a bug: please report it with the input that caused it)"""
 
 
+# What a shell completes for an argument's value, beyond argparse's ``choices`` (which
+# completion reads from the parser itself): rule files (``*.iommu`` and directories),
+# any file, a directory, a stdlib pack name, a platform fact keyword of the grammar, a
+# diagnostic code.  Without one, a value that is not a choice completes nothing.
+Completes = Literal["rules", "file", "dir", "pack", "fact", "code"]
+
+
 @dataclass(frozen=True)
 class Arg:
     """One argument, as argparse's add_argument takes it; arguments with the same
-    ``exclusive`` name form a mutually exclusive group."""
+    ``exclusive`` name form a mutually exclusive group; ``completes`` says what a shell
+    offers for its value."""
 
     names: tuple[str, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
     exclusive: str | None = None
+    completes: Completes | None = None
 
 
-def arg(*names: str, exclusive: str | None = None, **options: Any) -> Arg:
-    return Arg(names, options, exclusive)
+def arg(
+    *names: str, exclusive: str | None = None, completes: Completes | None = None, **options: Any
+) -> Arg:
+    return Arg(names, options, exclusive, completes)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,13 @@ COMMAND = Command(
         "iommu-rules check --watch board.iommu",
     ),
     args=(
-        arg("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)"),
+        arg(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            completes="rules",
+            help="rule files ('-' reads stdin)",
+        ),
         arg(
             "--format",
             choices=("text", "json", "github", "sarif", "junit"),

@@ -51,7 +51,7 @@ COMMAND = Command(
     examples=("iommu-rules compare examples/tegra30.iommu --kernel 4.18 --kernel 6.8",),
     exit_codes=None,
     args=(
-        arg("file", metavar="FILE"),
+        arg("file", metavar="FILE", completes="rules", help="the board"),
         arg(
             "--kernel",
             action="append",

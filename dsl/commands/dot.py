@@ -70,14 +70,16 @@ COMMAND = Command(
         "iommu-rules dot examples/tegra30.iommu --view contexts --render png -o contexts.png",
     ),
     args=(
-        arg("file", metavar="FILE", help="rule file ('-' reads stdin)"),
+        arg("file", metavar="FILE", completes="rules", help="rule file ('-' reads stdin)"),
         arg(
             "--view",
             choices=("topology", "groups", "contexts"),
             default="groups",
             help="which view (default groups)",
         ),
-        arg("-o", "--output", metavar="OUT", help="write to OUT instead of stdout"),
+        arg(
+            "-o", "--output", metavar="OUT", completes="file", help="write to OUT instead of stdout"
+        ),
         arg(
             "--whatif",
             action="append",

@@ -33,6 +33,10 @@ COMMAND = Command(
     examples=("iommu-rules explain E301", "iommu-rules explain"),
     exit_codes="exit codes:\n  0  explained\n  3  no such code (the message suggests the closest)",
     color=False,
-    args=(arg("code", nargs="?", metavar="CODE", help="a code such as E104 or W202"),),
+    args=(
+        arg(
+            "code", nargs="?", metavar="CODE", completes="code", help="a code such as E104 or W202"
+        ),
+    ),
     run=run,
 )

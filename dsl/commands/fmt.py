@@ -103,7 +103,13 @@ COMMAND = Command(
         "iommu-rules fmt --write board.iommu",
     ),
     args=(
-        arg("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)"),
+        arg(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            completes="rules",
+            help="rule files ('-' reads stdin)",
+        ),
         arg("--check", action="store_true", help="exit 1 if any file would change"),
         arg(
             "--diff",

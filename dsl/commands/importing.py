@@ -87,6 +87,7 @@ COMMAND = Command(
             "files",
             nargs="+",
             metavar="FILE",
+            completes="file",
             help="the input: one device tree, or one or more listing, lspci or dmesg files of "
             "one machine ('-' reads stdin)",
         ),
@@ -96,6 +97,7 @@ COMMAND = Command(
             action="append",
             default=[],
             metavar="DIR",
+            completes="dir",
             help="include directory for cpp (dts)",
         ),
         arg(
@@ -103,7 +105,7 @@ COMMAND = Command(
             choices=("arm", "arm64", "x86_64", "riscv64", "powerpc"),
             help="the architecture, when the root compatible does not tell (dts)",
         ),
-        arg("-o", "--output", metavar="OUT", help="write OUT instead of stdout"),
+        arg("-o", "--output", metavar="OUT", completes="file", help="write OUT instead of stdout"),
         arg("--force", action="store_true", help="overwrite an existing OUT"),
     ),
     run=run,

@@ -54,6 +54,6 @@ SHOW_PACK = Command(
     description="Print one stdlib pack, as a board would include it.",
     examples=("iommu-rules show-pack std/soc/tegra",),
     exit_codes=None,
-    args=(arg("pack", metavar="PACK", help="e.g. std/linux"),),
+    args=(arg("pack", metavar="PACK", completes="pack", help="e.g. std/linux"),),
     run=run_show_pack,
 )

@@ -26,6 +26,6 @@ COMMAND = Command(
         "printf 'ops gpu\\nwhy gr3d.dma_ops\\n' | iommu-rules repl examples/tegra30.iommu",
     ),
     exit_codes=None,
-    args=(arg("files", nargs="*", metavar="FILE", help="rule files to load"),),
+    args=(arg("files", nargs="*", metavar="FILE", completes="rules", help="rule files to load"),),
     run=run,
 )

@@ -39,7 +39,13 @@ COMMAND = Command(
         "iommu-rules resolve --json examples/sdm845.iommu",
     ),
     args=(
-        arg("files", nargs="+", metavar="FILE", help="rule files ('-' reads stdin)"),
+        arg(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            completes="rules",
+            help="rule files ('-' reads stdin)",
+        ),
         arg(
             "--json",
             action="store_true",

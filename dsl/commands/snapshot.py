@@ -36,8 +36,16 @@ COMMAND = Command(
     ),
     exit_codes=None,
     args=(
-        arg("--root", default="/", help="read DIR/sys and DIR/proc instead of /"),
-        arg("-o", "--output", metavar="FILE", help="write FILE instead of stdout"),
+        arg(
+            "--root",
+            default="/",
+            metavar="DIR",
+            completes="dir",
+            help="read DIR/sys and DIR/proc instead of /",
+        ),
+        arg(
+            "-o", "--output", metavar="FILE", completes="file", help="write FILE instead of stdout"
+        ),
         arg("--force", action="store_true", help="overwrite an existing FILE"),
     ),
     run=run,

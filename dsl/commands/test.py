@@ -54,7 +54,9 @@ COMMAND = Command(
         "iommu-rules test --watch boards/",
     ),
     args=(
-        arg("files", nargs="+", metavar="FILE", help="rule files or directories"),
+        arg(
+            "files", nargs="+", metavar="FILE", completes="rules", help="rule files or directories"
+        ),
         arg(
             "--format",
             choices=("text", "json", "junit", "github", "sarif"),

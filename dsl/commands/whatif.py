@@ -75,9 +75,10 @@ COMMAND = Command(
   3  input error: a change that does not parse or names nothing, a broken board
   with --detailed-exitcode every error is 1, as in Terraform's plan""",
     args=(
-        arg("file", metavar="FILE", help="the board"),
+        arg("file", metavar="FILE", completes="rules", help="the board"),
         arg(
             "--set",
+            completes="fact",
             action="append",
             default=[],
             metavar="FACT",
@@ -102,6 +103,7 @@ COMMAND = Command(
         arg("--drop-device", action="append", default=[], metavar="NAME", help="drop a device"),
         arg(
             "--add-include",
+            completes="pack",
             action="append",
             default=[],
             metavar="PACK",
@@ -109,6 +111,7 @@ COMMAND = Command(
         ),
         arg(
             "--drop-include",
+            completes="pack",
             action="append",
             default=[],
             metavar="PACK",

@@ -51,7 +51,7 @@ COMMAND = Command(
         "iommu-rules why examples/tegra30.iommu not host1x.dma_ops dma-direct",
     ),
     args=(
-        arg("file", metavar="FILE", help="rule file ('-' reads stdin)"),
+        arg("file", metavar="FILE", completes="rules", help="rule file ('-' reads stdin)"),
         arg("query", nargs="+", metavar="QUERY", help="what to explain"),
         arg("--json", action="store_true", help="JSON output"),
     ),
