@@ -23,6 +23,13 @@ GB4 = 1 << 32
 
 
 def _swiotlb_pool(res: Resolution) -> tuple[bool, Reason]:
+    """Whether the kernel keeps a swiotlb pool, and why; worked out once per resolution."""
+    if res.swiotlb is None:
+        res.swiotlb = _pool(res)
+    return res.swiotlb
+
+
+def _pool(res: Resolution) -> tuple[bool, Reason]:
     plat = res.platform
     top = plat.ram_top
     windows = [d.dma_range for d in res.model.devices.values() if d.dma_range is not None]
