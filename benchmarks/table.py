@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import networkx as nx
 import pexpect
 from lark import Lark
+from lsp_keystroke import keystrokes
 
 from iommu_rules.dot import VIEWS, render
 from iommu_rules.grammar import grammar_text
@@ -115,6 +116,13 @@ class Column:
         self.cells["REPL what-if, one cmdline change"] = secs(time.perf_counter() - t0)
 
         self.cells["CLI cold start: check FILE"] = secs(cold(["check", str(self.path)], 3))
+
+        row = "editor keystroke to diagnostics, character / new line (target < 100 ms at 1k)"
+        if self.n <= 10_000:  # each key re-resolves the board: 100k would take minutes
+            char, newline = keystrokes(self.path, 15 if self.n <= 1_000 else 5)
+            self.cells[row] = f"{secs(char)} / {secs(newline)}"
+        else:
+            self.cells[row] = "not measured"
 
 
 def cold(argv: list[str], repeat: int) -> float:

@@ -944,19 +944,28 @@ def parse_edited(text: str, path: str, memo: Statements) -> ParseResult:
         return ParseResult(ast.File(path, tuple(items)), diags)
 
 
+_LEAVES = frozenset({str, int, bool, type(None)})  # what a move leaves as it is
+
+
 def _moved(value: Any, lines: int) -> Any:
     """The same syntax (nodes, diagnostics, spans) ``lines`` lines further down."""
-    if isinstance(value, Span):
+    kind = type(value)
+    if kind is Span:
         if not value.line:
             return value
-        return Span(
-            value.file, value.line + lines, value.col, value.end_line + lines, value.end_col
-        )
+        end = value.end_line + lines
+        return Span(value.file, value.line + lines, value.col, end, value.end_col)
+    if kind is tuple:
+        return tuple([v if type(v) in _LEAVES else _moved(v, lines) for v in value])
     if isinstance(value, Node):
-        return type(value)(*[_moved(getattr(value, n), lines) for n in value._fields])
-    if isinstance(value, tuple):
-        return tuple(_moved(v, lines) for v in value)
-    if isinstance(value, Diagnostic):
+        # a copy with every field moved: the fields as they are, set past the frozen
+        # __setattr__ (as the generated __init__ does), without re-running __init__
+        moved = object.__new__(kind)
+        moved.__dict__.update(
+            {n: v if type(v) in _LEAVES else _moved(v, lines) for n, v in value.__dict__.items()}
+        )
+        return moved
+    if kind is Diagnostic:
         return dataclasses.replace(
             value,
             span=_moved(value.span, lines),

@@ -418,3 +418,83 @@ def test_the_examples_open_clean(tmp_path: Path) -> None:
             assert got == checked, example.name
 
     session(tmp_path, body)
+
+
+PIECES = [
+    "device",
+    "iommu",
+    " smmu",
+    "{",
+    "}",
+    '"',
+    ":",
+    ";",
+    "\n",
+    " ",
+    "rule ",
+    "when kernel >= 5.",
+    "expect gpu.",
+    'include "std/',
+    "0x1f",
+    "#",
+    "é",
+    "😋",
+    "\t",
+    "aperture 0x0 size 4G",
+    "builds domain d: arm-mapping window 1 size 2",
+]
+
+
+def test_random_edits_never_crash_the_server(board: Path) -> None:
+    """Random keystrokes and pastes into an open board: after each one the server answers
+    hover, completion, definition, references, outline, formatting and code actions, logs
+    no traceback, and still publishes diagnostics at the end."""
+    import random
+
+    rng = random.Random(20261205)
+
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu")
+        for _ in range(120):
+            lines = ed.texts[uri].split("\n")
+            line = rng.randrange(len(lines))
+            col = rng.randrange(len(lines[line]) + 1)
+            end = min(len(lines[line]), col + rng.choice((0, 0, 1, 3, 12)))
+            await ed.edit(uri, line, col, end, rng.choice(PIECES))
+            lines = ed.texts[uri].split("\n")
+            at = ed.at(uri, rng.randrange(len(lines) + 2), rng.randrange(80))
+            doc = lsp.TextDocumentIdentifier(uri=uri)
+            whole = lsp.Range(start=at["position"], end=at["position"])
+            await asyncio.wait_for(
+                asyncio.gather(
+                    ed.client.text_document_hover_async(lsp.HoverParams(**at)),
+                    ed.client.text_document_completion_async(lsp.CompletionParams(**at)),
+                    ed.client.text_document_definition_async(lsp.DefinitionParams(**at)),
+                    ed.client.text_document_references_async(
+                        lsp.ReferenceParams(
+                            **at, context=lsp.ReferenceContext(include_declaration=True)
+                        )
+                    ),
+                    ed.client.text_document_document_symbol_async(
+                        lsp.DocumentSymbolParams(text_document=doc)
+                    ),
+                    ed.client.text_document_formatting_async(
+                        lsp.DocumentFormattingParams(
+                            text_document=doc,
+                            options=lsp.FormattingOptions(tab_size=4, insert_spaces=True),
+                        )
+                    ),
+                    ed.client.text_document_code_action_async(
+                        lsp.CodeActionParams(
+                            text_document=doc,
+                            range=whole,
+                            context=lsp.CodeActionContext(diagnostics=[]),
+                        )
+                    ),
+                ),
+                TIMEOUT,
+            )
+        await ed.diagnostics(uri)  # the latest version's, published
+        assert not [m for m in ed.logs if "Traceback" in m], ed.logs
+
+    session(board, body)

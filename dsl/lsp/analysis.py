@@ -20,6 +20,7 @@ from typing import Any
 from .. import ast
 from ..board import Board
 from ..diagnostics import Diagnostic, Span
+from ..lalr import no_gc
 from ..loader import Loaded, Loader, remember_parsed
 from ..node import Node
 from ..parse import Statements, parse_edited
@@ -118,7 +119,7 @@ class Analysis:
     board: Board
     diagnostics: list[Diagnostic]
     failure: str | None = None  # an internal error's traceback, reported, never raised
-    _resolution: Resolution | None = field(default=None, repr=False)
+    _lines: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> Any:
@@ -141,9 +142,15 @@ class Analysis:
         return self.loaded.paths.get(display)
 
     def lines(self, display: str) -> list[str]:
-        if display == self.display:
-            return self.text.split("\n")
-        return self.loaded.sources.lines(display) or []
+        """A loaded file's lines (the document's from its buffer); [] for any other name."""
+        found = self._lines.get(display)
+        if found is None:
+            if display == self.display:
+                found = self.text.split("\n")
+            else:
+                found = self.loaded.sources.lines(display) or []
+            self._lines[display] = found
+        return found
 
     def user_files(self) -> list[str]:
         """The files of the board that are not shipped packs: the ones a rename edits."""
@@ -197,15 +204,18 @@ def analyse(
     """Load the document as `check` would; ``overlay`` gives the texts of other open
     files by real path, ``statements`` is the document's statement memo."""
     path = Path(display)
-    parsed = parse_edited(text, display, statements)
-    remember_parsed(text, display, parsed)
-    loader = Loader(overlay)
-    loader.add_text(text, display, path)
-    board = Board(loader.result)
-    failure = None
-    try:
-        diagnostics = list(board.diagnostics)
-    except Exception:  # a bug must not take the editor's server down: the server says so
-        failure = traceback.format_exc()
-        diagnostics = list(board.input_diagnostics)
+    # an analysis allocates a board's worth of small objects and frees the last one: the
+    # cyclic collector's scans would cost a keystroke a sixth more (lalr.no_gc)
+    with no_gc():
+        parsed = parse_edited(text, display, statements)
+        remember_parsed(text, display, parsed)
+        loader = Loader(overlay)
+        loader.add_text(text, display, path)
+        board = Board(loader.result)
+        failure = None
+        try:
+            diagnostics = list(board.diagnostics)
+        except Exception:  # a bug must not take the editor's server down: the server says so
+            failure = traceback.format_exc()
+            diagnostics = list(board.input_diagnostics)
     return Analysis(uri, display, text, loader.result, board, diagnostics, failure)

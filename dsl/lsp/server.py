@@ -137,7 +137,7 @@ class RulesServer(LanguageServer):
 
     # -- positions --------------------------------------------------------------------------
     def range(self, a: Analysis, span: Span) -> lsp.Range:
-        lines = a.lines(span.file) if span.file in (a.display, *a.loaded.paths) else []
+        lines = a.lines(span.file)
         return lsp.Range(
             start=self.position(lines, span.line, span.col),
             end=self.position(lines, span.end_line or span.line, span.end_col or span.col),
