@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticError, Label, Span, did_you_mean, error
@@ -942,6 +942,34 @@ def parse_edited(text: str, path: str, memo: Statements) -> ParseResult:
         memo.clear()
         memo.update(fresh)
         return ParseResult(ast.File(path, tuple(items)), diags)
+
+
+class Statement(NamedTuple):
+    """A top-level statement's place and its text without layout (see :func:`statements`)."""
+
+    first: int  # the 0-based line its text starts on (its leading blank lines skipped)
+    text: str  # its lines with comments and trailing blanks cut, the lines between kept
+
+
+def statements(text: str) -> list[Statement]:
+    """The file's top-level statements without comments and surrounding blank lines: two
+    texts with equal lists of statement texts parse to the same syntax, line for line within
+    each statement, so one's spans map onto the other's by each statement's ``first``."""
+    out = []
+    for offset, chunk in _chunks(normalize_text(text)):
+        lines = []
+        for line in chunk.split("\n"):
+            if "#" in line:
+                _, start = mask_line(line)
+                line = line if start is None else line[:start]
+            lines.append(line.rstrip())
+        lead = 0
+        while lead < len(lines) and not lines[lead]:
+            lead += 1
+        while lines and not lines[-1]:
+            lines.pop()
+        out.append(Statement(offset + lead, "\n".join(lines[lead:])))
+    return out
 
 
 _LEAVES = frozenset({str, int, bool, type(None)})  # what a move leaves as it is

@@ -498,3 +498,44 @@ def test_random_edits_never_crash_the_server(board: Path) -> None:
         assert not [m for m in ed.logs if "Traceback" in m], ed.logs
 
     session(board, body)
+
+
+def test_layout_edits_move_the_diagnostics_as_a_full_check_places_them(board: Path) -> None:
+    """An Enter between statements or a comment typed changes no statement: the server
+    moves the last diagnostics (W218 stays at the file's start) instead of re-resolving,
+    and they must be where `check` puts them for the new text."""
+    text = BOARD.replace('include "std/linux"\n', "").replace("gpu.group == 0", "gpu.group == 7")
+
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu", text)
+
+        async def same_as_check() -> None:
+            got = sorted(
+                (d.code, d.range.start.line, d.range.start.character)
+                for d in await ed.diagnostics(uri)
+            )
+            (board / "now.iommu").write_text(ed.texts[uri])
+            want = sorted(
+                (d["code"], d["span"]["line"] - 1, d["span"]["col"] - 1)
+                for d in _check_json(board / "now.iommu")
+                if d["span"]["file"].endswith("now.iommu")
+            )
+            assert got == want and got
+
+        await same_as_check()
+        await ed.edit(uri, 1, 0, 0, "\n\n")  # blank lines above the platform
+        await same_as_check()
+        line = (
+            ed.texts[uri]
+            .split("\n")
+            .index(next(ln for ln in ed.texts[uri].split("\n") if ln.startswith("device dc")))
+        )
+        end = len(ed.texts[uri].split("\n")[line])
+        await ed.edit(uri, line, end, end, "  # the display engine")
+        await same_as_check()
+        await ed.edit(uri, 0, 0, 0, "# a header\n")  # before the first statement
+        await same_as_check()
+        h = await ed.client.text_document_hover_async(lsp.HoverParams(**ed.at(uri, line + 1, 8)))
+        assert h is not None and "**device dc**" in h.contents.value  # type: ignore[union-attr]
+
+    session(board, body)

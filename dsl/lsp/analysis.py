@@ -10,6 +10,8 @@ device, IOMMU, bridge, domain or tag, with where it is and whether it defines th
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,11 +21,11 @@ from typing import Any
 
 from .. import ast
 from ..board import Board
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import Diagnostic, Label, Span
 from ..lalr import no_gc
 from ..loader import Loaded, Loader, remember_parsed
 from ..node import Node
-from ..parse import Statements, parse_edited
+from ..parse import Statements, parse_edited, statements
 from ..resolution import Resolution
 
 # Identifier fields that define a name, and what the name is.
@@ -192,6 +194,40 @@ class Analysis:
         if name in model.tags:
             return "tag"
         return None
+
+
+FILE_LEVEL = frozenset({"W218"})  # diagnostics at a file's first character, not a statement
+
+
+def relocated(prev: Analysis, text: str) -> list[Diagnostic] | None:
+    """The previous analysis's diagnostics on a new text of the document that differs from
+    the analysed one only in comments and blank lines between statements (an Enter, a
+    comment typed): the same syntax, so the same diagnostics, each moved by as many lines
+    as its statement moved. None when any statement changed: analyse it."""
+    old, new = statements(prev.text), statements(text)
+    if len(old) != len(new) or any(a.text != b.text for a, b in zip(old, new, strict=True)):
+        return None
+    starts = [s.first for s in old]
+
+    def move(span: Span) -> Span:
+        if span.file != prev.display or not span.line:
+            return span
+        i = bisect.bisect_right(starts, span.line - 1) - 1
+        if i < 0:
+            return span
+        by = new[i].first - old[i].first
+        return Span(span.file, span.line + by, span.col, span.end_line + by, span.end_col)
+
+    return [
+        d
+        if d.code in FILE_LEVEL
+        else dataclasses.replace(
+            d,
+            span=move(d.span),
+            secondary=tuple(Label(move(lab.span), lab.message) for lab in d.secondary),
+        )
+        for d in prev.diagnostics
+    ]
 
 
 def analyse(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import traceback
@@ -26,7 +27,7 @@ from .. import __version__
 from ..diagnostics import Diagnostic, Severity, Span
 from ..parse import Statements
 from . import features
-from .analysis import Analysis, analyse
+from .analysis import Analysis, analyse, relocated
 
 REQUEST_FAILED = -32803  # LSP's RequestFailed: the request was valid, the server refuses it
 
@@ -108,6 +109,22 @@ class RulesServer(LanguageServer):
             )
         self.publish(found, doc.version)
         return found
+
+    def changed(self, uri: str, version: int) -> None:
+        """After an edit: where only comments and blank lines between statements changed,
+        the last analysis's diagnostics, moved (the analysis itself is redone when a
+        request needs it); else a new analysis."""
+        prev = self.analyses.get(uri)
+        doc = self.workspace.get_text_document(uri)
+        if prev is not None and prev.failure is None:
+            moved = relocated(prev, doc.source)
+            if moved is not None:
+                self.publish(
+                    dataclasses.replace(prev, text=doc.source, diagnostics=moved, _lines={}),
+                    version,
+                )
+                return
+        self.refresh(uri)
 
     def publish(self, a: Analysis, version: int | None) -> None:
         by_file: dict[str, list[Diagnostic]] = {}
@@ -242,7 +259,7 @@ def build() -> RulesServer:
         if ls.pending.get(uri) != version:
             return
         try:
-            ls.refresh(uri)
+            ls.changed(uri, version)
         except Exception:
             ls.log(traceback.format_exc())
 
