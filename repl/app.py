@@ -84,7 +84,11 @@ def run_interactive(paths: list[str], colour: bool) -> int:
     from .lexer import IommuLexer
     from .style import style as repl_style
 
-    session, message, _failed = _session(paths, colour)
+    # The board loads in the background: the prompt answers at once, and a command waits
+    # for the board only when it is typed before the load is over.
+    session = Session(style=Style(enabled=colour))
+    if paths:
+        session.load_in_background(paths)
     hist_file = history_path()
     history: FileHistory | InMemoryHistory
     try:
@@ -105,13 +109,22 @@ def run_interactive(paths: list[str], colour: bool) -> int:
             buf.insert_text("\n")
 
     def toolbar() -> str:
+        if session.loading:
+            return f" loading {', '.join(paths)} ... | help"
         files = ", ".join(session.paths) or "no files"
-        try:
-            res, _ = session.resolved()
-            kernel = ".".join(map(str, res.platform.kernel))
-        except Exception:
-            kernel = "?"
-        return f" {files} | kernel {kernel} | {len(session.changes)} pending change(s) | help"
+        # the resolution if it is there already: the toolbar never starts one (a large
+        # board would freeze the prompt while it resolves)
+        board = session.current()
+        kernel = "?"
+        if board._resolution is not None:
+            kernel = ".".join(map(str, board._resolution.platform.kernel))
+        elif board.model.platform.kernel_version is not None:
+            kernel = ".".join(map(str, board.model.platform.kernel_version))
+        devices = len(board.model.devices)
+        return (
+            f" {files} ({devices} devices) | kernel {kernel} | "
+            f"{len(session.changes)} pending change(s) | help"
+        )
 
     prompt: PromptSession[str] = PromptSession(
         history=history,
@@ -125,8 +138,12 @@ def run_interactive(paths: list[str], colour: bool) -> int:
         enable_history_search=False,
         color_depth=ColorDepth.DEPTH_8_BIT if colour else ColorDepth.DEPTH_1_BIT,
         style=repl_style() if colour else None,
+        refresh_interval=0.5,  # the toolbar says when a background load is over
     )
-    print(message or "iommu-rules repl: no board loaded; 'load FILE' or 'help'")
+    if paths:
+        print(f"loading {', '.join(paths)} ...")
+    else:
+        print("iommu-rules repl: no board loaded; 'load FILE' or 'help'")
     while True:
         try:
             text = prompt.prompt("iommu> ", prompt_continuation="    ... ")
@@ -134,20 +151,35 @@ def run_interactive(paths: list[str], colour: bool) -> int:
             continue  # Ctrl-C cancels the line
         except EOFError:
             break  # Ctrl-D
-        if len(text) > MAX_FILE_BYTES:
-            print(f"input larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not run")
-            continue
         try:
-            out = execute(session, text)
-        except EOFError:
-            break
+            if not _run_one(session, text):
+                break
         except KeyboardInterrupt:  # as psql: cancel the command, keep the session
             kept = len(session.changes)
-            print(f"cancelled; the session and its {plural(kept, 'change')} are kept")
-            continue
-        if out.text:
-            print(out.text)
+            if session.loading:
+                print("still loading: the command was not run")
+            else:
+                print(f"cancelled; the session and its {plural(kept, 'change')} are kept")
     return 0
+
+
+def _run_one(session: Session, text: str) -> bool:
+    """Run one entry at the prompt, once the board has loaded; False: the user quits."""
+    if len(text) > MAX_FILE_BYTES:
+        print(f"input larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not run")
+        return True
+    if text.strip() and session.loading:
+        print("waiting for the board to load (Ctrl-C stops waiting) ...")
+    said = session.wait_loaded()
+    if said:
+        print(said)
+    try:
+        out = execute(session, text)
+    except EOFError:
+        return False
+    if out.text:
+        print(out.text)
+    return True
 
 
 def main(paths: list[str], colour: bool) -> int:

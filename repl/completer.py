@@ -25,7 +25,9 @@ class ReplCompleter(Completer):
         self._names: tuple[object, dict[str, str]] | None = None
 
     def names(self) -> dict[str, str]:
-        """Completable names and what they are."""
+        """Completable names and what they are (once a background load has finished:
+        completion runs in its own thread, so waiting for it holds up no key)."""
+        self.session.settle(5.0)
         try:
             model = self.session.model()
         except Exception:  # a session that does not build has no names to offer

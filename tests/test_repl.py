@@ -285,3 +285,47 @@ def test_ctrl_c_cancels_a_long_try_and_keeps_the_session(repl, tmp_path: Path) -
     assert child.isalive()
     child.sendline("quit")
     child.expect(pexpect.EOF)
+
+
+def big_board(tmp_path: Path, n: int) -> Path:
+    lines = ['include "std/linux"', "platform { arch arm64; kernel 6.8 }"]
+    lines += [f"iommu smmu{i}: arm-smmu {{ contexts 128 }}" for i in range(n // 100)]
+    lines += [
+        f'device d{i}: "vendor,ip" {{ iommu smmu{i // 100} sid {i % 100} }}' for i in range(n)
+    ]
+    path = tmp_path / "big.iommu"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_prompt_answers_before_a_large_board_has_loaded(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The board loads in the background: the prompt is there at once, a command typed
+    meanwhile waits for the board (Ctrl-C stops waiting and keeps the session), and then
+    answers on the loaded board."""
+    import time
+
+    path = big_board(tmp_path, 20_000)
+    t = time.perf_counter()
+    child = repl(str(path))  # returns once the prompt is on the screen
+    prompt_after = time.perf_counter() - t
+    child.sendline("show d19999")
+    child.expect_exact("waiting for the board to load")
+    child.sendintr()
+    child.expect_exact("still loading: the command was not run")
+    child.expect(NEXT_PROMPT)
+    out = send(child, "show d19999")
+    assert "vendor,ip" in out and "smmu199" in out
+    loaded_after = time.perf_counter() - t
+    assert prompt_after < loaded_after / 2, (prompt_after, loaded_after)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+
+
+def test_a_board_that_fails_to_load_says_why_at_the_first_command(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.iommu"
+    bad.write_text("device x: {\n")
+    child = repl(str(bad))
+    out = send(child, "help")
+    assert "starting with an empty session" in out and "bad.iommu:1" in out
+    child.sendeof()
+    child.expect(pexpect.EOF)
