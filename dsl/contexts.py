@@ -90,6 +90,20 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                     f"no implicit mapping for '{dev.name}'"
                 )
                 continue
+            window = implicit_window(dev)
+            if window[1] > 1 << 32:  # dma-ranges wider than a 32-bit dma_addr_t reaches
+                res.log.append(
+                    f"Failed to create {window[1]}-byte IOMMU mapping for device {dev.name}"
+                )
+                dres.reasons["implicit"] = Reason(
+                    f"no implicit mapping for '{dev.name}': its dma-ranges span "
+                    f"{window[1]:#x} bytes, more than arm_iommu_create_mapping takes "
+                    "(-ERANGE); arm_setup_iommu_dma_ops gives up and the device keeps the "
+                    "arch's direct DMA ops",
+                    dev.dma_range_span,
+                    "arch/arm/mm/dma-mapping.c: arm_iommu_create_mapping, arm_setup_iommu_dma_ops",
+                )
+                continue
             mapping = Domain(
                 f"arm_iommu:{dev.name}",
                 DomainType.UNMANAGED,
@@ -102,7 +116,7 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                     ARM_MAPPING,
                     (plat.config_reason("ARM_DMA_USE_IOMMU"),),
                 ),
-                window=implicit_window(dev),
+                window=window,
             )
             res.domains[mapping.name] = mapping
             if len(group.members) > 1:

@@ -423,13 +423,15 @@ def _iommu_dma(c: Case) -> Decision | None:
     base, size, ap_why = aperture
     end = base + size - 1
     dev = c.dev
+    plat = c.res.platform
+    lo, hi, checked = 0, (1 << 64) - 1, ""  # x86, s390, riscv: 0..U64_MAX, never refused
     if dev.dma_range is not None:
         _, span, lo = dev.dma_range
         hi, checked = lo + span - 1, f"its dma-ranges, bus {lo:#x}..{lo + span - 1:#x}"
-    elif not c.res.platform.since(IOMMU_DMA_RANGE_MAP_CHECK):
-        lo, hi, checked = 0, GB4 - 1, "of_dma_configure's default range, 0x0..0xffffffff"
-    else:
-        lo, hi, checked = 0, (1 << 64) - 1, ""
+    elif plat.arch == "arm64" and not plat.since(IOMMU_DMA_RANGE_MAP_CHECK):
+        # arm64's arch_setup_dma_ops passed of_dma_configure's base and size on
+        lo, hi = 0, GB4 - 1
+        checked = "of_dma_configure's default range, 0x0..0xffffffff"
     src = "drivers/iommu/dma-iommu.c: iommu_dma_init_domain"
     if checked and (lo > end or hi < base):
         c.res.log.append("specified DMA range outside IOMMU capability")
@@ -447,11 +449,17 @@ def _iommu_dma(c: Case) -> Decision | None:
                 (why, ap_why),
             ),
         )
-    top = min(end, hi, (1 << (dev.dma_mask or 32)) - 1)
+    # The allocator's range: from the aperture's start (before 6.10 also from the dma-ranges
+    # start), up to the aperture's end, the DMA mask and the bus limit (dma-ranges).
+    first = base if plat.since(IOMMU_DMA_RANGE_MAP_CHECK) else max(base, lo)
+    limit = (1 << (dev.dma_mask or 32)) - 1
+    if dev.dma_range is not None:
+        limit = min(limit, hi)
+    top = min(end, limit)
     return DmaOps.IOMMU_DMA, Reason(
-        f"iommu-dma: the default domain is {default}, with IOVAs "
-        f"{max(base, lo):#x}..{top:#x} (the aperture of '{c.group.iommu}'"
-        + (f" within {checked})" if checked else " and the DMA mask)"),
+        f"iommu-dma: the default domain is {default}, with IOVAs {first:#x}..{top:#x} "
+        f"(the aperture of '{c.group.iommu}', the DMA mask"
+        + (", the dma-ranges)" if dev.dma_range is not None else ")"),
         None,
         f"{src}; iommu_dma_alloc_iova (force_aperture)",
         (c.group.default_reason, ap_why),

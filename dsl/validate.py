@@ -735,8 +735,8 @@ class Builder:
                 "E114",
                 f"{word} {prop.base.value:#x} + {size:#x} runs past {top:#x}",
                 prop.span,
-                help="an arm32 mapping's window must end at or below 4 GiB "
-                "(arch/arm/mm/dma-mapping.c: arm_iommu_create_mapping)"
+                help="an arm32 mapping's IOVAs are 32-bit dma_addr_t: the window must end "
+                "at or below 4 GiB (arm_iommu_create_mapping refuses a size above it, -ERANGE)"
                 if top == 1 << 32
                 else "check the size",
             )

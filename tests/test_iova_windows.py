@@ -204,3 +204,26 @@ def test_exynos_drm_maps_through_its_own_window() -> None:
     b = Board.load(Path(__file__).parent.parent / "examples" / "exynos5420.iommu")
     assert b.resolution.domains["exynos_drm"].window == (0x20000000, 1 << 30)
     assert "its IOVAs: 0x20000000..0x5fffffff" in why(b, "fimd.dma_ops")
+
+
+def test_dma_ranges_wider_than_4g_get_no_implicit_mapping() -> None:
+    """arm_iommu_create_mapping refuses a size above 4 GiB (-ERANGE) and
+    arm_setup_iommu_dma_ops gives up: the device keeps the arch's direct ops."""
+    b = gart(extra="; dma-range 0x0 size 8G")
+    assert b.value("gr2d.domain") != "arm_iommu:gr2d"
+    assert "W223" not in codes(b)
+    assert "Failed to create 8589934592-byte IOMMU mapping for device gr2d" in b.resolution.log
+    assert b.value("gr2d.dma_ops") in ("dma-direct", "none")
+
+
+def test_only_arm64_checked_the_default_range_before_6_10() -> None:
+    """x86 (and s390, riscv) passed 0..U64_MAX to iommu_setup_dma_ops: no refusal."""
+    text = (
+        'include "std/linux"\n'
+        "platform { arch x86_64; kernel 6.6; ram 4G }\n"
+        "iommu vtd: intel-vtd { aperture 0x100000000 size 4G }\n"
+        'device nic: "pci8086,1533" { pci 0000:02:00.0; iommu vtd }\n'
+    )
+    b = Board.from_text(text, "pc.iommu")
+    assert b.value("nic.dma_ops") == "iommu-dma", [str(d) for d in b.diagnostics]
+    assert "specified DMA range outside IOMMU capability" not in b.resolution.log
