@@ -44,15 +44,25 @@ class _ParseMemo:
                 self.entries.move_to_end(key)
                 return hit
         result = parse_text(text, name)
-        if len(text) <= self.limit // 8:
-            with self.lock:
-                if key not in self.entries:
-                    self.entries[key] = result
-                    self.size += len(text)
-                while self.size > self.limit:
-                    (_, old), _ = self.entries.popitem(last=False)
-                    self.size -= len(old)
+        self.keep(text, name, result)
         return result
+
+    def keep(self, text: str, name: str, result: ParseResult, only: bool = False) -> None:
+        """Keep a parse, least recently used ones going first past the limit; ``only``:
+        drop the other texts of that name (an editor's buffer has one text that counts)."""
+        if len(text) > self.limit // 8:
+            return
+        with self.lock:
+            if only:
+                for old in [k for k in self.entries if k[0] == name and k[1] != text]:
+                    del self.entries[old]
+                    self.size -= len(old[1])
+            if (name, text) not in self.entries:
+                self.entries[(name, text)] = result
+                self.size += len(text)
+            while self.size > self.limit:
+                (_, old_text), _ = self.entries.popitem(last=False)
+                self.size -= len(old_text)
 
 
 _PARSED = _ParseMemo(PARSED_CHARS)
@@ -61,10 +71,7 @@ _PARSED = _ParseMemo(PARSED_CHARS)
 def remember_parsed(text: str, name: str, result: ParseResult) -> None:
     """Hand the memo a parse made elsewhere (the language server parses an edited file
     statement by statement), so loading that text takes it as it is."""
-    with _PARSED.lock:
-        if (name, text) not in _PARSED.entries and len(text) <= _PARSED.limit // 8:
-            _PARSED.entries[(name, text)] = result
-            _PARSED.size += len(text)
+    _PARSED.keep(text, name, result, only=True)
 
 
 def forget_parsed() -> None:
@@ -319,6 +326,7 @@ class Loader:
                     found.append((inc, target))
                     continue
                 self._reached(full)
+                self.result.paths[shown] = Path(real)
                 text2: str | None
                 if real in self.overlay:
                     text2, diag = self.overlay[real], None
@@ -338,7 +346,6 @@ class Loader:
                     continue
                 assert text2 is not None
                 self._real[real] = shown
-                self.result.paths[shown] = Path(real)
                 if _std_name(full) is not None:
                     self.result.std.add(shown)
                 found.append((inc, shown))

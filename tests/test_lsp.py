@@ -539,3 +539,107 @@ def test_layout_edits_move_the_diagnostics_as_a_full_check_places_them(board: Pa
         assert h is not None and "**device dc**" in h.contents.value  # type: ignore[union-attr]
 
     session(board, body)
+
+
+# ---------------------------------------------------------------- the analysis, directly
+def analysed(tmp_path: Path, text: str, name: str = "board.iommu") -> Any:
+    from iommu_rules.lsp.analysis import analyse
+
+    path = tmp_path / name
+    path.write_text(text)
+    return analyse(path.as_uri(), str(path), text, {}, {})
+
+
+def test_an_edited_buffer_keeps_one_text_in_the_parse_memo(tmp_path: Path) -> None:
+    """Every keystroke hands the memo a new text of the same file: only the latest stays."""
+    from iommu_rules.loader import _PARSED
+    from iommu_rules.lsp.analysis import analyse
+
+    path = tmp_path / "board.iommu"
+    memo: dict[Any, Any] = {}
+    for i in range(50):
+        text = BOARD.replace("0x10", hex(0x10 + i))
+        analyse(path.as_uri(), str(path), text, {}, memo)
+    assert sum(1 for name, _ in _PARSED.entries if name == str(path)) == 1
+
+
+def test_rename_refuses_keywords_and_names_that_mean_two_things(tmp_path: Path) -> None:
+    from iommu_rules.lsp.features import RenameError, rename
+
+    text = BOARD + 'device x: "v" { tags gpu; iommu smmu sid 0x12 }\n'
+    (tmp_path / "soc.iommu").write_text(SOC)
+    a = analysed(tmp_path, text)
+    line, col = find(text, "gpu:")
+    for word in ("on", "all", "system", "excludes"):
+        with pytest.raises(RenameError, match="keyword"):
+            rename(a, a.display, line + 1, col + 1, word)
+    with pytest.raises(RenameError, match="both a device and a tag"):
+        rename(a, a.display, line + 1, col + 1, "gpu2")
+    # a tag alone renames its uses, never a device
+    line, col = find(text, "display;")
+    edits = rename(a, a.display, line + 1, col + 1, "screen")
+    assert len(edits[a.display]) == 3  # two `tags` and the rule's selector
+
+
+def test_add_include_after_a_last_line_without_a_line_end(tmp_path: Path) -> None:
+    from iommu_rules.lsp.features import code_actions
+
+    text = 'platform { arch arm64; kernel 6.8 }\ndevice d: "v"\ninclude "soc.iommu"'
+    (tmp_path / "soc.iommu").write_text(SOC)
+    a = analysed(tmp_path, text)
+    (act,) = [x for x in code_actions(a, a.display, 1, 1) if "std/linux" in x.title]
+    (edit,) = act.edits[a.display]
+    lines = text.split("\n")
+    assert (edit.span.line, edit.span.col) == (3, len(lines[2]) + 1)
+    fixed = text + edit.text
+    assert fixed.endswith('include "soc.iommu"\ninclude "std/linux"\n')
+
+
+def test_layout_edits_after_a_syntax_error_are_analysed_again(tmp_path: Path) -> None:
+    """E004 sits at the end of the file, past every statement: no relocation then."""
+    from iommu_rules.lsp.analysis import relocated
+
+    a = analysed(tmp_path, 'device b: "v,b" {\n')
+    assert [d.code for d in a.diagnostics] == ["E004"]
+    assert relocated(a, 'device b: "v,b" {\n\n\n') is None
+
+
+def test_an_undecodable_include_is_published_on_itself(board: Path) -> None:
+    (board / "soc.iommu").write_bytes(b"iommu smmu: arm-smmu\n\xff\n")
+
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu")
+        soc = ed.uri("soc.iommu")
+        async with ed.changed:
+            await asyncio.wait_for(ed.changed.wait_for(lambda: soc in ed.published), TIMEOUT)
+        assert [d.code for d in ed.published[soc].diagnostics] == ["E124"]
+        assert "E124" not in [d.code for d in await ed.diagnostics(uri)]
+
+    session(board, body)
+
+
+def test_editing_an_open_include_rechecks_the_boards_that_include_it(board: Path) -> None:
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu")
+        soc = await ed.open("soc.iommu")
+        assert await ed.diagnostics(uri) == []
+        before = ed.published[uri]
+        await ed.edit(soc, 0, 6, 10, "mmu0")  # the board's `iommu smmu` now names nothing
+        await ed.diagnostics(soc)
+        async with ed.changed:
+            await asyncio.wait_for(
+                ed.changed.wait_for(lambda: ed.published[uri] is not before), TIMEOUT
+            )
+        assert "E104" in {d.code for d in ed.published[uri].diagnostics}
+        # closing the include: the board reads the file on disk again
+        before = ed.published[uri]
+        ed.client.text_document_did_close(
+            lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=soc))
+        )
+        async with ed.changed:
+            await asyncio.wait_for(
+                ed.changed.wait_for(lambda: ed.published[uri] is not before), TIMEOUT
+            )
+        assert list(ed.published[uri].diagnostics) == []
+
+    session(board, body)

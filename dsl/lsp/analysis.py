@@ -204,6 +204,8 @@ def relocated(prev: Analysis, text: str) -> list[Diagnostic] | None:
     the analysed one only in comments and blank lines between statements (an Enter, a
     comment typed): the same syntax, so the same diagnostics, each moved by as many lines
     as its statement moved. None when any statement changed: analyse it."""
+    if any(d.is_error for d in prev.board.input_diagnostics):
+        return None  # a syntax error may sit at the end of the file, past every statement
     old, new = statements(prev.text), statements(text)
     if len(old) != len(new) or any(a.text != b.text for a, b in zip(old, new, strict=True)):
         return None

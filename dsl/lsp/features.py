@@ -379,6 +379,11 @@ def _renamable(a: Analysis, name: str) -> None:
             )
 
 
+# names a selector or a query reads as something else: `all` selects every device,
+# `system` is the board's own subject
+RESERVED = frozenset({"all", "system"})
+
+
 def rename(a: Analysis, display: str, line: int, col: int, new: str) -> dict[str, list[Edit]]:
     """The edits that rename the name under the cursor across the board's own files."""
     occ = a.at(display, line, col)
@@ -389,10 +394,20 @@ def rename(a: Analysis, display: str, line: int, col: int, new: str) -> dict[str
             f"'{new}' is not a name: a letter or '_', then letters, digits and '_', "
             "optionally joined by single '-'"
         )
+    if new in keywords() or new in RESERVED:
+        # a keyword is a plain name only where the grammar expects no keyword: in a
+        # selector or after a property it would be read as the keyword
+        raise RenameError(f"'{new}' is a keyword of the language: choose another name")
     _renamable(a, occ.name)
-    taken = a.kind_of(new)
+    taken = a.kind_of(new) or ("tag" if new in a.model.tags else None)
     if taken is not None and new != occ.name:
         raise RenameError(f"'{new}' is already a {taken} on this board")
+    kind = a.kind_of(occ.name)
+    if kind not in (None, "tag") and occ.name in a.model.tags:
+        raise RenameError(
+            f"'{occ.name}' is both a {kind} and a tag, and a selector naming it means "
+            "both: rename one of them by hand"
+        )
     edits: dict[str, list[Edit]] = {}
     for where, o in a.all_of(occ.name):
         edits.setdefault(where, []).append(Edit(o.span, new))
@@ -503,11 +518,18 @@ def _add_include(a: Analysis, display: str, pack: str, d: Diagnostic | None) -> 
             at += 1
         while at > 0 and not lines[at - 1].strip():
             at -= 1
-    where = Span(display, at + 1, 1, at + 1, 1)
+    text = f'include "{pack}"\n'
+    if at >= len(lines):  # after the last line: it may have no line end of its own
+        last = len(lines)
+        end = len(lines[-1]) + 1 if lines else 1
+        where = Span(display, max(last, 1), end, max(last, 1), end)
+        text = ("\n" if lines and lines[-1] else "") + text
+    else:
+        where = Span(display, at + 1, 1, at + 1, 1)
     return Action(
         f'Add include "{pack}"',
         "quickfix" if d is not None else "source",
-        {display: [Edit(where, f'include "{pack}"\n')]},
+        {display: [Edit(where, text)]},
         d,
         d is not None,
     )

@@ -16,6 +16,7 @@ import functools
 import os
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
@@ -125,6 +126,19 @@ class RulesServer(LanguageServer):
                 )
                 return
         self.refresh(uri)
+        for other in self.dependents(uri):  # the boards that include it read its buffer
+            self.refresh(other)
+
+    def dependents(self, uri: str) -> list[str]:
+        """The other open documents whose last analysis read this one (they include it)."""
+        real = Path(os.path.realpath(_display(uri)))
+        return [
+            other
+            for other, a in self.analyses.items()
+            if other != uri
+            and other in self.workspace.text_documents
+            and real in a.loaded.paths.values()
+        ]
 
     def publish(self, a: Analysis, version: int | None) -> None:
         by_file: dict[str, list[Diagnostic]] = {}
@@ -133,7 +147,10 @@ class RulesServer(LanguageServer):
             by_file.setdefault(d.span.file if known else a.display, []).append(d)
         open_uris = set(self.workspace.text_documents)
         others: set[str] = set()
-        for display in {a.display, *a.user_files()}:
+        # the document, the board's own files (to clear what they no longer have), and any
+        # file with a problem (one that did not even load, say)
+        files = {a.display, *a.user_files(), *(f for f in by_file if f in a.loaded.paths)}
+        for display in sorted(files):
             uri = a.uri if display == a.display else _uri(a, display)
             if uri is None or (uri != a.uri and uri in open_uris):
                 continue
@@ -283,6 +300,9 @@ def build() -> RulesServer:
                 lsp.PublishDiagnosticsParams(uri=other, diagnostics=[])
             )
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        # the open boards that include it read it from disk again, and speak for it
+        for other in ls.dependents(uri):
+            ls.refresh(other)
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     @guarded
