@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"iommu-rules {__version__}")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="parse every file, neither reading nor writing the parse cache in "
+        "$XDG_CACHE_HOME/iommu-rules/trees (also IOMMU_RULES_NO_CACHE=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in COMMANDS:
         _add(sub, cmd, common)
@@ -114,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    if args.no_cache:
+        from . import parsecache
+
+        parsecache.disable()
     try:
         status = int(args.func(args))
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit

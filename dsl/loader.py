@@ -43,7 +43,12 @@ class _ParseMemo:
             if hit is not None:
                 self.entries.move_to_end(key)
                 return hit
-        result = parse_text(text, name)
+        from . import parsecache
+
+        result = parsecache.load(text, name)
+        if result is None:
+            result = parse_text(text, name)
+            parsecache.store(text, name, result)
         self.keep(text, name, result)
         return result
 

@@ -33,10 +33,14 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("TERM", "When dumb, diagnostics are not coloured by default."),
     (
         "XDG_CACHE_HOME",
-        "Where the parse tables are cached (default ~/.cache); a read-only cache only makes "
-        "start-up slower.",
+        "Where the parse tables and the parsed files are cached (default ~/.cache); a "
+        "read-only cache only makes start-up slower.",
     ),
     ("XDG_STATE_HOME", "Where the REPL keeps its history (default ~/.local/state)."),
+    (
+        "IOMMU_RULES_NO_CACHE",
+        "When set and not empty, files are parsed every time, as with --no-cache.",
+    ),
     (
         "IOMMU_RULES_DEBUG",
         "When set, an internal error shows its Python traceback instead of a one-line report.",
@@ -52,6 +56,10 @@ FILES: tuple[tuple[str, str], ...] = (
     (
         "$XDG_CACHE_HOME/iommu-rules/tables-*.pickle",
         "The grammar's parse tables, rebuilt when the grammar or the version changes.",
+    ),
+    (
+        "$XDG_CACHE_HOME/iommu-rules/trees/*.tree",
+        "Parsed files, by their text; at most 256 MiB, least recently used first out.",
     ),
     ("$XDG_STATE_HOME/iommu-rules/history", "The REPL's command history."),
 )

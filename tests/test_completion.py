@@ -125,7 +125,7 @@ def test_bash_lists_each_option_once(cwd: Path) -> None:
     )
     assert got[0] == ["--color", "--help", "--output", "--render", "--view", "--whatif"]
     assert got[1] == ["--help", "-h"]
-    assert sorted(got[2]) == ["--help", "--version", "-h"]
+    assert sorted(got[2]) == ["--help", "--no-cache", "--version", "-h"]
     assert got[3] == [c.name for c in COMMANDS]
 
 
@@ -259,7 +259,7 @@ def test_every_option_of_every_command_is_in_every_script() -> None:
             long = o.names[-1]
             assert long in scripts["bash"] and long in scripts["zsh"], (c.name, long)
             assert f"-l {long[2:]}" in scripts["fish"], (c.name, long)
-    assert [o.names for o in top.options] == [("-h", "--help"), ("--version",)]
+    assert [o.names for o in top.options] == [("-h", "--help"), ("--version",), ("--no-cache",)]
 
 
 def test_whatif_set_takes_the_facts_the_grammar_has() -> None:

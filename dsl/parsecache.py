@@ -1,0 +1,191 @@
+"""Each file's syntax tree on disk, by its text: an unchanged board and the packs are read
+back, not parsed, by the next command.
+
+An entry is one file in ``$XDG_CACHE_HOME/iommu-rules/trees/`` (the parse tables' home),
+named by a hash of everything the tree depends on: the text, the name spans give the file,
+the grammar, the syntax tree's classes and the package version. Its content is a header
+and the tree as nested tuples, in ``marshal`` format, which Python reads back at C speed;
+turning the tuples into nodes again is the rest of the cost, and runs with the cyclic
+collector paused, as parsing does (with it on, the same objects cost four times as much).
+
+Safe by construction: an entry is written to a temporary file and renamed into place, so
+a reader never sees half of one, even with several writers; an entry that does not read
+back (truncated, corrupt, another format) is removed and the file parsed again; only a
+clean parse is kept (a file with problems is parsed each time, for its diagnostics); the
+directory stays under ``LIMIT`` bytes, least recently used entries going first.
+``--no-cache`` or ``IOMMU_RULES_NO_CACHE=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import __version__, ast
+from .diagnostics import Span
+from .lalr import no_gc
+from .node import Node
+from .parse import ParseResult
+
+FORMAT = b"iommu-rules tree 1\n"
+LIMIT = 256 * 1024 * 1024  # bytes the directory may hold
+SMALLEST = 512  # shorter texts parse faster than an entry is found and read
+ENV_OFF = "IOMMU_RULES_NO_CACHE"
+
+_enabled = True
+
+
+def disable() -> None:
+    """Turn the cache off for this process (``--no-cache``)."""
+    global _enabled
+    _enabled = False
+
+
+def enabled() -> bool:
+    return _enabled and not os.environ.get(ENV_OFF)
+
+
+def directory() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "iommu-rules" / "trees"
+
+
+@cache
+def _classes() -> tuple[type[Node], ...]:
+    """The syntax tree's node classes, in a fixed order: an entry stores their index."""
+    found = [v for v in vars(ast).values() if isinstance(v, type) and issubclass(v, Node)]
+    return tuple(sorted((c for c in found if c is not Node), key=lambda c: c.__name__))
+
+
+@cache
+def _salt() -> bytes:
+    """What every entry depends on besides its text: a change to any makes new entries."""
+    from .grammar import grammar_text
+
+    layout = "\n".join(f"{c.__name__}:{','.join(c._fields)}" for c in _classes())
+    return hashlib.sha256(
+        b"\0".join((FORMAT, __version__.encode(), grammar_text().encode(), layout.encode()))
+    ).digest()
+
+
+def _path(text: str, name: str) -> Path:
+    digest = hashlib.sha256(_salt())
+    digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(text.encode("utf-8", "surrogateescape"))
+    return directory() / f"{digest.hexdigest()[:40]}.tree"
+
+
+# -- encoding: nodes as tuples whose first item says what they are ---------------------------
+SPAN, TUPLE, FOREIGN_SPAN = -1, -2, -3
+
+
+class _Unsupported(Exception):
+    """A value the encoding does not carry: the file is simply not cached."""
+
+
+def _encode(value: Any, name: str, index: dict[type, int]) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is Span:
+        if value.file == name:
+            return (SPAN, value.line, value.col, value.end_line, value.end_col)
+        return (FOREIGN_SPAN, value.file, value.line, value.col, value.end_line, value.end_col)
+    if kind is tuple:
+        return (TUPLE, *[_encode(v, name, index) for v in value])
+    if kind in index:
+        return (index[kind], *[_encode(getattr(value, f), name, index) for f in kind._fields])
+    raise _Unsupported(kind.__name__)
+
+
+def _decode(value: Any, name: str, classes: tuple[type[Node], ...]) -> Any:
+    if type(value) is not tuple:
+        return value
+    tag = value[0]
+    if tag == SPAN:
+        span = object.__new__(Span)  # as the generated __init__ would set them, only faster
+        span.__dict__.update(
+            file=name, line=value[1], col=value[2], end_line=value[3], end_col=value[4]
+        )
+        return span
+    if tag == TUPLE:
+        return tuple([_decode(v, name, classes) for v in value[1:]])
+    if tag == FOREIGN_SPAN:
+        return Span(*value[1:])
+    cls = classes[tag]
+    node = object.__new__(cls)  # the fields as stored, past the frozen __setattr__
+    node.__dict__.update(
+        zip(cls._fields, [_decode(v, name, classes) for v in value[1:]], strict=True)
+    )
+    return node
+
+
+# -- the cache ----------------------------------------------------------------------------------
+def load(text: str, name: str) -> ParseResult | None:
+    """The cached parse of this text, or None (not cached, unreadable, cache off)."""
+    if not enabled() or len(text) < SMALLEST:
+        return None
+    path = _path(text, name)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        if not data.startswith(FORMAT):
+            raise ValueError("not an entry of this format")
+        with no_gc():
+            tree = _decode(marshal.loads(data[len(FORMAT) :]), name, _classes())
+        if not isinstance(tree, ast.File):
+            raise ValueError("not a file's tree")
+    except (ValueError, EOFError, TypeError, IndexError, KeyError):
+        with contextlib.suppress(OSError):
+            path.unlink()  # a broken entry: parse again, and store a good one
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: pruning keeps it
+    return ParseResult(tree, [])
+
+
+def store(text: str, name: str, result: ParseResult) -> None:
+    """Keep a clean parse; any failure to write only means the next run parses again."""
+    if not enabled() or len(text) < SMALLEST:
+        return
+    if result.file is None or result.diagnostics or result.partial:
+        return
+    classes = _classes()
+    try:
+        body = marshal.dumps(_encode(result.file, name, {c: i for i, c in enumerate(classes)}))
+    except (_Unsupported, ValueError):
+        return
+    path = _path(text, name)
+    try:
+        from .pathio import write_bytes_atomic
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, FORMAT + body)
+        prune(path.parent, LIMIT)
+    except OSError:
+        pass
+
+
+def prune(where: Path, limit: int) -> None:
+    """Remove the least recently used entries until the directory holds at most ``limit``
+    bytes (three quarters of it, so pruning does not run on every write)."""
+    try:
+        entries = [(e.stat().st_mtime, e.stat().st_size, e) for e in where.glob("*.tree")]
+    except OSError:
+        return
+    total = sum(size for _, size, _ in entries)
+    if total <= limit:
+        return
+    for _, size, entry in sorted(entries, key=lambda e: (e[0], e[2].name)):
+        if total <= limit * 3 // 4:
+            break
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            total -= size
