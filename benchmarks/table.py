@@ -111,6 +111,7 @@ class Column:
         prefixes = ("show soc12", "why pci3", "ops ", "why soc7.dm")
         t = best(lambda: [comp.candidates(p) for p in prefixes], self.repeat) / len(prefixes)
         self.cells["REPL completion"] = f"{t * 1000:.1f} ms"
+        session.resolved()  # the board as loaded is resolved before any what-if
         t0 = time.perf_counter()
         session.apply('set cmdline "iommu.passthrough=1"')
         self.cells["REPL what-if, one cmdline change"] = secs(time.perf_counter() - t0)

@@ -55,9 +55,13 @@ class Board:
         changes: Sequence[Change] = (),
         *,
         base_model: Model | None = None,
+        seed: Board | None = None,
     ):
         self.base = base
         self.changes: tuple[Change, ...] = tuple(changes)
+        # the unchanged board this one derives from: its resolution, once made, lends the
+        # what-if its IOMMUs and groups where the change cannot touch them (resolve.py)
+        self._seed = seed
         what = WhatIf(base, list(self.changes), base_model)
         self.model, self.input_diagnostics = what.model()
         # the model of the unchanged files, from which each what-if starts
@@ -106,7 +110,8 @@ class Board:
                 raise BoardError(errors, self.sources)
             from .resolve import resolve  # networkx loads only when a board is resolved
 
-            self._resolution = resolve(self.model)
+            seed = self._seed._resolution if self._seed is not None else None
+            self._resolution = resolve(self.model, seed)
         return self._resolution
 
     @property
@@ -155,10 +160,14 @@ class Board:
 
     def with_changes(self, changes: Iterable[Change]) -> Board:
         """The same files under another change set (the REPL's undo and redo)."""
+        changes = tuple(changes)
+        if not changes and not self.changes:
+            return self  # the same board: its resolution, once made, serves both
         base_model = self._base_model
         if base_model is None:
             base_model = Board(self.base).model
-        return Board(self.base, tuple(changes), base_model=base_model)
+        seed = self if not self.changes else self._seed  # always the unchanged board
+        return Board(self.base, changes, base_model=base_model, seed=seed)
 
     def unchanged(self) -> Board:
         """The board without its changes."""

@@ -10,7 +10,7 @@ pool exists (kernel/dma/direct.h: dma_capable).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .diagnostics import Label, warning
 from .enums import DmaOps, DomainType, Origin
@@ -243,10 +243,9 @@ NO_DMA_API = {
 }
 
 
-@dataclass(frozen=True)
-class Case:
+class Case(NamedTuple):
     """What a decider looks at for one device: the device, its group and domain, and the
-    arm32 mapping its driver detached or kept (if any)."""
+    arm32 mapping its driver detached or kept (if any). A tuple: one is made per device."""
 
     res: Resolution
     dev: Device

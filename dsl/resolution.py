@@ -133,6 +133,8 @@ class Resolution:
     built: dict[str, Built] = field(default_factory=dict)
     settled: bool = False  # resolve() has finished: domains and contexts no longer change
     _holders: dict[str, list[Domain]] | None = field(default=None, repr=False, compare=False)
+    # what the IOMMU and group stages left, kept for a what-if to start from (resolve.py)
+    grouping: Any = field(default=None, repr=False, compare=False)
     # whether a swiotlb pool exists, and why: one answer for every device (dmaops.py)
     swiotlb: tuple[bool, Reason] | None = field(default=None, repr=False, compare=False)
 

@@ -7,33 +7,49 @@ contexts, DMA ops; then expectations and lints.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from .built import derive
 from .checks import check
 from .conditions import Platform
 from .contexts import allocate
-from .diagnostics import article
+from .diagnostics import Diagnostic, article
 from .dmaops import dma_ops
 from .domains import default_domains, global_default
+from .enums import Verb
 from .groups import attach_iommus, build_groups
 from .kinds.base import IOMMU_C
 from .lalr import no_gc
 from .model import Model
 from .provenance import Reason
-from .resolution import Resolution
-from .rules import active_rules, driver_flags
+from .resolution import DeviceResult, Group, Resolution
+from .rules import ActiveRule, active_rules, driver_flags
 from .vfio import bindings, viability
 
 
-def resolve(model: Model) -> Resolution:
-    """Resolve a validated model.  Never raises for a bad board: problems are diagnostics."""
+def resolve(model: Model, previous: Resolution | None = None) -> Resolution:
+    """Resolve a validated model.  Never raises for a bad board: problems are diagnostics.
+
+    ``previous``, the resolution of the same board on another platform (a what-if of the
+    command line, say), lends its IOMMUs and groups when nothing they depend on differs
+    (see :class:`Grouping`): the result is the same as resolving from scratch."""
     with no_gc():
         res = Resolution(model, Platform(model))
         rules = active_rules(res)
         driver_flags(res, rules)
         bindings(res)
         global_default(res, rules)
-        attach_iommus(res, rules)
-        build_groups(res)
+        key = _grouping_key(res, rules)
+        kept = previous.grouping if previous is not None else None
+        if isinstance(kept, Grouping) and kept.key == key:
+            kept.restore(res)
+            res.grouping = kept
+        else:
+            marks = len(res.diagnostics), len(res.log)
+            attach_iommus(res, rules)
+            build_groups(res)
+            res.grouping = Grouping.of(res, key, marks)
         default_domains(res, rules)
         derive(res, rules)
         allocate(res, rules)
@@ -43,6 +59,80 @@ def resolve(model: Model) -> Resolution:
         res.settled = True
         check(res, rules)
         return res
+
+
+# Command-line parameters the IOMMU and group stages read (pci/context.py); the rest of
+# the command line (iommu.passthrough, iommu.strict, ...) acts on later stages only.
+GROUP_PARAMS = frozenset({"pci", "pcie_acs_override"})
+# Rule verbs the IOMMU and group stages read: which devices an IOMMU translates, and the
+# driver flags (`driver none`: no probe, no group).
+GROUP_VERBS = frozenset({Verb.EXCLUDES_IOMMU, Verb.DRIVER})
+
+
+def _grouping_key(res: Resolution, rules: list[ActiveRule]) -> tuple[object, ...]:
+    """Everything the IOMMU and group stages depend on: the board's hardware and rules
+    (by identity: a what-if of the platform keeps them), the platform but for the command
+    line, the command-line tokens they read, the rules they read with why they hold, and
+    the SoC groups' conditions."""
+    model, plat = res.model, res.platform
+    conditioned = [
+        (i.name, g.name, plat.holds(g.condition))
+        for i in model.iommus.values()
+        for g in i.soc_groups
+        if g.condition is not None
+    ]
+    return (
+        id(model.iommus),
+        id(model.devices),
+        id(model.bridges),
+        id(model.rules),
+        plat.arch,
+        plat.kernel,
+        tuple(sorted((sym, val) for sym, (val, _) in plat.config.items())),
+        tuple((t.param, t.value, t.span) for t in plat.tokens if t.param in GROUP_PARAMS),
+        tuple((r.index, r.devices, r.why, r.position) for r in rules if r.verb in GROUP_VERBS),
+        tuple((i, n, ok, tuple(why), pos) for i, n, (ok, why, pos) in conditioned),
+    )
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The IOMMU and group stages' results, copied as they left them, and the key of
+    everything they depend on. A later resolution whose key is the same takes copies
+    instead of running them (later stages change the device records and groups)."""
+
+    key: tuple[object, ...]
+    devices: tuple[DeviceResult, ...]
+    groups: tuple[Group, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    log: tuple[str, ...]
+    model: Model  # keeps the objects the key names by identity alive
+
+    @classmethod
+    def of(cls, res: Resolution, key: tuple[object, ...], marks: tuple[int, int]) -> Grouping:
+        return cls(
+            key,
+            tuple(_copy_device(d) for d in res.devices.values()),
+            tuple(_copy_group(g) for g in res.groups),
+            tuple(res.diagnostics[marks[0] :]),
+            tuple(res.log[marks[1] :]),
+            res.model,
+        )
+
+    def restore(self, res: Resolution) -> None:
+        for d in self.devices:
+            res.devices[d.name] = _copy_device(d)
+        res.groups.extend(_copy_group(g) for g in self.groups)
+        res.diagnostics.extend(self.diagnostics)
+        res.log.extend(self.log)
+
+
+def _copy_device(d: DeviceResult) -> DeviceResult:
+    return DeviceResult(d.name, d.iommu, d.group, d.domain, dict(d.values), dict(d.reasons))
+
+
+def _copy_group(g: Group) -> Group:
+    return dataclasses.replace(g, members=list(g.members), bridges=list(g.bridges))
 
 
 def _fill(res: Resolution) -> None:
