@@ -26,6 +26,7 @@ import pexpect
 from lark import Lark
 from lsp_keystroke import keystrokes
 
+from iommu_rules import parsecache
 from iommu_rules.dot import VIEWS, render
 from iommu_rules.grammar import grammar_text
 from iommu_rules.loader import forget_parsed, load_text
@@ -95,7 +96,7 @@ class Column:
         self.cells["parse + validate"] = f"{secs(t_load)} ({mb / t_load:.2f} MB/s)"
         self.cells["validate, text parsed before in this process"] = secs(t_warm)
         self.cells["resolve"] = secs(t_res)
-        self.cells["parse + resolve"] = secs(t_load + t_res)
+        self.cells["parse + resolve (target < 1 s at 10k)"] = secs(t_load + t_res)
         self.cells["floor: lark LALR + networkx"] = secs(t_floor)
         self.cells["ratio to floor (target <= 3)"] = f"{(t_load + t_res) / t_floor:.2f}"
         self.total = t_load + t_res
@@ -110,13 +111,20 @@ class Column:
         comp.candidates("show soc1")  # builds the model the completer reads
         prefixes = ("show soc12", "why pci3", "ops ", "why soc7.dm")
         t = best(lambda: [comp.candidates(p) for p in prefixes], self.repeat) / len(prefixes)
-        self.cells["REPL completion"] = f"{t * 1000:.1f} ms"
+        self.cells["REPL completion (target < 20 ms at 10k)"] = f"{t * 1000:.1f} ms"
         session.resolved()  # the board as loaded is resolved before any what-if
         t0 = time.perf_counter()
         session.apply('set cmdline "iommu.passthrough=1"')
-        self.cells["REPL what-if, one cmdline change"] = secs(time.perf_counter() - t0)
+        self.cells[
+            "REPL what-if, one cmdline change, with its diff (target < 50 ms at 1k, "
+            "< 200 ms at 10k)"
+        ] = secs(time.perf_counter() - t0)
 
-        self.cells["CLI cold start: check FILE"] = secs(cold(["check", str(self.path)], 3))
+        # a fresh parse cache: the first run parses (and writes it), the next ones read it
+        cache = {"XDG_CACHE_HOME": str(self.path.parent / f"cache{self.n}")}
+        self.cells["CLI: check FILE, first run"] = secs(cold(["check", str(self.path)], 1, cache))
+        again = cold(["check", str(self.path)], self.repeat, cache)
+        self.cells["CLI: check FILE again, parse cache warm (target < 0.4 s at 10k)"] = secs(again)
         prompt = first_prompt(self.path, self.repeat)
         self.cells["REPL first prompt (target < 3 s at 100k)"] = secs(prompt)
 
@@ -131,12 +139,12 @@ class Column:
             self.cells[row] = "not measured"
 
 
-def cold(argv: list[str], repeat: int) -> float:
+def cold(argv: list[str], repeat: int, env: dict[str, str] | None = None) -> float:
     """Median wall time of a fresh `iommu-rules` process (tables cached, as after install)."""
     walls = []
     for _ in range(repeat):
         t = time.perf_counter()
-        done = subprocess.run([CLI, *argv], capture_output=True)
+        done = subprocess.run([CLI, *argv], capture_output=True, env={**os.environ, **(env or {})})
         # 1: the synthetic board's contexts run out (a finding, not a failure)
         assert done.returncode in (0, 1), done.stderr[-2000:]
         walls.append(time.perf_counter() - t)
@@ -164,6 +172,7 @@ def first_prompt(board: Path = EXAMPLE, repeat: int = 5) -> float:
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1_000, 10_000]
+    parsecache.disable()  # the in-process stages time a real parse, never a cache read
     lark = Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True)
     with tempfile.TemporaryDirectory() as tmp:
         columns = [Column(n, Path(tmp)) for n in sizes]
@@ -181,8 +190,9 @@ def main() -> None:
         growth = by_n[100_000] / by_n[10_000]
         print(f"| growth 10k -> 100k, parse + resolve (linear 10x, target 12x) | {growth:.1f}x |")
     check = cold(["check", str(EXAMPLE)], 7)
-    print(f"| CLI cold start: check examples/tegra30.iommu | {secs(check)} |")
-    print(f"| REPL first prompt, examples/tegra30.iommu | {secs(first_prompt())} |")
+    print(f"| CLI cold start: check examples/tegra30.iommu (target < 0.3 s) | {secs(check)} |")
+    prompt = secs(first_prompt())
+    print(f"| REPL first prompt, examples/tegra30.iommu (target < 0.3 s) | {prompt} |")
 
 
 if __name__ == "__main__":
