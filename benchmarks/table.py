@@ -172,7 +172,7 @@ def first_prompt(board: Path = EXAMPLE, repeat: int = 5) -> float:
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1_000, 10_000]
-    parsecache.disable()  # the in-process stages time a real parse, never a cache read
+    parsecache.use(False)  # the in-process stages time a real parse, never a cache read
     lark = Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True)
     with tempfile.TemporaryDirectory() as tmp:
         columns = [Column(n, Path(tmp)) for n in sizes]

@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="parse every file, neither reading nor writing the parse cache in "
-        "$XDG_CACHE_HOME/iommu-rules/trees (also IOMMU_RULES_NO_CACHE=1)",
+        help="neither read nor write the caches in $XDG_CACHE_HOME/iommu-rules (parsed "
+        "files, check's verdicts); also IOMMU_RULES_NO_CACHE=1",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in COMMANDS:
@@ -120,10 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    if args.no_cache:
-        from . import parsecache
+    from . import parsecache
 
-        parsecache.disable()
+    parsecache.use(not args.no_cache)  # each run says it anew (tests run many in-process)
     try:
         status = int(args.func(args))
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit

@@ -61,6 +61,11 @@ FILES: tuple[tuple[str, str], ...] = (
         "$XDG_CACHE_HOME/iommu-rules/trees/*.tree",
         "Parsed files, by their text; at most 256 MiB, least recently used first out.",
     ),
+    (
+        "$XDG_CACHE_HOME/iommu-rules/verdicts/*.verdict",
+        "check's diagnostics by the bytes of every file it read, the working directory and "
+        "the program; at most 64 MiB.",
+    ),
     ("$XDG_STATE_HOME/iommu-rules/history", "The REPL's command history."),
 )
 

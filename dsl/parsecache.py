@@ -40,10 +40,10 @@ ENV_OFF = "IOMMU_RULES_NO_CACHE"
 _enabled = True
 
 
-def disable() -> None:
-    """Turn the cache off for this process (``--no-cache``)."""
+def use(on: bool) -> None:
+    """Turn the cache on or off for this process (``--no-cache``: off)."""
     global _enabled
-    _enabled = False
+    _enabled = on
 
 
 def enabled() -> bool:
@@ -173,11 +173,11 @@ def store(text: str, name: str, result: ParseResult) -> None:
         pass
 
 
-def prune(where: Path, limit: int) -> None:
+def prune(where: Path, limit: int, pattern: str = "*.tree") -> None:
     """Remove the least recently used entries until the directory holds at most ``limit``
     bytes (three quarters of it, so pruning does not run on every write)."""
     try:
-        entries = [(e.stat().st_mtime, e.stat().st_size, e) for e in where.glob("*.tree")]
+        entries = [(e.stat().st_mtime, e.stat().st_size, e) for e in where.glob(pattern)]
     except OSError:
         return
     total = sum(size for _, size, _ in entries)

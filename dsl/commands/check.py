@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .base import (
@@ -14,11 +15,12 @@ from .base import (
     Command,
     arg,
     diag_style,
-    load_each,
+    read_stdin,
     watching,
 )
 
 if TYPE_CHECKING:
+    from ..resultcache import Verdict
     from ..watch import Outcome
 
 
@@ -30,16 +32,17 @@ def run(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> Outcome:
     from ..diagnostics import SourceMap, render_all, summary, to_json
-    from ..watch import Outcome, files_read
+    from ..watch import Outcome
 
     diags = []
     sources = SourceMap()
     input_error = False
-    boards = load_each(args.files)
-    for board in boards:
-        input_error = input_error or not board.ok
-        diags += board.diagnostics
-        sources.update(board.base.sources)
+    files: set[Path] = set()
+    for verdict in _verdicts(args.files):
+        input_error = input_error or not verdict.ok
+        diags += verdict.diagnostics
+        sources.update(verdict.sources)
+        files |= verdict.files
     given = {"<stdin>" if f == "-" else f for f in args.files}
     if args.format == "json":
         print(to_json(diags))
@@ -69,7 +72,27 @@ def check(args: argparse.Namespace) -> Outcome:
         status = EXIT_FAIL
     else:
         status = EXIT_OK
-    return Outcome(status, files_read(boards))
+    return Outcome(status, frozenset(files))
+
+
+def _verdicts(paths: list[str]) -> list[Verdict]:
+    """Each board's verdict: the stored one where nothing it read has changed (its files
+    are read and compared, resultcache.py), else the board loaded and resolved now."""
+    from ..board import Board
+    from ..resultcache import Verdict, lookup, store
+    from ..watch import files_read
+
+    stdin = read_stdin() if "-" in paths else None
+    out = []
+    for path in paths:
+        found = lookup(path) if path != "-" else None
+        if found is None:
+            board = Board.load(path, stdin=stdin)
+            found = Verdict(board.diagnostics, board.ok, board.base.sources, files_read([board]))
+            if path != "-":
+                store(path, board, found)
+        out.append(found)
+    return out
 
 
 def _files(n: int) -> str:
