@@ -214,6 +214,11 @@ def expand_dirs(paths: Sequence[str]) -> list[str]:
 
 
 # -- watch mode (check, test) -------------------------------------------------------------
+# the rule files most commands take: one board each
+RULE_FILES = arg(
+    "files", nargs="+", metavar="FILE", completes="rules", help="rule files ('-' reads stdin)"
+)
+
 WATCH = arg(
     "--watch",
     action="store_true",

@@ -11,6 +11,7 @@ from .base import (
     EXIT_FAIL,
     EXIT_INPUT,
     EXIT_OK,
+    RULE_FILES,
     WATCH,
     Command,
     arg,
@@ -109,13 +110,7 @@ COMMAND = Command(
         "iommu-rules check --watch board.iommu",
     ),
     args=(
-        arg(
-            "files",
-            nargs="+",
-            metavar="FILE",
-            completes="rules",
-            help="rule files ('-' reads stdin)",
-        ),
+        RULE_FILES,
         arg(
             "--format",
             choices=("text", "json", "github", "sarif", "junit"),

@@ -6,7 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from .base import EXIT_FAIL, EXIT_INPUT, EXIT_OK, EXIT_USAGE, Command, arg, diag_style, read_stdin
+from .base import (
+    EXIT_FAIL,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_USAGE,
+    RULE_FILES,
+    Command,
+    arg,
+    diag_style,
+    read_stdin,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,13 +113,7 @@ COMMAND = Command(
         "iommu-rules fmt --write board.iommu",
     ),
     args=(
-        arg(
-            "files",
-            nargs="+",
-            metavar="FILE",
-            completes="rules",
-            help="rule files ('-' reads stdin)",
-        ),
+        RULE_FILES,
         arg("--check", action="store_true", help="exit 1 if any file would change"),
         arg(
             "--diff",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .base import EXIT_FAIL, Command, arg, diag_style, resolve_each
+from .base import EXIT_FAIL, RULE_FILES, Command, arg, diag_style, resolve_each
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,13 +39,7 @@ COMMAND = Command(
         "iommu-rules resolve --json examples/sdm845.iommu",
     ),
     args=(
-        arg(
-            "files",
-            nargs="+",
-            metavar="FILE",
-            completes="rules",
-            help="rule files ('-' reads stdin)",
-        ),
+        RULE_FILES,
         arg(
             "--json",
             action="store_true",
