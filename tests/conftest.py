@@ -260,3 +260,23 @@ def import_dts(tmp_path: Path, dts: str) -> tuple[subprocess.CompletedProcess[st
     proc = run_cli("import", "dts", str(src), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     return proc, out
+
+
+def all_spans(
+    value: object, out: list[tuple[object, ...]] | None = None
+) -> list[tuple[object, ...]]:
+    """Every span in a syntax tree, in order: node equality leaves spans out, so tests that
+    compare two trees' positions compare these."""
+    from iommu_rules.diagnostics import Span
+    from iommu_rules.node import Node
+
+    out = [] if out is None else out
+    if isinstance(value, Span):
+        out.append((value.file, value.line, value.col, value.end_line, value.end_col))
+    elif isinstance(value, Node):
+        for name in value._fields:
+            all_spans(getattr(value, name), out)
+    elif isinstance(value, tuple):
+        for v in value:
+            all_spans(v, out)
+    return out

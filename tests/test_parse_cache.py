@@ -8,17 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from iommu_rules import parsecache
-from iommu_rules.diagnostics import Span
 from iommu_rules.loader import forget_parsed, load_text
-from iommu_rules.node import Node
 from iommu_rules.parse import parse_text
 
-from conftest import EXAMPLES, run_cli, run_process
+from conftest import EXAMPLES, all_spans, run_cli, run_process
 
 ROOT = Path(__file__).parent.parent
 FILES = sorted(EXAMPLES.glob("*.iommu")) + sorted((ROOT / "stdlib-rules").rglob("*.iommu"))
@@ -33,19 +30,6 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache" / "iommu-rules" / "trees"
 
 
-def spans(value: Any, out: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Every span in a tree, in order (node equality leaves spans out)."""
-    if isinstance(value, Span):
-        out.append((value.file, value.line, value.col, value.end_line, value.end_col))
-    elif isinstance(value, Node):
-        for name in value._fields:
-            spans(getattr(value, name), out)
-    elif isinstance(value, tuple):
-        for v in value:
-            spans(v, out)
-    return out
-
-
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_a_tree_read_back_is_the_parsed_tree(cache: Path, path: Path) -> None:
     text = path.read_text()
@@ -57,7 +41,7 @@ def test_a_tree_read_back_is_the_parsed_tree(cache: Path, path: Path) -> None:
         return
     assert got is not None and got.file is not None and parsed.file is not None
     assert got.file == parsed.file and got.diagnostics == []
-    assert spans(got.file, []) == spans(parsed.file, [])
+    assert all_spans(got.file) == all_spans(parsed.file)
 
 
 def test_loading_an_unchanged_file_reads_the_cache(

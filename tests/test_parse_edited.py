@@ -4,16 +4,13 @@ gives, spans included, whatever edits came before: lines added, removed and chan
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iommu_rules.diagnostics import Span
-from iommu_rules.node import Node
 from iommu_rules.parse import Statements, parse_edited, parse_text
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, all_spans
 
 ROOT = Path(__file__).parent.parent
 FILES = sorted(EXAMPLES.glob("*.iommu")) + sorted((ROOT / "stdlib-rules").rglob("*.iommu"))
@@ -31,25 +28,12 @@ PIECES = [
 ]
 
 
-def spans(value: Any, out: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Every span, in order: node equality leaves spans out."""
-    if isinstance(value, Span):
-        out.append((value.file, value.line, value.col, value.end_line, value.end_col))
-    elif isinstance(value, Node):
-        for name in value._fields:
-            spans(getattr(value, name), out)
-    elif isinstance(value, tuple):
-        for v in value:
-            spans(v, out)
-    return out
-
-
 def same(text: str, memo: Statements) -> None:
     full, edited = parse_text(text, "f.iommu"), parse_edited(text, "f.iommu", memo)
     assert (full.file is None) == (edited.file is None)
     if full.file is not None and edited.file is not None:
         assert edited.file.items == full.file.items
-        assert spans(edited.file.items, []) == spans(full.file.items, [])
+        assert all_spans(edited.file.items) == all_spans(full.file.items)
     assert [(d.code, d.message, d.span) for d in edited.diagnostics] == [
         (d.code, d.message, d.span) for d in full.diagnostics
     ]
