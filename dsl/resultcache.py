@@ -135,7 +135,11 @@ def store(name: str, board: Board, verdict: Verdict) -> None:
         return
     loaded = board.base
     deps = [(str(p), _hash(_read(str(p)))) for p in loaded.reached]
-    if not any(os.path.samefile(name, p) for p, h in deps if h is not None):
+    try:
+        given = any(os.path.samefile(name, p) for p, h in deps if h is not None)
+    except OSError:  # a file gone since it was read: the next check reads it again
+        return
+    if not given:
         return  # the file given is not among what was read: nothing to key on
     shown = [(d, str(loaded.paths[d])) for d in verdict.sources.names() if d in loaded.paths]
     try:
