@@ -643,3 +643,30 @@ def test_editing_an_open_include_rechecks_the_boards_that_include_it(board: Path
         assert list(ed.published[uri].diagnostics) == []
 
     session(board, body)
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\r"])
+def test_documents_with_crlf_or_cr_line_ends(board: Path, eol: str) -> None:
+    """Spans count CR and CRLF as line ends, as LSP clients do: diagnostics, hover and
+    formatting meet on the same lines."""
+    text = BOARD.replace("iommu smmu sid 0x11", "iommu smu sid 0x11").replace("\n", eol)
+
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu", text)
+        (d,) = await ed.diagnostics(uri)
+        line, col = find(BOARD, "smmu sid 0x11")
+        assert d.code == "E104" and (d.range.start.line, d.range.start.character) == (line, col)
+        line, col = find(BOARD, "gpu:")
+        h = await ed.client.text_document_hover_async(lsp.HoverParams(**ed.at(uri, line, col)))
+        assert h is not None and "**device gpu**" in h.contents.value  # type: ignore[union-attr]
+        edits = await ed.client.text_document_formatting_async(
+            lsp.DocumentFormattingParams(
+                text_document=lsp.TextDocumentIdentifier(uri=uri),
+                options=lsp.FormattingOptions(tab_size=4, insert_spaces=True),
+            )
+        )
+        assert edits is not None and len(edits) == 1
+        end = edits[0].range.end
+        assert (end.line, end.character) == (text.count(eol), 0)  # the whole buffer
+
+    session(board, body)

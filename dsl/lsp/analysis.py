@@ -25,7 +25,7 @@ from ..diagnostics import Diagnostic, Label, Span
 from ..lalr import no_gc
 from ..loader import Loaded, Loader, remember_parsed
 from ..node import Node
-from ..parse import Statements, parse_edited, statements
+from ..parse import Statements, normalize_text, parse_edited, statements
 from ..resolution import Resolution
 
 # Identifier fields that define a name, and what the name is.
@@ -147,8 +147,8 @@ class Analysis:
         """A loaded file's lines (the document's from its buffer); [] for any other name."""
         found = self._lines.get(display)
         if found is None:
-            if display == self.display:
-                found = self.text.split("\n")
+            if display == self.display:  # as spans count them: CR and CRLF end lines too
+                found = normalize_text(self.text).split("\n")
             else:
                 found = self.loaded.sources.lines(display) or []
             self._lines[display] = found

@@ -187,7 +187,7 @@ class RulesServer(LanguageServer):
     def where(self, uri: str, position: lsp.Position) -> tuple[Analysis, int, int]:
         """The analysis of a document and a client position as 1-based line and column."""
         a = self.analysis(uri)
-        lines = a.text.split("\n")
+        lines = a.lines(a.display)
         at = self.workspace.position_codec.position_from_client_units(lines, position)
         return a, at.line + 1, at.character + 1
 
@@ -324,7 +324,7 @@ def build() -> RulesServer:
     @guarded
     def completion(ls: RulesServer, params: lsp.CompletionParams) -> lsp.CompletionList:
         a, line, col = ls.where(params.text_document.uri, params.position)
-        lines = a.text.split("\n")
+        lines = a.lines(a.display)
         items = []
         for c in features.completion(a, a.display, line, col):
             start = ls.position(lines, line, c.start_col)
@@ -398,8 +398,12 @@ def build() -> RulesServer:
         text = features.formatting(a)
         if text is None or text == a.text:
             return []
-        lines = a.text.split("\n")
-        end = ls.position(lines, len(lines), len(lines[-1]) + 1)
+        # the whole buffer as the client counts it: a last line end starts one more line
+        raw = a.text.splitlines(keepends=True) or [""]
+        if raw[-1].endswith(("\n", "\r")):
+            end = lsp.Position(line=len(raw), character=0)
+        else:
+            end = ls.position(raw, len(raw), len(raw[-1]) + 1)
         whole = lsp.Range(start=lsp.Position(line=0, character=0), end=end)
         return [lsp.TextEdit(range=whole, new_text=text)]
 
