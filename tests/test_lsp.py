@@ -670,3 +670,18 @@ def test_documents_with_crlf_or_cr_line_ends(board: Path, eol: str) -> None:
         assert (end.line, end.character) == (text.count(eol), 0)  # the whole buffer
 
     session(board, body)
+
+
+def test_a_pack_included_through_another_is_not_offered_again(tmp_path: Path) -> None:
+    """std/soc/tegra30 includes std/soc/tegra: the Tegra30 example lacks no pack."""
+    from iommu_rules.lsp.analysis import analyse
+    from iommu_rules.lsp.features import code_actions
+
+    path = EXAMPLES / "tegra30.iommu"
+    a = analyse(path.as_uri(), str(path), path.read_text(), {}, {})
+    assert [x.title for x in code_actions(a, a.display, 1, 1) if "include" in x.title] == []
+    # a board without the SoC pack is offered it
+    text = path.read_text().replace('include "std/soc/tegra30"\n', "")
+    b = analysed(tmp_path, text)
+    titles = [x.title for x in code_actions(b, b.display, 1, 1)]
+    assert 'Add include "std/soc/tegra"' in titles

@@ -499,7 +499,9 @@ def _missing_packs(a: Analysis, display: str) -> list[str]:
     """SoC packs the board's devices' compatibles call for and no file includes."""
     from ..importers.dts import PACKS
 
-    every = {n for inc in a.loaded.includes.values() for _, n in inc} | set(a.loaded.files)
+    # every file the board loaded, spelt as an include names it (no .iommu): transitive
+    # includes count (std/soc/tegra30 brings std/soc/tegra)
+    every = {n.removesuffix(".iommu") for n in a.loaded.files}
     compatibles = {c for d in a.model.devices.values() for c in d.compatibles}
     wanted = sorted({p for c in compatibles for pre, p in PACKS if c.startswith(pre)})
     return [p for p in wanted if p not in every and p not in _included(a, display)]
