@@ -284,10 +284,8 @@ def build() -> RulesServer:
     @guarded
     def did_save(ls: RulesServer, params: lsp.DidSaveTextDocumentParams) -> None:
         ls.refresh(params.text_document.uri)
-        # files that include the saved one see its new text
-        for uri in list(ls.analyses):
-            if uri != params.text_document.uri and uri in ls.workspace.text_documents:
-                ls.refresh(uri)
+        for uri in ls.dependents(params.text_document.uri):  # only they read the saved file
+            ls.refresh(uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     @guarded
