@@ -25,7 +25,7 @@ from ..diagnostics import Diagnostic, Label, Span
 from ..lalr import no_gc
 from ..loader import Loaded, Loader, remember_parsed
 from ..node import Node
-from ..parse import Statements, normalize_text, parse_edited, statements
+from ..parse import Statement, Statements, normalize_text, parse_edited, statements
 from ..resolution import Resolution
 
 # Identifier fields that define a name, and what the name is.
@@ -159,6 +159,12 @@ class Analysis:
         return [n for n in self.loaded.files if not self.loaded.is_std(n)]
 
     @cached_property
+    def statements(self) -> list[Statement]:
+        """The document's statements without layout: an analysis stays the base of every
+        relocated edit after it, so they are worked out once, not on each keystroke."""
+        return statements(self.text)
+
+    @cached_property
     def names(self) -> dict[str, list[Occurrence]]:
         """Each loaded file's naming identifiers."""
         return {name: occurrences(file) for name, file in self.loaded.files.items()}
@@ -206,7 +212,7 @@ def relocated(prev: Analysis, text: str) -> list[Diagnostic] | None:
     as its statement moved. None when any statement changed: analyse it."""
     if any(d.is_error for d in prev.board.input_diagnostics):
         return None  # a syntax error may sit at the end of the file, past every statement
-    old, new = statements(prev.text), statements(text)
+    old, new = prev.statements, statements(text)
     if len(old) != len(new) or any(a.text != b.text for a, b in zip(old, new, strict=True)):
         return None
     starts = [s.first for s in old]
