@@ -144,7 +144,7 @@ def _values(a: Analysis, name: str, attrs: tuple[str, ...]) -> list[str]:
     for attr in attrs:
         try:
             value = a.board.why(f"{name}.{attr}").value
-        except (QueryError, Exception):  # a value the board cannot give: leave it out
+        except QueryError:  # a value the board cannot give: leave it out
             continue
         out.append(f"- {attr}: `{render_value(value)}`")
     return out
@@ -174,7 +174,7 @@ def _hover_name(a: Analysis, occ: Occurrence) -> str:
         )
         try:
             why = a.board.why(f"{name}.dma_ops").text().split("\n")
-        except Exception:
+        except QueryError:
             why = []
         if why:
             lines += ["", "```text", *why[:HOVER_WHY_LINES], "```"]
