@@ -44,15 +44,18 @@ class UnexpectedToken(Exception):
         self.column = token.column
 
 
+# One match per token: the whitespace and comments before it, then the token itself
+# (none at the end of the text, or where no token starts).
 _SCAN = re.compile(
     r"""
-    (?P<WS>[ \t\f\r\n]+)
-  | (?P<COMMENT>\#[^\n]*)
-  | (?P<STRING>"(?:[^"\\\n]|\\.)*")
-  | (?P<PCI>(?:[0-9a-fA-F*]{4}:)?[0-9a-fA-F*]{2}:[0-9a-fA-F*]{2}\.[0-7*])
-  | (?P<NUMBER>0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+(?:\.[0-9]+)?|[KMGT])?)
-  | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)
-  | (?P<OP>\.\.|==|!=|>=|<=|[{}()\[\]:;,.+=<>])
+    (?:[ \t\f\r\n]+|\#[^\n]*)*
+    (?:
+      (?P<STRING>"(?:[^"\\\n]|\\.)*")
+    | (?P<PCI>(?:[0-9a-fA-F*]{4}:)?[0-9a-fA-F*]{2}:[0-9a-fA-F*]{2}\.[0-7*])
+    | (?P<NUMBER>0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+(?:\.[0-9]+)?|[KMGT])?)
+    | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)
+    | (?P<OP>\.\.|==|!=|>=|<=|[{}()\[\]:;,.+=<>])
+    )?
     """,
     re.VERBOSE,
 )
@@ -266,29 +269,26 @@ class Parser:
         value_stack: list[Any] = []
         end_state = self.end_state
         scan = _SCAN.match
-        pos, line, col, n = 0, 1, 1, len(text)
+        # the line's number and where the newline before it is: a column is pos - nl
+        pos, line, nl, n = 0, 1, -1, len(text)
+        rfind, count = text.rfind, text.count
         while True:
             # -- next token
-            while pos < n:
-                m = scan(text, pos)
-                if m is None:
-                    raise _unexpected_char(text, pos, line, col, self.accepts(state_stack[-1]))
-                kind = m.lastgroup
-                if kind == "WS" or kind == "COMMENT":
-                    value = m.group()
-                    newlines = value.count("\n")
-                    if newlines:
-                        line += newlines
-                        col = len(value) - value.rfind("\n")
-                    else:
-                        col += len(value)
-                    pos = m.end()
-                    continue
-                break
-            if pos >= n:
-                tok = Tok("$END", "", pos, line, col)
+            m = scan(text, pos)
+            kind = m.lastgroup  # type: ignore[union-attr]
+            start = m.start(kind) if kind else m.end()  # type: ignore[union-attr]
+            if start > pos:
+                last = rfind("\n", pos, start)
+                if last >= 0:
+                    line += count("\n", pos, start)
+                    nl = last
+            pos = start
+            if kind is None:
+                if pos < n:
+                    raise _unexpected_char(text, pos, line, pos - nl, self.accepts(state_stack[-1]))
+                tok = Tok("$END", "", pos, line, pos - nl)
             else:
-                value = m.group()  # type: ignore[union-attr]
+                value = m.group(kind)  # type: ignore[union-attr]
                 actions = states[state_stack[-1]]
                 names = candidates(value)
                 ttype = None
@@ -298,11 +298,12 @@ class Parser:
                         break
                 if ttype is None:
                     if not names:
-                        raise _unexpected_char(text, pos, line, col, self.accepts(state_stack[-1]))
+                        raise _unexpected_char(
+                            text, pos, line, pos - nl, self.accepts(state_stack[-1])
+                        )
                     ttype = names[0]
-                tok = Tok(ttype, value, pos, line, col)
+                tok = Tok(ttype, value, pos, line, pos - nl)
                 pos += len(value)
-                col += len(value)
             # -- feed it
             ttype = tok.type
             while True:
