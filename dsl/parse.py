@@ -981,11 +981,9 @@ def _moved(value: Any, lines: int) -> Any:
     if kind is Span:
         if not value.line:
             return value
-        span = object.__new__(Span)  # the frozen dataclass's fields, set as its __init__ would
-        span.__dict__.update(
-            value.__dict__, line=value.line + lines, end_line=value.end_line + lines
+        return Span(
+            value.file, value.line + lines, value.col, value.end_line + lines, value.end_col
         )
-        return span
     if kind is tuple:
         return tuple([v if type(v) in _LEAVES else _moved(v, lines) for v in value])
     if isinstance(value, Node):

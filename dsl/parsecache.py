@@ -108,11 +108,7 @@ def _decode(value: Any, name: str, classes: tuple[type[Node], ...]) -> Any:
         return value
     tag = value[0]
     if tag == SPAN:
-        span = object.__new__(Span)  # as the generated __init__ would set them, only faster
-        span.__dict__.update(
-            file=name, line=value[1], col=value[2], end_line=value[3], end_col=value[4]
-        )
-        return span
+        return Span(name, value[1], value[2], value[3], value[4])
     if tag == TUPLE:
         return tuple([_decode(v, name, classes) for v in value[1:]])
     if tag == FOREIGN_SPAN:
