@@ -126,9 +126,11 @@ def rule_plan(rule: Any, maybe_placeholders: bool) -> dict[str, Any]:
         if opts.keep_all_tokens or not (sym.is_term and sym.filter_out):
             plan.append((i, (not sym.is_term) and sym.name.startswith("_"), pending))
             pending = 0
+    # plain str, never lark's Token: a Token key makes every goto lookup call its Python
+    # __eq__, and pickling one makes reading the cached tables import lark
     return {
-        "name": rule.alias or opts.template_source or rule.origin.name,
-        "origin": rule.origin.name,
+        "name": str(rule.alias or opts.template_source or rule.origin.name),
+        "origin": str(rule.origin.name),
         "size": len(expansion),
         "plan": plan,
         "append_none": pending + nones[len(expansion)],
