@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from . import ast
@@ -73,14 +73,19 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
+_SCALE = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
 def _int(text: str) -> int:
     text = text.strip()
-    if text[:2].lower() == "0x":
+    if text[:2] in ("0x", "0X"):
         return int(text, 16)
-    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    if text[-1] in scale:
-        return int(text[:-1]) * scale[text[-1]]
+    if text[-1] in _SCALE:
+        return int(text[:-1]) * _SCALE[text[-1]]
     return int(text)
+
+
+_tuple_new = tuple.__new__
 
 
 class _Builder:
@@ -92,13 +97,16 @@ class _Builder:
         self.when_depth = 0  # `when` blocks inside one another, here
 
     # -- helpers ---------------------------------------------------------
+    # Spans are built as tuples directly (a named tuple's __new__ is a Python call): a
+    # 10k-device board makes 130,000 of them here.
     def span_tok(self, tok: Any) -> Span:
-        return Span(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
+        return _tuple_new(Span, (self.path, tok.line, tok.column, tok.end_line, tok.end_column))
 
     def span_meta(self, meta: Any) -> Span:
         if getattr(meta, "empty", True):
             return Span(self.path, 0, 0, 0, 0)
-        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+        where = (self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+        return _tuple_new(Span, where)
 
     def ident(self, tok: Any) -> ast.Ident:
         return ast.Ident(str(tok), self.span_tok(tok))
@@ -134,13 +142,13 @@ class _Builder:
     def build(self, tree: Any) -> Any:
         if isinstance(tree, Tok):
             return tree
-        one = ONE_NUMBER.get(str(tree.data))
+        one = ONE_NUMBER.get(tree.data)
         if one is not None:  # `contexts 8`, `cells 2`, `dma-mask 40`, ...: a node of one number
             return one(self.num(tree.children[0]), self.span_meta(tree.meta))
-        method = getattr(self, "r_" + str(tree.data), None)
+        method = _RULE_METHODS.get(tree.data)
         if method is None:
             raise AssertionError(f"no builder for {tree.data}")
-        return method(tree, self.span_meta(tree.meta))
+        return method(self, tree, self.span_meta(tree.meta))
 
     def items(self, children: list[Any]) -> tuple[Any, ...]:
         return tuple(self.build(c) for c in children if c is not None and not isinstance(c, Tok))
@@ -509,6 +517,12 @@ _VERBS = {
     "default_domain": "default-domain",
     "driver_does": "driver",
     "builds_domain": "builds domain",
+}
+
+
+# grammar rule -> the _Builder method that builds its node (r_device for `device`)
+_RULE_METHODS: dict[str, Callable[[_Builder, Any, Span], Any]] = {
+    name[2:]: method for name, method in vars(_Builder).items() if name.startswith("r_")
 }
 
 
