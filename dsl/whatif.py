@@ -556,24 +556,32 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             d.count("added")
             changes.append({"device": name, "change": "added"})
             continue
-        b, a = before.devices[name], after.devices[name]
-        attrs = [(k, b.values.get(k), a.values.get(k)) for k in ATTRS]
-        # Equal values render equally: render only the few that differ.
-        moved = [(k, x, y) for k, x, y in attrs if x != y and render_value(x) != render_value(y)]
+        bv, av = before.devices[name].values, after.devices[name].values
+        # Equal values render equally: render only the few that differ, once each.
+        moved: list[tuple[str, object, object, str, str]] = []
+        for k in ATTRS:
+            x, y = bv.get(k), av.get(k)
+            if x != y:
+                rx, ry = render_value(x), render_value(y)
+                if rx != ry:
+                    moved.append((k, x, y, rx, ry))
+        if not moved:
+            continue
         # Group numbers shift when others change, and the default domains named after
         # them: report only a change of members.
-        members = [str(m) for m in _list(a.values.get("group_members"))]
+        members = [str(m) for m in _list(av.get("group_members"))]
         if any(m[0] in ("group", "domain") for m in moved) and sorted(
-            map(str, _list(b.values.get("group_members")))
+            map(str, _list(bv.get("group_members")))
         ) == sorted(members):
             moved = [
-                m for m in moved if m[0] != "group" and not _renumbered(m, before, after, members)
+                m
+                for m in moved
+                if m[0] != "group" and not _renumbered(m[:3], before, after, members)
             ]
         if moved:
             d.lines.append(f"~ device {name}")
-            for k, x, y in moved:
-                d.lines.append(f"    {k}: {render_value(x)} → {render_value(y)}")
-            keys = {k for k, _, _ in moved}
+            d.lines += [f"    {k}: {rx} → {ry}" for k, _, _, rx, ry in moved]
+            keys = {m[0] for m in moved}
             for key in ("dma_ops", "domain", "default_domain", "group", "iommu", "context"):
                 if key in keys:
                     d.count(key)
@@ -582,7 +590,7 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
                 {
                     "device": name,
                     "change": "changed",
-                    "attributes": {k: [x, y] for k, x, y in moved},
+                    "attributes": {k: [x, y] for k, x, y, _, _ in moved},
                 }
             )
     pb, pa = _partition(before), _partition(after)
