@@ -479,8 +479,61 @@ class Diff:
                 parts.append(f"{n} " + label.format(s="" if n == 1 else "s"))
         return ", ".join(parts) if parts else "no changes"
 
-    def text(self) -> str:
-        return "\n".join([*self.lines, "", self.summary()]) + "\n"
+    def text(self, max_devices: int | None = None) -> str:
+        """The plan-style text; with ``max_devices``, the devices past that many are told
+        as a count, and so are an IOMMU's contexts past a few (a change can move every
+        device of a large board: the REPL's `try` shows the first ones and the summary of
+        all at once, `diff` lists them all)."""
+        lines = self.lines if max_devices is None else _abridged(self.lines, max_devices)
+        return "\n".join([*lines, "", self.summary()]) + "\n"
+
+
+_DEVICE_ENTRY = ("~ device ", "+ device ", "- device ")
+CONTEXT_LINES = 8  # an IOMMU's context lines an abridged diff shows
+
+
+def _abridged(lines: list[str], most: int) -> list[str]:
+    """The lines with the device entries (an entry line and its indented lines) past the
+    first ``most``, and each IOMMU's context lines past CONTEXT_LINES, left out and
+    counted in one line where they were."""
+    out: list[str] = []
+    devices = hidden_devices = shown_contexts = hidden_contexts = 0
+    block = ""  # what the indented lines belong to: "hidden", "iommu" or "" (shown)
+
+    def flush() -> None:
+        nonlocal hidden_devices, hidden_contexts
+        if hidden_devices:
+            out.append(_more(hidden_devices, "device"))
+        if hidden_contexts:
+            out.append("    " + _more(hidden_contexts, "context line"))
+        hidden_devices = hidden_contexts = 0
+
+    for line in lines:
+        if not line.startswith("    "):  # an entry
+            if line.startswith(_DEVICE_ENTRY):
+                devices += 1
+                if devices > most:
+                    hidden_devices += 1
+                    block = "hidden"
+                    continue
+            flush()
+            block = "iommu" if line.startswith("~ iommu ") else ""
+            shown_contexts = 0
+            out.append(line)
+        elif block == "iommu":
+            shown_contexts += 1
+            if shown_contexts > CONTEXT_LINES:
+                hidden_contexts += 1
+            else:
+                out.append(line)
+        elif block != "hidden":
+            out.append(line)
+    flush()
+    return out
+
+
+def _more(n: int, what: str) -> str:
+    return f"… {n} more {what}{'' if n == 1 else 's'} (`diff` lists every change)"
 
 
 def _list(value: object) -> list[object]:

@@ -32,6 +32,11 @@ class CommandError(Exception):
     """A command that failed; the message is for the user."""
 
 
+# A change can move every device of a large board: `try` lists this many devices' changes
+# with the summary of all, and `diff` lists them all.
+TRY_DEVICES = 40
+
+
 @dataclass
 class Output:
     text: str = ""
@@ -178,7 +183,7 @@ class Session:
                 raise CommandError(
                     "not applied:\n" + render_all(after.errors, after.sources, self.style)
                 )
-            shown = diff(before, after.resolution).text().rstrip()
+            shown = diff(before, after.resolution).text(TRY_DEVICES).rstrip()
         except (CommandError, KeyboardInterrupt):  # Ctrl-C: the change was never seen
             self.changes.pop()
             raise
@@ -577,7 +582,8 @@ REGISTRY: dict[str, Command] = {
         Command(
             "try",
             "try CHANGE",
-            "apply a what-if change (set/add/drop) and show the diff",
+            "apply a what-if change (set/add/drop) and show the diff (the first "
+            f"{TRY_DEVICES} devices; diff lists them all)",
             cmd_try,
             "change",
         ),

@@ -329,3 +329,34 @@ def test_a_board_that_fails_to_load_says_why_at_the_first_command(repl, tmp_path
     assert "starting with an empty session" in out and "bad.iommu:1" in out
     child.sendeof()
     child.expect(pexpect.EOF)
+
+
+def test_a_try_that_moves_many_devices_lists_the_first_and_counts_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A passthrough change moves every translated device of a large board: `try` shows
+    the first TRY_DEVICES of them and the summary of all at once, `diff` lists them all."""
+    from iommu_rules.repl.session import TRY_DEVICES
+    from iommu_rules.whatif import CONTEXT_LINES
+
+    session = Session()
+    session.load([str(big_board(tmp_path, 300))])
+    shown = execute(session, 'try set cmdline "iommu.passthrough=1"').text
+    entries = [line for line in shown.splitlines() if line.startswith("~ device ")]
+    assert len(entries) == TRY_DEVICES
+    assert entries[0] == "~ device d0" and entries[-1] == f"~ device d{TRY_DEVICES - 1}"
+    more = 300 - TRY_DEVICES
+    assert f"… {more} more devices (`diff` lists every change)" in shown
+    # each of the three IOMMUs frees 100 contexts: the first CONTEXT_LINES of each, and a count
+    freed = [line for line in shown.splitlines() if line.startswith("    - context ")]
+    assert len(freed) == 3 * CONTEXT_LINES
+    assert shown.count(f"    … {100 - CONTEXT_LINES} more context lines") == 3
+    assert shown.rstrip().endswith(
+        "300 devices change DMA ops, 1 global default changes, 300 contexts freed"
+    )
+    full = execute(session, "diff").text
+    assert len([line for line in full.splitlines() if line.startswith("~ device ")]) == 300
+    assert len([line for line in full.splitlines() if line.startswith("    - context ")]) == 300
+    assert "…" not in full
+    # a change that moves few devices is shown whole
+    assert "more device" not in execute(session, "try set kernel 6.6").text
