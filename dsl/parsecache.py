@@ -155,7 +155,11 @@ def store(text: str, name: str, result: ParseResult) -> None:
         return
     classes = _classes()
     try:
-        body = marshal.dumps(_encode(result.file, name, {c: i for i, c in enumerate(classes)}))
+        # the collector paused, as when reading: with it on, the 400,000 tuples of a
+        # 10k-device board took twice as long to build (0.37 s against 0.17 s)
+        with no_gc():
+            tree = _encode(result.file, name, {c: i for i, c in enumerate(classes)})
+        body = marshal.dumps(tree)
     except (_Unsupported, ValueError):
         return
     path = _path(text, name)
