@@ -78,7 +78,7 @@ def occurrences(file: ast.File) -> list[Occurrence]:
     out: list[Occurrence] = []
 
     def visit(value: Any) -> None:
-        if isinstance(value, tuple):
+        if type(value) is tuple:  # a field's items (a Span is a tuple too: no names in it)
             for v in value:
                 visit(v)
             return
