@@ -24,6 +24,7 @@ from .parse import ParseResult, parse_text
 MAX_FILE_BYTES = 16 * 1024 * 1024
 STD_PREFIX = "std/"
 PARSED_CHARS = 8 * 1024 * 1024  # the texts the parse memo keeps, at most
+MEMO_TEXT = PARSED_CHARS // 8  # a longer text is not kept: it would push out all others
 
 
 class _ParseMemo:
@@ -55,7 +56,7 @@ class _ParseMemo:
     def keep(self, text: str, name: str, result: ParseResult, only: bool = False) -> None:
         """Keep a parse, least recently used ones going first past the limit; ``only``:
         drop the other texts of that name (an editor's buffer has one text that counts)."""
-        if len(text) > self.limit // 8:
+        if len(text) > MEMO_TEXT:
             return
         with self.lock:
             if only:
