@@ -120,6 +120,7 @@ class Session:
         self.paths = list(paths)
         self.board = board
         self.changes, self.undone, self._current = [], [], None
+        self._frozen = None  # the board it named goes now, not at the next change
         # Resolving waits for the first query, so the prompt comes up fast.
         problems = [d for d in board.model.diagnostics if d.is_error]
         note = f"; {len(problems)} problem(s): try 'check'" if problems else ""
