@@ -438,16 +438,51 @@ def _apply_set(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple[
 
 
 # ---------------------------------------------------------------- the diff
+# One device's entry in a diff: its name, "added", "removed" or "changed", and what
+# changed as (attribute, before, after, before rendered, after rendered); an added
+# device's one item is its DMA ops.
+DeviceChange = tuple[str, str, list[tuple[str, object, object, str, str]]]
+
+
 @dataclass
 class Diff:
-    lines: list[str] = field(default_factory=list)
+    """A what-if's difference. The device entries are kept as data and written out when
+    asked: a change can move every device of a large board, and the REPL shows the first
+    few (``text(max_devices)``)."""
+
+    head: list[str] = field(default_factory=list)  # before the devices: the global default
+    entries: list[DeviceChange] = field(default_factory=list)  # devices added, removed, changed
+    tail: list[str] = field(default_factory=list)  # groups, contexts, errors, warnings
     counts: dict[str, int] = field(default_factory=dict)
-    data: dict[str, object] = field(default_factory=dict)
-    devices: list[str] = field(default_factory=list)  # devices added, removed or changed
+
+    @property
+    def lines(self) -> list[str]:
+        return [*self.head, *_entry_lines(self.entries), *self.tail]
+
+    @property
+    def devices(self) -> list[str]:
+        return [name for name, _, _ in self.entries]
+
+    @property
+    def data(self) -> dict[str, object]:
+        """The JSON form (schemas/whatif.json)."""
+        changes: list[dict[str, object]] = []
+        for name, change, moved in self.entries:
+            entry: dict[str, object] = {"device": name, "change": change}
+            if change == "changed":
+                entry["attributes"] = {k: [x, y] for k, x, y, _, _ in moved}
+            changes.append(entry)
+        return {
+            "version": 1,
+            "changes": changes,
+            "summary": self.summary(),
+            "counts": self.counts,
+            "lines": self.lines,
+        }
 
     @property
     def changed(self) -> bool:
-        return bool(self.lines)
+        return bool(self.head or self.entries or self.tail)
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -484,8 +519,27 @@ class Diff:
         as a count, and so are an IOMMU's contexts past a few (a change can move every
         device of a large board: the REPL's `try` shows the first ones and the summary of
         all at once, `diff` lists them all)."""
-        lines = self.lines if max_devices is None else _abridged(self.lines, max_devices)
+        if max_devices is None:
+            lines = self.lines
+        else:
+            shown = _entry_lines(self.entries[:max_devices])
+            hidden = len(self.entries) - max_devices
+            more = [_more(hidden, "device")] if hidden > 0 else []
+            lines = _abridged([*self.head, *shown, *more, *self.tail], max_devices)
         return "\n".join([*lines, "", self.summary()]) + "\n"
+
+
+def _entry_lines(entries: list[DeviceChange]) -> list[str]:
+    lines: list[str] = []
+    for name, change, moved in entries:
+        if change == "removed":
+            lines.append(f"- device {name}")
+        elif change == "added":
+            lines.append(f"+ device {name}: dma_ops {moved[0][4]}")
+        else:
+            lines.append(f"~ device {name}")
+            lines += [f"    {k}: {rx} → {ry}" for k, _, _, rx, ry in moved]
+    return lines
 
 
 _DEVICE_ENTRY = ("~ device ", "+ device ", "- device ")
@@ -595,19 +649,16 @@ def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) ->
 
 def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Diff:
     d = Diff()
-    changes: list[dict[str, object]] = []
     names = list(before.devices) + [n for n in after.devices if n not in before.devices]
     for name in names:
         if name not in after.devices:
-            d.lines.append(f"- device {name}")
+            d.entries.append((name, "removed", []))
             d.count("removed")
-            changes.append({"device": name, "change": "removed"})
             continue
         if name not in before.devices:
             ops = after.devices[name].values.get("dma_ops")
-            d.lines.append(f"+ device {name}: dma_ops {ops}")
+            d.entries.append((name, "added", [("dma_ops", None, ops, "", str(ops))]))
             d.count("added")
-            changes.append({"device": name, "change": "added"})
             continue
         bv, av = before.devices[name].values, after.devices[name].values
         # Equal values render equally: render only the few that differ, once each.
@@ -632,20 +683,12 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
                 if m[0] != "group" and not _renumbered(m[:3], before, after, members)
             ]
         if moved:
-            d.lines.append(f"~ device {name}")
-            d.lines += [f"    {k}: {rx} → {ry}" for k, _, _, rx, ry in moved]
+            d.entries.append((name, "changed", moved))
             keys = {m[0] for m in moved}
             for key in ("dma_ops", "domain", "default_domain", "group", "iommu", "context"):
                 if key in keys:
                     d.count(key)
                     break
-            changes.append(
-                {
-                    "device": name,
-                    "change": "changed",
-                    "attributes": {k: [x, y] for k, x, y, _, _ in moved},
-                }
-            )
     pb, pa = _partition(before), _partition(after)
     # A group gone from one side that overlaps several groups of the other was split
     # (before -> after) or merged (after <- before).
@@ -656,7 +699,7 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
         for g in sorted(gone, key=sorted):
             parts = [p for p in other if p & g]
             if len(parts) > 1:
-                d.lines.append(
+                d.tail.append(
                     f"~ group {{{', '.join(sorted(g))}}} {verb} "
                     + " + ".join(
                         "{" + ", ".join(sorted(p)) + "}" for p in sorted(parts, key=sorted)
@@ -670,21 +713,21 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
         if ub == ua:
             continue
         nb, na = sum(map(len, ub.values())), sum(map(len, ua.values()))
-        d.lines.append(f"~ iommu {iommu}: contexts used {nb} → {na}")
+        d.tail.append(f"~ iommu {iommu}: contexts used {nb} → {na}")
         for dom in sorted(set(ub) - set(ua)):
-            d.lines.append(f"    - context {_ctxs(ub[dom])}: {dom}")
+            d.tail.append(f"    - context {_ctxs(ub[dom])}: {dom}")
         for dom in sorted(set(ua) - set(ub)):
-            d.lines.append(f"    + context {_ctxs(ua[dom])}: {dom}")
+            d.tail.append(f"    + context {_ctxs(ua[dom])}: {dom}")
         shifted = [dom for dom in sorted(set(ua) & set(ub)) if ua[dom] != ub[dom]]
         if len(shifted) > MAX_MOVES:  # a shifted allocation order, not news per domain
             first = shifted[0]
-            d.lines.append(
+            d.tail.append(
                 f"    ~ {len(shifted)} domains moved to other contexts "
                 f"(e.g. {first}: {_ctxs(ub[first])} → {_ctxs(ua[first])})"
             )
         else:
             for dom in shifted:
-                d.lines.append(f"    ~ {dom}: context {_ctxs(ub[dom])} → {_ctxs(ua[dom])}")
+                d.tail.append(f"    ~ {dom}: context {_ctxs(ub[dom])} → {_ctxs(ua[dom])}")
         if na < nb:
             d.count("freed", nb - na)
         elif na > nb:
@@ -692,34 +735,24 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
     eb = {(x.code, x.message) for x in before.diagnostics if x.is_error and x.code not in ignore}
     ea = {(x.code, x.message) for x in after.diagnostics if x.is_error and x.code not in ignore}
     for code, msg in sorted(ea - eb):
-        d.lines.append(f"+ error[{code}]: {msg}")
+        d.tail.append(f"+ error[{code}]: {msg}")
         d.count("new_errors")
     for code, msg in sorted(eb - ea):
-        d.lines.append(f"- error[{code}]: {msg}")
+        d.tail.append(f"- error[{code}]: {msg}")
         d.count("fixed_errors")
     # warnings a change brings or removes are news too (VFIO viability, scarce contexts);
     # they do not make the changed board fail
     wb = {(x.code, x.message) for x in before.diagnostics if not x.is_error}
     wa = {(x.code, x.message) for x in after.diagnostics if not x.is_error}
     for code, msg in sorted(wa - wb):
-        d.lines.append(f"+ warning[{code}]: {msg}")
+        d.tail.append(f"+ warning[{code}]: {msg}")
         d.count("new_warnings")
     for code, msg in sorted(wb - wa):
-        d.lines.append(f"- warning[{code}]: {msg}")
+        d.tail.append(f"- warning[{code}]: {msg}")
         d.count("fixed_warnings")
     if before.global_default != after.global_default:
-        d.lines.insert(
-            0, f"~ system default_domain: {before.global_default} → {after.global_default}"
-        )
+        d.head.append(f"~ system default_domain: {before.global_default} → {after.global_default}")
         d.count("system")
-    d.devices = [str(c["device"]) for c in changes]
-    d.data = {
-        "version": 1,
-        "changes": changes,
-        "summary": d.summary(),
-        "counts": d.counts,
-        "lines": d.lines,
-    }
     return d
 
 
