@@ -117,12 +117,15 @@ class Column:
         t = best(lambda: [comp.candidates(p) for p in prefixes], self.repeat) / len(prefixes)
         self.cells["REPL completion (target < 20 ms at 10k)"] = f"{t * 1000:.1f} ms"
         session.resolved()  # the board as loaded is resolved before any what-if
-        t0 = time.perf_counter()
-        session.apply('set cmdline "iommu.passthrough=1"')
+
+        def what_if() -> None:
+            session.apply('set cmdline "iommu.passthrough=1"')
+            session.changes.pop()  # back to the board as loaded, for the next try
+
         self.cells[
             "REPL what-if, one cmdline change, with its diff (target < 50 ms at 1k, "
             "< 200 ms at 10k)"
-        ] = secs(time.perf_counter() - t0)
+        ] = secs(best(what_if, self.repeat))
 
         # a fresh parse cache: the first run parses (and writes it), the next ones read it
         cache = {"XDG_CACHE_HOME": str(self.path.parent / f"cache{self.n}")}
