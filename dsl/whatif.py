@@ -525,7 +525,7 @@ class Diff:
             shown = _entry_lines(self.entries[:max_devices])
             hidden = len(self.entries) - max_devices
             more = [_more(hidden, "device")] if hidden > 0 else []
-            lines = _abridged([*self.head, *shown, *more, *self.tail], max_devices)
+            lines = [*self.head, *shown, *more, *_abridged(self.tail)]
         return "\n".join([*lines, "", self.summary()]) + "\n"
 
 
@@ -542,47 +542,29 @@ def _entry_lines(entries: list[DeviceChange]) -> list[str]:
     return lines
 
 
-_DEVICE_ENTRY = ("~ device ", "+ device ", "- device ")
 CONTEXT_LINES = 8  # an IOMMU's context lines an abridged diff shows
 
 
-def _abridged(lines: list[str], most: int) -> list[str]:
-    """The lines with the device entries (an entry line and its indented lines) past the
-    first ``most``, and each IOMMU's context lines past CONTEXT_LINES, left out and
-    counted in one line where they were."""
+def _abridged(tail: list[str]) -> list[str]:
+    """The lines after the devices with each IOMMU's context lines (the indented lines
+    under its `~ iommu` line) past CONTEXT_LINES counted in one line where they were."""
     out: list[str] = []
-    devices = hidden_devices = shown_contexts = hidden_contexts = 0
-    block = ""  # what the indented lines belong to: "hidden", "iommu" or "" (shown)
-
-    def flush() -> None:
-        nonlocal hidden_devices, hidden_contexts
-        if hidden_devices:
-            out.append(_more(hidden_devices, "device"))
-        if hidden_contexts:
-            out.append("    " + _more(hidden_contexts, "context line"))
-        hidden_devices = hidden_contexts = 0
-
-    for line in lines:
-        if not line.startswith("    "):  # an entry
-            if line.startswith(_DEVICE_ENTRY):
-                devices += 1
-                if devices > most:
-                    hidden_devices += 1
-                    block = "hidden"
-                    continue
-            flush()
-            block = "iommu" if line.startswith("~ iommu ") else ""
-            shown_contexts = 0
-            out.append(line)
-        elif block == "iommu":
-            shown_contexts += 1
-            if shown_contexts > CONTEXT_LINES:
-                hidden_contexts += 1
-            else:
-                out.append(line)
-        elif block != "hidden":
-            out.append(line)
-    flush()
+    shown = hidden = 0
+    under_iommu = False
+    for line in tail:
+        if line.startswith("    ") and under_iommu:
+            shown += 1
+            if shown > CONTEXT_LINES:
+                hidden += 1
+                continue
+        elif not line.startswith("    "):
+            if hidden:
+                out.append("    " + _more(hidden, "context line"))
+            under_iommu = line.startswith("~ iommu ")
+            shown = hidden = 0
+        out.append(line)
+    if hidden:
+        out.append("    " + _more(hidden, "context line"))
     return out
 
 
