@@ -266,11 +266,10 @@ class Parser:
         self.literals: dict[str, str] = tables["literals"]
         self.patterns = [(name, re.compile(rx)) for name, rx in tables["patterns"]]
         self._memo: dict[str, tuple[str, ...]] = {}
-        self.origins = [r["origin"] for r in tables["rules"]]
-        self.sizes = [r["size"] for r in tables["rules"]]
-        self.reducers = [_reducer(r) for r in tables["rules"]]
         # each rule's (size, reducer, left-hand side): one lookup a reduction
-        self.rules = list(zip(self.sizes, self.reducers, self.origins, strict=True))
+        self.rules: list[tuple[int, Callable[[list[Any]], Any], str]] = [
+            (r["size"], _reducer(r), r["origin"]) for r in tables["rules"]
+        ]
 
     def candidates(self, text: str) -> tuple[str, ...]:
         """Terminals that could produce ``text``: the keyword first, then regexes."""
