@@ -272,8 +272,6 @@ def _disabled(c: Case) -> Decision | None:
 
 def _no_dma_api(c: Case) -> Decision | None:
     """Driver flags under which nothing calls the DMA API."""
-    if not c.res.driver.get(c.dev.name):  # no `driver` flags at all: most devices
-        return None
     for flag, (text, source) in NO_DMA_API.items():
         said = c.res.driver_does(c.dev.name, flag)
         if said is not None:
