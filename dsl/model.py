@@ -181,8 +181,7 @@ class Iommu(Node):
     @cached_property
     def driver(self) -> Kind:
         """Its kind's record: what its kernel driver does (kinds/). Kept once asked: the
-        stages ask 70,000 times on a 10k-device board (cached_property writes the instance
-        dict, past the frozen __setattr__)."""
+        stages ask 70,000 times on a 10k-device board."""
         return kind(self.kind)
 
     def iova_aperture(self) -> tuple[int, int, Reason] | None:

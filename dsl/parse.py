@@ -1001,8 +1001,7 @@ def _moved(value: Any, lines: int) -> Any:
     if kind is tuple:
         return tuple([v if type(v) in _LEAVES else _moved(v, lines) for v in value])
     if isinstance(value, Node):
-        # a copy with every field moved: the fields as they are, set past the frozen
-        # __setattr__ (as the generated __init__ does), without re-running __init__
+        # a copy with every field moved, without re-running __init__
         moved = object.__new__(kind)
         moved.__dict__.update(
             {n: v if type(v) in _LEAVES else _moved(v, lines) for n, v in value.__dict__.items()}
