@@ -130,9 +130,10 @@ def _reach(dev: Device) -> tuple[int, int, str, tuple[Reason, ...]]:
 def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[DmaOps, Reason]:
     bits = dev.dma_mask or 32
     lo, hi, limited, reach_why = _reach(dev)
-    banks = [(base, base + size) for base, size, _ in res.model.platform.ram]
     top = res.platform.ram_top
-    if top == 0 or all(lo <= start and end <= hi for start, end in banks):
+    if top == 0 or all(
+        lo <= base and base + size <= hi for base, size, _ in res.model.platform.ram
+    ):
         return DmaOps.DIRECT, Reason(
             "dma-direct: the device reaches all RAM",
             None,
@@ -541,6 +542,7 @@ def dma_ops(res: Resolution) -> None:
             for name in d.devices:
                 (detached if d.released else kept)[name] = d
     first_phb = next((i for i in model.iommus.values() if i.driver.arch_dma), None)
+    deciders = _asked(res, first_phb, detached, kept)
     for dres in res.devices.values():
         dev = model.devices[dres.name]
         case = Case(
@@ -553,7 +555,7 @@ def dma_ops(res: Resolution) -> None:
             kept.get(dev.name),
             _tce_phb(model, dev, first_phb),
         )
-        for decide in DECIDERS:
+        for decide in deciders:
             decision = decide(case)
             if decision is not None:
                 dres.set("dma_ops", *decision)
@@ -561,6 +563,27 @@ def dma_ops(res: Resolution) -> None:
     for dom in res.domains.values():
         if dom.window is not None and not dom.failed:
             _window_past_aperture(res, dom)
+
+
+def _asked(
+    res: Resolution, first_phb: Iommu | None, detached: dict[str, Domain], kept: dict[str, Domain]
+) -> list[Callable[[Case], Decision | None]]:
+    """The deciders that can answer on this board, in their order. Those whose test has one
+    answer for the whole board (its arch, a PHB, an arm32 mapping, a driver flag) are left out
+    where it is no: a 10k-device board would ask each of them 10,000 times for nothing."""
+    plat = res.platform
+    arm32 = [d for d in res.domains.values() if not d.failed and d.origin is Origin.ARM32]
+    can = {
+        _disabled: any(d.disabled for d in res.model.devices.values()),
+        _no_dma_api: any(f in flags for flags in res.driver.values() for f in NO_DMA_API),
+        _s390_arch: plat.arch == "s390" and not plat.since(S390_DMA_IOMMU),
+        _tce_ops: first_phb is not None,
+        _arm32_mapping: bool(arm32),
+        _driver_mapping: any(d.arm_mapping and not d.failed for d in res.domains.values()),
+        _stale_mapping: bool(kept),
+        _detached_mapping: bool(detached),
+    }
+    return [decide for decide in DECIDERS if can.get(decide, True)]
 
 
 def _window_past_aperture(res: Resolution, dom: Domain) -> None:
