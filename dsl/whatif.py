@@ -655,15 +655,14 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             continue
         # Group numbers shift when others change, and the default domains named after
         # them: report only a change of members.
-        members = [str(m) for m in _list(av.get("group_members"))]
-        if any(m[0] in ("group", "domain") for m in moved) and sorted(
-            map(str, _list(bv.get("group_members")))
-        ) == sorted(members):
-            moved = [
-                m
-                for m in moved
-                if m[0] != "group" and not _renumbered(m[:3], before, after, members)
-            ]
+        if any(m[0] in ("group", "domain") for m in moved):
+            members = [str(m) for m in _list(av.get("group_members"))]
+            if sorted(map(str, _list(bv.get("group_members")))) == sorted(members):
+                moved = [
+                    m
+                    for m in moved
+                    if m[0] != "group" and not _renumbered(m[:3], before, after, members)
+                ]
         if moved:
             d.entries.append((name, "changed", moved))
             keys = {m[0] for m in moved}
