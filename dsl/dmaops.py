@@ -573,7 +573,7 @@ def _asked(
     where it is no: a 10k-device board would ask each of them 10,000 times for nothing."""
     plat = res.platform
     arm32 = [d for d in res.domains.values() if not d.failed and d.origin is Origin.ARM32]
-    can = {
+    can: dict[Callable[[Case], Decision | None], bool] = {
         _disabled: any(d.disabled for d in res.model.devices.values()),
         _no_dma_api: any(f in flags for flags in res.driver.values() for f in NO_DMA_API),
         _s390_arch: plat.arch == "s390" and not plat.since(S390_DMA_IOMMU),
