@@ -109,23 +109,23 @@ class _Builder:
         return _tuple_new(Span, where)
 
     def ident(self, tok: Any) -> ast.Ident:
-        return ast.Ident(str(tok), self.span_tok(tok))
+        return ast.Ident(tok.value, self.span_tok(tok))
 
     def num(self, tok: Any) -> ast.Num:
-        return ast.Num(_int(str(tok)), str(tok), self.span_tok(tok))
+        return ast.Num(_int(tok.value), tok.value, self.span_tok(tok))
 
     def string(self, tok: Any) -> ast.Str:
-        return ast.Str(_unescape(str(tok)), str(tok), self.span_tok(tok))
+        return ast.Str(_unescape(tok.value), tok.value, self.span_tok(tok))
 
     def version(self, tree: Any) -> ast.Version:
         tok = tree.children[0] if hasattr(tree, "children") else tree
-        parts = tuple(int(p) for p in str(tok).split("."))
-        return ast.Version(parts, str(tok), self.span_tok(tok))
+        parts = tuple(int(p) for p in tok.value.split("."))
+        return ast.Version(parts, tok.value, self.span_tok(tok))
 
     def kw(self, tree: Any) -> ast.Ident:
         """A keyword-choice rule such as domain_type: the chosen word."""
         tok = tree.children[0]
-        ident = ast.Ident(str(tok), self.span_tok(tok))
+        ident = ast.Ident(tok.value, self.span_tok(tok))
         if tok.type == "NAME":
             choices = rule_choices()[str(tree.data)]
             self.errors.append(
