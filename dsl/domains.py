@@ -108,6 +108,18 @@ class _Deciding:
         self.excludes = self.per_device_all(by_verb(rules, Verb.EXCLUDES))
         self.prefers = self.per_device_all(by_verb(rules, Verb.PREFERS))
         self.no_implicit = self.per_device(by_verb(rules, Verb.EXCLUDES_IMPLICIT))
+        # the devices a board's rule (or any `prefers`) speaks of: `user` leaves the others'
+        # groups with the kernel's choice without looking at every rule table per member
+        self.ruled = {
+            d
+            for table in (self.requires, self.excludes)
+            for d, said in table.items()
+            if any(not r.rule.std for r in said)
+        }
+        self.ruled |= {d for d, r in self.no_implicit.items() if not r.rule.std}
+        self.ruled |= set(self.prefers)
+        # what an IOMMU can allocate for a group no member's rule narrows (see `capable`)
+        self._capable: dict[str, tuple[set[DomainType], list[Reason]]] = {}
 
     def per_device(self, rules: list[ActiveRule]) -> dict[str, ActiveRule]:
         """Later rules win for the same device (later definition on ties)."""
@@ -126,6 +138,17 @@ class _Deciding:
 
     # -- what the IOMMU can allocate ------------------------------------------------------
     def capable(self, group: Group) -> tuple[set[DomainType], list[Reason]]:
+        """The default-domain types the group's IOMMU can allocate for it, and why not the
+        others. Only a member's def-domain-type wish or a pack's `excludes` makes it differ
+        from the IOMMU's answer, which is kept for the other groups."""
+        if any(m in self.wishes or m in self.excludes for m in group.members):
+            return self._capable_for(group)
+        kept = self._capable.get(group.iommu)
+        if kept is None:
+            kept = self._capable[group.iommu] = self._capable_for(group)
+        return set(kept[0]), list(kept[1])
+
+    def _capable_for(self, group: Group) -> tuple[set[DomainType], list[Reason]]:
         iommu = self.res.model.iommus[group.iommu]
         types = {DomainType.IDENTITY, DomainType.DMA, DomainType.DMA_FQ, DomainType.BLOCKED}
         # Every driver allocates UNMANAGED domains, but the core makes one a default domain
@@ -460,6 +483,8 @@ class _Deciding:
         capwhy: list[Reason],
     ) -> tuple[DomainType | None, Reason]:
         """Apply the user's rules (not the packs'): hard ones must agree with the kernel."""
+        if self.ruled.isdisjoint(group.members):
+            return ktype, kwhy
         needs: list[Want] = []  # a type, or None: no default domain at all
         excludes: list[Want] = []
         for m in group.members:

@@ -647,3 +647,27 @@ def test_the_default_domain_line_needs_iommu_api(body: str, printed: bool) -> No
     assert not board.diagnostics
     log = board.resolution.log
     assert any("Default domain type" in line for line in log) == printed, log
+
+
+ARM_SMMU_TWO = (
+    'include "std/linux"\nplatform { arch arm64; kernel KERNEL; ram 0x0 size 4G }\n'
+    "iommu a: arm-smmu { contexts 8; cells 1 }\n"
+    'device x: "x" { iommu a sid 1 }\ndevice y: "y" { iommu a sid 2 }\n'
+)
+
+
+def test_prefers_moves_only_the_group_of_the_device_it_names() -> None:
+    """A soft rule for one device: its group takes the type, the group beside it on the
+    same IOMMU keeps the kernel's choice."""
+    _, res = resolved(ARM_SMMU_TWO.replace("KERNEL", "6.8") + "rule y prefers identity\n")
+    assert res.devices["y"].values["default_domain"] == "identity"
+    assert res.devices["x"].values["default_domain"] not in ("identity", "none")
+    assert "preferred for 'y'" in res.devices["y"].reasons["default_domain"].text
+
+
+def test_a_def_domain_type_wish_widens_only_its_own_group() -> None:
+    """A driver's def_domain_type asking for UNMANAGED makes that type allocatable for its
+    group (5.8 to 6.6), not for the other groups of the same IOMMU."""
+    _, res = resolved(ARM_SMMU_TWO.replace("KERNEL", "6.1") + "rule y def-domain-type unmanaged\n")
+    assert res.devices["y"].values["default_domain"] == "unmanaged"
+    assert res.devices["x"].values["default_domain"] not in ("unmanaged", "none")
