@@ -116,7 +116,10 @@ def viability(res: Resolution) -> None:
     modern = res.platform.since(DMA_OWNERSHIP)
     for group in res.groups:
         users = [m for m in group.members if _driver(res, m) == "vfio-pci"]
-        spoilers = [(m, why) for m in group.members if (why := _spoils(res, m, modern))]
+        # what spoils a group matters only to a group VFIO would use
+        spoilers = (
+            [(m, why) for m in group.members if (why := _spoils(res, m, modern))] if users else []
+        )
         if not users:
             value, reason = "none", Reason(f"nothing in group {group.id} is bound to vfio-pci")
         elif not spoilers:
