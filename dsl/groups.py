@@ -237,7 +237,10 @@ class Grouper:
         # a bridge without an address still has a group the functions below it can join
         for name in list(names):
             names |= {b.name for b in topo.ancestors(topo.functions[name])}
-        probed = [fn for fn in topo.in_order() if fn.name in names]
+        # in bus order; sorted by rank, as scanning the whole bus for each IOMMU grows with
+        # IOMMUs times functions (121 x 45,000 on a 100k-device board)
+        rank = topo.rank()
+        probed = sorted((topo.functions[n] for n in names), key=lambda fn: rank[fn.name])
         for fn in probed:
             self.graph.add_node(fn.node)
         if self._pci_search is None:

@@ -133,6 +133,7 @@ class Topology:
         for name, bridge in rows:
             self.functions[name] = self._function(name, bridge, kinds, slots)
         self._order: list[Function] | None = None
+        self._rank: dict[str, int] | None = None
         self._buses: dict[Hashable, list[Function]] | None = None
         self.children: dict[str | None, list[Function]] = {}
         for fn in self.functions.values():
@@ -335,3 +336,10 @@ class Topology:
         out += [f for f in self.functions.values() if f.name not in seen]  # a cycle: E119
         self._order = out
         return out
+
+    def rank(self) -> dict[str, int]:
+        """Each function's place in bus order (in_order): sorting the few functions one
+        IOMMU probes by it costs what they are, not what the whole bus is."""
+        if self._rank is None:
+            self._rank = {f.name: i for i, f in enumerate(self.in_order())}
+        return self._rank
