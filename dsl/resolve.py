@@ -143,8 +143,10 @@ def _fill(res: Resolution) -> None:
     # the devices each `default of` statement attaches, as sets: a lookup per device
     specs = res.domain_specs()
     shared = {spec.name: frozenset(spec.attach) for spec in specs.values() if spec.of is not None}
+    unpaged: dict[object, Reason] = {}  # why a domain of a type needs no context: one a type
+    groups = res.groups
     for dres in res.devices.values():
-        group = res.group_of(dres.name)
+        group = groups[dres.group] if dres.group is not None else None
         if group is None or dres.iommu is None:
             why = dres.reasons.get("iommu", Reason("not behind an IOMMU"))
             for attr in ("group", "default_domain", "domain_type", "domain", "context"):
@@ -188,7 +190,11 @@ def _fill(res: Resolution) -> None:
             )
         dres.set("domain_type", dom.type, why)
         dres.set("domain", dom.name, why)
-        ctx_why = dom.context_reason or Reason(f"{article(dom.type)} domain needs no context")
+        ctx_why = dom.context_reason
+        if ctx_why is None:
+            ctx_why = unpaged.get(dom.type)
+            if ctx_why is None:
+                ctx_why = unpaged[dom.type] = Reason(f"{article(dom.type)} domain needs no context")
         if dres.iommu in dom.contexts_on:  # a spanning domain, seen from another instance
             inst = res.model.iommus[dres.iommu]
             how = "lowest free context" if inst.contexts else "not a scarce resource"
