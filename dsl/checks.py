@@ -271,7 +271,10 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                 "DEVICE' when the driver shares another device's default domain)",
             )
         )
+    untrusted_names = {d.name for d in model.devices.values() if d.untrusted}
     for group in res.groups:
+        if untrusted_names.isdisjoint(group.members):  # most groups: nothing to mix
+            continue
         devs = [model.devices[m] for m in group.members]
         trusted = [d for d in devs if not d.untrusted]
         untrusted = [d for d in devs if d.untrusted]
