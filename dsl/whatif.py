@@ -643,19 +643,22 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             d.count("added")
             continue
         bv, av = before.devices[name].values, after.devices[name].values
-        # Equal values render equally: render only the few that differ, once each.
+        # Equal values render equally: render only the few that differ, once each (a
+        # value but a list renders as str() does).
         moved: list[tuple[str, object, object, str, str]] = []
         for k in ATTRS:
             x, y = bv.get(k), av.get(k)
             if x != y:
-                rx, ry = render_value(x), render_value(y)
+                rx = render_value(x) if isinstance(x, list) else str(x)
+                ry = render_value(y) if isinstance(y, list) else str(y)
                 if rx != ry:
                     moved.append((k, x, y, rx, ry))
         if not moved:
             continue
+        keys = [m[0] for m in moved]
         # Group numbers shift when others change, and the default domains named after
         # them: report only a change of members.
-        if any(m[0] in ("group", "domain") for m in moved):
+        if "group" in keys or "domain" in keys:
             members = [str(m) for m in _list(av.get("group_members"))]
             if sorted(map(str, _list(bv.get("group_members")))) == sorted(members):
                 moved = [
@@ -663,14 +666,17 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
                     for m in moved
                     if m[0] != "group" and not _renumbered(m[:3], before, after, members)
                 ]
+                keys = [m[0] for m in moved]
         if moved:
             d.entries.append((name, "changed", moved))
-            keys = {m[0] for m in moved}
             for key in ("dma_ops", "domain", "default_domain", "group", "iommu", "context"):
                 if key in keys:
                     d.count(key)
                     break
-    pb, pa = _partition(before), _partition(after)
+    # Both sides' groups copied from one snapshot of the group stage (a what-if that kept
+    # them, resolve.Grouping): the same partition, and no stage after it moves members.
+    shared = before.grouping is not None and before.grouping is after.grouping
+    pb, pa = (set(), set()) if shared else (_partition(before), _partition(after))
     # A group gone from one side that overlaps several groups of the other was split
     # (before -> after) or merged (after <- before).
     for gone, other, verb, key in (
