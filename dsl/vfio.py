@@ -114,8 +114,9 @@ def viability(res: Resolution) -> None:
     """Each device's `vfio`: whether VFIO can use its group (where something in it is
     bound to vfio-pci), with a warning naming what spoils it."""
     modern = res.platform.since(DMA_OWNERSHIP)
+    bound_to_vfio = {name for name, b in res.bound.items() if b.driver == "vfio-pci"}
     for group in res.groups:
-        users = [m for m in group.members if _driver(res, m) == "vfio-pci"]
+        users = [m for m in group.members if m in bound_to_vfio]
         # what spoils a group matters only to a group VFIO would use
         spoilers = (
             [(m, why) for m in group.members if (why := _spoils(res, m, modern))] if users else []
