@@ -72,7 +72,8 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 list(group.members),
                 group.default_reason,
             )
-            _name_default(res, dom, group, named)
+            if named:
+                _name_default(res, dom, group, named)
             created[group.id] = dom
             res.domains[dom.name] = dom
             if not alloc.take(dom):
