@@ -113,12 +113,7 @@ def _decode(value: Any, name: str, classes: tuple[type[Node], ...]) -> Any:
         return tuple([_decode(v, name, classes) for v in value[1:]])
     if tag == FOREIGN_SPAN:
         return Span(*value[1:])
-    cls = classes[tag]
-    node = object.__new__(cls)  # the fields as stored, without re-running __init__
-    node.__dict__.update(
-        zip(cls._fields, [_decode(v, name, classes) for v in value[1:]], strict=True)
-    )
-    return node
+    return classes[tag](*[_decode(v, name, classes) for v in value[1:]])
 
 
 # -- the cache ----------------------------------------------------------------------------------
