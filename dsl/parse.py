@@ -1000,13 +1000,9 @@ def _moved(value: Any, lines: int) -> Any:
         )
     if kind is tuple:
         return tuple([v if type(v) in _LEAVES else _moved(v, lines) for v in value])
-    if isinstance(value, Node):
-        # a copy with every field moved, without re-running __init__
-        moved = object.__new__(kind)
-        moved.__dict__.update(
-            {n: v if type(v) in _LEAVES else _moved(v, lines) for n, v in value.__dict__.items()}
-        )
-        return moved
+    if isinstance(value, Node):  # a copy with every field moved
+        fields = [getattr(value, n) for n in kind._fields]
+        return kind(*[v if type(v) in _LEAVES else _moved(v, lines) for v in fields])
     if kind is Diagnostic:
         return dataclasses.replace(
             value,
