@@ -273,6 +273,9 @@ class Loader:
             self.result.partial = True
             if diag.code == "E124" and link_target(path) is None:  # quote the line, if we may
                 self.result.sources.add(display, path.read_bytes().decode("utf-8", "replace"))
+                # the file behind the quoted text, as for an include: a stored verdict
+                # reads it again to quote the same line (resultcache.py)
+                self.result.paths[display] = Path(os.path.realpath(path))
             return
         assert text is not None
         self._load(text, display, path)

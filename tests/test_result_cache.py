@@ -11,7 +11,7 @@ import pytest
 from iommu_rules import parsecache, resultcache
 from iommu_rules.loader import forget_parsed
 
-from conftest import EXAMPLES, run_cli
+from conftest import EXAMPLES, GOLDEN, run_cli
 
 BOARD = """\
 include "std/linux"
@@ -120,3 +120,18 @@ def test_examples_check_the_same_from_the_verdict(
     for example in sorted(EXAMPLES.glob("*.iommu"))[:8]:
         first = outputs("check", str(example))
         assert outputs("check", str(example)) == first, example.name
+
+
+def test_every_golden_mistake_checks_the_same_from_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored verdict quotes the same lines as the check that stored it, for files that
+    did not load too (a file that is not UTF-8 is quoted with its bad bytes replaced)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(parsecache.ENV_OFF, raising=False)
+    cases = sorted((GOLDEN / "diagnostics").glob("*.iommu"))
+    assert len(cases) >= 20
+    monkeypatch.chdir(GOLDEN / "diagnostics")
+    for case in cases:
+        first = outputs("check", "--color", "never", case.name)
+        assert outputs("check", "--color", "never", case.name) == first, case.name
