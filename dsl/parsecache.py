@@ -113,7 +113,10 @@ def _decode(value: Any, name: str, classes: tuple[type[Node], ...]) -> Any:
         return tuple([_decode(v, name, classes) for v in value[1:]])
     if tag == FOREIGN_SPAN:
         return Span(*value[1:])
-    return classes[tag](*[_decode(v, name, classes) for v in value[1:]])
+    cls = classes[tag]
+    if len(value) != len(cls._fields) + 1:  # a damaged record: never let defaults fill it
+        raise ValueError(f"a {cls.__name__} of {len(value) - 1} fields")
+    return cls(*[_decode(v, name, classes) for v in value[1:]])
 
 
 # -- the cache ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ broken entry is parsed again; writers never leave half an entry; --no-cache writ
 
 from __future__ import annotations
 
+import marshal
 import os
 import subprocess
 import sys
@@ -66,7 +67,13 @@ def test_a_file_with_problems_is_not_cached(cache: Path) -> None:
     assert not cache.exists() or not list(cache.glob("*.tree"))
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "other-format"])
+def _short_record(data: bytes) -> bytes:
+    """The entry with its file record one field short (the fields after have defaults)."""
+    record = marshal.loads(data[len(parsecache.FORMAT) :])
+    return parsecache.FORMAT + marshal.dumps(record[:-1])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "other-format", "short-record"])
 def test_a_broken_entry_is_parsed_again(cache: Path, damage: str) -> None:
     path = EXAMPLES / "jetson-tk1.iommu"
     text = path.read_text()
@@ -78,6 +85,7 @@ def test_a_broken_entry_is_parsed_again(cache: Path, damage: str) -> None:
             "truncate": data[: len(data) // 2],
             "garbage": parsecache.FORMAT + os.urandom(200),
             "other-format": b"iommu-rules tree 0\n" + data[len(parsecache.FORMAT) :],
+            "short-record": _short_record(data),
         }[damage]
     )
     assert parsecache.load(text, str(path)) is None
