@@ -572,13 +572,14 @@ def _asked(
     answer for the whole board (its arch, a PHB, an arm32 mapping, a driver flag) are left out
     where it is no: a 10k-device board would ask each of them 10,000 times for nothing."""
     plat = res.platform
-    arm32 = [d for d in res.domains.values() if not d.failed and d.origin is Origin.ARM32]
     can: dict[Callable[[Case], Decision | None], bool] = {
         _disabled: any(d.disabled for d in res.model.devices.values()),
         _no_dma_api: any(f in flags for flags in res.driver.values() for f in NO_DMA_API),
         _s390_arch: plat.arch == "s390" and not plat.since(S390_DMA_IOMMU),
         _tce_ops: first_phb is not None,
-        _arm32_mapping: bool(arm32),
+        _arm32_mapping: any(
+            d.origin is Origin.ARM32 and not d.failed for d in res.domains.values()
+        ),
         _driver_mapping: any(d.arm_mapping and not d.failed for d in res.domains.values()),
         _stale_mapping: bool(kept),
         _detached_mapping: bool(detached),
