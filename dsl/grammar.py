@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .lalr import Parser
 
 _lock = threading.Lock()
-TABLES_FORMAT = 2  # bump when the cached table layout changes
+TABLES_FORMAT = 3  # bump when the cached table layout changes
 
 
 def grammar_text() -> str:

@@ -1,14 +1,18 @@
-"""The LALR driver's generated reducers build the trees its general reducer builds.
+"""The LALR driver's shortcuts build the trees lark's tree builder would.
 
-Most rules reduce through straight-line code generated per rule (lalr._reducer), a
-shortcut the general closure does not take; both must give the same nodes, children
-and positions on every shipped file, broken input included.
+Most rules reduce through straight-line code generated per rule (lalr._reducer); a rule
+of one symbol hands it up without making a node, an inlined `_rule` is spliced only
+where it made one, and a list grows its node in place. The reference is the general
+reducer doing what lark does (a node for every rule, every inlined child spliced): both
+must give the same nodes, children and positions on every shipped file, broken input
+included; and where lark's own parser reads a file, its tree is ours but for positions.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +41,16 @@ def _parse(parser: lalr.Parser, text: str) -> object:
 
 FAST = lalr.Parser(tables())
 GENERAL = lalr.Parser(tables())
-GENERAL.rules = [(r["size"], lalr._general_reducer(r), r["origin"]) for r in tables()["rules"]]
+GENERAL.rules = [
+    (
+        r["size"],
+        lalr._general_reducer(
+            r, [lalr.SPLICE if inlined else lalr.KEEP for _, inlined, _, _ in r["plan"]], lalr.Raw
+        ),
+        r["origin"],
+    )
+    for r in tables()["rules"]
+]
 FILES = sorted(
     [
         *EXAMPLES.rglob("*.iommu"),
@@ -52,11 +65,56 @@ def test_most_rules_take_the_generated_path() -> None:
     assert len(generated) > len(FAST.rules) // 2
 
 
+def test_the_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a device's properties are handed up as they are (no `_device_prop` node), its
+    # property list is one node however long, and the tree is the reference's
+    handed_up = {origin for _, reduce, origin in FAST.rules if reduce is None}
+    assert handed_up >= {"_device_prop", "_item", "number"}
+    made: list[str] = []
+    init = lalr.Raw.__init__
+
+    def watch(self: lalr.Raw, data: str, *rest: Any) -> None:
+        made.append(data)
+        init(self, data, *rest)
+
+    monkeypatch.setattr(lalr.Raw, "__init__", watch)
+    text = 'device a: "x" { tags gpu dma-mask 32 coherent untrusted probe-order 3 }'
+    fast = _parse(FAST, text)
+    mine = list(made)
+    assert fast == _parse(GENERAL, text)
+    assert made.count("_device_prop") == 5  # the reference makes one for each property
+    assert "_device_prop" not in mine
+    assert len([m for m in mine if m.startswith("__device")]) == 1
+
+
 def test_every_shipped_file_parses_to_the_same_tree() -> None:
     assert len(FILES) > 50
     for path in FILES:
         text = path.read_text(errors="replace")
         assert _parse(FAST, text) == _parse(GENERAL, text), path
+
+
+def test_lark_builds_the_same_tree_where_it_parses() -> None:
+    from lark import Token, Tree
+
+    from iommu_rules.grammar import lark_grammar
+
+    def plain(node: Any) -> object:
+        if isinstance(node, (Tree, lalr.Raw)):
+            return (str(node.data), [plain(c) for c in node.children])
+        return None if node is None else (str(node), str(node.type))
+
+    lark, read = lark_grammar(), 0
+    for path in FILES:
+        text = normalize_text(path.read_text(errors="replace"))
+        try:
+            theirs = lark.parse(text)
+        except Exception:  # lark's lexer knows no soft keywords (`device dma: ...`)
+            continue
+        assert isinstance(theirs, Tree) and not isinstance(theirs, Token)
+        assert plain(FAST.parse(text)) == plain(theirs), path
+        read += 1
+    assert read > 30
 
 
 @settings(max_examples=200, deadline=None)
