@@ -280,37 +280,41 @@ class Grouper:
         for u, _v, data in self.graph.edges(data=True):
             if u in comp_of:
                 reasons.setdefault(comp_of[u], []).append(data["reason"])
+        devices, results = self.model.devices, self.res.devices
         for gid, (members, bridges) in enumerate(comps):
             first = members[0]
-            iommu = self.res.devices[first].iommu or ""
+            iommu = results[first].iommu or ""
             # One reason per distinct fact, even where it links several pairs.
-            unique = {(r.text, r.span): r for r in reasons.get(gid, [])}
-            edges = sorted(unique.values(), key=lambda r: (r.text, r.span or NO_SPAN))
+            edges: list[Reason] = []
+            if gid in reasons:
+                unique = {(r.text, r.span): r for r in reasons[gid]}
+                edges = sorted(unique.values(), key=lambda r: (r.text, r.span or NO_SPAN))
             if len(members) == 1 and not edges and first in self.pci_alone:
                 why = self.pci_alone[first]
             elif len(members) == 1 and not edges:
                 inst = self.model.iommus[iommu]
-                where, source = inst.driver.alone(self.res, self.model.devices[first], inst)
+                where, source = inst.driver.alone(self.res, devices[first], inst)
                 why = Reason(f"'{first}' is alone in {where}", None, source)
             else:
                 why = Reason(f"{len(members)} devices share group {gid}", None, None, tuple(edges))
-            kinds = {m for m in members if self.model.devices[m].bridge is not None}
-            group = Group(gid, iommu, members, why, bridges=sorted(kinds | set(bridges)))
-            soc_names = {
-                g.name
-                for g, _ in self.soc_groups(self.model.iommus[iommu])
-                for m in members
-                for link in self.model.devices[m].iommus
-                for s in link.streams
-                if str(s.value) in {str(x) for x in g.members}
-            }
-            group.name = sorted(soc_names)[0] if soc_names else None
-            for m in members:
-                if m in self.failed:
-                    group.failed = True
+            kinds = {m for m in members if devices[m].bridge is not None}
+            group = Group(gid, iommu, members, why, bridges=sorted(kinds.union(bridges)))
+            soc = self.soc_groups(self.model.iommus[iommu])
+            if soc:
+                soc_names = {
+                    g.name
+                    for g, _ in soc
+                    for m in members
+                    for link in devices[m].iommus
+                    for s in link.streams
+                    if str(s.value) in {str(x) for x in g.members}
+                }
+                group.name = min(soc_names) if soc_names else None
+            if self.failed:
+                group.failed = any(m in self.failed for m in members)
             self.res.groups.append(group)
             for m in members:
-                self.res.devices[m].group = gid
+                results[m].group = gid
 
 
 def build_groups(res: Resolution) -> None:

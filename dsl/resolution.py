@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from .built import Built
     from .model import Domain as ModelDomain
 
+# What a group's default domain, or the system's, is until the stage deciding it has run;
+# one reason for all (reasons are frozen), not one made per group
+NOT_DECIDED = Reason("not decided")
+
 
 @dataclass
 class Group:
@@ -26,7 +30,7 @@ class Group:
     name: str | None = None  # SoC group name (sysfs iommu_group/name)
     bridges: list[str] = field(default_factory=list)
     default: DomainType | None = None  # None: no default domain
-    default_reason: Reason = field(default_factory=lambda: Reason("not decided"))
+    default_reason: Reason = NOT_DECIDED
     failed: bool = False  # the kernel refused: members are unwound from the IOMMU
 
 
@@ -121,7 +125,7 @@ class Resolution:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # kernel log lines this boot prints
     global_default: DomainType = DomainType.DMA
-    global_reason: Reason = field(default_factory=lambda: Reason("not decided"))
+    global_reason: Reason = NOT_DECIDED
     rule_hits: dict[int, int] = field(default_factory=dict)  # rule index -> devices matched
     expectations: list[Checked] = field(default_factory=list)
     # device -> driver flag -> who says the driver does that (the device, or a pack's rule)
