@@ -380,7 +380,8 @@ class Parser:
         rules = self.rules
         candidates = self.candidates
         memo = self._memo
-        state_stack = [self.start_state]
+        state = self.start_state  # the top of state_stack, kept in a local
+        state_stack = [state]
         value_stack: list[Any] = []
         end_state = self.end_state
         scan = _SCAN.match
@@ -398,37 +399,33 @@ class Parser:
                     line += count("\n", pos, start)
                     nl = last
             pos = start
+            actions = states[state]
             if kind is None:
                 if pos < n:
-                    raise _unexpected_char(text, pos, line, pos - nl, self.accepts(state_stack[-1]))
+                    raise _unexpected_char(text, pos, line, pos - nl, self.accepts(state))
                 tok = _new(Tok, ("", "$END", pos, line, pos - nl, line, pos - nl, pos))
+                ttype = "$END"
             else:
                 value = m.group(kind)  # type: ignore[union-attr]
-                actions = states[state_stack[-1]]
                 names = memo.get(value) or candidates(value)
-                ttype = None
-                for cand in names:
-                    if cand in actions:
-                        ttype = cand
+                for ttype in names:  # the first terminal this state accepts, else the first
+                    if ttype in actions:
                         break
-                if ttype is None:
+                else:
                     if not names:
-                        raise _unexpected_char(
-                            text, pos, line, pos - nl, self.accepts(state_stack[-1])
-                        )
+                        raise _unexpected_char(text, pos, line, pos - nl, self.accepts(state))
                     ttype = names[0]
                 col, end = pos - nl, pos + len(value)
                 tok = _new(Tok, (value, ttype, pos, line, col, line, col + end - pos, end))
                 pos = end
-            # -- feed it
-            ttype = tok.type
+            # -- feed it: reduce until it shifts (the state's actions are at hand)
             while True:
-                actions = states[state_stack[-1]]
                 step = actions.get(ttype)
                 if step is None:
-                    raise UnexpectedToken(tok, self.accepts(state_stack[-1]))
+                    raise UnexpectedToken(tok, self.accepts(state))
                 action, arg = step
                 if action == SHIFT:
+                    state = arg
                     state_stack.append(arg)
                     value_stack.append(tok)
                     break
@@ -442,9 +439,11 @@ class Parser:
                     value_stack.append(reduce(children))
                 else:
                     value_stack.append(reduce([]))
-                state_stack.append(states[state_stack[-1]][origin][1])
-                if ttype == "$END" and state_stack[-1] == end_state:
+                state = states[state_stack[-1]][origin][1]
+                state_stack.append(state)
+                if state == end_state and ttype == "$END":
                     return value_stack[-1]
+                actions = states[state]
 
 
 def _unexpected_char(text: str, pos: int, line: int, col: int, allowed: set[str]) -> Exception:

@@ -68,6 +68,9 @@ def _conditions(
     """Flatten `when` blocks, giving each item its enclosing conditions."""
     stack: list[tuple[str, Iterator[ast.Item], tuple[ast.Condition, ...]]] = []
     for name, item in items:
+        if not isinstance(item, ast.When):  # most items: no block to walk
+            yield name, item, ()
+            continue
         stack.append((name, iter([item]), ()))
         while stack:
             fname, it, conds = stack[-1]
