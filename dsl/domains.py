@@ -120,6 +120,13 @@ class _Deciding:
         self.ruled |= set(self.prefers)
         # what an IOMMU can allocate for a group no member's rule narrows (see `capable`)
         self._capable: dict[str, tuple[set[DomainType], list[Reason]]] = {}
+        # the members whose own facts the kernel's choice reads: untrusted, or a driver's
+        # def_domain_type wish; a group of none of them gets the global default wherever
+        # `plain` says so (see kernel_type)
+        self.particular = set(self.wishes)
+        self.particular |= {d.name for d in res.model.devices.values() if d.untrusted}
+        self._plain: dict[str, bool] = {}
+        self._strict: dict[str, str | None] = {}
 
     def per_device(self, rules: list[ActiveRule]) -> dict[str, ActiveRule]:
         """Later rules win for the same device (later definition on ties)."""
@@ -229,9 +236,25 @@ class _Deciding:
         return types, why
 
     # -- the kernel's choice ------------------------------------------------------------------
+    def plain(self, iommu: str) -> bool:
+        """Whether a group on this IOMMU whose members are not `particular` gets the global
+        default in this kernel: before 6.7 always; from 6.7 unless the driver has a static
+        default domain, ARM_DMA_USE_IOMMU forces identity or IOMMU_DMA is missing (the
+        branches of kernel_type that read no member)."""
+        if iommu not in self._plain:
+            plat = self.res.platform
+            self._plain[iommu] = not plat.since(IDENTITY_WINS) or not (
+                self.res.model.iommus[iommu].driver.static_default
+                or (plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU"))
+                or not plat.enabled("IOMMU_DMA")
+            )
+        return self._plain[iommu]
+
     def kernel_type(self, group: Group) -> tuple[DomainType | None, Reason, bool]:
         """(type, why, hard): hard when a driver or the core insists on it."""
         res = self.res
+        if self.particular.isdisjoint(group.members) and self.plain(group.iommu):
+            return res.global_default, res.global_reason, False
         plat = res.platform
         devs = [res.model.devices[m] for m in group.members]
         arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
@@ -463,7 +486,13 @@ class _Deciding:
         group.default_reason = fwhy
 
     def no_flush_queue(self, iommu: Iommu) -> str | None:
-        """Why a DMA-FQ domain on this IOMMU loses its flush queue, if it does."""
+        """Why a DMA-FQ domain on this IOMMU loses its flush queue, if it does (asked twice
+        for every group; worked out once per IOMMU)."""
+        if iommu.name not in self._strict:
+            self._strict[iommu.name] = self._no_flush_queue(iommu)
+        return self._strict[iommu.name]
+
+    def _no_flush_queue(self, iommu: Iommu) -> str | None:
         if "no-deferred-flush" in iommu.quirks:
             return f"'{iommu.name}' has no deferred flush (quirk no-deferred-flush)"
         plat = self.res.platform

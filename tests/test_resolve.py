@@ -671,3 +671,37 @@ def test_a_def_domain_type_wish_widens_only_its_own_group() -> None:
     _, res = resolved(ARM_SMMU_TWO.replace("KERNEL", "6.1") + "rule y def-domain-type unmanaged\n")
     assert res.devices["y"].values["default_domain"] == "unmanaged"
     assert res.devices["x"].values["default_domain"] not in ("unmanaged", "none")
+
+
+@pytest.mark.parametrize(
+    ("platform", "iommu", "default", "refused"),
+    [
+        # the global default (dma-fq, strict on an arm-smmu): nothing else speaks
+        ("arch arm64; kernel 6.8", "a: arm-smmu { cells 1 }", "dma", False),
+        # no IOMMU_DMA: identity, for every group (iommu_get_default_domain_type)
+        (
+            "arch arm64; kernel 6.8; config IOMMU_DMA = n",
+            "a: arm-smmu { cells 1 }",
+            "identity",
+            False,
+        ),
+        # ARM_DMA_USE_IOMMU forces identity, even with IOMMU_DMA stated
+        ("arch arm; kernel 6.8; config IOMMU_DMA", "a: arm-smmu { cells 1 }", "identity", False),
+        # a driver's static default domain: taken from 6.8, refused in 6.7
+        ("arch powerpc; kernel 6.8; config IOMMU_DMA", "a: fsl-pamu", "platform", False),
+        ("arch powerpc; kernel 6.7; config IOMMU_DMA", "a: fsl-pamu", "None", True),
+    ],
+)
+def test_the_kernel_choice_for_a_group_no_member_fact_speaks_of(
+    platform: str, iommu: str, default: str, refused: bool
+) -> None:
+    """From 6.7 the kernel's choice reads the driver and the config before any member (the
+    resolver gives a group of plain members the global default only where none of these
+    speaks)."""
+    _, res = resolved(
+        f'include "std/linux"\ninclude "std/iommu/fsl-pamu"\n'
+        f"platform {{ {platform}; ram 0x0 size 1G }}\niommu {iommu}\n"
+        'device x: "x" { iommu a sid 1 }\n'
+    )
+    assert str(res.groups[0].default) == default
+    assert any(d.code == "E210" for d in res.errors) == refused
