@@ -569,8 +569,9 @@ def _asked(
     res: Resolution, first_phb: Iommu | None, detached: dict[str, Domain], kept: dict[str, Domain]
 ) -> list[Callable[[Case], Decision | None]]:
     """The deciders that can answer on this board, in their order. Those whose test has one
-    answer for the whole board (its arch, a PHB, an arm32 mapping, a driver flag) are left out
-    where it is no: a 10k-device board would ask each of them 10,000 times for nothing."""
+    answer for the whole board (its arch, a PHB, an arm32 mapping, a driver flag, a group's
+    default domain) are left out where it is no: a 10k-device board would ask each of them
+    10,000 times for nothing."""
     plat = res.platform
     can: dict[Callable[[Case], Decision | None], bool] = {
         _disabled: any(d.disabled for d in res.model.devices.values()),
@@ -583,8 +584,17 @@ def _asked(
         _driver_mapping: any(d.arm_mapping and not d.failed for d in res.domains.values()),
         _stale_mapping: bool(kept),
         _detached_mapping: bool(detached),
+        _blocked: any(g.default is DomainType.BLOCKED for g in res.groups),
+        _faults_unattached: any(
+            g.default is None and _passes_unattached(res, g.iommu) is None for g in res.groups
+        ),
     }
     return [decide for decide in DECIDERS if can.get(decide, True)]
+
+
+def _passes_unattached(res: Resolution, iommu: str) -> str | None:
+    inst = res.model.iommus.get(iommu)
+    return inst.driver.passes_unattached if inst is not None else None
 
 
 def _window_past_aperture(res: Resolution, dom: Domain) -> None:

@@ -705,3 +705,17 @@ def test_the_kernel_choice_for_a_group_no_member_fact_speaks_of(
     )
     assert str(res.groups[0].default) == default
     assert any(d.code == "E210" for d in res.errors) == refused
+
+
+@pytest.mark.parametrize("verb", ["requires", "def-domain-type", "prefers"])
+def test_a_blocked_default_domain_leaves_no_dma_ops(verb: str) -> None:
+    """A group whose default domain is blocked: no DMA works, whatever its IOMMU passes."""
+    _, res = resolved(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\niommu a: arm-smmu-v3\n'
+        'device x: "x" { iommu a sid 1 }\ndevice y: "y" { iommu a sid 2 }\n'
+        f"rule x {verb} blocked\n"
+    )
+    assert str(res.group_of("x").default) == "blocked"
+    assert str(res.devices["x"].values["dma_ops"]) == "none"
+    assert "blocks all DMA" in res.devices["x"].reasons["dma_ops"].text
+    assert str(res.devices["y"].values["dma_ops"]) == "iommu-dma"
