@@ -134,12 +134,14 @@ class Allocator:
             dom.context_reason = Reason(text, None, src)
             used[n] = dom.name
             return True
-        free = [c for c in cands if c not in used]
-        if not free:
+        for free in cands:  # the lowest free one
+            if free not in used:
+                break
+        else:
             self._no_free_context(dom, iommu, tuple(why))
             return False
-        dom.context = free[0]
-        used[free[0]] = dom.name
+        dom.context = free
+        used[free] = dom.name
         dom.context_reason = Reason(f"lowest free context on '{iommu.name}'", None, src, tuple(why))
         return True
 
@@ -158,10 +160,11 @@ class Allocator:
         elif cands is None:  # a global pool, or no context limit
             n = self.next_id(iommu)
         else:
-            free = [c for c in cands if c not in used]
-            if not free:
+            for n in cands:  # the lowest free one
+                if n not in used:
+                    break
+            else:
                 return False
-            n = free[0]
         used[n] = dom.name
         dom.contexts_on[iommu] = n
         return True

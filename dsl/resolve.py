@@ -170,15 +170,24 @@ def _fill(res: Resolution) -> None:
             dres.set("group_members", [], unwound)
             dres.set("iommu", "none", unwound)
             continue
-        dres.set("group", group.id, group.reason)
-        dres.set("group_members", list(group.members), group.reason)
-        dres.set("default_domain", group.default or "none", group.default_reason)
+        # the group's attributes set in two dict updates, not five calls of `set` a device
+        default, default_why = group.default or "none", group.default_reason
+        values, reasons = dres.values, dres.reasons
+        values["group"], reasons["group"] = group.id, group.reason
+        values["group_members"], reasons["group_members"] = list(group.members), group.reason
         dom = res.domains.get(dres.domain or "")
         if dom is None or dom.failed:
-            dres.set("domain_type", group.default or "none", group.default_reason)
-            dres.set("domain", "none", group.default_reason)
-            dres.set("context", "none", group.default_reason)
+            values.update(
+                default_domain=default, domain_type=default, domain="none", context="none"
+            )
+            reasons.update(
+                default_domain=default_why,
+                domain_type=default_why,
+                domain=default_why,
+                context=default_why,
+            )
             continue
+        values["default_domain"], reasons["default_domain"] = default, default_why
         why = dom.reason
         if dres.name in shared.get(dom.name, ()):
             spec = specs[dom.name]
