@@ -233,6 +233,8 @@ class Iommu(Node):
     def withheld_text(self, used: Collection[int] = ()) -> str:
         """', context 7 reserved to emulate bypass' for each withheld context not in USED,
         to follow a count of contexts in a message."""
+        if not (self.reserved or self.secure) and self.bypass_context is None:
+            return ""  # nothing withheld (asked at every failed allocation)
         return "".join(
             f", context {i} {why}" for i, why in self.withheld().items() if i not in used
         )

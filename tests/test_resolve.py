@@ -719,3 +719,21 @@ def test_a_blocked_default_domain_leaves_no_dma_ops(verb: str) -> None:
     assert str(res.devices["x"].values["dma_ops"]) == "none"
     assert "blocks all DMA" in res.devices["x"].reasons["dma_ops"].text
     assert str(res.devices["y"].values["dma_ops"]) == "iommu-dma"
+
+
+def test_withheld_contexts_are_skipped_and_named_in_every_allocation() -> None:
+    """Firmware-reserved and secure banks are never handed out: each allocation's why names
+    them, and the exhausted IOMMU's error counts them as withheld."""
+    board = Board.from_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu a: arm-smmu { contexts 4; reserved 0; secure 1 }\n"
+        + "".join(f'device {n}: "{n}" {{ iommu a sid {i} }}\n' for i, n in enumerate("xyz", 1))
+    )
+    res = board.resolution
+    assert [res.devices[n].values["context"] for n in "xyz"] == [2, 3, "none"]
+    for name in "xy":
+        why = board.why(f"{name}.context").text()
+        assert "context 0 is reserved by firmware" in why
+        assert "context 1 is secure and never handed out" in why
+    (full,) = [d.message for d in res.diagnostics if "no free context" in d.message]
+    assert "(2 of 4 in use, context 0 reserved by firmware, context 1 secure)" in full
