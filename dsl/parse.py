@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from . import ast
@@ -1000,20 +1001,35 @@ def statements(text: str) -> list[Statement]:
 _LEAVES = frozenset({str, int, bool, type(None)})  # what a move leaves as it is
 
 
+# each node class's fields, read in one call (a paste in the editor moves every node below)
+_FIELDS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _fields_of(kind: type[Node]) -> Callable[[Any], tuple[Any, ...]]:
+    names = kind._fields
+    if len(names) > 1:
+        return attrgetter(*names)  # a tuple of the values
+    if names:
+        one = attrgetter(names[0])
+        return lambda node: (one(node),)
+    return lambda node: ()
+
+
 def _moved(value: Any, lines: int) -> Any:
     """The same syntax (nodes, diagnostics, spans) ``lines`` lines further down."""
     kind = type(value)
     if kind is Span:
-        if not value.line:
+        file, line, col, end_line, end_col = value
+        if not line:
             return value
-        return Span(
-            value.file, value.line + lines, value.col, value.end_line + lines, value.end_col
-        )
+        return _tuple_new(Span, (file, line + lines, col, end_line + lines, end_col))
     if kind is tuple:
         return tuple([v if type(v) in _LEAVES else _moved(v, lines) for v in value])
     if isinstance(value, Node):  # a copy with every field moved
-        fields = [getattr(value, n) for n in kind._fields]
-        return kind(*[v if type(v) in _LEAVES else _moved(v, lines) for v in fields])
+        get = _FIELDS.get(kind)
+        if get is None:
+            get = _FIELDS[kind] = _fields_of(kind)
+        return kind(*[v if type(v) in _LEAVES else _moved(v, lines) for v in get(value)])
     if kind is Diagnostic:
         return dataclasses.replace(
             value,
