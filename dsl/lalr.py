@@ -45,21 +45,22 @@ class UnexpectedToken(Exception):
         self.column = token.column
 
 
-# One match per token: the whitespace and comments before it, then the token itself
-# (none at the end of the text, or where no token starts).
-_SCAN = re.compile(
+# The whitespace and comments before each token, then the token (empty at the end of the
+# text, or where no token starts): read for a whole chunk of lines at once by findall, in C.
+_TOKENS = re.compile(
     r"""
-    (?:[ \t\f\r\n]+|\#[^\n]*)*
-    (?:
-      (?P<STRING>"(?:[^"\\\n]|\\.)*")
-    | (?P<PCI>(?:[0-9a-fA-F*]{4}:)?[0-9a-fA-F*]{2}:[0-9a-fA-F*]{2}\.[0-7*])
-    | (?P<NUMBER>0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+(?:\.[0-9]+)?|[KMGT])?)
-    | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)
-    | (?P<OP>\.\.|==|!=|>=|<=|[{}()\[\]:;,.+=<>])
+    ((?:[ \t\f\r\n]+|\#[^\n]*)*)
+    (
+      "(?:[^"\\\n]|\\.)*"
+    | (?:[0-9a-fA-F*]{4}:)?[0-9a-fA-F*]{2}:[0-9a-fA-F*]{2}\.[0-7*]
+    | 0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+(?:\.[0-9]+)?|[KMGT])?
+    | [A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*
+    | \.\.|==|!=|>=|<=|[{}()\[\]:;,.+=<>]
     )?
     """,
     re.VERBOSE,
 )
+CHUNK = 1 << 16  # characters read a findall: tokens never span lines, so a chunk ends at one
 
 
 # A token is a named tuple the driver makes with tuple.__new__, one C call: a 10k-device
@@ -384,29 +385,34 @@ class Parser:
         state_stack = [state]
         value_stack: list[Any] = []
         end_state = self.end_state
-        scan = _SCAN.match
         # the line's number and where the newline before it is: a column is pos - nl
         pos, line, nl, n = 0, 1, -1, len(text)
-        rfind, count = text.rfind, text.count
+        findall = _TOKENS.findall
+        chunk_end = 0
+        tokens: list[tuple[str, str]] = []
+        i = 0
         while True:
             # -- next token
-            m = scan(text, pos)
-            kind = m.lastgroup  # type: ignore[union-attr]
-            start = m.start(kind) if kind else m.end()  # type: ignore[union-attr]
-            if start > pos:
-                last = rfind("\n", pos, start)
-                if last >= 0:
-                    line += count("\n", pos, start)
-                    nl = last
-            pos = start
+            if i == len(tokens):  # the next chunk of whole lines
+                end = text.find("\n", chunk_end + CHUNK)
+                chunk_end = n if end < 0 else end + 1
+                tokens, i = findall(text, pos, chunk_end), 0
+            ws, value = tokens[i]
+            i += 1
+            if ws:
+                if "\n" in ws:
+                    line += ws.count("\n")
+                    nl = pos + ws.rfind("\n")
+                pos += len(ws)
             actions = states[state]
-            if kind is None:
+            if not value:
                 if pos < n:
+                    if pos == chunk_end:
+                        continue  # the chunk ends: read on
                     raise _unexpected_char(text, pos, line, pos - nl, self.accepts(state))
                 tok = _new(Tok, ("", "$END", pos, line, pos - nl, line, pos - nl, pos))
                 ttype = "$END"
             else:
-                value = m.group(kind)  # type: ignore[union-attr]
                 names = memo.get(value) or candidates(value)
                 for ttype in names:  # the first terminal this state accepts, else the first
                     if ttype in actions:

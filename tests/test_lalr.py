@@ -117,6 +117,19 @@ def test_lark_builds_the_same_tree_where_it_parses() -> None:
     assert read > 30
 
 
+def test_reading_line_by_line_gives_the_same_trees_and_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the lexer reads the text a chunk of whole lines at a time; a chunk of one line is
+    # the most boundaries a text can have: the same trees, positions and errors
+    texts = [path.read_text(errors="replace") for path in FILES]
+    texts += [t[: len(t) // 2] + c + t[len(t) // 2 :] for t in texts[:40] for c in ("@", "\n#x\n")]
+    whole = [_parse(FAST, t) for t in texts]
+    assert any(isinstance(w, tuple) and w[0] == "UnexpectedCharacters" for w in whole)
+    monkeypatch.setattr(lalr, "CHUNK", 1)
+    assert [_parse(FAST, t) for t in texts] == whole
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(FILES), st.integers(0, 10_000), st.integers(0, 40))
 def test_a_cut_file_parses_to_the_same_tree_or_error(path: Any, at: int, length: int) -> None:
