@@ -196,6 +196,26 @@ def test_diagnostics_as_you_type_are_checks(board: Path) -> None:
     session(board, body)
 
 
+def test_columns_after_a_character_outside_ascii_count_utf16_units(board: Path) -> None:
+    """The client counts UTF-16 units: a character beyond the BMP before a problem on its
+    line moves the range by two, one of 'é' by one."""
+    text = BOARD.replace('"vendor,dc"', '"vendor,dc\U0001f600é"').replace(
+        "smmu sid 0x11", "smu sid 0x11"
+    )
+
+    async def body(ed: Editor) -> None:
+        uri = await ed.open("board.iommu", text)
+        (d,) = await ed.diagnostics(uri)
+        (board / "wide.iommu").write_text(text)
+        (checked,) = _check_json(board / "wide.iommu")
+        assert d.code == checked["code"] == "E104"
+        # the checked column counts characters: the emoji is one there, two units here
+        assert d.range.start.character == checked["span"]["col"] - 1 + 1
+        assert d.range.end.character == checked["span"]["end_col"] - 1 + 1
+
+    session(board, body)
+
+
 def _check_json(path: Path) -> list[dict[str, Any]]:
     import json
 
