@@ -81,10 +81,14 @@ def remember_parsed(text: str, name: str, result: ParseResult) -> None:
 
 
 def forget_parsed() -> None:
-    """Empty the parse memo: benchmarks time a cold parse."""
+    """Empty the parse memo and the parser's word memo: benchmarks time a cold parse, as
+    the first `check` of a process makes it."""
+    from .grammar import parser
+
     with _PARSED.lock:
         _PARSED.entries.clear()
         _PARSED.size = 0
+    parser().forget()
 
 
 @dataclass

@@ -137,3 +137,16 @@ def test_a_cut_file_parses_to_the_same_tree_or_error(path: Any, at: int, length:
     at %= len(text) + 1
     cut = text[:at] + text[at + length :]
     assert _parse(FAST, cut) == _parse(GENERAL, cut)
+
+
+def test_forgetting_the_parse_memos_starts_a_parse_cold() -> None:
+    # benchmarks time a cold parse: the loader's memo and the parser's word memo go
+    from iommu_rules.grammar import parser
+    from iommu_rules.loader import forget_parsed
+
+    text = FILES[0].read_text(errors="replace")
+    before = _parse(parser(), text)
+    assert parser()._memo
+    forget_parsed()
+    assert not parser()._memo
+    assert _parse(parser(), text) == before
