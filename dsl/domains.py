@@ -127,6 +127,9 @@ class _Deciding:
         self.particular |= {d.name for d in res.model.devices.values() if d.untrusted}
         self._plain: dict[str, bool] = {}
         self._strict: dict[str, str | None] = {}
+        # ARM_DMA_USE_IOMMU's arch code forces identity from 6.7 (kernel_type, plain)
+        plat = res.platform
+        self.arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
 
     def per_device(self, rules: list[ActiveRule]) -> dict[str, ActiveRule]:
         """Later rules win for the same device (later definition on ties)."""
@@ -245,7 +248,7 @@ class _Deciding:
             plat = self.res.platform
             self._plain[iommu] = not plat.since(IDENTITY_WINS) or not (
                 self.res.model.iommus[iommu].driver.static_default
-                or (plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU"))
+                or self.arm32
                 or not plat.enabled("IOMMU_DMA")
             )
         return self._plain[iommu]
@@ -257,7 +260,7 @@ class _Deciding:
             return res.global_default, res.global_reason, False
         plat = res.platform
         devs = [res.model.devices[m] for m in group.members]
-        arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
+        arm32 = self.arm32
         untrusted = [d for d in devs if d.untrusted]
         wishes = [(d, self.wishes[d.name]) for d in devs if d.name in self.wishes]
         gid = group.id
