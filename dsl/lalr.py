@@ -194,9 +194,9 @@ def _reducer(data: dict[str, Any], modes: list[int], node: type[Raw]) -> Callabl
     code for the common shapes (150,000 reductions on a 10k-device board), the
     general closure for the rest. ``node`` is the class of the nodes it makes."""
     plan = data["plan"]
-    general = _general_reducer(data, modes, node)
     if passes_child(data):
         return itemgetter(plan[0][0])  # the one kept child itself
+    general = _general_reducer(data, modes, node)
     if data["append_none"] or any(p[2] for p in plan) or not data["size"] or data["expand1"]:
         return general
     # Kept children in order; an inlined `_rule` child gives its children (the first one's
