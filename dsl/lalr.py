@@ -296,6 +296,66 @@ def _general_reducer(
 SHIFT, REDUCE = 0, 1
 
 
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """The characters a non-empty match of ``pattern`` can start with, from ``re``'s own parse of
+    it; None where any could, or where the pattern uses what this reading leaves out
+    (classes like ``\\w``, negation, anchors, lookarounds, case folding): None is always
+    a safe answer, as the caller then tries the pattern on every word."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        parsed = _parser.parse(pattern)
+    except Exception:  # another Python's internals: read nothing
+        return None
+    if parsed.state.flags & (re.IGNORECASE | re.LOCALE):
+        return None
+    found = _first(parsed.data)
+    return None if found is None else frozenset(found[0])
+
+
+_NESTS = ("SUBPATTERN", "ATOMIC_GROUP", "MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
+def _first(items: Any) -> tuple[set[str], bool] | None:
+    """(the characters a match of this sequence can start with, whether it can be empty),
+    or None for any character."""
+    chars: set[str] = set()
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            first, empty = {chr(arg)}, False
+        elif name == "IN":
+            first, empty = set(), False
+            for item, value in arg:
+                if str(item) == "LITERAL":
+                    first.add(chr(value))
+                elif str(item) == "RANGE":
+                    first.update(map(chr, range(value[0], value[1] + 1)))
+                else:  # NEGATE, CATEGORY
+                    return None
+        elif name in _NESTS:
+            if name == "SUBPATTERN" and arg[1] & (re.IGNORECASE | re.LOCALE):
+                return None
+            got = _first(arg if name == "ATOMIC_GROUP" else arg[-1])
+            if got is None:
+                return None
+            first, empty = got[0], got[1] or (name.endswith("REPEAT") and arg[0] == 0)
+        elif name == "BRANCH":
+            first, empty = set(), False
+            for alternative in arg[1]:
+                got = _first(alternative)
+                if got is None:
+                    return None
+                first |= got[0]
+                empty = empty or got[1]
+        else:  # ANY, NOT_LITERAL, anchors, lookarounds, group references
+            return None
+        chars |= first
+        if not empty:
+            return chars, False
+    return chars, True
+
+
 def tables_from_lark(lark: Any) -> dict[str, Any]:
     """Everything the driver needs from lark's compiled grammar, as plain data."""
     from lark.lexer import PatternStr
@@ -339,7 +399,11 @@ class Parser:
         self.end_state: int = tables["end"]
         self.literals: dict[str, str] = tables["literals"]
         self.patterns = [(name, re.compile(rx)) for name, rx in tables["patterns"]]
+        self._firsts = [first_chars(rx) for _name, rx in tables["patterns"]]
         self._memo: dict[str, tuple[str, ...]] = {}
+        # the patterns a word starting with a character can match, by that character: a
+        # new word tries 3 of the 13 (a name, a hex number), not all of them
+        self._by_first: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
         # each rule's (size, reducer, left-hand side): one lookup a reduction; no reducer
         # for a rule of one symbol that hands it up as it is
         modes, mixed = splice_modes(tables["rules"])
@@ -359,7 +423,14 @@ class Parser:
         found = self._memo.get(text)
         if found is None:
             names = [self.literals[text]] if text in self.literals else []
-            names += [name for name, rx in self.patterns if rx.fullmatch(text)]
+            patterns = self._by_first.get(text[:1])
+            if patterns is None:
+                patterns = self._by_first[text[:1]] = [
+                    pattern
+                    for pattern, first in zip(self.patterns, self._firsts, strict=True)
+                    if first is None or not text or text[:1] in first
+                ]
+            names += [name for name, rx in patterns if rx.fullmatch(text)]
             found = tuple(names)
             if len(self._memo) < 50_000:
                 self._memo[text] = found

@@ -150,3 +150,51 @@ def test_forgetting_the_parse_memos_starts_a_parse_cold() -> None:
     forget_parsed()
     assert not parser()._memo
     assert _parse(parser(), text) == before
+
+
+@pytest.mark.parametrize(("name", "pattern"), tables()["patterns"])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_a_terminal_match_starts_with_a_character_its_first_set_holds(
+    name: str, pattern: str, data: st.DataObject
+) -> None:
+    # a new word tries only the patterns its first character allows: a set that misses a
+    # character would make that word unreadable as the terminal
+    first = lalr.first_chars(pattern)
+    word = data.draw(st.from_regex(pattern, fullmatch=True).filter(bool))
+    assert first is None or word[0] in first, (name, word)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "first"),
+    [
+        ("ab|c", "ac"),
+        ("a*b?[x-z]", "abxyz"),
+        ("(?:a{0,2}|)b", "ab"),
+        ('"([^"]|x)*"', '"'),
+        ("(?i:a)b", None),
+        ("(?i)ab", None),
+        (r"\w+", None),
+        ("[^a]b", None),
+        (".b", None),
+        ("(?=a)a", None),
+        ("a*", "a"),  # the empty match has no first character; words are never empty
+    ],
+)
+def test_first_chars_reads_what_it_can_and_gives_up_on_the_rest(
+    pattern: str, first: str | None
+) -> None:
+    found = lalr.first_chars(pattern)
+    assert (None if found is None else "".join(sorted(found))) == first
+
+
+def test_a_new_word_gets_the_terminals_every_pattern_would_give() -> None:
+    parser = lalr.Parser(tables())
+    words = ["dev1", "0x1f", "00:1f.0", "*:*.*", "CONFIG_X", "y", "has", "1.2.3", "4K", "_x"]
+    words += ["==", "<", '"s"', "a-b", "ab", "0", "9"]
+    for word in words:
+        everything = [name for name, rx in parser.patterns if rx.fullmatch(word)]
+        assert (
+            list(parser.candidates(word))
+            == ([parser.literals[word]] if word in parser.literals else []) + everything
+        ), word
