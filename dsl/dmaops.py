@@ -131,9 +131,7 @@ def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[DmaOps, Reason]:
     bits = dev.dma_mask or 32
     lo, hi, limited, reach_why = _reach(dev)
     top = res.platform.ram_top
-    if top == 0 or all(
-        lo <= base and base + size <= hi for base, size, _ in res.model.platform.ram
-    ):
+    if top == 0 or (lo <= res.platform.ram_base and top <= hi):  # every RAM region
         return DmaOps.DIRECT, Reason(
             "dma-direct: the device reaches all RAM",
             None,
@@ -259,6 +257,7 @@ class Case(NamedTuple):
 
 
 Decision = tuple[DmaOps, Reason]
+_new = tuple.__new__  # a Case in one C call: NamedTuple's own __new__ is Python
 
 
 def _disabled(c: Case) -> Decision | None:
@@ -543,17 +542,21 @@ def dma_ops(res: Resolution) -> None:
                 (detached if d.released else kept)[name] = d
     first_phb = next((i for i in model.iommus.values() if i.driver.arch_dma), None)
     deciders = _asked(res, first_phb, detached, kept)
+    devices, groups, domains = model.devices, res.groups, res.domains
     for dres in res.devices.values():
-        dev = model.devices[dres.name]
-        case = Case(
-            res,
-            dev,
-            dres,
-            res.group_of(dres.name),
-            res.domains.get(dres.domain or ""),
-            detached.get(dev.name),
-            kept.get(dev.name),
-            _tce_phb(model, dev, first_phb),
+        dev = devices[dres.name]
+        case = _new(
+            Case,
+            (
+                res,
+                dev,
+                dres,
+                groups[dres.group] if dres.group is not None else None,
+                domains.get(dres.domain) if dres.domain is not None else None,
+                detached.get(dev.name) if detached else None,
+                kept.get(dev.name) if kept else None,
+                _tce_phb(model, dev, first_phb) if first_phb is not None else None,
+            ),
         )
         for decide in deciders:
             decision = decide(case)

@@ -26,6 +26,9 @@ device dev: "vendor,dev" {{ dma-mask {bits}{extra} }}
         # reaches only that GiB
         ("0x0 size 4G", 32, "; dma-range 0x0 size 0x40000000 bus 0xc0000000", "dma-direct+swiotlb"),
         ("0x0 size 1G", 32, "; dma-range 0x0 size 0x40000000 bus 0xc0000000", "dma-direct"),
+        # a window from 1 GiB: the RAM below it has no bus address (translate_phys_to_dma
+        # fails), so buffers there bounce, though the window reaches past RAM's end
+        ("0x0 size 8G", 64, "; dma-range 0x40000000 size 0x200000000", "dma-direct+swiotlb"),
     ],
 )
 def test_the_dma_ranges_window_limits_what_dma_direct_reaches(
