@@ -190,3 +190,38 @@ def test_unwritable_cache_still_works(tmp_path: Path) -> None:
         "check", str(EXAMPLES / "tegra30.iommu"), env={"XDG_CACHE_HOME": str(blocker)}
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_run_that_ends_pauses_the_collector_and_gives_it_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A one-shot command runs with the cyclic collector off (its scans of a large board
+    are a sixth of the run) and hands it back on every way out; the REPL, the language
+    server and --watch live on and keep it."""
+    import gc
+
+    from iommu_rules import cli
+    from iommu_rules.commands import check
+
+    seen: list[bool] = []
+    real = check.check
+
+    def spy(args: object) -> object:
+        seen.append(gc.isenabled())
+        return real(args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check, "check", spy)
+    assert cli.main(["check", str(EXAMPLES / "tegra30.iommu")]) == 0
+    assert seen == [False] and gc.isenabled()
+
+    def boom(args: object) -> object:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(check, "check", boom)
+    assert cli.main(["check", str(EXAMPLES / "tegra30.iommu")]) == cli.EXIT_INTERNAL
+    assert gc.isenabled()
+
+    parser = cli.build_parser()
+    for argv in (["repl"], ["lsp"], ["check", "--watch", "b.iommu"], ["test", "--watch", "b"]):
+        assert cli._lives_on(parser.parse_args(argv)), argv
+    assert not cli._lives_on(parser.parse_args(["check", "b.iommu"]))
