@@ -194,6 +194,9 @@ class Grouper:
         for name, devs in self._by_iommu.items():
             iommu = model.iommus[name]
             iommu.driver.device_group(self, iommu, devs)
+        # the PCI search calls back into the grouper, which holds the resolution: let go,
+        # so that reference counting frees a resolution no one holds (no cycle keeps it)
+        self._pci_search = None
         self.number(translated)
 
     def soc_groups(self, iommu: Iommu) -> list[tuple[SocGroup, tuple[Reason, ...]]]:
@@ -276,10 +279,16 @@ class Grouper:
                 comp_of[n] = cid
             for b in bridges:
                 comp_of["bridge:" + b] = cid
+        # Edges in graph.edges()'s order, read off the adjacency: the edge view networkx
+        # caches on the graph refers back to it, a cycle only the collector frees
         reasons: dict[int, list[Reason]] = {}
-        for u, _v, data in self.graph.edges(data=True):
+        seen: set[str] = set()
+        for u, nbrs in self.graph.adjacency():
             if u in comp_of:
-                reasons.setdefault(comp_of[u], []).append(data["reason"])
+                for v, data in nbrs.items():
+                    if v not in seen:
+                        reasons.setdefault(comp_of[u], []).append(data["reason"])
+            seen.add(u)
         devices, results = self.model.devices, self.res.devices
         for gid, (members, bridges) in enumerate(comps):
             first = members[0]

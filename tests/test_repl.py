@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ import pexpect
 import pytest
 
 from iommu_rules.repl.completer import ReplCompleter
-from iommu_rules.repl.session import Session, execute
+from iommu_rules.repl.session import CommandError, Session, execute
 
 from conftest import EXAMPLES, as_unprivileged, run_cli
 
@@ -360,3 +361,50 @@ def test_a_try_that_moves_many_devices_lists_the_first_and_counts_the_rest(
     assert "…" not in full
     # a change that moves few devices is shown whole
     assert "more device" not in execute(session, "try set kernel 6.6").text
+
+
+def test_boards_hold_no_reference_cycles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REPL freezes what each what-if built out of the collector (Session._keep) and
+    the language server collects only in the pauses between edits: both count on
+    reference counting to free a board when another replaces it, which one reference
+    cycle in a board, its model or its resolution defeats (networkx's cached edge view,
+    a closure that calls itself, a callback held by what it calls back). Nothing is
+    frozen here, so a cycle shows as garbage."""
+    from iommu_rules.lsp.analysis import analyse
+
+    monkeypatch.setattr(Session, "_keep", lambda self: None)
+
+    def run() -> int:
+        applied = 0
+        for path in sorted(EXAMPLES.glob("*.iommu")):
+            session = Session()
+            session.load([str(path)])
+            model = session.model()
+            changes = ['set cmdline "iommu.passthrough=1"', "set kernel 5.4"]
+            changes += [f"drop device {next(iter(model.devices))}"]
+            changes += [f"drop iommu {name}" for name in list(model.iommus)[:1]]
+            for change in changes:
+                try:
+                    session.apply(change)
+                    applied += 1
+                except CommandError:
+                    pass
+            execute(session, "ops")
+            execute(session, "undo")
+            text = path.read_text()
+            memo: dict[str, object] = {}
+            for edit in ("", "\n# an edit\n"):
+                analyse(path.as_uri(), str(path), text + edit, {}, memo)  # type: ignore[arg-type]
+        return applied
+
+    run()  # what a first use makes once (imports, caches) is no board's
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assert run() > 60
+        gc.collect()
+        kinds = sorted({type(o).__qualname__ for o in gc.garbage})
+        assert not gc.garbage, f"{len(gc.garbage)} objects in cycles: {kinds[:20]}"
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()

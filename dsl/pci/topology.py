@@ -111,6 +111,12 @@ def ids_of(compatibles: tuple[str, ...]) -> tuple[int | None, int | None, int | 
     return vendor, device, klass
 
 
+def _devfn(f: Function) -> tuple[int, int, str]:
+    """A function's place on its bus: devfn, then bus, then name (no address: last)."""
+    a = f.address
+    return ((a.device << 3) | a.function, a.bus, f.name) if a else (1 << 9, 0, f.name)
+
+
 class Topology:
     """Every PCI function of a board, by name, with its bus and children."""
 
@@ -154,37 +160,40 @@ class Topology:
     def _bridge_types(self) -> dict[str, tuple[PcieType, str]]:
         """Each bridge's type; a `switch-port` is an upstream port where it hangs below a
         root or downstream port, a downstream port below an upstream port."""
-        bridges = self.model.bridges
         out: dict[str, tuple[PcieType, str]] = {}
-
-        def resolve(name: str, depth: int = 0) -> tuple[PcieType, str]:
-            if name in out:
-                return out[name]
-            b = bridges[name]
-            if b.kind in BRIDGE_TYPES:
-                got = (BRIDGE_TYPES[b.kind], f"'{name}' is a {b.kind}")
-            elif b.upstream is None or b.upstream not in bridges or depth > len(bridges):
-                got = (PcieType.UPSTREAM, f"switch port '{name}' has no port above it")
-            else:
-                above, _ = resolve(b.upstream, depth + 1)
-                if above is PcieType.UPSTREAM:
-                    got = (
-                        PcieType.DOWNSTREAM,
-                        f"switch port '{name}' is below upstream port "
-                        f"'{b.upstream}': a downstream port",
-                    )
-                else:
-                    got = (
-                        PcieType.UPSTREAM,
-                        f"switch port '{name}' is below {above.value} "
-                        f"'{b.upstream}': the switch's upstream port",
-                    )
-            out[name] = got
-            return got
-
-        for name in bridges:
-            resolve(name)
+        for name in self.model.bridges:
+            self._bridge_type(name, out)
         return out
+
+    # A method, not a closure calling itself: that closure and its cell are a cycle, which
+    # would keep the topology and its model alive until the collector runs.
+    def _bridge_type(
+        self, name: str, out: dict[str, tuple[PcieType, str]], depth: int = 0
+    ) -> tuple[PcieType, str]:
+        if name in out:
+            return out[name]
+        bridges = self.model.bridges
+        b = bridges[name]
+        if b.kind in BRIDGE_TYPES:
+            got = (BRIDGE_TYPES[b.kind], f"'{name}' is a {b.kind}")
+        elif b.upstream is None or b.upstream not in bridges or depth > len(bridges):
+            got = (PcieType.UPSTREAM, f"switch port '{name}' has no port above it")
+        else:
+            above, _ = self._bridge_type(b.upstream, out, depth + 1)
+            if above is PcieType.UPSTREAM:
+                got = (
+                    PcieType.DOWNSTREAM,
+                    f"switch port '{name}' is below upstream port "
+                    f"'{b.upstream}': a downstream port",
+                )
+            else:
+                got = (
+                    PcieType.UPSTREAM,
+                    f"switch port '{name}' is below {above.value} "
+                    f"'{b.upstream}': the switch's upstream port",
+                )
+        out[name] = got
+        return got
 
     def _function(
         self,
@@ -307,35 +316,30 @@ class Topology:
         a bus by devfn, then each bridge's bus below, depth first."""
         if self._order is not None:
             return self._order
-
-        def key(f: Function) -> tuple[int, int, str]:
-            a = f.address
-            return ((a.device << 3) | a.function, a.bus, f.name) if a else (1 << 9, 0, f.name)
-
         out: list[Function] = []
         seen: set[str] = set()
-
-        def walk(parent: str | None) -> None:
-            level = sorted(self.children.get(parent, []), key=key)
-            if parent is None:
-                level.sort(
-                    key=lambda f: (
-                        (f.address.domain, f.address.bus) if f.address else (1 << 16, 0),
-                        *key(f),
-                    )
-                )
-            for f in level:
-                if f.name not in seen:
-                    seen.add(f.name)
-                    out.append(f)
-            for f in level:
-                if f.bridge is not None:
-                    walk(f.name)
-
-        walk(None)
+        self._walk(None, out, seen)
         out += [f for f in self.functions.values() if f.name not in seen]  # a cycle: E119
         self._order = out
         return out
+
+    # a method, not a closure calling itself (see _bridge_type)
+    def _walk(self, parent: str | None, out: list[Function], seen: set[str]) -> None:
+        level = sorted(self.children.get(parent, []), key=_devfn)
+        if parent is None:
+            level.sort(
+                key=lambda f: (
+                    (f.address.domain, f.address.bus) if f.address else (1 << 16, 0),
+                    *_devfn(f),
+                )
+            )
+        for f in level:
+            if f.name not in seen:
+                seen.add(f.name)
+                out.append(f)
+        for f in level:
+            if f.bridge is not None:
+                self._walk(f.name, out, seen)
 
     def rank(self) -> dict[str, int]:
         """Each function's place in bus order (in_order): sorting the few functions one
