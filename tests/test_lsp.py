@@ -705,3 +705,33 @@ def test_a_pack_included_through_another_is_not_offered_again(tmp_path: Path) ->
     b = analysed(tmp_path, text)
     titles = [x.title for x in code_actions(b, b.display, 1, 1)]
     assert 'Add include "std/soc/tegra"' in titles
+
+
+def test_the_server_collects_in_the_pauses_between_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cyclic collector runs IDLE seconds after the last message, once for a burst, and
+    at once past YOUNG new objects; outside an event loop nothing is scheduled."""
+    import gc
+
+    from iommu_rules.lsp import server
+
+    collected: list[float] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collected.append(asyncio.get_event_loop().time()))
+    monkeypatch.setattr(server, "IDLE", 0.05)
+    ls = server.RulesServer()
+    ls.collect_when_idle()  # no loop: nothing happens
+    assert not collected
+
+    async def burst() -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for _ in range(5):  # a burst of five messages: one collection, IDLE after the last
+            ls.collect_when_idle()
+        await asyncio.sleep(0)
+        assert not collected
+        await asyncio.sleep(0.2)
+        assert len(collected) == 1 and collected[0] - start >= 0.05
+        monkeypatch.setattr(server, "YOUNG", -1)  # past the limit: now, not later
+        ls.collect_when_idle()
+        assert len(collected) == 2 and ls._idle is None
+
+    asyncio.run(burst())
