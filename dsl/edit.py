@@ -185,27 +185,32 @@ def edit_text(
     targets = {_key(root, inc.span): t for inc, t in base.includes.get(root, [])}
     present = {f for f, it in final if id(it) not in brought}
 
-    def visit(items: Sequence[ast.Item]) -> None:
-        for old in items:
-            key = _key(root, old.span)
-            if isinstance(old, ast.Include):
-                target = targets.get(key)
-                if target is not None and target not in present and base.files[target].items:
-                    edits.cut(old.span)  # 'drop include'
-                continue
-            new = now.get(key)
-            if new is None:
-                edits.cut(old.span)
-            elif new == old:
-                continue
-            elif isinstance(old, ast.When) and isinstance(new, ast.When):
-                visit(old.items)
-            elif isinstance(old, ast.Platform | ast.Iommu):
-                _props(edits, old, new, root, pending)
-            else:
-                edits.replace(old.span, _formatted(new, file, edits, old.span))
-
-    visit(file.items)
+    # the file's statements, a changed `when` block's own in their place (a stack, not a
+    # closure calling itself: that is a reference cycle, holding the loaded files until the
+    # collector runs, and the REPL freezes what the collector has not freed)
+    stack: list[Iterator[ast.Item]] = [iter(file.items)]
+    while stack:
+        old = next(stack[-1], None)
+        if old is None:
+            stack.pop()
+            continue
+        key = _key(root, old.span)
+        if isinstance(old, ast.Include):
+            target = targets.get(key)
+            if target is not None and target not in present and base.files[target].items:
+                edits.cut(old.span)  # 'drop include'
+            continue
+        new = now.get(key)
+        if new is None:
+            edits.cut(old.span)
+        elif new == old:
+            continue
+        elif isinstance(old, ast.When) and isinstance(new, ast.When):
+            stack.append(iter(old.items))
+        elif isinstance(old, ast.Platform | ast.Iommu):
+            _props(edits, old, new, root, pending)
+        else:
+            edits.replace(old.span, _formatted(new, file, edits, old.span))
     platforms = [it for it in file.items if isinstance(it, ast.Platform)]
     if pending and platforms:
         for p in pending:

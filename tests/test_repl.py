@@ -363,22 +363,29 @@ def test_a_try_that_moves_many_devices_lists_the_first_and_counts_the_rest(
     assert "more device" not in execute(session, "try set kernel 6.6").text
 
 
-def test_boards_hold_no_reference_cycles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The REPL freezes what each what-if built out of the collector (Session._keep) and
-    the language server collects only in the pauses between edits: both count on
-    reference counting to free a board when another replaces it, which one reference
-    cycle in a board, its model or its resolution defeats (networkx's cached edge view,
-    a closure that calls itself, a callback held by what it calls back). Nothing is
-    frozen here, so a cycle shows as garbage."""
-    from iommu_rules.lsp.analysis import analyse
+def test_boards_hold_no_reference_cycles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Reference counting frees a board when another replaces it (an undone what-if, an
+    edited document) only while nothing in a board, its model, its resolution or what is
+    made from them forms a reference cycle (networkx's cached edge view, a closure that
+    calls itself, a callback held by what it calls back); the language server collects
+    only in the pauses between edits, and the REPL freezes the loaded board out of the
+    collector. Nothing is frozen here, so a cycle shows as garbage."""
+    from lsprotocol import types as lsp
 
-    monkeypatch.setattr(Session, "_keep", lambda self: None)
+    from iommu_rules.lsp.analysis import analyse
+    from iommu_rules.lsp.features import symbols
+    from iommu_rules.lsp.server import RulesServer
+
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    server = RulesServer()
 
     def run() -> int:
         applied = 0
         for path in sorted(EXAMPLES.glob("*.iommu")):
+            copy = tmp_path / path.name
+            shutil.copy(path, copy)
             session = Session()
-            session.load([str(path)])
+            session.load([str(copy)])
             model = session.model()
             changes = ['set cmdline "iommu.passthrough=1"', "set kernel 5.4"]
             changes += [f"drop device {next(iter(model.devices))}"]
@@ -391,10 +398,14 @@ def test_boards_hold_no_reference_cycles(monkeypatch: pytest.MonkeyPatch) -> Non
                     pass
             execute(session, "ops")
             execute(session, "undo")
+            execute(session, "save --changes")  # rewrites the file: edit.edit_text
             text = path.read_text()
             memo: dict[str, object] = {}
             for edit in ("", "\n# an edit\n"):
-                analyse(path.as_uri(), str(path), text + edit, {}, memo)  # type: ignore[arg-type]
+                a = analyse(path.as_uri(), str(path), text + edit, {}, memo)  # type: ignore[arg-type]
+                outline = [server.symbol(a, s) for s in symbols(a, a.display)]
+                assert all(isinstance(o, lsp.DocumentSymbol) for o in outline)
+                assert a.names[a.display]  # the identifiers rename and references read
         return applied
 
     run()  # what a first use makes once (imports, caches) is no board's

@@ -76,30 +76,31 @@ class Occurrence:
 def occurrences(file: ast.File) -> list[Occurrence]:
     """Every naming identifier of a file, in file order."""
     out: list[Occurrence] = []
-
-    def visit(value: Any) -> None:
-        if type(value) is tuple:  # a field's items (a Span is a tuple too: no names in it)
-            for v in value:
-                visit(v)
-            return
-        if not isinstance(value, Node):
-            return
-        cls = type(value)
-        for name in value._fields:
-            field_value = getattr(value, name)
-            role = DEFINES.get((cls, name))
-            if role is None and (cls, name) in REFERS:
-                role = "tag" if cls is ast.Tags else "ref"
-            if role is None:
-                visit(field_value)
-                continue
-            for ident in field_value if isinstance(field_value, tuple) else (field_value,):
-                if isinstance(ident, ast.Ident):
-                    out.append(Occurrence(ident.text, ident.span, role))
-
-    visit(file.items)
+    _occurrences(file.items, out)
     out.sort(key=lambda o: (o.span.line, o.span.col))
     return out
+
+
+def _occurrences(value: Any, out: list[Occurrence]) -> None:
+    """(A function, not a closure calling itself: that would be a reference cycle.)"""
+    if type(value) is tuple:  # a field's items (a Span is a tuple too: no names in it)
+        for v in value:
+            _occurrences(v, out)
+        return
+    if not isinstance(value, Node):
+        return
+    cls = type(value)
+    for name in value._fields:
+        field_value = getattr(value, name)
+        role = DEFINES.get((cls, name))
+        if role is None and (cls, name) in REFERS:
+            role = "tag" if cls is ast.Tags else "ref"
+        if role is None:
+            _occurrences(field_value, out)
+            continue
+        for ident in field_value if isinstance(field_value, tuple) else (field_value,):
+            if isinstance(ident, ast.Ident):
+                out.append(Occurrence(ident.text, ident.span, role))
 
 
 def walk_items(items: tuple[ast.Item, ...]) -> Iterator[ast.Item]:

@@ -198,6 +198,18 @@ class RulesServer(LanguageServer):
                 )
         self.published[a.uri] = others
 
+    def symbol(self, a: Analysis, s: features.Symbol) -> lsp.DocumentSymbol:
+        """An outline entry and its children (a method: a closure calling itself is a
+        reference cycle, which would hold the analysis until the collector runs)."""
+        return lsp.DocumentSymbol(
+            name=s.name,
+            kind=SYMBOL_KINDS[s.kind],
+            range=self.range(a, s.span),
+            selection_range=self.range(a, s.selection),
+            detail=s.kind,
+            children=[self.symbol(a, c) for c in s.children] or None,
+        )
+
     # -- positions --------------------------------------------------------------------------
     def range(self, a: Analysis, span: Span) -> lsp.Range:
         lines = a.lines(span.file)
@@ -394,18 +406,7 @@ def build() -> RulesServer:
     @guarded
     def symbols(ls: RulesServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
         a = ls.analysis(params.text_document.uri)
-
-        def convert(s: features.Symbol) -> lsp.DocumentSymbol:
-            return lsp.DocumentSymbol(
-                name=s.name,
-                kind=SYMBOL_KINDS[s.kind],
-                range=ls.range(a, s.span),
-                selection_range=ls.range(a, s.selection),
-                detail=s.kind,
-                children=[convert(c) for c in s.children] or None,
-            )
-
-        return [convert(s) for s in features.symbols(a, a.display)]
+        return [ls.symbol(a, s) for s in features.symbols(a, a.display)]
 
     @server.feature(
         lsp.TEXT_DOCUMENT_PREPARE_RENAME,
