@@ -19,7 +19,6 @@ from iommu_rules import ast
 from iommu_rules.board import Board
 from iommu_rules.checks import render_value
 from iommu_rules.diagnostics import Diagnostic, SourceMap, Style, plural, render_all, visible
-from iommu_rules.lalr import no_gc
 from iommu_rules.model import Model
 from iommu_rules.parse import TOP_LEVEL
 from iommu_rules.resolution import Resolution
@@ -67,6 +66,7 @@ class Session:
     # an Event, not Thread.join: a join interrupted by Ctrl-C can leave is_alive() wrong
     _loaded_event: threading.Event | None = field(default=None, repr=False)
     _loaded: str | None = field(default=None, repr=False)  # its problems, not yet shown
+    _frozen: Board | None = field(default=None, repr=False)  # the board gc.freeze() last kept
 
     def load_in_background(self, paths: list[str]) -> None:
         """Start loading the files in a thread: the prompt answers at once, and commands
@@ -120,6 +120,7 @@ class Session:
         self.paths = list(paths)
         self.board = board
         self.changes, self.undone, self._current = [], [], None
+        self._frozen = None  # the board it named goes now, not at the next change
         # Resolving waits for the first query, so the prompt comes up fast.
         problems = [d for d in board.model.diagnostics if d.is_error]
         note = f"; {len(problems)} problem(s): try 'check'" if problems else ""
@@ -174,32 +175,31 @@ class Session:
             sources = SourceMap()
             sources.add("<change>", change.text)
             raise CommandError(render_all(problems, sources, self.style))
-        gc.collect(1)  # what the commands before left, so that _keep keeps no garbage
         before, _ = self.resolved()
+        self._long_lived()
         self.changes.append(change)
         try:
-            with no_gc():  # what the what-if builds, _keep keeps: no collection walks it
-                after = self.current()
-                if not after.ok:
-                    raise CommandError(
-                        "not applied:\n" + render_all(after.errors, after.sources, self.style)
-                    )
-                shown = diff(before, after.resolution).text(TRY_DEVICES).rstrip()
+            after = self.current()
+            if not after.ok:
+                raise CommandError(
+                    "not applied:\n" + render_all(after.errors, after.sources, self.style)
+                )
+            shown = diff(before, after.resolution).text(TRY_DEVICES).rstrip()
         except (CommandError, KeyboardInterrupt):  # Ctrl-C: the change was never seen
             self.changes.pop()
             raise
         self.undone.clear()
-        self._keep()
         return shown
 
-    def _keep(self) -> None:
-        """Take what the session holds out of the cyclic collector's scans (``gc.freeze``):
-        the loaded board and the what-if's, each with its resolution. Built with the
-        collector off, they would be walked by the next young collection and by every full
-        one while they live (20-40 ms a what-if on a 10k-device board, up to 0.2 s for a
-        full collection over the loaded board). Boards hold no reference cycles (a test
-        checks), so reference counting still frees each when a change replaces it."""
-        gc.freeze()
+    def _long_lived(self) -> None:
+        """Take the loaded board and its resolution out of the cyclic collector's scans
+        (``gc.freeze``): they live as long as the session, and the full collections a
+        what-if's allocations trigger would walk them all, up to 0.2 s a change on a
+        10k-device board. Once per loaded board; memory held without cycles is still
+        freed when the board goes."""
+        if self._frozen is not self.board:
+            gc.freeze()
+            self._frozen = self.board
 
 
 def _words(arg: str) -> list[str]:
