@@ -129,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.disable()
     try:
         status = int(args.func(args))
-        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        if not sys.stdout.closed:  # the language server's transport closes it at 'exit'
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         return status
     except KeyboardInterrupt:
         return 130

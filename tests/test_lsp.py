@@ -735,3 +735,24 @@ def test_the_server_collects_in_the_pauses_between_edits(monkeypatch: pytest.Mon
         assert len(collected) == 2 and ls._idle is None
 
     asyncio.run(burst())
+
+
+def test_the_server_exits_cleanly_when_the_editor_says_exit(tmp_path: Path) -> None:
+    """shutdown, then exit: status 0 and nothing on standard error (the transport closes
+    standard output at exit, which the CLI's last flush must not take for a bug)."""
+
+    async def main() -> tuple[int | None, bytes]:
+        editor = Editor(tmp_path)
+        await editor.start()
+        await editor.client.shutdown_async(None)
+        editor.client.exit(None)
+        server = editor.client._server  # the server's process (pygls keeps it here)
+        assert server is not None
+        status = await asyncio.wait_for(server.wait(), 30)
+        err = await server.stderr.read() if server.stderr is not None else b""
+        await editor.client.stop()
+        return status, err
+
+    status, err = asyncio.run(main())
+    assert status == 0, err.decode()
+    assert b"internal error" not in err
