@@ -63,9 +63,7 @@ class Platform:
             if p.kernel
             else Reason(f"no kernel given: assuming {_vtext(DEFAULT_KERNEL)}")
         )
-        self.ram_top = p.ram_top
-        # where RAM starts: a device reaching [ram_base, ram_top) reaches all of it
-        self.ram_base = min((base for base, _, _ in p.ram), default=0)
+        self.ram_top, self.ram_base = p.ram_top, p.ram_base
         self.tokens = _tokens(str(p.cmdline.value), p.cmdline.span) if p.cmdline else []
         self.last: dict[str, Token] = {}
         for tok in self.tokens:

@@ -40,7 +40,7 @@ def _pool(res: Resolution) -> tuple[bool, Reason]:
         # above the zone (of the devices the board states: the kernel reads every DT node)
         lowest = min(cpu + size - 1 for cpu, size, _ in windows)
         limit = min(GB4, 1 << lowest.bit_length())
-        start = min((base for base, _, _ in res.model.platform.ram), default=0)
+        start = plat.ram_base
         if start >= GB4:
             limit = top
         elif start > limit:

@@ -430,6 +430,11 @@ class Platform(Node):
     def ram_top(self) -> int:
         return max((base + size for base, size, _ in self.ram), default=0)
 
+    @property
+    def ram_base(self) -> int:
+        """Where RAM starts: what reaches [ram_base, ram_top) reaches every region."""
+        return min((base for base, _, _ in self.ram), default=0)
+
 
 def builders(rules: Iterable[Rule], devices: Collection[str], name: str) -> list[Rule]:
     """The `builds domain` rules that may build a domain of this name: NAME, or
