@@ -223,6 +223,8 @@ class Iommu(Node):
     def withheld(self) -> dict[int, str]:
         """Contexts no domain is handed, and why: firmware reservations, secure banks and
         the bypass bank."""
+        if not (self.reserved or self.secure) and self.bypass_context is None:
+            return {}  # the common case, asked at every failed allocation
         out = {i: "reserved by firmware" for i in self.reserved}
         out.update({i: "secure" for i in self.secure if i not in out})
         bypass = self.bypass_context
@@ -233,8 +235,6 @@ class Iommu(Node):
     def withheld_text(self, used: Collection[int] = ()) -> str:
         """', context 7 reserved to emulate bypass' for each withheld context not in USED,
         to follow a count of contexts in a message."""
-        if not (self.reserved or self.secure) and self.bypass_context is None:
-            return ""  # nothing withheld (asked at every failed allocation)
         return "".join(
             f", context {i} {why}" for i, why in self.withheld().items() if i not in used
         )
