@@ -294,6 +294,14 @@ def _general_reducer(
 
 
 SHIFT, REDUCE = 0, 1
+RETYPE = 2  # in a recorded segment: a token the state typed other than as its first candidate
+_END = ("$END",)
+_SHAPES = 4096  # replayable segment shapes kept (a 10k-device board has a handful)
+_SEEN = 1 << 16  # shapes counted before one is recorded
+# the sighting of a shape that records it: making its function costs what 10-20 replays
+# save, so a shape met only a few times (most of a small board's) is never made one
+RECORD_AT = 16
+_LONGEST = 512  # tokens in a segment worth a shape (a statement, not a whole indented file)
 
 
 def first_chars(pattern: str) -> frozenset[str] | None:
@@ -393,7 +401,9 @@ def tables_from_lark(lark: Any) -> dict[str, Any]:
 class Parser:
     """Runs the grammar's LALR tables (from lark, cached as plain data)."""
 
-    def __init__(self, tables: dict[str, Any]):
+    def __init__(self, tables: dict[str, Any], record_at: int | None = RECORD_AT):
+        """``record_at``: the sighting of a segment shape that records it for replay;
+        None runs the tables over every token (the reference replays are held to)."""
         self.states: dict[int, dict[str, tuple[int, int]]] = tables["states"]
         self.start_state: int = tables["start"]
         self.end_state: int = tables["end"]
@@ -401,6 +411,9 @@ class Parser:
         self.patterns = [(name, re.compile(rx)) for name, rx in tables["patterns"]]
         self._firsts = [first_chars(rx) for _name, rx in tables["patterns"]]
         self._memo: dict[str, tuple[str, ...]] = {}
+        # one tuple object per set of candidates, so a segment's shape is their ids (never
+        # emptied: an id in a kept shape must not come back as another tuple's)
+        self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}
         # the patterns a word starting with a character can match, by that character: a
         # new word tries 3 of the 13 (a name, a hex number), not all of them
         self._by_first: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
@@ -412,11 +425,28 @@ class Parser:
             node = Spliced if r["origin"] in mixed else Raw
             reduce = None if r["size"] == 1 and passes_child(r) else _reducer(r, row, node)
             self.rules.append((r["size"], reduce, r["origin"]))
+        # The state between top-level items (after the start rule's item list) and the
+        # words that can begin an item there: where parse() may replay a segment. None
+        # where the start rule is not a single list, and nothing is replayed.
+        self._list_state: int | None = None
+        self._starters: frozenset[str] = frozenset()
+        begin = [r for r in tables["rules"] if r["origin"] == "start" and len(r["plan"]) == 1]
+        self._record_at = record_at or 0
+        if begin and record_at is not None:
+            goto = self.states[self.start_state].get(begin[0]["plan"][0][3])
+            if goto is not None:
+                self._list_state = goto[1]
+                accepted = self.states[goto[1]]
+                self._starters = frozenset(w for w, t in self.literals.items() if t in accepted)
+        self._shapes: dict[tuple[Any, ...], Callable[[list[Tok], list[Any]], None]] = {}
+        self._seen: dict[tuple[Any, ...], int] = {}
 
     def forget(self) -> None:
-        """Empty the word memo: a parse after it classifies every word afresh, as the
-        first parse of a process does (0.1 s of a 10k-device board's parse)."""
+        """Empty the word memo and the segment shapes: a parse after it classifies every
+        word afresh and records every shape again, as the first parse of a process does."""
         self._memo.clear()
+        self._shapes.clear()
+        self._seen.clear()
 
     def candidates(self, text: str) -> tuple[str, ...]:
         """Terminals that could produce ``text``: the keyword first, then regexes."""
@@ -432,6 +462,7 @@ class Parser:
                 ]
             names += [name for name, rx in patterns if rx.fullmatch(text)]
             found = tuple(names)
+            found = self._interned.setdefault(found, found)
             if len(self._memo) < 50_000:
                 self._memo[text] = found
         return found
@@ -453,63 +484,146 @@ class Parser:
         return {k for k in self.states[state] if k.isupper() or k.startswith("$")}
 
     def parse(self, text: str) -> Any:
-        states = self.states
-        rules = self.rules
-        candidates = self.candidates
+        """The tree of ``text``; UnexpectedCharacters or UnexpectedToken where it fails.
+
+        The text is read a segment at a time: from a word that can begin a top-level item,
+        at column 1, to the next such word (a guess at a statement). Where the parser is
+        between items as a segment starts, all it does with the segment, the word after
+        it included, is fixed by the segment's shape (the first word's terminal and every
+        later word's candidate terminals): the 16th segment of a shape (``RECORD_AT``) records the
+        driver's actions and the later ones replay them (see ``_keep_shape``), calling the
+        same reducers on the same tokens, so the tree is the same. The rest, and every
+        error, runs the tables. A 10k-device board replays 99 % of its statements."""
         memo = self._memo
-        state = self.start_state  # the top of state_stack, kept in a local
-        state_stack = [state]
+        candidates = self.candidates
+        starters = self._starters
+        shapes = self._shapes
+        seen = self._seen
+        record_at = self._record_at
+        between = self._list_state
+        state_stack = [self.start_state]
         value_stack: list[Any] = []
-        end_state = self.end_state
         # the line's number and where the newline before it is: a column is pos - nl
         pos, line, nl, n = 0, 1, -1, len(text)
         findall = _TOKENS.findall
         chunk_end = 0
-        tokens: list[tuple[str, str]] = []
+        raw: list[tuple[str, str]] = []
         i = 0
+        seg: list[Tok] = []  # the segment so far, its first token resolved and reduced for
+        names_of: list[tuple[str, ...]] = []  # each token's candidate terminals
         while True:
             # -- next token
-            if i == len(tokens):  # the next chunk of whole lines
+            if i == len(raw):  # the next chunk of whole lines
                 end = text.find("\n", chunk_end + CHUNK)
                 chunk_end = n if end < 0 else end + 1
-                tokens, i = findall(text, pos, chunk_end), 0
-            ws, value = tokens[i]
+                raw, i = findall(text, pos, chunk_end), 0
+            ws, value = raw[i]
             i += 1
             if ws:
                 if "\n" in ws:
                     line += ws.count("\n")
                     nl = pos + ws.rfind("\n")
                 pos += len(ws)
-            actions = states[state]
-            if not value:
-                if pos < n:
-                    if pos == chunk_end:
-                        continue  # the chunk ends: read on
-                    raise _unexpected_char(text, pos, line, pos - nl, self.accepts(state))
-                tok = _new(Tok, ("", "$END", pos, line, pos - nl, line, pos - nl, pos))
-                ttype = "$END"
-            else:
+            if value:
                 names = memo.get(value) or candidates(value)
-                for ttype in names:  # the first terminal this state accepts, else the first
+                col, end = pos - nl, pos + len(value)
+                # typed as its first candidate; _feed retypes it where the state wants another
+                ttype = names[0] if names else ""
+                tok = _new(Tok, (value, ttype, pos, line, col, line, col + end - pos, end))
+                pos = end
+                if names and (col != 1 or value not in starters) and seg:
+                    seg.append(tok)
+                    names_of.append(names)
+                    continue
+            elif pos < n:
+                if pos == chunk_end:
+                    continue  # the chunk ends: read on
+                # no token starts here: an error where the parser reaches it
+                tok = _new(Tok, ("", "", pos, line, pos - nl, line, pos - nl, pos))
+                names = ()
+            else:
+                tok = _new(Tok, ("", "$END", pos, line, pos - nl, line, pos - nl, pos))
+                names = _END
+            # -- a segment ends before `tok` (or `tok` is the text's first)
+            seg.append(tok)
+            names_of.append(names)
+            log: list[tuple[int, int, str]] | None = None
+            if 1 < len(seg) <= _LONGEST and value and names and between is not None:
+                first = len(state_stack) == 1
+                if first or (len(state_stack) == 2 and state_stack[1] == between):
+                    key = (first, seg[0].type, *map(id, names_of[1:]))
+                    shape = shapes.get(key)
+                    if shape is not None:
+                        shape(seg, value_stack)
+                        del state_stack[1:]
+                        state_stack.append(between)
+                        seg, names_of = [seg[-1]], [names]
+                        continue
+                    count = seen.get(key, 0) + 1
+                    if count == record_at:
+                        log = []
+                    if count <= record_at and (count > 1 or len(seen) < _SEEN):
+                        seen[key] = count
+            done = self._feed(text, seg, names_of, state_stack, value_stack, log)
+            if done is not None:
+                return done
+            if log is not None and state_stack[1:] == [between]:
+                self._keep_shape(key, log, first)
+            seg, names_of = [seg[-1]], [names_of[-1]]
+
+    def _feed(
+        self,
+        text: str,
+        toks: list[Tok],
+        names_of: list[tuple[str, ...]],
+        state_stack: list[int],
+        value_stack: list[Any],
+        log: list[tuple[int, int, str]] | None,
+    ) -> Any:
+        """Run the tables over a segment and the word after it: shift each token but the
+        last (the first is resolved and reduced for already, unless it is alone), reduce
+        for the last. Returns the tree once $END is reduced for, else None. Each step goes
+        to ``log`` when one is given."""
+        states = self.states
+        rules = self.rules
+        end_state = self.end_state
+        state = state_stack[-1]
+        last = len(toks) - 1
+        j = -1
+        for tok, names in zip(toks, names_of, strict=True):
+            j += 1
+            actions = states[state]
+            if j or not last:
+                # the terminal: the first candidate this state accepts, else the first
+                for ttype in names:
                     if ttype in actions:
                         break
                 else:
                     if not names:
-                        raise _unexpected_char(text, pos, line, pos - nl, self.accepts(state))
+                        raise _unexpected_char(
+                            text, tok.start_pos, tok.line, tok.column, self.accepts(state)
+                        )
                     ttype = names[0]
-                col, end = pos - nl, pos + len(value)
-                tok = _new(Tok, (value, ttype, pos, line, col, line, col + end - pos, end))
-                pos = end
-            # -- feed it: reduce until it shifts (the state's actions are at hand)
+                if ttype != tok.type:
+                    tok = toks[j] = tok._replace(type=ttype)
+                    if log is not None:
+                        log.append((RETYPE, j, ttype))
+            else:
+                ttype = tok.type
+            # reduce until it shifts (the state's actions are at hand)
             while True:
                 step = actions.get(ttype)
                 if step is None:
                     raise UnexpectedToken(tok, self.accepts(state))
                 action, arg = step
                 if action == SHIFT:
+                    if j == last:
+                        return None
                     state = arg
                     state_stack.append(arg)
                     value_stack.append(tok)
+                    if log is not None:
+                        log.append((SHIFT, j, ""))
                     break
                 size, reduce, origin = rules[arg]
                 if reduce is None:  # one symbol, handed up as it is: the value stays
@@ -521,11 +635,48 @@ class Parser:
                     value_stack.append(reduce(children))
                 else:
                     value_stack.append(reduce([]))
+                if log is not None:
+                    log.append((REDUCE, arg, ""))
                 state = states[state_stack[-1]][origin][1]
                 state_stack.append(state)
                 if state == end_state and ttype == "$END":
                     return value_stack[-1]
                 actions = states[state]
+        return None
+
+    def _keep_shape(
+        self, key: tuple[Any, ...], log: list[tuple[int, int, str]], first: bool
+    ) -> None:
+        """Make the function that replays a recorded segment: the reducers the driver
+        called, in its order, on the same stack positions, with no table in between.
+        ``t`` is the segment and the word after it; ``vs`` the value stack, which holds the
+        items before it (nothing for the text's first segment)."""
+        if len(self._shapes) >= _SHAPES:
+            return
+        env: dict[str, Any] = {}
+        body = [] if first else ["base = vs.pop()"]
+        stack = [] if first else ["base"]
+        made = 0
+        for op, arg, ttype in log:
+            if op == RETYPE:
+                body.append(f"t[{arg}] = t[{arg}]._replace(type={ttype!r})")
+            elif op == SHIFT:
+                stack.append(f"t[{arg}]")
+            else:
+                size, reduce, _origin = self.rules[arg]
+                if reduce is None:
+                    continue
+                kids = stack[len(stack) - size :]
+                del stack[len(stack) - size :]
+                env[f"r{arg}"] = reduce
+                body.append(f"x{made} = r{arg}([{', '.join(kids)}])")
+                stack.append(f"x{made}")
+                made += 1
+        if len(stack) != 1:
+            return  # the segment did not end as one item list: never seen, but not replayed
+        body.append(f"vs.append({stack[0]})")
+        exec("def shape(t, vs):\n" + "".join(f"    {line}\n" for line in body), env)
+        self._shapes[key] = env["shape"]
 
 
 def _unexpected_char(text: str, pos: int, line: int, col: int, allowed: set[str]) -> Exception:

@@ -40,6 +40,7 @@ def _parse(parser: lalr.Parser, text: str) -> object:
 
 
 FAST = lalr.Parser(tables())
+PLAIN = lalr.Parser(tables(), record_at=None)  # the tables over every token, nothing replayed
 GENERAL = lalr.Parser(tables())
 GENERAL.rules = [
     (
@@ -148,7 +149,7 @@ def test_forgetting_the_parse_memos_starts_a_parse_cold() -> None:
     before = _parse(parser(), text)
     assert parser()._memo
     forget_parsed()
-    assert not parser()._memo
+    assert not parser()._memo and not parser()._shapes and not parser()._seen
     assert _parse(parser(), text) == before
 
 
@@ -198,3 +199,91 @@ def test_a_new_word_gets_the_terminals_every_pattern_would_give() -> None:
             list(parser.candidates(word))
             == ([parser.literals[word]] if word in parser.literals else []) + everything
         ), word
+
+
+def _fresh_twice(text: str) -> tuple[object, object]:
+    """A parse that records every segment shape the first time it meets it (and replays
+    the next segments of it), then one that replays them all."""
+    parser = lalr.Parser(tables(), record_at=1)
+    return _parse(parser, text), _parse(parser, text)
+
+
+def test_replayed_segments_give_the_trees_and_errors_of_the_tables() -> None:
+    for path in FILES:
+        text = path.read_text(errors="replace")
+        lines = text.split("\n")
+        cuts = [text, "\n".join(lines[: len(lines) // 2]), "\n".join(lines[1:])]
+        for cut in cuts:
+            plain = _parse(PLAIN, cut)
+            assert _fresh_twice(cut) == (plain, plain), path
+
+
+def test_a_segment_is_replayed_without_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    parser = lalr.Parser(tables())
+    fed: list[int] = []
+    feed = parser._feed
+
+    def counted(text: str, toks: list[Any], *rest: Any) -> Any:
+        fed.append(len(toks))
+        return feed(text, toks, *rest)
+
+    monkeypatch.setattr(parser, "_feed", counted)
+    text = "".join(f'device d{i}: "v,{i}" {{ tags t{i}; iommu s sid {i} }}\n' for i in range(40))
+    # the text's first word is resolved alone; d0 starts from the start state (a shape of
+    # its own), d1-d15 are counted, d16 recorded, d17-d38 replayed, d39 runs the tables
+    # for $END
+    assert _parse(parser, text) == _parse(PLAIN, text)
+    assert len(fed) == 1 + 1 + (lalr.RECORD_AT - 1) + 1 + 1 and len(parser._shapes) == 1
+    fed.clear()
+    assert _parse(parser, text) == _parse(PLAIN, text)
+    assert len(fed) == 3  # the first word, d0 and d39: the other 37 replayed
+
+
+# Statements and pieces of them where a segment guess can go wrong: a keyword as a name,
+# a top-level word at column 1 inside a block or continuing a statement, two statements
+# on a line, a block's items at column 1, a stray ';', broken input.
+_PIECES = [
+    'device a: "v,a" { tags gpu; iommu s sid 1 mask 0x3 }',
+    'device dma: "v,b"',
+    'device b: "v,b", "v,c" {\n    tags t\n}',
+    'device c: "v,c" {\niommu s sid 2\n}',
+    'device d: "v,d" {\ntags x\niommu s\n}',
+    "iommu s: arm-smmu { contexts 8 }",
+    "iommu t: arm-smmu-v3",
+    "iommu u: arm-smmu\n{ contexts 4 }",
+    "bridge rp: root-port { pci 00:01.0 }",
+    "rule r: gpu excludes implicit",
+    'rule "r": gpu excludes implicit',
+    "gpu excludes implicit",
+    'when kernel >= 5.4 {\ndevice e: "v,e"\n}',
+    'device f: "v,f" device g: "v,g"',
+    ";",
+    "platform { arch arm64; kernel 6.8 }",
+    "map\nrid 0 sid 0 length 1",
+    'include "std/linux"',
+    "device h: @",
+    'device i: "v,i" {',
+    "}",
+    "# a comment",
+    "",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.integers(1, 3)), max_size=12))
+def test_any_statements_replay_as_the_tables_parse_them(pieces: list[tuple[str, int]]) -> None:
+    text = "\n".join(piece for piece, times in pieces for _ in range(times))
+    plain = _parse(PLAIN, text)
+    assert _fresh_twice(text) == (plain, plain)
+
+
+def test_a_long_segment_is_never_made_a_shape() -> None:
+    # a block of 200 indented devices is one segment: replaying it would mean compiling
+    # a function as long as the file, for a text that repeats no statement shape
+    body = "".join(f'    device d{i}: "v,{i}" {{ tags t }}\n' for i in range(200))
+    text = f'when kernel >= 5.4 {{\n{body}}}\nrule "r": t excludes implicit\n' * 3
+    parser = lalr.Parser(tables(), record_at=1)
+    for _ in range(3):
+        assert _parse(parser, text) == _parse(PLAIN, text)
+    # one shape, the rule's (where it stands, its first terminal, 5 more words, `when`)
+    assert [len(key) for key in parser._shapes] == [2 + 5 + 1]
