@@ -266,11 +266,21 @@ class Grouper:
     # -- numbering ---------------------------------------------------------------------
     def number(self, translated: list[Device]) -> None:
         order = {d.name: d.probe_order for d in translated}
-        comps = []
-        for comp in nx.connected_components(self.graph):
-            members = sorted((n for n in comp if n in order), key=lambda n: (order[n], n))
-            if members:
-                comps.append((members, sorted(n[7:] for n in comp if n.startswith("bridge:"))))
+        comps: list[tuple[list[str], list[str]]] = []
+        # the connected components; most are one node without edges, taken as they are
+        # (the sort below fixes the order whatever the order found)
+        seen: set[str] = set()
+        for node, nbrs in self.graph.adjacency():
+            if not nbrs:
+                if node in order:
+                    comps.append(([node], []))
+            elif node not in seen:
+                comp = nx.node_connected_component(self.graph, node)
+                seen |= comp
+                members = sorted((n for n in comp if n in order), key=lambda n: (order[n], n))
+                if members:
+                    bridges = sorted(n[7:] for n in comp if n.startswith("bridge:"))
+                    comps.append((members, bridges))
         comps.sort(key=lambda c: (order[c[0][0]], c[0][0]))
         # Each edge's reason goes to the component of its ends (one pass over the edges).
         comp_of = {}
@@ -282,7 +292,7 @@ class Grouper:
         # Edges in graph.edges()'s order, read off the adjacency: the edge view networkx
         # caches on the graph refers back to it, a cycle only the collector frees
         reasons: dict[int, list[Reason]] = {}
-        seen: set[str] = set()
+        seen = set()
         for u, nbrs in self.graph.adjacency():
             if u in comp_of:
                 for v, data in nbrs.items():

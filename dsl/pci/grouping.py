@@ -41,6 +41,11 @@ class PciGroups:
         self.grouped: set[str] = set()  # functions that have a group (iommu_group_get)
         self.alone: dict[str, Reason] = {}  # why a function got a new group
         self.aliases = {name: self._aliases(fn, kernel) for name, fn in topo.functions.items()}
+        # each bus's functions that DMA-alias another (bus order): a function aliasing
+        # none can only be aliased by one of these, so its search looks at them alone
+        self.aliasing: dict[object, list[Function]] = {}
+        for bus, fns in topo.buses().items():
+            self.aliasing[bus] = [f for f in fns if self.aliases[f.name][0]]
 
     def _aliases(self, fn: Function, kernel: tuple[int, ...]) -> tuple[frozenset[int], str]:
         quirk = alias_quirk(fn, kernel)
@@ -135,7 +140,7 @@ class PciGroups:
                     tuple(self.iso.path_reasons(parent, REQ_ACS_FLAGS)),
                 )
             )
-        siblings = [f for f in self.topo.same_bus(fn) if f.slot == fn.slot and fn.slot is not None]
+        siblings = self.topo.same_slot(fn)
         if not fn.multifunction or not siblings:
             because.append(Reason(f"no other function shares its slot ({fn.mf_why})", fn.span))
         else:
@@ -159,7 +164,11 @@ class PciGroups:
         devfns.add(key)
         if pdev.name in self.grouped:
             return pdev, []
-        for tmp in self.topo.same_bus(pdev):
+        if self.aliases[pdev.name][0]:
+            others = self.topo.same_bus(pdev)
+        else:
+            others = [f for f in self.aliasing.get(pdev.bus, []) if f.name != pdev.name]
+        for tmp in others:
             why = self._are_aliases(pdev, tmp)
             if why is None:
                 continue
@@ -176,9 +185,7 @@ class PciGroups:
         ok, mine = self.iso.enabled(pdev, REQ_ACS_FLAGS)
         if ok:
             return None
-        for tmp in self.topo.same_bus(pdev):
-            if tmp.slot != pdev.slot:
-                continue
+        for tmp in self.topo.same_slot(pdev):
             tmp_ok, theirs = self.iso.enabled(tmp, REQ_ACS_FLAGS)
             if tmp_ok:
                 continue
