@@ -120,8 +120,15 @@ class Loaded:
         """Whether the file is a shipped pack: by where it is, never by how it is spelt."""
         return name in self.std
 
-    def ordered_items(self) -> list[tuple[str, ast.Item]]:
-        """All items with includes expanded in place, each file once."""
+    def platform_items(self) -> list[tuple[str, ast.Platform]]:
+        """The `platform` statements of ordered_items, in its order (a what-if of the
+        command line revalidates these alone)."""
+        items = self.ordered_items(ast.Platform)
+        return [(f, it) for f, it in items if isinstance(it, ast.Platform)]
+
+    def ordered_items(self, only: type | None = None) -> list[tuple[str, ast.Item]]:
+        """All items with includes expanded in place, each file once; ``only``: those of
+        this class alone."""
         out: list[tuple[str, ast.Item]] = []
         seen: set[str] = set()
         for root in self.roots:
@@ -144,7 +151,8 @@ class Loaded:
                             stack.append((target, 0))
                             break
                         continue
-                    out.append((name, item))
+                    if only is None or isinstance(item, only):
+                        out.append((name, item))
         return out
 
 

@@ -1461,10 +1461,7 @@ def platform_of(loaded: Loaded, iommus: dict[str, Iommu]) -> tuple[Platform, lis
     """Only the platform facts of the loaded files, validated, with the checks that hold the
     board's IOMMUs against them (what-if of kernel, cmdline, config, arch)."""
     builder = Builder(loaded)
-    nodes = [
-        (fname, item) for fname, item in loaded.ordered_items() if isinstance(item, ast.Platform)
-    ]
-    platform = builder.platform(nodes)
+    platform = builder.platform(loaded.platform_items())
     builder.check_arch(platform, iommus)
     return platform, builder.diags
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,21 @@ def test_a_default_of_that_holds_on_one_side_only_moves_only_the_attached_device
     _, _, text = before_after(board, "set kernel 6.8")
     assert "~ device b" in text and "domain: default:1 → drm" in text
     assert "~ device a" not in text and "1 device change domain" in text
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.iommu")), ids=lambda p: p.stem)
+def test_a_changed_loads_platform_statements_are_those_of_its_items(path: Path) -> None:
+    # a what-if of platform facts revalidates the platform from the base's platform
+    # statements with the changes applied, not from a walk over every item: the same list
+    from iommu_rules import ast
+    from iommu_rules.loader import load_paths
+    from iommu_rules.whatif import ChangedLoad
+
+    base = load_paths([str(path)])
+    sets = ['set cmdline "iommu.passthrough=1"', "set kernel 5.4", "set config CONFIG_X=y"]
+    others = ['add device extra: "v,x"', "drop include std/linux"]
+    for changes in ([sets[0]], sets, [sets[1], others[0]], [*others, sets[2]]):
+        load = ChangedLoad(base, [parse_change(c) for c in changes])
+        whole = [(f, it) for f, it in load.ordered_items() if isinstance(it, ast.Platform)]
+        assert load.platform_items() == whole
+        assert sum(f == "<change>" for f, _ in whole) == sum(c in sets for c in changes)
