@@ -206,14 +206,19 @@ class Analysis:
 FILE_LEVEL = frozenset({"W218"})  # diagnostics at a file's first character, not a statement
 
 
-def relocated(prev: Analysis, text: str) -> list[Diagnostic] | None:
+def relocated(
+    prev: Analysis, text: str, new: list[Statement] | None = None
+) -> list[Diagnostic] | None:
     """The previous analysis's diagnostics on a new text of the document that differs from
     the analysed one only in comments and blank lines between statements (an Enter, a
     comment typed): the same syntax, so the same diagnostics, each moved by as many lines
-    as its statement moved. None when any statement changed: analyse it."""
+    as its statement moved. None when any statement changed: analyse it. ``new``: the
+    text's statements, where the caller has them."""
     if any(d.is_error for d in prev.board.input_diagnostics):
         return None  # a syntax error may sit at the end of the file, past every statement
-    old, new = prev.statements, statements(text)
+    old = prev.statements
+    if new is None:
+        new = statements(text)
     if len(old) != len(new) or any(a.text != b.text for a, b in zip(old, new, strict=True)):
         return None
     starts = [s.first for s in old]
@@ -245,9 +250,12 @@ def analyse(
     text: str,
     overlay: Mapping[str, str],
     statements: Statements,
+    split: list[Statement] | None = None,
 ) -> Analysis:
     """Load the document as `check` would; ``overlay`` gives the texts of other open
-    files by real path, ``statements`` is the document's statement memo."""
+    files by real path, ``statements`` is the document's statement memo, ``split`` the
+    text's statements where the caller has them (relocated() split it: the analysis is
+    the base of the next edit's relocated() and would split it again)."""
     path = Path(display)
     # an analysis allocates a board's worth of small objects and frees the last one: the
     # cyclic collector's scans would cost a keystroke a sixth more (lalr.no_gc)
@@ -263,4 +271,7 @@ def analyse(
         except Exception:  # a bug must not take the editor's server down: the server says so
             failure = traceback.format_exc()
             diagnostics = list(board.input_diagnostics)
-    return Analysis(uri, display, text, loader.result, board, diagnostics, failure)
+    found = Analysis(uri, display, text, loader.result, board, diagnostics, failure)
+    if split is not None:
+        found.__dict__["statements"] = split  # the cached property, worked out already
+    return found

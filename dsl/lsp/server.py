@@ -27,7 +27,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Severity, Span
-from ..parse import Statements
+from ..parse import Statement, Statements, statements
 from . import features
 from .analysis import Analysis, analyse, relocated
 
@@ -117,7 +117,8 @@ class RulesServer(LanguageServer):
             return found
         return self.refresh(uri)
 
-    def refresh(self, uri: str) -> Analysis:
+    def refresh(self, uri: str, split: list[Statement] | None = None) -> Analysis:
+        """A new analysis of the document's text (``split``: its statements, if known)."""
         doc = self.workspace.get_text_document(uri)
         display = _display(uri)
         overlay = {
@@ -126,7 +127,7 @@ class RulesServer(LanguageServer):
             if u != uri and u.startswith("file:")
         }
         memo = self.statements.setdefault(uri, {})
-        found = analyse(uri, display, doc.source, overlay, memo)
+        found = analyse(uri, display, doc.source, overlay, memo, split)
         self.analyses[uri] = found
         if found.failure is not None:
             self.log(found.failure)
@@ -146,15 +147,17 @@ class RulesServer(LanguageServer):
         request needs it); else a new analysis."""
         prev = self.analyses.get(uri)
         doc = self.workspace.get_text_document(uri)
+        split = None
         if prev is not None and prev.failure is None:
-            moved = relocated(prev, doc.source)
+            split = statements(doc.source)  # the module's function (self.statements: memos)
+            moved = relocated(prev, doc.source, split)
             if moved is not None:
                 self.publish(
                     dataclasses.replace(prev, text=doc.source, diagnostics=moved, _lines={}),
                     version,
                 )
                 return
-        self.refresh(uri)
+        self.refresh(uri, split)
         for other in self.dependents(uri):  # the boards that include it read its buffer
             self.refresh(other)
 
