@@ -296,12 +296,15 @@ def _general_reducer(
 SHIFT, REDUCE = 0, 1
 RETYPE = 2  # in a recorded segment: a token the state typed other than as its first candidate
 _END = ("$END",)
-_SHAPES = 4096  # replayable segment shapes kept (a 10k-device board has a handful)
-_SEEN = 1 << 16  # shapes counted before one is recorded
+# What the shapes may hold, in tokens of their keys (a key is a tuple of ids, ~40 bytes a
+# token): the shapes kept for replay (a 10k-device board has a handful, ~100 tokens),
+# and the shapes counted before one is recorded, forgotten together when they fill up
+_SHAPE_TOKENS = 1 << 17
+_SEEN_TOKENS = 1 << 18
 # the sighting of a shape that records it: making its function costs what 10-20 replays
 # save, so a shape met only a few times (most of a small board's) is never made one
 RECORD_AT = 16
-_LONGEST = 512  # tokens in a segment worth a shape (a statement, not a whole indented file)
+_LONGEST = 256  # tokens in a segment worth a shape (a statement, not a whole indented file)
 
 
 def first_chars(pattern: str) -> frozenset[str] | None:
@@ -440,6 +443,7 @@ class Parser:
                 self._starters = frozenset(w for w, t in self.literals.items() if t in accepted)
         self._shapes: dict[tuple[Any, ...], Callable[[list[Tok], list[Any]], None]] = {}
         self._seen: dict[tuple[Any, ...], int] = {}
+        self._sizes = [0, 0]  # tokens in the keys of _shapes and of _seen
 
     def forget(self) -> None:
         """Empty the word memo and the segment shapes: a parse after it classifies every
@@ -447,6 +451,7 @@ class Parser:
         self._memo.clear()
         self._shapes.clear()
         self._seen.clear()
+        self._sizes[:] = [0, 0]
 
     def candidates(self, text: str) -> tuple[str, ...]:
         """Terminals that could produce ``text``: the keyword first, then regexes."""
@@ -562,7 +567,9 @@ class Parser:
                     count = seen.get(key, 0) + 1
                     if count == record_at:
                         log = []
-                    if count <= record_at and (count > 1 or len(seen) < _SEEN):
+                    if count == 1:
+                        self._count_new(key)
+                    if count <= record_at:
                         seen[key] = count
             done = self._feed(text, seg, names_of, state_stack, value_stack, log)
             if done is not None:
@@ -644,6 +651,14 @@ class Parser:
                 actions = states[state]
         return None
 
+    def _count_new(self, key: tuple[Any, ...]) -> None:
+        """Make room to count a new shape: when the counted ones fill their share, they
+        are forgotten (counting starts again) rather than no new shape being counted."""
+        self._sizes[1] += len(key)
+        if self._sizes[1] > _SEEN_TOKENS:
+            self._seen.clear()
+            self._sizes[1] = len(key)
+
     def _keep_shape(
         self, key: tuple[Any, ...], log: list[tuple[int, int, str]], first: bool
     ) -> None:
@@ -651,8 +666,8 @@ class Parser:
         called, in its order, on the same stack positions, with no table in between.
         ``t`` is the segment and the word after it; ``vs`` the value stack, which holds the
         items before it (nothing for the text's first segment)."""
-        if len(self._shapes) >= _SHAPES:
-            return
+        if self._sizes[0] + len(key) > _SHAPE_TOKENS:
+            return  # full: the shapes kept replay on, no more are made
         env: dict[str, Any] = {}
         body = [] if first else ["base = vs.pop()"]
         stack = [] if first else ["base"]
@@ -677,6 +692,7 @@ class Parser:
         body.append(f"vs.append({stack[0]})")
         exec("def shape(t, vs):\n" + "".join(f"    {line}\n" for line in body), env)
         self._shapes[key] = env["shape"]
+        self._sizes[0] += len(key)
 
 
 def _unexpected_char(text: str, pos: int, line: int, col: int, allowed: set[str]) -> Exception:

@@ -287,3 +287,19 @@ def test_a_long_segment_is_never_made_a_shape() -> None:
         assert _parse(parser, text) == _parse(PLAIN, text)
     # one shape, the rule's (where it stands, its first terminal, 5 more words, `when`)
     assert [len(key) for key in parser._shapes] == [2 + 5 + 1]
+
+
+def test_the_shapes_memory_is_bounded_and_counting_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # shapes are counted and kept within a share of tokens of their keys: counting
+    # forgets what it counted when its share fills (a new shape is still recorded),
+    # keeping stops making shapes (those kept replay on)
+    monkeypatch.setattr(lalr, "_SEEN_TOKENS", 100)
+    monkeypatch.setattr(lalr, "_SHAPE_TOKENS", 30)
+    many = "".join(f'device m{i}: "v" {{ tags {", ".join(["t"] * i)} }}\n' for i in range(1, 30))
+    same = "".join(f'device s{i}: "v" {{ tags a, b }}\n' for i in range(4))
+    parser = lalr.Parser(tables(), record_at=2)
+    for text in (many + same, many + same + many, same * 3):
+        assert _parse(parser, text) == _parse(PLAIN, text)
+        assert parser._sizes[1] <= 100 and parser._sizes[0] <= 30
+    assert parser._shapes  # the device with two tags, recorded after all those counted
+    assert all(len(key) < 30 for key in parser._shapes)
