@@ -292,13 +292,13 @@ class Grouper:
         # Edges in graph.edges()'s order, read off the adjacency: the edge view networkx
         # caches on the graph refers back to it, a cycle only the collector frees
         reasons: dict[int, list[Reason]] = {}
-        seen = set()
+        passed: set[str] = set()  # each edge once, from the first of its ends
         for u, nbrs in self.graph.adjacency():
             if u in comp_of:
                 for v, data in nbrs.items():
-                    if v not in seen:
+                    if v not in passed:
                         reasons.setdefault(comp_of[u], []).append(data["reason"])
-            seen.add(u)
+            passed.add(u)
         devices, results = self.model.devices, self.res.devices
         for gid, (members, bridges) in enumerate(comps):
             first = members[0]

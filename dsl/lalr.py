@@ -443,7 +443,8 @@ class Parser:
                 self._starters = frozenset(w for w, t in self.literals.items() if t in accepted)
         self._shapes: dict[tuple[Any, ...], Callable[[list[Tok], list[Any]], None]] = {}
         self._seen: dict[tuple[Any, ...], int] = {}
-        self._sizes = [0, 0]  # tokens in the keys of _shapes and of _seen
+        self._shape_tokens = 0  # tokens in the keys of _shapes
+        self._seen_tokens = 0  # and of _seen
 
     def forget(self) -> None:
         """Empty the word memo and the segment shapes: a parse after it classifies every
@@ -451,7 +452,7 @@ class Parser:
         self._memo.clear()
         self._shapes.clear()
         self._seen.clear()
-        self._sizes[:] = [0, 0]
+        self._shape_tokens = self._seen_tokens = 0
 
     def candidates(self, text: str) -> tuple[str, ...]:
         """Terminals that could produce ``text``: the keyword first, then regexes."""
@@ -596,9 +597,7 @@ class Parser:
         end_state = self.end_state
         state = state_stack[-1]
         last = len(toks) - 1
-        j = -1
-        for tok, names in zip(toks, names_of, strict=True):
-            j += 1
+        for j, (tok, names) in enumerate(zip(toks, names_of, strict=True)):
             actions = states[state]
             if j or not last:
                 # the terminal: the first candidate this state accepts, else the first
@@ -654,10 +653,10 @@ class Parser:
     def _count_new(self, key: tuple[Any, ...]) -> None:
         """Make room to count a new shape: when the counted ones fill their share, they
         are forgotten (counting starts again) rather than no new shape being counted."""
-        self._sizes[1] += len(key)
-        if self._sizes[1] > _SEEN_TOKENS:
+        self._seen_tokens += len(key)
+        if self._seen_tokens > _SEEN_TOKENS:
             self._seen.clear()
-            self._sizes[1] = len(key)
+            self._seen_tokens = len(key)
 
     def _keep_shape(
         self, key: tuple[Any, ...], log: list[tuple[int, int, str]], first: bool
@@ -666,7 +665,7 @@ class Parser:
         called, in its order, on the same stack positions, with no table in between.
         ``t`` is the segment and the word after it; ``vs`` the value stack, which holds the
         items before it (nothing for the text's first segment)."""
-        if self._sizes[0] + len(key) > _SHAPE_TOKENS:
+        if self._shape_tokens + len(key) > _SHAPE_TOKENS:
             return  # full: the shapes kept replay on, no more are made
         env: dict[str, Any] = {}
         body = [] if first else ["base = vs.pop()"]
@@ -692,7 +691,7 @@ class Parser:
         body.append(f"vs.append({stack[0]})")
         exec("def shape(t, vs):\n" + "".join(f"    {line}\n" for line in body), env)
         self._shapes[key] = env["shape"]
-        self._sizes[0] += len(key)
+        self._shape_tokens += len(key)
 
 
 def _unexpected_char(text: str, pos: int, line: int, col: int, allowed: set[str]) -> Exception:

@@ -300,6 +300,6 @@ def test_the_shapes_memory_is_bounded_and_counting_goes_on(monkeypatch: pytest.M
     parser = lalr.Parser(tables(), record_at=2)
     for text in (many + same, many + same + many, same * 3):
         assert _parse(parser, text) == _parse(PLAIN, text)
-        assert parser._sizes[1] <= 100 and parser._sizes[0] <= 30
+        assert parser._seen_tokens <= 100 and parser._shape_tokens <= 30
     assert parser._shapes  # the device with two tags, recorded after all those counted
     assert all(len(key) < 30 for key in parser._shapes)
