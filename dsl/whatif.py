@@ -452,9 +452,10 @@ def _apply_set(change: Change, items: list[tuple[str, ast.Item]]) -> list[tuple[
 
 # ---------------------------------------------------------------- the diff
 # One device's entry in a diff: its name, "added", "removed" or "changed", and what
-# changed as (attribute, before, after, before rendered, after rendered); an added
-# device's one item is its DMA ops.
-DeviceChange = tuple[str, str, list[tuple[str, object, object, str, str]]]
+# changed as (attribute, before, after); an added device's one item is its DMA ops.
+# Values are rendered when written out: a change can move every device of a large board,
+# and the REPL writes the first few.
+DeviceChange = tuple[str, str, list[tuple[str, object, object]]]
 
 
 @dataclass
@@ -483,7 +484,7 @@ class Diff:
         for name, change, moved in self.entries:
             entry: dict[str, object] = {"device": name, "change": change}
             if change == "changed":
-                entry["attributes"] = {k: [x, y] for k, x, y, _, _ in moved}
+                entry["attributes"] = {k: [x, y] for k, x, y in moved}
             changes.append(entry)
         return {
             "version": 1,
@@ -548,10 +549,10 @@ def _entry_lines(entries: list[DeviceChange]) -> list[str]:
         if change == "removed":
             lines.append(f"- device {name}")
         elif change == "added":
-            lines.append(f"+ device {name}: dma_ops {moved[0][4]}")
+            lines.append(f"+ device {name}: dma_ops {moved[0][2]}")
         else:
             lines.append(f"~ device {name}")
-            lines += [f"    {k}: {rx} → {ry}" for k, _, _, rx, ry in moved]
+            lines += [f"    {k}: {render_value(x)} → {render_value(y)}" for k, x, y in moved]
     return lines
 
 
@@ -652,20 +653,17 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             continue
         if name not in before.devices:
             ops = after.devices[name].values.get("dma_ops")
-            d.entries.append((name, "added", [("dma_ops", None, ops, "", str(ops))]))
+            d.entries.append((name, "added", [("dma_ops", None, ops)]))
             d.count("added")
             continue
         bv, av = before.devices[name].values, after.devices[name].values
-        # Equal values render equally: render only the few that differ, once each (a
-        # value but a list renders as str() does).
-        moved: list[tuple[str, object, object, str, str]] = []
+        # Equal values render equally, and unequal ones of one type but a list (names,
+        # numbers, the enums) differently: only the others are rendered to compare.
+        moved: list[tuple[str, object, object]] = []
         for k in ATTRS:
             x, y = bv.get(k), av.get(k)
-            if x != y:
-                rx = render_value(x) if isinstance(x, list) else str(x)
-                ry = render_value(y) if isinstance(y, list) else str(y)
-                if rx != ry:
-                    moved.append((k, x, y, rx, ry))
+            if x != y and (type(x) is type(y) is not list or render_value(x) != render_value(y)):
+                moved.append((k, x, y))
         if not moved:
             continue
         keys = [m[0] for m in moved]
@@ -677,7 +675,7 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
                 moved = [
                     m
                     for m in moved
-                    if m[0] != "group" and not _renumbered(m[:3], before, after, members)
+                    if m[0] != "group" and not _renumbered(m, before, after, members)
                 ]
                 keys = [m[0] for m in moved]
         if moved:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from iommu_rules import Board
+from iommu_rules.resolution import Resolution
 
 from conftest import EXAMPLES, processes_soon, run_cli
 
@@ -737,3 +738,19 @@ def test_withheld_contexts_are_skipped_and_named_in_every_allocation() -> None:
         assert "context 1 is secure and never handed out" in why
     (full,) = [d.message for d in res.diagnostics if "no free context" in d.message]
     assert "(2 of 4 in use, context 0 reserved by firmware, context 1 secure)" in full
+
+
+def test_a_settled_resolution_works_out_its_live_domains_once() -> None:
+    """The checks and both sides of every diff ask which domains are live: once settled,
+    the answer is kept (and cannot be changed by a caller); while the stages run, it
+    follows the devices."""
+    res = Board.load(str(EXAMPLES / "tegra30.iommu")).resolution
+    live = res.live_domains()
+    assert live == {d.domain for d in res.devices.values() if d.domain}
+    assert res.live_domains() is live and isinstance(live, frozenset)
+    # a resolution still being made (settled is False) asks the devices every time
+    making = Resolution(res.model, res.platform, devices=res.devices)
+    assert making.live_domains() == live
+    next(d for d in res.devices.values() if d.domain).domain = None
+    assert making.live_domains() == {d.domain for d in res.devices.values() if d.domain} != live
+    assert res.live_domains() is live

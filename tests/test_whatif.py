@@ -203,3 +203,26 @@ def test_a_changed_loads_platform_statements_are_those_of_its_items(path: Path) 
         whole = [(f, it) for f, it in load.ordered_items() if isinstance(it, ast.Platform)]
         assert load.platform_items() == whole
         assert sum(f == "<change>" for f, _ in whole) == sum(c in sets for c in changes)
+
+
+def test_values_that_render_alike_are_no_change_and_others_render_when_written() -> None:
+    """The diff keeps the values it compares and renders them when it writes lines: a
+    value of another type that reads the same (3 and "3", a list of either) is no change;
+    an unequal value of one type is one, written as the report writes it."""
+    before = Board.load(TEGRA)
+    after = before.whatif("set kernel 4.18")  # moves nothing (test_no_change_is_empty)
+    name = next(iter(after.resolution.devices))
+    values = after.resolution.devices[name].values
+    was = before.resolution.devices[name].values
+    values["group"] = str(was["group"])  # an int on the other side
+    was["vfio"], values["vfio"] = [3], ["3"]  # lists, unequal, of values that read alike
+    assert not before.diff(after).changed
+    values["context"] = 97 if was["context"] != 97 else 98  # another number, or a number
+    d = before.diff(after)
+    assert d.entries == [(name, "changed", [("context", was["context"], values["context"])])]
+    assert d.text().splitlines()[:2] == [
+        f"~ device {name}",
+        f"    context: {was['context']} → {values['context']}",
+    ]
+    change = {"context": [was["context"], values["context"]]}
+    assert d.data["changes"] == [{"device": name, "change": "changed", "attributes": change}]
