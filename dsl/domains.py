@@ -127,6 +127,10 @@ class _Deciding:
         self.particular |= {d.name for d in res.model.devices.values() if d.untrusted}
         self._plain: dict[str, bool] = {}
         self._strict: dict[str, str | None] = {}
+        # the members any of kernel_type, capable and user reads: a group of none of them,
+        # on an IOMMU `plain` says yes to, is decided by its IOMMU alone (see decide)
+        self.read = self.particular | self.ruled | set(self.excludes)
+        self._decided: dict[str, tuple[DomainType | None, Reason, tuple[str, ...]]] = {}
         # ARM_DMA_USE_IOMMU's arch code forces identity from 6.7 (kernel_type, plain)
         plat = res.platform
         self.arm32 = plat.arch == "arm" and plat.enabled("ARM_DMA_USE_IOMMU")
@@ -164,7 +168,7 @@ class _Deciding:
         # Every driver allocates UNMANAGED domains, but the core makes one a default domain
         # only when the driver's def_domain_type asks for it (mtk_iommu_v1, 5.8..6.6).
         if any(
-            _dtype(self.wishes[m]) is DomainType.UNMANAGED
+            self.wishes[m].domain_type is DomainType.UNMANAGED
             for m in group.members
             if m in self.wishes
         ):
@@ -195,7 +199,7 @@ class _Deciding:
         for m in group.members:
             for r in self.excludes.get(m, []):
                 if r.rule.std:  # kernel capability, from a pack
-                    t = _dtype(r)
+                    t = r.domain_type
                     if t in types:
                         types.discard(t)
                         why.append(r.reason(f"no {t} default domain: {r.rule.name}"))
@@ -287,7 +291,7 @@ class _Deciding:
                     )
                 )
             for dev, rule in wishes:
-                t = _dtype(rule)
+                t = rule.domain_type
                 if driver is not None and t != driver:
                     a, b = LOG_NAME.get(driver, driver), LOG_NAME.get(t, t)
                     msg = (
@@ -379,8 +383,8 @@ class _Deciding:
                 elif dev.name in self.wishes:
                     rule = self.wishes[dev.name]
                     t, why1 = (
-                        _dtype(rule),
-                        rule.reason(f"the IOMMU driver wants {_dtype(rule)} for '{dev.name}'"),
+                        rule.domain_type,
+                        rule.reason(f"the IOMMU driver wants {rule.domain_type} for '{dev.name}'"),
                     )
                 else:
                     continue
@@ -431,6 +435,26 @@ class _Deciding:
 
     # -- decide ------------------------------------------------------------------------------
     def decide(self, group: Group) -> None:
+        """Decide the group's default domain. A group whose members no rule, wish or
+        untrusted flag speaks of gets what the first such group on its IOMMU got, and the
+        same log lines: the path below reads nothing else of it (a 10k-device board has
+        thousands of such groups, and a what-if of the command line decides them again)."""
+        if group.failed or not self.read.isdisjoint(group.members) or not self.plain(group.iommu):
+            self._decide(group)
+            return
+        seen = self._decided.get(group.iommu)
+        if seen is not None:
+            group.default, group.default_reason = seen[0], seen[1]
+            self.res.log.extend(seen[2])
+            return
+        res = self.res
+        marks = len(res.log), len(res.diagnostics)
+        self._decide(group)
+        if len(res.diagnostics) == marks[1]:  # a diagnostic names its group: never shared
+            logged = tuple(res.log[marks[0] :])
+            self._decided[group.iommu] = (group.default, group.default_reason, logged)
+
+    def _decide(self, group: Group) -> None:
         if group.failed and group.default_reason.text == "not decided":
             group.default = None
             group.default_reason = Reason("the group failed to probe into its IOMMU")
@@ -522,14 +546,14 @@ class _Deciding:
         for m in group.members:
             for r in self.requires.get(m, []):
                 if not r.rule.std:
-                    needs.append(Want(_dtype(r), r, m))
+                    needs.append(Want(r.domain_type, r, m))
             no_implicit = self.no_implicit.get(m)
             if no_implicit is not None and not no_implicit.rule.std:
                 ident = DomainType.IDENTITY
                 needs.append(Want(ident if ident in caps else None, no_implicit, m))
             for r in self.excludes.get(m, []):
                 if not r.rule.std:
-                    excludes.append(Want(_dtype(r), r, m))
+                    excludes.append(Want(r.domain_type, r, m))
         for i, w in enumerate(needs):
             for w2 in needs[i + 1 :]:
                 if w2.type != w.type:
@@ -581,7 +605,7 @@ class _Deciding:
                 return ktype, kwhy
         # Soft rules: the most specific selector first, later definition on ties.
         prefs = [
-            (r.specificity(self.res.model.devices[m]), r.index, _dtype(r), r, m)
+            (r.specificity(self.res.model.devices[m]), r.index, r.domain_type, r, m)
             for m in group.members
             for r in self.prefers.get(m, [])
         ]
@@ -650,13 +674,6 @@ class Want(NamedTuple):
         if self.type is None:
             return f"'{self.device}' excludes implicit DMA backing"
         return f"'{self.device}' needs {self.type}"
-
-
-def _dtype(rule: ActiveRule) -> DomainType:
-    """The domain type a rule names; `excludes implicit` asks for identity."""
-    verb = rule.rule.verb
-    t = getattr(verb, "domain_type", None)
-    return DomainType(t.text) if t is not None else DomainType.IDENTITY
 
 
 def default_domains(res: Resolution, rules: list[ActiveRule]) -> None:

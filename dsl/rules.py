@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from . import ast
-from .enums import Verb
+from .enums import DomainType, Verb
 from .model import Device, Model, Rule
 from .provenance import Reason
 from .resolution import Resolution
@@ -21,14 +22,22 @@ class ActiveRule:
     position: int  # latest command-line token it depends on, -1 when none
     devices: frozenset[str]
 
-    @property
+    # Kept once asked: the stages ask a rule's verb and domain type per device and group.
+    @cached_property
     def verb(self) -> Verb:
         return Verb(self.rule.verb.kind) if isinstance(self.rule.verb, ast.Verb) else Verb.RESERVE
 
+    @cached_property
+    def domain_type(self) -> DomainType:
+        """The default-domain type the rule names; `excludes implicit` asks for identity."""
+        t = getattr(self.rule.verb, "domain_type", None)
+        return DomainType(t.text) if t is not None else DomainType.IDENTITY
+
     def reason(self, text: str | None = None) -> Reason:
         r = self.rule
-        label = f'rule "{r.name}"' if r.explicit_name else f"rule at {r.span}"
-        return Reason(text or label, r.span, r.source, self.why)
+        if not text:
+            text = f'rule "{r.name}"' if r.explicit_name else f"rule at {r.span}"
+        return Reason(text, r.span, r.source, self.why)
 
     def specificity(self, dev: Device) -> int:
         assert self.rule.selector is not None

@@ -754,3 +754,27 @@ def test_a_settled_resolution_works_out_its_live_domains_once() -> None:
     next(d for d in res.devices.values() if d.domain).domain = None
     assert making.live_domains() == {d.domain for d in res.devices.values() if d.domain} != live
     assert res.live_domains() is live
+
+
+def test_every_group_decides_and_prints_its_own_fallback() -> None:
+    """iommu_group_alloc_default_domain runs once per group: on an IOMMU with no identity
+    domain, passthrough falls back to DMA in each group, and each prints the line. Groups no
+    rule speaks of get one answer per IOMMU; a group a rule speaks of is decided by the
+    rule, not by what the others got."""
+    devices = "".join(f'device d{i}: "v,d" {{ iommu smmu sid {i} }}\n' for i in range(4))
+    res = Board.from_text(
+        'include "std/linux"\n'
+        'platform { arch arm64; kernel 6.8; cmdline "iommu.passthrough=1" }\n'
+        "iommu smmu: arm-smmu { contexts 8; domains dma, unmanaged }\n"
+        + devices
+        + "rule d2 prefers dma\n",
+        "fallback.iommu",
+    ).resolution
+    assert len({res.devices[f"d{i}"].group for i in range(4)}) == 4
+    assert sum("Falling back to IOMMU_DOMAIN_DMA" in line for line in res.log) == 4
+    types = {f"d{i}": res.devices[f"d{i}"].values["default_domain"] for i in range(4)}
+    assert types == {"d0": "dma", "d1": "dma", "d2": "dma", "d3": "dma"}
+    assert res.devices["d2"].reasons["default_domain"].text == "dma: preferred for 'd2'"
+    fell = res.devices["d0"].reasons["default_domain"].text
+    assert fell == res.devices["d3"].reasons["default_domain"].text
+    assert "falling back to dma" in fell
