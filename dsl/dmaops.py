@@ -91,45 +91,9 @@ def _pool(res: Resolution) -> tuple[bool, Reason]:
     return False, Reason(f"no swiotlb pool on {plat.arch}")
 
 
-def _mask_reason(dev: Device) -> Reason:
-    bits = dev.dma_mask or 32
-    return Reason(
-        f"DMA mask {bits} bits" + ("" if dev.dma_mask else " (the default for DT/PCI devices)"),
-        dev.span,
-        "drivers/of/device.c: of_dma_configure_id" if not dev.dma_mask else None,
-    )
-
-
-def _reach(dev: Device) -> tuple[int, int, str, tuple[Reason, ...]]:
-    """The CPU addresses [lo, hi) the device's DMA reaches, what limits it, and why: its
-    mask, and the bus's dma-ranges window, whose end is dev->bus_dma_limit
-    (of_dma_configure_id) and whose offset turns CPU into bus addresses (dma_capable
-    checks the bus address against min(mask, bus_dma_limit))."""
-    bits = dev.dma_mask or 32
-    mask_why = _mask_reason(dev)
-    if dev.dma_range is None:
-        return 0, 1 << bits, f"a {bits}-bit mask", (mask_why,)
-    cpu, size, bus = dev.dma_range
-    end = min(1 << bits, bus + size)  # bus addresses below this are capable
-    window = Reason(
-        f"dma-ranges: CPU {cpu:#x}..{cpu + size - 1:#x} at bus {bus:#x}",
-        dev.dma_range_span,
-        "drivers/of/device.c: of_dma_configure_id (bus_dma_limit, dma_range_map)",
-    )
-    return (
-        cpu,
-        cpu + max(end - bus, 0),
-        f"the dma-ranges window with a {bits}-bit mask",
-        (
-            mask_why,
-            window,
-        ),
-    )
-
-
 def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[DmaOps, Reason]:
     bits = dev.dma_mask or 32
-    lo, hi, limited, reach_why = _reach(dev)
+    lo, hi, limited, reach_why = dev.dma_reach
     top = res.platform.ram_top
     if top == 0 or (lo <= res.platform.ram_base and top <= hi):  # every RAM region
         return DmaOps.DIRECT, Reason(
@@ -205,7 +169,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[DmaOps, Reason]
         "arch/powerpc/platforms/powernv/pci-ioda.c: set_pci_dma_ops(&dma_iommu_ops)",
     )
     bits = dev.dma_mask or 32
-    mask = _mask_reason(dev)
+    mask = dev.dma_reach[3][0]
     if "no-bypass" in iommu.quirks:
         return DmaOps.DMA_IOMMU, Reason(
             f"dma_iommu: '{iommu.name}' offers no bypass window (quirk no-bypass): every "
@@ -560,8 +524,8 @@ def dma_ops(res: Resolution) -> None:
         )
         for decide in deciders:
             decision = decide(case)
-            if decision is not None:
-                dres.set("dma_ops", *decision)
+            if decision is not None:  # DeviceResult.set, inline: 10,000 devices at 10k
+                dres.values["dma_ops"], dres.reasons["dma_ops"] = decision
                 break
     for dom in res.domains.values():
         if dom.window is not None and not dom.failed:

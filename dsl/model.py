@@ -284,6 +284,32 @@ class Device(Node):
     dma_range: tuple[int, int, int] | None = None
     dma_range_span: Span | None = None
 
+    @cached_property
+    def dma_reach(self) -> tuple[int, int, str, tuple[Reason, ...]]:
+        """The CPU addresses [lo, hi) its DMA reaches, what limits it, and why (its mask
+        first): the mask, and the bus's dma-ranges window, whose end is dev->bus_dma_limit
+        (of_dma_configure_id) and whose offset turns CPU into bus addresses (dma_capable
+        checks the bus address against min(mask, bus_dma_limit)). Kept once asked: the
+        DMA ops of every device ask again at each what-if."""
+        bits = self.dma_mask or 32
+        mask_why = Reason(
+            f"DMA mask {bits} bits"
+            + ("" if self.dma_mask else " (the default for DT/PCI devices)"),
+            self.span,
+            "drivers/of/device.c: of_dma_configure_id" if not self.dma_mask else None,
+        )
+        if self.dma_range is None:
+            return 0, 1 << bits, f"a {bits}-bit mask", (mask_why,)
+        cpu, size, bus = self.dma_range
+        end = min(1 << bits, bus + size)  # bus addresses below this are capable
+        window = Reason(
+            f"dma-ranges: CPU {cpu:#x}..{cpu + size - 1:#x} at bus {bus:#x}",
+            self.dma_range_span,
+            "drivers/of/device.c: of_dma_configure_id (bus_dma_limit, dma_range_map)",
+        )
+        limited = f"the dma-ranges window with a {bits}-bit mask"
+        return cpu, cpu + max(end - bus, 0), limited, (mask_why, window)
+
     def stream_ids(self, iommu: Iommu) -> list[tuple[int, int]]:
         """(SID, SMR mask) pairs the device emits on this IOMMU: its `iommus` cells, or for
         a PCI function its iommu-map entry's."""

@@ -1,5 +1,5 @@
 """What a device's DMA reaches without an IOMMU: its mask, and the bus's dma-ranges window
-(dsl/dmaops.py: _reach), and when dma-direct bounces through swiotlb."""
+(model.py: Device.dma_reach), and when dma-direct bounces through swiotlb."""
 
 from __future__ import annotations
 
@@ -87,3 +87,19 @@ def test_dram_above_4g_leaves_the_dma_zone_uncapped() -> None:
     assert board.value("dev.dma_ops") == "dma-direct"
     assert [d.code for d in board.diagnostics] == ["W207"]
     assert "not allocated" in str(board.why("dev.dma_ops"))
+
+
+def test_a_what_if_reuses_what_a_device_reaches() -> None:
+    """What a device reaches is its own fact (mask, dma-ranges): worked out once per device,
+    so a what-if of the command line explains its DMA ops with the same reasons."""
+    text = BOARD.format(
+        ram="0x0 size 8G", bits=32, extra="; dma-range 0x0 size 0x40000000 bus 0xc0000000"
+    )
+    board = Board.from_text(text, "b.iommu")
+    after = board.whatif('set cmdline "swiotlb=force"')
+    why, again = (b.resolution.devices["dev"].reasons["dma_ops"] for b in (board, after))
+    assert [r.text for r in why.because[1:3]] == [
+        "DMA mask 32 bits",
+        "dma-ranges: CPU 0x0..0x3fffffff at bus 0xc0000000",
+    ]
+    assert why.because[1] is again.because[1] and why.because[2] is again.because[2]
