@@ -253,8 +253,9 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
     # any `domain` that attaches it, on this platform or under another `when`: it is modelled
     attached = {name for dom in specs.values() for name in (*dom.attach, dom.of) if name}
-    for dres in res.devices.values():
-        own = res.driver_does(dres.name, "own-domain")
+    owners = {name for name, flags in res.driver.items() if "own-domain" in flags}
+    for dres in res.devices.values() if owners else ():  # in the devices' order
+        own = res.driver_does(dres.name, "own-domain") if dres.name in owners else None
         if own is None or dres.iommu is None or dres.name in attached:
             continue
         res.diagnostics.append(
@@ -272,7 +273,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
             )
         )
     untrusted_names = {d.name for d in model.devices.values() if d.untrusted}
-    for group in res.groups:
+    for group in res.groups if untrusted_names else ():
         if untrusted_names.isdisjoint(group.members):  # most groups: nothing to mix
             continue
         devs = [model.devices[m] for m in group.members]

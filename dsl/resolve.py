@@ -170,7 +170,7 @@ def _fill(res: Resolution) -> None:
             dres.set("group_members", [], unwound)
             dres.set("iommu", "none", unwound)
             continue
-        # the group's attributes set in two dict updates, not five calls of `set` a device
+        # the attributes set in the dicts, not by calls of `set`: 10,000 devices at 10k
         default, default_why = group.default or "none", group.default_reason
         values, reasons = dres.values, dres.reasons
         values["group"], reasons["group"] = group.id, group.reason
@@ -197,8 +197,8 @@ def _fill(res: Resolution) -> None:
                 "drivers/iommu/iommu.c: iommu_attach_device",
                 (dom.reason,),
             )
-        dres.set("domain_type", dom.type, why)
-        dres.set("domain", dom.name, why)
+        values["domain_type"], reasons["domain_type"] = dom.type, why
+        values["domain"], reasons["domain"] = dom.name, why
         ctx_why = dom.context_reason
         if ctx_why is None:
             ctx_why = unpaged.get(dom.type)
@@ -220,6 +220,7 @@ def _fill(res: Resolution) -> None:
                     None,
                     "drivers/iommu/mtk_iommu.c: mtk_iommu_attach_device (bank->m4u_dom)",
                 )
-            dres.set("context", dom.contexts_on[dres.iommu], ctx_why)
+            values["context"], reasons["context"] = dom.contexts_on[dres.iommu], ctx_why
         else:
-            dres.set("context", dom.context if dom.context is not None else "none", ctx_why)
+            context = dom.context if dom.context is not None else "none"
+            values["context"], reasons["context"] = context, ctx_why

@@ -778,3 +778,20 @@ def test_every_group_decides_and_prints_its_own_fallback() -> None:
     fell = res.devices["d0"].reasons["default_domain"].text
     assert fell == res.devices["d3"].reasons["default_domain"].text
     assert "falling back to dma" in fell
+
+
+def test_default_domains_take_contexts_in_probe_order() -> None:
+    """Default domains take their contexts as their groups' first devices probe: by the
+    stated probe-order, else the device's place in the file (c is the third: 2), ties in
+    the file's order (arm_smmu_init_domain_context at attach)."""
+    res = Board.from_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        'device a: "v,a" { iommu smmu sid 1; probe-order 3 }\n'
+        'device b: "v,b" { iommu smmu sid 2; probe-order 1 }\n'
+        'device c: "v,c" { iommu smmu sid 3 }\n'
+        'device d: "v,d" { iommu smmu sid 4; probe-order 1 }\n',
+        "order.iommu",
+    ).resolution
+    contexts = {n: res.devices[n].values["context"] for n in "abcd"}
+    assert contexts == {"b": 0, "d": 1, "c": 2, "a": 3}
