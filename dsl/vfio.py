@@ -31,6 +31,7 @@ VFIO_C = "drivers/vfio/vfio_main.c: vfio_group_ioctl_get_status"
 OLD_VFIO_C = "drivers/vfio/vfio.c: vfio_dev_viable"
 PORTS = ("root-port", "switch-port", "upstream-port", "downstream-port")
 _ID = re.compile(r"^pci([0-9a-fA-F]{4}),([0-9a-fA-F]{4})")
+_NO_FLAGS: dict[str, Reason] = {}  # a device no driver flag names (never written)
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,13 @@ def bindings(res: Resolution) -> None:
     for dev in res.model.devices.values():
         if dev.pci is None:
             continue
-        flags = res.driver.get(dev.name, {})
+        flags = res.driver.get(dev.name, _NO_FLAGS)
         if dev.bound is not None:
             said = Reason(f"'{dev.name}' says 'bound {dev.bound}'", dev.span)
             b = Binding(None if dev.bound == "none" else dev.bound, True, said)
         elif "none" in flags:
             b = Binding(None, True, flags["none"])
-        elif (vd := _ids(dev.compatibles)) is not None and vd in ids:
+        elif ids and (vd := _ids(dev.compatibles)) is not None and vd in ids:
             b = Binding("vfio-pci", True, ids[vd])
         elif dev.bridge in PORTS:
             b = Binding(
