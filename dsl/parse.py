@@ -957,11 +957,12 @@ def parse_edited(text: str, path: str, memo: Statements) -> ParseResult:
                     memo.clear()
                     return _parse_text(text, path, False)
                 hit = (offset, file.items, tuple(errors))
-            fresh[chunk] = hit
             at, got, said = hit
             if at != offset:
                 got = _moved(got, offset - at)
                 said = _moved(said, offset - at)
+            # kept where it is now: the next edit moves it only if lines above it change again
+            fresh[chunk] = (offset, got, said)
             items += got
             diags += said
         memo.clear()
