@@ -79,6 +79,12 @@ class PciAddress(Node):
     function: int
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """0000:01:00.0. Kept once asked: the PCI layer's reasons name each function several
+        times (13,000 times at 10k devices)."""
         return f"{self.domain:04x}:{self.bus:02x}:{self.device:02x}.{self.function}"
 
     @property
