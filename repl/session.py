@@ -178,8 +178,8 @@ class Session:
             raise CommandError(render_all(problems, sources, self.style))
         before, _ = self.resolved()
         self._long_lived()
-        self.changes.append(change)
         gc.collect()  # what died since the last freeze, before the next one keeps it
+        self.changes.append(change)
         try:
             with no_gc():
                 after = self.current()
