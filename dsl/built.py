@@ -35,6 +35,9 @@ class Built:
 
 def derive(res: Resolution, rules: list[ActiveRule]) -> None:
     """Fill res.built from the active `builds domain` rules, in rule order."""
+    builders = by_verb(rules, Verb.BUILDS_DOMAIN)
+    if not builders:  # what follows indexes every device: nothing to build, nothing to do
+        return
     model = res.model
     board: set[str] = set()  # devices a board domain built here holds
     held: set[str] = set()  # the names of the board's domains built here
@@ -48,7 +51,7 @@ def derive(res: Resolution, rules: list[ActiveRule]) -> None:
     taken = {*model.devices, *model.iommus, *model.bridges}
     claimed = set(board)  # and those an earlier rule's domain holds
     order = {name: dev.probe_order for name, dev in model.devices.items()}
-    for rule in by_verb(rules, Verb.BUILDS_DOMAIN):
+    for rule in builders:
         verb = rule.rule.verb
         assert isinstance(verb, ast.Verb) and verb.domain is not None  # the grammar's shape
         translated = [

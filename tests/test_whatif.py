@@ -205,6 +205,23 @@ def test_a_changed_loads_platform_statements_are_those_of_its_items(path: Path) 
         assert sum(f == "<change>" for f, _ in whole) == sum(c in sets for c in changes)
 
 
+def test_a_loads_platform_statements_are_found_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every what-if of the command line asks the loaded files for their platform
+    statements: the walk over every item is made once, and each caller gets its own list."""
+    from iommu_rules.loader import Loaded, load_paths
+
+    base = load_paths([TEGRA])
+    walks: list[object] = []
+    walk = Loaded.ordered_items
+    monkeypatch.setattr(
+        Loaded, "ordered_items", lambda self, only=None: walks.append(only) or walk(self, only)
+    )
+    first = base.platform_items()
+    first.clear()
+    assert base.platform_items() and base.platform_items() == base.platform_items()
+    assert len(walks) == 1
+
+
 def test_values_that_render_alike_are_no_change_and_others_render_when_written() -> None:
     """The diff keeps the values it compares and renders them when it writes lines: a
     value of another type that reads the same (3 and "3", a list of either) is no change;
