@@ -253,9 +253,8 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
                 )
     # any `domain` that attaches it, on this platform or under another `when`: it is modelled
     attached = {name for dom in specs.values() for name in (*dom.attach, dom.of) if name}
-    owners = {name for name, flags in res.driver.items() if "own-domain" in flags}
-    for dres in res.devices.values() if owners else ():  # in the devices' order
-        own = res.driver_does(dres.name, "own-domain") if dres.name in owners else None
+    for dres in res.devices.values():
+        own = res.driver_does(dres.name, "own-domain")
         if own is None or dres.iommu is None or dres.name in attached:
             continue
         res.diagnostics.append(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .conditions import Platform
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 # What a group's default domain, or the system's, is until the stage deciding it has run;
 # one reason for all (reasons are frozen), not one made per group
 NOT_DECIDED = Reason("not decided")
+# the driver flags of a device none names: one empty mapping, read-only, not a dict a miss
+NO_FLAGS: Mapping[str, Reason] = MappingProxyType({})
 
 
 @dataclass
@@ -146,7 +149,7 @@ class Resolution:
 
     def driver_does(self, device: str, flag: str) -> Reason | None:
         """Why the device's driver has this behaviour (`driver FLAG`), or None."""
-        return self.driver.get(device, {}).get(flag)
+        return self.driver.get(device, NO_FLAGS).get(flag)
 
     def domain_specs(self) -> dict[str, ModelDomain]:
         """Every driver-built domain statement: the board's, then those the packs derive."""

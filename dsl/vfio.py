@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .diagnostics import Label, warning
 from .eras import DMA_OWNERSHIP
 from .provenance import Reason
-from .resolution import Resolution
+from .resolution import NO_FLAGS, Resolution
 
 # drivers that set driver_managed_dma (1ea2a07a532b's series, 5.19): they leave the
 # group to its user
@@ -31,7 +31,6 @@ VFIO_C = "drivers/vfio/vfio_main.c: vfio_group_ioctl_get_status"
 OLD_VFIO_C = "drivers/vfio/vfio.c: vfio_dev_viable"
 PORTS = ("root-port", "switch-port", "upstream-port", "downstream-port")
 _ID = re.compile(r"^pci([0-9a-fA-F]{4}),([0-9a-fA-F]{4})")
-_NO_FLAGS: dict[str, Reason] = {}  # a device no driver flag names (never written)
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def bindings(res: Resolution) -> None:
     for dev in res.model.devices.values():
         if dev.pci is None:
             continue
-        flags = res.driver.get(dev.name, _NO_FLAGS)
+        flags = res.driver.get(dev.name, NO_FLAGS)
         if dev.bound is not None:
             said = Reason(f"'{dev.name}' says 'bound {dev.bound}'", dev.span)
             b = Binding(None if dev.bound == "none" else dev.bound, True, said)
