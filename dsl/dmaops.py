@@ -93,7 +93,7 @@ def _pool(res: Resolution) -> tuple[bool, Reason]:
 
 def _direct(res: Resolution, dev: Device, why: Reason) -> tuple[DmaOps, Reason]:
     bits = dev.dma_mask or 32
-    lo, hi, limited, reach_why = dev.dma_reach
+    lo, hi, limited, _, reach_why = dev.dma_reach
     top = res.platform.ram_top
     if top == 0 or (lo <= res.platform.ram_base and top <= hi):  # every RAM region
         return DmaOps.DIRECT, Reason(
@@ -169,7 +169,7 @@ def _tce(dev: Device, iommu: Iommu, dom: Domain | None) -> tuple[DmaOps, Reason]
         "arch/powerpc/platforms/powernv/pci-ioda.c: set_pci_dma_ops(&dma_iommu_ops)",
     )
     bits = dev.dma_mask or 32
-    mask = dev.dma_reach[3][0]
+    mask = dev.dma_reach.mask
     if "no-bypass" in iommu.quirks:
         return DmaOps.DMA_IOMMU, Reason(
             f"dma_iommu: '{iommu.name}' offers no bypass window (quirk no-bypass): every "

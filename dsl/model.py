@@ -11,6 +11,7 @@ import fnmatch
 import re
 from collections.abc import Collection, Iterable
 from functools import cached_property
+from typing import NamedTuple
 
 from . import ast
 from .diagnostics import Diagnostic, Span
@@ -263,6 +264,16 @@ class Acs(Node):
     span: Span
 
 
+class DmaReach(NamedTuple):
+    """What a device's DMA reaches without an IOMMU (Device.dma_reach)."""
+
+    lo: int  # the CPU addresses [lo, hi) it reaches
+    hi: int
+    limited: str  # what limits it, for the reasons' text
+    mask: Reason  # why its mask is what it is
+    why: tuple[Reason, ...]  # the mask's reason, then the dma-ranges window's if any
+
+
 class Device(Node):
     name: str
     compatibles: tuple[str, ...]
@@ -291,12 +302,12 @@ class Device(Node):
     dma_range_span: Span | None = None
 
     @cached_property
-    def dma_reach(self) -> tuple[int, int, str, tuple[Reason, ...]]:
-        """The CPU addresses [lo, hi) its DMA reaches, what limits it, and why (its mask
-        first): the mask, and the bus's dma-ranges window, whose end is dev->bus_dma_limit
-        (of_dma_configure_id) and whose offset turns CPU into bus addresses (dma_capable
-        checks the bus address against min(mask, bus_dma_limit)). Kept once asked: the
-        DMA ops of every device ask again at each what-if."""
+    def dma_reach(self) -> DmaReach:
+        """The CPU addresses [lo, hi) its DMA reaches, what limits it, and why: the mask,
+        and the bus's dma-ranges window, whose end is dev->bus_dma_limit (of_dma_configure_id)
+        and whose offset turns CPU into bus addresses (dma_capable checks the bus address
+        against min(mask, bus_dma_limit)). Kept once asked: the DMA ops of every device ask
+        again at each what-if."""
         bits = self.dma_mask or 32
         mask_why = Reason(
             f"DMA mask {bits} bits"
@@ -305,7 +316,7 @@ class Device(Node):
             "drivers/of/device.c: of_dma_configure_id" if not self.dma_mask else None,
         )
         if self.dma_range is None:
-            return 0, 1 << bits, f"a {bits}-bit mask", (mask_why,)
+            return DmaReach(0, 1 << bits, f"a {bits}-bit mask", mask_why, (mask_why,))
         cpu, size, bus = self.dma_range
         end = min(1 << bits, bus + size)  # bus addresses below this are capable
         window = Reason(
@@ -314,7 +325,7 @@ class Device(Node):
             "drivers/of/device.c: of_dma_configure_id (bus_dma_limit, dma_range_map)",
         )
         limited = f"the dma-ranges window with a {bits}-bit mask"
-        return cpu, cpu + max(end - bus, 0), limited, (mask_why, window)
+        return DmaReach(cpu, cpu + max(end - bus, 0), limited, mask_why, (mask_why, window))
 
     def stream_ids(self, iommu: Iommu) -> list[tuple[int, int]]:
         """(SID, SMR mask) pairs the device emits on this IOMMU: its `iommus` cells, or for
