@@ -26,6 +26,7 @@ from .enums import Origin
 from .lalr import no_gc
 from .loader import Loaded, Loader
 from .model import Model, PciAddress, parse_pci
+from .node import Node
 from .parse import mask_line, parse_text
 from .report import COLUMNS
 from .resolution import Domain, Resolution
@@ -175,7 +176,26 @@ def _parse(body: str, text: str, name: str, shift: int) -> tuple[ast.Item, ...]:
             span = Span(name, 1, max(col, 1), 1, max(end_col, max(col, 1) + 1))
             diags.append(error(d.code, message, span, label=d.label, help=d.help))
         raise ChangeError(diags, text, name)
-    return result.file.items
+    return tuple(_shifted(item, shift) for item in result.file.items)
+
+
+def _shifted(value: Any, cols: int) -> Any:
+    """Parsed syntax with the columns of its first line as they are in the change's text
+    (the body starts ``cols`` columns to the left of where the user wrote it), so a later
+    diagnostic on an added or set statement is quoted where it points; the lines after the
+    first are the text's own."""
+    if type(value) is Span:
+        file, line, col, end_line, end_col = value
+        if not line:
+            return value
+        col = max(col + cols, 1) if line == 1 else col
+        end_col = max(end_col + cols, col + 1) if end_line == 1 else end_col
+        return Span(file, line, col, end_line, end_col)
+    if type(value) is tuple:
+        return tuple(_shifted(v, cols) for v in value)
+    if isinstance(value, Node):
+        return value.replace(**{f: _shifted(getattr(value, f), cols) for f in value._fields})
+    return value
 
 
 class ChangedLoad:

@@ -165,11 +165,14 @@ class Session:
     # -- changes ------------------------------------------------------------------------
     def apply(self, text: str) -> str:
         """Apply one change; if the board then fails, the change is not kept."""
+        # named as the board names its changes (ChangedLoad: "<change N>" holds its text),
+        # so a change that breaks the board is quoted where it says so
+        name = f"<change {len(self.changes) + 1}>"
         try:
-            change = parse_change(text, "<input>")
+            change = parse_change(text, name)
         except ChangeError as exc:
             sources = SourceMap()
-            sources.add("<input>", text)
+            sources.add(name, text)
             raise CommandError(render_all(exc.diagnostics, sources, self.style)) from None
         problems = validate(change, self.model())
         if problems:

@@ -436,3 +436,18 @@ def test_a_change_keeps_its_board_out_of_the_collectors_scans() -> None:
         assert session.changes  # kept: the freeze is no reason to drop the change
     finally:
         gc.unfreeze()
+
+
+def test_a_change_that_breaks_the_board_is_quoted_with_a_caret() -> None:
+    """The session names its changes as the board does (<change N>), so the change's
+    text is there to quote when the changed board fails."""
+    session = Session()
+    session.load([TEGRA])
+    execute(session, 'try set cmdline "iommu.passthrough=1"')
+    out = execute(session, 'try add device x: "y" { iommu mcc swgroup epp }')
+    assert not out.ok
+    lines = out.text.splitlines()
+    at = lines.index('1 | add device x: "y" { iommu mcc swgroup epp }')
+    assert lines[at - 1].startswith("<change 2>:1:27: error[E104]: unknown iommu 'mcc'")
+    assert lines[at + 1].startswith("  | " + " " * 26 + "^^^")
+    assert len(session.changes) == 1  # not applied

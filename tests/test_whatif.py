@@ -243,3 +243,23 @@ def test_values_that_render_alike_are_no_change_and_others_render_when_written()
     ]
     change = {"context": [was["context"], values["context"]]}
     assert d.data["changes"] == [{"device": name, "change": "changed", "attributes": change}]
+
+
+@pytest.mark.parametrize(
+    ("change", "quoted"),
+    [
+        ("add rule gpux excludes implicit", "gpux"),
+        ('add device x: "y" { iommu mcc swgroup epp }', "mcc"),
+        ("set mc contexts 0", "0"),
+        ("set mc smrs 0", "smrs 0"),
+    ],
+)
+def test_an_error_a_change_brings_points_into_the_change(change: str, quoted: str) -> None:
+    """A change parses inside generated text ("platform { ... }", or the statement without
+    its verb); what it says is quoted where the user wrote it, also for an error found
+    after parsing (validation, resolution)."""
+    after = Board.load(TEGRA).whatif(change)
+    (err,) = after.errors
+    span = err.span
+    assert (span.file, span.line, span.end_line) == ("<change 1>", 1, 1)
+    assert change[span.col - 1 : span.end_col - 1] == quoted
