@@ -27,7 +27,7 @@ import pexpect
 from lark import Lark
 from lsp_keystroke import keystrokes
 
-from iommu_rules import parsecache
+from iommu_rules import caches
 from iommu_rules.dot import VIEWS, render
 from iommu_rules.grammar import grammar_text
 from iommu_rules.loader import MEMO_TEXT, forget_parsed, load_text
@@ -185,7 +185,7 @@ def first_prompt(board: Path = EXAMPLE, repeat: int = 5) -> float:
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1_000, 10_000]
-    parsecache.use(False)  # the in-process stages time a real parse, never a cache read
+    caches.use(False)  # the in-process stages time a real parse, never a cache read
     lark = Lark(grammar_text(), parser="lalr", lexer="contextual", maybe_placeholders=True)
     with tempfile.TemporaryDirectory() as tmp:
         columns = [Column(n, Path(tmp)) for n in sizes]

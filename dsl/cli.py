@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, caches
 from .commands import COMMANDS
 from .commands.base import (
     EXIT_CODES,
@@ -121,9 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    from . import parsecache
-
-    parsecache.use(not args.no_cache)  # each run says it anew (tests run many in-process)
+    caches.use(not args.no_cache)  # each run says it anew (tests run many in-process)
     collecting = gc.isenabled()
     if not _lives_on(args):
         gc.disable()

@@ -218,3 +218,31 @@ def architectures() -> tuple[str, ...]:
 
 def domain_types() -> tuple[str, ...]:
     return rule_choices()["domain_type"]
+
+
+def mask_line(line: str) -> tuple[str, int | None]:
+    """The line with string literals blanked (columns kept), and where a '#' comment starts.
+
+    One scanner for everything that must skip strings and comments: brace
+    matching in messages, comment collection for fmt, and the REPL's
+    'is this entry finished' check.
+    """
+    out = list(line)
+    in_str = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if in_str:
+            out[i] = " "
+            if ch == "\\" and i + 1 < len(line):
+                out[i + 1] = " "
+                i += 1
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+            out[i] = " "
+        elif ch == "#":
+            return "".join(out[:i]), i
+        i += 1
+    return "".join(out), None

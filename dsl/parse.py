@@ -15,7 +15,14 @@ from typing import Any, NamedTuple
 
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticError, Label, Span, did_you_mean, error
-from .grammar import CHOICE_RULES, describe_terminal, keyword_terminals, parser, rule_choices
+from .grammar import (
+    CHOICE_RULES,
+    describe_terminal,
+    keyword_terminals,
+    mask_line,
+    parser,
+    rule_choices,
+)
 from .lalr import Tok, UnexpectedCharacters, UnexpectedToken, no_gc
 from .node import Node
 
@@ -589,34 +596,6 @@ def _token_text(tok: Any) -> str:
     if tok.type == "$END":
         return "end of file"
     return f"'{tok}'"
-
-
-def mask_line(line: str) -> tuple[str, int | None]:
-    """The line with string literals blanked (columns kept), and where a '#' comment starts.
-
-    One scanner for everything that must skip strings and comments: brace
-    matching in messages, comment collection for fmt, and the REPL's
-    'is this entry finished' check.
-    """
-    out = list(line)
-    in_str = False
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if in_str:
-            out[i] = " "
-            if ch == "\\" and i + 1 < len(line):
-                out[i + 1] = " "
-                i += 1
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-            out[i] = " "
-        elif ch == "#":
-            return "".join(out[:i]), i
-        i += 1
-    return "".join(out), None
 
 
 def _unclosed_brace(text: str, path: str) -> Span | None:

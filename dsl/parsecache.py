@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, ast
+from .caches import enabled
 from .diagnostics import Span
 from .lalr import no_gc
 from .node import Node
@@ -35,19 +36,6 @@ from .parse import ParseResult
 FORMAT = b"iommu-rules tree 1\n"
 LIMIT = 256 * 1024 * 1024  # bytes the directory may hold
 SMALLEST = 512  # shorter texts parse faster than an entry is found and read
-ENV_OFF = "IOMMU_RULES_NO_CACHE"
-
-_enabled = True
-
-
-def use(on: bool) -> None:
-    """Turn the cache on or off for this process (``--no-cache``: off)."""
-    global _enabled
-    _enabled = on
-
-
-def enabled() -> bool:
-    return _enabled and not os.environ.get(ENV_OFF)
 
 
 def directory() -> Path:

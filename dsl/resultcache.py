@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, parsecache
+from . import __version__, caches, parsecache
 from .diagnostics import Diagnostic, Label, Severity, SourceMap, Span
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _entry(name: str, data: bytes) -> Path:
 
 def lookup(name: str) -> Verdict | None:
     """The stored verdict for the file as given, if nothing it read has changed since."""
-    if not parsecache.enabled():
+    if not caches.enabled():
         return None
     data = _read(name)
     if data is None:
@@ -128,7 +128,7 @@ def _files(deps: Any) -> frozenset[Path]:
 
 def store(name: str, board: Board, verdict: Verdict) -> None:
     """Keep the verdict of a board loaded from ``name`` (a file, not stdin)."""
-    if not parsecache.enabled():
+    if not caches.enabled():
         return
     data = _read(name)
     if data is None:

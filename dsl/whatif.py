@@ -23,11 +23,12 @@ from . import ast
 from .checks import render_value
 from .diagnostics import Diagnostic, SourceMap, Span, did_you_mean, error
 from .enums import Origin
+from .grammar import mask_line
 from .lalr import no_gc
 from .loader import Loaded, Loader
 from .model import Model, PciAddress, parse_pci
 from .node import Node
-from .parse import mask_line, parse_text
+from .parse import parse_text
 from .report import COLUMNS
 from .resolution import Domain, Resolution
 from .validate import build_model

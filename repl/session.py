@@ -688,7 +688,7 @@ def balanced(text: str) -> bool:
 
 def nesting(line: str) -> int:
     """How many braces and parentheses one line opens (negative: closes)."""
-    from iommu_rules.parse import mask_line
+    from iommu_rules.grammar import mask_line
 
     code, _ = mask_line(line)
     return sum(code.count(c) for c in "{(") - sum(code.count(c) for c in "})")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from iommu_rules import parsecache
+from iommu_rules import caches, parsecache
 from iommu_rules.loader import forget_parsed, load_text
 from iommu_rules.parse import parse_text
 
@@ -26,7 +26,7 @@ FILES = sorted(EXAMPLES.glob("*.iommu")) + sorted((ROOT / "stdlib-rules").rglob(
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty cache of this test's own."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(parsecache.ENV_OFF, raising=False)
+    monkeypatch.delenv(caches.ENV_OFF, raising=False)
     forget_parsed()
     return tmp_path / "cache" / "iommu-rules" / "trees"
 
@@ -106,7 +106,7 @@ def test_no_cache_writes_nothing(cache: Path) -> None:
     proc = run_process(
         "check",
         str(EXAMPLES / "tegra30.iommu"),
-        env={"XDG_CACHE_HOME": str(cache.parent.parent), parsecache.ENV_OFF: "1"},
+        env={"XDG_CACHE_HOME": str(cache.parent.parent), caches.ENV_OFF: "1"},
     )
     assert proc.returncode == 0, proc.stderr
     assert not cache.exists() or not list(cache.glob("*.tree"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iommu_rules import parsecache, resultcache
+from iommu_rules import caches, resultcache
 from iommu_rules.loader import forget_parsed
 
 from conftest import EXAMPLES, GOLDEN, run_cli
@@ -26,7 +26,7 @@ expect gpu.group == 0
 @pytest.fixture
 def board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(parsecache.ENV_OFF, raising=False)
+    monkeypatch.delenv(caches.ENV_OFF, raising=False)
     monkeypatch.chdir(tmp_path)
     forget_parsed()
     (tmp_path / "soc.iommu").write_text("iommu smmu: arm-smmu { contexts 8 }\n")
@@ -96,7 +96,7 @@ def test_another_working_directory_is_another_verdict(
     monkeypatch.chdir(sub)
     code, out, err = outputs("check", other)
     assert f"{board / 'bad.iommu'}:1:" in err  # named from here, not from board/
-    monkeypatch.setenv(parsecache.ENV_OFF, "1")
+    monkeypatch.setenv(caches.ENV_OFF, "1")
     assert (code, out, err) == outputs("check", other)
 
 
@@ -116,7 +116,7 @@ def test_examples_check_the_same_from_the_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(parsecache.ENV_OFF, raising=False)
+    monkeypatch.delenv(caches.ENV_OFF, raising=False)
     for example in sorted(EXAMPLES.glob("*.iommu"))[:8]:
         first = outputs("check", str(example))
         assert outputs("check", str(example)) == first, example.name
@@ -128,7 +128,7 @@ def test_every_golden_mistake_checks_the_same_from_the_verdict(
     """A stored verdict quotes the same lines as the check that stored it, for files that
     did not load too (a file that is not UTF-8 is quoted with its bad bytes replaced)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(parsecache.ENV_OFF, raising=False)
+    monkeypatch.delenv(caches.ENV_OFF, raising=False)
     cases = sorted((GOLDEN / "diagnostics").glob("*.iommu"))
     assert len(cases) >= 20
     monkeypatch.chdir(GOLDEN / "diagnostics")
