@@ -2,6 +2,10 @@
 
 Without a terminal (``iommu-rules repl < script``) it reads commands line by
 line, prints no prompt decoration and exits non-zero if a command failed.
+
+The interactive prompt comes up before the engine is imported: the session is made in a
+thread (``starter``) once the prompt is on the screen, so this module imports the engine
+only where a command runs.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from iommu_rules.diagnostics import Style, plural
-from iommu_rules.loader import MAX_FILE_BYTES
+from .entries import balanced, nesting
+from .starter import Starter
 
-from .session import Session, balanced, execute, nesting
+if TYPE_CHECKING:
+    from .session import Session
 
 
 def history_path() -> Path:
@@ -23,11 +29,13 @@ def history_path() -> Path:
 
 def _session(paths: list[str], colour: bool) -> tuple[Session, str, bool]:
     """A session with the files loaded: (session, what to say, whether loading failed)."""
+    from iommu_rules.diagnostics import Style
+
+    from .session import CommandError, Session
+
     session = Session(style=Style(enabled=colour))
     message = ""
     if paths:
-        from .session import CommandError
-
         try:
             message = session.load(paths)
         except CommandError as exc:
@@ -37,6 +45,10 @@ def _session(paths: list[str], colour: bool) -> tuple[Session, str, bool]:
 
 def run_script(paths: list[str], stream) -> int:  # type: ignore[no-untyped-def]
     """Scripted mode: each command (statements may span lines until braces close)."""
+    from iommu_rules.loader import MAX_FILE_BYTES
+
+    from .session import execute
+
     session, message, failed = _session(paths, colour=False)
     if failed:  # the script goes on, but it did not run on the board it named
         print(message, file=sys.stderr)
@@ -74,21 +86,18 @@ def run_script(paths: list[str], stream) -> int:  # type: ignore[no-untyped-def]
 def run_interactive(paths: list[str], colour: bool) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-    from prompt_toolkit.completion import ThreadedCompleter
+    from prompt_toolkit.completion import DynamicCompleter, ThreadedCompleter
     from prompt_toolkit.history import FileHistory, InMemoryHistory
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.lexers import PygmentsLexer
     from prompt_toolkit.output.color_depth import ColorDepth
 
-    from .completer import ReplCompleter
     from .lexer import IommuLexer
     from .style import style as repl_style
 
-    # The board loads in the background: the prompt answers at once, and a command waits
-    # for the board only when it is typed before the load is over.
-    session = Session(style=Style(enabled=colour))
-    if paths:
-        session.load_in_background(paths)
+    # The engine's import and the board's load run in the background once the prompt is
+    # drawn: the prompt answers at once, and a command typed before they are over waits.
+    starter = Starter(paths, colour)
     hist_file = history_path()
     history: FileHistory | InMemoryHistory
     try:
@@ -109,8 +118,9 @@ def run_interactive(paths: list[str], colour: bool) -> int:
             buf.insert_text("\n")
 
     def toolbar() -> str:
-        if session.loading:
-            return f" loading {', '.join(paths)} ... | help"
+        session = starter.session
+        if starter.loading or session is None:
+            return f" loading {', '.join(paths)} ... | help" if paths else " starting ... | help"
         files = ", ".join(session.paths) or "no files"
         # the resolution if it is there already: the toolbar never starts one (a large
         # board would freeze the prompt while it resolves)
@@ -129,7 +139,8 @@ def run_interactive(paths: list[str], colour: bool) -> int:
     prompt: PromptSession[str] = PromptSession(
         history=history,
         auto_suggest=AutoSuggestFromHistory(),
-        completer=ThreadedCompleter(ReplCompleter(session)),
+        # the thread's, once it has made the session (it then waits for the load itself)
+        completer=ThreadedCompleter(DynamicCompleter(lambda: starter.ready_completer(5.0))),
         complete_while_typing=False,
         lexer=PygmentsLexer(IommuLexer) if colour else None,
         key_bindings=bindings,
@@ -140,6 +151,7 @@ def run_interactive(paths: list[str], colour: bool) -> int:
         style=repl_style() if colour else None,
         refresh_interval=0.5,  # the toolbar says when a background load is over
     )
+    prompt.app.after_render += lambda _app: starter.start()  # the first prompt is drawn
     if paths:
         print(f"loading {', '.join(paths)} ...")
     else:
@@ -152,27 +164,33 @@ def run_interactive(paths: list[str], colour: bool) -> int:
         except EOFError:
             break  # Ctrl-D
         try:
-            if not _run_one(session, text):
+            if not _run_one(starter, text):
                 break
         except KeyboardInterrupt:  # as psql: cancel the command, keep the session
-            kept = len(session.changes)
-            if session.loading:
+            if starter.loading or starter.session is None:
                 print("still loading: the command was not run")
             else:
+                from iommu_rules.diagnostics import plural
+
+                kept = len(starter.session.changes)
                 print(f"cancelled; the session and its {plural(kept, 'change')} are kept")
     return 0
 
 
-def _run_one(session: Session, text: str) -> bool:
+def _run_one(starter: Starter, text: str) -> bool:
     """Run one entry at the prompt, once the board has loaded; False: the user quits."""
+    if text.strip() and not starter.settle(0.25):  # a wait the user notices is said
+        print("waiting for the board to load (Ctrl-C stops waiting) ...")
+    session, said = starter.wait()
+    if said:
+        print(said)
+    from iommu_rules.loader import MAX_FILE_BYTES
+
+    from .session import execute
+
     if len(text) > MAX_FILE_BYTES:
         print(f"input larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not run")
         return True
-    if text.strip() and session.loading:
-        print("waiting for the board to load (Ctrl-C stops waiting) ...")
-    said = session.wait_loaded()
-    if said:
-        print(said)
     try:
         out = execute(session, text)
     except EOFError:

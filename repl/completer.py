@@ -6,7 +6,7 @@ ThreadedCompleter by the app, so typing never waits for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -17,9 +17,14 @@ from iommu_rules.model import ATTRIBUTES
 from .session import REGISTRY, STATEMENTS, Session
 
 
+def _loaded(timeout: float | None = None) -> bool:
+    return True
+
+
 class ReplCompleter(Completer):
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, settle: Callable[[float], bool] = _loaded):
         self.session = session
+        self.settle = settle  # waits for a background load (the app's Starter.settle)
         # The last model's names: completion runs on every key press, the model changes
         # only when the session does.
         self._names: tuple[object, dict[str, str]] | None = None
@@ -27,7 +32,7 @@ class ReplCompleter(Completer):
     def names(self) -> dict[str, str]:
         """Completable names and what they are (once a background load has finished:
         completion runs in its own thread, so waiting for it holds up no key)."""
-        self.session.settle(5.0)
+        self.settle(5.0)
         try:
             model = self.session.model()
         except Exception:  # a session that does not build has no names to offer

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gc
 import shlex
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,8 @@ from iommu_rules.model import Model
 from iommu_rules.parse import TOP_LEVEL
 from iommu_rules.resolution import Resolution
 from iommu_rules.whatif import Change, ChangeError, diff, parse_change, validate
+
+from .entries import entries
 
 # the words that start a statement, which joins the session when typed at the prompt
 STATEMENTS = TOP_LEVEL
@@ -63,54 +63,7 @@ class Session:
     changes: list[Change] = field(default_factory=list)
     undone: list[Change] = field(default_factory=list)
     _current: tuple[tuple[int, ...], Board] | None = None
-    # a load running in the background (the interactive prompt comes up before it ends);
-    # an Event, not Thread.join: a join interrupted by Ctrl-C can leave is_alive() wrong
-    _loaded_event: threading.Event | None = field(default=None, repr=False)
-    _loaded: str | None = field(default=None, repr=False)  # its problems, not yet shown
     _frozen: Board | None = field(default=None, repr=False)  # the board gc.freeze() last kept
-
-    def load_in_background(self, paths: list[str]) -> None:
-        """Start loading the files in a thread: the prompt answers at once, and commands
-        wait for the board (``wait_loaded``). A load that fails leaves the session empty."""
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                said = self.load(paths)  # the toolbar shows the board; problems are said
-                if any(d.is_error for d in self.board.model.diagnostics):
-                    self._loaded = said
-            except CommandError as exc:
-                self._loaded = f"{exc}\n(starting with an empty session)"
-            except Exception as exc:  # a bug: say so, keep the session usable
-                self._loaded = f"loading failed: {type(exc).__name__}: {exc}"
-            finally:
-                done.set()
-
-        self._loaded_event = done
-        threading.Thread(target=run, name="load", daemon=True).start()
-
-    @property
-    def loading(self) -> bool:
-        return self._loaded_event is not None and not self._loaded_event.is_set()
-
-    def settle(self, timeout: float | None = None) -> bool:
-        """Wait (at most ``timeout`` seconds) for a background load; whether it is over.
-        Waits in short steps, so Ctrl-C interrupts it at once."""
-        done = self._loaded_event
-        if done is None:
-            return True
-        end = None if timeout is None else time.monotonic() + timeout
-        while not done.wait(0.05):
-            if end is not None and time.monotonic() >= end:
-                return False
-        return True
-
-    def wait_loaded(self, timeout: float | None = None) -> str | None:
-        """Wait for a background load; then its problems, once (None: it had none)."""
-        if not self.settle(timeout):
-            return None
-        said, self._loaded = self._loaded, None
-        return said
 
     # -- loading ---------------------------------------------------------------------
     def load(self, paths: list[str]) -> str:
@@ -625,21 +578,6 @@ REGISTRY: dict[str, Command] = {
 }
 
 
-def entries(text: str) -> list[str]:
-    """Split pasted text into entries: lines, joined while braces are open."""
-    out: list[str] = []
-    buffer = ""
-    for line in text.split("\n"):
-        buffer = f"{buffer}\n{line}" if buffer else line
-        if balanced(buffer):
-            if buffer.strip():
-                out.append(buffer)
-            buffer = ""
-    if buffer.strip():
-        out.append(buffer)
-    return out
-
-
 def execute(s: Session, line: str) -> Output:
     """Run what was typed or pasted: each command, or statement, in turn."""
     parts = entries(line)
@@ -679,16 +617,3 @@ def _execute_one(s: Session, line: str) -> Output:
         return Output(cmd.run(s, rest))
     except CommandError as exc:
         return Output(str(exc), ok=False)
-
-
-def balanced(text: str) -> bool:
-    """Whether braces and parentheses are closed (strings and comments ignored)."""
-    return sum(nesting(line) for line in text.split("\n")) <= 0
-
-
-def nesting(line: str) -> int:
-    """How many braces and parentheses one line opens (negative: closes)."""
-    from iommu_rules.grammar import mask_line
-
-    code, _ = mask_line(line)
-    return sum(code.count(c) for c in "{(") - sum(code.count(c) for c in "})")

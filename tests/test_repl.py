@@ -322,6 +322,42 @@ def test_the_prompt_answers_before_a_large_board_has_loaded(repl, tmp_path: Path
     child.expect(pexpect.EOF)
 
 
+SLOW_ENGINE = """
+import runpy, sys, time
+from importlib.abc import MetaPathFinder
+
+class SlowEngine(MetaPathFinder):  # the engine's import takes 4 s longer
+    def find_spec(self, name, path, target=None):
+        if name == "iommu_rules.board":
+            time.sleep(4)
+        return None
+
+sys.meta_path.insert(0, SlowEngine())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_the_prompt_comes_before_the_engine_is_imported(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The first prompt needs prompt_toolkit alone: with the engine's import slowed by 4 s
+    the prompt is there well before, and the first command waits for the engine and
+    then answers on the board."""
+    import time
+
+    wrapper = tmp_path / "slow_engine.py"
+    wrapper.write_text(SLOW_ENGINE)
+    t = time.perf_counter()
+    child = repl(TEGRA, prefix=(sys.executable, str(wrapper)))
+    assert time.perf_counter() - t < 3.0
+    child.sendline("show gr3d")
+    child.expect_exact("waiting for the board to load")
+    child.expect_exact("nvidia,tegra30-gr3d")
+    assert time.perf_counter() - t > 4.0  # the engine's import was slowed indeed
+    child.expect(NEXT_PROMPT)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+
+
 def test_a_board_that_fails_to_load_says_why_at_the_first_command(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.iommu"
     bad.write_text("device x: {\n")
