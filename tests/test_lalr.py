@@ -303,3 +303,46 @@ def test_the_shapes_memory_is_bounded_and_counting_goes_on(monkeypatch: pytest.M
         assert parser._seen_tokens <= 100 and parser._shape_tokens <= 30
     assert parser._shapes  # the device with two tags, recorded after all those counted
     assert all(len(key) < 30 for key in parser._shapes)
+
+
+def _big_text(devices: int = 1_000) -> str:
+    return "iommu smmu: arm-smmu { contexts 128 }\n" + "".join(
+        f'device d{i}: "vendor,ip" {{ iommu smmu sid {i} }}\n' for i in range(devices)
+    )
+
+
+def test_a_large_build_joins_the_old_objects_without_a_scan() -> None:
+    """What a no-collector window builds goes to the oldest generation at its end: the
+    young generations' passes never scan a syntax tree."""
+    import gc
+
+    from iommu_rules.parse import parse_text
+
+    assert gc.isenabled() and not gc.get_freeze_count()
+    gc.collect()
+    scans: list[int] = []
+    gc.callbacks.append(scan := lambda phase, info: scans.append(info["generation"]))
+    try:
+        result = parse_text(_big_text(), "big.iommu")
+        young = {id(o) for g in (0, 1) for o in gc.get_objects(generation=g)}
+    finally:
+        gc.callbacks.remove(scan)
+    devices = [item for item in result.file.items if type(item).__name__ == "Device"]
+    assert len(devices) == 1_000
+    assert not any(id(d) in young for d in devices)
+    assert not scans  # no pass ran: the window's objects never counted as young
+
+
+def test_a_build_leaves_the_processs_frozen_objects_frozen() -> None:
+    import gc
+
+    from iommu_rules.parse import parse_text
+
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        parse_text(_big_text(), "big.iommu")
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
