@@ -73,7 +73,32 @@ def _short_record(data: bytes) -> bytes:
     return parsecache.FORMAT + marshal.dumps(record[:-1])
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "other-format", "short-record"])
+def _record(record: object) -> bytes:
+    return parsecache.FORMAT + marshal.dumps(record)
+
+
+def _nested(depth: int) -> object:
+    """A record of tuples inside tuples, deeper than the decoder's recursion goes."""
+    record: object = (parsecache.SPAN, 1, 1, 1, 2)
+    for _ in range(depth):
+        record = (parsecache.TUPLE, record)
+    return record
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncate",
+        "garbage",
+        "other-format",
+        "short-record",
+        "unknown-tag",
+        "foreign-span",
+        "deep",
+        "not-a-record",
+        "empty-record",
+    ],
+)
 def test_a_broken_entry_is_parsed_again(cache: Path, damage: str) -> None:
     path = EXAMPLES / "jetson-tk1.iommu"
     text = path.read_text()
@@ -86,6 +111,11 @@ def test_a_broken_entry_is_parsed_again(cache: Path, damage: str) -> None:
             "garbage": parsecache.FORMAT + os.urandom(200),
             "other-format": b"iommu-rules tree 0\n" + data[len(parsecache.FORMAT) :],
             "short-record": _short_record(data),
+            "unknown-tag": _record((-7, 1, 2)),
+            "foreign-span": _record((parsecache.FOREIGN_SPAN, "x.iommu", 1, 1)),
+            "deep": _record(_nested(1_500)),
+            "not-a-record": _record(42),
+            "empty-record": _record(()),
         }[damage]
     )
     assert parsecache.load(text, str(path)) is None
