@@ -179,6 +179,8 @@ def run_interactive(paths: list[str], colour: bool) -> int:
 
 def _run_one(starter: Starter, text: str) -> bool:
     """Run one entry at the prompt, once the board has loaded; False: the user quits."""
+    if text.strip() in ("quit", "exit") and starter.loading:
+        return False  # nothing to lose yet: no waiting for a load to leave
     if text.strip() and not starter.settle(0.25):  # a wait the user notices is said
         print("waiting for the board to load (Ctrl-C stops waiting) ...")
     session, said = starter.wait()

@@ -358,6 +358,18 @@ def test_the_prompt_comes_before_the_engine_is_imported(repl, tmp_path: Path) ->
     child.expect(pexpect.EOF)
 
 
+def test_quit_leaves_at_once_while_the_engine_loads(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    wrapper = tmp_path / "slow_engine.py"
+    wrapper.write_text(SLOW_ENGINE)
+    child = repl(TEGRA, prefix=(sys.executable, str(wrapper)))
+    t = time.perf_counter()
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    assert time.perf_counter() - t < 3.0  # the engine's import alone takes 4 s more
+
+
 def test_a_board_that_fails_to_load_says_why_at_the_first_command(repl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.iommu"
     bad.write_text("device x: {\n")
