@@ -78,10 +78,22 @@ def test_the_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
         made.append(data)
         init(self, data, *rest)
 
+    # the generated reducers make their nodes with object.__new__ and set the slots
+    generated: list[lalr.Raw] = []
+
+    def new(cls: type[lalr.Raw]) -> lalr.Raw:
+        node = object.__new__(cls)
+        generated.append(node)
+        return node
+
     monkeypatch.setattr(lalr.Raw, "__init__", watch)
+    for _, reduce, _ in FAST.rules:
+        if getattr(reduce, "__name__", "") == "reduce" and "new" in reduce.__globals__:
+            monkeypatch.setitem(reduce.__globals__, "new", new)
     text = 'device a: "x" { tags gpu dma-mask 32 coherent untrusted probe-order 3 }'
     fast = _parse(FAST, text)
-    mine = list(made)
+    mine = made + [n.data for n in generated]
+    assert generated  # the generated path was taken
     assert fast == _parse(GENERAL, text)
     assert made.count("_device_prop") == 5  # the reference makes one for each property
     assert "_device_prop" not in mine
