@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 
 from . import ast
 from .diagnostics import Diagnostic, Label, Span, article, did_you_mean, error, warning
@@ -884,7 +885,8 @@ class Builder:
         info = KINDS.get(iommu.kind)
         if info is None:
             return  # an unknown kind: E005 said so
-        forms = sorted(info.streams - {"none"})
+        forms = _stream_forms(info.streams)
+        limit = (1 << iommu.stream_bits) if iommu.stream_bits else 1 << 32
         if not streams and "none" not in info.streams:
             self.err(
                 "E108",
@@ -916,10 +918,7 @@ class Builder:
                     "(arm-smmu then uses the node's stream-match-mask)",
                 )
             for what, val in (("stream ID", s.value), ("SMR mask", s.mask)):
-                if not isinstance(val, int):
-                    continue
-                limit = (1 << iommu.stream_bits) if iommu.stream_bits else 1 << 32
-                if val >= limit:
+                if isinstance(val, int) and val >= limit:
                     # drivers/iommu/arm/arm-smmu/arm-smmu.c: arm_smmu_probe_device
                     self.err(
                         "E109",
@@ -1421,6 +1420,12 @@ def _expand(r: ast.ContextRange) -> range:
 
 def _sid_text(key: int | str) -> str:
     return key if isinstance(key, str) else f"{key:#x}"
+
+
+@cache
+def _stream_forms(streams: frozenset[str]) -> tuple[str, ...]:
+    """The stream forms a kind takes, for messages (sorted once per kind, not per device)."""
+    return tuple(sorted(streams - {"none"}))
 
 
 def _stream_example(kind: str) -> str:
