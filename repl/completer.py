@@ -17,12 +17,13 @@ from iommu_rules.model import ATTRIBUTES
 from .session import REGISTRY, STATEMENTS, Session
 
 
-def _loaded(timeout: float | None = None) -> bool:
+def _nothing_to_wait_for(timeout: float | None = None) -> bool:
+    """A session loaded in this thread (tests, the benchmarks): no load to wait for."""
     return True
 
 
 class ReplCompleter(Completer):
-    def __init__(self, session: Session, settle: Callable[[float], bool] = _loaded):
+    def __init__(self, session: Session, settle: Callable[[float], bool] = _nothing_to_wait_for):
         self.session = session
         self.settle = settle  # waits for a background load (the app's Starter.settle)
         # The last model's names: completion runs on every key press, the model changes
