@@ -272,7 +272,7 @@ def check(res: Resolution, rules: list[ActiveRule]) -> None:
             )
         )
     untrusted_names = {d.name for d in model.devices.values() if d.untrusted}
-    for group in res.groups if untrusted_names else ():
+    for group in res.groups:
         if untrusted_names.isdisjoint(group.members):  # most groups: nothing to mix
             continue
         devs = [model.devices[m] for m in group.members]

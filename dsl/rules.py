@@ -93,7 +93,9 @@ def driver_flags(res: Resolution, rules: list[ActiveRule]) -> None:
     """What each device's driver does: its own `driver` facts, then `driver` rules (the
     packs' knowledge of drivers, matched by compatible), first reason kept."""
     for dev in res.model.devices.values():
-        for flag in sorted(dev.driver) if dev.driver else ():
+        if not dev.driver:  # most devices state no `driver` facts
+            continue
+        for flag in sorted(dev.driver):
             res.driver.setdefault(dev.name, {})[flag] = Reason(
                 f"'{dev.name}' says 'driver {flag}'", dev.span
             )
