@@ -38,12 +38,10 @@ class Starter:
 
     def _run(self) -> None:
         try:
-            from iommu_rules.diagnostics import Style
-
             from .completer import ReplCompleter
-            from .session import CommandError, Session
+            from .session import CommandError
 
-            session = Session(style=Style(enabled=self.colour))
+            session = self._new_session()
             self.completer = ReplCompleter(session, self.settle)
             self.session = session
             self._made.set()
@@ -86,10 +84,14 @@ class Starter:
         had none)."""
         self.settle()
         if self.session is None:  # the thread failed before it made one: make it here
-            from iommu_rules.diagnostics import Style
-
-            from .session import Session
-
-            self.session = Session(style=Style(enabled=self.colour))
+            self.session = self._new_session()
         said, self._said = self._said, None
         return self.session, said
+
+    def _new_session(self) -> Session:
+        """An empty session (the import of the engine: in the thread, or as a last resort)."""
+        from iommu_rules.diagnostics import Style
+
+        from .session import Session
+
+        return Session(style=Style(enabled=self.colour))
