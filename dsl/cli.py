@@ -108,7 +108,9 @@ def _io_problem(exc: OSError) -> str:
     return f"cannot write to standard output: {why}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, end_process: bool = False) -> int:
+    """Run one command and return its exit status. ``end_process``: end the process as soon as a
+    command that ends on its own has run and flushed its output (see :func:`run`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -129,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = int(args.func(args))
         if not sys.stdout.closed:  # the language server's transport closes it at 'exit'
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        if end_process and not _lives_on(args):
+            if sys.stderr is not None:
+                with contextlib.suppress(OSError, ValueError):  # closed: nothing to keep
+                    sys.stderr.flush()
+            os._exit(status)
         return status
     except KeyboardInterrupt:
         return 130
@@ -158,6 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if collecting:
             gc.enable()
+
+
+def run() -> int:
+    """The console script, and ``python -m iommu_rules``: a command that ends on its own
+    ends the process at once, without the interpreter's teardown. The process keeps what
+    it parsed (the parse memo, the parser's shapes), and at exit the interpreter frees it
+    object by object, with full collections in between: a quarter of a `check` of a
+    10k-device board (1.0 of 4.0 s). Every file it writes is closed before its command
+    returns, and its output is flushed (main); the REPL, the language server and --watch
+    end as Python ends any program. In-process callers use main() and keep their process."""
+    return main(end_process=True)
 
 
 def _lives_on(args: argparse.Namespace) -> bool:

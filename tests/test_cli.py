@@ -225,3 +225,69 @@ def test_a_run_that_ends_pauses_the_collector_and_gives_it_back(
     for argv in (["repl"], ["lsp"], ["check", "--watch", "b.iommu"], ["test", "--watch", "b"]):
         assert cli._lives_on(parser.parse_args(argv)), argv
     assert not cli._lives_on(parser.parse_args(["check", "b.iommu"]))
+
+
+# A command that ends on its own ends the process at once (cli.run): the interpreter's
+# teardown of what the process kept is skipped. An atexit hook shows whether it ran.
+_TEARDOWN = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('TEARDOWN\\n'))\n"
+    "from iommu_rules.cli import run\n"
+    "sys.argv[1:] = {argv!r}\n"
+    "raise SystemExit(run())\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "status", "teardown"),
+    [
+        (["check", str(EXAMPLES / "tegra30.iommu")], "", 0, False),
+        (["check", "-"], "device x: { }", 3, False),  # input errors: their status
+        (["repl", str(EXAMPLES / "tegra30.iommu")], "ops gr3d\n", 0, True),
+        (["--version"], "", 0, True),  # argparse ends it, before any command
+    ],
+    ids=["check", "bad-input", "repl", "version"],
+)
+def test_a_command_that_ends_on_its_own_skips_the_interpreters_teardown(
+    argv: list[str], stdin: str, status: int, teardown: bool
+) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _TEARDOWN.format(argv=argv)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == status, proc.stderr
+    assert ("TEARDOWN" in proc.stderr) is teardown, proc.stderr
+
+
+def test_output_is_whole_when_the_process_ends_at_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    # What the console script writes through pipes before it ends the process is what
+    # main() writes in-process, byte for byte: megabytes on stdout, the diagnostics (and
+    # their summary, the last line) on stderr.
+    lines = ["iommu smmu0: arm-smmu { contexts 4 }"]
+    lines += [f'device d{i}: "vendor,ip-{i}" {{ iommu smmu0 sid {i:#x} }}' for i in range(3000)]
+    board = tmp_path / "big.iommu"
+    board.write_text("\n".join(lines) + "\n")
+    # the streams buffered as a user's are (PYTHONUNBUFFERED would hide a lost buffer)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for argv, stream in (
+        (["resolve", "--json", str(board)], "stdout"),
+        (["check", str(board)], "stderr"),
+    ):
+        inside = cli(*argv)
+        proc = subprocess.run(
+            [sys.executable, "-m", "iommu_rules", *argv], capture_output=True, text=True, env=env
+        )
+        assert proc.returncode == inside.returncode == 1  # the contexts run out: E301
+        assert len(getattr(proc, stream)) > (1_000_000 if stream == "stdout" else 30_000)
+        assert proc.stdout == inside.stdout
+        assert proc.stderr == inside.stderr
