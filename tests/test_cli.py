@@ -227,8 +227,8 @@ def test_a_run_that_ends_pauses_the_collector_and_gives_it_back(
     assert not cli._lives_on(parser.parse_args(["check", "b.iommu"]))
 
 
-# A command that ends on its own ends the process at once (cli.run): the interpreter's
-# teardown of what the process kept is skipped. An atexit hook shows whether it ran.
+# A command that has run ends the process at once (cli.run): Python's teardown of what the
+# process kept is skipped. An atexit hook shows whether it ran.
 _TEARDOWN = (
     "import atexit, sys\n"
     "atexit.register(lambda: sys.stderr.write('TEARDOWN\\n'))\n"
@@ -243,12 +243,13 @@ _TEARDOWN = (
     [
         (["check", str(EXAMPLES / "tegra30.iommu")], "", 0, False),
         (["check", "-"], "device x: { }", 3, False),  # input errors: their status
-        (["repl", str(EXAMPLES / "tegra30.iommu")], "ops gr3d\n", 0, True),
+        (["repl", str(EXAMPLES / "tegra30.iommu")], "ops gr3d\n", 0, False),
+        (["repl", str(EXAMPLES / "tegra30.iommu")], "frobnicate\n", 1, False),
         (["--version"], "", 0, True),  # argparse ends it, before any command
     ],
-    ids=["check", "bad-input", "repl", "version"],
+    ids=["check", "bad-input", "repl", "repl-failed", "version"],
 )
-def test_a_command_that_ends_on_its_own_skips_the_interpreters_teardown(
+def test_a_command_that_has_run_skips_pythons_teardown(
     argv: list[str], stdin: str, status: int, teardown: bool
 ) -> None:
     import subprocess
