@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None, end_process: bool = False) -> int:
         status = int(args.func(args))
         if not sys.stdout.closed:  # the language server's transport closes it at 'exit'
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
-        if end_process:
+        if end_process and not _observed():
             if sys.stderr is not None:
                 with contextlib.suppress(OSError, ValueError):  # closed: nothing to keep
                     sys.stderr.flush()
@@ -175,8 +175,19 @@ def run() -> int:
     of a first `check` of a 10k-device board (4.22 s against 3.37 s), and 0.6-0.8 s between
     `quit` and the shell's prompt in the REPL on the same board. Every file a command writes
     is closed before it returns (the REPL's history line by line, as it is typed); Ctrl-C, a
-    broken pipe, bad input and errors end as before. In-process callers use main()."""
+    broken pipe, bad input and errors end as before, and so does a run under a profiler or
+    tracer (``python -m cProfile -o F -m iommu_rules``, coverage), which writes its data at
+    exit. In-process callers use main()."""
     return main(end_process=True)
+
+
+def _observed() -> bool:
+    """Whether a profiler, tracer or monitoring tool (cProfile, coverage, a debugger) is
+    attached: they write what they gathered as Python ends, so the process must end so."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+: tools 0-5 by ID
+    return monitoring is not None and any(monitoring.get_tool(i) for i in range(6))
 
 
 def _lives_on(args: argparse.Namespace) -> bool:

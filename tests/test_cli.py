@@ -266,6 +266,36 @@ def test_a_command_that_has_run_skips_pythons_teardown(
     assert ("TEARDOWN" in proc.stderr) is teardown, proc.stderr
 
 
+def test_a_run_under_a_profiler_or_tracer_ends_as_python_does(tmp_path: Path) -> None:
+    # They write what they gathered as Python ends: an early end would lose it, silently.
+    import pstats
+    import subprocess
+    import sys
+
+    out = tmp_path / "check.prof"
+    board = str(EXAMPLES / "tegra30.iommu")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "iommu_rules", "check", board],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    stats = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
+    assert any(name == "main" and path.endswith("cli.py") for path, _, name in stats)
+
+    traced = _TEARDOWN.replace(
+        "from iommu_rules", "sys.settrace(lambda *a: None)\nfrom iommu_rules"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", traced.format(argv=["check", board])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "TEARDOWN" in proc.stderr, proc.stderr
+
+
 def test_output_is_whole_when_the_process_ends_at_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import os
     import subprocess
