@@ -174,10 +174,11 @@ def run() -> int:
     exit Python freed all of it object by object, with full collections in between: a fifth
     of a first `check` of a 10k-device board (4.22 s against 3.37 s), and 0.6-0.8 s between
     `quit` and the shell's prompt in the REPL on the same board. Every file a command writes
-    is closed before it returns (the REPL's history line by line, as it is typed); Ctrl-C, a
-    broken pipe, bad input and errors end as before, and so does a run under a profiler or
-    tracer (``python -m cProfile -o F -m iommu_rules``, coverage), which writes its data at
-    exit. In-process callers use main()."""
+    is closed before it returns (the REPL's history line by line, as it is typed). What the
+    guard around a command catches (Ctrl-C, a broken pipe, a path it cannot read or write, a
+    bug) ends as before, and so does a run under a profiler or tracer (``python -m cProfile
+    -o F -m iommu_rules``, coverage), which writes its data at exit. In-process callers use
+    main()."""
     return main(end_process=True)
 
 
