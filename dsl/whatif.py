@@ -678,6 +678,8 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             d.count("added")
             continue
         bv, av = before.devices[name].values, after.devices[name].values
+        if bv == av:
+            continue  # most devices, in most what-ifs: one comparison in C, not one per key
         # Equal values render equally, and unequal ones of one type but a list (names,
         # numbers, the enums) differently: only the others are rendered to compare.
         moved: list[tuple[str, object, object]] = []
