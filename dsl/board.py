@@ -152,9 +152,9 @@ class Board:
                 change = parse_change(change, name)
             # each change names what the board has after the ones before it
             model = self.with_changes([*self.changes, *parsed]).model if parsed else self.model
-            problems = validate(change, model)
+            problems = validate(change, model, name)
             if problems:
-                raise ChangeError(problems, change.text, "<change>")
+                raise ChangeError(problems, change.text, name)
             parsed.append(change)
         return self.with_changes([*self.changes, *parsed])
 

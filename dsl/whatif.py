@@ -814,9 +814,10 @@ class WhatIf:
         return resolve(model), diags
 
 
-def validate(change: Change, model: Model) -> list[Diagnostic]:
-    """Names a change refers to must exist in the board."""
-    span = Span("<change>", 1, 1, 1, len(change.text) + 1)
+def validate(change: Change, model: Model, name: str = "<change>") -> list[Diagnostic]:
+    """Names a change refers to must exist in the board. ``name``: the change's, as its
+    parse errors call it (``<change N>`` for the board's Nth)."""
+    span = Span(name, 1, 1, 1, len(change.text) + 1)
     if change.verb == "set" and change.target and change.target not in model.iommus:
         return [
             error(

@@ -127,10 +127,10 @@ class Session:
             sources = SourceMap()
             sources.add(name, text)
             raise CommandError(render_all(exc.diagnostics, sources, self.style)) from None
-        problems = validate(change, self.model())
+        problems = validate(change, self.model(), name)
         if problems:
             sources = SourceMap()
-            sources.add("<change>", change.text)
+            sources.add(name, change.text)
             raise CommandError(render_all(problems, sources, self.style))
         before, _ = self.resolved()
         self._long_lived()

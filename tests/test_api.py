@@ -50,6 +50,12 @@ def test_queries_and_changes_that_name_nothing_are_errors_with_hints() -> None:
     with pytest.raises(ChangeError) as exc:
         board.whatif("drop device gr3e")
     assert exc.value.diagnostics[0].code == "E502"
+    # named as a parse error of the same change would name it: the board's second change
+    for second in ("drop device gr3e", "drop device"):
+        with pytest.raises(ChangeError) as exc:
+            board.whatif("set kernel 6.8", second)
+        assert exc.value.name == "<change 2>"
+        assert [d.span.file for d in exc.value.diagnostics] == ["<change 2>"]
     broken = board.whatif("set kernel 6")  # parses, but is no Linux version
     assert not broken.ok and broken.errors[0].code == "E113"
 

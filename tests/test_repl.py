@@ -174,6 +174,16 @@ def test_scripted_mode_without_a_terminal() -> None:
     assert ok.returncode == 0 and 'group 3 "display"' in ok.stdout
 
 
+def test_a_change_is_named_alike_in_every_error_about_it() -> None:
+    # the session's second change: its parse errors and its unknown names both say so
+    script = "try set kernel 6.8\ntry drop device gr3e\ntry drop devise gr3d\n"
+    proc = run_cli("repl", TEGRA, stdin=script)
+    assert proc.returncode == 1
+    assert "<change 2>:1:1: error[E502]: no device 'gr3e' to drop" in proc.stderr
+    assert "<change 2>:1:6: error[E501]" in proc.stderr
+    assert "<change>" not in proc.stderr
+
+
 def test_completer_unit() -> None:
     session = Session()
     session.load([TEGRA])
