@@ -67,11 +67,15 @@ def send(child: pexpect.spawn, line: str) -> str:
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 
 
+WAITING = "waiting for the board to load"  # said when a load outlasts a quarter second
+
+
 def printed_lines(out: str) -> list[str]:
     """The command's output without terminal control sequences or the echoed prompt,
-    which prompt_toolkit redraws a varying number of times."""
+    which prompt_toolkit redraws a varying number of times, or the line that says a
+    command waits for the board to load (a busy machine's, not the command's)."""
     lines = (ANSI.sub("", line).rstrip() for line in out.split("\n"))
-    return [line for line in lines if line and PROMPT not in line]
+    return [line for line in lines if line and PROMPT not in line and WAITING not in line]
 
 
 def test_queries_whatif_undo_and_bad_input(repl) -> None:  # type: ignore[no-untyped-def]
