@@ -502,6 +502,34 @@ class Parser:
     def accepts(self, state: int) -> set[str]:
         return {k for k in self.states[state] if k.isupper() or k.startswith("$")}
 
+    def expected(self, stack: list[int]) -> set[str]:
+        """The terminals the parser would shift next from this stack of states: each of
+        the top state's lookaheads, followed through the reductions it calls for. The
+        state's own lookaheads are wider: LALR merges states that differ only in what
+        surrounds them, so the state after a number expects whatever follows a number
+        anywhere in the grammar (after `kernel 99`, 'aperture' and ')')."""
+        return {term for term in self.accepts(stack[-1]) if self._shifts(stack, term)}
+
+    def _shifts(self, stack: list[int], term: str) -> bool:
+        states, rules = self.states, self.rules
+        stack = list(stack)
+        while True:
+            step = states[stack[-1]].get(term)
+            if step is None:
+                return False
+            action, arg = step
+            if action == SHIFT:
+                return True
+            size, _reduce, origin = rules[arg]
+            if size:
+                del stack[-size:]
+            goto = states[stack[-1]].get(origin)
+            if goto is None:
+                return False
+            stack.append(goto[1])
+            if goto[1] == self.end_state and term == "$END":
+                return True
+
     def parse(self, text: str) -> Any:
         """The tree of ``text``; UnexpectedCharacters or UnexpectedToken where it fails.
 
@@ -612,6 +640,7 @@ class Parser:
         last = len(toks) - 1
         for j, (tok, names) in enumerate(zip(toks, names_of, strict=True)):
             actions = states[state]
+            before = state_stack[:]  # what an error says is expected is read from here
             if j or not last:
                 # the terminal: the first candidate this state accepts, else the first
                 for ttype in names:
@@ -620,7 +649,7 @@ class Parser:
                 else:
                     if not names:
                         raise _unexpected_char(
-                            text, tok.start_pos, tok.line, tok.column, self.accepts(state)
+                            text, tok.start_pos, tok.line, tok.column, self.expected(before)
                         )
                     ttype = names[0]
                 if ttype != tok.type:
@@ -633,7 +662,7 @@ class Parser:
             while True:
                 step = actions.get(ttype)
                 if step is None:
-                    raise UnexpectedToken(tok, self.accepts(state))
+                    raise UnexpectedToken(tok, self.expected(before))
                 action, arg = step
                 if action == SHIFT:
                     if j == last:

@@ -213,6 +213,71 @@ def test_a_new_word_gets_the_terminals_every_pattern_would_give() -> None:
         ), word
 
 
+# A text for each pattern terminal; keywords are their own text.
+_SAMPLES = {
+    "PCI_ADDR": "00:01.0",
+    "PCI_GLOB": "00:1f.*",
+    "CONFIG_SYMBOL": "CONFIG_X",
+    "HEX": "0x10",
+    "SIZE": "4K",
+    "VERSION": "6.8",
+    "COMPARE": ">=",
+    "CONFIG_VALUE": "y",
+    "EQUALITY": "==",
+    "EXPECT_OP": "has",
+    "INT": "7",
+    "NAME": "zz",
+    "STRING": '"s"',
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "platform { kernel 99.x }",
+        'iommu smmu: arm-smmu { contexts 8 }\ndevce gpu: "a" { }',
+        'device a: "x" { iommu smmu sid 0x1 mask }',
+        "rule r: (gpu and ) requires identity",
+        "domain d: dma on smmu attach a, }",
+        "when kernel >= 6.8 { rule gpu requires }",
+        "expect a.dma_ops == ",
+    ],
+)
+def test_an_error_expects_what_the_parser_takes_there(text: str) -> None:
+    """The expected terminals of a syntax error are exactly those that, written where the
+    bad token is, the parser reads past: none of the terms a merged LALR state expects
+    for other places (after `kernel 99`, no 'aperture' or ')'). A word that could be
+    several terminals ('arch': the keyword or a name) proves its keyword only where the
+    others are refused there; elsewhere it proves nothing and is left out."""
+    parser = lalr.Parser(tables())
+    words = {name: word for word, name in parser.literals.items()}
+
+    def text_of(term: str) -> str:
+        return words[term] if term in words else _SAMPLES[term]
+
+    def taken_at(at: int, term: str) -> bool:
+        tried = f"{text[:at]} {text_of(term)} {text[at:]}"
+        try:
+            parser.parse(tried)
+        except lalr.UnexpectedToken as again:
+            return again.token.start_pos > at + 1  # it stopped later, not at the word
+        except lalr.UnexpectedCharacters as again:
+            return again.pos_in_stream > at + 1
+        return True
+
+    with pytest.raises(lalr.UnexpectedToken) as err:
+        parser.parse(text)
+    at = err.value.token.start_pos
+    terms = {t for actions in parser.states.values() for t in actions}
+    terms = {t for t in terms if t in words or t in _SAMPLES}
+    alike = {t: set(parser.candidates(text_of(t))) - {t} for t in terms}
+    taken = {t for t in terms if taken_at(at, t)}
+    refused = {t for t in terms if not alike[t] and t not in taken}
+    testable = {t for t in terms if alike[t] <= refused}
+    assert taken & testable  # something is expected at each of these
+    assert err.value.expected & testable == taken & testable
+
+
 def _fresh_twice(text: str) -> tuple[object, object]:
     """A parse that records every segment shape the first time it meets it (and replays
     the next segments of it), then one that replays them all."""
