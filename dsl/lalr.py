@@ -307,6 +307,10 @@ def _general_reducer(
 
 
 SHIFT, REDUCE = 0, 1
+# Reductions an error follows a lookahead through before it gives up and keeps it: far
+# more than any nesting a board may have (MAX_NESTING), few enough that 100,000 nested
+# `not`s do not make an error message take seconds.
+_FOLLOWED = 2_000
 RETYPE = 2  # in a recorded segment: a token the state typed other than as its first candidate
 _END = ("$END",)
 # What the shapes may hold, in tokens of their keys (a key is a tuple of ids, ~40 bytes a
@@ -511,24 +515,28 @@ class Parser:
         return {term for term in self.accepts(stack[-1]) if self._shifts(stack, term)}
 
     def _shifts(self, stack: list[int], term: str) -> bool:
+        # the stack is read in place: stack[:depth] lies under the states this pushed
         states, rules = self.states, self.rules
-        stack = list(stack)
-        while True:
-            step = states[stack[-1]].get(term)
+        depth = len(stack)
+        pushed: list[int] = []
+        for _ in range(_FOLLOWED):
+            step = states[pushed[-1] if pushed else stack[depth - 1]].get(term)
             if step is None:
                 return False
             action, arg = step
             if action == SHIFT:
                 return True
             size, _reduce, origin = rules[arg]
-            if size:
-                del stack[-size:]
-            goto = states[stack[-1]].get(origin)
+            mine = min(size, len(pushed))
+            del pushed[len(pushed) - mine :]
+            depth -= size - mine
+            goto = states[pushed[-1] if pushed else stack[depth - 1]].get(origin)
             if goto is None:
                 return False
-            stack.append(goto[1])
+            pushed.append(goto[1])
             if goto[1] == self.end_state and term == "$END":
                 return True
+        return True  # too deep to follow (hostile nesting): kept, as the state keeps it
 
     def parse(self, text: str) -> Any:
         """The tree of ``text``; UnexpectedCharacters or UnexpectedToken where it fails.
@@ -640,7 +648,7 @@ class Parser:
         last = len(toks) - 1
         for j, (tok, names) in enumerate(zip(toks, names_of, strict=True)):
             actions = states[state]
-            before = state_stack[:]  # what an error says is expected is read from here
+            undo: list[list[int]] = []  # the states each reduction for this token popped
             if j or not last:
                 # the terminal: the first candidate this state accepts, else the first
                 for ttype in names:
@@ -649,7 +657,7 @@ class Parser:
                 else:
                     if not names:
                         raise _unexpected_char(
-                            text, tok.start_pos, tok.line, tok.column, self.expected(before)
+                            text, tok.start_pos, tok.line, tok.column, self.expected(state_stack)
                         )
                     ttype = names[0]
                 if ttype != tok.type:
@@ -662,7 +670,7 @@ class Parser:
             while True:
                 step = actions.get(ttype)
                 if step is None:
-                    raise UnexpectedToken(tok, self.expected(before))
+                    raise UnexpectedToken(tok, self.expected(_undone(state_stack, undo)))
                 action, arg = step
                 if action == SHIFT:
                     if j == last:
@@ -674,6 +682,7 @@ class Parser:
                         log.append((SHIFT, j, ""))
                     break
                 size, reduce, origin = rules[arg]
+                undo.append(state_stack[len(state_stack) - size :])
                 if reduce is None:  # one symbol, handed up as it is: the value stays
                     del state_stack[-1]
                 elif size:
@@ -734,6 +743,18 @@ class Parser:
         exec("def shape(t, vs):\n" + "".join(f"    {line}\n" for line in body), env)
         self._shapes[key] = env["shape"]
         self._shape_tokens += len(key)
+
+
+def _undone(stack: list[int], undo: list[list[int]]) -> list[int]:
+    """The state stack as it was before the reductions ``undo`` records (each pushed one
+    state and popped those listed): an error's expected terminals are read from there,
+    not from where the bad token's own reductions led. A copy of the stack at each token
+    would have cost time in its depth: 100,000 nested `not`s took 36 s to refuse."""
+    stack = list(stack)
+    for popped in reversed(undo):
+        del stack[-1]
+        stack += popped
+    return stack
 
 
 def _unexpected_char(text: str, pos: int, line: int, col: int, allowed: set[str]) -> Exception:

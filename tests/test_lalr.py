@@ -235,6 +235,8 @@ _SAMPLES = {
     "text",
     [
         "platform { kernel 99.x }",
+        "platform { kernel 99 ) }",  # ')' follows a number elsewhere: reduced for, then refused
+        "when kernel >= 6.8 ) { }",  # reduced for past the condition: 'and' and 'or' lost there
         'iommu smmu: arm-smmu { contexts 8 }\ndevce gpu: "a" { }',
         'device a: "x" { iommu smmu sid 0x1 mask }',
         "rule r: (gpu and ) requires identity",
@@ -276,6 +278,27 @@ def test_an_error_expects_what_the_parser_takes_there(text: str) -> None:
     testable = {t for t in terms if alike[t] <= refused}
     assert taken & testable  # something is expected at each of these
     assert err.value.expected & testable == taken & testable
+
+
+def test_an_error_in_hostile_nesting_gives_up_following_and_keeps_the_lookaheads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Following a lookahead down 100,000 nested `not`s to see whether it is taken would
+    make an error message take seconds: past lalr._FOLLOWED reductions it is kept, as the
+    state's own lookaheads keep it. Within the limit the answer is exact."""
+    parser = lalr.Parser(tables())
+    text = "rule " + "not " * 50 + "x }"
+
+    def expected() -> set[str]:
+        with pytest.raises(lalr.UnexpectedToken) as err:
+            parser.parse(text)
+        return err.value.expected
+
+    exact = expected()
+    assert "REQUIRES" in exact and "RPAR" not in exact
+    monkeypatch.setattr(lalr, "_FOLLOWED", 10)
+    wide = expected()
+    assert exact < wide and "RPAR" in wide
 
 
 def _fresh_twice(text: str) -> tuple[object, object]:
