@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from .diagnostics import Diagnostic, SourceMap
 from .loader import Loaded, load_paths, load_text
 from .model import Model
-from .whatif import Change, ChangeError, WhatIf, parse_change, validate
+from .whatif import Change, WhatIf, checked, parse_change
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -152,10 +152,7 @@ class Board:
                 change = parse_change(change, name)
             # each change names what the board has after the ones before it
             model = self.with_changes([*self.changes, *parsed]).model if parsed else self.model
-            problems = validate(change, model, name)
-            if problems:
-                raise ChangeError(problems, change.text, name)
-            parsed.append(change)
+            parsed.append(checked(change, model, name))
         return self.with_changes([*self.changes, *parsed])
 
     def with_changes(self, changes: Iterable[Change]) -> Board:

@@ -814,6 +814,18 @@ class WhatIf:
         return resolve(model), diags
 
 
+def checked(change: str | Change, model: Model, name: str) -> Change:
+    """The change, parsed where it is text, once the names it refers to are in the board;
+    ChangeError calls it ``name`` (``<change N>``) whether it does not parse or names
+    nothing: the board's what-if and the REPL's `try` alike."""
+    if isinstance(change, str):
+        change = parse_change(change, name)
+    problems = validate(change, model, name)
+    if problems:
+        raise ChangeError(problems, change.text, name)
+    return change
+
+
 def validate(change: Change, model: Model, name: str = "<change>") -> list[Diagnostic]:
     """Names a change refers to must exist in the board. ``name``: the change's, as its
     parse errors call it (``<change N>`` for the board's Nth)."""

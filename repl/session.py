@@ -21,7 +21,7 @@ from iommu_rules.lalr import no_gc
 from iommu_rules.model import Model
 from iommu_rules.parse import TOP_LEVEL
 from iommu_rules.resolution import Resolution
-from iommu_rules.whatif import Change, ChangeError, diff, parse_change, validate
+from iommu_rules.whatif import Change, ChangeError, checked, diff
 
 from .entries import entries
 
@@ -122,16 +122,11 @@ class Session:
         # so a change that breaks the board is quoted where it says so
         name = f"<change {len(self.changes) + 1}>"
         try:
-            change = parse_change(text, name)
+            change = checked(text, self.model(), name)
         except ChangeError as exc:
             sources = SourceMap()
             sources.add(name, text)
             raise CommandError(render_all(exc.diagnostics, sources, self.style)) from None
-        problems = validate(change, self.model(), name)
-        if problems:
-            sources = SourceMap()
-            sources.add(name, change.text)
-            raise CommandError(render_all(problems, sources, self.style))
         before, _ = self.resolved()
         self._long_lived()
         gc.collect()  # what died since the last freeze, before the next one keeps it
