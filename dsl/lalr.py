@@ -562,71 +562,69 @@ class Parser:
         pos, line, nl, n = 0, 1, -1, len(text)
         findall = _TOKENS.findall
         chunk_end = 0
-        raw: list[tuple[str, str]] = []
-        i = 0
         seg: list[Tok] = []  # the segment so far, its first token resolved and reduced for
         names_of: list[tuple[str, ...]] = []  # each token's candidate terminals
-        while True:
-            # -- next token
-            if i == len(raw):  # the next chunk of whole lines
-                end = text.find("\n", chunk_end + CHUNK)
-                chunk_end = n if end < 0 else end + 1
-                raw, i = findall(text, pos, chunk_end), 0
-            ws, value = raw[i]
-            i += 1
-            if ws:
-                if "\n" in ws:
-                    line += ws.count("\n")
-                    nl = pos + ws.rfind("\n")
-                pos += len(ws)
-            if value:
-                names = memo.get(value) or candidates(value)
-                col, end = pos - nl, pos + len(value)
-                # typed as its first candidate; _feed retypes it where the state wants another
-                ttype = names[0] if names else ""
-                tok = _new(Tok, (value, ttype, pos, line, col, line, col + end - pos, end))
-                pos = end
-                if names and (col != 1 or value not in starters) and seg:
-                    seg.append(tok)
-                    names_of.append(names)
-                    continue
-            elif pos < n:
-                if pos == chunk_end:
-                    continue  # the chunk ends: read on
-                # no token starts here: an error where the parser reaches it
-                tok = _new(Tok, ("", "", pos, line, pos - nl, line, pos - nl, pos))
-                names = ()
-            else:
-                tok = _new(Tok, ("", "$END", pos, line, pos - nl, line, pos - nl, pos))
-                names = _END
-            # -- a segment ends before `tok` (or `tok` is the text's first)
-            seg.append(tok)
-            names_of.append(names)
-            log: list[tuple[int, int, str]] | None = None
-            if 1 < len(seg) <= _LONGEST and value and names and between is not None:
-                first = len(state_stack) == 1
-                if first or (len(state_stack) == 2 and state_stack[1] == between):
-                    key = (first, seg[0].type, *map(id, names_of[1:]))
-                    shape = shapes.get(key)
-                    if shape is not None:
-                        shape(seg, value_stack)
-                        del state_stack[1:]
-                        state_stack.append(between)
-                        seg, names_of = [seg[-1]], [names]
+        while True:  # a chunk of whole lines at a time
+            end = text.find("\n", chunk_end + CHUNK)
+            chunk_end = n if end < 0 else end + 1
+            for ws, value in findall(text, pos, chunk_end):
+                if ws:
+                    if "\n" in ws:
+                        line += ws.count("\n")
+                        nl = pos + ws.rfind("\n")
+                    pos += len(ws)
+                if value:
+                    names = memo.get(value) or candidates(value)
+                    col, size = pos - nl, len(value)
+                    # typed as its first candidate; _feed retypes it where the state wants
+                    # another
+                    tok = _new(
+                        Tok,
+                        (value, names[0] if names else "", pos, line, col, line, col + size,
+                         pos + size),
+                    )  # fmt: skip
+                    pos += size
+                    if names and (col != 1 or value not in starters) and seg:
+                        seg.append(tok)
+                        names_of.append(names)
                         continue
-                    count = seen.get(key, 0) + 1
-                    if count == record_at:
-                        log = []
-                    if count == 1:
-                        self._count_new(key)
-                    if count <= record_at:
-                        seen[key] = count
-            done = self._feed(text, seg, names_of, state_stack, value_stack, log)
-            if done is not None:
-                return done
-            if log is not None and state_stack[1:] == [between]:
-                self._keep_shape(key, log, first)
-            seg, names_of = [seg[-1]], [names_of[-1]]
+                elif pos < n:
+                    if pos == chunk_end:
+                        continue  # the chunk ends: read on
+                    # no token starts here: an error where the parser reaches it
+                    tok = _new(Tok, ("", "", pos, line, pos - nl, line, pos - nl, pos))
+                    names = ()
+                else:
+                    tok = _new(Tok, ("", "$END", pos, line, pos - nl, line, pos - nl, pos))
+                    names = _END
+                # -- a segment ends before `tok` (or `tok` is the text's first)
+                seg.append(tok)
+                names_of.append(names)
+                log: list[tuple[int, int, str]] | None = None
+                if 1 < len(seg) <= _LONGEST and value and names and between is not None:
+                    first = len(state_stack) == 1
+                    if first or (len(state_stack) == 2 and state_stack[1] == between):
+                        key = (first, seg[0].type, *map(id, names_of[1:]))
+                        shape = shapes.get(key)
+                        if shape is not None:
+                            shape(seg, value_stack)
+                            del state_stack[1:]
+                            state_stack.append(between)
+                            seg, names_of = [seg[-1]], [names]
+                            continue
+                        count = seen.get(key, 0) + 1
+                        if count == record_at:
+                            log = []
+                        if count == 1:
+                            self._count_new(key)
+                        if count <= record_at:
+                            seen[key] = count
+                done = self._feed(text, seg, names_of, state_stack, value_stack, log)
+                if done is not None:
+                    return done
+                if log is not None and state_stack[1:] == [between]:
+                    self._keep_shape(key, log, first)
+                seg, names_of = [seg[-1]], [names_of[-1]]
 
     def _feed(
         self,
