@@ -68,11 +68,21 @@ GROUP_PARAMS = frozenset({"pci", "pcie_acs_override"})
 GROUP_VERBS = frozenset({Verb.EXCLUDES_IOMMU, Verb.DRIVER})
 
 
+# An IOMMU's facts that only the stages after the groups read: its contexts (contexts.py)
+# and its domains (domains.py). A what-if of them (`set smmu contexts 2`) keeps the groups.
+LATER_IOMMU_FACTS = frozenset(
+    {"contexts", "reserved", "secure", "domains", "aperture", "aperture_span"}
+)
+
+
 def _grouping_key(res: Resolution, rules: list[ActiveRule]) -> tuple[object, ...]:
-    """Everything the IOMMU and group stages depend on: the board's hardware and rules
-    (by identity: a what-if of the platform keeps them), the platform but for the command
-    line, the command-line tokens they read, the rules they read with why they hold, and
-    the SoC groups' conditions."""
+    """Everything the IOMMU and group stages depend on: the board's devices and bridges,
+    its IOMMUs but for the facts of later stages (LATER_IOMMU_FACTS), the platform but
+    for the command line, the command-line tokens they read, the rules they read with why
+    they hold, and the SoC groups' conditions. Compared by value (spans included), so a
+    what-if that rebuilds the model without touching them (a rule dropped, fewer
+    contexts) keeps the groups; where the model is shared (a platform what-if) the
+    comparison is one of identities."""
     model, plat = res.model, res.platform
     conditioned = [
         (i.name, g.name, plat.holds(g.condition))
@@ -81,10 +91,12 @@ def _grouping_key(res: Resolution, rules: list[ActiveRule]) -> tuple[object, ...
         if g.condition is not None
     ]
     return (
-        id(model.iommus),
-        id(model.devices),
-        id(model.bridges),
-        id(model.rules),
+        tuple(model.devices.values()),
+        tuple(model.bridges.values()),
+        tuple(
+            tuple(getattr(i, f) for f in i._fields if f not in LATER_IOMMU_FACTS)
+            for i in model.iommus.values()
+        ),
         plat.arch,
         plat.kernel,
         tuple(sorted((sym, val) for sym, (val, _) in plat.config.items())),
@@ -105,7 +117,6 @@ class Grouping:
     groups: tuple[Group, ...]
     diagnostics: tuple[Diagnostic, ...]
     log: tuple[str, ...]
-    model: Model  # keeps the objects the key names by identity alive
 
     @classmethod
     def of(cls, res: Resolution, key: tuple[object, ...], marks: tuple[int, int]) -> Grouping:
@@ -115,7 +126,6 @@ class Grouping:
             tuple(_copy_group(g) for g in res.groups),
             tuple(res.diagnostics[marks[0] :]),
             tuple(res.log[marks[1] :]),
-            res.model,
         )
 
     def restore(self, res: Resolution) -> None:

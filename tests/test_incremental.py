@@ -1,5 +1,7 @@
 """A what-if that starts from the unchanged board's resolution (its IOMMUs and groups kept
-where the change cannot touch them) gives exactly what resolving from scratch gives."""
+where the change cannot touch them) gives exactly what resolving from scratch gives:
+under other command lines, and under the other changes a user tries (fewer contexts, a
+rule dropped or added, a device or domain dropped, another kernel)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iommu_rules import Board
+from iommu_rules import Board, ChangeError
 from iommu_rules.explain import explain
 from iommu_rules.model import ATTRIBUTES
 from iommu_rules.report import text, to_json
 from iommu_rules.resolution import Resolution
-from iommu_rules.resolve import resolve
+from iommu_rules.resolve import GROUP_VERBS, resolve
 
 from conftest import EXAMPLES
 
@@ -133,3 +135,79 @@ def test_what_the_group_stages_said_is_said_again() -> None:
     again = resolve(changed.model, base)
     assert again.grouping is not base.grouping and "W221" in {d.code for d in again.diagnostics}
     assert everything(again) == everything(resolve(changed.model))
+
+
+def changes(board: Board) -> list[str]:
+    """What-ifs of every kind, on the board's own names: the IOMMU facts only later stages
+    read and one the groups read (smrs), rules dropped and added, devices and domains
+    dropped, other kernels."""
+    m = board.model
+    out = ["set kernel 5.4", "set kernel 6.12"]
+    for name in m.iommus:
+        out += [
+            f"set {name} contexts 2",
+            f"set {name} contexts 64",
+            f"set {name} reserved 0",
+            f"set {name} secure 1",
+            f"set {name} domains identity",
+            f"set {name} aperture 0x0 size 4G",
+            f"set {name} smrs 2",
+            f"drop iommu {name}",
+        ]
+    out += [f"drop rule {Path(r.span.file).name}:{r.span.line}" for r in m.rules]
+    out += [f"drop domain {name}" for name in m.domains]
+    out += [f"drop device {name}" for name in list(m.devices)[:4]]
+    for tag in sorted(m.tags)[:3]:
+        out += [f"add rule {tag} excludes implicit", f"add rule {tag} excludes iommu"]
+    return out
+
+
+def check_change(board: Board, *change: str) -> bool | None:
+    """Whether resolving the changed board from the base's resolution took its groups,
+    after checking it equals a full run; None where the change does not apply."""
+    base = board.resolution
+    try:
+        changed = board.whatif(*change)
+    except ChangeError:
+        return None
+    if not changed.ok:
+        return None
+    reused = resolve(changed.model, base)
+    fresh = resolve(changed.model)
+    assert everything(reused) == everything(fresh), (board.name, change)
+    return reused.grouping is base.grouping
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(BOARDS), data=st.data())
+def test_random_changes(path: Path, data: st.DataObject) -> None:
+    board = _loaded(path)
+    if not board.ok:
+        return
+    picked = data.draw(st.lists(st.sampled_from(changes(board)), min_size=1, max_size=2))
+    check_change(board, *picked)
+
+
+def test_what_only_later_stages_read_keeps_the_groups() -> None:
+    """Fewer contexts, other reserved contexts, another aperture, a domain-policy rule
+    dropped or added: the model is built again, the groups are taken from the base. A
+    change of what the groups read (stream match registers, a device, `excludes iommu`)
+    makes them again."""
+    board = _loaded(EXAMPLES / "sdm845.iommu")
+    smmu = next(n for n, i in board.model.iommus.items() if i.kind == "qcom-smmu")
+    policy = next(
+        r for r in board.model.rules if r.verb not in GROUP_VERBS and r.span.file == board.name
+    )
+    kept = [
+        f"set {smmu} contexts 40",
+        f"set {smmu} reserved 0",
+        f"set {smmu} aperture 0x0 size 4G",
+        f"drop rule {Path(policy.span.file).name}:{policy.span.line}",
+        "add rule gpu excludes implicit",
+    ]
+    for change in kept:
+        assert check_change(board, change) is True, change
+    tag = sorted(board.model.tags)[0]
+    device = next(iter(board.model.devices))
+    for change in (f"set {smmu} smrs 3", f"drop device {device}", f"add rule {tag} excludes iommu"):
+        assert check_change(board, change) is False, change
