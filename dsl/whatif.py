@@ -14,6 +14,7 @@ The diff reads like Terraform's plan: ``+`` added, ``-`` removed, ``~`` changed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,7 +269,7 @@ class ChangedLoad:
             elif change.verb == "drop":
                 items = [(f, it) for f, it in items if not _dropped(change, f, it)]
                 items = [(f, _drop_in_when(change, f, it)) for f, it in items]
-                if change.target in ("device", "domain"):
+                if change.target in ("device", "bridge", "domain"):
                     items = _without_name(change.name, items)
             elif change.verb == "set":
                 items = _apply_set(change, items)
@@ -290,10 +291,13 @@ def _dropped(change: Change, fname: str, item: ast.Item) -> bool:
 
 
 def _rule_matches(rule: ast.Rule, name: str) -> bool:
-    if rule.name is not None and rule.name.value == name:
-        return True
-    where = f"{rule.span.file}:{rule.span.line}"
-    return name in (where, Path(rule.span.file).name + f":{rule.span.line}")
+    return _rule_called(rule.name.value if rule.name is not None else None, rule.span, name)
+
+
+def _rule_called(rule_name: str | None, span: Span, name: str) -> bool:
+    """Whether `drop rule NAME` names this rule: by its name, or where it is as FILE:LINE
+    (the file as the board names it, or its base name)."""
+    return name in (rule_name, f"{span.file}:{span.line}", f"{Path(span.file).name}:{span.line}")
 
 
 def _drop_in_when(change: Change, fname: str, item: ast.Item) -> ast.Item:
@@ -307,7 +311,7 @@ def _drop_in_when(change: Change, fname: str, item: ast.Item) -> ast.Item:
 
 
 def _without_name(name: str, items: list[tuple[str, ast.Item]]) -> list[tuple[str, ast.Item]]:
-    """A dropped device or domain leaves the board: expectations about it go, domains no
+    """A dropped device, bridge or domain leaves the board: expectations about it go, domains no
     longer attach the device, and a `default of` it goes with its own expectations
     (otherwise each would be an unknown-name error, E103)."""
     gone = {name} | {
@@ -658,6 +662,41 @@ def _partition(res: Resolution) -> set[frozenset[str]]:
     return {frozenset(g.members) for g in res.groups}
 
 
+# "group 12", "default:12": a group's number in a diagnostic's message
+_GROUP_NUMBER = re.compile(r"\b(group |default:)(\d+)\b")
+
+
+def _keyed(res: Resolution, diags: list[Diagnostic]) -> dict[tuple[str, str], str]:
+    """Each diagnostic's message by its code and its message with every group number
+    replaced by the group's first member (which a renumbering keeps)."""
+    groups = res.groups
+
+    def named(m: re.Match[str]) -> str:
+        gid = int(m.group(2))
+        if gid < len(groups) and groups[gid].id == gid and groups[gid].members:
+            return f"{m.group(1)}<{groups[gid].members[0]}>"
+        return m.group(0)
+
+    return {(x.code, _GROUP_NUMBER.sub(named, x.message)): x.message for x in diags}
+
+
+def _news(
+    d: Diff,
+    what: str,
+    before: dict[tuple[str, str], str],
+    after: dict[tuple[str, str], str],
+    counts: tuple[str, str],
+) -> None:
+    """The diagnostics only one side has (``_keyed``): new ones, then gone ones."""
+    for sign, side, other, count in (
+        ("+", after, before, counts[0]),
+        ("-", before, after, counts[1]),
+    ):
+        for found in sorted(side.keys() - other.keys(), key=lambda k: (k[0], side[k])):
+            d.tail.append(f"{sign} {what}[{found[0]}]: {side[found]}")
+            d.count(count)
+
+
 def diff(before: Resolution, after: Resolution, ignore: tuple[str, ...] = ()) -> Diff:
     """The plan-style difference; diagnostics with codes in ``ignore`` are left out."""
     with no_gc():  # it builds a line per change and no cycles: the collector only costs
@@ -753,24 +792,16 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             d.count("freed", nb - na)
         elif na > nb:
             d.count("taken", na - nb)
-    eb = {(x.code, x.message) for x in before.diagnostics if x.is_error and x.code not in ignore}
-    ea = {(x.code, x.message) for x in after.diagnostics if x.is_error and x.code not in ignore}
-    for code, msg in sorted(ea - eb):
-        d.tail.append(f"+ error[{code}]: {msg}")
-        d.count("new_errors")
-    for code, msg in sorted(eb - ea):
-        d.tail.append(f"- error[{code}]: {msg}")
-        d.count("fixed_errors")
+    # keyed by their messages with group numbers named by members: a change that renumbers
+    # the groups (a device dropped before them) says the same of the same group
+    eb = _keyed(before, [x for x in before.diagnostics if x.is_error and x.code not in ignore])
+    ea = _keyed(after, [x for x in after.diagnostics if x.is_error and x.code not in ignore])
+    _news(d, "error", eb, ea, ("new_errors", "fixed_errors"))
     # warnings a change brings or removes are news too (VFIO viability, scarce contexts);
     # they do not make the changed board fail
-    wb = {(x.code, x.message) for x in before.diagnostics if not x.is_error}
-    wa = {(x.code, x.message) for x in after.diagnostics if not x.is_error}
-    for code, msg in sorted(wa - wb):
-        d.tail.append(f"+ warning[{code}]: {msg}")
-        d.count("new_warnings")
-    for code, msg in sorted(wb - wa):
-        d.tail.append(f"- warning[{code}]: {msg}")
-        d.count("fixed_warnings")
+    wb = _keyed(before, [x for x in before.diagnostics if not x.is_error])
+    wa = _keyed(after, [x for x in after.diagnostics if not x.is_error])
+    _news(d, "warning", wb, wa, ("new_warnings", "fixed_warnings"))
     if before.global_default != after.global_default:
         d.head.append(f"~ system default_domain: {before.global_default} → {after.global_default}")
         d.count("system")
@@ -851,10 +882,21 @@ def validate(change: Change, model: Model, name: str = "<change>") -> list[Diagn
             "include": [f.removesuffix(".iommu") for f in model.files],
         }
         pool = pools.get(change.target, [])
+        if change.target == "device" and change.name in model.bridges:
+            # model.devices holds the bridges too (they are PCI functions), but a bridge is
+            # its own statement: `drop device` would leave it in place
+            return [
+                error(
+                    "E502",
+                    f"'{change.name}' is a bridge, not a device",
+                    span,
+                    help=f"write 'drop bridge {change.name}'",
+                )
+            ]
         name = change.name.removesuffix(".iommu")
         found = name in pool or (
             change.target == "rule"
-            and any(f"{r.span.file}:{r.span.line}" == name or r.name == name for r in model.rules)
+            and any(_rule_called(r.name, r.span, change.name) for r in model.rules)
         )
         if change.target == "include":
             found = any(p == name or p.endswith("/" + name) for p in pool)

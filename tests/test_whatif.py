@@ -263,3 +263,54 @@ def test_an_error_a_change_brings_points_into_the_change(change: str, quoted: st
     span = err.span
     assert (span.file, span.line, span.end_line) == ("<change 1>", 1, 1)
     assert change[span.col - 1 : span.end_col - 1] == quoted
+
+
+def test_a_renumbering_leaves_the_same_error_of_the_same_group() -> None:
+    """Dropping an early device renumbers every group after it; an error about one of
+    them (E301: no context for its default domain) is the same error, not one gone and
+    one new; the error a freed context fixes is the only one gone."""
+    board = "platform { arch arm64; kernel 6.8 }\niommu smmu: arm-smmu { contexts 2; cells 1 }\n"
+    board += "".join(f'device d{i}: "x" {{ iommu smmu sid {i} }}\n' for i in range(5))
+    before, after, text = before_after(board, "drop device d0")
+    gone = [d.message for d in before.diagnostics if d.code == "E301"]
+    assert gone == [
+        f"the default domain of group {g} gets no context on 'smmu': no free context on "
+        "'smmu' (2 of 2 in use): -ENOSPC"
+        for g in (2, 3, 4)
+    ]
+    assert "error[E301]" in text and "+ error" not in text
+    assert [line for line in text.splitlines() if line.startswith("- error")] == [
+        "- error[E301]: " + gone[0]
+    ]
+    assert text.rstrip().endswith("1 error gone")
+
+
+def test_a_rule_is_dropped_by_its_file_and_line_as_the_board_names_it_or_by_base_name(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.iommu"
+    path.write_text(
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\n'
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        'device a: "x" { tags gpu; iommu smmu sid 0x1 }\n'
+        "rule gpu excludes implicit\n"
+    )
+    board = Board.load(path)
+    count = len(board.model.rules)
+    for name in (f"{path}:5", "b.iommu:5", "b.iommu:5 "):
+        after = board.whatif(f"drop rule {name}")
+        assert len(after.model.rules) == count - 1, name
+    with pytest.raises(ChangeError, match="no rule 'b.iommu:4' to drop"):
+        board.whatif("drop rule b.iommu:4")
+
+
+def test_dropping_a_bridge_as_a_device_says_to_drop_the_bridge() -> None:
+    """A bridge is a PCI function (the model lists it with the devices) but its own
+    statement: `drop device` would have left it in place and said nothing."""
+    board = Board.load(EXAMPLES / "x86-desktop.iommu")
+    port = next(iter(board.model.bridges))
+    with pytest.raises(ChangeError) as caught:
+        board.whatif(f"drop device {port}")
+    (diag,) = caught.value.diagnostics
+    assert diag.code == "E502" and diag.message == f"'{port}' is a bridge, not a device"
+    assert diag.help == f"write 'drop bridge {port}'"
