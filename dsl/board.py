@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from .diagnostics import Diagnostic, SourceMap
 from .loader import Loaded, load_paths, load_text
 from .model import Model
+from .validate import Known
 from .whatif import Change, WhatIf, checked, parse_change
 
 if TYPE_CHECKING:
@@ -56,13 +57,16 @@ class Board:
         *,
         base_model: Model | None = None,
         seed: Board | None = None,
+        known: Known | None = None,
     ):
         self.base = base
         self.changes: tuple[Change, ...] = tuple(changes)
         # the unchanged board this one derives from: its resolution, once made, lends the
         # what-if its IOMMUs and groups where the change cannot touch them (resolve.py)
         self._seed = seed
-        what = WhatIf(base, list(self.changes), base_model)
+        # what validating the unchanged files gave: a what-if validates what it changes
+        self._known = known if known is not None else Known()
+        what = WhatIf(base, list(self.changes), base_model, self._known)
         self.model, self.input_diagnostics = what.model()
         # the model of the unchanged files, from which each what-if starts
         self._base_model = self.model if not self.changes else base_model
@@ -162,9 +166,9 @@ class Board:
             return self  # the same board: its resolution, once made, serves both
         base_model = self._base_model
         if base_model is None:
-            base_model = Board(self.base).model
+            base_model = Board(self.base, known=self._known).model
         seed = self if not self.changes else self._seed  # always the unchanged board
-        return Board(self.base, changes, base_model=base_model, seed=seed)
+        return Board(self.base, changes, base_model=base_model, seed=seed, known=self._known)
 
     def unchanged(self) -> Board:
         """The board without its changes."""

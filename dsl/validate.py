@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 from . import ast
 from .diagnostics import Diagnostic, Label, Span, article, did_you_mean, error, warning
@@ -85,9 +87,38 @@ def _conditions(
             yield fname, nxt, conds
 
 
+class _Validated(NamedTuple):
+    """One device's validation: what it read and what it gave."""
+
+    node: ast.Device
+    fname: str
+    order: int
+    partial: bool  # the load had a syntax error (unknown names are then not reported)
+    links: tuple[str, ...]  # the IOMMU each `iommu` link names
+    read: tuple[Iommu | None, ...]  # and what it found by that name
+    names: tuple[str, ...] | None  # every IOMMU's name, where a link named none (E104 help)
+    device: Device
+    diags: tuple[Diagnostic, ...]
+
+
+@dataclass
+class Known:
+    """What validating a board's own files gave, for the models of its what-ifs (the same
+    files with changes on top, whose unchanged statements are the same syntax nodes): an
+    IOMMU equal to one validated before is taken as that one, and a device whose node,
+    file, probe order and IOMMUs are those it had is the device it gave, with the same
+    diagnostics. A 10k-device board's what-if then validates the devices its change
+    reaches, not 10,000. The first build fills it (``sealed`` after); later ones read."""
+
+    iommus: dict[str, Iommu] = field(default_factory=dict)
+    devices: dict[int, _Validated] = field(default_factory=dict)  # by id() of the node
+    sealed: bool = False
+
+
 class Builder:
-    def __init__(self, loaded: Loaded):
+    def __init__(self, loaded: Loaded, known: Known | None = None):
         self.loaded = loaded
+        self.known = known
         self.diags: list[Diagnostic] = []
         self.defined: dict[str, tuple[str, Span]] = {}  # name -> (what, span)
 
@@ -176,10 +207,18 @@ class Builder:
         for fname, bnode in bridge_nodes:
             if self.define("bridge", bnode.name):
                 bridges[bnode.name.text] = self.bridge(bnode, fname, order[id(bnode)])
+        known = self.known
+        if known is not None:
+            if known.sealed:  # the IOMMUs equal to those validated before are those
+                iommus = {
+                    n: i if known.iommus.get(n) != i else known.iommus[n] for n, i in iommus.items()
+                }
+            else:
+                known.iommus = dict(iommus)
         devices = {}
         for fname, dnode in device_nodes:
             if self.define("device", dnode.name):
-                devices[dnode.name.text] = self.device(dnode, fname, order[id(dnode)], iommus)
+                devices[dnode.name.text] = self.validated(dnode, fname, order[id(dnode)], iommus)
         # A bridge with an address is a PCI function too: the IOMMU probes it, it joins a
         # group (drivers/iommu/iommu.c: pci_device_group), pcieport binds it.
         functions = {b.name: b.function() for b in bridges.values() if b.pci is not None}
@@ -639,6 +678,39 @@ class Builder:
 
         ctl = flags(prop.ctl) if prop.ctl is not None else AcsFlag(0)
         return Acs(flags(prop.cap), ctl, "registers", prop.span)
+
+    def validated(
+        self, node: ast.Device, fname: str, order: int, iommus: dict[str, Iommu]
+    ) -> Device:
+        """device(), or what it gave the same node before (``Known``)."""
+        known = self.known
+        if known is None:
+            return self.device(node, fname, order, iommus)
+        partial = self.loaded.partial
+        if known.sealed:
+            hit = known.devices.get(id(node))
+            if (
+                hit is not None
+                and hit.node is node
+                and hit.fname == fname
+                and hit.order == order
+                and hit.partial == partial
+                and tuple(map(iommus.get, hit.links)) == hit.read
+                and (hit.names is None or hit.names == tuple(iommus))
+            ):
+                self.diags.extend(hit.diags)
+                return hit.device
+            return self.device(node, fname, order, iommus)
+        mark = len(self.diags)
+        dev = self.device(node, fname, order, iommus)
+        links = tuple(p.iommu.text for p in node.props if isinstance(p, ast.AttachIommu))
+        read = tuple(map(iommus.get, links))
+        names = tuple(iommus) if None in read else None
+        diags = tuple(self.diags[mark:])
+        known.devices[id(node)] = _Validated(
+            node, fname, order, partial, links, read, names, dev, diags
+        )
+        return dev
 
     def device(self, node: ast.Device, fname: str, order: int, iommus: dict[str, Iommu]) -> Device:
         tags: set[str] = set()
@@ -1471,7 +1543,12 @@ def platform_of(loaded: Loaded, iommus: dict[str, Iommu]) -> tuple[Platform, lis
     return platform, builder.diags
 
 
-def build_model(loaded: Loaded) -> Model:
-    """Validate the loaded files into a model; problems go into model.diagnostics."""
+def build_model(loaded: Loaded, known: Known | None = None) -> Model:
+    """Validate the loaded files into a model; problems go into model.diagnostics.
+    ``known``: what validating the same files gave before, filled by the first build
+    (see Known)."""
     with no_gc():
-        return Builder(loaded).build()
+        model = Builder(loaded, known).build()
+    if known is not None:
+        known.sealed = True
+    return model

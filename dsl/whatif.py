@@ -32,7 +32,7 @@ from .node import Node
 from .parse import parse_text
 from .report import COLUMNS
 from .resolution import Domain, Resolution
-from .validate import build_model
+from .validate import Known, build_model
 
 # what a what-if compares per device: the report's columns, and the VFIO viability
 ATTRS = (*COLUMNS[1:], "vfio")
@@ -815,10 +815,11 @@ class WhatIf:
     base: Loaded
     changes: list[Change] = field(default_factory=list)
     base_model: Model | None = None  # the model of ``base``, when the caller has it
+    known: Known | None = None  # what validating ``base`` gave (validate.Known)
 
     def model(self) -> tuple[Model, list[Diagnostic]]:
         if not self.changes:
-            model = build_model(self.base)
+            model = build_model(self.base, self.known)
             return model, [*self.base.diagnostics, *model.diagnostics]
         load = ChangedLoad(self.base, self.changes)
         if (
@@ -833,7 +834,7 @@ class WhatIf:
             if not any(d.is_error for d in pdiags):
                 model = self.base_model.with_platform(platform)
                 return model, [*load.diagnostics, *pdiags, *model.diagnostics]
-        model = build_model(load)  # type: ignore[arg-type]
+        model = build_model(load, self.known)  # type: ignore[arg-type]
         return model, [*load.diagnostics, *model.diagnostics]
 
     def resolve(self) -> tuple[Resolution | None, list[Diagnostic]]:

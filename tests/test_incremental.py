@@ -139,8 +139,9 @@ def test_what_the_group_stages_said_is_said_again() -> None:
 
 def changes(board: Board) -> list[str]:
     """What-ifs of every kind, on the board's own names: the IOMMU facts only later stages
-    read and one the groups read (smrs), rules dropped and added, devices and domains
-    dropped, other kernels."""
+    read, those the groups read (smrs) and those its devices are validated against
+    (stream-bits, cells), rules dropped and added, devices and domains dropped, other
+    kernels."""
     m = board.model
     out = ["set kernel 5.4", "set kernel 6.12"]
     for name in m.iommus:
@@ -152,6 +153,8 @@ def changes(board: Board) -> list[str]:
             f"set {name} domains identity",
             f"set {name} aperture 0x0 size 4G",
             f"set {name} smrs 2",
+            f"set {name} stream-bits 4",
+            f"set {name} cells 1",
             f"drop iommu {name}",
         ]
     out += [f"drop rule {Path(r.span.file).name}:{r.span.line}" for r in m.rules]
@@ -211,3 +214,44 @@ def test_what_only_later_stages_read_keeps_the_groups() -> None:
     device = next(iter(board.model.devices))
     for change in (f"set {smmu} smrs 3", f"drop device {device}", f"add rule {tag} excludes iommu"):
         assert check_change(board, change) is False, change
+
+
+def test_a_what_if_validates_the_devices_its_change_reaches() -> None:
+    """The model of a what-if takes each device its change leaves as it was (the same
+    node, file, order and IOMMUs) from the base's validation; one whose IOMMU changed is
+    validated again, with what its IOMMU now says of its streams."""
+    board = Board.from_text(
+        'include "std/linux"\n'
+        "platform { arch arm64; kernel 6.8 }\n"
+        "iommu smmu: arm-smmu { contexts 8 }\n"
+        "iommu other: arm-smmu { contexts 8 }\n"
+        'device a: "v,a" { iommu smmu sid 0x100 }\n'
+        'device b: "v,b" { iommu other sid 0x100 }\n',
+        "two.iommu",
+    )
+    assert board.ok
+    narrow = board.whatif("set smmu stream-bits 4")
+    assert narrow.model.devices["b"] is board.model.devices["b"]
+    assert narrow.model.iommus["other"] is board.model.iommus["other"]
+    assert narrow.model.devices["a"] is not board.model.devices["a"]
+    (error,) = [d for d in narrow.input_diagnostics if d.is_error]
+    assert error.code == "E109" and error.span.line == 5  # device a's stream
+    # and back: the base's own validation, with none of the change's diagnostics
+    assert narrow.unchanged().model.devices["a"] is board.model.devices["a"]
+    assert narrow.unchanged().ok
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(BOARDS), data=st.data())
+def test_a_what_ifs_model_is_the_model_validated_afresh(path: Path, data: st.DataObject) -> None:
+    board = _loaded(path)
+    if not board.ok:
+        return
+    picked = data.draw(st.lists(st.sampled_from(changes(board)), min_size=1, max_size=2))
+    try:
+        changed = board.whatif(*picked)
+    except ChangeError:
+        return
+    fresh = Board(board.base, changed.changes)  # validates every device
+    assert changed.model == fresh.model
+    assert list(map(repr, changed.input_diagnostics)) == list(map(repr, fresh.input_diagnostics))
