@@ -103,16 +103,20 @@ class _Validated(NamedTuple):
 
 @dataclass
 class Known:
-    """What validating a board's own files gave, for the models of its what-ifs (the same
-    files with changes on top, whose unchanged statements are the same syntax nodes): an
-    IOMMU equal to one validated before is taken as that one, and a device whose node,
-    file, probe order and IOMMUs are those it had is the device it gave, with the same
-    diagnostics. A 10k-device board's what-if then validates the devices its change
-    reaches, not 10,000. The first build fills it (``sealed`` after); later ones read."""
+    """What validating a board's files gave, for the next models of nearly the same files
+    (a what-if's: the files with changes on top; an editor's: its buffer after a
+    keystroke), whose unchanged statements are the same syntax nodes: an IOMMU equal to one
+    validated before is taken as that one, and a device whose node, file, probe order and
+    IOMMUs are those it had is the device it gave, with the same diagnostics. A 10k-device
+    board's what-if then validates the devices its change reaches, not 10,000.
+
+    The build given an unsealed Known fills it (taking what it can from ``before``, which
+    is then let go) and seals it; a build given a sealed one reads it and leaves it."""
 
     iommus: dict[str, Iommu] = field(default_factory=dict)
     devices: dict[int, _Validated] = field(default_factory=dict)  # by id() of the node
     sealed: bool = False
+    before: Known | None = None  # an earlier text's, sealed: an editor's last analysis
 
 
 class Builder:
@@ -209,11 +213,13 @@ class Builder:
                 bridges[bnode.name.text] = self.bridge(bnode, fname, order[id(bnode)])
         known = self.known
         if known is not None:
-            if known.sealed:  # the IOMMUs equal to those validated before are those
+            source = known if known.sealed else known.before
+            if source is not None:  # the IOMMUs equal to those validated before are those
                 iommus = {
-                    n: i if known.iommus.get(n) != i else known.iommus[n] for n, i in iommus.items()
+                    n: i if source.iommus.get(n) != i else source.iommus[n]
+                    for n, i in iommus.items()
                 }
-            else:
+            if not known.sealed:
                 known.iommus = dict(iommus)
         devices = {}
         for fname, dnode in device_nodes:
@@ -687,8 +693,9 @@ class Builder:
         if known is None:
             return self.device(node, fname, order, iommus)
         partial = self.loaded.partial
-        if known.sealed:
-            hit = known.devices.get(id(node))
+        source = known if known.sealed else known.before
+        if source is not None:
+            hit = source.devices.get(id(node))
             if (
                 hit is not None
                 and hit.node is node
@@ -699,7 +706,10 @@ class Builder:
                 and (hit.names is None or hit.names == tuple(iommus))
             ):
                 self.diags.extend(hit.diags)
+                if not known.sealed:
+                    known.devices[id(node)] = hit
                 return hit.device
+        if known.sealed:
             return self.device(node, fname, order, iommus)
         mark = len(self.diags)
         dev = self.device(node, fname, order, iommus)
@@ -1550,5 +1560,5 @@ def build_model(loaded: Loaded, known: Known | None = None) -> Model:
     with no_gc():
         model = Builder(loaded, known).build()
     if known is not None:
-        known.sealed = True
+        known.sealed, known.before = True, None
     return model

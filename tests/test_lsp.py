@@ -583,6 +583,34 @@ def test_an_edited_buffer_keeps_one_text_in_the_parse_memo(tmp_path: Path) -> No
     assert sum(1 for name, _ in _PARSED.entries if name == str(path)) == 1
 
 
+def test_a_keystroke_validates_the_device_it_edits_and_takes_the_others(board: Path) -> None:
+    """Each analysis starts from the last one's validation (validate.Known): the devices a
+    keystroke left as they were are the same objects; the edited one is validated again,
+    and every diagnostic is what a fresh analysis gives."""
+    from iommu_rules.lsp.analysis import analyse
+
+    path = board / "board.iommu"
+    uri, memo = path.as_uri(), {}  # type: ignore[var-annotated]
+    first = analyse(uri, str(path), BOARD, {}, memo)
+    edits = [
+        BOARD.replace("sid 0x11", "sid 0x1"),  # dc's stream
+        BOARD.replace("sid 0x11", "sid 0x10"),  # dc on gpu's stream: one group
+        BOARD.replace("iommu smmu sid 0x11", "iommu smu sid 0x11"),  # no such IOMMU
+        BOARD,
+    ]
+    last = first
+    for text in edits:
+        got = analyse(uri, str(path), text, {}, memo, before=last)
+        assert got.model.devices["gpu"] is first.model.devices["gpu"]
+        # edited each time (back to its first text at the end: parsed again, a new node)
+        assert got.model.devices["dc"] is not last.model.devices["dc"]
+        fresh = analyse(uri, str(path), text, {}, {})
+        assert list(map(repr, got.diagnostics)) == list(map(repr, fresh.diagnostics))
+        assert got.model == fresh.model
+        last = got
+    assert last.known is not None and last.known.before is None  # no chain of analyses
+
+
 def test_rename_refuses_keywords_and_names_that_mean_two_things(tmp_path: Path) -> None:
     from iommu_rules.lsp.features import RenameError, rename
 

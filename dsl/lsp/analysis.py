@@ -27,6 +27,7 @@ from ..loader import Loaded, Loader, remember_parsed
 from ..node import Node
 from ..parse import Statement, Statements, normalize_text, parse_edited, statements
 from ..resolution import Resolution
+from ..validate import Known
 
 # Identifier fields that define a name, and what the name is.
 DEFINES: dict[tuple[type, str], str] = {
@@ -122,6 +123,7 @@ class Analysis:
     board: Board
     diagnostics: list[Diagnostic]
     failure: str | None = None  # an internal error's traceback, reported, never raised
+    known: Known | None = None  # what validating it gave: the next analysis's start
     _lines: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
@@ -251,11 +253,14 @@ def analyse(
     overlay: Mapping[str, str],
     statements: Statements,
     split: list[Statement] | None = None,
+    before: Analysis | None = None,
 ) -> Analysis:
     """Load the document as `check` would; ``overlay`` gives the texts of other open
     files by real path, ``statements`` is the document's statement memo, ``split`` the
     text's statements where the caller has them (relocated() split it: the analysis is
-    the base of the next edit's relocated() and would split it again)."""
+    the base of the next edit's relocated() and would split it again), ``before`` the
+    document's last analysis, whose validated devices serve the statements a keystroke
+    left as they were (validate.Known)."""
     path = Path(display)
     # an analysis allocates a board's worth of small objects and frees the last one: the
     # cyclic collector's scans would cost a keystroke a sixth more (lalr.no_gc)
@@ -264,14 +269,15 @@ def analyse(
         remember_parsed(text, display, parsed)
         loader = Loader(overlay)
         loader.add_text(text, display, path)
-        board = Board(loader.result)
+        known = Known(before=before.known if before is not None else None)
+        board = Board(loader.result, known=known)
         failure = None
         try:
             diagnostics = list(board.diagnostics)
         except Exception:  # a bug must not take the editor's server down: the server says so
             failure = traceback.format_exc()
             diagnostics = list(board.input_diagnostics)
-    found = Analysis(uri, display, text, loader.result, board, diagnostics, failure)
+    found = Analysis(uri, display, text, loader.result, board, diagnostics, failure, known)
     if split is not None:
         found.__dict__["statements"] = split  # the cached property, worked out already
     return found

@@ -127,7 +127,7 @@ class RulesServer(LanguageServer):
             if u != uri and u.startswith("file:")
         }
         memo = self.statements.setdefault(uri, {})
-        found = analyse(uri, display, doc.source, overlay, memo, split)
+        found = analyse(uri, display, doc.source, overlay, memo, split, self.analyses.get(uri))
         self.analyses[uri] = found
         if found.failure is not None:
             self.log(found.failure)
