@@ -78,8 +78,9 @@ LATER_IOMMU_FACTS = frozenset(
 def _grouping_key(res: Resolution, rules: list[ActiveRule]) -> tuple[object, ...]:
     """Everything the IOMMU and group stages depend on: the board's devices and bridges,
     its IOMMUs but for the facts of later stages (LATER_IOMMU_FACTS), the platform but
-    for the command line, the command-line tokens they read, the rules they read with why
-    they hold, and the SoC groups' conditions. Compared by value (spans included), so a
+    for the command line (each fact with where it is stated: reasons cite it), the
+    command-line tokens they read, the rules they read (each as written, and where) with
+    why they hold, and the SoC groups' conditions. Compared by value, so a
     what-if that rebuilds the model without touching them (a rule dropped, fewer
     contexts) keeps the groups; where the model is shared (a platform what-if) the
     comparison is one of identities."""
@@ -98,10 +99,12 @@ def _grouping_key(res: Resolution, rules: list[ActiveRule]) -> tuple[object, ...
             for i in model.iommus.values()
         ),
         plat.arch,
+        plat.arch_reason,
         plat.kernel,
-        tuple(sorted((sym, val) for sym, (val, _) in plat.config.items())),
+        plat.kernel_reason,
+        tuple(sorted(plat.config.items())),
         tuple((t.param, t.value, t.span) for t in plat.tokens if t.param in GROUP_PARAMS),
-        tuple((r.index, r.devices, r.why, r.position) for r in rules if r.verb in GROUP_VERBS),
+        tuple((r.rule, r.devices, r.why, r.position) for r in rules if r.verb in GROUP_VERBS),
         tuple((i, n, ok, tuple(why), pos) for i, n, (ok, why, pos) in conditioned),
     )
 

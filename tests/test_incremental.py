@@ -255,3 +255,33 @@ def test_a_what_ifs_model_is_the_model_validated_afresh(path: Path, data: st.Dat
     fresh = Board(board.base, changed.changes)  # validates every device
     assert changed.model == fresh.model
     assert list(map(repr, changed.input_diagnostics)) == list(map(repr, fresh.input_diagnostics))
+
+
+GROUP_RULES = (
+    'include "std/linux"\n'
+    "platform { arch arm64; kernel 6.8 }\n"
+    "iommu smmu: arm-smmu-v3\n"
+    'device a: "v,a" { tags t; iommu smmu sid 5 }\n'
+    'device b: "v,b" { iommu smmu sid 6; driver none }\n'
+    'rule "r1": t excludes iommu\n'
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # the last group rule replaced by another at the same index, on the same devices
+        ("drop rule r1", "add rule t driver managed-dma"),
+        ("drop rule r1", "add rule a driver none"),
+        ("drop rule r1", "add rule t excludes iommu"),
+        # the same kernel, stated in the change: reasons cite where it is stated
+        ("set kernel 6.8",),
+    ],
+    ids=["driver-flags", "driver-none", "restated-rule", "restated-kernel"],
+)
+def test_a_group_fact_restated_elsewhere_is_the_new_statement(change: tuple[str, ...]) -> None:
+    """What the group stages read of a rule is the rule (its verb, its flags, where it
+    is), not its index; of the kernel, where it is stated too."""
+    board = Board.from_text(GROUP_RULES, "k.iommu")
+    assert board.ok
+    assert check_change(board, *change) is False
