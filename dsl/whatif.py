@@ -662,29 +662,41 @@ def _partition(res: Resolution) -> set[frozenset[str]]:
     return {frozenset(g.members) for g in res.groups}
 
 
+Said = tuple[str, str]  # a diagnostic's code and its message, as compared
 # "group 12", "default:12": a group's number in a diagnostic's message
 _GROUP_NUMBER = re.compile(r"\b(group |default:)(\d+)\b")
 
 
-def _keyed(res: Resolution, diags: list[Diagnostic]) -> dict[tuple[str, str], str]:
+def _numbering(before: Resolution, after: Resolution) -> dict[str, str]:
+    """Each group number after a change as the number its group had before: that of the
+    group its first member with a group before was in (a change that renumbers the
+    groups, a device dropped before them, leaves the same group the same number); a group
+    of devices new to the board gets a name no number before has."""
+    was = {m: str(g.id) for g in before.groups for m in g.members}
+    out: dict[str, str] = {}
+    for g in after.groups:
+        old = next((was[m] for m in g.members if m in was), None)
+        out[str(g.id)] = old if old is not None else f"new:{g.members[0] if g.members else g.id}"
+    return out
+
+
+def _keyed(diags: list[Diagnostic], numbering: dict[str, str] | None = None) -> dict[Said, str]:
     """Each diagnostic's message by its code and its message with every group number
-    replaced by the group's first member (which a renumbering keeps)."""
-    groups = res.groups
+    the one ``numbering`` gives (none: as it is)."""
+    if numbering is None:
+        return {(x.code, x.message): x.message for x in diags}
 
-    def named(m: re.Match[str]) -> str:
-        gid = int(m.group(2))
-        if gid < len(groups) and groups[gid].id == gid and groups[gid].members:
-            return f"{m.group(1)}<{groups[gid].members[0]}>"
-        return m.group(0)
+    def renumbered(m: re.Match[str]) -> str:
+        return m.group(1) + numbering.get(m.group(2), m.group(2))
 
-    return {(x.code, _GROUP_NUMBER.sub(named, x.message)): x.message for x in diags}
+    return {(x.code, _GROUP_NUMBER.sub(renumbered, x.message)): x.message for x in diags}
 
 
 def _news(
     d: Diff,
     what: str,
-    before: dict[tuple[str, str], str],
-    after: dict[tuple[str, str], str],
+    before: dict[Said, str],
+    after: dict[Said, str],
     counts: tuple[str, str],
 ) -> None:
     """The diagnostics only one side has (``_keyed``): new ones, then gone ones."""
@@ -794,13 +806,16 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             d.count("taken", na - nb)
     # keyed by their messages with group numbers named by members: a change that renumbers
     # the groups (a device dropped before them) says the same of the same group
-    eb = _keyed(before, [x for x in before.diagnostics if x.is_error and x.code not in ignore])
-    ea = _keyed(after, [x for x in after.diagnostics if x.is_error and x.code not in ignore])
+    # messages name groups by number: after's are read in before's numbering, so that a
+    # change that renumbers the groups says the same of the same group
+    numbering = _numbering(before, after)
+    eb = _keyed([x for x in before.diagnostics if x.is_error and x.code not in ignore])
+    ea = _keyed([x for x in after.diagnostics if x.is_error and x.code not in ignore], numbering)
     _news(d, "error", eb, ea, ("new_errors", "fixed_errors"))
     # warnings a change brings or removes are news too (VFIO viability, scarce contexts);
     # they do not make the changed board fail
-    wb = _keyed(before, [x for x in before.diagnostics if not x.is_error])
-    wa = _keyed(after, [x for x in after.diagnostics if not x.is_error])
+    wb = _keyed([x for x in before.diagnostics if not x.is_error])
+    wa = _keyed([x for x in after.diagnostics if not x.is_error], numbering)
     _news(d, "warning", wb, wa, ("new_warnings", "fixed_warnings"))
     if before.global_default != after.global_default:
         d.head.append(f"~ system default_domain: {before.global_default} → {after.global_default}")

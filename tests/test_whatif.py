@@ -314,3 +314,18 @@ def test_dropping_a_bridge_as_a_device_says_to_drop_the_bridge() -> None:
     (diag,) = caught.value.diagnostics
     assert diag.code == "E502" and diag.message == f"'{port}' is a bridge, not a device"
     assert diag.help == f"write 'drop bridge {port}'"
+
+
+def test_an_error_whose_group_gets_another_first_member_is_no_news() -> None:
+    """A device probed first joins group 0: the group's first member changes, its number
+    and the error about it (E211) do not. Neither new nor gone."""
+    board = (
+        'include "std/linux"\nplatform { arch arm64; kernel 6.8 }\niommu rk: rockchip\n'
+        'device a: "v,a" { iommu rk; probe-order 10 }\n'
+        'device b: "v,b" { iommu rk; probe-order 11 }\n'
+        "rule a requires identity\nrule b requires dma\n"
+    )
+    before, after, text = before_after(board, 'add device z: "v,z" { iommu rk; probe-order 1 }')
+    assert after.groups[0].members[0] == "z" and before.groups[0].members[0] == "a"
+    assert "E211" in {d.code for d in after.diagnostics}
+    assert "error" not in text
