@@ -161,7 +161,12 @@ def changes(board: Board) -> list[str]:
     out += [f"drop domain {name}" for name in m.domains]
     out += [f"drop device {name}" for name in list(m.devices)[:4]]
     for tag in sorted(m.tags)[:3]:
-        out += [f"add rule {tag} excludes implicit", f"add rule {tag} excludes iommu"]
+        out += [
+            f"add rule {tag} excludes implicit",
+            f"add rule {tag} excludes iommu",
+            f"add rule {tag} driver none",
+            f"add rule {tag} driver managed-dma",
+        ]
     return out
 
 
