@@ -1617,11 +1617,13 @@ _ALL = (
     ),
     _warning(
         "W813",
-        "`import dts`: no node with an `iommus` property.",
+        "`import dts`: no enabled node with an `iommus` property.",
         "The device tree has no node with an `iommus` property, so the rule file has no "
         "translated device: the IOMMUs' clients may be in an included .dtsi that was not "
         "found or not given, or reach the IOMMU only through `iommu-map`. Check the includes "
-        "(`-I`).",
+        "(`-I`). Where it has such nodes but every one is disabled (`status` other than "
+        '"okay"), the warning says so and names them: the SoC\'s .dtsi alone, or a board that '
+        "enables none of its IOMMU masters.",
         """
         /dts-v1/;
         / {

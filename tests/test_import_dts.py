@@ -675,3 +675,29 @@ def test_a_top_level_map_without_its_iommu_says_how_to_write_it(tmp_path: Path) 
     proc = run_cli("check", str(board))
     assert proc.returncode == 3 and "b.iommu:2:9: error[E001]" in proc.stderr
     assert "names its IOMMU first: `map IOMMU rid R sid S length L`" in proc.stderr
+
+
+@pytest.mark.parametrize("status", ["okay", "disabled"])
+def test_masters_that_are_all_disabled_are_named_not_missing(tmp_path: Path, status: str) -> None:
+    """W813: a tree whose every `iommus` node is disabled (an SoC's .dtsi, a board that
+    enables none) says so, and which; one with no such node says that."""
+    master = (
+        '\tusb@3100000 { compatible = "snps,dwc3"; iommus = <&smmu 0x4>; '
+        f'status = "{status}"; }};\n'
+    )
+    for where, body, said in (
+        ("one", master, "every node with an 'iommus' property is disabled (1 node: /usb@3100000)"),
+        ("none", "", "no node with an 'iommus' property was found"),
+    ):
+        (tmp_path / where).mkdir()
+        proc, out = import_dts(
+            tmp_path / where,
+            "/dts-v1/;\n/ {\n"
+            '\tsmmu: iommu@5000000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; };\n'
+            + body
+            + "};\n",
+        )
+        if status == "okay" and body:
+            assert "W813" not in proc.stderr and "iommu smmu sid 0x4" in out.read_text()
+        else:
+            assert f"warning[W813]: {said}" in proc.stderr, proc.stderr
