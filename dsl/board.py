@@ -58,12 +58,16 @@ class Board:
         base_model: Model | None = None,
         seed: Board | None = None,
         known: Known | None = None,
+        previous: Resolution | None = None,
     ):
         self.base = base
         self.changes: tuple[Change, ...] = tuple(changes)
         # the unchanged board this one derives from: its resolution, once made, lends the
         # what-if its IOMMUs and groups where the change cannot touch them (resolve.py)
         self._seed = seed
+        # or a resolution of nearly the same files (an editor's last text), lent the same
+        # way and let go once this board is resolved
+        self._previous = previous
         # what validating the unchanged files gave: a what-if validates what it changes
         self._known = known if known is not None else Known()
         what = WhatIf(base, list(self.changes), base_model, self._known)
@@ -114,8 +118,9 @@ class Board:
                 raise BoardError(errors, self.sources)
             from .resolve import resolve  # networkx loads only when a board is resolved
 
-            seed = self._seed._resolution if self._seed is not None else None
+            seed = self._seed._resolution if self._seed is not None else self._previous
             self._resolution = resolve(self.model, seed)
+            self._previous = None
         return self._resolution
 
     @property

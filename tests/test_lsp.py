@@ -611,6 +611,28 @@ def test_a_keystroke_validates_the_device_it_edits_and_takes_the_others(board: P
     assert last.known is not None and last.known.before is None  # no chain of analyses
 
 
+def test_a_keystroke_that_leaves_the_groups_facts_takes_the_last_groups(board: Path) -> None:
+    """Editing a rule that only later stages read (or an expectation) keeps the last
+    analysis's groups (resolve.Grouping); editing a device's stream makes them again.
+    Either way the diagnostics are a fresh analysis's."""
+    from iommu_rules.lsp.analysis import analyse
+
+    path = board / "board.iommu"
+    uri, memo = path.as_uri(), {}  # type: ignore[var-annotated]
+    last = analyse(uri, str(path), BOARD, {}, memo)
+    for text, kept in (
+        (BOARD.replace("excludes implicit", "requires identity"), True),
+        (BOARD.replace("expect gpu.group == 0", "expect gpu.group == 1"), True),
+        (BOARD.replace("sid 0x11", "sid 0x10"), False),
+    ):
+        got = analyse(uri, str(path), text, {}, memo, before=last)
+        assert (got.resolution.grouping is last.resolution.grouping) is kept, text
+        fresh = analyse(uri, str(path), text, {}, {})
+        assert list(map(repr, got.diagnostics)) == list(map(repr, fresh.diagnostics))
+        assert got.board._previous is None  # let go once resolved
+        last = got
+
+
 def test_rename_refuses_keywords_and_names_that_mean_two_things(tmp_path: Path) -> None:
     from iommu_rules.lsp.features import RenameError, rename
 

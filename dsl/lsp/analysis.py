@@ -260,7 +260,8 @@ def analyse(
     text's statements where the caller has them (relocated() split it: the analysis is
     the base of the next edit's relocated() and would split it again), ``before`` the
     document's last analysis, whose validated devices serve the statements a keystroke
-    left as they were (validate.Known)."""
+    left as they were (validate.Known), and whose groups serve where it left what they
+    read as it was."""
     path = Path(display)
     # an analysis allocates a board's worth of small objects and frees the last one: the
     # cyclic collector's scans would cost a keystroke a sixth more (lalr.no_gc)
@@ -270,7 +271,10 @@ def analyse(
         loader = Loader(overlay)
         loader.add_text(text, display, path)
         known = Known(before=before.known if before is not None else None)
-        board = Board(loader.result, known=known)
+        # the last analysis's groups serve when the keystroke left what they read as it
+        # was (a rule, an expectation, a domain edited: resolve.Grouping)
+        previous = before.resolution if before is not None else None
+        board = Board(loader.result, known=known, previous=previous)
         failure = None
         try:
             diagnostics = list(board.diagnostics)
