@@ -15,7 +15,7 @@ The diff reads like Terraform's plan: ``+`` added, ``-`` removed, ``~`` changed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -667,27 +667,46 @@ Said = tuple[str, str]  # a diagnostic's code and its message, as compared
 _GROUP_NUMBER = re.compile(r"\b(group |default:)(\d+)\b")
 
 
-def _numbering(before: Resolution, after: Resolution) -> dict[str, str]:
+def _numbering(before: Resolution, after: Resolution) -> Callable[[str], str]:
     """Each group number after a change as the number its group had before: that of the
     group its first member with a group before was in (a change that renumbers the
     groups, a device dropped before them, leaves the same group the same number); a group
-    of devices new to the board gets a name no number before has."""
-    was = {m: str(g.id) for g in before.groups for m in g.members}
-    out: dict[str, str] = {}
-    for g in after.groups:
-        old = next((was[m] for m in g.members if m in was), None)
-        out[str(g.id)] = old if old is not None else f"new:{g.members[0] if g.members else g.id}"
-    return out
+    of devices new to the board gets a name no number before has. Worked out for the
+    numbers the messages name, once each."""
+    groups, was = after.groups, before.devices
+    memo: dict[str, str] = {}
+
+    def number(text: str) -> str:
+        found = memo.get(text)
+        if found is None:
+            gid = int(text)
+            found = text  # not a group of this board: as it is
+            if gid < len(groups) and groups[gid].id == gid:
+                members = groups[gid].members
+                found = next(
+                    (
+                        str(old)
+                        for m in members
+                        if (dres := was.get(m)) is not None and (old := dres.group) is not None
+                    ),
+                    f"new:{members[0] if members else gid}",
+                )
+            memo[text] = found
+        return found
+
+    return number
 
 
-def _keyed(diags: list[Diagnostic], numbering: dict[str, str] | None = None) -> dict[Said, str]:
+def _keyed(
+    diags: list[Diagnostic], numbering: Callable[[str], str] | None = None
+) -> dict[Said, str]:
     """Each diagnostic's message by its code and its message with every group number
     the one ``numbering`` gives (none: as it is)."""
     if numbering is None:
         return {(x.code, x.message): x.message for x in diags}
 
     def renumbered(m: re.Match[str]) -> str:
-        return m.group(1) + numbering.get(m.group(2), m.group(2))
+        return m.group(1) + numbering(m.group(2))
 
     return {(x.code, _GROUP_NUMBER.sub(renumbered, x.message)): x.message for x in diags}
 
