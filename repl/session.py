@@ -189,7 +189,8 @@ def cmd_help(s: Session, arg: str) -> str:
         "",
         "Statements (device ..., rule ..., iommu ..., include ...) join the session as changes.",
         "A query is NAME.ATTRIBUTE, e.g. gr3d.dma_ops, mc.contexts_used, system.default_domain.",
-        "Changes: set FACT | set IOMMU PROPERTY | add STATEMENT | drop rule|device|include NAME"
+        "Changes: set FACT | set IOMMU PROPERTY | add STATEMENT"
+        " | drop rule|device|iommu|bridge|domain|include NAME"
         " | move DEVICE to BRIDGE",
     ]
     return "\n".join(lines)

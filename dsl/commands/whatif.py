@@ -130,8 +130,8 @@ COMMAND = Command(
             action="append",
             default=[],
             metavar="CHANGE",
-            help="any change: 'set ...', 'add ...', 'drop rule|device|include ...', "
-            "'move DEVICE to BRIDGE'",
+            help="any change: 'set ...', 'add ...', 'drop rule|device|iommu|bridge|domain|include "
+            "NAME', 'move DEVICE to BRIDGE'",
         ),
         arg(
             "--detailed-exitcode",
