@@ -87,6 +87,9 @@ def _conditions(
             yield fname, nxt, conds
 
 
+_new = tuple.__new__
+
+
 class _Validated(NamedTuple):
     """One device's validation: what it read and what it gave."""
 
@@ -713,12 +716,13 @@ class Builder:
             return self.device(node, fname, order, iommus)
         mark = len(self.diags)
         dev = self.device(node, fname, order, iommus)
-        links = tuple(p.iommu.text for p in node.props if isinstance(p, ast.AttachIommu))
+        # made as plain tuples (10,000 at 10k devices; a named tuple's __new__ is Python)
+        links = tuple([link.iommu for link in dev.iommus])  # one per `iommu` clause
         read = tuple(map(iommus.get, links))
         names = tuple(iommus) if None in read else None
-        diags = tuple(self.diags[mark:])
-        known.devices[id(node)] = _Validated(
-            node, fname, order, partial, links, read, names, dev, diags
+        diags = tuple(self.diags[mark:]) if len(self.diags) > mark else ()
+        known.devices[id(node)] = _new(
+            _Validated, (node, fname, order, partial, links, read, names, dev, diags)
         )
         return dev
 
