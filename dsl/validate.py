@@ -121,6 +121,12 @@ class Known:
     sealed: bool = False
     before: Known | None = None  # an earlier text's, sealed: an editor's last analysis
 
+    @property
+    def source(self) -> Known | None:
+        """Where a build finds what was validated before: this Known once sealed, else
+        the one before it."""
+        return self if self.sealed else self.before
+
 
 class Builder:
     def __init__(self, loaded: Loaded, known: Known | None = None):
@@ -216,7 +222,7 @@ class Builder:
                 bridges[bnode.name.text] = self.bridge(bnode, fname, order[id(bnode)])
         known = self.known
         if known is not None:
-            source = known if known.sealed else known.before
+            source = known.source
             if source is not None:  # the IOMMUs equal to those validated before are those
                 iommus = {
                     n: i if source.iommus.get(n) != i else source.iommus[n]
@@ -696,7 +702,7 @@ class Builder:
         if known is None:
             return self.device(node, fname, order, iommus)
         partial = self.loaded.partial
-        source = known if known.sealed else known.before
+        source = known.source
         if source is not None:
             hit = source.devices.get(id(node))
             if (

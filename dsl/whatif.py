@@ -823,8 +823,6 @@ def _diff(before: Resolution, after: Resolution, ignore: tuple[str, ...]) -> Dif
             d.count("freed", nb - na)
         elif na > nb:
             d.count("taken", na - nb)
-    # keyed by their messages with group numbers named by members: a change that renumbers
-    # the groups (a device dropped before them) says the same of the same group
     # messages name groups by number: after's are read in before's numbering, so that a
     # change that renumbers the groups says the same of the same group
     numbering = _numbering(before, after)
@@ -928,15 +926,15 @@ def validate(change: Change, model: Model, name: str = "<change>") -> list[Diagn
                     help=f"write 'drop bridge {change.name}'",
                 )
             ]
-        name = change.name.removesuffix(".iommu")
-        found = name in pool or (
+        target = change.name.removesuffix(".iommu")
+        found = target in pool or (
             change.target == "rule"
             and any(_rule_called(r.name, r.span, change.name) for r in model.rules)
         )
         if change.target == "include":
-            found = any(p == name or p.endswith("/" + name) for p in pool)
+            found = any(p == target or p.endswith("/" + target) for p in pool)
         if not found:
-            builders = model.builders(name) if change.target == "domain" else []
+            builders = model.builders(target) if change.target == "domain" else []
             return [
                 error(
                     "E502",
@@ -944,7 +942,7 @@ def validate(change: Change, model: Model, name: str = "<change>") -> list[Diagn
                     span,
                     help=f'a pack\'s rule builds it: drop rule "{builders[0].name}"'
                     if builders
-                    else did_you_mean(name, pool),
+                    else did_you_mean(target, pool),
                 )
             ]
     return []

@@ -948,26 +948,18 @@ def import_dts(path: Path, includes: list[str] | None = None, arch: str | None =
     text_out = "\n".join(lines) + "\n"
     if not devices:
         masters = [n for n in nodes if "iommus" in n.props and "#iommu-cells" not in n.props]
+        message, hint = "no node with an 'iommus' property was found", ""
         if masters:  # of_iommu_configure runs for no disabled node: none probes
             shown = ", ".join(n.path for n in masters[:3]) + (", ..." if len(masters) > 3 else "")
-            diags.append(
-                warning(
-                    "W813",
-                    "every node with an 'iommus' property is disabled "
-                    f"({plural(len(masters), 'node')}: {shown}): no device is translated",
-                    Span(str(path), 0, 0, 0, 0),
-                    help='a board\'s .dts enables (status = "okay") the devices it uses; '
-                    "the SoC's .dtsi alone leaves them disabled",
-                )
+            message = (
+                "every node with an 'iommus' property is disabled "
+                f"({plural(len(masters), 'node')}: {shown}): no device is translated"
             )
-        else:
-            diags.append(
-                warning(
-                    "W813",
-                    "no node with an 'iommus' property was found",
-                    Span(str(path), 0, 0, 0, 0),
-                )
+            hint = (
+                'a board\'s .dts enables (status = "okay") the devices it uses; '
+                "the SoC's .dtsi alone leaves them disabled"
             )
+        diags.append(warning("W813", message, Span(str(path), 0, 0, 0, 0), help=hint))
     try:
         text_out = format_text(text_out, "<import>")
     except Exception as exc:
