@@ -37,6 +37,7 @@ from .validate import Known, build_model
 # what a what-if compares per device: the report's columns, and the VFIO viability
 ATTRS = (*COLUMNS[1:], "vfio")
 PLATFORM_WORDS = ("arch", "kernel", "ram", "cmdline", "config")
+DROP_TARGETS = ("rule", "device", "iommu", "bridge", "domain", "include")
 
 
 class ChangeError(Exception):
@@ -76,16 +77,13 @@ def parse_change(text: str, name: str = "<change>") -> Change:
         return Change(text, "add", _parse(rest, text, name, at - 1))
     if verb == "drop":
         parts = rest.split(None, 1)
-        if len(parts) != 2 or parts[0] not in (
-            "rule",
-            "device",
-            "iommu",
-            "bridge",
-            "domain",
-            "include",
-        ):
+        if len(parts) != 2 or parts[0] not in DROP_TARGETS:
             raise _fail(
-                text, name, "expected 'drop rule|device|iommu|bridge|domain|include NAME'", at
+                text,
+                name,
+                "expected 'drop rule|device|iommu|bridge|domain|include NAME'",
+                at,
+                help=did_you_mean(parts[0], DROP_TARGETS) if parts else "",
             )
         return Change(text, "drop", (), parts[0], parts[1].strip().strip('"'))
     if verb == "move":

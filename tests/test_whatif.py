@@ -75,6 +75,14 @@ def test_bad_changes(text: str, code: str) -> None:
     assert info.value.diagnostics[0].code == code
 
 
+def test_a_misspelt_drop_target_gets_a_suggestion() -> None:
+    with pytest.raises(ChangeError) as info:
+        parse_change("drop brige gpp_m2")
+    (diag,) = info.value.diagnostics
+    assert diag.code == "E501" and diag.span.col == 6
+    assert diag.help == "did you mean 'bridge'?"
+
+
 def test_cli_detailed_exitcode_and_json() -> None:
     proc = run_cli("whatif", TEGRA, "--set", "kernel 6.8", "--detailed-exitcode")
     # 4.18: tegra_drm and the implicit mappings of host1x and vde; 6.8: tegra_drm and
