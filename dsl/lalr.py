@@ -321,6 +321,7 @@ _SEEN_TOKENS = 1 << 18
 # the sighting of a shape that records it: making its function costs what 10-20 replays
 # save, so a shape met only a few times (most of a small board's) is never made one
 RECORD_AT = 16
+_WORDS = 50_000  # words (and forms) whose terminals are kept
 _LONGEST = 256  # tokens in a segment worth a shape (a statement, not a whole indented file)
 
 
@@ -339,6 +340,77 @@ def first_chars(pattern: str) -> frozenset[str] | None:
         return None
     found = _first(parsed.data)
     return None if found is None else frozenset(found[0])
+
+
+def char_cells(patterns: list[str]) -> dict[int, str] | None:
+    """A translation table that replaces each ASCII character by the first of those no
+    pattern tells apart (every character set, literal and wildcard in every pattern holds
+    all of them or none): a word is matched by a pattern exactly when its form, the word so
+    translated, is, so a word's terminals are worked out once per form. None where a
+    pattern uses what this reading leaves out (case folding, anchors, lookarounds, group
+    references): the caller then matches every word itself."""
+    sets: set[frozenset[str]] = set()
+    try:
+        from re import _parser
+
+        for pattern in patterns:
+            parsed = _parser.parse(pattern)
+            if parsed.state.flags & _FOLDS or not _char_sets(parsed.data, sets):
+                return None
+    except Exception:  # another Python's internals: read nothing
+        return None
+    ordered = sorted(sets, key=sorted)
+    first: dict[tuple[bool, ...], str] = {}
+    return {ord(c): first.setdefault(tuple(c in s for s in ordered), c) for c in _ASCII}
+
+
+_ASCII = [chr(i) for i in range(128)]
+_FOLDS = re.IGNORECASE | re.LOCALE | re.DOTALL  # flags that widen what a character matches
+_CATEGORIES = {
+    f"CATEGORY_{name}": re.compile(rx)
+    for name, rx in [("DIGIT", r"\d"), ("NOT_DIGIT", r"\D"), ("SPACE", r"\s"),
+                     ("NOT_SPACE", r"\S"), ("WORD", r"\w"), ("NOT_WORD", r"\W")]
+}  # fmt: skip
+
+
+def _char_sets(items: Any, sets: set[frozenset[str]]) -> bool:
+    """Add to ``sets`` each set of ASCII characters the pattern ``items`` tests a
+    character against; False where it tests anything else."""
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            sets.add(frozenset(chr(arg)))
+        elif name == "NOT_LITERAL":
+            sets.add(frozenset(c for c in _ASCII if c != chr(arg)))
+        elif name == "ANY":
+            sets.add(frozenset(c for c in _ASCII if c != "\n"))
+        elif name == "IN":
+            held: set[str] = set()
+            negate = False
+            for item, value in arg:
+                kind = str(item)
+                if kind == "LITERAL":
+                    held.add(chr(value))
+                elif kind == "RANGE":
+                    held.update(map(chr, range(value[0], min(value[1], 127) + 1)))
+                elif kind == "NEGATE":
+                    negate = True
+                elif kind == "CATEGORY" and str(value) in _CATEGORIES:
+                    held.update(filter(_CATEGORIES[str(value)].match, _ASCII))
+                else:
+                    return False
+            sets.add(frozenset(c for c in _ASCII if (c in held) != negate))
+        elif name in _NESTS:
+            if name == "SUBPATTERN" and arg[1] & _FOLDS:
+                return False
+            if not _char_sets(arg if name == "ATOMIC_GROUP" else arg[-1], sets):
+                return False
+        elif name == "BRANCH":
+            if not all(_char_sets(alternative, sets) for alternative in arg[1]):
+                return False
+        else:  # anchors, lookarounds, group references
+            return False
+    return True
 
 
 _NESTS = ("SUBPATTERN", "ATOMIC_GROUP", "MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
@@ -431,6 +503,10 @@ class Parser:
         self.patterns = [(name, re.compile(rx)) for name, rx in tables["patterns"]]
         self._firsts = [first_chars(rx) for _name, rx in tables["patterns"]]
         self._memo: dict[str, tuple[str, ...]] = {}
+        # a new word's terminals are its form's: 760 forms for the 29,000 distinct words
+        # of a 10k-device board (names, stream IDs, PCI addresses)
+        self._cells = char_cells([rx for _name, rx in tables["patterns"]])
+        self._forms: dict[str, tuple[str, ...]] = {}
         # one tuple object per set of candidates, so a segment's shape is their ids (never
         # emptied: an id in a kept shape must not come back as another tuple's)
         self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -467,6 +543,7 @@ class Parser:
         """Empty the word memo and the segment shapes: a parse after it classifies every
         word afresh and records every shape again, as the first parse of a process does."""
         self._memo.clear()
+        self._forms.clear()
         self._shapes.clear()
         self._seen.clear()
         self._shape_tokens = self._seen_tokens = 0
@@ -475,20 +552,33 @@ class Parser:
         """Terminals that could produce ``text``: the keyword first, then regexes."""
         found = self._memo.get(text)
         if found is None:
-            names = [self.literals[text]] if text in self.literals else []
-            patterns = self._by_first.get(text[:1])
-            if patterns is None:
-                patterns = self._by_first[text[:1]] = [
-                    pattern
-                    for pattern, first in zip(self.patterns, self._firsts, strict=True)
-                    if first is None or not text or text[:1] in first
-                ]
-            names += [name for name, rx in patterns if rx.fullmatch(text)]
-            found = tuple(names)
+            if self._cells is not None and text.isascii():
+                # the patterns match the word as they match its form (see char_cells)
+                form = text.translate(self._cells)
+                matched = self._forms.get(form)
+                if matched is None:
+                    matched = self._matched(form)
+                    if len(self._forms) < _WORDS:
+                        self._forms[form] = matched
+            else:
+                matched = self._matched(text)
+            found = (self.literals[text], *matched) if text in self.literals else matched
             found = self._interned.setdefault(found, found)
-            if len(self._memo) < 50_000:
+            if len(self._memo) < _WORDS:
                 self._memo[text] = found
         return found
+
+    def _matched(self, text: str) -> tuple[str, ...]:
+        """The terminals whose patterns match ``text``, trying only those its first
+        character allows."""
+        patterns = self._by_first.get(text[:1])
+        if patterns is None:
+            patterns = self._by_first[text[:1]] = [
+                pattern
+                for pattern, first in zip(self.patterns, self._firsts, strict=True)
+                if first is None or not text or text[:1] in first
+            ]
+        return tuple([name for name, rx in patterns if rx.fullmatch(text)])
 
     def expected_after(self, text: str) -> set[str] | None:
         """Terminals the grammar accepts at the end of ``text`` (for completion), or None

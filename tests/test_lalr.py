@@ -201,6 +201,56 @@ def test_first_chars_reads_what_it_can_and_gives_up_on_the_rest(
     assert (None if found is None else "".join(sorted(found))) == first
 
 
+# one parser for every example: a word's terminals then come from a form an earlier
+# word made, as they do on a real board
+_WORDS = lalr.Parser(tables())
+_PATTERN_WORDS = st.sampled_from(tables()["patterns"]).flatmap(
+    lambda named: st.from_regex(named[1], fullmatch=True)
+)
+_LEXED = st.text(alphabet=st.characters(max_codepoint=127), min_size=1, max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(word=st.one_of(_PATTERN_WORDS, _LEXED, st.text(min_size=1, max_size=6)))
+def test_a_word_gets_the_terminals_its_patterns_match_whatever_form_it_shares(
+    word: str,
+) -> None:
+    # a new word is typed by its form (lalr.char_cells): the words of one form must be
+    # matched by the same patterns, or one would be typed as the other
+    everything = [name for name, rx in _WORDS.patterns if rx.fullmatch(word)]
+    keyword = [_WORDS.literals[word]] if word in _WORDS.literals else []
+    assert list(_WORDS.candidates(word)) == keyword + everything, word
+
+
+@pytest.mark.parametrize(
+    ("patterns", "cells"),
+    [
+        (["[0-7]", "[0-9a-f]"], ["01234567", "89abcdef"]),
+        (["x|yz", "[^y]"], ["x", "y", "z"]),
+        (["0[xX]+", r"\d"], ["0", "123456789", "Xx"]),
+        ([r'"(?:[^"\\\n]|\\.)*"'], ['"', "\\", "\n", "ab"]),
+        (["a.b"], ["a", "b", "\n", "cd"]),
+    ],
+)
+def test_characters_no_pattern_tells_apart_share_a_cell(
+    patterns: list[str], cells: list[str]
+) -> None:
+    table = lalr.char_cells(patterns)
+    assert table is not None
+    for cell in cells:
+        assert len({table[ord(c)] for c in cell}) == 1, cell
+    firsts = [table[ord(cell[0])] for cell in cells]
+    assert len(set(firsts)) == len(firsts), "cells that patterns tell apart were merged"
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(?i)ab", "(?i:a)b", "(?s).", r"\bab", "^a", "(?=a)a", r"(a)\1", "a[", "x("]
+)
+def test_char_cells_gives_up_on_what_it_cannot_read(pattern: str) -> None:
+    # None, never an exception: every word is then matched against the patterns themselves
+    assert lalr.char_cells(["[0-9]+", pattern]) is None
+
+
 def test_a_new_word_gets_the_terminals_every_pattern_would_give() -> None:
     parser = lalr.Parser(tables())
     words = ["dev1", "0x1f", "00:1f.0", "*:*.*", "CONFIG_X", "y", "has", "1.2.3", "4K", "_x"]
