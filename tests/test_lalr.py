@@ -10,6 +10,7 @@ included; and where lark's own parser reads a file, its tree is ours but for pos
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -496,3 +497,16 @@ def test_a_build_leaves_the_processs_frozen_objects_frozen() -> None:
         assert gc.get_freeze_count() >= frozen
     finally:
         gc.unfreeze()
+
+
+_BACKTRACKING = re.compile(
+    lalr._TOKENS.pattern.replace("++", "+").replace("*+", "*"), lalr._TOKENS.flags
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet='ab0x9fK.:*-_"\\\n #{};=<>!,()[]+yZ\t\r@é', max_size=40))
+def test_possessive_runs_read_the_tokens_backtracking_would(text: str) -> None:
+    # the lexer's runs never give characters back (faster in re); nothing after a run
+    # may need them, or a token would be cut where the plain pattern reads it whole
+    assert lalr._TOKENS.findall(text) == _BACKTRACKING.findall(text)
