@@ -157,6 +157,10 @@ class Spliced(Raw):
     __slots__ = ()
 
 
+# what straight-line reductions name (see straight)
+_STRAIGHT_ENV: dict[str, Any] = {"Raw": Raw, "Spliced": Spliced, "new": object.__new__}
+
+
 def passes_child(data: dict[str, Any]) -> bool:
     """A rule whose node its parent would replace by its one kept child (an inlined
     `_rule` of one symbol, or a `?rule` of one): the child itself goes up, and no node is
@@ -199,66 +203,76 @@ def _reducer(data: dict[str, Any], modes: list[int], node: type[Raw]) -> Callabl
     if passes_child(data):
         return itemgetter(plan[0][0])  # the one kept child itself
     general = _general_reducer(data, modes, node)
-    if data["append_none"] or any(p[2] for p in plan) or not data["size"] or data["expand1"]:
+    kids = [f"c{i}" for i in range(data["size"])]
+    body = straight(data, modes, node, kids, "n")
+    if body is None:
         return general
+    src = (
+        "def reduce(c):\n"
+        f"    {', '.join(kids)}, = c\n"
+        f"    if {kids[0]}.line and {kids[-1]}.line:\n"
+        + "".join(f"        {line}\n" for line in body)
+        + "        return n\n"
+        "    return general(c)\n"
+    )
+    env = {**_STRAIGHT_ENV, "general": general}
+    exec(src, env)
+    reduce: Callable[[list[Any]], Any] = env["reduce"]
+    return reduce
+
+
+def straight(
+    data: dict[str, Any], modes: list[int], node: type[Raw], kids: list[str], out: str
+) -> list[str] | None:
+    """The lines that set ``out`` to the node a reduction of the rule makes from ``kids``
+    (one expression a child) where the first and the last have a position, with no
+    call: a reducer runs them, and a replayed segment has them inline (see
+    ``_keep_shape``). None for the rules only the general reducer takes (placeholders,
+    ``?rule`` expansion, no children)."""
+    plan = data["plan"]
+    if data["append_none"] or any(p[2] for p in plan) or not data["size"] or data["expand1"]:
+        return None
     # Kept children in order; an inlined `_rule` child gives its children (the first one's
     # list is taken over, as lark does: item lists are left recursive).
     parts = []
     for n, ((i, _, _, _), mode) in enumerate(zip(plan, modes, strict=True)):
+        kid = kids[i]
         if mode == KEEP:
-            parts.append(f"kids.append(c[{i}])" if n else f"kids = [c[{i}]]")
+            parts.append(f"kids.append({kid})" if n else f"kids = [{kid}]")
         elif mode == SPLICE:
-            parts.append(f"kids += c[{i}].children" if n else f"kids = c[{i}].children")
+            parts.append(f"kids += {kid}.children" if n else f"kids = {kid}.children")
+        elif n:
+            parts.append(f"if {kid}.__class__ is Spliced: kids += {kid}.children")
+            parts.append(f"else: kids.append({kid})")
         else:
-            parts.append(f"x = c[{i}]")
-            if n:
-                parts.append("if x.__class__ is Spliced: kids += x.children")
-                parts.append("else: kids.append(x)")
-            else:
-                parts.append("kids = x.children if x.__class__ is Spliced else [x]")
+            parts.append(f"kids = {kid}.children if {kid}.__class__ is Spliced else [{kid}]")
+    first, last = kids[0], kids[-1]
     # A left-recursive list (`__items: __items _item`) grows its first child's node in
     # place: one node per list, not one per item (60,000 fewer nodes at 10k devices).
-    grow = (
-        bool(plan)
+    if (
+        plan
         and plan[0][0] == 0
         and modes[0] == SPLICE
         and plan[0][3] == data["name"] == data["origin"]
-    )
-    if grow:
-        body = [*parts, "first.end_line = last.end_line", "first.end_column = last.end_column"]
-        body.append("return first")
-    else:
-        # the node's slots set here: Raw.__init__'s call and its test for a missing
-        # position cost a fifth of a reduction, and 90,000 reductions at 10k devices make one
-        body = [
-            *(parts or ["kids = []"]),
-            "n = new(Raw)",
-            "n.data = name",
-            "n.children = kids",
-            "n.line = first.line",
-            "n.column = first.column",
-            "n.end_line = last.end_line",
-            "n.end_column = last.end_column",
-            "return n",
+    ):
+        return [
+            *parts,
+            f"{first}.end_line = {last}.end_line",
+            f"{first}.end_column = {last}.end_column",
+            f"{out} = {first}",
         ]
-    src = (
-        "def reduce(c):\n"
-        "    first = c[0]\n"
-        "    last = c[-1]\n"
-        "    if first.line and last.line:\n"
-        + "".join(f"        {line}\n" for line in body)
-        + "    return general(c)\n"
-    )
-    env: dict[str, Any] = {
-        "Raw": node,
-        "new": object.__new__,
-        "Spliced": Spliced,
-        "name": data["name"],
-        "general": general,
-    }
-    exec(src, env)
-    reduce: Callable[[list[Any]], Any] = env["reduce"]
-    return reduce
+    # the node's slots set here: Raw.__init__'s call and its test for a missing position
+    # cost a fifth of a reduction, and 90,000 reductions at 10k devices make one
+    return [
+        *(parts or ["kids = []"]),
+        f"{out} = new({node.__name__})",
+        f"{out}.data = {data['name']!r}",
+        f"{out}.children = kids",
+        f"{out}.line = {first}.line",
+        f"{out}.column = {first}.column",
+        f"{out}.end_line = {last}.end_line",
+        f"{out}.end_column = {last}.end_column",
+    ]
 
 
 def _general_reducer(
@@ -519,10 +533,13 @@ class Parser:
         # for a rule of one symbol that hands it up as it is
         modes, mixed = splice_modes(tables["rules"])
         self.rules: list[tuple[int, Callable[[list[Any]], Any] | None, str]] = []
+        # and what a replayed segment needs to make each rule's nodes inline (straight)
+        self._plans: list[tuple[dict[str, Any], list[int], type[Raw]]] = []
         for r, row in zip(tables["rules"], modes, strict=True):
             node = Spliced if r["origin"] in mixed else Raw
             reduce = None if r["size"] == 1 and passes_child(r) else _reducer(r, row, node)
             self.rules.append((r["size"], reduce, r["origin"]))
+            self._plans.append((r, row, node))
         # The state between top-level items (after the start rule's item list) and the
         # words that can begin an item there: where parse() may replay a segment. None
         # where the start rule is not a single list, and nothing is replayed.
@@ -802,31 +819,53 @@ class Parser:
     def _keep_shape(
         self, key: tuple[Any, ...], log: list[tuple[int, int, str]], first: bool
     ) -> None:
-        """Make the function that replays a recorded segment: the reducers the driver
-        called, in its order, on the same stack positions, with no table in between.
-        ``t`` is the segment and the word after it; ``vs`` the value stack, which holds the
-        items before it (nothing for the text's first segment)."""
+        """Make the function that replays a recorded segment: the reductions the driver
+        made, in its order, on the same stack positions, with no table in between, each
+        inline (``straight``) where its rule allows, else a call of its reducer. ``t`` is
+        the segment and the word after it; ``vs`` the value stack, which holds the items
+        before it (nothing for the text's first segment)."""
         if self._shape_tokens + len(key) > _SHAPE_TOKENS:
             return  # full: the shapes kept replay on, no more are made
-        env: dict[str, Any] = {}
-        body = [] if first else ["base = vs.pop()"]
-        stack = [] if first else ["base"]
+        env: dict[str, Any] = dict(_STRAIGHT_ENV)
+        toks = [f"t{i}" for i in range(len(key) - 1)]  # a shape's segments are as long
+        body = [f"{', '.join(toks)}, = t"]
+        stack = []
+        if not first:
+            body.append("base = vs.pop()")
+            stack.append("base")
+        # the values known to have a position: every token, and what inline code made of
+        # them; a reduction whose ends may have none (an empty list) tests them and calls
+        # the reducer, which makes its node from the positions it finds
+        placed = set(toks)
         made = 0
         for op, arg, ttype in log:
             if op == RETYPE:
-                body.append(f"t[{arg}] = t[{arg}]._replace(type={ttype!r})")
+                body.append(f"t{arg} = t[{arg}] = t{arg}._replace(type={ttype!r})")
             elif op == SHIFT:
-                stack.append(f"t[{arg}]")
+                stack.append(f"t{arg}")
             else:
                 size, reduce, _origin = self.rules[arg]
                 if reduce is None:
                     continue
                 kids = stack[len(stack) - size :]
                 del stack[len(stack) - size :]
-                env[f"r{arg}"] = reduce
-                body.append(f"x{made} = r{arg}([{', '.join(kids)}])")
-                stack.append(f"x{made}")
+                out = f"x{made}"
                 made += 1
+                stack.append(out)
+                call = f"{out} = r{arg}([{', '.join(kids)}])"
+                lines = straight(*self._plans[arg], kids, out)
+                unplaced = [k for k in dict.fromkeys((kids[0], kids[-1])) if k not in placed]
+                if lines is not None and not unplaced:
+                    body += lines
+                    placed.add(out)
+                    continue
+                env[f"r{arg}"] = reduce
+                if lines is None:
+                    body.append(call)
+                else:
+                    body.append(f"if {' and '.join(f'{k}.line' for k in unplaced)}:")
+                    body += [f"    {line}" for line in lines]
+                    body += ["else:", f"    {call}"]
         if len(stack) != 1:
             return  # the segment did not end as one item list: never seen, but not replayed
         body.append(f"vs.append({stack[0]})")
