@@ -293,31 +293,33 @@ class Grouper:
         reasons: dict[int, list[Reason]] = {}
         passed: set[str] = set()  # each edge once, from the first of its ends
         for u, nbrs in self.graph.adjacency():
-            if u in comp_of:
+            if nbrs and u in comp_of:
                 for v, data in nbrs.items():
                     if v not in passed:
                         reasons.setdefault(comp_of[u], []).append(data["reason"])
-            passed.add(u)
-        devices, results = self.model.devices, self.res.devices
+                passed.add(u)
+        devices, results, iommus = self.model.devices, self.res.devices, self.model.iommus
+        groups, alone, failed = self.res.groups, self.pci_alone, self.failed
         for gid, (members, bridges) in enumerate(comps):
             first = members[0]
             iommu = results[first].iommu or ""
-            # One reason per distinct fact, even where it links several pairs.
-            edges: list[Reason] = []
-            if gid in reasons:
-                unique = {(r.text, r.span): r for r in reasons[gid]}
-                edges = sorted(unique.values(), key=lambda r: (r.text, r.span or NO_SPAN))
-            if len(members) == 1 and not edges and first in self.pci_alone:
-                why = self.pci_alone[first]
-            elif len(members) == 1 and not edges:
-                inst = self.model.iommus[iommu]
-                where, source = inst.driver.alone(self.res, devices[first], inst)
-                why = Reason(f"'{first}' is alone in {where}", None, source)
+            inst = iommus[iommu]
+            if gid not in reasons and len(members) == 1:
+                # a device alone (6,000 of the 6,500 groups of a 10k-device board)
+                why = alone.get(first)
+                if why is None:
+                    where, source = inst.driver.alone(self.res, devices[first], inst)
+                    why = Reason(f"'{first}' is alone in {where}", None, source)
+                kinds = [first] if devices[first].bridge is not None else []
+                group = Group(gid, iommu, members, why, None, sorted([*kinds, *bridges]))
             else:
+                # One reason per distinct fact, even where it links several pairs.
+                unique = {(r.text, r.span): r for r in reasons.get(gid, ())}
+                edges = sorted(unique.values(), key=lambda r: (r.text, r.span or NO_SPAN))
                 why = Reason(f"{len(members)} devices share group {gid}", None, None, tuple(edges))
-            kinds = {m for m in members if devices[m].bridge is not None}
-            group = Group(gid, iommu, members, why, bridges=sorted(kinds.union(bridges)))
-            soc = self.soc_groups(self.model.iommus[iommu])
+                ports = {m for m in members if devices[m].bridge is not None}
+                group = Group(gid, iommu, members, why, None, sorted(ports.union(bridges)))
+            soc = self.soc_groups(inst)
             if soc:
                 soc_names = {
                     g.name
@@ -328,9 +330,9 @@ class Grouper:
                     if str(s.value) in {str(x) for x in g.members}
                 }
                 group.name = min(soc_names) if soc_names else None
-            if self.failed:
-                group.failed = any(m in self.failed for m in members)
-            self.res.groups.append(group)
+            if failed:
+                group.failed = any(m in failed for m in members)
+            groups.append(group)
             for m in members:
                 results[m].group = gid
 
