@@ -36,8 +36,16 @@ WORDS = {f.name.lower(): f for f in AcsFlag if f.name}  # "sv" -> SV, as lspci's
 
 def words(flags: AcsFlag) -> str:
     """'sv rr cr uf', or 'none'."""
-    out = [name for name, f in WORDS.items() if flags & f]
-    return " ".join(out) if out else "none"
+    said = _SAID.get(flags)
+    if said is None:
+        # an IntFlag's & runs in Python: each of the 128 values is spelled once (a board's
+        # every root port is)
+        out = [name for name, f in WORDS.items() if flags & f]
+        said = _SAID[int(flags)] = " ".join(out) if out else "none"
+    return said
+
+
+_SAID: dict[int, str] = {}
 
 
 def flags_enabled(cap: AcsFlag | None, ctl: AcsFlag, wanted: AcsFlag) -> bool:
