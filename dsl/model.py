@@ -10,14 +10,13 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Collection, Iterable
-from functools import cached_property
 from typing import NamedTuple
 
 from . import ast
 from .diagnostics import Diagnostic, Span
 from .enums import DmaOps
 from .kinds import Kind, claiming_pci, kind
-from .node import Node, node_field
+from .node import Node, kept, node_field
 from .pci.acs import AcsFlag
 from .provenance import Reason
 
@@ -82,7 +81,7 @@ class PciAddress(Node):
     def __str__(self) -> str:
         return self.text
 
-    @cached_property
+    @kept
     def text(self) -> str:
         """0000:01:00.0. Kept once asked: the PCI layer's reasons name each function several
         times (13,000 times at 10k devices)."""
@@ -185,7 +184,7 @@ class Iommu(Node):
     aperture: tuple[int, int] | None = None
     aperture_span: Span | None = None
 
-    @cached_property
+    @kept
     def driver(self) -> Kind:
         """Its kind's record: what its kernel driver does (kinds/). Kept once asked: the
         stages ask 70,000 times on a 10k-device board."""
@@ -301,7 +300,7 @@ class Device(Node):
     dma_range: tuple[int, int, int] | None = None
     dma_range_span: Span | None = None
 
-    @cached_property
+    @kept
     def dma_reach(self) -> DmaReach:
         """The CPU addresses [lo, hi) its DMA reaches, what limits it, and why: the mask,
         and the bus's dma-ranges window, whose end is dev->bus_dma_limit (of_dma_configure_id)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
 
 from . import ast
 from .enums import DomainType, Verb
 from .model import Device, Model, Rule
+from .node import kept
 from .provenance import Reason
 from .resolution import Resolution
 from .selectors import matches, specificity_for
@@ -23,11 +23,11 @@ class ActiveRule:
     devices: frozenset[str]
 
     # Kept once asked: the stages ask a rule's verb and domain type per device and group.
-    @cached_property
+    @kept
     def verb(self) -> Verb:
         return Verb(self.rule.verb.kind) if isinstance(self.rule.verb, ast.Verb) else Verb.RESERVE
 
-    @cached_property
+    @kept
     def domain_type(self) -> DomainType:
         """The default-domain type the rule names; `excludes implicit` asks for identity."""
         t = getattr(self.rule.verb, "domain_type", None)

@@ -15,7 +15,6 @@ import dataclasses
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from ..board import Board
 from ..diagnostics import Diagnostic, Label, Span
 from ..lalr import no_gc
 from ..loader import Loaded, Loader, remember_parsed
-from ..node import Node
+from ..node import Node, kept
 from ..parse import Statement, Statements, normalize_text, parse_edited, statements
 from ..resolution import Resolution
 from ..validate import Known
@@ -161,13 +160,13 @@ class Analysis:
         """The files of the board that are not shipped packs: the ones a rename edits."""
         return [n for n in self.loaded.files if not self.loaded.is_std(n)]
 
-    @cached_property
+    @kept
     def statements(self) -> list[Statement]:
         """The document's statements without layout: an analysis stays the base of every
         relocated edit after it, so they are worked out once, not on each keystroke."""
         return statements(self.text)
 
-    @cached_property
+    @kept
     def names(self) -> dict[str, list[Occurrence]]:
         """Each loaded file's naming identifiers."""
         return {name: occurrences(file) for name, file in self.loaded.files.items()}
