@@ -224,22 +224,38 @@ def _reducer(data: dict[str, Any], modes: list[int], node: type[Raw]) -> Callabl
 
 
 def straight(
-    data: dict[str, Any], modes: list[int], node: type[Raw], kids: list[str], out: str
+    data: dict[str, Any],
+    modes: list[int],
+    node: type[Raw],
+    kids: list[str],
+    out: str,
+    classes: dict[str, type] | None = None,
+    gone: dict[str, tuple[str, str, str]] | None = None,
 ) -> list[str] | None:
     """The lines that set ``out`` to the node a reduction of the rule makes from ``kids``
     (one expression a child) where the first and the last have a position, with no
     call: a reducer runs them, and a replayed segment has them inline (see
-    ``_keep_shape``). None for the rules only the general reducer takes (placeholders,
-    ``?rule`` expansion, no children)."""
-    plan = data["plan"]
-    if data["append_none"] or any(p[2] for p in plan) or not data["size"] or data["expand1"]:
+    ``_keep_shape``), which knows the class of some children (``classes``) and leaves
+    out the empty spliced nodes it never makes (``gone``: each one's name and the
+    children its position is taken from). None for the rules only the general reducer
+    takes (placeholders, ``?rule`` expansion, no children)."""
+    if not _straight_rule(data):
         return None
+    plan = data["plan"]
+    classes = classes or {}
+    gone = gone or {}
     # Kept children in order; an inlined `_rule` child gives its children (the first one's
     # list is taken over, as lark does: item lists are left recursive).
     parts = []
     for n, ((i, _, _, _), mode) in enumerate(zip(plan, modes, strict=True)):
         kid = kids[i]
-        if mode == KEEP:
+        if mode == CHECK and kid in classes:
+            mode = SPLICE if classes[kid] is Spliced else KEEP
+        if kid in gone:  # an empty node spliced in: no children to give
+            assert mode != KEEP, "a kept child is made before"
+            if not n:
+                parts.append("kids = []")
+        elif mode == KEEP:
             parts.append(f"kids.append({kid})" if n else f"kids = [{kid}]")
         elif mode == SPLICE:
             parts.append(f"kids += {kid}.children" if n else f"kids = {kid}.children")
@@ -248,15 +264,8 @@ def straight(
             parts.append(f"else: kids.append({kid})")
         else:
             parts.append(f"kids = {kid}.children if {kid}.__class__ is Spliced else [{kid}]")
-    first, last = kids[0], kids[-1]
-    # A left-recursive list (`__items: __items _item`) grows its first child's node in
-    # place: one node per list, not one per item (60,000 fewer nodes at 10k devices).
-    if (
-        plan
-        and plan[0][0] == 0
-        and modes[0] == SPLICE
-        and plan[0][3] == data["name"] == data["origin"]
-    ):
+    first, last = _ends(kids, gone)
+    if _grows(data, modes):
         return [
             *parts,
             f"{first}.end_line = {last}.end_line",
@@ -267,9 +276,45 @@ def straight(
     # cost a fifth of a reduction, and 90,000 reductions at 10k devices make one
     return [
         *(parts or ["kids = []"]),
-        f"{out} = new({node.__name__})",
-        f"{out}.data = {data['name']!r}",
+        *_made(out, node.__name__, data["name"], first, last),
         f"{out}.children = kids",
+    ]
+
+
+def _straight_rule(data: dict[str, Any]) -> bool:
+    """Whether straight-line code makes the rule's nodes (else only the general reducer)."""
+    plan = data["plan"]
+    return not (
+        data["append_none"] or any(p[2] for p in plan) or not data["size"] or data["expand1"]
+    )
+
+
+def _grows(data: dict[str, Any], modes: list[int]) -> bool:
+    """A left-recursive list (`__items: __items _item`) grows its first child's node in
+    place: one node per list, not one per item (60,000 fewer nodes at 10k devices)."""
+    plan = data["plan"]
+    return bool(
+        plan
+        and plan[0][0] == 0
+        and modes[0] == SPLICE
+        and plan[0][3] == data["name"] == data["origin"]
+    )
+
+
+def _ends(kids: list[str], gone: dict[str, tuple[str, str, str]]) -> tuple[str, str]:
+    """The children whose positions a node made of ``kids`` takes: its first and last,
+    or for one never made, the children it would have taken them from."""
+    first = gone[kids[0]][1] if kids[0] in gone else kids[0]
+    last = gone[kids[-1]][2] if kids[-1] in gone else kids[-1]
+    return first, last
+
+
+def _made(out: str, cls: str, name: str, first: str, last: str) -> list[str]:
+    """The lines that make node ``out`` but for its children, with the positions of
+    ``first`` and ``last``."""
+    return [
+        f"{out} = new({cls})",
+        f"{out}.data = {name!r}",
         f"{out}.line = {first}.line",
         f"{out}.column = {first}.column",
         f"{out}.end_line = {last}.end_line",
@@ -839,6 +884,17 @@ class Parser:
         # them; a reduction whose ends may have none (an empty list) tests them and calls
         # the reducer, which makes its node from the positions it finds
         placed = set(toks)
+        # what is known of each value's class: a replay resolves the test of a child that
+        # may be spliced in; and the empty spliced nodes (a device's `;`s) left unmade
+        # until a reduction keeps one, with their names and positions
+        classes: dict[str, type] = dict.fromkeys(toks, Tok)
+        gone: dict[str, tuple[str, str, str]] = {}
+
+        def make(value: str) -> None:
+            name, first, last = gone.pop(value)
+            body.extend(_made(value, "Spliced", name, first, last))
+            body.append(f"{value}.children = []")
+
         made = 0
         for op, arg, ttype in log:
             if op == RETYPE:
@@ -854,13 +910,26 @@ class Parser:
                 out = f"x{made}"
                 made += 1
                 stack.append(out)
-                call = f"{out} = r{arg}([{', '.join(kids)}])"
-                lines = straight(*self._plans[arg], kids, out)
+                data, modes, node = self._plans[arg]
                 unplaced = [k for k in dict.fromkeys((kids[0], kids[-1])) if k not in placed]
-                if lines is not None and not unplaced:
-                    body += lines
+                inline = not unplaced and _straight_rule(data)
+                # a reducer's call (or a kept child) wants the node itself
+                for (i, _, _, _), mode in zip(data["plan"], modes, strict=True):
+                    if kids[i] in gone and (not inline or mode == KEEP):
+                        make(kids[i])
+                lines = straight(data, modes, node, kids, out, classes, gone)
+                if inline and lines is not None:
+                    if node is Spliced and not data["plan"]:
+                        # an empty spliced node (a `;`): made only where one is kept
+                        gone[out] = (data["name"], *_ends(kids, gone))
+                        classes[out] = Spliced
+                    else:
+                        body += lines
+                        grown = _grows(data, modes)
+                        classes[out] = classes.get(kids[0], node) if grown else node
                     placed.add(out)
                     continue
+                call = f"{out} = r{arg}([{', '.join(kids)}])"
                 env[f"r{arg}"] = reduce
                 if lines is None:
                     body.append(call)
@@ -870,6 +939,8 @@ class Parser:
                     body += ["else:", f"    {call}"]
         if len(stack) != 1:
             return  # the segment did not end as one item list: never seen, but not replayed
+        if stack[0] in gone:
+            make(stack[0])
         body.append(f"vs.append({stack[0]})")
         exec("def shape(t, vs):\n" + "".join(f"    {line}\n" for line in body), env)
         self._shapes[key] = env["shape"]

@@ -42,7 +42,9 @@ def _parse(parser: lalr.Parser, text: str) -> object:
 
 FAST = lalr.Parser(tables())
 PLAIN = lalr.Parser(tables(), record_at=None)  # the tables over every token, nothing replayed
-GENERAL = lalr.Parser(tables())
+# lark's tree builder as plain code: every reduction through the general reducer, over
+# every token (a replay would make the straight nodes inline, lalr.straight)
+GENERAL = lalr.Parser(tables(), record_at=None)
 GENERAL.rules = [
     (
         r["size"],
@@ -426,6 +428,19 @@ def test_any_statements_replay_as_the_tables_parse_them(pieces: list[tuple[str, 
     text = "\n".join(piece for piece, times in pieces for _ in range(times))
     plain = _parse(PLAIN, text)
     assert _fresh_twice(text) == (plain, plain)
+
+
+def test_a_replay_makes_the_empty_nodes_a_reduction_keeps() -> None:
+    # a replay leaves a `;`'s empty spliced node unmade where a list splices it in, and
+    # makes it where it goes to a reducer's call (the items before the segment may have
+    # no position): a top-level `;` after a statement, and one alone on its line
+    text = "".join(f'device d{i}: "v" {{ tags t; }};\n;\n' for i in range(4))
+    parser = lalr.Parser(tables(), record_at=1)
+    assert _fresh_twice(text) == (_parse(PLAIN, text),) * 2
+    for _ in range(2):
+        assert _parse(parser, text) == _parse(PLAIN, text)
+    # the first statement, the later ones (each with its `;`), and the `;` alone
+    assert len(parser._shapes) == 3
 
 
 def test_a_long_segment_is_never_made_a_shape() -> None:
