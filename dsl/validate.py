@@ -791,30 +791,32 @@ class Builder:
                 help="the kernel marks PCI devices below an external-facing port as untrusted "
                 "(drivers/pci/probe.c: set_pcie_untrusted); give it a 'pci' address",
             )
+        # by position, in Device's field order: 23 keywords cost 1.1 us a device to bind
         return Device(
-            name=node.name.text,
-            compatibles=tuple(c.value for c in node.compatibles),
-            tags=frozenset(tags),
-            iommus=tuple(links),
-            pci=pci,
-            pci_span=pci_span,
-            upstream=upstream,
-            dma_mask=dma_mask,
-            coherent=coherent,
-            untrusted=untrusted,
-            driver=frozenset(driver),
-            caps=frozenset(caps),
-            aliases=tuple(aliases),
-            acs=acs,
-            probe_order=probe,
-            disabled=disabled,
-            span=node.span,
-            file=fname,
-            pcie=pcie,
-            multifunction=multifunction,
-            bound=bound,
-            dma_range=dma_range,
-            dma_range_span=dma_range_span,
+            node.name.text,  # name
+            tuple([c.value for c in node.compatibles]),  # compatibles
+            frozenset(tags),  # tags
+            tuple(links),  # iommus
+            pci,
+            pci_span,
+            upstream,
+            dma_mask,
+            coherent,
+            untrusted,
+            frozenset(driver),  # driver
+            frozenset(caps),  # caps
+            tuple(aliases),  # aliases
+            acs,
+            probe,  # probe_order
+            disabled,
+            node.span,  # span
+            fname,  # file
+            pcie,
+            multifunction,
+            bound,
+            None,  # bridge
+            dma_range,
+            dma_range_span,
         )
 
     def iova_range(

@@ -77,6 +77,10 @@ def test_device_properties() -> None:
         device tb: "pci8086,15ef" {
             pci 03:00.0; upstream rp0; untrusted; acs yes; alias 0000:03:00.1
             driver managed-dma; non-coherent
+        }
+        device nic: "pci10de,1" {
+            pci 04:00.0; caps pasid, ats; pcie rc-endpoint; multifunction yes
+            bound "nvme"; disabled; dma-range 0x80000000 size 0x40000000 bus 0x1000
         }"""
     )
     gpu = m.devices["gpu0"]
@@ -101,6 +105,13 @@ def test_device_properties() -> None:
     assert tb.acs is not None and tb.acs.stated == "yes" and tb.acs.cap == REQ_ACS_FLAGS
     assert tb.aliases == (PciAddress(0, 3, 0, 1),)
     assert tb.coherent is False and tb.driver == {"managed-dma"}
+    nic = m.devices["nic"]
+    assert nic.caps == {"pasid", "ats"} and nic.pcie == "rc-endpoint" and nic.multifunction
+    assert nic.bound == "nvme" and nic.disabled and nic.bridge is None
+    assert nic.dma_range == (0x80000000, 0x40000000, 0x1000) and nic.dma_range_span.line == 14
+    assert nic.pci_span.line == 13 and nic.span.line == 12 and nic.file == tb.file
+    assert not any((gpu.untrusted, gpu.disabled, gpu.pcie, gpu.multifunction, gpu.bound))
+    assert gpu.pci is None and gpu.upstream is None and gpu.dma_range is None
     # a bridge with an address is a PCI function too
     assert m.devices["rp0"].bridge == "root-port" and m.devices["rp0"].acs.cap is None
     assert m.bridges["rp0"].acs.stated == "no" and str(m.bridges["rp0"].pci) == "0000:00:1c.0"
