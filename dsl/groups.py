@@ -293,10 +293,13 @@ class Grouper:
         reasons: dict[int, list[Reason]] = {}
         passed: set[str] = set()  # each edge once, from the first of its ends
         for u, nbrs in self.graph.adjacency():
-            if nbrs and u in comp_of:
-                for v, data in nbrs.items():
-                    if v not in passed:
-                        reasons.setdefault(comp_of[u], []).append(data["reason"])
+            if nbrs:  # a node without edges is never another's neighbour
+                if u in comp_of:
+                    for v, data in nbrs.items():
+                        if v not in passed:
+                            reasons.setdefault(comp_of[u], []).append(data["reason"])
+                # passed even where its component holds no device: its edges are not
+                # read again from the other end
                 passed.add(u)
         devices, results, iommus = self.model.devices, self.res.devices, self.model.iommus
         groups, alone, failed = self.res.groups, self.pci_alone, self.failed

@@ -369,3 +369,23 @@ def test_pci_noacs_is_not_a_kernel_option() -> None:
     (w,) = [d for d in board.diagnostics if d.code == "W219"]
     assert "no pci=noacs" in w.message and "disable_acs_redir" in w.help
     assert ["d"] in sorted(sorted(g.members) for g in board.resolution.groups)
+
+
+def test_a_groups_reasons_leave_out_the_edges_of_a_port_outside_it() -> None:
+    # the root port's RID is outside the map, so it is not behind the IOMMU and not a
+    # member; the group's reasons name the edge that joins the NIC to its bridge, read
+    # from the group's own nodes, and not the bridge's edge to that port
+    board = Board.from_text(
+        """\
+platform { arch arm64; kernel 6.8 }
+iommu smmu: arm-smmu-v3 { map rid 0x100 sid 0x100 length 0x200 }
+bridge rp: root-port { pci 0000:00:01.0; acs no }
+bridge pb: pci-bridge { upstream rp }
+device nic: "pci8086,1521" { pci 0000:02:00.0; upstream pb }
+""",
+        "b.iommu",
+    )
+    (group,) = board.resolution.groups
+    assert (group.members, group.bridges) == (["nic"], ["pb"])
+    joins = "'nic' (0000:02:00.0) joins the group of 'pb'"
+    assert [r.text for r in group.reason.because] == [joins]
