@@ -285,7 +285,11 @@ def _straight_rule(data: dict[str, Any]) -> bool:
     """Whether straight-line code makes the rule's nodes (else only the general reducer)."""
     plan = data["plan"]
     return not (
-        data["append_none"] or any(p[2] for p in plan) or not data["size"] or data["expand1"]
+        data["append_none"]
+        or any(p[2] for p in plan)
+        or not data["size"]
+        or data["expand1"]
+        or passes_child(data)
     )
 
 
@@ -418,7 +422,7 @@ def char_cells(patterns: list[str]) -> dict[int, str] | None:
 
         for pattern in patterns:
             parsed = _parser.parse(pattern)
-            if parsed.state.flags & _FOLDS or not _char_sets(parsed.data, sets):
+            if parsed.state.flags & _CHAR_FLAGS or not _char_sets(parsed.data, sets):
                 return None
     except Exception:  # another Python's internals: read nothing
         return None
@@ -428,7 +432,8 @@ def char_cells(patterns: list[str]) -> dict[int, str] | None:
 
 
 _ASCII = [chr(i) for i in range(128)]
-_FOLDS = re.IGNORECASE | re.LOCALE | re.DOTALL  # flags that widen what a character matches
+# flags that change which characters a class or wildcard holds
+_CHAR_FLAGS = re.IGNORECASE | re.LOCALE | re.DOTALL | re.ASCII
 _CATEGORIES = {
     f"CATEGORY_{name}": re.compile(rx)
     for name, rx in [("DIGIT", r"\d"), ("NOT_DIGIT", r"\D"), ("SPACE", r"\s"),
@@ -464,7 +469,7 @@ def _char_sets(items: Any, sets: set[frozenset[str]]) -> bool:
                     return False
             sets.add(frozenset(c for c in _ASCII if (c in held) != negate))
         elif name in _NESTS:
-            if name == "SUBPATTERN" and arg[1] & _FOLDS:
+            if name == "SUBPATTERN" and arg[1] & _CHAR_FLAGS:
                 return False
             if not _char_sets(arg if name == "ATOMIC_GROUP" else arg[-1], sets):
                 return False
@@ -907,11 +912,15 @@ class Parser:
                     continue
                 kids = stack[len(stack) - size :]
                 del stack[len(stack) - size :]
+                data, modes, node = self._plans[arg]
+                if passes_child(data):  # its one kept child goes up as it is (itemgetter)
+                    stack.append(kids[data["plan"][0][0]])
+                    continue
                 out = f"x{made}"
                 made += 1
                 stack.append(out)
-                data, modes, node = self._plans[arg]
-                unplaced = [k for k in dict.fromkeys((kids[0], kids[-1])) if k not in placed]
+                ends = (kids[0], kids[-1]) if kids else ()
+                unplaced = [k for k in dict.fromkeys(ends) if k not in placed]
                 inline = not unplaced and _straight_rule(data)
                 # a reducer's call (or a kept child) wants the node itself
                 for (i, _, _, _), mode in zip(data["plan"], modes, strict=True):

@@ -443,6 +443,51 @@ def test_a_replay_makes_the_empty_nodes_a_reduction_keeps() -> None:
     assert len(parser._shapes) == 3
 
 
+# Grammars with what the language's grammar lacks today, so a replay must still reduce as
+# the tables do: a rule of two symbols that hands its one kept child up, an empty rule
+_HANDS_UP = r"""
+start: _item*
+_item: stmt | ";"
+stmt: "a" NAME _p
+_p: "(" NAME ")"
+NAME: /[a-z]+/
+%ignore " " | "\n"
+"""
+_EMPTY = r"""
+start: _item*
+_item: stmt | ";"
+stmt: "a" opt NAME
+opt: "b"?
+NAME: /[a-z]+/
+%ignore " " | "\n"
+"""
+
+
+@pytest.mark.parametrize(
+    ("grammar", "text"),
+    [(_HANDS_UP, "a x (y)\na z (w)\n;\n" * 3), (_EMPTY, "a x\na b y\na z\n;\n" * 3)],
+    ids=["a rule that hands its child up", "an empty rule"],
+)
+def test_a_replay_reduces_as_the_tables_do_in_any_grammar(grammar: str, text: str) -> None:
+    from lark import Lark
+
+    made = lalr.tables_from_lark(Lark(grammar, parser="lalr", maybe_placeholders=True))
+    plain = lalr.Parser(made, record_at=None)
+    replay = lalr.Parser(made, record_at=1)
+    for _ in range(3):
+        assert _parse(replay, text) == _parse(plain, text)
+    assert replay._shapes
+
+
+@pytest.mark.parametrize("pattern", [r"(?a)\s+", r"(?a:\s)+", r"\s+"])
+def test_char_cells_read_whitespace_as_the_pattern_does(pattern: str) -> None:
+    # under the ASCII flag \x1c-\x1f are no whitespace; without it they are
+    table = lalr.char_cells([pattern])
+    for word in ("\x1c", " \x1f", "\t"):
+        found = re.fullmatch(pattern, word) is not None
+        assert table is None or (re.fullmatch(pattern, word.translate(table)) is not None) == found
+
+
 def test_a_long_segment_is_never_made_a_shape() -> None:
     # a block of 200 indented devices is one segment: replaying it would mean compiling
     # a function as long as the file, for a text that repeats no statement shape
