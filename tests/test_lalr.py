@@ -168,42 +168,6 @@ def test_forgetting_the_parse_memos_starts_a_parse_cold() -> None:
     assert _parse(parser(), text) == before
 
 
-@pytest.mark.parametrize(("name", "pattern"), tables()["patterns"])
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_a_terminal_match_starts_with_a_character_its_first_set_holds(
-    name: str, pattern: str, data: st.DataObject
-) -> None:
-    # a new word tries only the patterns its first character allows: a set that misses a
-    # character would make that word unreadable as the terminal
-    first = lalr.first_chars(pattern)
-    word = data.draw(st.from_regex(pattern, fullmatch=True).filter(bool))
-    assert first is None or word[0] in first, (name, word)
-
-
-@pytest.mark.parametrize(
-    ("pattern", "first"),
-    [
-        ("ab|c", "ac"),
-        ("a*b?[x-z]", "abxyz"),
-        ("(?:a{0,2}|)b", "ab"),
-        ('"([^"]|x)*"', '"'),
-        ("(?i:a)b", None),
-        ("(?i)ab", None),
-        (r"\w+", None),
-        ("[^a]b", None),
-        (".b", None),
-        ("(?=a)a", None),
-        ("a*", "a"),  # the empty match has no first character; words are never empty
-    ],
-)
-def test_first_chars_reads_what_it_can_and_gives_up_on_the_rest(
-    pattern: str, first: str | None
-) -> None:
-    found = lalr.first_chars(pattern)
-    assert (None if found is None else "".join(sorted(found))) == first
-
-
 # one parser for every example: a word's terminals then come from a form an earlier
 # word made, as they do on a real board
 _WORDS = lalr.Parser(tables())
