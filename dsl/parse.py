@@ -649,14 +649,7 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
                 brace = _unclosed_brace(text, path)
                 sec: tuple[Label, ...] = ()
                 if brace is not None:
-                    brace = Span(
-                        path,
-                        brace.line + line_offset,
-                        brace.col,
-                        brace.end_line + line_offset,
-                        brace.end_col,
-                    )
-                    sec = (Label(brace, "this '{' is never closed"),)
+                    sec = (Label(_moved(brace, line_offset), "this '{' is never closed"),)
                 return error(
                     "E004",
                     "missing '}' at end of file",
@@ -683,7 +676,9 @@ def _syntax_diagnostic(exc: Any, text: str, path: str, line_offset: int = 0) -> 
                 f"missing '}}' before '{word}'",
                 span,
                 label="a new statement starts here",
-                secondary=(Label(brace, "this '{' is never closed"),) if brace else (),
+                secondary=(Label(_moved(brace, line_offset), "this '{' is never closed"),)
+                if brace
+                else (),
                 help="close the block with '}'",
             )
         if tok.type == "STRING" and "STRING" not in expected:
@@ -851,32 +846,41 @@ def _build(tree: Any, path: str) -> tuple[ast.File | None, list[Diagnostic]]:
 def _recover(text: str, path: str, first: Diagnostic) -> ParseResult:
     """Re-parse statement by statement: report each broken one, keep the rest."""
     found: list[Diagnostic] = []
+    said: set[Span] = set()  # where found has a diagnostic: one a place (a set: 20,000 errors)
     items: list[ast.Item] = []
     chunks = list(_chunks(text))
+    # Each chunk is parsed as it stands and its lines moved down to where it is (not
+    # parsed behind as many empty lines: a 100k-device file with an error a statement
+    # read 5e9 newlines that way).
     for index, (offset, chunk) in enumerate(chunks):
-        padded = "\n" * offset + chunk
         try:
-            tree = parser().parse(padded)
+            tree = parser().parse(chunk)
         except UnexpectedInput as exc:
-            diag = _syntax_diagnostic(exc, padded, path)
+            diag = _syntax_diagnostic(exc, chunk, path, offset)
             if diag.code == "E004" and index + 1 < len(chunks):
                 # The chunk ended early: say so at the statement that follows.
-                joined = padded + "\n" + chunks[index + 1][1]
+                joined = chunk + "\n" + chunks[index + 1][1]
                 try:
                     parser().parse(joined)
                 except UnexpectedInput as exc2:
-                    diag = _syntax_diagnostic(exc2, joined, path)
-            if all(d.span != diag.span for d in found):
+                    diag = _syntax_diagnostic(exc2, joined, path, offset)
+            if diag.span not in said:
                 found.append(diag)
+                said.add(diag.span)
             continue
         except RecursionError:
-            found.append(error("E007", "input nested too deeply", Span(path, offset + 1, 1, 1, 2)))
+            deep = error("E007", "input nested too deeply", Span(path, offset + 1, 1, 1, 2))
+            found.append(deep)
+            said.add(deep.span)
             continue
         file, errors = _build(tree, path)
+        if offset:
+            errors = [_moved(d, offset) for d in errors]
         found.extend(errors)
+        said.update(d.span for d in errors)
         if file is not None:
-            items.extend(file.items)
-    if all(d.span != first.span for d in found):
+            items.extend(_moved(file.items, offset) if offset else file.items)
+    if first.span not in said:
         found.insert(0, first)
     return ParseResult(ast.File(path, tuple(items)), found, partial=True)
 

@@ -404,3 +404,18 @@ def test_a_rule_file_linked_to_another_file_never_prints_that_file(tmp_path: Pat
     (tmp_path / "alias.iommu").symlink_to(tmp_path / "real.iommu")
     quoted = run_cli("check", "alias.iommu", cwd=tmp_path).stderr
     assert "devcie x" in quoted and "did you mean 'device'?" in quoted
+
+
+def test_a_file_broken_at_every_statement_says_where_each_is() -> None:
+    # recovery parses statement by statement, each where it stands and moved down to its
+    # lines: an unclosed block deep in the file points at its own '{', and every broken
+    # statement of a long file is reported once, on its line
+    from iommu_rules.parse import parse_text
+
+    head = 'device a: "x" { tags t }\n' * 5 + 'device b: "y" {\n    tags u\nbridge rp: root-port\n'
+    (unclosed, bad) = parse_text(head + 'device c: "z" { tags @ }\n', "f.iommu").diagnostics
+    assert (unclosed.code, unclosed.span.line, bad.code, bad.span.line) == ("E004", 8, "E002", 9)
+    assert [(lab.span.line, lab.span.col) for lab in unclosed.secondary] == [(6, 15)]
+    text = "".join(f'device d{i}: "v" {{ dma-mask 4O }}\n' for i in range(2000))
+    found = parse_text(text, "f.iommu").diagnostics
+    assert [d.span.line for d in found] == list(range(1, 2001))
